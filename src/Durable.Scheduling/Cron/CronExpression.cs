@@ -270,13 +270,18 @@ public sealed class CronExpression : IEquatable<CronExpression>
     public override string ToString()
     {
         var sb = new StringBuilder(32);
+
+        // The DST both-passes rule comes from range or step syntax: when no seconds, minutes or hours field prints
+        // as '*', the first one with several values is printed as a range so that the text parses back equal.
+        const ulong AllSixty = (1UL << 60) - 1;
+        bool carry = IsInterval && (_seconds & AllSixty) != AllSixty && (_minutes & AllSixty) != AllSixty && _hours != (1UL << 24) - 1;
         if (_seconds != 1)
         {
-            AppendMask(sb, _seconds, 0, 59).Append(' ');
+            AppendMask(sb, _seconds, 0, 59, ref carry).Append(' ');
         }
 
-        AppendMask(sb, _minutes, 0, 59).Append(' ');
-        AppendMask(sb, _hours, 0, 23).Append(' ');
+        AppendMask(sb, _minutes, 0, 59, ref carry).Append(' ');
+        AppendMask(sb, _hours, 0, 23, ref carry).Append(' ');
         if ((_flags & CronFlags.DayOfMonthLast) != 0)
         {
             sb.Append('L');
@@ -945,6 +950,33 @@ public sealed class CronExpression : IEquatable<CronExpression>
 
     private static long ToTicks(int year, int month, int day, int hour, int minute, int second) =>
         ((DaysBefore(year, month) + day - 1) * TimeSpan.TicksPerDay) + (((hour * 3600L) + (minute * 60L) + second) * TicksPerSecond);
+
+    private static StringBuilder AppendMask(StringBuilder sb, ulong mask, int min, int max, ref bool asRange)
+    {
+        if (asRange && BitOperations.PopCount(mask) > 1)
+        {
+            asRange = false;
+            int first = BitOperations.TrailingZeroCount(mask);
+            int last = 63 - BitOperations.LeadingZeroCount(mask);
+            int step = BitOperations.TrailingZeroCount(mask >> first >> 1) + 1;
+            ulong progression = 0;
+            for (int v = first; v <= last; v += step)
+            {
+                progression |= 1UL << v;
+            }
+
+            if (progression == mask)
+            {
+                sb.Append(first).Append('-').Append(last);
+                return step == 1 ? sb : sb.Append('/').Append(step);
+            }
+
+            // Not a progression: a list whose last value is written as a one-value range.
+            return AppendMask(sb, mask & ~(1UL << last), min, max).Append(',').Append(last).Append('-').Append(last);
+        }
+
+        return AppendMask(sb, mask, min, max);
+    }
 
     private static StringBuilder AppendMask(StringBuilder sb, ulong mask, int min, int max)
     {

@@ -1,0 +1,19 @@
+using BenchmarkDotNet.Configs;
+using BenchmarkDotNet.Jobs;
+using BenchmarkDotNet.Running;
+
+namespace Durable.Scheduling.Benchmarks;
+
+internal static class Program
+{
+    /// <summary>
+    /// <c>dotnet run -c Release --project benchmarks/Durable.Scheduling.Benchmarks -- --filter *Cron*</c> runs the
+    /// BenchmarkDotNet suites; <c>-- scheduler</c> and <c>-- sqlite</c> run the end-to-end harnesses.
+    /// </summary>
+    public static int Main(string[] args)
+    {
+        var config = DefaultConfig.Instance.AddJob(Job.Default.WithWarmupCount(3).WithIterationCount(10).WithLaunchCount(1).AsDefault());
+        BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(args, config);
+        return 0;
+    }
+}

@@ -1,0 +1,43 @@
+using Microsoft.Extensions.Logging;
+
+namespace Durable.Scheduling;
+
+/// <summary>Every log message, with a stable event id. Never logs inputs, metadata values or secrets.</summary>
+internal static partial class Log
+{
+    [LoggerMessage(1, LogLevel.Information, "Scheduler started with {WorkflowCount} workflows ({ScheduleCount} recurring schedules).")]
+    public static partial void Started(ILogger logger, int workflowCount, int scheduleCount);
+
+    [LoggerMessage(2, LogLevel.Information, "Scheduler stopping; {ActiveCount} runs are active.")]
+    public static partial void Stopping(ILogger logger, int activeCount);
+
+    [LoggerMessage(3, LogLevel.Debug, "Run {RunId} of {Workflow} started (attempt {Attempt}, scheduled {ScheduledTime:O}).")]
+    public static partial void RunStarted(ILogger logger, Guid runId, string workflow, int attempt, DateTimeOffset scheduledTime);
+
+    [LoggerMessage(4, LogLevel.Warning, "Run {RunId} of {Workflow} failed on attempt {Attempt}; retrying at {RetryAt:O}.")]
+    public static partial void RunRetrying(ILogger logger, Exception exception, Guid runId, string workflow, int attempt, DateTimeOffset retryAt);
+
+    [LoggerMessage(5, LogLevel.Error, "Run {RunId} of {Workflow} failed on its last attempt {Attempt}.")]
+    public static partial void RunFailed(ILogger logger, Exception exception, Guid runId, string workflow, int attempt);
+
+    [LoggerMessage(6, LogLevel.Warning, "Run {RunId} of {Workflow}: its lease was lost before it ended; its outcome was not recorded.")]
+    public static partial void LeaseLost(ILogger logger, Guid runId, string workflow);
+
+    [LoggerMessage(7, LogLevel.Warning, "Schedule {Workflow}: {Dropped} missed occurrences between {From:O} and {To:O} were not run (policy {Policy}).")]
+    public static partial void OccurrencesMissed(ILogger logger, string workflow, long dropped, DateTimeOffset from, DateTimeOffset to, CatchUpPolicy policy);
+
+    [LoggerMessage(8, LogLevel.Information, "Schedule {Workflow}: occurrence {ScheduledTime:O} skipped by overlap policy {Policy}.")]
+    public static partial void OccurrenceSkipped(ILogger logger, string workflow, DateTimeOffset scheduledTime, OverlapPolicy policy);
+
+    [LoggerMessage(9, LogLevel.Error, "The scheduler loop hit an error and will retry in {Delay}.")]
+    public static partial void LoopError(ILogger logger, Exception exception, TimeSpan delay);
+
+    [LoggerMessage(10, LogLevel.Warning, "The wall clock jumped by {Jump}; the timer wheel was rebuilt.")]
+    public static partial void ClockJumped(ILogger logger, TimeSpan jump);
+
+    [LoggerMessage(11, LogLevel.Warning, "Run {RunId} of {Workflow} was interrupted by shutdown and released for a later retry.")]
+    public static partial void RunReleased(ILogger logger, Guid runId, string workflow);
+
+    [LoggerMessage(12, LogLevel.Error, "Recording the outcome of run {RunId} failed; its lease will expire and it will be retried.")]
+    public static partial void CompletionFailed(ILogger logger, Exception exception, Guid runId);
+}

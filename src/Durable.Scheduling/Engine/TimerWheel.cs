@@ -1,0 +1,285 @@
+using System.Numerics;
+
+namespace Durable.Scheduling;
+
+/// <summary>An entry of the <see cref="TimerWheel"/>: a run due at an exact instant (UTC ticks).</summary>
+internal sealed class WheelNode
+{
+    public WheelNode(Guid id, long dueTicks, string workflow, RunKind kind)
+    {
+        Id = id;
+        DueTicks = dueTicks;
+        Workflow = workflow;
+        Kind = kind;
+    }
+
+    public Guid Id { get; }
+
+    public long DueTicks { get; set; }
+
+    public string Workflow { get; }
+
+    public RunKind Kind { get; }
+
+    internal WheelNode? Previous { get; set; }
+
+    internal WheelNode? Next { get; set; }
+
+    /// <summary>-1 when not in the wheel, 0-4 a level, <see cref="TimerWheel.ReadyLevel"/> or <see cref="TimerWheel.OverflowLevel"/>.</summary>
+    internal int Level { get; set; } = -1;
+
+    internal int Slot { get; set; }
+}
+
+/// <summary>
+/// A hierarchical timer wheel of five levels of 64 slots over 1 ms ticks (64 ms, 4.1 s, 4.4 min, 4.7 h, 12.4 days),
+/// with exact due instants kept on each node so nothing fires early. Insert and cancel are O(1) (intrusive
+/// doubly-linked lists); advancing costs one slot check per elapsed millisecond plus the cascades. Not thread-safe:
+/// owned by the scheduler loop.
+/// </summary>
+internal sealed class TimerWheel
+{
+    public const int ReadyLevel = 5;
+    public const int OverflowLevel = 6;
+    private const int Levels = 5;
+    private const int SlotBits = 6;
+    private const int SlotCount = 1 << SlotBits;
+    private const long TickLength = TimeSpan.TicksPerMillisecond;
+    private const long MaxStepsBeforeRebuild = 1 << 16; // ~65 s of 1 ms steps; a longer gap rebuilds instead
+
+    private readonly WheelNode?[][] _slots = new WheelNode?[OverflowLevel + 1][];
+    private readonly int[] _perLevel = new int[OverflowLevel + 1];
+    private long _current;
+
+    public TimerWheel(long nowTicks)
+    {
+        for (int level = 0; level < _slots.Length; level++)
+        {
+            _slots[level] = new WheelNode?[level < Levels ? SlotCount : 1];
+        }
+
+        _current = nowTicks / TickLength;
+    }
+
+    /// <summary>How many nodes the wheel holds.</summary>
+    public int Count { get; private set; }
+
+    /// <summary>The current position (UTC ticks, millisecond resolution): everything before it has been handed out.</summary>
+    public long CurrentTicks => _current * TickLength;
+
+    /// <summary>Adds a node; one due at or before the current position is ready at once.</summary>
+    public void Add(WheelNode node)
+    {
+        long tick = node.DueTicks / TickLength;
+        long delta = tick - _current;
+        int level;
+        int slot = 0;
+        if (delta <= 0)
+        {
+            level = ReadyLevel;
+        }
+        else
+        {
+            level = (63 - BitOperations.LeadingZeroCount((ulong)delta)) / SlotBits;
+            if (level >= Levels)
+            {
+                level = OverflowLevel;
+            }
+            else
+            {
+                slot = (int)((tick >> (SlotBits * level)) & (SlotCount - 1));
+            }
+        }
+
+        Link(node, level, slot);
+        Count++;
+    }
+
+    /// <summary>Removes a node in O(1); a node not in the wheel is ignored.</summary>
+    public bool Remove(WheelNode node)
+    {
+        if (node.Level < 0)
+        {
+            return false;
+        }
+
+        Unlink(node);
+        Count--;
+        return true;
+    }
+
+    /// <summary>Moves the wheel to <paramref name="nowTicks"/> and hands out every node due at or before it.</summary>
+    public void Advance(long nowTicks, List<WheelNode> due)
+    {
+        long target = nowTicks / TickLength;
+        if (target - _current > MaxStepsBeforeRebuild || target < _current)
+        {
+            Rebuild(nowTicks);
+        }
+
+        while (_current < target)
+        {
+            if (Count == _perLevel[ReadyLevel])
+            {
+                // Nothing left to cascade: jump straight to the target.
+                _current = target;
+                break;
+            }
+
+            _current++;
+            for (int level = Levels - 1; level >= 1; level--)
+            {
+                if ((_current & ((1L << (SlotBits * level)) - 1)) == 0)
+                {
+                    Cascade(level, (int)((_current >> (SlotBits * level)) & (SlotCount - 1)));
+                }
+            }
+
+            if ((_current & ((1L << (SlotBits * Levels)) - 1)) == 0)
+            {
+                Cascade(OverflowLevel, 0);
+            }
+
+            Cascade(0, (int)(_current & (SlotCount - 1)));
+        }
+
+        for (var node = _slots[ReadyLevel][0]; node is not null;)
+        {
+            var next = node.Next;
+            if (node.DueTicks <= nowTicks)
+            {
+                Unlink(node);
+                Count--;
+                due.Add(node);
+            }
+
+            node = next;
+        }
+    }
+
+    /// <summary>The earliest exact due instant in the wheel, or <see cref="long.MaxValue"/> when empty.</summary>
+    public long NextDueTicks()
+    {
+        if (Count == 0)
+        {
+            return long.MaxValue;
+        }
+
+        long best = MinOf(_slots[ReadyLevel][0]);
+        if (best != long.MaxValue)
+        {
+            return best;
+        }
+
+        for (int level = 0; level < Levels; level++)
+        {
+            int position = (int)((_current >> (SlotBits * level)) & (SlotCount - 1));
+            for (int i = 1; i <= SlotCount; i++)
+            {
+                long min = MinOf(_slots[level][(position + i) & (SlotCount - 1)]);
+                if (min != long.MaxValue)
+                {
+                    return min;
+                }
+            }
+        }
+
+        return MinOf(_slots[OverflowLevel][0]);
+    }
+
+    /// <summary>Re-files every node relative to <paramref name="nowTicks"/> (after a wall-clock jump).</summary>
+    public void Rebuild(long nowTicks)
+    {
+        var all = new List<WheelNode>(Count);
+        foreach (var level in _slots)
+        {
+            for (int i = 0; i < level.Length; i++)
+            {
+                for (var node = level[i]; node is not null; node = node.Next)
+                {
+                    all.Add(node);
+                }
+
+                level[i] = null;
+            }
+        }
+
+        Array.Clear(_perLevel);
+        _current = nowTicks / TickLength;
+        Count = 0;
+        foreach (var node in all)
+        {
+            node.Level = -1;
+            node.Previous = node.Next = null;
+            Add(node);
+        }
+    }
+
+    private void Cascade(int level, int slot)
+    {
+        var node = _slots[level][slot];
+        _slots[level][slot] = null;
+        for (var n = node; n is not null; n = n.Next)
+        {
+            _perLevel[level]--;
+        }
+
+        while (node is not null)
+        {
+            var next = node.Next;
+            node.Level = -1;
+            node.Previous = node.Next = null;
+            Count--;
+            Add(node);
+            node = next;
+        }
+    }
+
+    private static long MinOf(WheelNode? head)
+    {
+        long min = long.MaxValue;
+        for (var node = head; node is not null; node = node.Next)
+        {
+            min = Math.Min(min, node.DueTicks);
+        }
+
+        return min;
+    }
+
+    private void Link(WheelNode node, int level, int slot)
+    {
+        var head = _slots[level][slot];
+        node.Previous = null;
+        node.Next = head;
+        if (head is not null)
+        {
+            head.Previous = node;
+        }
+
+        _slots[level][slot] = node;
+        node.Level = level;
+        node.Slot = slot;
+        _perLevel[level]++;
+    }
+
+    private void Unlink(WheelNode node)
+    {
+        _perLevel[node.Level]--;
+        if (node.Previous is null)
+        {
+            _slots[node.Level][node.Slot] = node.Next;
+        }
+        else
+        {
+            node.Previous.Next = node.Next;
+        }
+
+        if (node.Next is not null)
+        {
+            node.Next.Previous = node.Previous;
+        }
+
+        node.Previous = node.Next = null;
+        node.Level = -1;
+    }
+}

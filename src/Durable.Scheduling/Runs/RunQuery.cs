@@ -1,0 +1,28 @@
+namespace Durable.Scheduling;
+
+/// <summary>
+/// Which runs to list or bulk-delete. Every criterion set must match; unset criteria match everything.
+/// </summary>
+public sealed record RunQuery
+{
+    /// <summary>Only runs of this workflow.</summary>
+    public string? WorkflowName { get; init; }
+
+    /// <summary>Only runs in one of these statuses (null or empty: any).</summary>
+    public IReadOnlyCollection<RunStatus>? Statuses { get; init; }
+
+    /// <summary>Only runs whose metadata contains every one of these key/value pairs (exact, case-sensitive).</summary>
+    public IReadOnlyDictionary<string, string>? Metadata { get; init; }
+
+    /// <summary>Only runs scheduled at or after this instant.</summary>
+    public DateTimeOffset? ScheduledFrom { get; init; }
+
+    /// <summary>Only runs scheduled before this instant.</summary>
+    public DateTimeOffset? ScheduledTo { get; init; }
+
+    /// <summary>Page size for listing, 1 to 1,000; default 100. Ignored by bulk deletion.</summary>
+    public int PageSize { get; init; } = 100;
+
+    /// <summary>The <see cref="RunPage.ContinuationToken"/> of the previous page, or null for the first page.</summary>
+    public string? ContinuationToken { get; init; }
+}

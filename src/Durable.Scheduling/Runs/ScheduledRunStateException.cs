@@ -1,0 +1,42 @@
+namespace Durable.Scheduling;
+
+/// <summary>
+/// A run cannot be changed in its current state: it has triggered (is running or ended) and can no longer be
+/// rescheduled, or is running and cannot be deleted, or does not exist.
+/// </summary>
+public sealed class ScheduledRunStateException : InvalidOperationException
+{
+    /// <summary>Creates the exception.</summary>
+    public ScheduledRunStateException()
+    {
+    }
+
+    /// <summary>Creates the exception with a message.</summary>
+    /// <param name="message">What was refused and why.</param>
+    public ScheduledRunStateException(string message)
+        : base(message)
+    {
+    }
+
+    /// <summary>Creates the exception with a message and inner exception.</summary>
+    /// <param name="message">What was refused and why.</param>
+    /// <param name="innerException">The cause.</param>
+    public ScheduledRunStateException(string message, Exception innerException)
+        : base(message, innerException)
+    {
+    }
+
+    internal ScheduledRunStateException(IReadOnlyList<(Guid Id, RunStatus? Status)> refused, string action)
+        : base(Describe(refused, action))
+    {
+        Refused = refused;
+    }
+
+    /// <summary>The runs refused, with their status (null when the run does not exist).</summary>
+    public IReadOnlyList<(Guid Id, RunStatus? Status)> Refused { get; } = [];
+
+    private static string Describe(IReadOnlyList<(Guid Id, RunStatus? Status)> refused, string action) =>
+        $"Cannot {action}: " + string.Join("; ", refused.Take(20).Select(r => r.Status is null
+            ? $"run {r.Id} does not exist"
+            : $"run {r.Id} is {r.Status} (only a pending run can be changed)")) + (refused.Count > 20 ? $"; and {refused.Count - 20} more" : "") + ".";
+}

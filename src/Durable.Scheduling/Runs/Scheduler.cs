@@ -1,0 +1,196 @@
+using System.Reflection;
+using System.Text.Json;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Options;
+
+namespace Durable.Scheduling;
+
+/// <summary>The <see cref="IScheduler"/> behind dependency injection: validates, stores, and tells the engine.</summary>
+internal sealed class Scheduler : IScheduler
+{
+    private readonly ISchedulingStore _store;
+    private readonly WorkflowRegistry _registry;
+    private readonly SchedulerEngine _engine;
+    private readonly SchedulingOptions _options;
+    private readonly TimeProvider _time;
+
+    public Scheduler(ISchedulingStore store, WorkflowRegistry registry, SchedulerEngine engine, IOptions<SchedulingOptions> options, IServiceProvider services)
+    {
+        _store = store;
+        _registry = registry;
+        _engine = engine;
+        _options = options.Value;
+        _time = services.GetService<TimeProvider>() ?? TimeProvider.System;
+    }
+
+    public async Task<ScheduledRun> ScheduleAsync(string workflow, DateTimeOffset runAt, object? input = null, IReadOnlyDictionary<string, string>? metadata = null, string? idempotencyKey = null, CancellationToken cancellationToken = default)
+    {
+        var run = NewRun(new RunRequest(workflow, runAt, input, metadata, idempotencyKey), _time.GetUtcNow());
+        var result = (await _store.InsertAsync([run], cancellationToken).ConfigureAwait(false))[0];
+        if (result.Created)
+        {
+            _engine.NotifyAdded(result.Run);
+        }
+
+        return result.Run;
+    }
+
+    public async Task<IReadOnlyList<ScheduledRun>> ScheduleManyAsync(IEnumerable<RunRequest> runs, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(runs);
+        var now = _time.GetUtcNow();
+        var all = runs.Select(r => NewRun(r ?? throw new ArgumentException("A run request is null.", nameof(runs)), now)).ToList();
+        var stored = new List<ScheduledRun>(all.Count);
+        for (int offset = 0; offset < all.Count; offset += _options.BatchSize)
+        {
+            var batch = all.GetRange(offset, Math.Min(_options.BatchSize, all.Count - offset));
+            foreach (var result in await _store.InsertAsync(batch, cancellationToken).ConfigureAwait(false))
+            {
+                if (result.Created)
+                {
+                    _engine.NotifyAdded(result.Run);
+                }
+
+                stored.Add(result.Run);
+            }
+        }
+
+        return stored;
+    }
+
+    public async Task<ScheduledRun?> GetAsync(Guid id, CancellationToken cancellationToken = default) =>
+        await _store.GetAsync(id, cancellationToken).ConfigureAwait(false);
+
+    public async Task<RunPage> ListAsync(RunQuery query, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(query);
+        if (query.PageSize is < 1 or > 1000)
+        {
+            throw new ArgumentOutOfRangeException(nameof(query), query.PageSize, "RunQuery.PageSize must be between 1 and 1,000.");
+        }
+
+        return await _store.ListAsync(query, cancellationToken).ConfigureAwait(false);
+    }
+
+    public async Task<bool> DeleteAsync(Guid id, CancellationToken cancellationToken = default)
+    {
+        var refused = await _store.DeleteAsync([id], cancellationToken).ConfigureAwait(false);
+        if (refused.Count > 0)
+        {
+            if (refused[0].Status is null)
+            {
+                return false;
+            }
+
+            throw new ScheduledRunStateException(refused, "delete");
+        }
+
+        _engine.NotifyRemoved(id);
+        return true;
+    }
+
+    public async Task<int> BulkDeleteAsync(IEnumerable<Guid> ids, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(ids);
+        var list = ids.Distinct().ToList();
+        var refused = await _store.DeleteAsync(list, cancellationToken).ConfigureAwait(false);
+        var notDeleted = refused.Select(r => r.Id).ToHashSet();
+        foreach (var id in list.Where(id => !notDeleted.Contains(id)))
+        {
+            _engine.NotifyRemoved(id);
+        }
+
+        return list.Count - refused.Count;
+    }
+
+    public async Task<int> BulkDeleteAsync(RunQuery filter, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(filter);
+        var deleted = await _store.DeleteAsync(filter, cancellationToken).ConfigureAwait(false);
+        foreach (var id in deleted)
+        {
+            _engine.NotifyRemoved(id);
+        }
+
+        return deleted.Count;
+    }
+
+    public async Task<ScheduledRun> RescheduleAsync(Guid id, DateTimeOffset runAt, CancellationToken cancellationToken = default) =>
+        (await BulkRescheduleAsync([(id, runAt)], cancellationToken).ConfigureAwait(false))[0];
+
+    public async Task<IReadOnlyList<ScheduledRun>> BulkRescheduleAsync(IEnumerable<(Guid Id, DateTimeOffset RunAt)> changes, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(changes);
+        var list = changes.Select(c => (c.Id, c.RunAt.ToUniversalTime())).ToList();
+        var duplicate = list.GroupBy(c => c.Id).FirstOrDefault(g => g.Count() > 1);
+        if (duplicate is not null)
+        {
+            throw new ArgumentException($"Run {duplicate.Key} appears more than once.", nameof(changes));
+        }
+
+        var rescheduled = await _store.RescheduleAsync(list, cancellationToken).ConfigureAwait(false);
+        foreach (var run in rescheduled)
+        {
+            _engine.NotifyAdded(run);
+        }
+
+        return rescheduled;
+    }
+
+    public string GetWorkflowName(MethodInfo method)
+    {
+        ArgumentNullException.ThrowIfNull(method);
+        return _registry.Find(method)?.Name
+            ?? throw new ArgumentException($"{method.DeclaringType?.FullName}.{method.Name} is not a discovered workflow: mark it [Workflow] or [Scheduled] in a scanned assembly.", nameof(method));
+    }
+
+    /// <summary>An argument error naming the public parameter (of ScheduleAsync) that was wrong.</summary>
+    private static ArgumentException Invalid(string message, string parameter) => new(message, parameter);
+
+    private ScheduledRun NewRun(RunRequest request, DateTimeOffset now)
+    {
+        ArgumentNullException.ThrowIfNull(request.Workflow);
+        if (_registry.Find(request.Workflow) is null)
+        {
+            var known = string.Join(", ", _registry.All.Select(w => w.Name).Order(StringComparer.Ordinal).Take(20));
+            throw Invalid($"Unknown workflow '{request.Workflow}'. Known workflows: {(known.Length == 0 ? "none" : known)}.", "workflow");
+        }
+
+        if (request.IdempotencyKey is { Length: 0 })
+        {
+            throw Invalid("The idempotency key must not be empty; pass null for none.", "idempotencyKey");
+        }
+
+        Dictionary<string, string>? metadata = null;
+        if (request.Metadata is { Count: > 0 })
+        {
+            metadata = new Dictionary<string, string>(request.Metadata.Count, StringComparer.Ordinal);
+            foreach (var (key, value) in request.Metadata)
+            {
+                if (string.IsNullOrEmpty(key) || value is null)
+                {
+                    throw Invalid($"Metadata key '{key}' is empty or its value is null.", "metadata");
+                }
+
+                metadata[key] = value;
+            }
+        }
+
+        string? json = request.Input is null ? null : JsonSerializer.Serialize(request.Input, request.Input.GetType(), _options.JsonSerializerOptions);
+        var id = Guid.CreateVersion7(now);
+        var at = request.RunAt.ToUniversalTime();
+        return new ScheduledRun
+        {
+            Id = id,
+            WorkflowName = request.Workflow,
+            Kind = RunKind.OneTime,
+            IdempotencyKey = RunKeys.OneTime(request.Workflow, request.IdempotencyKey, id),
+            ScheduledTime = at,
+            DueTime = at,
+            Status = RunStatus.Pending,
+            Input = json,
+            Metadata = metadata ?? ScheduledRun.EmptyMetadata,
+            CreatedAt = now,
+        };
+    }
+}

@@ -1,0 +1,132 @@
+namespace Durable.Scheduling;
+
+/// <summary>
+/// Where runs and schedule watermarks live. Implemented by the in-memory store, the SQLite and PostgreSQL packages;
+/// every implementation must pass the storage conformance suite. Stores never read a clock: every instant they need
+/// comes from the scheduler's <see cref="TimeProvider"/> as an argument. All instants are UTC.
+/// </summary>
+/// <remarks>
+/// <para><b>Exactly-once.</b> <see cref="InsertAsync"/> accepts a run for an idempotency key once, enforced atomically
+/// (a unique constraint, never check-then-insert across calls). <see cref="ClaimAsync"/> moves a due pending run (or a
+/// running run whose lease expired) to <see cref="RunStatus.Running"/> under a new lease token, atomically, so two
+/// claimers never both win. <see cref="CompleteAsync"/>, <see cref="ReleaseAsync"/> and <see cref="RenewAsync"/>
+/// count only with the current lease token (fencing): a holder whose lease was lost changes nothing.</para>
+/// <para><b>Thread-safety.</b> Every member may be called concurrently, from many processes for durable stores.</para>
+/// </remarks>
+public interface ISchedulingStore
+{
+    /// <summary>Inserts runs that do not exist yet; a run whose idempotency key exists is not inserted.</summary>
+    /// <param name="runs">Pending runs (attempt 0).</param>
+    /// <param name="cancellationToken">Cancels the call.</param>
+    /// <returns>For each run, in order: the stored run (the existing one when the key existed) and whether it was created.</returns>
+    ValueTask<IReadOnlyList<InsertResult>> InsertAsync(IReadOnlyList<ScheduledRun> runs, CancellationToken cancellationToken);
+
+    /// <summary>Gets a run by id.</summary>
+    /// <param name="id">The run id.</param>
+    /// <param name="cancellationToken">Cancels the call.</param>
+    /// <returns>The run, or null when there is none.</returns>
+    ValueTask<ScheduledRun?> GetAsync(Guid id, CancellationToken cancellationToken);
+
+    /// <summary>Lists runs matching a query, ordered by scheduled time then id, one page at a time.</summary>
+    /// <param name="query">The filter and paging.</param>
+    /// <param name="cancellationToken">Cancels the call.</param>
+    /// <returns>The page.</returns>
+    ValueTask<RunPage> ListAsync(RunQuery query, CancellationToken cancellationToken);
+
+    /// <summary>Deletes the given runs that are not running, atomically.</summary>
+    /// <param name="ids">The run ids.</param>
+    /// <param name="cancellationToken">Cancels the call.</param>
+    /// <returns>The runs not deleted, with their status (null when absent); empty when all were deleted.</returns>
+    ValueTask<IReadOnlyList<(Guid Id, RunStatus? Status)>> DeleteAsync(IReadOnlyCollection<Guid> ids, CancellationToken cancellationToken);
+
+    /// <summary>Deletes every run matching the filter that is not running (paging fields are ignored).</summary>
+    /// <param name="filter">The filter.</param>
+    /// <param name="cancellationToken">Cancels the call.</param>
+    /// <returns>The ids deleted.</returns>
+    ValueTask<IReadOnlyList<Guid>> DeleteAsync(RunQuery filter, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Moves pending runs to new times (scheduled and due time), all or nothing: when any run is absent or not pending,
+    /// nothing changes and <see cref="ScheduledRunStateException"/> lists them.
+    /// </summary>
+    /// <param name="changes">Run ids with their new UTC times.</param>
+    /// <param name="cancellationToken">Cancels the call.</param>
+    /// <returns>The rescheduled runs, in order.</returns>
+    /// <exception cref="ScheduledRunStateException">A run is absent or not pending.</exception>
+    ValueTask<IReadOnlyList<ScheduledRun>> RescheduleAsync(IReadOnlyList<(Guid Id, DateTimeOffset Time)> changes, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Pending runs due at or before <paramref name="until"/>, ordered by due time then a store-defined tie-break,
+    /// strictly after <paramref name="continuation"/>.
+    /// </summary>
+    /// <param name="until">The horizon.</param>
+    /// <param name="limit">The most runs to return.</param>
+    /// <param name="continuation">The previous page's token, or null to start from the earliest.</param>
+    /// <param name="cancellationToken">Cancels the call.</param>
+    /// <returns>The page; its token resumes after its last run (null when the page was not full).</returns>
+    ValueTask<RunPage> GetDueAsync(DateTimeOffset until, int limit, string? continuation, CancellationToken cancellationToken);
+
+    /// <summary>Running runs whose lease expired at or before <paramref name="now"/> (their holder is presumed dead).</summary>
+    /// <param name="now">The current instant.</param>
+    /// <param name="limit">The most runs to return.</param>
+    /// <param name="cancellationToken">Cancels the call.</param>
+    /// <returns>The runs.</returns>
+    ValueTask<IReadOnlyList<ScheduledRun>> GetExpiredLeasesAsync(DateTimeOffset now, int limit, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Claims runs atomically: each pending run due at or before <paramref name="now"/>, or running run whose lease
+    /// expired, becomes running under a new lease token, with its attempt incremented and its start time set.
+    /// </summary>
+    /// <param name="ids">The runs to claim.</param>
+    /// <param name="now">The current instant.</param>
+    /// <param name="leaseDuration">How long the lease lasts unless renewed.</param>
+    /// <param name="cancellationToken">Cancels the call.</param>
+    /// <returns>The leases won; runs not claimable (absent, not due, held by a live lease, ended) are left out.</returns>
+    ValueTask<IReadOnlyList<RunLease>> ClaimAsync(IReadOnlyList<Guid> ids, DateTimeOffset now, TimeSpan leaseDuration, CancellationToken cancellationToken);
+
+    /// <summary>Extends a lease, only with its current token.</summary>
+    /// <param name="id">The run.</param>
+    /// <param name="leaseToken">The lease token.</param>
+    /// <param name="expiresAt">The new expiry.</param>
+    /// <param name="cancellationToken">Cancels the call.</param>
+    /// <returns>False when the lease was lost.</returns>
+    ValueTask<bool> RenewAsync(Guid id, Guid leaseToken, DateTimeOffset expiresAt, CancellationToken cancellationToken);
+
+    /// <summary>Ends runs (succeeded, failed, cancelled or skipped), each only with its current lease token.</summary>
+    /// <param name="completions">The completions.</param>
+    /// <param name="cancellationToken">Cancels the call.</param>
+    /// <returns>For each completion, in order, whether it counted.</returns>
+    ValueTask<IReadOnlyList<bool>> CompleteAsync(IReadOnlyList<RunCompletion> completions, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Returns a running run to pending (for a retry, or when shutdown interrupted it), only with its current lease
+    /// token. The attempt count is kept.
+    /// </summary>
+    /// <param name="id">The run.</param>
+    /// <param name="leaseToken">The lease token.</param>
+    /// <param name="dueTime">When it is due again.</param>
+    /// <param name="failure">The failure that caused a retry, or null.</param>
+    /// <param name="cancellationToken">Cancels the call.</param>
+    /// <returns>False when the lease was lost.</returns>
+    ValueTask<bool> ReleaseAsync(Guid id, Guid leaseToken, DateTimeOffset dueTime, RunError? failure, CancellationToken cancellationToken);
+
+    /// <summary>Gets a recurring schedule's watermark: the last occurrence handled.</summary>
+    /// <param name="schedule">The schedule name.</param>
+    /// <param name="cancellationToken">Cancels the call.</param>
+    /// <returns>The watermark, or null for a schedule never run.</returns>
+    ValueTask<DateTimeOffset?> GetWatermarkAsync(string schedule, CancellationToken cancellationToken);
+
+    /// <summary>Advances a schedule's watermark; a value at or before the stored one changes nothing.</summary>
+    /// <param name="schedule">The schedule name.</param>
+    /// <param name="value">The last occurrence handled.</param>
+    /// <param name="cancellationToken">Cancels the call.</param>
+    /// <returns>A task that completes when the watermark is stored.</returns>
+    ValueTask AdvanceWatermarkAsync(string schedule, DateTimeOffset value, CancellationToken cancellationToken);
+
+    /// <summary>Deletes ended runs (succeeded, failed, cancelled, skipped) that ended before a cut-off.</summary>
+    /// <param name="endedBefore">The cut-off.</param>
+    /// <param name="limit">The most runs to delete in this call.</param>
+    /// <param name="cancellationToken">Cancels the call.</param>
+    /// <returns>How many were deleted.</returns>
+    ValueTask<int> PurgeAsync(DateTimeOffset endedBefore, int limit, CancellationToken cancellationToken);
+}

@@ -1,0 +1,601 @@
+using System.Globalization;
+using System.Runtime.InteropServices;
+
+namespace Durable.Scheduling;
+
+/// <summary>
+/// The in-memory store: fast, compact, not durable (everything is lost with the process). One process only.
+/// </summary>
+/// <remarks>
+/// A pending one-time run without input or metadata costs one compact slot in a dictionary keyed by run id plus one
+/// entry in a per-second due bucket; idempotency keys of such runs are derived from the id, not stored. Everything
+/// runs under one lock, held for a few dictionary operations per run.
+/// </remarks>
+internal sealed class InMemorySchedulingStore : ISchedulingStore
+{
+    private const long BucketTicks = TimeSpan.TicksPerSecond;
+
+    private readonly Lock _lock = new();
+    private readonly Dictionary<Guid, Slot> _runs = [];
+    private readonly Dictionary<(int Workflow, long Ticks), Guid> _occurrenceKeys = [];
+    private readonly Dictionary<(int Workflow, string Key), Guid> _callerKeys = [];
+    private readonly SortedDictionary<long, Bucket> _due = [];
+    private readonly Dictionary<string, int> _workflowIds = new(StringComparer.Ordinal);
+    private readonly List<string> _workflowNames = [];
+    private readonly Dictionary<string, long> _watermarks = new(StringComparer.Ordinal);
+
+    public ValueTask<IReadOnlyList<InsertResult>> InsertAsync(IReadOnlyList<ScheduledRun> runs, CancellationToken cancellationToken)
+    {
+        var results = new InsertResult[runs.Count];
+        lock (_lock)
+        {
+            for (int i = 0; i < runs.Count; i++)
+            {
+                results[i] = InsertOne(runs[i]);
+            }
+        }
+
+        return new(results);
+    }
+
+    private InsertResult InsertOne(ScheduledRun run)
+    {
+        int workflow = WorkflowId(run.WorkflowName);
+        string? callerKey = null;
+        if (run.Kind == RunKind.Occurrence)
+        {
+            var key = (workflow, run.ScheduledTime.UtcTicks);
+            if (_occurrenceKeys.TryGetValue(key, out var existing))
+            {
+                return new InsertResult(ToRun(existing, _runs[existing]), false);
+            }
+
+            _occurrenceKeys.Add(key, run.Id);
+        }
+        else if (!IsDerivedKey(run))
+        {
+            callerKey = run.IdempotencyKey;
+            var key = (workflow, callerKey);
+            if (_callerKeys.TryGetValue(key, out var existing))
+            {
+                return new InsertResult(ToRun(existing, _runs[existing]), false);
+            }
+
+            _callerKeys.Add(key, run.Id);
+        }
+
+        var slot = new Slot
+        {
+            Workflow = workflow,
+            Kind = run.Kind,
+            Status = RunStatus.Pending,
+            Scheduled = run.ScheduledTime.UtcTicks,
+            Due = run.DueTime.UtcTicks,
+            Created = run.CreatedAt.UtcTicks,
+            Extra = callerKey is null && run.Input is null && run.Metadata.Count == 0
+                ? null
+                : new Extra { CallerKey = callerKey, Input = run.Input, Metadata = run.Metadata },
+        };
+        _runs.Add(run.Id, slot);
+        AddDue(slot.Due, run.Id);
+        return new InsertResult(run, true);
+    }
+
+    public ValueTask<ScheduledRun?> GetAsync(Guid id, CancellationToken cancellationToken)
+    {
+        lock (_lock)
+        {
+            return new(_runs.TryGetValue(id, out var slot) ? ToRun(id, slot) : null);
+        }
+    }
+
+    public ValueTask<RunPage> ListAsync(RunQuery query, CancellationToken cancellationToken)
+    {
+        (long afterTicks, Guid afterId) = DecodeToken(query.ContinuationToken);
+        var page = new List<(long Scheduled, Guid Id)>();
+        lock (_lock)
+        {
+            foreach (var (id, slot) in _runs)
+            {
+                if (Matches(slot, query) && (slot.Scheduled > afterTicks || (slot.Scheduled == afterTicks && id.CompareTo(afterId) > 0)))
+                {
+                    page.Add((slot.Scheduled, id));
+                }
+            }
+
+            page.Sort();
+            int size = Math.Clamp(query.PageSize, 1, 1000);
+            var items = page.Take(size).Select(p => ToRun(p.Id, _runs[p.Id])).ToList();
+            string? token = page.Count > size ? EncodeToken(page[size - 1].Scheduled, page[size - 1].Id) : null;
+            return new(new RunPage(items, token));
+        }
+    }
+
+    public ValueTask<IReadOnlyList<(Guid Id, RunStatus? Status)>> DeleteAsync(IReadOnlyCollection<Guid> ids, CancellationToken cancellationToken)
+    {
+        var refused = new List<(Guid, RunStatus?)>();
+        lock (_lock)
+        {
+            foreach (var id in ids)
+            {
+                if (!_runs.TryGetValue(id, out var slot))
+                {
+                    refused.Add((id, null));
+                }
+                else if (slot.Status == RunStatus.Running)
+                {
+                    refused.Add((id, RunStatus.Running));
+                }
+                else
+                {
+                    Remove(id, slot);
+                }
+            }
+        }
+
+        return new(refused);
+    }
+
+    public ValueTask<IReadOnlyList<Guid>> DeleteAsync(RunQuery filter, CancellationToken cancellationToken)
+    {
+        var deleted = new List<Guid>();
+        lock (_lock)
+        {
+            foreach (var (id, slot) in _runs)
+            {
+                if (slot.Status != RunStatus.Running && Matches(slot, filter))
+                {
+                    deleted.Add(id);
+                }
+            }
+
+            foreach (var id in deleted)
+            {
+                Remove(id, _runs[id]);
+            }
+        }
+
+        return new(deleted);
+    }
+
+    public ValueTask<IReadOnlyList<ScheduledRun>> RescheduleAsync(IReadOnlyList<(Guid Id, DateTimeOffset Time)> changes, CancellationToken cancellationToken)
+    {
+        lock (_lock)
+        {
+            var refused = new List<(Guid, RunStatus?)>();
+            foreach (var (id, _) in changes)
+            {
+                if (!_runs.TryGetValue(id, out var slot))
+                {
+                    refused.Add((id, null));
+                }
+                else if (slot.Status != RunStatus.Pending)
+                {
+                    refused.Add((id, slot.Status));
+                }
+            }
+
+            if (refused.Count > 0)
+            {
+                throw new ScheduledRunStateException(refused, "reschedule");
+            }
+
+            var result = new ScheduledRun[changes.Count];
+            for (int i = 0; i < changes.Count; i++)
+            {
+                var (id, time) = changes[i];
+                ref var slot = ref CollectionsMarshal.GetValueRefOrNullRef(_runs, id);
+                slot.Scheduled = time.UtcTicks;
+                slot.Due = time.UtcTicks;
+                AddDue(slot.Due, id);
+                result[i] = ToRun(id, slot);
+            }
+
+            return new(result);
+        }
+    }
+
+    public ValueTask<RunPage> GetDueAsync(DateTimeOffset until, int limit, string? continuation, CancellationToken cancellationToken)
+    {
+        (long afterDue, Guid afterId) = DecodeToken(continuation);
+        long untilTicks = until.UtcTicks;
+        var items = new List<ScheduledRun>(Math.Min(limit, 1024));
+        lock (_lock)
+        {
+            long firstBucket = afterDue == long.MinValue ? long.MinValue : afterDue / BucketTicks;
+            List<long>? emptied = null;
+            foreach (var (key, bucket) in _due)
+            {
+                if (key < firstBucket)
+                {
+                    continue;
+                }
+
+                if (key > untilTicks / BucketTicks || items.Count >= limit)
+                {
+                    break;
+                }
+
+                bucket.Compact(_runs);
+                if (bucket.Entries.Count == 0)
+                {
+                    (emptied ??= []).Add(key);
+                    continue;
+                }
+
+                bucket.EnsureSorted();
+                var entries = bucket.Entries;
+                int start = entries.BinarySearch((afterDue, afterId));
+                start = start < 0 ? ~start : start + 1;
+                for (int i = start; i < entries.Count && items.Count < limit; i++)
+                {
+                    var (due, id) = entries[i];
+                    if (due > untilTicks)
+                    {
+                        break;
+                    }
+
+                    items.Add(ToRun(id, _runs[id]));
+                }
+            }
+
+            foreach (var key in emptied ?? [])
+            {
+                _due.Remove(key);
+            }
+        }
+
+        string? token = items.Count < limit ? null : EncodeToken(items[^1].DueTime.UtcTicks, items[^1].Id);
+        return new(new RunPage(items, token));
+    }
+
+    public ValueTask<IReadOnlyList<ScheduledRun>> GetExpiredLeasesAsync(DateTimeOffset now, int limit, CancellationToken cancellationToken)
+    {
+        var expired = new List<ScheduledRun>();
+        lock (_lock)
+        {
+            foreach (var (id, slot) in _runs)
+            {
+                if (slot.Status == RunStatus.Running && ((Extra)slot.Extra!).LeaseExpires <= now.UtcTicks)
+                {
+                    expired.Add(ToRun(id, slot));
+                    if (expired.Count >= limit)
+                    {
+                        break;
+                    }
+                }
+            }
+        }
+
+        return new(expired);
+    }
+
+    public ValueTask<IReadOnlyList<RunLease>> ClaimAsync(IReadOnlyList<Guid> ids, DateTimeOffset now, TimeSpan leaseDuration, CancellationToken cancellationToken)
+    {
+        var leases = new List<RunLease>(ids.Count);
+        long nowTicks = now.UtcTicks;
+        long expires = nowTicks + leaseDuration.Ticks;
+        lock (_lock)
+        {
+            foreach (var id in ids)
+            {
+                ref var slot = ref CollectionsMarshal.GetValueRefOrNullRef(_runs, id);
+                if (System.Runtime.CompilerServices.Unsafe.IsNullRef(ref slot))
+                {
+                    continue;
+                }
+
+                bool claimable = (slot.Status == RunStatus.Pending && slot.Due <= nowTicks) ||
+                    (slot.Status == RunStatus.Running && ((Extra)slot.Extra!).LeaseExpires <= nowTicks);
+                if (!claimable)
+                {
+                    continue;
+                }
+
+                var extra = slot.Extra as Extra ?? new Extra();
+                slot.Extra = extra;
+                extra.LeaseToken = Guid.NewGuid();
+                extra.LeaseExpires = expires;
+                extra.Started = nowTicks;
+                slot.Status = RunStatus.Running;
+                slot.Attempt++;
+                leases.Add(new RunLease(ToRun(id, slot), extra.LeaseToken, new DateTimeOffset(expires, TimeSpan.Zero)));
+            }
+        }
+
+        return new(leases);
+    }
+
+    public ValueTask<bool> RenewAsync(Guid id, Guid leaseToken, DateTimeOffset expiresAt, CancellationToken cancellationToken)
+    {
+        lock (_lock)
+        {
+            ref var slot = ref Leased(id, leaseToken);
+            if (System.Runtime.CompilerServices.Unsafe.IsNullRef(ref slot))
+            {
+                return new(false);
+            }
+
+            ((Extra)slot.Extra!).LeaseExpires = expiresAt.UtcTicks;
+            return new(true);
+        }
+    }
+
+    public ValueTask<IReadOnlyList<bool>> CompleteAsync(IReadOnlyList<RunCompletion> completions, CancellationToken cancellationToken)
+    {
+        var results = new bool[completions.Count];
+        lock (_lock)
+        {
+            for (int i = 0; i < completions.Count; i++)
+            {
+                var c = completions[i];
+                ref var slot = ref Leased(c.RunId, c.LeaseToken);
+                if (System.Runtime.CompilerServices.Unsafe.IsNullRef(ref slot))
+                {
+                    continue;
+                }
+
+                var extra = (Extra)slot.Extra!;
+                slot.Status = c.Status;
+                extra.Completed = c.CompletedAt.UtcTicks;
+                extra.Error = c.Error;
+                extra.LeaseToken = Guid.Empty;
+                results[i] = true;
+            }
+        }
+
+        return new(results);
+    }
+
+    public ValueTask<bool> ReleaseAsync(Guid id, Guid leaseToken, DateTimeOffset dueTime, RunError? failure, CancellationToken cancellationToken)
+    {
+        lock (_lock)
+        {
+            ref var slot = ref Leased(id, leaseToken);
+            if (System.Runtime.CompilerServices.Unsafe.IsNullRef(ref slot))
+            {
+                return new(false);
+            }
+
+            var extra = (Extra)slot.Extra!;
+            slot.Status = RunStatus.Pending;
+            slot.Due = dueTime.UtcTicks;
+            extra.LeaseToken = Guid.Empty;
+            extra.Error = failure;
+            AddDue(slot.Due, id);
+            return new(true);
+        }
+    }
+
+    public ValueTask<DateTimeOffset?> GetWatermarkAsync(string schedule, CancellationToken cancellationToken)
+    {
+        lock (_lock)
+        {
+            return new(_watermarks.TryGetValue(schedule, out long ticks) ? new DateTimeOffset(ticks, TimeSpan.Zero) : null);
+        }
+    }
+
+    public ValueTask AdvanceWatermarkAsync(string schedule, DateTimeOffset value, CancellationToken cancellationToken)
+    {
+        lock (_lock)
+        {
+            ref long stored = ref CollectionsMarshal.GetValueRefOrAddDefault(_watermarks, schedule, out bool exists);
+            if (!exists || value.UtcTicks > stored)
+            {
+                stored = value.UtcTicks;
+            }
+        }
+
+        return ValueTask.CompletedTask;
+    }
+
+    public ValueTask<int> PurgeAsync(DateTimeOffset endedBefore, int limit, CancellationToken cancellationToken)
+    {
+        var purge = new List<Guid>();
+        lock (_lock)
+        {
+            foreach (var (id, slot) in _runs)
+            {
+                if (slot.Status is not (RunStatus.Pending or RunStatus.Running) && ((Extra?)slot.Extra)?.Completed < endedBefore.UtcTicks)
+                {
+                    purge.Add(id);
+                    if (purge.Count >= limit)
+                    {
+                        break;
+                    }
+                }
+            }
+
+            foreach (var id in purge)
+            {
+                Remove(id, _runs[id]);
+            }
+        }
+
+        return new(purge.Count);
+    }
+
+    private ref Slot Leased(Guid id, Guid token)
+    {
+        ref var slot = ref CollectionsMarshal.GetValueRefOrNullRef(_runs, id);
+        if (!System.Runtime.CompilerServices.Unsafe.IsNullRef(ref slot) &&
+            slot.Status == RunStatus.Running && ((Extra)slot.Extra!).LeaseToken == token)
+        {
+            return ref slot;
+        }
+
+        return ref System.Runtime.CompilerServices.Unsafe.NullRef<Slot>();
+    }
+
+    private void Remove(Guid id, in Slot slot)
+    {
+        _runs.Remove(id);
+        if (slot.Kind == RunKind.Occurrence)
+        {
+            _occurrenceKeys.Remove((slot.Workflow, slot.Scheduled));
+        }
+        else if (slot.Extra is Extra { CallerKey: { } key })
+        {
+            _callerKeys.Remove((slot.Workflow, key));
+        }
+    }
+
+    private void AddDue(long due, Guid id)
+    {
+        long key = due / BucketTicks;
+        if (!_due.TryGetValue(key, out var bucket))
+        {
+            bucket = new Bucket();
+            _due.Add(key, bucket);
+        }
+
+        bucket.Add(due, id);
+    }
+
+    private int WorkflowId(string name)
+    {
+        ref int id = ref CollectionsMarshal.GetValueRefOrAddDefault(_workflowIds, name, out bool exists);
+        if (!exists)
+        {
+            id = _workflowNames.Count;
+            _workflowNames.Add(name);
+        }
+
+        return id;
+    }
+
+    private static bool IsDerivedKey(ScheduledRun run) => run.IdempotencyKey == OneTimeKey(run.WorkflowName, run.Id);
+
+    private static string OneTimeKey(string workflow, Guid id) => RunKeys.OneTime(workflow, null, id);
+
+    private bool Matches(in Slot slot, RunQuery query)
+    {
+        if (query.WorkflowName is not null && _workflowNames[slot.Workflow] != query.WorkflowName)
+        {
+            return false;
+        }
+
+        if (query.Statuses is { Count: > 0 } statuses && !statuses.Contains(slot.Status))
+        {
+            return false;
+        }
+
+        if ((query.ScheduledFrom is { } from && slot.Scheduled < from.UtcTicks) || (query.ScheduledTo is { } to && slot.Scheduled >= to.UtcTicks))
+        {
+            return false;
+        }
+
+        if (query.Metadata is { Count: > 0 } wanted)
+        {
+            var metadata = (slot.Extra as Extra)?.Metadata;
+            foreach (var (key, value) in wanted)
+            {
+                if (metadata is null || !metadata.TryGetValue(key, out var actual) || actual != value)
+                {
+                    return false;
+                }
+            }
+        }
+
+        return true;
+    }
+
+    private ScheduledRun ToRun(Guid id, in Slot slot)
+    {
+        var extra = slot.Extra as Extra;
+        string workflow = _workflowNames[slot.Workflow];
+        return new ScheduledRun
+        {
+            Id = id,
+            WorkflowName = workflow,
+            Kind = slot.Kind,
+            IdempotencyKey = slot.Kind == RunKind.Occurrence
+                ? RunKeys.Occurrence(workflow, new DateTimeOffset(slot.Scheduled, TimeSpan.Zero))
+                : extra?.CallerKey ?? OneTimeKey(workflow, id),
+            ScheduledTime = new DateTimeOffset(slot.Scheduled, TimeSpan.Zero),
+            DueTime = new DateTimeOffset(slot.Due, TimeSpan.Zero),
+            Status = slot.Status,
+            Attempt = slot.Attempt,
+            Input = extra?.Input,
+            Metadata = extra?.Metadata ?? ScheduledRun.EmptyMetadata,
+            CreatedAt = new DateTimeOffset(slot.Created, TimeSpan.Zero),
+            StartedAt = extra?.Started > 0 ? new DateTimeOffset(extra.Started, TimeSpan.Zero) : null,
+            CompletedAt = extra?.Completed > 0 && slot.Status is not (RunStatus.Pending or RunStatus.Running) ? new DateTimeOffset(extra.Completed, TimeSpan.Zero) : null,
+            Error = extra?.Error,
+        };
+    }
+
+    private static (long Ticks, Guid Id) DecodeToken(string? token)
+    {
+        if (token is null)
+        {
+            return (long.MinValue, Guid.Empty);
+        }
+
+        int dot = token.IndexOf('.', StringComparison.Ordinal);
+        if (dot < 0 || !long.TryParse(token.AsSpan(0, dot), NumberStyles.None, CultureInfo.InvariantCulture, out long ticks) ||
+            !Guid.TryParseExact(token.AsSpan(dot + 1), "N", out var id))
+        {
+            throw new ArgumentException($"'{token}' is not a continuation token of this store.", nameof(token));
+        }
+
+        return (ticks, id);
+    }
+
+    private static string EncodeToken(long ticks, Guid id) => ticks.ToString(CultureInfo.InvariantCulture) + "." + id.ToString("N");
+
+    /// <summary>The compact state of one run; the rarely used parts live in <see cref="Extra"/>.</summary>
+    private struct Slot
+    {
+        public int Workflow;
+        public RunKind Kind;
+        public RunStatus Status;
+        public int Attempt;
+        public long Scheduled;
+        public long Due;
+        public long Created;
+        public object? Extra;
+    }
+
+    private sealed class Extra
+    {
+        public string? CallerKey;
+        public string? Input;
+        public IReadOnlyDictionary<string, string>? Metadata;
+        public Guid LeaseToken;
+        public long LeaseExpires;
+        public long Started;
+        public long Completed;
+        public RunError? Error;
+    }
+
+    /// <summary>Runs due within one second; sorted lazily, stale entries dropped when visited.</summary>
+    private sealed class Bucket
+    {
+        private bool _sorted = true;
+
+        public List<(long Due, Guid Id)> Entries { get; } = [];
+
+        public void Add(long due, Guid id)
+        {
+            if (Entries.Count > 0 && _sorted && Entries[^1].CompareTo((due, id)) > 0)
+            {
+                _sorted = false;
+            }
+
+            Entries.Add((due, id));
+        }
+
+        public void EnsureSorted()
+        {
+            if (!_sorted)
+            {
+                Entries.Sort();
+                _sorted = true;
+            }
+        }
+
+        public void Compact(Dictionary<Guid, Slot> runs) =>
+            Entries.RemoveAll(e => !runs.TryGetValue(e.Id, out var slot) || slot.Status != RunStatus.Pending || slot.Due != e.Due);
+    }
+}

@@ -1,0 +1,9 @@
+namespace Durable.Scheduling;
+
+/// <summary>How a claimed run ended.</summary>
+/// <param name="RunId">The run.</param>
+/// <param name="LeaseToken">The lease token it was claimed with.</param>
+/// <param name="Status">Succeeded, Failed, Cancelled or Skipped.</param>
+/// <param name="CompletedAt">When it ended (UTC).</param>
+/// <param name="Error">Why it failed, was cancelled or skipped; null on success.</param>
+public sealed record RunCompletion(Guid RunId, Guid LeaseToken, RunStatus Status, DateTimeOffset CompletedAt, RunError? Error = null);

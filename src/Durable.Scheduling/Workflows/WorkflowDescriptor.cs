@@ -1,0 +1,25 @@
+using System.Reflection;
+
+namespace Durable.Scheduling;
+
+/// <summary>A discovered workflow: its name, how to invoke it, and its recurring schedule if any.</summary>
+internal sealed class WorkflowDescriptor
+{
+    public required string Name { get; init; }
+
+    public required MethodInfo Method { get; init; }
+
+    public required WorkflowInvoker Invoker { get; init; }
+
+    public TimeSpan? Timeout { get; init; }
+
+    public int MaxAttempts { get; init; }
+
+    public TimeSpan RetryDelay { get; init; }
+
+    /// <summary>The recurring schedule, or null for a workflow run only by one-time runs.</summary>
+    public RecurringSchedule? Schedule { get; init; }
+}
+
+/// <summary>A code-defined recurring schedule.</summary>
+internal sealed record RecurringSchedule(CronExpression Cron, TimeZoneInfo Zone, CatchUpPolicy CatchUp, OverlapPolicy Overlap);

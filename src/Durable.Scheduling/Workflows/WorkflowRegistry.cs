@@ -1,0 +1,160 @@
+using System.Reflection;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Options;
+
+namespace Durable.Scheduling;
+
+/// <summary>
+/// The workflows discovered by reflection in the configured assemblies. Built once, on first use (host start-up);
+/// every misconfigured method is collected into one <see cref="SchedulingConfigurationException"/>.
+/// </summary>
+internal sealed class WorkflowRegistry
+{
+    private const int MaxNameLength = 200;
+    private const BindingFlags AllMethods = BindingFlags.Public | BindingFlags.NonPublic | BindingFlags.Static | BindingFlags.Instance | BindingFlags.DeclaredOnly;
+    private readonly Lazy<Dictionary<string, WorkflowDescriptor>> _byName;
+    private readonly Dictionary<MethodInfo, WorkflowDescriptor> _byMethod = [];
+
+    public WorkflowRegistry(IOptions<SchedulingOptions> options, IServiceProviderIsService isService)
+    {
+        _byName = new(() => Discover(options.Value, isService));
+    }
+
+    public IReadOnlyCollection<WorkflowDescriptor> All => _byName.Value.Values;
+
+    /// <summary>Discovers the workflows now, throwing when any is misconfigured.</summary>
+    public void EnsureDiscovered() => _ = _byName.Value;
+
+    public WorkflowDescriptor? Find(string name) => _byName.Value.GetValueOrDefault(name);
+
+    public WorkflowDescriptor? Find(MethodInfo method)
+    {
+        EnsureDiscovered();
+        return _byMethod.GetValueOrDefault(method);
+    }
+
+    private Dictionary<string, WorkflowDescriptor> Discover(SchedulingOptions options, IServiceProviderIsService isService)
+    {
+        var assemblies = options.Assemblies.Count > 0 ? options.Assemblies.Distinct() : Assembly.GetEntryAssembly() is { } entry ? [entry] : [];
+        var problems = new List<string>();
+        var found = new Dictionary<string, WorkflowDescriptor>(StringComparer.Ordinal);
+        foreach (var assembly in assemblies)
+        {
+            foreach (var type in LoadableTypes(assembly))
+            {
+                if (options.TypeFilter is { } filter && !filter(type))
+                {
+                    continue;
+                }
+
+                foreach (var method in type.GetMethods(AllMethods))
+                {
+                    if (method.GetCustomAttribute<WorkflowAttribute>() is { } attribute)
+                    {
+                        Add(method, attribute, options, isService, found, problems);
+                    }
+                }
+            }
+        }
+
+        if (problems.Count > 0)
+        {
+            throw new SchedulingConfigurationException(problems);
+        }
+
+        return found;
+    }
+
+    private void Add(MethodInfo method, WorkflowAttribute attribute, SchedulingOptions options, IServiceProviderIsService isService, Dictionary<string, WorkflowDescriptor> found, List<string> problems)
+    {
+        string where = $"{method.DeclaringType?.FullName}.{method.Name}";
+        string name = attribute.Name ?? $"{method.DeclaringType?.Name}.{method.Name}";
+        int before = problems.Count;
+        if (name.Length is 0 or > MaxNameLength || !name.All(c => char.IsAsciiLetterOrDigit(c) || c is '.' or '-' or '_' or '/' or ':'))
+        {
+            problems.Add($"{where}: workflow name '{name}' is invalid; use 1 to {MaxNameLength} letters, digits or . - _ / :");
+        }
+        else if (found.TryGetValue(name, out var other))
+        {
+            problems.Add($"{where}: workflow name '{name}' is already used by {other.Method.DeclaringType?.FullName}.{other.Method.Name}");
+        }
+
+        var invoker = WorkflowInvoker.TryCreate(method, isService, out var problem);
+        if (invoker is null)
+        {
+            problems.Add($"{where}: {problem}");
+        }
+
+        RecurringSchedule? schedule = null;
+        if (attribute is ScheduledAttribute scheduled)
+        {
+            schedule = ReadSchedule(scheduled, where, problems);
+        }
+
+        if (attribute.TimeoutSeconds < 0 || attribute.MaxAttempts < 0 || attribute.RetryDelaySeconds < 0 || attribute.MaxAttempts > 1000)
+        {
+            problems.Add($"{where}: TimeoutSeconds and RetryDelaySeconds must not be negative, MaxAttempts must be between 0 and 1,000");
+        }
+
+        if (problems.Count != before || invoker is null)
+        {
+            return;
+        }
+
+        var descriptor = new WorkflowDescriptor
+        {
+            Name = name,
+            Method = method,
+            Invoker = invoker,
+            Timeout = attribute.TimeoutSeconds > 0 ? TimeSpan.FromSeconds(attribute.TimeoutSeconds) : options.DefaultTimeout,
+            MaxAttempts = attribute.MaxAttempts > 0 ? attribute.MaxAttempts : options.DefaultMaxAttempts,
+            RetryDelay = attribute.RetryDelaySeconds > 0 ? TimeSpan.FromSeconds(attribute.RetryDelaySeconds) : options.DefaultRetryDelay,
+            Schedule = schedule,
+        };
+        found.Add(name, descriptor);
+        _byMethod[method] = descriptor;
+    }
+
+    private static RecurringSchedule? ReadSchedule(ScheduledAttribute scheduled, string where, List<string> problems)
+    {
+        CronExpression? cron = null;
+        TimeZoneInfo? zone = null;
+        try
+        {
+            cron = CronExpression.Parse(scheduled.Cron ?? string.Empty, CronFormat.Auto);
+        }
+        catch (CronFormatException e)
+        {
+            problems.Add($"{where}: cron '{scheduled.Cron}' is invalid: {e.Message}");
+        }
+
+        try
+        {
+            zone = scheduled.TimeZone is "UTC" or "Etc/UTC" ? TimeZoneInfo.Utc : TimeZoneInfo.FindSystemTimeZoneById(scheduled.TimeZone);
+        }
+        catch (Exception e) when (e is TimeZoneNotFoundException or InvalidTimeZoneException or ArgumentException)
+        {
+            problems.Add($"{where}: time zone '{scheduled.TimeZone}' is not known on this machine");
+        }
+
+        if (!Enum.IsDefined(scheduled.CatchUp) || !Enum.IsDefined(scheduled.Overlap))
+        {
+            problems.Add($"{where}: CatchUp {scheduled.CatchUp} or Overlap {scheduled.Overlap} is not a defined policy");
+            return null;
+        }
+
+        return cron is null || zone is null ? null : new RecurringSchedule(cron, zone, scheduled.CatchUp, scheduled.Overlap);
+    }
+
+    private static IEnumerable<Type> LoadableTypes(Assembly assembly)
+    {
+        try
+        {
+            return assembly.GetTypes();
+        }
+        catch (ReflectionTypeLoadException e)
+        {
+            return e.Types.OfType<Type>();
+        }
+    }
+}

@@ -1,0 +1,252 @@
+using Durable.Scheduling.Tests.Testing;
+using FluentAssertions;
+using NUnit.Framework;
+
+namespace Durable.Scheduling.Tests.Engine;
+
+/// <summary>One-time runs through <see cref="IScheduler"/>: CRUD, bulk operations, failures, timeouts and shutdown.</summary>
+[TestFixture]
+public sealed class OneTimeRunTests
+{
+    private static readonly DateTimeOffset s_start = new(2026, 6, 1, 12, 0, 0, TimeSpan.Zero);
+
+    private static SchedulerHarness NewHarness(ISchedulingStore? store = null, DateTimeOffset? start = null) =>
+        new(start ?? s_start, [typeof(OneTimeWorkflows)], store: store);
+
+    [Test]
+    public async Task ScheduleAsync_RunsAtItsTime_WithTypedInputAndContext()
+    {
+        await using var harness = NewHarness();
+        await harness.StartAsync();
+        var runAt = new DateTimeOffset(2026, 6, 1, 14, 30, 0, TimeSpan.FromHours(2)); // 12:30Z, given with an offset
+        var run = await harness.Scheduler.ScheduleAsync("send-reminder", runAt, new Reminder(42, "hi"), new Dictionary<string, string> { ["customer"] = "a" });
+
+        run.ScheduledTime.Should().Be(runAt).And.Subject!.Value.Offset.Should().Be(TimeSpan.Zero, "instants are stored and returned in UTC");
+        run.Status.Should().Be(RunStatus.Pending);
+        run.Input.Should().Be("""{"customerId":42,"text":"hi"}""");
+        await harness.RunUntilAsync(s_start.AddHours(1));
+
+        var invocation = harness.Log.Of("send-reminder").Should().ContainSingle().Subject;
+        invocation.Input.Should().Be(new Reminder(42, "hi"));
+        invocation.Started.Should().Be(runAt);
+        invocation.Attempt.Should().Be(1);
+        var stored = await harness.Scheduler.GetAsync(run.Id);
+        stored!.Status.Should().Be(RunStatus.Succeeded);
+        stored.StartedAt.Should().Be(runAt);
+        stored.CompletedAt.Should().Be(runAt);
+        stored.Metadata.Should().Contain("customer", "a");
+    }
+
+    [Test]
+    public async Task ScheduleAsync_Typed_NamesWorkflowByMethod()
+    {
+        await using var harness = NewHarness();
+        await harness.StartAsync();
+        var run = await harness.Scheduler.ScheduleAsync<OneTimeWorkflows>(w => w.Send, s_start.AddMinutes(1), new Reminder(1, "x"));
+        run.WorkflowName.Should().Be("send-reminder");
+        var defaultName = await harness.Scheduler.ScheduleAsync<OneTimeWorkflows>(_ => OneTimeWorkflows.NoInput, s_start.AddMinutes(1));
+        defaultName.WorkflowName.Should().Be("OneTimeWorkflows.NoInput", "the default name is Type.Method");
+    }
+
+    [Test]
+    public async Task ScheduleAsync_WhenKeyExists_ReturnsExistingRun()
+    {
+        await using var harness = NewHarness();
+        await harness.StartAsync();
+        var first = await harness.Scheduler.ScheduleAsync("send-reminder", s_start.AddHours(1), new Reminder(1, "a"), idempotencyKey: "order-7");
+        var second = await harness.Scheduler.ScheduleAsync("send-reminder", s_start.AddHours(2), new Reminder(2, "b"), idempotencyKey: "order-7");
+        second.Should().Be(first);
+        second.IdempotencyKey.Should().Be("send-reminder#order-7");
+
+        var unkeyed1 = await harness.Scheduler.ScheduleAsync("send-reminder", s_start.AddHours(1), new Reminder(1, "a"));
+        var unkeyed2 = await harness.Scheduler.ScheduleAsync("send-reminder", s_start.AddHours(1), new Reminder(2, "b"));
+        unkeyed2.Id.Should().NotBe(unkeyed1.Id, "without a key every call is a new run");
+    }
+
+    [Test]
+    public async Task ScheduleAsync_WhenWorkflowUnknown_ThrowsArgumentExceptionNamingIt()
+    {
+        await using var harness = NewHarness();
+        await harness.StartAsync();
+        var act = () => harness.Scheduler.ScheduleAsync("no-such-workflow", s_start);
+        (await act.Should().ThrowAsync<ArgumentException>()).Which.Message.Should().Contain("no-such-workflow").And.Contain("send-reminder");
+        var emptyKey = () => harness.Scheduler.ScheduleAsync("send-reminder", s_start, idempotencyKey: "");
+        await emptyKey.Should().ThrowAsync<ArgumentException>().WithParameterName("idempotencyKey");
+    }
+
+    [Test]
+    public async Task ListAsync_FiltersByWorkflowStatusMetadataAndTime_AndPages()
+    {
+        await using var harness = NewHarness();
+        await harness.StartAsync();
+        for (int i = 0; i < 25; i++)
+        {
+            await harness.Scheduler.ScheduleAsync("send-reminder", s_start.AddHours(1 + i), new Reminder(i, "r"), new Dictionary<string, string> { ["tenant"] = i % 2 == 0 ? "even" : "odd" });
+        }
+
+        await harness.Scheduler.ScheduleAsync("OneTimeWorkflows.NoInput", s_start.AddHours(3));
+        var evens = await harness.Scheduler.ListAsync(new RunQuery { WorkflowName = "send-reminder", Metadata = new Dictionary<string, string> { ["tenant"] = "even" } });
+        evens.Items.Should().HaveCount(13);
+        var window = await harness.Scheduler.ListAsync(new RunQuery { ScheduledFrom = s_start.AddHours(3), ScheduledTo = s_start.AddHours(5) });
+        window.Items.Should().HaveCount(3, "hours 3 and 4 of send-reminder plus NoInput at hour 3; the upper bound is exclusive");
+
+        var seen = new List<Guid>();
+        string? token = null;
+        do
+        {
+            var page = await harness.Scheduler.ListAsync(new RunQuery { WorkflowName = "send-reminder", Statuses = [RunStatus.Pending], PageSize = 10, ContinuationToken = token });
+            seen.AddRange(page.Items.Select(r => r.Id));
+            token = page.ContinuationToken;
+        }
+        while (token is not null);
+        seen.Should().HaveCount(25).And.OnlyHaveUniqueItems();
+    }
+
+    [Test]
+    public async Task DeleteAndReschedule_OfPendingRun_TakeEffectBeforeItRuns()
+    {
+        await using var harness = NewHarness();
+        await harness.StartAsync();
+        var deleted = await harness.Scheduler.ScheduleAsync("send-reminder", s_start.AddSeconds(30), new Reminder(1, "deleted"));
+        var moved = await harness.Scheduler.ScheduleAsync("send-reminder", s_start.AddSeconds(30), new Reminder(2, "moved"));
+        (await harness.Scheduler.DeleteAsync(deleted.Id)).Should().BeTrue();
+        (await harness.Scheduler.DeleteAsync(deleted.Id)).Should().BeFalse("it no longer exists");
+        var rescheduled = await harness.Scheduler.RescheduleAsync(moved.Id, s_start.AddMinutes(5));
+        rescheduled.ScheduledTime.Should().Be(s_start.AddMinutes(5));
+
+        await harness.RunUntilAsync(s_start.AddMinutes(4));
+        harness.Log.Invocations.Should().BeEmpty();
+        await harness.RunUntilAsync(s_start.AddMinutes(6));
+        harness.Log.Of("send-reminder").Should().ContainSingle().Which.Started.Should().Be(s_start.AddMinutes(5));
+    }
+
+    [Test]
+    public async Task RescheduleAsync_AfterRunTriggered_IsRefusedWithClearError()
+    {
+        await using var harness = NewHarness();
+        await harness.StartAsync();
+        var run = await harness.Scheduler.ScheduleAsync("send-reminder", s_start.AddSeconds(10), new Reminder(1, "x"));
+        await harness.RunForAsync(TimeSpan.FromMinutes(1));
+
+        var act = () => harness.Scheduler.RescheduleAsync(run.Id, s_start.AddHours(1));
+        (await act.Should().ThrowAsync<ScheduledRunStateException>()).Which.Message.Should().Contain(run.Id.ToString()).And.Contain("Succeeded");
+        var missing = () => harness.Scheduler.RescheduleAsync(Guid.NewGuid(), s_start.AddHours(1));
+        (await missing.Should().ThrowAsync<ScheduledRunStateException>()).Which.Message.Should().Contain("does not exist");
+    }
+
+    [Test]
+    public async Task DeleteAsync_OfRunningRun_IsRefused()
+    {
+        await using var harness = NewHarness();
+        await harness.StartAsync();
+        var run = await harness.Scheduler.ScheduleAsync("slow", s_start);
+        await harness.RunForAsync(TimeSpan.FromSeconds(1));
+        var act = () => harness.Scheduler.DeleteAsync(run.Id);
+        (await act.Should().ThrowAsync<ScheduledRunStateException>()).Which.Message.Should().Contain("Running");
+    }
+
+    [Test]
+    public async Task BulkOperations_ByIdsAndFilter()
+    {
+        await using var harness = NewHarness();
+        await harness.StartAsync();
+        var runs = await harness.Scheduler.ScheduleManyAsync(Enumerable.Range(0, 10).Select(i =>
+            new RunRequest("send-reminder", s_start.AddHours(1), new Reminder(i, "bulk"), new Dictionary<string, string> { ["batch"] = i < 5 ? "a" : "b" })));
+        runs.Should().HaveCount(10);
+
+        (await harness.Scheduler.BulkDeleteAsync([runs[0].Id, runs[1].Id, Guid.NewGuid()])).Should().Be(2);
+        (await harness.Scheduler.BulkDeleteAsync(new RunQuery { WorkflowName = "send-reminder", Statuses = [RunStatus.Pending], Metadata = new Dictionary<string, string> { ["batch"] = "b" } }))
+            .Should().Be(5);
+
+        var moved = await harness.Scheduler.BulkRescheduleAsync([(runs[2].Id, s_start.AddMinutes(1)), (runs[3].Id, s_start.AddMinutes(2))]);
+        moved.Select(r => r.ScheduledTime).Should().Equal(s_start.AddMinutes(1), s_start.AddMinutes(2));
+
+        var allOrNothing = () => harness.Scheduler.BulkRescheduleAsync([(runs[4].Id, s_start.AddMinutes(3)), (runs[9].Id, s_start.AddMinutes(3))]);
+        await allOrNothing.Should().ThrowAsync<ScheduledRunStateException>("run 9 was deleted");
+        (await harness.Scheduler.GetAsync(runs[4].Id))!.ScheduledTime.Should().Be(s_start.AddHours(1), "nothing changed");
+
+        await harness.RunUntilAsync(s_start.AddHours(2));
+        harness.Log.Of("send-reminder").Select(i => ((Reminder)i.Input!).CustomerId).Should().Equal(2, 3, 4);
+    }
+
+    [Test]
+    public async Task OneTimeRun_DueWhileProcessWasDown_RunsAtStartUp()
+    {
+        var store = new InMemorySchedulingStore();
+        await using (var before = NewHarness(store))
+        {
+            await before.StartAsync();
+            await before.Scheduler.ScheduleAsync("send-reminder", s_start.AddHours(1), new Reminder(1, "late"));
+        }
+
+        await using var after = NewHarness(store, s_start.AddHours(3));
+        await after.StartAsync();
+        var invocation = after.Log.Of("send-reminder").Should().ContainSingle().Subject;
+        invocation.Scheduled.Should().Be(s_start.AddHours(1));
+        invocation.Started.Should().Be(s_start.AddHours(3));
+    }
+
+    [Test]
+    public async Task HandlerThrows_IsRetriedWithBackoff_ThenRecordedAsFailed()
+    {
+        await using var harness = NewHarness();
+        await harness.StartAsync();
+        var run = await harness.Scheduler.ScheduleAsync("always-fails", s_start);
+        await harness.RunForAsync(TimeSpan.FromMinutes(5));
+
+        harness.Log.Of("always-fails").Select(i => (i.Attempt, i.Started - s_start)).Should().Equal(
+            (1, TimeSpan.Zero), (2, TimeSpan.FromSeconds(10)), (3, TimeSpan.FromSeconds(30)));
+        var stored = await harness.Scheduler.GetAsync(run.Id);
+        stored!.Status.Should().Be(RunStatus.Failed);
+        stored.Attempt.Should().Be(3);
+        stored.Error.Should().Be(new RunError("System.InvalidOperationException", "boom 3"));
+    }
+
+    [Test]
+    public async Task HandlerThrowsOnce_SucceedsOnRetry()
+    {
+        await using var harness = NewHarness();
+        await harness.StartAsync();
+        var run = await harness.Scheduler.ScheduleAsync("fails-once", s_start);
+        await harness.RunForAsync(TimeSpan.FromMinutes(1));
+        (await harness.Scheduler.GetAsync(run.Id))!.Status.Should().Be(RunStatus.Succeeded);
+        harness.Log.Of("fails-once").Should().HaveCount(2);
+    }
+
+    [Test]
+    public async Task HandlerHangs_TimeoutCancelsItsToken_AndFailsTheRun()
+    {
+        await using var harness = NewHarness();
+        await harness.StartAsync();
+        var run = await harness.Scheduler.ScheduleAsync("hangs", s_start);
+        await harness.RunForAsync(TimeSpan.FromSeconds(6));
+        var stored = await harness.Scheduler.GetAsync(run.Id);
+        stored!.Status.Should().Be(RunStatus.Failed);
+        stored.Error!.Type.Should().Be("System.TimeoutException");
+        stored.CompletedAt.Should().Be(s_start.AddSeconds(5));
+    }
+
+    [Test]
+    public async Task Shutdown_ReleasesInterruptedRun_AndStartsNoNewRun_ThenRestartRunsIt()
+    {
+        var store = new InMemorySchedulingStore();
+        Guid slowId;
+        await using (var before = NewHarness(store))
+        {
+            await before.StartAsync();
+            slowId = (await before.Scheduler.ScheduleAsync("slow", s_start)).Id;
+            await before.Scheduler.ScheduleAsync("send-reminder", s_start.AddMinutes(1), new Reminder(1, "after stop"));
+            await before.RunForAsync(TimeSpan.FromSeconds(30));
+            (await before.Scheduler.GetAsync(slowId))!.Status.Should().Be(RunStatus.Running);
+            await before.StopAsync();
+            (await store.GetAsync(slowId, default))!.Status.Should().Be(RunStatus.Pending, "an interrupted run is released for a later retry");
+            before.Time.SetUtcNow(s_start.AddMinutes(2));
+            before.Log.Of("send-reminder").Should().BeEmpty("no run starts after stop began");
+        }
+
+        await using var after = NewHarness(store, s_start.AddMinutes(3));
+        await after.StartAsync();
+        after.Log.Of("slow").Should().ContainSingle().Which.Attempt.Should().Be(2);
+        after.Log.Of("send-reminder").Should().ContainSingle();
+    }
+}

@@ -1,0 +1,161 @@
+using Durable.Scheduling.Tests.Testing;
+using FluentAssertions;
+using NUnit.Framework;
+
+namespace Durable.Scheduling.Tests.Engine;
+
+/// <summary>The scheduler end to end under fake time: recurring schedules, DST, catch-up and exactly-once.</summary>
+[TestFixture]
+public sealed class SchedulerEngineTests
+{
+    private static readonly DateTimeOffset s_start = new(2026, 6, 1, 12, 0, 0, TimeSpan.Zero);
+
+    [Test]
+    public async Task ScheduledWorkflow_OverSimulatedHour_RunsEveryOccurrenceOnce_AtItsInstant()
+    {
+        await using var harness = new SchedulerHarness(s_start, [typeof(EveryFiveSeconds)]);
+        await harness.StartAsync();
+        await harness.RunForAsync(TimeSpan.FromHours(1));
+
+        var runs = harness.Log.Of("every-5s");
+        runs.Should().HaveCount(721, "12:00:00 to 13:00:00 inclusive holds 721 five-second occurrences");
+        runs.Select(r => r.Scheduled).Should().OnlyHaveUniqueItems().And.BeInAscendingOrder();
+        runs.Should().OnlyContain(r => r.Started == r.Scheduled, "under fake time each run starts exactly at its instant");
+        runs[0].Scheduled.Should().Be(s_start, "on a schedule's first start, an occurrence at that very instant runs");
+        runs[0].Key.Should().Be("every-5s@2026-06-01T12:00:00.0000000Z");
+    }
+
+    [Test]
+    public async Task ScheduledWorkflow_AcrossBothNewYorkDstDays_FollowsGapAndOverlapRules()
+    {
+        // Spring forward 2026-03-08 (02:00 EST -> 03:00 EDT) and fall back 2026-11-01 (02:00 EDT -> 01:00 EST).
+        var springStart = new DateTimeOffset(2026, 3, 7, 12, 0, 0, TimeSpan.Zero);
+        await using (var spring = new SchedulerHarness(springStart, [typeof(NewYorkDst)], o => o.PollInterval = TimeSpan.FromMinutes(10)))
+        {
+            await spring.StartAsync();
+            await spring.RunUntilAsync(springStart.AddDays(2));
+            spring.Log.Of("ny-fixed-0130").Select(r => r.Scheduled.UtcDateTime).Should().Equal(
+                new DateTime(2026, 3, 8, 6, 30, 0), // 01:30 EST
+                new DateTime(2026, 3, 9, 5, 30, 0)); // 01:30 EDT
+            spring.Log.Of("ny-interval-h1").Select(r => r.Scheduled.UtcDateTime).Should().Equal(
+                new DateTime(2026, 3, 8, 6, 0, 0), new DateTime(2026, 3, 8, 6, 30, 0), // 01:00, 01:30 EST
+                new DateTime(2026, 3, 8, 7, 0, 0), // 02:00 and 02:30 do not exist: once, at 03:00 EDT
+                new DateTime(2026, 3, 9, 5, 0, 0), new DateTime(2026, 3, 9, 5, 30, 0), new DateTime(2026, 3, 9, 6, 0, 0), new DateTime(2026, 3, 9, 6, 30, 0));
+        }
+
+        var fallStart = new DateTimeOffset(2026, 10, 31, 12, 0, 0, TimeSpan.Zero);
+        await using var fall = new SchedulerHarness(fallStart, [typeof(NewYorkDst)], o => o.PollInterval = TimeSpan.FromMinutes(10));
+        await fall.StartAsync();
+        await fall.RunUntilAsync(fallStart.AddDays(2));
+        fall.Log.Of("ny-fixed-0130").Select(r => r.Scheduled.UtcDateTime).Should().Equal(
+            new DateTime(2026, 11, 1, 5, 30, 0), // 01:30 EDT, first pass only
+            new DateTime(2026, 11, 2, 6, 30, 0)); // 01:30 EST
+        fall.Log.Of("ny-interval-h1").Select(r => r.Scheduled.UtcDateTime).Should().Equal(
+            new DateTime(2026, 11, 1, 5, 0, 0), new DateTime(2026, 11, 1, 5, 30, 0), // 01:00, 01:30 EDT
+            new DateTime(2026, 11, 1, 6, 0, 0), new DateTime(2026, 11, 1, 6, 30, 0), // 01:00, 01:30 EST: both passes
+            new DateTime(2026, 11, 1, 7, 0, 0), new DateTime(2026, 11, 1, 7, 30, 0), // 02:00, 02:30 EST
+            new DateTime(2026, 11, 2, 6, 0, 0), new DateTime(2026, 11, 2, 6, 30, 0), new DateTime(2026, 11, 2, 7, 0, 0), new DateTime(2026, 11, 2, 7, 30, 0));
+    }
+
+    [Test]
+    public async Task CatchUp_AfterOneHourDowntime_AppliesEachPolicy()
+    {
+        var store = new InMemorySchedulingStore();
+        await using (var before = new SchedulerHarness(s_start, [typeof(CatchUpWorkflows)], store: store))
+        {
+            await before.StartAsync();
+            await before.RunForAsync(TimeSpan.FromMinutes(30));
+            before.Log.Of("catchup-all").Should().HaveCount(4, "12:00, 12:10, 12:20 and 12:30");
+        }
+
+        // The process was down from 12:30 to 13:35: 12:40 ... 13:30 (6 occurrences) were missed.
+        await using var after = new SchedulerHarness(s_start.AddMinutes(95), [typeof(CatchUpWorkflows)], store: store);
+        await after.StartAsync();
+        await after.RunForAsync(TimeSpan.FromMinutes(1));
+
+        static IEnumerable<int> Minutes(IEnumerable<RunLog.Invocation> runs) => runs.Select(r => (int)(r.Scheduled - s_start).TotalMinutes).Order();
+        Minutes(after.Log.Of("catchup-all")).Should().Equal([40, 50, 60, 70, 80, 90], "every missed occurrence runs once, in order");
+        after.Log.Of("catchup-active").Should().BeEmpty("missed occurrences are skipped; the next runs at 13:40");
+        Minutes(after.Log.Of("catchup-latest")).Should().Equal([90], "one run for the most recent missed occurrence");
+        after.Log.Invocations.Should().OnlyContain(r => r.Started == s_start.AddMinutes(95), "caught-up runs start at once");
+    }
+
+    [Test]
+    public async Task CatchUp_AfterTwoDayDowntime_IsBoundedByWindowAndCap()
+    {
+        var store = new InMemorySchedulingStore();
+        await using (var before = new SchedulerHarness(s_start, [typeof(CatchUpWorkflows)], o => o.LookAhead = TimeSpan.FromSeconds(1), store: store))
+        {
+            await before.StartAsync();
+        }
+
+        var restart = s_start.AddDays(2).AddMinutes(5);
+        await using var after = new SchedulerHarness(restart, [typeof(CatchUpWorkflows)], o => o.MaxCatchUpRuns = 100, store: store);
+        await after.StartAsync();
+
+        var all = after.Log.Of("catchup-all").OrderBy(r => r.Scheduled).ToList();
+        all.Should().HaveCount(100, "the cap keeps the 100 most recent of the 144 occurrences in the 1-day window");
+        all[^1].Scheduled.Should().Be(s_start.AddDays(2));
+        all[0].Scheduled.Should().Be(s_start.AddDays(2).AddMinutes(-990));
+        after.Log.Of("catchup-latest").Should().ContainSingle().Which.Scheduled.Should().Be(s_start.AddDays(2));
+        after.Log.Of("catchup-active").Should().BeEmpty();
+    }
+
+    [Test]
+    public async Task SameSchedule_InTwoSchedulersOnOneStore_RunsEachOccurrenceOnce()
+    {
+        var store = new InMemorySchedulingStore();
+        await using var first = new SchedulerHarness(s_start, [typeof(EveryFiveSeconds)], store: store);
+        await using var second = new SchedulerHarness(s_start, [typeof(EveryFiveSeconds)], store: store);
+        await first.StartAsync();
+        await second.StartAsync();
+        for (int step = 1; step <= 120; step++)
+        {
+            var until = s_start.AddSeconds(5 * step);
+            first.Time.SetUtcNow(until);
+            second.Time.SetUtcNow(until);
+            await first.SettleAsync();
+            await second.SettleAsync();
+        }
+
+        var runs = first.Log.Of("every-5s").Concat(second.Log.Of("every-5s")).ToList();
+        runs.Should().HaveCount(121, "12:00:00 to 12:10:00 inclusive");
+        runs.Select(r => r.Key).Should().OnlyHaveUniqueItems("the store accepts each occurrence key once and a claim is exclusive");
+        first.Log.Of("every-5s").Should().NotBeEmpty();
+        second.Log.Of("every-5s").Should().NotBeEmpty();
+    }
+
+    [Test]
+    public async Task ClockJump_Forward_CatchesUpPerPolicy_WithoutStorm()
+    {
+        await using var harness = new SchedulerHarness(s_start, [typeof(CatchUpWorkflows), typeof(EveryFiveSeconds)], o => o.MaxCatchUpRuns = 10);
+        await harness.StartAsync();
+        await harness.RunForAsync(TimeSpan.FromMinutes(5));
+        int before = harness.Log.Of("every-5s").Count;
+
+        harness.Time.SetUtcNow(s_start.AddHours(5)); // the wall clock jumps 5 hours ahead
+        await harness.RunForAsync(TimeSpan.FromSeconds(1));
+
+        int caughtUp = harness.Log.Of("every-5s").Count - before;
+        caughtUp.Should().Be(36 + 10 + 1, "the 36 runs created ahead (12:05:05-12:08:00), the 10 most recent missed ones (the cap), and 17:00:00");
+        harness.Log.Of("catchup-active").Should().NotContain(r => r.Scheduled > s_start.AddMinutes(7) && r.Scheduled < s_start.AddHours(5), "missed occurrences are skipped");
+        await harness.RunForAsync(TimeSpan.FromMinutes(1));
+        harness.Log.Of("every-5s").Where(r => r.Scheduled > s_start.AddHours(5)).Should().HaveCount(12, "the schedule resumes normally");
+    }
+
+    [Test]
+    public async Task ClockJump_Backward_NeitherRepeatsNorFiresEarly()
+    {
+        await using var harness = new SchedulerHarness(s_start, [typeof(EveryFiveSeconds)]);
+        await harness.StartAsync();
+        await harness.RunForAsync(TimeSpan.FromMinutes(10));
+
+        harness.Time.SetUtcNow(s_start.AddMinutes(5)); // the wall clock jumps 5 minutes back
+        await harness.RunUntilAsync(s_start.AddMinutes(15));
+
+        var runs = harness.Log.Of("every-5s");
+        runs.Select(r => r.Scheduled).Should().OnlyHaveUniqueItems("an occurrence already run is never run again");
+        runs.Should().OnlyContain(r => r.Started >= r.Scheduled, "nothing fires before its instant on the (new) wall clock");
+        runs.Should().HaveCount(181, "12:00:00 to 12:15:00 inclusive, each once");
+    }
+}

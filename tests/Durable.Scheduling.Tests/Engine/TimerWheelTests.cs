@@ -1,0 +1,86 @@
+using FluentAssertions;
+using NUnit.Framework;
+
+namespace Durable.Scheduling.Tests.Engine;
+
+[TestFixture]
+public sealed class TimerWheelTests
+{
+    private const long Start = 638_000_000_000_000_000;
+
+    [Test]
+    public void Advance_HandsOutEveryNodeAtOrAfterItsExactInstant_NeverBefore()
+    {
+        var random = new Random(11);
+        var wheel = new TimerWheel(Start);
+        // Spread over every level: milliseconds, seconds, minutes, hours and beyond the top level (20 days).
+        var nodes = Enumerable.Range(0, 5000).Select(i =>
+        {
+            long span = (i % 5) switch { 0 => TimeSpan.TicksPerMillisecond * 60, 1 => TimeSpan.TicksPerSecond * 4, 2 => TimeSpan.TicksPerMinute * 4, 3 => TimeSpan.TicksPerHour * 4, _ => TimeSpan.TicksPerDay * 20 };
+            return new WheelNode(Guid.NewGuid(), Start + 1 + (long)(random.NextDouble() * span), "w", RunKind.OneTime);
+        }).ToList();
+        nodes.ForEach(wheel.Add);
+        wheel.Count.Should().Be(5000);
+
+        var handed = new List<(WheelNode Node, long At)>();
+        var due = new List<WheelNode>();
+        long now = Start;
+        while (wheel.Count > 0)
+        {
+            long next = wheel.NextDueTicks();
+            next.Should().BeGreaterThan(now);
+            now = next; // jump straight to the next instant, as the scheduler loop does
+            wheel.Advance(now, due);
+            due.Should().NotBeEmpty("the earliest node is due at the instant NextDueTicks reported");
+            handed.AddRange(due.Select(n => (n, now)));
+            due.Clear();
+        }
+
+        handed.Should().HaveCount(5000);
+        handed.Should().OnlyContain(h => h.Node.DueTicks == h.At, "each node is handed out at exactly its instant");
+    }
+
+    [Test]
+    public void Remove_CancelsInConstantTime_AndIsIdempotent()
+    {
+        var wheel = new TimerWheel(Start);
+        var keep = new WheelNode(Guid.NewGuid(), Start + TimeSpan.TicksPerSecond, "w", RunKind.OneTime);
+        var cancel = new WheelNode(Guid.NewGuid(), Start + TimeSpan.TicksPerSecond, "w", RunKind.OneTime);
+        wheel.Add(keep);
+        wheel.Add(cancel);
+        wheel.Remove(cancel).Should().BeTrue();
+        wheel.Remove(cancel).Should().BeFalse();
+        var due = new List<WheelNode>();
+        wheel.Advance(Start + TimeSpan.TicksPerMinute, due);
+        due.Should().Equal(keep);
+        wheel.Count.Should().Be(0);
+    }
+
+    [Test]
+    public void Advance_AfterClockJumpBack_DoesNotFireEarly()
+    {
+        var wheel = new TimerWheel(Start);
+        var node = new WheelNode(Guid.NewGuid(), Start + TimeSpan.TicksPerMinute, "w", RunKind.OneTime);
+        wheel.Add(node);
+        var due = new List<WheelNode>();
+        wheel.Advance(Start + (TimeSpan.TicksPerSecond * 30), due);
+        wheel.Advance(Start - TimeSpan.TicksPerHour, due); // the clock jumped back an hour
+        due.Should().BeEmpty();
+        wheel.Advance(Start + TimeSpan.TicksPerMinute - 1, due);
+        due.Should().BeEmpty();
+        wheel.Advance(Start + TimeSpan.TicksPerMinute, due);
+        due.Should().Equal(node);
+    }
+
+    [Test]
+    public void Add_WhenAlreadyDue_IsHandedOutOnNextAdvance()
+    {
+        var wheel = new TimerWheel(Start);
+        var late = new WheelNode(Guid.NewGuid(), Start - TimeSpan.TicksPerDay, "w", RunKind.OneTime);
+        wheel.Add(late);
+        wheel.NextDueTicks().Should().Be(late.DueTicks);
+        var due = new List<WheelNode>();
+        wheel.Advance(Start, due);
+        due.Should().Equal(late);
+    }
+}

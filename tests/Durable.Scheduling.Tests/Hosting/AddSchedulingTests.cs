@@ -1,0 +1,89 @@
+using Durable.Scheduling.Tests.Testing;
+using FluentAssertions;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Options;
+using NUnit.Framework;
+
+namespace Durable.Scheduling.Tests.Hosting;
+
+[TestFixture]
+public sealed class AddSchedulingTests
+{
+    [Test]
+    public void AddScheduling_CalledTwice_RegistersOnce_AndKeepsBothConfigurations()
+    {
+        var services = new ServiceCollection();
+        services.AddScheduling(o => o.MaxConcurrency = 7);
+        services.AddScheduling(o => o.BatchSize = 50).UseInMemoryStore();
+        services.Count(d => d.ServiceType == typeof(IHostedService)).Should().Be(1);
+        services.Count(d => d.ServiceType == typeof(IScheduler)).Should().Be(1);
+        using var provider = services.BuildServiceProvider();
+        var options = provider.GetRequiredService<IOptions<SchedulingOptions>>().Value;
+        options.MaxConcurrency.Should().Be(7);
+        options.BatchSize.Should().Be(50);
+        provider.GetRequiredService<ISchedulingStore>().Should().BeOfType<InMemorySchedulingStore>();
+    }
+
+    [Test]
+    public void AddScheduling_WithInvalidOption_FailsNamingIt()
+    {
+        var services = new ServiceCollection();
+        services.AddScheduling(o => o.MaxConcurrency = 0);
+        using var provider = services.BuildServiceProvider();
+        var act = () => provider.GetRequiredService<IOptions<SchedulingOptions>>().Value;
+        act.Should().Throw<OptionsValidationException>().WithMessage("*MaxConcurrency*");
+    }
+
+    [Test]
+    public async Task HostStart_WithMisconfiguredWorkflows_FailsListingEveryBadMethod()
+    {
+        var services = new ServiceCollection();
+        services.AddLogging();
+        services.AddSingleton<RunLog>();
+        services.AddScheduling(o =>
+        {
+            o.Assemblies.Add(typeof(BrokenWorkflows).Assembly);
+            o.TypeFilter = t => t == typeof(BrokenWorkflows) || t == typeof(OneTimeWorkflows);
+        });
+        await using var provider = services.BuildServiceProvider();
+        var act = () => provider.GetRequiredService<IHostedService>().StartAsync(CancellationToken.None);
+        var error = (await act.Should().ThrowAsync<SchedulingConfigurationException>()).Which;
+        error.Problems.Should().HaveCount(5);
+        error.Message.Should().Contain("BadCron").And.Contain("Minutes")
+            .And.Contain("Mars/Olympus_Mons")
+            .And.Contain("TwoInputs").And.Contain("at most one input")
+            .And.Contain("ReturnsInt").And.Contain("Int32")
+            .And.Contain("'send-reminder' is already used");
+    }
+
+    [Test]
+    public async Task Host_RunsScheduledWorkflow_UsingTimeProviderFromContainer()
+    {
+        var time = new FakeTimeProvider(new DateTimeOffset(2026, 6, 1, 12, 0, 0, TimeSpan.Zero));
+        var builder = Host.CreateApplicationBuilder();
+        builder.Services.AddSingleton<TimeProvider>(time);
+        builder.Services.AddSingleton<RunLog>();
+        builder.Services.AddScheduling(o =>
+        {
+            o.Assemblies.Add(typeof(EveryFiveSeconds).Assembly);
+            o.TypeFilter = t => t == typeof(EveryFiveSeconds);
+        });
+        using var host = builder.Build();
+        await host.StartAsync();
+        var log = host.Services.GetRequiredService<RunLog>();
+        var engine = host.Services.GetRequiredService<SchedulerEngine>();
+        for (int i = 0; i < 3; i++)
+        {
+            time.Advance(TimeSpan.FromSeconds(5));
+            while (!engine.IsSettled(0))
+            {
+                await Task.Yield();
+            }
+        }
+
+        await host.StopAsync();
+        log.Of("every-5s").Select(r => r.Scheduled).Should().Equal(
+            time.GetUtcNow().AddSeconds(-15), time.GetUtcNow().AddSeconds(-10), time.GetUtcNow().AddSeconds(-5), time.GetUtcNow());
+    }
+}

@@ -1,0 +1,9 @@
+using NUnit.Framework;
+
+namespace Durable.Scheduling.Tests.Storage;
+
+[TestFixture]
+public sealed class InMemorySchedulingStoreTests : SchedulingStoreConformanceTests
+{
+    protected override Task<ISchedulingStore> CreateStoreAsync() => Task.FromResult<ISchedulingStore>(new InMemorySchedulingStore());
+}

@@ -1,0 +1,293 @@
+using FluentAssertions;
+using NUnit.Framework;
+
+namespace Durable.Scheduling.Tests.Storage;
+
+/// <summary>
+/// The storage contract every <see cref="ISchedulingStore"/> must meet. A store's test fixture derives from this class
+/// and creates a fresh, empty store per test; nothing here may be overridden or skipped.
+/// </summary>
+public abstract class SchedulingStoreConformanceTests
+{
+    protected static readonly DateTimeOffset Now = new(2026, 6, 1, 12, 0, 0, TimeSpan.Zero);
+    private static readonly TimeSpan s_lease = TimeSpan.FromMinutes(1);
+
+    /// <summary>Creates a fresh, empty store.</summary>
+    protected abstract Task<ISchedulingStore> CreateStoreAsync();
+
+    /// <summary>Releases what <see cref="CreateStoreAsync"/> created (files, connections).</summary>
+    protected virtual Task DisposeStoreAsync(ISchedulingStore store) => Task.CompletedTask;
+
+    private ISchedulingStore _store = null!;
+
+    [SetUp]
+    public async Task SetUpStore() => _store = await CreateStoreAsync();
+
+    [TearDown]
+    public async Task TearDownStore() => await DisposeStoreAsync(_store);
+
+    protected static ScheduledRun OneTime(DateTimeOffset at, string workflow = "wf", string? key = null, string? input = null, IReadOnlyDictionary<string, string>? metadata = null)
+    {
+        var id = Guid.NewGuid();
+        return new ScheduledRun
+        {
+            Id = id,
+            WorkflowName = workflow,
+            Kind = RunKind.OneTime,
+            IdempotencyKey = RunKeys.OneTime(workflow, key, id),
+            ScheduledTime = at,
+            DueTime = at,
+            Status = RunStatus.Pending,
+            Input = input,
+            Metadata = metadata ?? new Dictionary<string, string>(),
+            CreatedAt = Now,
+        };
+    }
+
+    protected static ScheduledRun Occurrence(DateTimeOffset at, string workflow = "cron") => new()
+    {
+        Id = Guid.NewGuid(),
+        WorkflowName = workflow,
+        Kind = RunKind.Occurrence,
+        IdempotencyKey = RunKeys.Occurrence(workflow, at),
+        ScheduledTime = at,
+        DueTime = at,
+        Status = RunStatus.Pending,
+        CreatedAt = Now,
+    };
+
+    [Test]
+    public async Task InsertAsync_WhenKeyExists_ReturnsExistingRun()
+    {
+        var first = Occurrence(Now);
+        var again = Occurrence(Now);
+        (await _store.InsertAsync([first], default))[0].Created.Should().BeTrue();
+        var result = (await _store.InsertAsync([again], default))[0];
+        result.Created.Should().BeFalse();
+        result.Run.Id.Should().Be(first.Id);
+        result.Run.IdempotencyKey.Should().Be(first.IdempotencyKey);
+
+        var keyed = OneTime(Now, key: "k");
+        await _store.InsertAsync([keyed], default);
+        (await _store.InsertAsync([OneTime(Now.AddDays(1), key: "k")], default))[0].Run.Id.Should().Be(keyed.Id);
+        (await _store.InsertAsync([OneTime(Now, workflow: "other", key: "k")], default))[0].Created.Should().BeTrue("keys are per workflow");
+    }
+
+    [Test]
+    public async Task InsertAsync_SameKeyConcurrently_CreatesExactlyOneRun()
+    {
+        var at = Now.AddMinutes(1);
+        var results = await Task.WhenAll(Enumerable.Range(0, 16).Select(_ => Task.Run(async () => (await _store.InsertAsync([Occurrence(at)], default))[0])));
+        results.Count(r => r.Created).Should().Be(1);
+        results.Select(r => r.Run.Id).Distinct().Should().ContainSingle();
+    }
+
+    [Test]
+    public async Task InsertAsync_RoundTripsEveryField_InUtc()
+    {
+        var metadata = new Dictionary<string, string> { ["quote'\"%_"] = "value with \0 NUL", ["big"] = new string('x', 65536) };
+        var run = OneTime(new DateTimeOffset(2026, 6, 1, 14, 0, 0, TimeSpan.FromHours(2)), workflow: "w'%_\"", key: "key'%_", input: """{"a":"'%_\u0000"}""", metadata: metadata);
+        await _store.InsertAsync([run], default);
+        var stored = await _store.GetAsync(run.Id, default);
+        stored.Should().NotBeNull();
+        stored!.WorkflowName.Should().Be(run.WorkflowName);
+        stored.IdempotencyKey.Should().Be(run.IdempotencyKey);
+        stored.Input.Should().Be(run.Input);
+        stored.Metadata.Should().BeEquivalentTo(metadata);
+        stored.ScheduledTime.Should().Be(run.ScheduledTime);
+        stored.ScheduledTime.Offset.Should().Be(TimeSpan.Zero);
+        stored.Status.Should().Be(RunStatus.Pending);
+        stored.Attempt.Should().Be(0);
+        stored.CreatedAt.Should().Be(Now);
+    }
+
+    [Test]
+    public async Task ClaimAsync_Concurrently_EachRunIsWonOnce()
+    {
+        var runs = Enumerable.Range(0, 200).Select(i => OneTime(Now.AddSeconds(-i))).ToList();
+        await _store.InsertAsync(runs, default);
+        var ids = runs.Select(r => r.Id).ToList();
+        var leases = await Task.WhenAll(Enumerable.Range(0, 8).Select(_ => Task.Run(async () => await _store.ClaimAsync(ids, Now, s_lease, default))));
+        var won = leases.SelectMany(l => l).ToList();
+        won.Should().HaveCount(200);
+        won.Select(l => l.Run.Id).Should().OnlyHaveUniqueItems();
+        won.Should().OnlyContain(l => l.Run.Status == RunStatus.Running && l.Run.Attempt == 1 && l.Run.StartedAt == Now);
+    }
+
+    [Test]
+    public async Task ClaimAsync_OnlyTakesDuePendingRuns()
+    {
+        var future = OneTime(Now.AddMinutes(1));
+        await _store.InsertAsync([future], default);
+        (await _store.ClaimAsync([future.Id, Guid.NewGuid()], Now, s_lease, default)).Should().BeEmpty();
+        (await _store.ClaimAsync([future.Id], Now.AddMinutes(1), s_lease, default)).Should().ContainSingle();
+    }
+
+    [Test]
+    public async Task Lease_WhenExpired_IsTakenOver_AndOldHolderIsFenced()
+    {
+        var run = OneTime(Now);
+        await _store.InsertAsync([run], default);
+        var first = (await _store.ClaimAsync([run.Id], Now, s_lease, default)).Single();
+        (await _store.ClaimAsync([run.Id], Now.AddSeconds(30), s_lease, default)).Should().BeEmpty("the lease is live");
+        (await _store.GetExpiredLeasesAsync(Now.AddSeconds(30), 10, default)).Should().BeEmpty();
+        (await _store.GetExpiredLeasesAsync(Now.Add(s_lease), 10, default)).Should().ContainSingle().Which.Id.Should().Be(run.Id);
+
+        var second = (await _store.ClaimAsync([run.Id], Now.Add(s_lease), s_lease, default)).Single();
+        second.Token.Should().NotBe(first.Token);
+        second.Run.Attempt.Should().Be(2);
+
+        (await _store.CompleteAsync([new RunCompletion(run.Id, first.Token, RunStatus.Succeeded, Now.AddMinutes(2))], default)).Should().Equal(false);
+        (await _store.RenewAsync(run.Id, first.Token, Now.AddHours(1), default)).Should().BeFalse();
+        (await _store.ReleaseAsync(run.Id, first.Token, Now, null, default)).Should().BeFalse();
+        (await _store.GetAsync(run.Id, default))!.Status.Should().Be(RunStatus.Running, "the old holder changed nothing");
+
+        (await _store.CompleteAsync([new RunCompletion(run.Id, second.Token, RunStatus.Failed, Now.AddMinutes(2), new RunError("E", "m"))], default)).Should().Equal(true);
+        var ended = await _store.GetAsync(run.Id, default);
+        ended!.Status.Should().Be(RunStatus.Failed);
+        ended.Error.Should().Be(new RunError("E", "m"));
+        ended.CompletedAt.Should().Be(Now.AddMinutes(2));
+        (await _store.CompleteAsync([new RunCompletion(run.Id, second.Token, RunStatus.Succeeded, Now.AddMinutes(3))], default)).Should().Equal([false], "a run completes once");
+    }
+
+    [Test]
+    public async Task RenewAsync_ExtendsLease()
+    {
+        var run = OneTime(Now);
+        await _store.InsertAsync([run], default);
+        var lease = (await _store.ClaimAsync([run.Id], Now, s_lease, default)).Single();
+        (await _store.RenewAsync(run.Id, lease.Token, Now.AddMinutes(10), default)).Should().BeTrue();
+        (await _store.ClaimAsync([run.Id], Now.AddMinutes(5), s_lease, default)).Should().BeEmpty();
+        (await _store.GetExpiredLeasesAsync(Now.AddMinutes(5), 10, default)).Should().BeEmpty();
+    }
+
+    [Test]
+    public async Task ReleaseAsync_ReturnsRunToPending_KeepingAttempts()
+    {
+        var run = OneTime(Now);
+        await _store.InsertAsync([run], default);
+        var lease = (await _store.ClaimAsync([run.Id], Now, s_lease, default)).Single();
+        (await _store.ReleaseAsync(run.Id, lease.Token, Now.AddMinutes(5), new RunError("E", "retry"), default)).Should().BeTrue();
+        var released = await _store.GetAsync(run.Id, default);
+        released!.Status.Should().Be(RunStatus.Pending);
+        released.DueTime.Should().Be(Now.AddMinutes(5));
+        released.ScheduledTime.Should().Be(Now, "the occurrence it stands for does not move");
+        released.Attempt.Should().Be(1);
+        (await _store.ClaimAsync([run.Id], Now.AddMinutes(4), s_lease, default)).Should().BeEmpty();
+        (await _store.ClaimAsync([run.Id], Now.AddMinutes(5), s_lease, default)).Single().Run.Attempt.Should().Be(2);
+    }
+
+    [Test]
+    public async Task GetDueAsync_ReturnsPendingRunsInDueOrder_PagedWithoutGapsOrRepeats()
+    {
+        var runs = Enumerable.Range(0, 57).Select(i => OneTime(Now.AddMilliseconds(i * 137 % 5000))).ToList();
+        runs.Add(OneTime(Now.AddHours(1)));
+        await _store.InsertAsync(runs, default);
+        var claimed = runs[3];
+        await _store.ClaimAsync([claimed.Id], Now.AddHours(2), s_lease, default);
+
+        var seen = new List<ScheduledRun>();
+        string? token = null;
+        do
+        {
+            var page = await _store.GetDueAsync(Now.AddSeconds(10), 10, token, default);
+            seen.AddRange(page.Items);
+            token = page.ContinuationToken;
+        }
+        while (token is not null);
+
+        seen.Should().HaveCount(56, "57 due within the horizon, less the one claimed");
+        seen.Select(r => r.Id).Should().OnlyHaveUniqueItems().And.NotContain(claimed.Id);
+        seen.Select(r => r.DueTime).Should().BeInAscendingOrder();
+    }
+
+    [Test]
+    public async Task DeleteAsync_ByIds_SkipsRunningRuns()
+    {
+        var pending = OneTime(Now.AddHours(1));
+        var running = OneTime(Now);
+        await _store.InsertAsync([pending, running], default);
+        await _store.ClaimAsync([running.Id], Now, s_lease, default);
+        var missing = Guid.NewGuid();
+        var refused = await _store.DeleteAsync([pending.Id, running.Id, missing], default);
+        refused.Should().BeEquivalentTo(new[] { (running.Id, (RunStatus?)RunStatus.Running), (missing, (RunStatus?)null) });
+        (await _store.GetAsync(pending.Id, default)).Should().BeNull();
+        (await _store.GetAsync(running.Id, default)).Should().NotBeNull();
+        (await _store.InsertAsync([OneTime(Now, key: "again")], default))[0].Created.Should().BeTrue();
+    }
+
+    [Test]
+    public async Task DeleteAsync_ByFilter_MatchesWorkflowStatusesAndMetadata()
+    {
+        await _store.InsertAsync(
+        [
+            OneTime(Now, "a", metadata: new Dictionary<string, string> { ["t"] = "1" }),
+            OneTime(Now, "a", metadata: new Dictionary<string, string> { ["t"] = "2" }),
+            OneTime(Now, "b", metadata: new Dictionary<string, string> { ["t"] = "1" }),
+        ], default);
+        var deleted = await _store.DeleteAsync(new RunQuery { WorkflowName = "a", Statuses = [RunStatus.Pending], Metadata = new Dictionary<string, string> { ["t"] = "1" } }, default);
+        deleted.Should().ContainSingle();
+        (await _store.ListAsync(new RunQuery(), default)).Items.Should().HaveCount(2);
+    }
+
+    [Test]
+    public async Task RescheduleAsync_IsAllOrNothing()
+    {
+        var a = OneTime(Now.AddHours(1));
+        var b = OneTime(Now);
+        await _store.InsertAsync([a, b], default);
+        await _store.ClaimAsync([b.Id], Now, s_lease, default);
+        var act = async () => await _store.RescheduleAsync([(a.Id, Now.AddHours(2)), (b.Id, Now.AddHours(2))], default);
+        (await act.Should().ThrowAsync<ScheduledRunStateException>()).Which.Refused.Should().ContainSingle().Which.Should().Be((b.Id, (RunStatus?)RunStatus.Running));
+        (await _store.GetAsync(a.Id, default))!.ScheduledTime.Should().Be(Now.AddHours(1));
+
+        var moved = await _store.RescheduleAsync([(a.Id, Now.AddMinutes(1))], default);
+        moved.Single().ScheduledTime.Should().Be(Now.AddMinutes(1));
+        moved.Single().DueTime.Should().Be(Now.AddMinutes(1));
+        (await _store.GetDueAsync(Now.AddMinutes(1), 10, null, default)).Items.Should().ContainSingle().Which.Id.Should().Be(a.Id);
+    }
+
+    [Test]
+    public async Task ListAsync_FiltersAndPages_InScheduledOrder()
+    {
+        var runs = Enumerable.Range(0, 30).Select(i => OneTime(Now.AddMinutes(30 - i), i % 3 == 0 ? "x" : "y")).ToList();
+        await _store.InsertAsync(runs, default);
+        var page1 = await _store.ListAsync(new RunQuery { WorkflowName = "y", PageSize = 15 }, default);
+        page1.Items.Should().HaveCount(15);
+        page1.ContinuationToken.Should().NotBeNull();
+        var page2 = await _store.ListAsync(new RunQuery { WorkflowName = "y", PageSize = 15, ContinuationToken = page1.ContinuationToken }, default);
+        page2.Items.Should().HaveCount(5);
+        page2.ContinuationToken.Should().BeNull();
+        page1.Items.Concat(page2.Items).Select(r => r.ScheduledTime).Should().BeInAscendingOrder();
+        var range = await _store.ListAsync(new RunQuery { ScheduledFrom = Now.AddMinutes(10), ScheduledTo = Now.AddMinutes(20) }, default);
+        range.Items.Should().HaveCount(10);
+    }
+
+    [Test]
+    public async Task Watermark_OnlyMovesForward()
+    {
+        (await _store.GetWatermarkAsync("s", default)).Should().BeNull();
+        await _store.AdvanceWatermarkAsync("s", Now, default);
+        await _store.AdvanceWatermarkAsync("s", Now.AddMinutes(-5), default);
+        (await _store.GetWatermarkAsync("s", default)).Should().Be(Now);
+        await _store.AdvanceWatermarkAsync("s", Now.AddMinutes(5), default);
+        (await _store.GetWatermarkAsync("s", default)).Should().Be(Now.AddMinutes(5));
+        (await _store.GetWatermarkAsync("other", default)).Should().BeNull();
+    }
+
+    [Test]
+    public async Task PurgeAsync_DeletesOnlyRunsEndedBeforeCutOff()
+    {
+        var old = OneTime(Now);
+        var recent = OneTime(Now);
+        var pending = OneTime(Now.AddDays(-30));
+        await _store.InsertAsync([old, recent, pending], default);
+        var leases = await _store.ClaimAsync([old.Id, recent.Id], Now, s_lease, default);
+        await _store.CompleteAsync([new RunCompletion(old.Id, leases.Single(l => l.Run.Id == old.Id).Token, RunStatus.Succeeded, Now.AddDays(-10))], default);
+        await _store.CompleteAsync([new RunCompletion(recent.Id, leases.Single(l => l.Run.Id == recent.Id).Token, RunStatus.Succeeded, Now)], default);
+        (await _store.PurgeAsync(Now.AddDays(-1), 100, default)).Should().Be(1);
+        (await _store.GetAsync(old.Id, default)).Should().BeNull();
+        (await _store.GetAsync(recent.Id, default)).Should().NotBeNull();
+        (await _store.GetAsync(pending.Id, default)).Should().NotBeNull();
+    }
+}

@@ -1,0 +1,143 @@
+namespace Durable.Scheduling.Tests.Testing;
+
+#pragma warning disable CA1822 // workflow methods are instance methods on purpose: they are resolved from DI
+
+public sealed record Reminder(int CustomerId, string Text);
+
+/// <summary>A recurring schedule every five seconds.</summary>
+public sealed class EveryFiveSeconds(RunLog log)
+{
+    [Scheduled("*/5 * * * * *", Name = "every-5s")]
+    public void Tick(ScheduledRunContext run) => log.Record(run);
+}
+
+/// <summary>New York schedules around DST: a fixed 01:30 (once per day) and every 30 minutes in hour 1 (interval).</summary>
+public sealed class NewYorkDst(RunLog log)
+{
+    [Scheduled("0 30 1 * * *", TimeZone = "America/New_York", Name = "ny-fixed-0130")]
+    public Task Fixed(ScheduledRunContext run)
+    {
+        log.Record(run);
+        return Task.CompletedTask;
+    }
+
+    [Scheduled("*/30 1-2 * * *", TimeZone = "America/New_York", Name = "ny-interval-h1")]
+    public ValueTask Interval(ScheduledRunContext run)
+    {
+        log.Record(run);
+        return ValueTask.CompletedTask;
+    }
+}
+
+/// <summary>Three schedules every 10 minutes, one per catch-up policy.</summary>
+public sealed class CatchUpWorkflows(RunLog log)
+{
+    [Scheduled("0 */10 * * * *", Name = "catchup-all", CatchUp = CatchUpPolicy.ExactlyOncePerInterval)]
+    public void All(ScheduledRunContext run) => log.Record(run);
+
+    [Scheduled("0 */10 * * * *", Name = "catchup-active", CatchUp = CatchUpPolicy.ExactlyOncePerIntervalWhenActive)]
+    public void WhenActive(ScheduledRunContext run) => log.Record(run);
+
+    [Scheduled("0 */10 * * * *", Name = "catchup-latest", CatchUp = CatchUpPolicy.Latest)]
+    public void Latest(ScheduledRunContext run) => log.Record(run);
+}
+
+/// <summary>Schedules every 10 seconds whose handler takes 24 seconds, one per overlap policy.</summary>
+public sealed class OverlapWorkflows(RunLog log, TimeProvider time)
+{
+    [Scheduled("*/10 * * * * *", Name = "overlap-allowall", Overlap = OverlapPolicy.AllowAll)]
+    public Task AllowAll(ScheduledRunContext run, CancellationToken ct) => Slow(run, ct);
+
+    [Scheduled("*/10 * * * * *", Name = "overlap-skip", Overlap = OverlapPolicy.Skip)]
+    public Task Skip(ScheduledRunContext run, CancellationToken ct) => Slow(run, ct);
+
+    [Scheduled("*/10 * * * * *", Name = "overlap-bufferone", Overlap = OverlapPolicy.BufferOne)]
+    public Task BufferOne(ScheduledRunContext run, CancellationToken ct) => Slow(run, ct);
+
+    [Scheduled("*/10 * * * * *", Name = "overlap-bufferall", Overlap = OverlapPolicy.BufferAll)]
+    public Task BufferAll(ScheduledRunContext run, CancellationToken ct) => Slow(run, ct);
+
+    [Scheduled("*/10 * * * * *", Name = "overlap-cancelother", Overlap = OverlapPolicy.CancelOther)]
+    public Task CancelOther(ScheduledRunContext run, CancellationToken ct) => Slow(run, ct);
+
+    private async Task Slow(ScheduledRunContext run, CancellationToken ct)
+    {
+        log.Record(run);
+        await log.ParkAsync(TimeSpan.FromSeconds(24), time, ct);
+    }
+}
+
+/// <summary>Workflows run by one-time runs only.</summary>
+public sealed class OneTimeWorkflows(RunLog log, TimeProvider time)
+{
+    [Workflow("send-reminder")]
+    public Task Send(Reminder input, ScheduledRunContext run, CancellationToken ct)
+    {
+        log.Record(run, input);
+        return Task.CompletedTask;
+    }
+
+    [Workflow]
+    public static void NoInput()
+    {
+    }
+
+    [Workflow("always-fails", MaxAttempts = 3, RetryDelaySeconds = 10)]
+    public void AlwaysFails(ScheduledRunContext run)
+    {
+        log.Record(run);
+        throw new InvalidOperationException("boom " + run.Attempt);
+    }
+
+    [Workflow("fails-once", MaxAttempts = 3, RetryDelaySeconds = 10)]
+    public void FailsOnce(ScheduledRunContext run)
+    {
+        log.Record(run);
+        if (run.Attempt == 1)
+        {
+            throw new InvalidOperationException("first attempt fails");
+        }
+    }
+
+    [Workflow("hangs", TimeoutSeconds = 5)]
+    public async Task Hangs(ScheduledRunContext run, CancellationToken ct)
+    {
+        log.Record(run);
+        await log.ParkAsync(TimeSpan.FromDays(1), time, ct);
+    }
+
+    [Workflow("slow")]
+    public async Task Slow(ScheduledRunContext run, CancellationToken ct)
+    {
+        log.Record(run);
+        await log.ParkAsync(TimeSpan.FromMinutes(10), time, ct);
+    }
+}
+
+/// <summary>Misconfigured workflows: start-up must list every one of them.</summary>
+public sealed class BrokenWorkflows
+{
+    [Scheduled("61 * * * *", Name = "bad-cron")]
+    public void BadCron()
+    {
+    }
+
+    [Scheduled("* * * * *", Name = "bad-zone", TimeZone = "Mars/Olympus_Mons")]
+    public void BadZone()
+    {
+    }
+
+    [Workflow("two-inputs")]
+    public void TwoInputs(Reminder a, Reminder b)
+    {
+    }
+
+    [Workflow("returns-int")]
+    public int ReturnsInt() => 1;
+
+    [Workflow("send-reminder")]
+    public void Duplicate()
+    {
+    }
+}
+#pragma warning restore CA1822
