@@ -10,8 +10,14 @@ internal static class Program
     /// <c>dotnet run -c Release --project benchmarks/Durable.Scheduling.Benchmarks -- --filter *Cron*</c> runs the
     /// BenchmarkDotNet suites; <c>-- scheduler</c> and <c>-- sqlite</c> run the end-to-end harnesses.
     /// </summary>
-    public static int Main(string[] args)
+    public static async Task<int> Main(string[] args)
     {
+        if (args.Length > 0 && args[0] == "scheduler")
+        {
+            await SchedulerRunBenchmarks.RunAsync(args);
+            return 0;
+        }
+
         var config = DefaultConfig.Instance.AddJob(Job.Default.WithWarmupCount(3).WithIterationCount(10).WithLaunchCount(1).AsDefault());
         BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(args, config);
         return 0;

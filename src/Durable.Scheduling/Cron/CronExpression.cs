@@ -66,13 +66,8 @@ public sealed class CronExpression : IEquatable<CronExpression>
         _lastMonthOffset = lastMonthOffset;
         _nthDayOfWeek = nthDayOfWeek;
         _flags = flags;
-        for (int i = 0; i < 49; i++)
-        {
-            if ((daysOfWeek & (1UL << (i % 7))) != 0)
-            {
-                _daysOfWeekRepeated |= 1UL << i;
-            }
-        }
+        // Seven copies of the 7-bit weekday set side by side (no carries: each copy has its own 7 bits).
+        _daysOfWeekRepeated = (daysOfWeek & 0x7F) * 0x0002_0408_1020_4081UL;
     }
 
     /// <summary>

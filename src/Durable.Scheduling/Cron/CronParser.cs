@@ -372,6 +372,12 @@ internal ref struct CronParser
         }
 
         int cycleMax = CronFieldInfo.CycleMax(field);
+        if (step == 1)
+        {
+            mask |= end >= start ? AllBits(start, end) : AllBits(start, cycleMax) | AllBits(min, end);
+            return true;
+        }
+
         int cycle = cycleMax - min + 1;
         int length = end >= start ? end - start : end - start + cycle;
         for (int k = 0; k <= length; k += step)
@@ -456,6 +462,21 @@ internal ref struct CronParser
 
     private static int LookupName(ReadOnlySpan<char> name, string[] names, int first)
     {
+        if (name.Length == 3)
+        {
+            // Fast path for the usual three-letter names: compare packed upper-case letters.
+            int packed = Pack(name[0], name[1], name[2]);
+            for (int i = 0; i < names.Length; i++)
+            {
+                if (Pack(names[i][0], names[i][1], names[i][2]) == packed)
+                {
+                    return first + i;
+                }
+            }
+
+            return -1;
+        }
+
         for (int i = 0; i < names.Length; i++)
         {
             var full = names[i].AsSpan();
@@ -468,6 +489,8 @@ internal ref struct CronParser
 
         return -1;
     }
+
+    private static int Pack(char a, char b, char c) => ((a & ~0x20) << 16) | ((b & ~0x20) << 8) | (c & ~0x20);
 
     private bool ParseLastDayOfMonth(ReadOnlySpan<char> token, out Error error)
     {

@@ -34,7 +34,8 @@ internal sealed partial class SchedulerEngine : IHostedService, IDisposable
     private readonly WakeSignal _completionSignal;
     private readonly Dictionary<Guid, WheelNode> _known = [];
     private readonly Dictionary<string, ScheduleState> _schedules = new(StringComparer.Ordinal);
-    private readonly ConcurrentDictionary<Guid, Execution> _executions = new();
+    private readonly Dictionary<Guid, Execution> _executions = []; // loop-owned
+    private readonly TaskCompletionSource _allEnded = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly Queue<WheelNode> _waiting = new();
     private readonly List<WheelNode> _due = [];
     private readonly CancellationTokenSource _stopping = new();
@@ -47,6 +48,7 @@ internal sealed partial class SchedulerEngine : IHostedService, IDisposable
     private long _nextPurgeTicks;
     private long _lastNowTicks;
     private int _activeCount;
+    private int _running;
     private int _disposed;
     private volatile bool _loopStopped;
 
@@ -104,19 +106,27 @@ internal sealed partial class SchedulerEngine : IHostedService, IDisposable
             return;
         }
 
-        Log.Stopping(_logger, _executions.Count);
+        Log.Stopping(_logger, Volatile.Read(ref _running));
         await _stopping.CancelAsync().ConfigureAwait(false);
         _signal.Set();
         try
         {
-            var executions = _executions.Values.Select(e => e.Task).ToList();
-            await Task.WhenAll(executions.Append(_loop)).WaitAsync(cancellationToken).ConfigureAwait(false);
+            await _loop.WaitAsync(cancellationToken).ConfigureAwait(false);
+            if (Volatile.Read(ref _running) > 0)
+            {
+                await _allEnded.Task.WaitAsync(cancellationToken).ConfigureAwait(false);
+            }
         }
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
         {
-            foreach (var execution in _executions.Values)
+            // The shutdown timeout passed: release what is still running so that it is retried later; a handler that
+            // finishes after this is fenced out by its lost lease.
+            if (_loop.IsCompleted)
             {
-                await ReleaseQuietlyAsync(execution).ConfigureAwait(false);
+                foreach (var execution in _executions.Values.ToList())
+                {
+                    await ReleaseQuietlyAsync(execution).ConfigureAwait(false);
+                }
             }
         }
         finally
@@ -149,6 +159,15 @@ internal sealed partial class SchedulerEngine : IHostedService, IDisposable
     /// <summary>Tells the loop about a run created, rescheduled or retried (it loads it if it falls due soon).</summary>
     internal void NotifyAdded(ScheduledRun run) => Post(new Command(CommandKind.Added, run.Id, run));
 
+    /// <summary>Tells the loop about a new run only if it falls due before the next feed would load it anyway.</summary>
+    internal void NotifyCreated(ScheduledRun run)
+    {
+        if (run.DueTime.UtcTicks <= _time.GetUtcNow().UtcTicks + _options.LookAhead.Ticks)
+        {
+            NotifyAdded(run);
+        }
+    }
+
     /// <summary>Tells the loop a run was deleted (it drops it from the wheel).</summary>
     internal void NotifyRemoved(Guid id) => Post(new Command(CommandKind.Removed, id, null));
 
@@ -158,7 +177,7 @@ internal sealed partial class SchedulerEngine : IHostedService, IDisposable
     /// </summary>
     internal bool IsSettled(int parkedHandlers) =>
         (_signal.IsWaiting || _loopStopped) && _inbox.IsEmpty && _completions.IsEmpty && !_completionSignal.IsSet &&
-        _executions.Count == parkedHandlers && Volatile.Read(ref _activeCount) == parkedHandlers;
+        Volatile.Read(ref _running) == parkedHandlers && Volatile.Read(ref _activeCount) == parkedHandlers;
 
     private void Post(Command command)
     {
@@ -278,6 +297,7 @@ internal sealed partial class SchedulerEngine : IHostedService, IDisposable
                     break;
                 case CommandKind.Ended:
                     _known.Remove(command.Id);
+                    _executions.Remove(command.Id);
                     _activeCount--;
                     if (_schedules.TryGetValue(command.Run!.WorkflowName, out var state))
                     {
@@ -450,7 +470,6 @@ internal sealed partial class SchedulerEngine : IHostedService, IDisposable
             Id = Guid.CreateVersion7(now),
             WorkflowName = workflow,
             Kind = RunKind.Occurrence,
-            IdempotencyKey = RunKeys.Occurrence(workflow, instant),
             ScheduledTime = instant,
             DueTime = instant,
             Status = RunStatus.Pending,
@@ -593,10 +612,13 @@ internal sealed partial class SchedulerEngine : IHostedService, IDisposable
     private void Start(RunLease lease)
     {
         var workflow = _registry.Find(lease.Run.WorkflowName);
-        var execution = new Execution(lease, workflow, _stopping.Token);
+        bool cancellable = workflow?.Timeout is not null || workflow?.Schedule?.Overlap == OverlapPolicy.CancelOther;
+        var execution = new Execution(this, lease, workflow, cancellable, _stopping.Token);
         _executions[lease.Run.Id] = execution;
+        Interlocked.Increment(ref _running);
+
         // The global (FIFO) queue, so runs handed out in due order also start in that order.
-        execution.Task = Task.Factory.StartNew(() => ExecuteAsync(execution), CancellationToken.None, TaskCreationOptions.PreferFairness | TaskCreationOptions.DenyChildAttach, TaskScheduler.Default).Unwrap();
+        ThreadPool.UnsafeQueueUserWorkItem(static e => _ = e.Engine.ExecuteAsync(e), execution, preferLocal: false);
     }
 
     private async Task ExecuteAsync(Execution execution)
@@ -734,9 +756,12 @@ internal sealed partial class SchedulerEngine : IHostedService, IDisposable
 
     private void Ended(Execution execution)
     {
-        _executions.TryRemove(execution.Lease.Run.Id, out _);
         execution.Dispose();
         Post(new Command(CommandKind.Ended, execution.Lease.Run.Id, execution.Lease.Run));
+        if (Interlocked.Decrement(ref _running) == 0 && _stopping.IsCancellationRequested)
+        {
+            _allEnded.TrySetResult();
+        }
     }
 
     /// <summary>Writes completions in batches (group commit), then tells the loop the runs ended.</summary>
@@ -752,7 +777,7 @@ internal sealed partial class SchedulerEngine : IHostedService, IDisposable
 
             if (batch.Count == 0)
             {
-                if (_stopping.IsCancellationRequested && _executions.IsEmpty)
+                if (_stopping.IsCancellationRequested && Volatile.Read(ref _running) == 0 && _loop.IsCompleted)
                 {
                     return;
                 }
@@ -805,27 +830,32 @@ internal sealed partial class SchedulerEngine : IHostedService, IDisposable
         public Queue<WheelNode> Buffer { get; } = new();
     }
 
-    /// <summary>One executing run: its lease and the token its handler sees.</summary>
+    /// <summary>
+    /// One executing run: its lease and the token its handler sees (the stopping token itself, unless the workflow
+    /// has a timeout or can be cancelled by <see cref="OverlapPolicy.CancelOther"/>, which need a token of its own).
+    /// </summary>
     private sealed class Execution : IDisposable
     {
-        private readonly CancellationTokenSource _cancel;
+        private readonly CancellationTokenSource? _cancel;
         private CancellationTokenSource? _timeout;
         private volatile bool _cancelledByOverlap;
 
-        public Execution(RunLease lease, WorkflowDescriptor? workflow, CancellationToken stopping)
+        public Execution(SchedulerEngine engine, RunLease lease, WorkflowDescriptor? workflow, bool cancellable, CancellationToken stopping)
         {
+            Engine = engine;
             Lease = lease;
             Workflow = workflow;
-            _cancel = CancellationTokenSource.CreateLinkedTokenSource(stopping);
+            _cancel = cancellable ? CancellationTokenSource.CreateLinkedTokenSource(stopping) : null;
+            Token = _cancel?.Token ?? stopping;
         }
+
+        public SchedulerEngine Engine { get; }
 
         public RunLease Lease { get; }
 
         public WorkflowDescriptor? Workflow { get; }
 
-        public Task Task { get; set; } = Task.CompletedTask;
-
-        public CancellationToken Token => _cancel.Token;
+        public CancellationToken Token { get; }
 
         public bool CancelledByOverlap => _cancelledByOverlap;
 
@@ -842,7 +872,7 @@ internal sealed partial class SchedulerEngine : IHostedService, IDisposable
             _cancelledByOverlap = true;
             try
             {
-                _cancel.Cancel();
+                _cancel?.Cancel();
             }
             catch (ObjectDisposedException)
             {
@@ -853,7 +883,7 @@ internal sealed partial class SchedulerEngine : IHostedService, IDisposable
         public void Dispose()
         {
             _timeout?.Dispose();
-            _cancel.Dispose();
+            _cancel?.Dispose();
         }
     }
 }

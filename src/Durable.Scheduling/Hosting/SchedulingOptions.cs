@@ -74,6 +74,12 @@ public sealed class SchedulingOptions
 
     internal Func<IServiceProvider, ISchedulingStore>? StoreFactory => _storeFactory;
 
+    /// <summary>
+    /// Workflows added besides discovery: a method with the attribute to apply to it (its <see cref="WorkflowAttribute.Name"/>
+    /// must be set). Benchmarks use it to register many schedules of one method; validated like discovered ones.
+    /// </summary>
+    internal List<(MethodInfo Method, WorkflowAttribute Attribute)> ExtraWorkflows { get; } = [];
+
     /// <summary>Limits discovery to some types of the scanned assemblies (tests use it to pick their workflows).</summary>
     internal Func<Type, bool>? TypeFilter { get; set; }
 

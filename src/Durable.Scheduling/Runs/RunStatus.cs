@@ -1,7 +1,7 @@
 namespace Durable.Scheduling;
 
 /// <summary>Where a run is in its life.</summary>
-public enum RunStatus
+public enum RunStatus : byte
 {
     /// <summary>Waiting for its due time (or for a retry, or in an overlap buffer). Can be rescheduled and deleted.</summary>
     Pending = 0,

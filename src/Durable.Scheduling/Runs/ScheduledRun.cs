@@ -16,9 +16,20 @@ public sealed record ScheduledRun
     public required RunKind Kind { get; init; }
 
     /// <summary>
-    /// The key the store enforces once: <c>workflow@instant</c> for occurrences, <c>workflow#key</c> for one-time runs.
+    /// The key the store enforces once: <c>workflow@yyyy-MM-ddTHH:mm:ss.fffffffZ</c> for occurrences,
+    /// <c>workflow#key</c> for one-time runs (the caller's key, or the run id in 32 hex digits). When not set, it is
+    /// derived from the workflow name and the instant (occurrences) or the id (one-time runs), on first read.
     /// </summary>
-    public required string IdempotencyKey { get; init; }
+    public string IdempotencyKey
+    {
+        get => _idempotencyKey ?? (Kind == RunKind.Occurrence ? RunKeys.Occurrence(WorkflowName, ScheduledTime) : RunKeys.OneTime(WorkflowName, null, Id));
+        init => _idempotencyKey = value;
+    }
+
+    /// <summary>True when the key is the one derived from the workflow and the instant or id (no caller key).</summary>
+    internal bool HasDerivedKey => _idempotencyKey is null || _idempotencyKey == (Kind == RunKind.Occurrence ? RunKeys.Occurrence(WorkflowName, ScheduledTime) : RunKeys.OneTime(WorkflowName, null, Id));
+
+    private readonly string? _idempotencyKey;
 
     /// <summary>The instant the run is scheduled for (UTC); for an occurrence, the occurrence itself.</summary>
     public required DateTimeOffset ScheduledTime { get; init; }
@@ -51,4 +62,17 @@ public sealed record ScheduledRun
     public RunError? Error { get; init; }
 
     internal static readonly IReadOnlyDictionary<string, string> EmptyMetadata = new Dictionary<string, string>(0);
+
+    /// <summary>Equal when every property is equal (metadata by reference, as records compare).</summary>
+    /// <param name="other">The other run.</param>
+    /// <returns>True when equal.</returns>
+    public bool Equals(ScheduledRun? other) =>
+        other is not null && Id == other.Id && WorkflowName == other.WorkflowName && Kind == other.Kind &&
+        IdempotencyKey == other.IdempotencyKey && ScheduledTime.Equals(other.ScheduledTime) && DueTime.Equals(other.DueTime) &&
+        Status == other.Status && Attempt == other.Attempt && Input == other.Input && ReferenceEquals(Metadata, other.Metadata) &&
+        CreatedAt.Equals(other.CreatedAt) && Nullable.Equals(StartedAt, other.StartedAt) && Nullable.Equals(CompletedAt, other.CompletedAt) &&
+        Equals(Error, other.Error);
+
+    /// <inheritdoc />
+    public override int GetHashCode() => HashCode.Combine(Id, Status, Attempt, DueTime);
 }

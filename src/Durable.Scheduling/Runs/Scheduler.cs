@@ -29,7 +29,7 @@ internal sealed class Scheduler : IScheduler
         var result = (await _store.InsertAsync([run], cancellationToken).ConfigureAwait(false))[0];
         if (result.Created)
         {
-            _engine.NotifyAdded(result.Run);
+            _engine.NotifyCreated(result.Run);
         }
 
         return result.Run;
@@ -48,7 +48,7 @@ internal sealed class Scheduler : IScheduler
             {
                 if (result.Created)
                 {
-                    _engine.NotifyAdded(result.Run);
+                    _engine.NotifyCreated(result.Run);
                 }
 
                 stored.Add(result.Run);
@@ -184,7 +184,7 @@ internal sealed class Scheduler : IScheduler
             Id = id,
             WorkflowName = request.Workflow,
             Kind = RunKind.OneTime,
-            IdempotencyKey = RunKeys.OneTime(request.Workflow, request.IdempotencyKey, id),
+            IdempotencyKey = request.IdempotencyKey is null ? null! : RunKeys.OneTime(request.Workflow, request.IdempotencyKey, id),
             ScheduledTime = at,
             DueTime = at,
             Status = RunStatus.Pending,

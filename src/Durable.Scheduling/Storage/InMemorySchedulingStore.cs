@@ -52,7 +52,7 @@ internal sealed class InMemorySchedulingStore : ISchedulingStore
 
             _occurrenceKeys.Add(key, run.Id);
         }
-        else if (!IsDerivedKey(run))
+        else if (!run.HasDerivedKey)
         {
             callerKey = run.IdempotencyKey;
             var key = (workflow, callerKey);
@@ -464,10 +464,6 @@ internal sealed class InMemorySchedulingStore : ISchedulingStore
         return id;
     }
 
-    private static bool IsDerivedKey(ScheduledRun run) => run.IdempotencyKey == OneTimeKey(run.WorkflowName, run.Id);
-
-    private static string OneTimeKey(string workflow, Guid id) => RunKeys.OneTime(workflow, null, id);
-
     private bool Matches(in Slot slot, RunQuery query)
     {
         if (query.WorkflowName is not null && _workflowNames[slot.Workflow] != query.WorkflowName)
@@ -509,9 +505,7 @@ internal sealed class InMemorySchedulingStore : ISchedulingStore
             Id = id,
             WorkflowName = workflow,
             Kind = slot.Kind,
-            IdempotencyKey = slot.Kind == RunKind.Occurrence
-                ? RunKeys.Occurrence(workflow, new DateTimeOffset(slot.Scheduled, TimeSpan.Zero))
-                : extra?.CallerKey ?? OneTimeKey(workflow, id),
+            IdempotencyKey = extra?.CallerKey!, // null: derived from the workflow and the instant or id on first read
             ScheduledTime = new DateTimeOffset(slot.Scheduled, TimeSpan.Zero),
             DueTime = new DateTimeOffset(slot.Due, TimeSpan.Zero),
             Status = slot.Status,
@@ -550,7 +544,7 @@ internal sealed class InMemorySchedulingStore : ISchedulingStore
         public int Workflow;
         public RunKind Kind;
         public RunStatus Status;
-        public int Attempt;
+        public ushort Attempt;
         public long Scheduled;
         public long Due;
         public long Created;

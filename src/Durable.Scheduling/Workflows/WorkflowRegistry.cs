@@ -57,6 +57,11 @@ internal sealed class WorkflowRegistry
             }
         }
 
+        foreach (var (method, attribute) in options.ExtraWorkflows)
+        {
+            Add(method, attribute, options, isService, found, problems);
+        }
+
         if (problems.Count > 0)
         {
             throw new SchedulingConfigurationException(problems);

@@ -1,0 +1,365 @@
+using System.Collections.Specialized;
+using System.Diagnostics;
+using System.Reflection;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Quartz;
+using Microsoft.Extensions.Logging;
+
+namespace Durable.Scheduling.Benchmarks;
+
+/// <summary>
+/// End-to-end scheduler figures, ours beside Quartz.NET 4.7.3 (RAMJobStore) in the same process and run:
+/// (a) throughput of 100,000 one-time runs due now; (b) time and retained memory per pending run for 1,000,000 runs
+/// due tomorrow; (c) lateness of 1,000 runs spread over 10 s, beside a bare System.Threading.Timer, and of 1,000
+/// every-second cron schedules over 10 s; plus CPU use while idle. Run with <c>-- scheduler</c>.
+/// </summary>
+internal static class SchedulerRunBenchmarks
+{
+    private static int s_done;
+    private static int s_target;
+    private static TaskCompletionSource s_finished = new();
+    private static readonly List<double> s_lateness = [];
+    private static readonly Lock s_lock = new();
+
+    public static async Task RunAsync(string[] args)
+    {
+        bool quick = args.Contains("--quick");
+        int throughputRuns = quick ? 20_000 : 100_000;
+        int pendingRuns = quick ? 100_000 : 1_000_000;
+        Console.WriteLine($"# Scheduler benchmarks, {DateTime.UtcNow:yyyy-MM-dd}, {Environment.ProcessorCount} cores, .NET {Environment.Version}");
+        Console.WriteLine();
+        Console.WriteLine("| measure | Durable.Scheduling (in-memory) | Quartz 4.7.3 RAMJobStore | bare Timer |");
+        Console.WriteLine("|---|---|---|---|");
+
+        for (int round = 0; round < 3; round++)
+        {
+            var (ours, oursAlloc) = await OursThroughputAsync(throughputRuns);
+            var (quartz, quartzAlloc) = await QuartzThroughputAsync(throughputRuns);
+            Console.WriteLine($"| (a) {throughputRuns:N0} runs due now, round {round + 1}: runs/s | {ours:N0} ({oursAlloc:N0} B allocated/run) | {quartz:N0} ({quartzAlloc:N0} B/run) | |");
+        }
+
+        var (oursCost, oursBytes) = await OursPendingCostAsync(pendingRuns);
+        var (quartzCost, quartzBytes) = await QuartzPendingCostAsync(pendingRuns);
+        Console.WriteLine($"| (b) {pendingRuns:N0} pending runs due tomorrow: time / retained memory per run | {oursCost:F2} µs / {oursBytes:N0} B | {quartzCost:F2} µs / {quartzBytes:N0} B | |");
+
+        var timer = await TimerLatenessAsync(1000, TimeSpan.FromSeconds(10));
+        var oursLate = await OursLatenessAsync(1000, TimeSpan.FromSeconds(10));
+        var quartzLate = await QuartzLatenessAsync(1000, TimeSpan.FromSeconds(10));
+        Console.WriteLine($"| (c) 1,000 runs over 10 s: lateness p50 / p99 / max (ms) | {oursLate} | {quartzLate} | {timer} |");
+
+        var oursCron = await OursCronLatenessAsync(1000, TimeSpan.FromSeconds(10));
+        var quartzCron = await QuartzCronLatenessAsync(1000, TimeSpan.FromSeconds(10));
+        Console.WriteLine($"| (c) 1,000 every-second cron schedules, 10 s: lateness p50 / p99 / max (ms) | {oursCron} | {quartzCron} | |");
+
+        var idle = await OursIdleCpuAsync(TimeSpan.FromSeconds(10));
+        Console.WriteLine($"| idle CPU with a run due in an hour (10 s) | {idle:P2} of one core | | |");
+    }
+
+    public static void Done()
+    {
+        if (Interlocked.Increment(ref s_done) == s_target)
+        {
+            s_finished.TrySetResult();
+        }
+    }
+
+    public static void Late(ScheduledRunContext run) => RecordLateness((TimeProvider.System.GetUtcNow() - run.ScheduledTime).TotalMilliseconds);
+
+    private static void RecordLateness(double ms)
+    {
+        lock (s_lock)
+        {
+            s_lateness.Add(ms);
+        }
+    }
+
+    private static void Reset(int target)
+    {
+        s_done = 0;
+        s_target = target;
+        s_finished = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        lock (s_lock)
+        {
+            s_lateness.Clear();
+        }
+    }
+
+    private static string Percentiles()
+    {
+        List<double> sorted;
+        lock (s_lock)
+        {
+            sorted = [.. s_lateness.Order()];
+        }
+
+        if (sorted.Count == 0)
+        {
+            return "n/a";
+        }
+
+        double P(double p) => sorted[Math.Min(sorted.Count - 1, (int)(p * sorted.Count))];
+        return $"{P(0.5):F3} / {P(0.99):F3} / {sorted[^1]:F3}";
+    }
+
+    private static async Task<(IHost Host, IScheduler Scheduler)> StartOursAsync(Action<SchedulingOptions>? configure = null)
+    {
+        var builder = Host.CreateApplicationBuilder();
+        builder.Services.AddLogging(l => l.ClearProviders());
+        builder.Services.AddScheduling(o =>
+        {
+            o.Assemblies.Add(typeof(SchedulerRunBenchmarks).Assembly);
+            configure?.Invoke(o);
+        });
+        var host = builder.Build();
+        await host.StartAsync();
+        return (host, host.Services.GetRequiredService<IScheduler>());
+    }
+
+    private static async Task<(double RunsPerSecond, double AllocatedPerRun)> OursThroughputAsync(int count)
+    {
+        var (host, scheduler) = await StartOursAsync();
+        Reset(count);
+        var now = TimeProvider.System.GetUtcNow();
+        long allocated = GC.GetTotalAllocatedBytes(true);
+        var watch = Stopwatch.StartNew();
+        for (int i = 0; i < count; i++)
+        {
+            await scheduler.ScheduleAsync("bench-noop", now);
+        }
+
+        await s_finished.Task;
+        watch.Stop();
+        long bytes = GC.GetTotalAllocatedBytes(true) - allocated;
+        await host.StopAsync();
+        host.Dispose();
+        return (count / watch.Elapsed.TotalSeconds, bytes / (double)count);
+    }
+
+    private static async Task<(double RunsPerSecond, double AllocatedPerRun)> QuartzThroughputAsync(int count)
+    {
+        var scheduler = await NewQuartzAsync();
+        var job = JobBuilder.Create<NoopJob>().WithIdentity("noop").StoreDurably().Build();
+        await scheduler.AddJob(job, AddJobOptions.Replacing);
+        await scheduler.Start();
+        Reset(count);
+        long allocated = GC.GetTotalAllocatedBytes(true);
+        var watch = Stopwatch.StartNew();
+        for (int i = 0; i < count; i++)
+        {
+            await scheduler.ScheduleJob(TriggerBuilder.Create().ForJob(job).StartNow().Build());
+        }
+
+        await s_finished.Task;
+        watch.Stop();
+        long bytes = GC.GetTotalAllocatedBytes(true) - allocated;
+        await scheduler.Shutdown(false);
+        return (count / watch.Elapsed.TotalSeconds, bytes / (double)count);
+    }
+
+    private static async Task<(double MicrosecondsPerRun, double BytesPerRun)> OursPendingCostAsync(int count)
+    {
+        var (host, scheduler) = await StartOursAsync();
+        var tomorrow = TimeProvider.System.GetUtcNow().AddDays(1);
+        long before = GC.GetTotalMemory(true);
+        var watch = Stopwatch.StartNew();
+        for (int i = 0; i < count; i++)
+        {
+            await scheduler.ScheduleAsync("bench-noop", tomorrow.AddMilliseconds(i % 86_400_000));
+        }
+
+        watch.Stop();
+        long after = GC.GetTotalMemory(true);
+        GC.KeepAlive(scheduler);
+        await host.StopAsync();
+        host.Dispose();
+        return (watch.Elapsed.TotalMicroseconds / count, (after - before) / (double)count);
+    }
+
+    private static async Task<(double MicrosecondsPerRun, double BytesPerRun)> QuartzPendingCostAsync(int count)
+    {
+        var scheduler = await NewQuartzAsync();
+        var job = JobBuilder.Create<NoopJob>().WithIdentity("noop").StoreDurably().Build();
+        await scheduler.AddJob(job, AddJobOptions.Replacing);
+        await scheduler.Start();
+        var tomorrow = DateTimeOffset.UtcNow.AddDays(1);
+        long before = GC.GetTotalMemory(true);
+        var watch = Stopwatch.StartNew();
+        for (int i = 0; i < count; i++)
+        {
+            await scheduler.ScheduleJob(TriggerBuilder.Create().ForJob(job).StartAt(tomorrow.AddMilliseconds(i % 86_400_000)).Build());
+        }
+
+        watch.Stop();
+        long after = GC.GetTotalMemory(true);
+        await scheduler.Shutdown(false);
+        return (watch.Elapsed.TotalMicroseconds / count, (after - before) / (double)count);
+    }
+
+    private static async Task<string> TimerLatenessAsync(int count, TimeSpan spread)
+    {
+        Reset(count);
+        var random = new Random(1);
+        var timers = new List<Timer>(count);
+        var start = DateTimeOffset.UtcNow.AddSeconds(1);
+        for (int i = 0; i < count; i++)
+        {
+            var due = start + (random.NextDouble() * spread);
+            timers.Add(new Timer(_ =>
+            {
+                RecordLateness((DateTimeOffset.UtcNow - due).TotalMilliseconds);
+                Done();
+            }, null, due - DateTimeOffset.UtcNow, Timeout.InfiniteTimeSpan));
+        }
+
+        await s_finished.Task;
+        timers.ForEach(t => t.Dispose());
+        return Percentiles();
+    }
+
+    private static async Task<string> OursLatenessAsync(int count, TimeSpan spread)
+    {
+        var (host, scheduler) = await StartOursAsync();
+        Reset(count);
+        var random = new Random(1);
+        var start = TimeProvider.System.GetUtcNow().AddSeconds(1);
+        for (int i = 0; i < count; i++)
+        {
+            await scheduler.ScheduleAsync("bench-late", start + (random.NextDouble() * spread));
+        }
+
+        await s_finished.Task;
+        await host.StopAsync();
+        host.Dispose();
+        return Percentiles();
+    }
+
+    private static async Task<string> QuartzLatenessAsync(int count, TimeSpan spread)
+    {
+        var scheduler = await NewQuartzAsync();
+        var job = JobBuilder.Create<LateJob>().WithIdentity("late").StoreDurably().Build();
+        await scheduler.AddJob(job, AddJobOptions.Replacing);
+        await scheduler.Start();
+        Reset(count);
+        var random = new Random(1);
+        var start = DateTimeOffset.UtcNow.AddSeconds(1);
+        for (int i = 0; i < count; i++)
+        {
+            await scheduler.ScheduleJob(TriggerBuilder.Create().ForJob(job).StartAt(start + (random.NextDouble() * spread)).Build());
+        }
+
+        await s_finished.Task;
+        await scheduler.Shutdown(false);
+        return Percentiles();
+    }
+
+    private static async Task<string> OursCronLatenessAsync(int schedules, TimeSpan duration)
+    {
+        Reset(int.MaxValue);
+        var method = typeof(BenchWorkflows).GetMethod(nameof(BenchWorkflows.EverySecond))!;
+        var (host, _) = await StartOursAsync(o =>
+        {
+            o.MaxConcurrency = 2000;
+            for (int i = 0; i < schedules; i++)
+            {
+                o.ExtraWorkflows.Add((method, new ScheduledAttribute("* * * * * *") { Name = "every-second-" + i }));
+            }
+        });
+        await Task.Delay(TimeSpan.FromSeconds(2)); // let the first occurrences settle
+        Reset(int.MaxValue);
+        await Task.Delay(duration);
+        string result = Percentiles();
+        await host.StopAsync();
+        host.Dispose();
+        return result;
+    }
+
+    private static async Task<string> QuartzCronLatenessAsync(int schedules, TimeSpan duration)
+    {
+        var scheduler = await NewQuartzAsync(threads: 100);
+        var job = JobBuilder.Create<CronLateJob>().WithIdentity("cron").StoreDurably().Build();
+        await scheduler.AddJob(job, AddJobOptions.Replacing);
+        for (int i = 0; i < schedules; i++)
+        {
+            await scheduler.ScheduleJob(TriggerBuilder.Create().ForJob(job).WithCronSchedule("* * * * * ?").Build());
+        }
+
+        await scheduler.Start();
+        await Task.Delay(TimeSpan.FromSeconds(2));
+        Reset(int.MaxValue);
+        await Task.Delay(duration);
+        string result = Percentiles();
+        await scheduler.Shutdown(false);
+        return result;
+    }
+
+    private static async Task<double> OursIdleCpuAsync(TimeSpan duration)
+    {
+        var (host, scheduler) = await StartOursAsync();
+        await scheduler.ScheduleAsync("bench-noop", TimeProvider.System.GetUtcNow().AddHours(1));
+        await Task.Delay(TimeSpan.FromSeconds(1));
+        var process = Process.GetCurrentProcess();
+        var cpu = process.TotalProcessorTime;
+        var watch = Stopwatch.StartNew();
+        await Task.Delay(duration);
+        process.Refresh();
+        double share = (process.TotalProcessorTime - cpu).TotalMilliseconds / watch.Elapsed.TotalMilliseconds;
+        await host.StopAsync();
+        host.Dispose();
+        return share;
+    }
+
+    private static async Task<Quartz.IScheduler> NewQuartzAsync(int threads = 10)
+    {
+        var properties = new NameValueCollection
+        {
+            ["quartz.scheduler.instanceName"] = "bench-" + Guid.NewGuid().ToString("N"),
+        };
+        return await QuartzSchedulerBuilder.Create(q => q.UseDefaultThreadPool(threads)).UseProperties(properties).BuildScheduler();
+    }
+
+    private sealed class NoopJob : IJob
+    {
+        public ValueTask Execute(IJobExecutionContext context, CancellationToken cancellationToken)
+        {
+            Done();
+            return ValueTask.CompletedTask;
+        }
+    }
+
+    private sealed class LateJob : IJob
+    {
+        public ValueTask Execute(IJobExecutionContext context, CancellationToken cancellationToken)
+        {
+            RecordLateness((DateTimeOffset.UtcNow - context.ScheduledFireTimeUtc!.Value).TotalMilliseconds);
+            Done();
+            return ValueTask.CompletedTask;
+        }
+    }
+
+    private sealed class CronLateJob : IJob
+    {
+        public ValueTask Execute(IJobExecutionContext context, CancellationToken cancellationToken)
+        {
+            RecordLateness((DateTimeOffset.UtcNow - context.ScheduledFireTimeUtc!.Value).TotalMilliseconds);
+            return ValueTask.CompletedTask;
+        }
+    }
+}
+
+/// <summary>The workflows the benchmarks run.</summary>
+internal static class BenchWorkflows
+{
+    [Workflow("bench-noop")]
+    public static void Noop() => SchedulerRunBenchmarks.Done();
+
+    [Workflow("bench-late")]
+    public static void Late(ScheduledRunContext run)
+    {
+        SchedulerRunBenchmarks.Late(run);
+        SchedulerRunBenchmarks.Done();
+    }
+
+    // Registered 1,000 times under different names by the cron lateness benchmark.
+    public static void EverySecond(ScheduledRunContext run) => SchedulerRunBenchmarks.Late(run);
+}
