@@ -47,7 +47,8 @@ internal sealed partial class SchedulerEngine : IHostedService, IDisposable
     private long _nextRenewTicks;
     private long _nextPurgeTicks;
     private long _lastNowTicks;
-    private int _activeCount;
+    private int _activeCount; // runs claimed or being claimed whose handler has not returned
+    private bool _slotWanted; // runs wait in _waiting for a concurrency slot
     private int _running;
     private int _disposed;
     private volatile bool _loopStopped;
@@ -200,7 +201,7 @@ internal sealed partial class SchedulerEngine : IHostedService, IDisposable
                 }
 
                 _wheel!.Advance(now.UtcTicks, _due);
-                if (_due.Count > 0 || (_waiting.Count > 0 && _activeCount < _options.MaxConcurrency))
+                if (_due.Count > 0 || (_waiting.Count > 0 && Volatile.Read(ref _activeCount) < _options.MaxConcurrency))
                 {
                     await DispatchAsync(now, stop).ConfigureAwait(false);
                     continue;
@@ -298,7 +299,6 @@ internal sealed partial class SchedulerEngine : IHostedService, IDisposable
                 case CommandKind.Ended:
                     _known.Remove(command.Id);
                     _executions.Remove(command.Id);
-                    _activeCount--;
                     if (_schedules.TryGetValue(command.Run!.WorkflowName, out var state))
                     {
                         state.Active--;
@@ -313,10 +313,12 @@ internal sealed partial class SchedulerEngine : IHostedService, IDisposable
         }
     }
 
-    private void Track(ScheduledRun run)
+    private void Track(ScheduledRun run) => Track(run.Id, run.DueTime.UtcTicks, run.WorkflowName, run.Kind);
+
+    private void Track(Guid id, long dueTicks, string workflow, RunKind kind)
     {
-        var node = new WheelNode(run.Id, run.DueTime.UtcTicks, run.WorkflowName, run.Kind);
-        _known[run.Id] = node;
+        var node = new WheelNode(id, dueTicks, workflow, kind);
+        _known[id] = node;
         _wheel!.Add(node);
     }
 
@@ -328,12 +330,13 @@ internal sealed partial class SchedulerEngine : IHostedService, IDisposable
             await MaterializeAsync(state, now, stop).ConfigureAwait(false);
         }
 
+        bool cycleStart = _feedCursor is null;
         var page = await _store.GetDueAsync(now + _options.LookAhead, _options.BatchSize, _feedCursor, stop).ConfigureAwait(false);
-        foreach (var run in page.Items)
+        foreach (var run in page.Runs)
         {
             if (!_known.ContainsKey(run.Id))
             {
-                Track(run);
+                Track(run.Id, run.DueTime.UtcTicks, run.WorkflowName, run.Kind);
             }
         }
 
@@ -343,11 +346,14 @@ internal sealed partial class SchedulerEngine : IHostedService, IDisposable
             _nextFeedTicks = now.UtcTicks; // more to read: read the next batch right away
         }
 
-        foreach (var run in await _store.GetExpiredLeasesAsync(now, _options.BatchSize, stop).ConfigureAwait(false))
+        if (cycleStart)
         {
-            if (!_known.ContainsKey(run.Id))
+            foreach (var run in await _store.GetExpiredLeasesAsync(now, _options.BatchSize, stop).ConfigureAwait(false))
             {
-                Track(run with { DueTime = now });
+                if (!_known.ContainsKey(run.Id))
+                {
+                    Track(run.Id, now.UtcTicks, run.WorkflowName, run.Kind);
+                }
             }
         }
 
@@ -467,7 +473,7 @@ internal sealed partial class SchedulerEngine : IHostedService, IDisposable
         var instant = new DateTimeOffset(ticks, TimeSpan.Zero);
         return new ScheduledRun
         {
-            Id = Guid.CreateVersion7(now),
+            Id = RunIds.Next(now),
             WorkflowName = workflow,
             Kind = RunKind.Occurrence,
             ScheduledTime = instant,
@@ -481,7 +487,7 @@ internal sealed partial class SchedulerEngine : IHostedService, IDisposable
     {
         var toClaim = new List<WheelNode>(_due.Count);
         var toSkip = new List<WheelNode>();
-        while (_waiting.Count > 0 && _activeCount + toClaim.Count < _options.MaxConcurrency)
+        while (_waiting.Count > 0 && Volatile.Read(ref _activeCount) < _options.MaxConcurrency)
         {
             Admit(_waiting.Dequeue(), toClaim, toSkip);
         }
@@ -489,7 +495,7 @@ internal sealed partial class SchedulerEngine : IHostedService, IDisposable
         _due.Sort(static (a, b) => a.DueTicks.CompareTo(b.DueTicks)); // catch-up and buffers start in order
         foreach (var node in _due)
         {
-            if (_activeCount + toClaim.Count >= _options.MaxConcurrency)
+            if (Volatile.Read(ref _activeCount) >= _options.MaxConcurrency)
             {
                 _waiting.Enqueue(node);
             }
@@ -500,6 +506,7 @@ internal sealed partial class SchedulerEngine : IHostedService, IDisposable
         }
 
         _due.Clear();
+        Volatile.Write(ref _slotWanted, _waiting.Count > 0);
         if (stop.IsCancellationRequested)
         {
             return; // no run starts once stopping has begun; they stay pending in the store
@@ -527,7 +534,7 @@ internal sealed partial class SchedulerEngine : IHostedService, IDisposable
                 {
                     // Claimed elsewhere, deleted, rescheduled or not due after all: forget it; the feed reloads it if needed.
                     _known.Remove(node.Id);
-                    _activeCount--;
+                    Interlocked.Decrement(ref _activeCount);
                     if (_schedules.TryGetValue(node.Workflow, out var state))
                     {
                         state.Active--;
@@ -586,7 +593,7 @@ internal sealed partial class SchedulerEngine : IHostedService, IDisposable
             state.Active++;
         }
 
-        _activeCount++;
+        Interlocked.Increment(ref _activeCount);
         toClaim.Add(node);
     }
 
@@ -668,6 +675,13 @@ internal sealed partial class SchedulerEngine : IHostedService, IDisposable
         }
 
         SchedulingTelemetry.ActiveRuns.Add(-1);
+
+        // Free the concurrency slot now (not when the outcome is stored), and wake the loop if runs wait for one.
+        if (Interlocked.Decrement(ref _activeCount) == _options.MaxConcurrency - 1 && Volatile.Read(ref _slotWanted))
+        {
+            _signal.Set();
+        }
+
         try
         {
             await FinishAsync(execution, failure).ConfigureAwait(false);

@@ -177,7 +177,7 @@ internal sealed class Scheduler : IScheduler
         }
 
         string? json = request.Input is null ? null : JsonSerializer.Serialize(request.Input, request.Input.GetType(), _options.JsonSerializerOptions);
-        var id = Guid.CreateVersion7(now);
+        var id = RunIds.Next(now);
         var at = request.RunAt.ToUniversalTime();
         return new ScheduledRun
         {

@@ -64,7 +64,7 @@ public interface ISchedulingStore
     /// <param name="continuation">The previous page's token, or null to start from the earliest.</param>
     /// <param name="cancellationToken">Cancels the call.</param>
     /// <returns>The page; its token resumes after its last run (null when the page was not full).</returns>
-    ValueTask<RunPage> GetDueAsync(DateTimeOffset until, int limit, string? continuation, CancellationToken cancellationToken);
+    ValueTask<DuePage> GetDueAsync(DateTimeOffset until, int limit, string? continuation, CancellationToken cancellationToken);
 
     /// <summary>Running runs whose lease expired at or before <paramref name="now"/> (their holder is presumed dead).</summary>
     /// <param name="now">The current instant.</param>

@@ -23,6 +23,7 @@ internal sealed class InMemorySchedulingStore : ISchedulingStore
     private readonly Dictionary<string, int> _workflowIds = new(StringComparer.Ordinal);
     private readonly List<string> _workflowNames = [];
     private readonly Dictionary<string, long> _watermarks = new(StringComparer.Ordinal);
+    private readonly HashSet<Guid> _running = []; // runs in status Running, so lease expiry never scans every run
 
     public ValueTask<IReadOnlyList<InsertResult>> InsertAsync(IReadOnlyList<ScheduledRun> runs, CancellationToken cancellationToken)
     {
@@ -195,11 +196,11 @@ internal sealed class InMemorySchedulingStore : ISchedulingStore
         }
     }
 
-    public ValueTask<RunPage> GetDueAsync(DateTimeOffset until, int limit, string? continuation, CancellationToken cancellationToken)
+    public ValueTask<DuePage> GetDueAsync(DateTimeOffset until, int limit, string? continuation, CancellationToken cancellationToken)
     {
         (long afterDue, Guid afterId) = DecodeToken(continuation);
         long untilTicks = until.UtcTicks;
-        var items = new List<ScheduledRun>(Math.Min(limit, 1024));
+        var items = new List<DueRun>(Math.Min(limit, 1024));
         lock (_lock)
         {
             long firstBucket = afterDue == long.MinValue ? long.MinValue : afterDue / BucketTicks;
@@ -216,11 +217,15 @@ internal sealed class InMemorySchedulingStore : ISchedulingStore
                     break;
                 }
 
-                bucket.Compact(_runs);
-                if (bucket.Entries.Count == 0)
+                if (continuation is null)
                 {
-                    (emptied ??= []).Add(key);
-                    continue;
+                    // Once per pass over the horizon: drop entries of runs since claimed, deleted or moved.
+                    bucket.Compact(_runs);
+                    if (bucket.Entries.Count == 0)
+                    {
+                        (emptied ??= []).Add(key);
+                        continue;
+                    }
                 }
 
                 bucket.EnsureSorted();
@@ -235,7 +240,10 @@ internal sealed class InMemorySchedulingStore : ISchedulingStore
                         break;
                     }
 
-                    items.Add(ToRun(id, _runs[id]));
+                    if (_runs.TryGetValue(id, out var slot) && slot.Status == RunStatus.Pending && slot.Due == due)
+                    {
+                        items.Add(new DueRun(id, _workflowNames[slot.Workflow], slot.Kind, new DateTimeOffset(due, TimeSpan.Zero)));
+                    }
                 }
             }
 
@@ -246,7 +254,7 @@ internal sealed class InMemorySchedulingStore : ISchedulingStore
         }
 
         string? token = items.Count < limit ? null : EncodeToken(items[^1].DueTime.UtcTicks, items[^1].Id);
-        return new(new RunPage(items, token));
+        return new(new DuePage(items, token));
     }
 
     public ValueTask<IReadOnlyList<ScheduledRun>> GetExpiredLeasesAsync(DateTimeOffset now, int limit, CancellationToken cancellationToken)
@@ -254,9 +262,10 @@ internal sealed class InMemorySchedulingStore : ISchedulingStore
         var expired = new List<ScheduledRun>();
         lock (_lock)
         {
-            foreach (var (id, slot) in _runs)
+            foreach (var id in _running)
             {
-                if (slot.Status == RunStatus.Running && ((Extra)slot.Extra!).LeaseExpires <= now.UtcTicks)
+                var slot = _runs[id];
+                if (((Extra)slot.Extra!).LeaseExpires <= now.UtcTicks)
                 {
                     expired.Add(ToRun(id, slot));
                     if (expired.Count >= limit)
@@ -294,11 +303,12 @@ internal sealed class InMemorySchedulingStore : ISchedulingStore
 
                 var extra = slot.Extra as Extra ?? new Extra();
                 slot.Extra = extra;
-                extra.LeaseToken = Guid.NewGuid();
+                extra.LeaseToken = RunIds.Next(now);
                 extra.LeaseExpires = expires;
                 extra.Started = nowTicks;
                 slot.Status = RunStatus.Running;
                 slot.Attempt++;
+                _running.Add(id);
                 leases.Add(new RunLease(ToRun(id, slot), extra.LeaseToken, new DateTimeOffset(expires, TimeSpan.Zero)));
             }
         }
@@ -337,6 +347,7 @@ internal sealed class InMemorySchedulingStore : ISchedulingStore
 
                 var extra = (Extra)slot.Extra!;
                 slot.Status = c.Status;
+                _running.Remove(c.RunId);
                 extra.Completed = c.CompletedAt.UtcTicks;
                 extra.Error = c.Error;
                 extra.LeaseToken = Guid.Empty;
@@ -359,6 +370,7 @@ internal sealed class InMemorySchedulingStore : ISchedulingStore
 
             var extra = (Extra)slot.Extra!;
             slot.Status = RunStatus.Pending;
+            _running.Remove(id);
             slot.Due = dueTime.UtcTicks;
             extra.LeaseToken = Guid.Empty;
             extra.Error = failure;

@@ -186,12 +186,12 @@ public abstract class SchedulingStoreConformanceTests
         var claimed = runs[3];
         await _store.ClaimAsync([claimed.Id], Now.AddHours(2), s_lease, default);
 
-        var seen = new List<ScheduledRun>();
+        var seen = new List<DueRun>();
         string? token = null;
         do
         {
             var page = await _store.GetDueAsync(Now.AddSeconds(10), 10, token, default);
-            seen.AddRange(page.Items);
+            seen.AddRange(page.Runs);
             token = page.ContinuationToken;
         }
         while (token is not null);
@@ -244,7 +244,7 @@ public abstract class SchedulingStoreConformanceTests
         var moved = await _store.RescheduleAsync([(a.Id, Now.AddMinutes(1))], default);
         moved.Single().ScheduledTime.Should().Be(Now.AddMinutes(1));
         moved.Single().DueTime.Should().Be(Now.AddMinutes(1));
-        (await _store.GetDueAsync(Now.AddMinutes(1), 10, null, default)).Items.Should().ContainSingle().Which.Id.Should().Be(a.Id);
+        (await _store.GetDueAsync(Now.AddMinutes(1), 10, null, default)).Runs.Should().ContainSingle().Which.Id.Should().Be(a.Id);
     }
 
     [Test]

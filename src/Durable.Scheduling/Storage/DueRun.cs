@@ -1,0 +1,8 @@
+namespace Durable.Scheduling;
+
+/// <summary>A pending run that falls due within the scheduler's look-ahead: just what the timer wheel needs.</summary>
+/// <param name="Id">The run id.</param>
+/// <param name="WorkflowName">Its workflow.</param>
+/// <param name="Kind">What created it.</param>
+/// <param name="DueTime">When it is due (UTC).</param>
+public readonly record struct DueRun(Guid Id, string WorkflowName, RunKind Kind, DateTimeOffset DueTime);
