@@ -1,0 +1,55 @@
+namespace Durable.Scheduling.Sqlite;
+
+/// <summary>The schema, as forward-only migrations; index i moves a file from version i to i + 1.</summary>
+internal static class SqliteSchema
+{
+    public const string Product = "Durable.Scheduling";
+
+    public static readonly string[] Migrations =
+    [
+        """
+        CREATE TABLE ds_schema (
+            id INTEGER PRIMARY KEY CHECK (id = 1),
+            product TEXT NOT NULL,
+            version INTEGER NOT NULL);
+        CREATE TABLE ds_runs (
+            id BLOB PRIMARY KEY,
+            workflow TEXT NOT NULL,
+            kind INTEGER NOT NULL,
+            idem_key TEXT NOT NULL UNIQUE,
+            scheduled INTEGER NOT NULL,
+            due INTEGER NOT NULL,
+            status INTEGER NOT NULL,
+            attempt INTEGER NOT NULL,
+            input TEXT,
+            metadata TEXT,
+            created INTEGER NOT NULL,
+            started INTEGER,
+            completed INTEGER,
+            error_type TEXT,
+            error_message TEXT,
+            lease_token BLOB,
+            lease_expires INTEGER) WITHOUT ROWID;
+        CREATE INDEX ds_runs_due ON ds_runs (due, id) WHERE status = 0;
+        CREATE INDEX ds_runs_lease ON ds_runs (lease_expires) WHERE status = 1;
+        CREATE INDEX ds_runs_scheduled ON ds_runs (scheduled, id);
+        CREATE INDEX ds_runs_workflow ON ds_runs (workflow, scheduled);
+        CREATE INDEX ds_runs_ended ON ds_runs (completed) WHERE status >= 2;
+        CREATE TABLE ds_run_metadata (
+            run_id BLOB NOT NULL REFERENCES ds_runs (id) ON DELETE CASCADE,
+            key TEXT NOT NULL,
+            value TEXT NOT NULL,
+            PRIMARY KEY (run_id, key)) WITHOUT ROWID;
+        CREATE INDEX ds_run_metadata_value ON ds_run_metadata (key, value);
+        CREATE TABLE ds_watermarks (
+            schedule TEXT PRIMARY KEY,
+            value INTEGER NOT NULL) WITHOUT ROWID;
+        INSERT INTO ds_schema (id, product, version) VALUES (1, 'Durable.Scheduling', 1);
+        """,
+    ];
+
+    public static int Latest => Migrations.Length;
+
+    public const string RunColumns =
+        "id, workflow, kind, idem_key, scheduled, due, status, attempt, input, metadata, created, started, completed, error_type, error_message";
+}
