@@ -601,6 +601,12 @@ internal sealed class SqliteSchedulingStore : ISchedulingStore, IAsyncDisposable
             _writer = Open();
             await RetryBusyAsync(() =>
             {
+                // Refuse a newer or foreign schema before anything (even the journal mode) changes the file.
+                using var check = _writer.CreateCommand();
+                return ReadVersion(check);
+            }).ConfigureAwait(false);
+            await RetryBusyAsync(() =>
+            {
                 using var wal = _writer.CreateCommand();
                 wal.CommandText = "PRAGMA journal_mode = WAL";
                 return wal.ExecuteScalar();
@@ -624,6 +630,22 @@ internal sealed class SqliteSchedulingStore : ISchedulingStore, IAsyncDisposable
         using var transaction = _writer!.BeginTransaction(deferred: false);
         using var command = _writer.CreateCommand();
         command.Transaction = transaction;
+        int? version = ReadVersion(command);
+        for (int v = version ?? 0; v < SqliteSchema.Latest; v++)
+        {
+            command.CommandText = SqliteSchema.Migrations[v];
+            command.ExecuteNonQuery();
+            command.CommandText = $"UPDATE ds_schema SET version = {v + 1} WHERE id = 1";
+            command.ExecuteNonQuery();
+        }
+
+        transaction.Commit();
+        return true;
+    }
+
+    /// <summary>The file's schema version (null when it has none yet); throws for a newer or foreign schema.</summary>
+    private int? ReadVersion(SqliteCommand command)
+    {
         command.CommandText = "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'ds_schema'";
         int? version = null;
         if (Convert.ToInt64(command.ExecuteScalar(), CultureInfo.InvariantCulture) == 1)
@@ -651,16 +673,7 @@ internal sealed class SqliteSchedulingStore : ISchedulingStore, IAsyncDisposable
             throw new SqliteSchemaException(_file, version, SqliteSchema.Latest, "was written by a newer version of Durable.Scheduling.Sqlite");
         }
 
-        for (int v = version ?? 0; v < SqliteSchema.Latest; v++)
-        {
-            command.CommandText = SqliteSchema.Migrations[v];
-            command.ExecuteNonQuery();
-            command.CommandText = $"UPDATE ds_schema SET version = {v + 1} WHERE id = 1";
-            command.ExecuteNonQuery();
-        }
-
-        transaction.Commit();
-        return true;
+        return version;
     }
 
     private static string Where(SqliteCommand command, RunQuery query)

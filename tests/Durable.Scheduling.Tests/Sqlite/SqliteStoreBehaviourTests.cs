@@ -1,0 +1,207 @@
+using System.Security.Cryptography;
+using Durable.Scheduling.Sqlite;
+using Durable.Scheduling.Tests.Testing;
+using FluentAssertions;
+using Microsoft.Data.Sqlite;
+using NUnit.Framework;
+
+namespace Durable.Scheduling.Tests.Sqlite;
+
+/// <summary>What only the SQLite store has to prove: schema, durability, locking, bad data and sharing a file.</summary>
+[TestFixture]
+public sealed class SqliteStoreBehaviourTests
+{
+    private static readonly DateTimeOffset s_now = new(2026, 6, 1, 12, 0, 0, TimeSpan.Zero);
+    private string _file = null!;
+
+    [SetUp]
+    public void NewFile() => _file = SqliteTestFiles.NewFile();
+
+    [TearDown]
+    public void DeleteFile() => SqliteTestFiles.Delete(_file);
+
+    private SqliteSchedulingStore NewStore(TimeSpan? busyTimeout = null) =>
+        new(new SqliteSchedulingOptions { ConnectionString = $"Data Source={_file}", BusyTimeout = busyTimeout ?? TimeSpan.FromSeconds(30) });
+
+    private static ScheduledRun Run(DateTimeOffset at, string workflow = "send-reminder", string? input = null) => new()
+    {
+        Id = Guid.NewGuid(),
+        WorkflowName = workflow,
+        Kind = RunKind.OneTime,
+        ScheduledTime = at,
+        DueTime = at,
+        Status = RunStatus.Pending,
+        Input = input,
+        CreatedAt = s_now,
+    };
+
+    [Test]
+    public async Task Schema_IsCreatedOnFirstUse_AndRecordsItsVersion()
+    {
+        await using (var store = NewStore())
+        {
+            await store.InsertAsync([Run(s_now)], default);
+        }
+
+        await using var connection = new SqliteConnection($"Data Source={_file}");
+        await connection.OpenAsync();
+        await using var command = connection.CreateCommand();
+        command.CommandText = "SELECT product || ' ' || version FROM ds_schema";
+        (await command.ExecuteScalarAsync()).Should().Be("Durable.Scheduling 1");
+        command.CommandText = "PRAGMA journal_mode";
+        (await command.ExecuteScalarAsync()).Should().Be("wal");
+    }
+
+    [Test]
+    public async Task Schema_WhenManyStoresStartAtOnce_MigratesOnce()
+    {
+        var stores = Enumerable.Range(0, 6).Select(_ => NewStore()).ToList();
+        await Task.WhenAll(stores.Select(s => Task.Run(async () => await s.InsertAsync([Run(s_now)], default))));
+        foreach (var store in stores)
+        {
+            await store.DisposeAsync();
+        }
+
+        await using var connection = new SqliteConnection($"Data Source={_file}");
+        await connection.OpenAsync();
+        await using var command = connection.CreateCommand();
+        command.CommandText = "SELECT count(*) FROM ds_schema";
+        (await command.ExecuteScalarAsync()).Should().Be(1L);
+        command.CommandText = "SELECT count(*) FROM ds_runs";
+        (await command.ExecuteScalarAsync()).Should().Be(6L);
+    }
+
+    [Test]
+    public async Task Schema_WhenFileIsNewer_IsRefusedNamingFileAndVersions_AndNotModified()
+    {
+        await using (var store = NewStore())
+        {
+            await store.InsertAsync([Run(s_now)], default);
+        }
+
+        await Execute("UPDATE ds_schema SET version = 99");
+        var before = Hash();
+        await using var newer = NewStore();
+        var act = async () => await newer.GetAsync(Guid.NewGuid(), default);
+        var error = (await act.Should().ThrowAsync<SqliteSchemaException>()).Which;
+        error.Message.Should().Contain(_file).And.Contain("99").And.Contain("up to 1");
+        error.FoundVersion.Should().Be(99);
+        Hash().Should().Equal(before, "a refused file is never written");
+    }
+
+    [Test]
+    public async Task Schema_WhenFileHasForeignTables_IsRefused()
+    {
+        await Execute("CREATE TABLE ds_runs (x INTEGER); INSERT INTO ds_runs VALUES (1);");
+        var before = Hash();
+        await using var store = NewStore();
+        var act = async () => await store.GetAsync(Guid.NewGuid(), default);
+        (await act.Should().ThrowAsync<SqliteSchemaException>()).Which.Message.Should().Contain(_file).And.Contain("no schema record");
+        Hash().Should().Equal(before);
+    }
+
+    [Test]
+    public async Task Runs_SurviveReopening()
+    {
+        var run = Run(s_now, input: """{"customerId":1}""");
+        await using (var store = NewStore())
+        {
+            await store.InsertAsync([run], default);
+            await store.AdvanceWatermarkAsync("cron", s_now, default);
+        }
+
+        await using var reopened = NewStore();
+        (await reopened.GetAsync(run.Id, default))!.Input.Should().Be(run.Input);
+        (await reopened.GetWatermarkAsync("cron", default)).Should().Be(s_now);
+    }
+
+    [Test]
+    public async Task WriteLock_HeldByAnotherConnection_IsWaitedOut()
+    {
+        await using var store = NewStore();
+        await store.InsertAsync([Run(s_now)], default);
+        await using var blocker = new SqliteConnection($"Data Source={_file}");
+        await blocker.OpenAsync();
+        var transaction = blocker.BeginTransaction(deferred: false); // holds the write lock
+        var insert = store.InsertAsync([Run(s_now.AddMinutes(1))], default).AsTask();
+        await Task.Delay(300);
+        insert.IsCompleted.Should().BeFalse("the writer waits for the lock");
+        transaction.Commit();
+        (await insert).Single().Created.Should().BeTrue();
+    }
+
+    [Test]
+    public async Task WriteLock_HeldPastBusyTimeout_FailsWithTimeout_NotSqliteError()
+    {
+        await using var store = NewStore(TimeSpan.FromMilliseconds(200));
+        await store.InsertAsync([Run(s_now)], default);
+        await using var blocker = new SqliteConnection($"Data Source={_file}");
+        await blocker.OpenAsync();
+        using var transaction = blocker.BeginTransaction(deferred: false);
+        var act = async () => await store.InsertAsync([Run(s_now.AddMinutes(1))], default);
+        (await act.Should().ThrowAsync<TimeoutException>()).Which.Message.Should().Contain(_file);
+    }
+
+    [Test]
+    public async Task TwoStoresOnOneFile_ClaimEachRunOnce()
+    {
+        await using var first = NewStore();
+        await using var second = NewStore();
+        var runs = Enumerable.Range(0, 300).Select(i => Run(s_now.AddMilliseconds(-i))).ToList();
+        await first.InsertAsync(runs, default);
+        var ids = runs.Select(r => r.Id).ToList();
+        var claims = await Task.WhenAll(
+            Enumerable.Range(0, 4).Select(i => Task.Run(async () => await (i % 2 == 0 ? first : second).ClaimAsync(ids, s_now, TimeSpan.FromMinutes(1), default))));
+        claims.SelectMany(c => c).Select(l => l.Run.Id).Should().OnlyHaveUniqueItems().And.HaveCount(300);
+        (await first.CheckIntegrityAsync()).Should().Be("ok");
+    }
+
+    [Test]
+    public async Task UndeserializableInput_FailsThatRunAfterRetries_WithoutBlockingOthers()
+    {
+        var store = NewStore();
+        await using var harness = new SchedulerHarness(s_now, [typeof(OneTimeWorkflows)], store: store);
+        await harness.StartAsync();
+        var bad = await harness.Scheduler.ScheduleAsync("send-reminder", s_now.AddSeconds(1), new { customerId = "not a number" });
+        var good = await harness.Scheduler.ScheduleAsync("send-reminder", s_now.AddSeconds(2), new Reminder(7, "fine"));
+        await harness.RunForAsync(TimeSpan.FromMinutes(1));
+
+        var failed = await harness.Scheduler.GetAsync(bad.Id);
+        failed!.Status.Should().Be(RunStatus.Failed);
+        failed.Error!.Type.Should().Be("System.Text.Json.JsonException");
+        (await harness.Scheduler.GetAsync(good.Id))!.Status.Should().Be(RunStatus.Succeeded);
+        (await harness.Scheduler.ListAsync(new RunQuery())).Items.Should().HaveCount(2);
+    }
+
+    [Test]
+    public async Task CatchUp_AfterRestartOnSameFile_RunsMissedOccurrences()
+    {
+        var start = s_now;
+        await using (var before = new SchedulerHarness(start, [typeof(CatchUpWorkflows)], store: NewStore()))
+        {
+            await before.StartAsync();
+            await before.RunForAsync(TimeSpan.FromMinutes(30));
+        }
+
+        await using var after = new SchedulerHarness(start.AddMinutes(95), [typeof(CatchUpWorkflows)], store: NewStore());
+        await after.StartAsync();
+        after.Log.Of("catchup-all").Select(r => (int)(r.Scheduled - start).TotalMinutes).Order().Should().Equal(40, 50, 60, 70, 80, 90);
+        after.Log.Of("catchup-latest").Select(r => (int)(r.Scheduled - start).TotalMinutes).Should().Equal(90);
+        after.Log.Of("catchup-active").Should().BeEmpty();
+    }
+
+    private async Task Execute(string sql)
+    {
+        await using var connection = new SqliteConnection($"Data Source={_file};Pooling=False");
+        await connection.OpenAsync();
+        await using var command = connection.CreateCommand();
+        command.CommandText = sql;
+        await command.ExecuteNonQueryAsync();
+    }
+
+    private byte[] Hash()
+    {
+        using var stream = File.OpenRead(_file);
+        return SHA256.HashData(stream);
+    }
+}
