@@ -1,0 +1,38 @@
+using Durable.Scheduling;
+
+namespace Durable.Scheduling.CrashHost;
+
+/// <summary>Appends one line per event to the observer log, flushed to the OS before the handler goes on.</summary>
+internal static class ObserverLog
+{
+    private static readonly Lock s_lock = new();
+
+    public static string Path { get; set; } = "";
+
+    public static void Write(string phase, ScheduledRunContext run)
+    {
+        lock (s_lock)
+        {
+            using var stream = new FileStream(Path, FileMode.Append, FileAccess.Write, FileShare.ReadWrite);
+            using var writer = new StreamWriter(stream);
+            writer.Write($"{phase}|{run.IdempotencyKey}|{Environment.ProcessId}\n");
+        }
+    }
+}
+
+/// <summary>The crash host's workflows: each takes a random 0-150 ms, so kills often land inside a handler.</summary>
+public sealed class CrashWorkflows
+{
+    [Scheduled("* * * * * *", Name = "crash-every-second")]
+    public static Task EverySecond(ScheduledRunContext run, CancellationToken cancellationToken) => Work(run, cancellationToken);
+
+    [Workflow("crash-one-time")]
+    public static Task OneTime(ScheduledRunContext run, CancellationToken cancellationToken) => Work(run, cancellationToken);
+
+    private static async Task Work(ScheduledRunContext run, CancellationToken cancellationToken)
+    {
+        ObserverLog.Write("start", run);
+        await Task.Delay(Random.Shared.Next(150), cancellationToken);
+        ObserverLog.Write("end", run);
+    }
+}

@@ -1,0 +1,46 @@
+using System.Globalization;
+using Durable.Scheduling;
+using Durable.Scheduling.CrashHost;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+
+// dotnet Durable.Scheduling.CrashHost.dll <database file> <observer log> <one-time burst size> [<seconds to run, 0 = until killed>]
+// Runs an every-second schedule and a burst of one-time runs on a SQLite file; every handler invocation appends
+// "start|key|pid" and, when it returns, "end|key|pid" to the observer log, outside the database.
+string database = args[0];
+ObserverLog.Path = args[1];
+int burst = int.Parse(args[2], CultureInfo.InvariantCulture);
+int seconds = args.Length > 3 ? int.Parse(args[3], CultureInfo.InvariantCulture) : 0;
+
+var builder = Host.CreateApplicationBuilder();
+builder.Logging.ClearProviders();
+builder.Services.AddScheduling(o =>
+{
+    o.Assemblies.Add(typeof(CrashWorkflows).Assembly);
+    o.LeaseDuration = TimeSpan.FromSeconds(2);
+    o.PollInterval = TimeSpan.FromMilliseconds(200);
+    o.LookAhead = TimeSpan.FromSeconds(2);
+    o.MaxCatchUpRuns = 100_000;
+    o.UseSqlite($"Data Source={database}");
+});
+using var host = builder.Build();
+Console.WriteLine($"starting {TimeProvider.System.GetUtcNow().UtcTicks}");
+await host.StartAsync();
+
+var scheduler = host.Services.GetRequiredService<IScheduler>();
+var now = TimeProvider.System.GetUtcNow();
+await scheduler.ScheduleManyAsync(Enumerable.Range(0, burst).Select(i =>
+    new RunRequest("crash-one-time", now.AddMilliseconds(20 * i), IdempotencyKey: "burst-" + i.ToString(CultureInfo.InvariantCulture))));
+Console.WriteLine("ready");
+
+if (seconds > 0)
+{
+    await Task.Delay(TimeSpan.FromSeconds(seconds));
+    await host.StopAsync();
+    Console.WriteLine("stopped");
+    return 0;
+}
+
+await Task.Delay(Timeout.Infinite);
+return 0;

@@ -1,0 +1,173 @@
+using System.Diagnostics;
+using System.Globalization;
+using FluentAssertions;
+using Microsoft.Data.Sqlite;
+using NUnit.Framework;
+
+namespace Durable.Scheduling.Tests.Sqlite;
+
+/// <summary>
+/// Crash safety with real processes killed for real (SIGKILL), checked like Jepsen's checker for Chronos: every
+/// expected occurrence in the window has exactly one completed record; an invocation beyond one is explained by a
+/// kill of the process that made it; nothing is missing; the file passes <c>PRAGMA integrity_check</c>.
+/// Covers reliability scenarios A (process crash), D (several processes on one file) and B6 (lease takeover).
+/// </summary>
+[TestFixture]
+[NonParallelizable]
+public sealed class SqliteCrashSafetyTests
+{
+    private const int Kills = 22;
+    private const int Burst = 300;
+    private static readonly string s_host = Path.Combine(AppContext.BaseDirectory, "Durable.Scheduling.CrashHost.dll");
+
+    [Test]
+    public async Task KilledAndRestarted_OneProcess_EveryOccurrenceCompletesExactlyOnce()
+    {
+        await RunScenarioAsync(processes: 1, seed: 17);
+    }
+
+    [Test]
+    public async Task KilledAndRestarted_TwoProcessesOnOneFile_ZeroDuplicates()
+    {
+        await RunScenarioAsync(processes: 2, seed: 29);
+    }
+
+    private static async Task RunScenarioAsync(int processes, int seed)
+    {
+        string database = SqliteTestFiles.NewFile("crash");
+        string log = database + ".observer.log";
+        var random = new Random(seed);
+        var killed = new HashSet<int>();
+        long windowStart = 0;
+        try
+        {
+            // Each slot (one per process) is killed and restarted at random moments, independently.
+            var slots = Enumerable.Range(0, processes).Select(_ => (Process?)null).ToArray();
+            for (int kill = 0; kill < Kills; kill++)
+            {
+                for (int slot = 0; slot < processes; slot++)
+                {
+                    if (slots[slot] is null)
+                    {
+                        var (process, started) = await StartAsync(database, log, Burst, seconds: 0);
+                        slots[slot] = process;
+                        windowStart = windowStart == 0 ? started : windowStart;
+                    }
+                }
+
+                await Task.Delay(random.Next(200, 1200)); // often inside a handler or between claim and completion
+                int victim = random.Next(processes);
+                var target = slots[victim]!;
+                killed.Add(target.Id);
+                target.Kill(entireProcessTree: true); // SIGKILL
+                await target.WaitForExitAsync();
+                target.Dispose();
+                slots[victim] = null;
+            }
+
+            foreach (var survivor in slots.Where(p => p is not null))
+            {
+                killed.Add(survivor!.Id);
+                survivor.Kill(entireProcessTree: true);
+                await survivor.WaitForExitAsync();
+            }
+
+            // A last, clean run: leases of the killed processes expire and their runs are taken over.
+            var (final, _) = await StartAsync(database, log, Burst, seconds: 6);
+            long windowEnd = DateTimeOffset.UtcNow.AddSeconds(2).UtcTicks; // checked up to 4 s before the clean stop
+            await final.WaitForExitAsync();
+            final.ExitCode.Should().Be(0);
+
+            Check(database, log, killed, windowStart, windowEnd, processes);
+        }
+        finally
+        {
+            SqliteTestFiles.Delete(database);
+            File.Delete(log);
+        }
+    }
+
+    private static async Task<(Process Process, long StartedTicks)> StartAsync(string database, string log, int burst, int seconds)
+    {
+        var info = new ProcessStartInfo("dotnet")
+        {
+            RedirectStandardOutput = true,
+            UseShellExecute = false,
+        };
+        foreach (var arg in new[] { s_host, database, log, burst.ToString(CultureInfo.InvariantCulture), seconds.ToString(CultureInfo.InvariantCulture) })
+        {
+            info.ArgumentList.Add(arg);
+        }
+
+        var process = Process.Start(info)!;
+        long started = 0;
+        while (await process.StandardOutput.ReadLineAsync() is { } line)
+        {
+            if (line.StartsWith("starting ", StringComparison.Ordinal))
+            {
+                started = long.Parse(line["starting ".Length..], CultureInfo.InvariantCulture);
+            }
+
+            if (line == "ready")
+            {
+                break;
+            }
+        }
+
+        started.Should().BePositive("the host must report its start");
+        _ = process.StandardOutput.ReadToEndAsync(); // keep draining
+        return (process, started);
+    }
+
+    private static void Check(string database, string log, HashSet<int> killed, long windowStart, long windowEnd, int processes)
+    {
+        // The database: one record per key, every expected occurrence and every burst run succeeded exactly once.
+        var records = new Dictionary<string, (int Status, long Scheduled)>(StringComparer.Ordinal);
+        using (var connection = new SqliteConnection($"Data Source={database};Pooling=False"))
+        {
+            connection.Open();
+            using var command = connection.CreateCommand();
+            command.CommandText = "PRAGMA integrity_check";
+            command.ExecuteScalar().Should().Be("ok");
+            command.CommandText = "SELECT count(*) FROM (SELECT workflow, scheduled FROM ds_runs WHERE kind = 0 GROUP BY workflow, scheduled HAVING count(*) > 1)";
+            command.ExecuteScalar().Should().Be(0L, "no occurrence has two records");
+            command.CommandText = "SELECT idem_key, status, scheduled FROM ds_runs";
+            using var reader = command.ExecuteReader();
+            while (reader.Read())
+            {
+                records.Add(reader.GetString(0), (reader.GetInt32(1), reader.GetInt64(2)));
+            }
+        }
+
+        long firstSecond = ((windowStart / TimeSpan.TicksPerSecond) + 2) * TimeSpan.TicksPerSecond;
+        var expected = new List<string>();
+        for (long t = firstSecond; t <= windowEnd; t += TimeSpan.TicksPerSecond)
+        {
+            expected.Add("crash-every-second@" + new DateTime(t, DateTimeKind.Utc).ToString("yyyy-MM-dd'T'HH:mm:ss.fffffff'Z'", CultureInfo.InvariantCulture));
+        }
+
+        expected.AddRange(Enumerable.Range(0, Burst).Select(i => "crash-one-time#burst-" + i.ToString(CultureInfo.InvariantCulture)));
+        expected.Count.Should().BeGreaterThan(Burst + 10, "the window must span many seconds");
+        var missing = expected.Where(k => !records.TryGetValue(k, out var r) || r.Status != (int)RunStatus.Succeeded).ToList();
+        missing.Should().BeEmpty("every expected occurrence and one-time run has exactly one completed record");
+
+        // The observer log: invocations beyond one per key come from processes that were killed.
+        var lines = File.ReadAllLines(log).Select(l => l.Split('|')).Where(p => p.Length == 3).ToList();
+        var starts = lines.Where(p => p[0] == "start").GroupBy(p => p[1]).ToDictionary(g => g.Key, g => g.Select(p => int.Parse(p[2], CultureInfo.InvariantCulture)).ToList());
+        var ends = lines.Where(p => p[0] == "end").Select(p => p[1]).ToHashSet();
+        foreach (var key in expected)
+        {
+            starts.Should().ContainKey(key, "a completed run's handler was invoked");
+            ends.Should().Contain(key, "a completed run's handler returned");
+            var pids = starts[key];
+            pids.Take(pids.Count - 1).All(killed.Contains).Should().BeTrue($"an extra invocation of {key} (by {string.Join(", ", pids)}) must be explained by a kill");
+        }
+
+        int duplicates = starts.Values.Sum(p => p.Count - 1);
+        TestContext.Out.WriteLine($"{processes} process(es): {Kills} kills, {expected.Count} expected runs all completed once, {duplicates} re-invocations after kills, {starts.Values.SelectMany(p => p).Distinct().Count()} process ids seen.");
+        if (processes == 2)
+        {
+            starts.Values.SelectMany(p => p).Distinct().Count().Should().BeGreaterThan(2, "both processes did work");
+        }
+    }
+}
