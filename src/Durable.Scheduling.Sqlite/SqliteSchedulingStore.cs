@@ -18,6 +18,8 @@ internal sealed class SqliteSchedulingStore : ISchedulingStore, IAsyncDisposable
 {
     private const int SqliteBusy = 5;
     private const int SqliteLocked = 6;
+    private const int SqliteCorrupt = 11;
+    private const int SqliteNotADatabase = 26;
 
     private readonly SqliteSchedulingOptions _options;
     private readonly string _connectionString;
@@ -376,6 +378,19 @@ internal sealed class SqliteSchedulingStore : ISchedulingStore, IAsyncDisposable
             return value is null ? null : new DateTimeOffset(Convert.ToInt64(value, CultureInfo.InvariantCulture), TimeSpan.Zero);
         }).ConfigureAwait(false);
 
+    /// <summary>Reads a PRAGMA as the store's own connections see it (for tests and operations).</summary>
+    internal async Task<string> ReadPragmaAsync(string pragma) =>
+        await ReadAsync(connection =>
+        {
+            using var command = connection.CreateCommand();
+            command.CommandText = pragma switch
+            {
+                "journal_mode" or "synchronous" or "busy_timeout" or "foreign_keys" => "PRAGMA " + pragma,
+                _ => throw new ArgumentOutOfRangeException(nameof(pragma), pragma, "Not a PRAGMA this method reads."),
+            };
+            return Convert.ToString(command.ExecuteScalar(), CultureInfo.InvariantCulture) ?? "";
+        }).ConfigureAwait(false);
+
     /// <summary>Runs <c>PRAGMA integrity_check</c> (for tests and operations): "ok" when the file is sound.</summary>
     internal async Task<string> CheckIntegrityAsync() =>
         await ReadAsync(connection =>
@@ -599,12 +614,20 @@ internal sealed class SqliteSchedulingStore : ISchedulingStore, IAsyncDisposable
             }
 
             _writer = Open();
-            await RetryBusyAsync(() =>
+            try
             {
-                // Refuse a newer or foreign schema before anything (even the journal mode) changes the file.
-                using var check = _writer.CreateCommand();
-                return ReadVersion(check);
-            }).ConfigureAwait(false);
+                await RetryBusyAsync(() =>
+                {
+                    // Refuse a newer or foreign schema before anything (even the journal mode) changes the file.
+                    using var check = _writer.CreateCommand();
+                    return ReadVersion(check);
+                }).ConfigureAwait(false);
+            }
+            catch (SqliteException e) when (e.SqliteErrorCode is SqliteCorrupt or SqliteNotADatabase)
+            {
+                await _writer.DisposeAsync().ConfigureAwait(false);
+                throw new SqliteSchemaException(_file, null, SqliteSchema.Latest, $"is not a SQLite database or is damaged ({e.Message})");
+            }
             await RetryBusyAsync(() =>
             {
                 using var wal = _writer.CreateCommand();

@@ -47,6 +47,7 @@ internal sealed partial class SchedulerEngine : IHostedService, IDisposable
     private long _nextRenewTicks;
     private long _nextPurgeTicks;
     private long _lastNowTicks;
+    private long _startedTicks;
     private int _activeCount; // runs claimed or being claimed whose handler has not returned
     private bool _slotWanted; // runs wait in _waiting for a concurrency slot
     private int _running;
@@ -87,6 +88,7 @@ internal sealed partial class SchedulerEngine : IHostedService, IDisposable
         }
 
         var now = _time.GetUtcNow();
+        _startedTicks = now.UtcTicks;
         _wheel = new TimerWheel(now.UtcTicks);
         _lastNowTicks = now.UtcTicks;
         Log.Started(_logger, _registry.All.Count, _schedules.Count);
@@ -216,14 +218,10 @@ internal sealed partial class SchedulerEngine : IHostedService, IDisposable
             catch (Exception e)
             {
                 Log.LoopError(_logger, e, _options.PollInterval);
-                try
-                {
-                    await Task.Delay(_options.PollInterval, _time, stop).ConfigureAwait(false);
-                }
-                catch (OperationCanceledException)
-                {
-                    break;
-                }
+                _feedCursor = null;
+                _nextFeedTicks = 0; // feed again (from the start) after the back-off
+                await _signal.WaitAsync(_options.PollInterval, stop).ConfigureAwait(false);
+                _signal.Reset();
             }
         }
 
@@ -385,7 +383,9 @@ internal sealed partial class SchedulerEngine : IHostedService, IDisposable
         var schedule = state.Workflow.Schedule!;
         if (!state.Loaded)
         {
-            state.Watermark = (await _store.GetWatermarkAsync(state.Workflow.Name, stop).ConfigureAwait(false))?.UtcTicks ?? now.UtcTicks - 1;
+            // A schedule never run starts at this scheduler's start: occurrences since then that could not be created
+            // (the store was unreachable) are caught up per policy like any other missed ones.
+            state.Watermark = (await _store.GetWatermarkAsync(state.Workflow.Name, stop).ConfigureAwait(false))?.UtcTicks ?? _startedTicks - 1;
             state.Loaded = true;
         }
 

@@ -34,10 +34,10 @@ public sealed class SchedulingOptions
     public TimeSpan PollInterval { get; set; } = TimeSpan.FromSeconds(1);
 
     /// <summary>
-    /// How long a claimed run's lease lasts; renewed at a third of it while the handler runs. Default 5 minutes, from
+    /// How long a claimed run's lease lasts; renewed at a third of it while the handler runs. Default 30 seconds, from
     /// 1 second to 1 day. After a crash, another process (or the restarted one) takes the run over once it expires.
     /// </summary>
-    public TimeSpan LeaseDuration { get; set; } = TimeSpan.FromMinutes(5);
+    public TimeSpan LeaseDuration { get; set; } = TimeSpan.FromSeconds(30);
 
     /// <summary>
     /// How far back missed occurrences of a recurring schedule are caught up after downtime; older ones are dropped

@@ -53,6 +53,26 @@ public sealed class SqliteStoreBehaviourTests
     }
 
     [Test]
+    public async Task Durability_IsWalWithSynchronousFull_ByDefault()
+    {
+        await using var store = NewStore();
+        (await store.ReadPragmaAsync("journal_mode")).Should().Be("wal");
+        (await store.ReadPragmaAsync("synchronous")).Should().Be("2", "2 is FULL: every commit is flushed to disk");
+        (await store.ReadPragmaAsync("busy_timeout")).Should().Be("30000");
+    }
+
+    [Test]
+    public async Task Schema_WhenFileIsNotADatabase_IsRefusedNamingFile_AndNotModified()
+    {
+        await File.WriteAllBytesAsync(_file, Enumerable.Range(0, 4096).Select(i => (byte)(i * 7)).ToArray());
+        var before = Hash();
+        await using var store = NewStore();
+        var act = async () => await store.GetAsync(Guid.NewGuid(), default);
+        (await act.Should().ThrowAsync<SqliteSchemaException>()).Which.Message.Should().Contain(_file).And.Contain("not a SQLite database");
+        Hash().Should().Equal(before);
+    }
+
+    [Test]
     public async Task Schema_WhenManyStoresStartAtOnce_MigratesOnce()
     {
         var stores = Enumerable.Range(0, 6).Select(_ => NewStore()).ToList();

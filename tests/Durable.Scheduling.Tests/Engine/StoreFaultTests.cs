@@ -1,0 +1,49 @@
+using Durable.Scheduling.Tests.Testing;
+using FluentAssertions;
+using NUnit.Framework;
+
+namespace Durable.Scheduling.Tests.Engine;
+
+/// <summary>The store becoming unreachable never stops the scheduler; when it returns, nothing is lost.</summary>
+[TestFixture]
+public sealed class StoreFaultTests
+{
+    private static readonly DateTimeOffset s_start = new(2026, 6, 1, 12, 0, 0, TimeSpan.Zero);
+
+    [Test]
+    public async Task StoreDownAtStartUp_SchedulerKeepsRetrying_ThenCatchesUpPerPolicy()
+    {
+        var store = new FlakyStore(new InMemorySchedulingStore()) { Down = true };
+        await using var harness = new SchedulerHarness(s_start, [typeof(CatchUpWorkflows)], store: store);
+        await harness.StartAsync(); // does not throw: the host starts without its store
+        await harness.RunForAsync(TimeSpan.FromMinutes(25));
+        harness.Log.Invocations.Should().BeEmpty();
+        store.Failures.Should().BeGreaterThan(10, "the scheduler kept retrying, every poll interval");
+
+        store.Down = false;
+        await harness.RunForAsync(TimeSpan.FromMinutes(2));
+        harness.Log.Of("catchup-all").Select(r => (int)(r.Scheduled - s_start).TotalMinutes).Order().Should().Equal(0, 10, 20);
+        harness.Log.Of("catchup-latest").Select(r => (int)(r.Scheduled - s_start).TotalMinutes).Should().Equal(20);
+        harness.Log.Of("catchup-active").Should().BeEmpty();
+    }
+
+    [Test]
+    public async Task StoreDropsMidRun_CompletionIsRetriedByLeaseExpiry_AndRunCompletesOnce()
+    {
+        var inner = new InMemorySchedulingStore();
+        var store = new FlakyStore(inner);
+        await using var harness = new SchedulerHarness(s_start, [typeof(OneTimeWorkflows)], o => o.LeaseDuration = TimeSpan.FromMinutes(1), store: store);
+        await harness.StartAsync();
+        var run = await harness.Scheduler.ScheduleAsync("hangs", s_start.AddSeconds(10));
+        await harness.RunForAsync(TimeSpan.FromSeconds(11)); // running (parked) now
+        store.Down = true;
+        await harness.RunForAsync(TimeSpan.FromSeconds(5)); // its 5 s timeout fires; recording the outcome fails
+        store.Down = false;
+        await harness.RunForAsync(TimeSpan.FromMinutes(3)); // the lease expires; the run is claimed again
+
+        var stored = await inner.GetAsync(run.Id, default);
+        stored!.Status.Should().Be(RunStatus.Failed);
+        stored.Attempt.Should().Be(2, "the first attempt's outcome was lost with the store, so the run was taken over");
+        harness.Log.Of("hangs").Should().HaveCount(2);
+    }
+}

@@ -1,0 +1,50 @@
+namespace Durable.Scheduling.Tests.Testing;
+
+/// <summary>A store that fails every call while <see cref="Down"/> is set (the database is unreachable).</summary>
+public sealed class FlakyStore(ISchedulingStore inner) : ISchedulingStore
+{
+    public bool Down { get; set; }
+
+    public int Failures { get; private set; }
+
+    private T Guard<T>(Func<T> call)
+    {
+        if (Down)
+        {
+            Failures++;
+            throw new IOException("The database is unreachable (injected fault).");
+        }
+
+        return call();
+    }
+
+    public ValueTask<IReadOnlyList<InsertResult>> InsertAsync(IReadOnlyList<ScheduledRun> runs, CancellationToken cancellationToken) => Guard(() => inner.InsertAsync(runs, cancellationToken));
+
+    public ValueTask<ScheduledRun?> GetAsync(Guid id, CancellationToken cancellationToken) => Guard(() => inner.GetAsync(id, cancellationToken));
+
+    public ValueTask<RunPage> ListAsync(RunQuery query, CancellationToken cancellationToken) => Guard(() => inner.ListAsync(query, cancellationToken));
+
+    public ValueTask<IReadOnlyList<(Guid Id, RunStatus? Status)>> DeleteAsync(IReadOnlyCollection<Guid> ids, CancellationToken cancellationToken) => Guard(() => inner.DeleteAsync(ids, cancellationToken));
+
+    public ValueTask<IReadOnlyList<Guid>> DeleteAsync(RunQuery filter, CancellationToken cancellationToken) => Guard(() => inner.DeleteAsync(filter, cancellationToken));
+
+    public ValueTask<IReadOnlyList<ScheduledRun>> RescheduleAsync(IReadOnlyList<(Guid Id, DateTimeOffset Time)> changes, CancellationToken cancellationToken) => Guard(() => inner.RescheduleAsync(changes, cancellationToken));
+
+    public ValueTask<DuePage> GetDueAsync(DateTimeOffset until, int limit, string? continuation, CancellationToken cancellationToken) => Guard(() => inner.GetDueAsync(until, limit, continuation, cancellationToken));
+
+    public ValueTask<IReadOnlyList<ScheduledRun>> GetExpiredLeasesAsync(DateTimeOffset now, int limit, CancellationToken cancellationToken) => Guard(() => inner.GetExpiredLeasesAsync(now, limit, cancellationToken));
+
+    public ValueTask<IReadOnlyList<RunLease>> ClaimAsync(IReadOnlyList<Guid> ids, DateTimeOffset now, TimeSpan leaseDuration, CancellationToken cancellationToken) => Guard(() => inner.ClaimAsync(ids, now, leaseDuration, cancellationToken));
+
+    public ValueTask<bool> RenewAsync(Guid id, Guid leaseToken, DateTimeOffset expiresAt, CancellationToken cancellationToken) => Guard(() => inner.RenewAsync(id, leaseToken, expiresAt, cancellationToken));
+
+    public ValueTask<IReadOnlyList<bool>> CompleteAsync(IReadOnlyList<RunCompletion> completions, CancellationToken cancellationToken) => Guard(() => inner.CompleteAsync(completions, cancellationToken));
+
+    public ValueTask<bool> ReleaseAsync(Guid id, Guid leaseToken, DateTimeOffset dueTime, RunError? failure, CancellationToken cancellationToken) => Guard(() => inner.ReleaseAsync(id, leaseToken, dueTime, failure, cancellationToken));
+
+    public ValueTask<DateTimeOffset?> GetWatermarkAsync(string schedule, CancellationToken cancellationToken) => Guard(() => inner.GetWatermarkAsync(schedule, cancellationToken));
+
+    public ValueTask AdvanceWatermarkAsync(string schedule, DateTimeOffset value, CancellationToken cancellationToken) => Guard(() => inner.AdvanceWatermarkAsync(schedule, value, cancellationToken));
+
+    public ValueTask<int> PurgeAsync(DateTimeOffset endedBefore, int limit, CancellationToken cancellationToken) => Guard(() => inner.PurgeAsync(endedBefore, limit, cancellationToken));
+}
