@@ -18,6 +18,12 @@ internal static class Program
             return 0;
         }
 
+        if (args.Length > 0 && args[0] == "sqlite")
+        {
+            await SqliteRunBenchmarks.RunAsync(args);
+            return 0;
+        }
+
         var config = DefaultConfig.Instance.AddJob(Job.Default.WithWarmupCount(3).WithIterationCount(10).WithLaunchCount(1).AsDefault());
         BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(args, config);
         return 0;

@@ -56,6 +56,11 @@ internal static class SchedulerRunBenchmarks
         Console.WriteLine($"| idle CPU with a run due in an hour (10 s) | {idle:P2} of one core | | |");
     }
 
+    /// <summary>Arms the completion counter for <paramref name="count"/> runs of <c>bench-noop</c>.</summary>
+    public static void Expect(int count) => Reset(count);
+
+    public static Task Finished => s_finished.Task;
+
     public static void Done()
     {
         if (Interlocked.Increment(ref s_done) == s_target)
