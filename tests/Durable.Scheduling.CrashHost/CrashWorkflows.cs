@@ -2,7 +2,11 @@ using Durable.Scheduling;
 
 namespace Durable.Scheduling.CrashHost;
 
-/// <summary>Appends one line per event to the observer log, flushed to the OS before the handler goes on.</summary>
+/// <summary>
+/// Appends one line per event to this process's observer log (<c>path.pid</c>: one file per process, because two
+/// processes appending to one file through .NET can overwrite each other's lines), flushed to the OS before the handler
+/// goes on, so a SIGKILL afterwards cannot lose it.
+/// </summary>
 internal static class ObserverLog
 {
     private static readonly Lock s_lock = new();
@@ -13,7 +17,7 @@ internal static class ObserverLog
     {
         lock (s_lock)
         {
-            using var stream = new FileStream(Path, FileMode.Append, FileAccess.Write, FileShare.ReadWrite);
+            using var stream = new FileStream(Path + "." + Environment.ProcessId.ToString(System.Globalization.CultureInfo.InvariantCulture), FileMode.Append, FileAccess.Write, FileShare.ReadWrite);
             using var writer = new StreamWriter(stream);
             writer.Write($"{phase}|{run.IdempotencyKey}|{Environment.ProcessId}\n");
         }

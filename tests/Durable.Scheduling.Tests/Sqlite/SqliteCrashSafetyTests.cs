@@ -83,7 +83,10 @@ public sealed class SqliteCrashSafetyTests
         finally
         {
             SqliteTestFiles.Delete(database);
-            File.Delete(log);
+            foreach (var file in Directory.GetFiles(Path.GetDirectoryName(log)!, Path.GetFileName(log) + ".*"))
+            {
+                File.Delete(file);
+            }
         }
     }
 
@@ -152,7 +155,8 @@ public sealed class SqliteCrashSafetyTests
         missing.Should().BeEmpty("every expected occurrence and one-time run has exactly one completed record");
 
         // The observer log: invocations beyond one per key come from processes that were killed.
-        var lines = File.ReadAllLines(log).Select(l => l.Split('|')).Where(p => p.Length == 3).ToList();
+        var lines = Directory.GetFiles(Path.GetDirectoryName(log)!, Path.GetFileName(log) + ".*")
+            .SelectMany(File.ReadAllLines).Select(l => l.Split('|')).Where(p => p.Length == 3).ToList();
         var starts = lines.Where(p => p[0] == "start").GroupBy(p => p[1]).ToDictionary(g => g.Key, g => g.Select(p => int.Parse(p[2], CultureInfo.InvariantCulture)).ToList());
         var ends = lines.Where(p => p[0] == "end").Select(p => p[1]).ToHashSet();
         foreach (var key in expected)
