@@ -320,7 +320,7 @@ internal sealed class SqliteSchedulingStore : ISchedulingStore, IAsyncDisposable
             if (items.Count > size)
             {
                 items.RemoveAt(size);
-                token = EncodeToken(items[^1].ScheduledTime.UtcTicks, items[^1].Id);
+                token = ContinuationTokens.Encode(items[^1].ScheduledTime.UtcTicks, items[^1].Id);
             }
 
             return new RunPage(items, token);
@@ -330,7 +330,7 @@ internal sealed class SqliteSchedulingStore : ISchedulingStore, IAsyncDisposable
         await ReadAsync(connection =>
         {
             using var command = connection.CreateCommand();
-            (long afterDue, Guid afterId) = DecodeToken(continuation);
+            (long afterDue, Guid afterId) = ContinuationTokens.Decode(continuation);
             command.CommandText = """
                 SELECT id, workflow, kind, due FROM ds_runs
                 WHERE status = 0 AND due <= $until AND (due > $afterDue OR (due = $afterDue AND id > $afterId))
@@ -347,7 +347,7 @@ internal sealed class SqliteSchedulingStore : ISchedulingStore, IAsyncDisposable
                 runs.Add(new DueRun(new Guid((byte[])reader[0]), reader.GetString(1), (RunKind)reader.GetInt32(2), new DateTimeOffset(reader.GetInt64(3), TimeSpan.Zero)));
             }
 
-            string? token = runs.Count < limit ? null : EncodeToken(runs[^1].DueTime.UtcTicks, runs[^1].Id);
+            string? token = runs.Count < limit ? null : ContinuationTokens.Encode(runs[^1].DueTime.UtcTicks, runs[^1].Id);
             return new DuePage(runs, token);
         }).ConfigureAwait(false);
 
@@ -736,7 +736,7 @@ internal sealed class SqliteSchedulingStore : ISchedulingStore, IAsyncDisposable
 
         if (query.ContinuationToken is not null)
         {
-            (long ticks, Guid id) = DecodeToken(query.ContinuationToken);
+            (long ticks, Guid id) = ContinuationTokens.Decode(query.ContinuationToken);
             where.Append(" AND (scheduled > $afterScheduled OR (scheduled = $afterScheduled AND id > $afterId))");
             command.Parameters.AddWithValue("$afterScheduled", ticks);
             command.Parameters.AddWithValue("$afterId", id.ToByteArray());
@@ -767,24 +767,6 @@ internal sealed class SqliteSchedulingStore : ISchedulingStore, IAsyncDisposable
         };
     }
 
-    private static (long Ticks, Guid Id) DecodeToken(string? token)
-    {
-        if (token is null)
-        {
-            return (long.MinValue, Guid.Empty);
-        }
-
-        int dot = token.IndexOf('.', StringComparison.Ordinal);
-        if (dot < 0 || !long.TryParse(token.AsSpan(0, dot), NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out long ticks) ||
-            !Guid.TryParseExact(token.AsSpan(dot + 1), "N", out var id))
-        {
-            throw new ArgumentException($"'{token}' is not a continuation token of this store.", nameof(token));
-        }
-
-        return (ticks, id);
-    }
-
-    private static string EncodeToken(long ticks, Guid id) => ticks.ToString(CultureInfo.InvariantCulture) + "." + id.ToString("N");
 
     /// <summary>One queued write: runs inside the writer's transaction; its outcome is published after the commit.</summary>
     private sealed class WriteOp(Func<object?> run)

@@ -18,6 +18,7 @@ internal sealed partial class SchedulerEngine : IHostedService, IDisposable
 {
     private static readonly TimeSpan ClockJumpTolerance = TimeSpan.FromSeconds(2);
     private const int MaxOccurrencesPerPass = 10_000;
+    private const int DispatchChunk = 256; // runs claimed per store call at a due instant, so the first start early
     private const long MaxOccurrencesCounted = 10_000_000;
 
     private readonly ISchedulingStore _store;
@@ -197,15 +198,18 @@ internal sealed partial class SchedulerEngine : IHostedService, IDisposable
                 var now = _time.GetUtcNow();
                 CheckClock(now);
                 Drain(now);
-                if (now.UtcTicks >= _nextFeedTicks)
-                {
-                    await FeedAsync(now, stop).ConfigureAwait(false);
-                }
 
+                // Due runs first: feeding (store reads, creating occurrences) never delays a run that is due now.
                 _wheel!.Advance(now.UtcTicks, _due);
                 if (_due.Count > 0 || (_waiting.Count > 0 && Volatile.Read(ref _activeCount) < _options.MaxConcurrency))
                 {
                     await DispatchAsync(now, stop).ConfigureAwait(false);
+                    continue;
+                }
+
+                if (now.UtcTicks >= _nextFeedTicks)
+                {
+                    await FeedAsync(now, stop).ConfigureAwait(false);
                     continue;
                 }
 
@@ -323,9 +327,9 @@ internal sealed partial class SchedulerEngine : IHostedService, IDisposable
     private async Task FeedAsync(DateTimeOffset now, CancellationToken stop)
     {
         _nextFeedTicks = now.UtcTicks + _options.PollInterval.Ticks;
-        foreach (var state in _schedules.Values)
+        if (_schedules.Count > 0)
         {
-            await MaterializeAsync(state, now, stop).ConfigureAwait(false);
+            await MaterializeAsync(now, stop).ConfigureAwait(false);
         }
 
         bool cycleStart = _feedCursor is null;
@@ -375,39 +379,54 @@ internal sealed partial class SchedulerEngine : IHostedService, IDisposable
     }
 
     /// <summary>
-    /// Creates the runs of a recurring schedule's occurrences up to the look-ahead horizon, applying its catch-up
-    /// policy to occurrences that came due while nothing created them; then advances the stored watermark.
+    /// Creates the runs of every recurring schedule's occurrences up to the look-ahead horizon (one store call for
+    /// all), applying each schedule's catch-up policy to occurrences that came due while nothing created them; then
+    /// advances the stored watermarks.
     /// </summary>
-    private async Task MaterializeAsync(ScheduleState state, DateTimeOffset now, CancellationToken stop)
+    private async Task MaterializeAsync(DateTimeOffset now, CancellationToken stop)
     {
-        var schedule = state.Workflow.Schedule!;
-        if (!state.Loaded)
-        {
-            // A schedule never run starts at this scheduler's start: occurrences since then that could not be created
-            // (the store was unreachable) are caught up per policy like any other missed ones.
-            state.Watermark = (await _store.GetWatermarkAsync(state.Workflow.Name, stop).ConfigureAwait(false))?.UtcTicks ?? _startedTicks - 1;
-            state.Loaded = true;
-        }
-
         // Up to the look-ahead past the next feed, so no occurrence falls between two feeds.
         long until = now.UtcTicks + _options.LookAhead.Ticks + _options.PollInterval.Ticks;
-        if (state.Watermark >= until)
-        {
-            return;
-        }
-
         var runs = new List<ScheduledRun>();
-        if (state.Watermark < now.UtcTicks - 1)
+        var advanced = new List<(ScheduleState State, long Last)>();
+        foreach (var state in _schedules.Values)
         {
-            CatchUp(state, now, runs);
-        }
+            var schedule = state.Workflow.Schedule!;
+            if (!state.Loaded)
+            {
+                // A schedule never run starts at this scheduler's start: occurrences since then that could not be
+                // created (the store was unreachable) are caught up per policy like any other missed ones.
+                state.Watermark = (await _store.GetWatermarkAsync(state.Workflow.Name, stop).ConfigureAwait(false))?.UtcTicks ?? _startedTicks - 1;
+                state.Loaded = true;
+            }
 
-        long from = Math.Max(state.Watermark, now.UtcTicks - 1);
-        long last = from;
-        for (long t = schedule.Cron.NextUtc(from, schedule.Zone, inclusive: false); t >= 0 && t <= until && runs.Count < MaxOccurrencesPerPass; t = schedule.Cron.NextUtc(t, schedule.Zone, inclusive: false))
-        {
-            runs.Add(NewOccurrence(state.Workflow.Name, t, now));
-            last = t;
+            if (state.Watermark >= until)
+            {
+                continue;
+            }
+
+            int before = runs.Count;
+            bool caughtUp = state.Watermark < now.UtcTicks - 1;
+            if (caughtUp)
+            {
+                CatchUp(state, now, runs);
+            }
+
+            long from = Math.Max(state.Watermark, now.UtcTicks - 1);
+            long last = from;
+            for (long t = schedule.Cron.NextUtc(from, schedule.Zone, inclusive: false); t >= 0 && t <= until && runs.Count - before < MaxOccurrencesPerPass; t = schedule.Cron.NextUtc(t, schedule.Zone, inclusive: false))
+            {
+                runs.Add(NewOccurrence(state.Workflow.Name, t, now));
+                last = t;
+            }
+
+            if (runs.Count > before || caughtUp)
+            {
+                // Persist what was handled, including occurrences a policy dropped, so they are not counted again.
+                advanced.Add((state, runs.Count > before ? Math.Max(runs[^1].ScheduledTime.UtcTicks, now.UtcTicks - 1) : now.UtcTicks - 1));
+            }
+
+            state.Watermark = runs.Count - before >= MaxOccurrencesPerPass ? last : Math.Max(last, until);
         }
 
         if (runs.Count > 0)
@@ -419,11 +438,13 @@ internal sealed partial class SchedulerEngine : IHostedService, IDisposable
                     Track(result.Run);
                 }
             }
-
-            await _store.AdvanceWatermarkAsync(state.Workflow.Name, new DateTimeOffset(last, TimeSpan.Zero), stop).ConfigureAwait(false);
         }
 
-        state.Watermark = runs.Count >= MaxOccurrencesPerPass ? last : Math.Max(last, until);
+        // Only now that the runs exist: a crash before this point re-creates them (idempotently) on restart.
+        foreach (var (state, last) in advanced)
+        {
+            await _store.AdvanceWatermarkAsync(state.Workflow.Name, new DateTimeOffset(last, TimeSpan.Zero), stop).ConfigureAwait(false);
+        }
     }
 
     private void CatchUp(ScheduleState state, DateTimeOffset now, List<ScheduledRun> runs)
@@ -517,9 +538,10 @@ internal sealed partial class SchedulerEngine : IHostedService, IDisposable
             await SkipAsync(toSkip, now, stop).ConfigureAwait(false);
         }
 
-        for (int offset = 0; offset < toClaim.Count; offset += _options.BatchSize)
+        int chunk = Math.Min(_options.BatchSize, DispatchChunk);
+        for (int offset = 0; offset < toClaim.Count; offset += chunk)
         {
-            var batch = toClaim.Skip(offset).Take(_options.BatchSize).ToList();
+            var batch = toClaim.GetRange(offset, Math.Min(chunk, toClaim.Count - offset));
             var leases = await _store.ClaimAsync(batch.ConvertAll(n => n.Id), now, _options.LeaseDuration, stop).ConfigureAwait(false);
             var won = new HashSet<Guid>(leases.Count);
             foreach (var lease in leases)

@@ -1,4 +1,3 @@
-using System.Globalization;
 using System.Runtime.InteropServices;
 
 namespace Durable.Scheduling;
@@ -24,6 +23,8 @@ internal sealed class InMemorySchedulingStore : ISchedulingStore
     private readonly List<string> _workflowNames = [];
     private readonly Dictionary<string, long> _watermarks = new(StringComparer.Ordinal);
     private readonly HashSet<Guid> _running = []; // runs in status Running, so lease expiry never scans every run
+    private Bucket? _lastBucket;
+    private long _lastBucketKey;
 
     public ValueTask<IReadOnlyList<InsertResult>> InsertAsync(IReadOnlyList<ScheduledRun> runs, CancellationToken cancellationToken)
     {
@@ -92,7 +93,7 @@ internal sealed class InMemorySchedulingStore : ISchedulingStore
 
     public ValueTask<RunPage> ListAsync(RunQuery query, CancellationToken cancellationToken)
     {
-        (long afterTicks, Guid afterId) = DecodeToken(query.ContinuationToken);
+        (long afterTicks, Guid afterId) = ContinuationTokens.Decode(query.ContinuationToken);
         var page = new List<(long Scheduled, Guid Id)>();
         lock (_lock)
         {
@@ -107,7 +108,7 @@ internal sealed class InMemorySchedulingStore : ISchedulingStore
             page.Sort();
             int size = Math.Clamp(query.PageSize, 1, 1000);
             var items = page.Take(size).Select(p => ToRun(p.Id, _runs[p.Id])).ToList();
-            string? token = page.Count > size ? EncodeToken(page[size - 1].Scheduled, page[size - 1].Id) : null;
+            string? token = page.Count > size ? ContinuationTokens.Encode(page[size - 1].Scheduled, page[size - 1].Id) : null;
             return new(new RunPage(items, token));
         }
     }
@@ -198,7 +199,7 @@ internal sealed class InMemorySchedulingStore : ISchedulingStore
 
     public ValueTask<DuePage> GetDueAsync(DateTimeOffset until, int limit, string? continuation, CancellationToken cancellationToken)
     {
-        (long afterDue, Guid afterId) = DecodeToken(continuation);
+        (long afterDue, Guid afterId) = ContinuationTokens.Decode(continuation);
         long untilTicks = until.UtcTicks;
         var items = new List<DueRun>(Math.Min(limit, 1024));
         lock (_lock)
@@ -250,10 +251,14 @@ internal sealed class InMemorySchedulingStore : ISchedulingStore
             foreach (var key in emptied ?? [])
             {
                 _due.Remove(key);
+                if (_lastBucketKey == key)
+                {
+                    _lastBucket = null;
+                }
             }
         }
 
-        string? token = items.Count < limit ? null : EncodeToken(items[^1].DueTime.UtcTicks, items[^1].Id);
+        string? token = items.Count < limit ? null : ContinuationTokens.Encode(items[^1].DueTime.UtcTicks, items[^1].Id);
         return new(new DuePage(items, token));
     }
 
@@ -455,10 +460,18 @@ internal sealed class InMemorySchedulingStore : ISchedulingStore
     private void AddDue(long due, Guid id)
     {
         long key = due / BucketTicks;
-        if (!_due.TryGetValue(key, out var bucket))
+        var bucket = _lastBucket;
+        if (bucket is null || _lastBucketKey != key)
         {
-            bucket = new Bucket();
-            _due.Add(key, bucket);
+            // Runs are usually added in bursts for nearby instants: remember the last bucket to skip the tree lookup.
+            if (!_due.TryGetValue(key, out bucket))
+            {
+                bucket = new Bucket();
+                _due.Add(key, bucket);
+            }
+
+            _lastBucket = bucket;
+            _lastBucketKey = key;
         }
 
         bucket.Add(due, id);
@@ -531,24 +544,6 @@ internal sealed class InMemorySchedulingStore : ISchedulingStore
         };
     }
 
-    private static (long Ticks, Guid Id) DecodeToken(string? token)
-    {
-        if (token is null)
-        {
-            return (long.MinValue, Guid.Empty);
-        }
-
-        int dot = token.IndexOf('.', StringComparison.Ordinal);
-        if (dot < 0 || !long.TryParse(token.AsSpan(0, dot), NumberStyles.None, CultureInfo.InvariantCulture, out long ticks) ||
-            !Guid.TryParseExact(token.AsSpan(dot + 1), "N", out var id))
-        {
-            throw new ArgumentException($"'{token}' is not a continuation token of this store.", nameof(token));
-        }
-
-        return (ticks, id);
-    }
-
-    private static string EncodeToken(long ticks, Guid id) => ticks.ToString(CultureInfo.InvariantCulture) + "." + id.ToString("N");
 
     /// <summary>The compact state of one run; the rarely used parts live in <see cref="Extra"/>.</summary>
     private struct Slot
