@@ -25,6 +25,19 @@ internal static class SchedulerRunBenchmarks
     public static async Task RunAsync(string[] args)
     {
         bool quick = args.Contains("--quick");
+        if (args.Contains("--cron-only"))
+        {
+            s_bySecond = [];
+            Console.WriteLine($"| (c) 1,000 every-second cron schedules, 10 s | {await OursCronLatenessAsync(1000, TimeSpan.FromSeconds(10))} |");
+            Console.WriteLine($"  GC: gen0 {GC.CollectionCount(0)}, gen1 {GC.CollectionCount(1)}, gen2 {GC.CollectionCount(2)}, total pause {GC.GetTotalPauseDuration().TotalMilliseconds:F1} ms, threads {ThreadPool.ThreadCount}");
+            foreach (var (second, (min, max, count)) in s_bySecond.OrderBy(p => p.Key))
+            {
+                Console.WriteLine($"  {second}: first {min:F3} ms, last {max:F3} ms, {count} runs");
+            }
+
+            return;
+        }
+
         int throughputRuns = quick ? 20_000 : 100_000;
         int pendingRuns = quick ? 100_000 : 1_000_000;
         Console.WriteLine($"# Scheduler benchmarks, {DateTime.UtcNow:yyyy-MM-dd}, {Environment.ProcessorCount} cores, .NET {Environment.Version}");
@@ -69,7 +82,21 @@ internal static class SchedulerRunBenchmarks
         }
     }
 
-    public static void Late(ScheduledRunContext run) => RecordLateness((TimeProvider.System.GetUtcNow() - run.ScheduledTime).TotalMilliseconds);
+    public static void Late(ScheduledRunContext run)
+    {
+        double ms = (TimeProvider.System.GetUtcNow() - run.ScheduledTime).TotalMilliseconds;
+        RecordLateness(ms);
+        if (s_bySecond is { } bySecond)
+        {
+            lock (bySecond)
+            {
+                var key = run.ScheduledTime.ToUnixTimeSeconds();
+                bySecond[key] = bySecond.TryGetValue(key, out var v) ? (Math.Min(v.Min, ms), Math.Max(v.Max, ms), v.Count + 1) : (ms, ms, 1);
+            }
+        }
+    }
+
+    private static Dictionary<long, (double Min, double Max, int Count)>? s_bySecond;
 
     private static void RecordLateness(double ms)
     {
@@ -270,8 +297,9 @@ internal static class SchedulerRunBenchmarks
                 o.ExtraWorkflows.Add((method, new ScheduledAttribute("* * * * * *") { Name = "every-second-" + i }));
             }
         });
-        await Task.Delay(TimeSpan.FromSeconds(2)); // let the first occurrences settle
+        await Task.Delay(TimeSpan.FromSeconds(3)); // let start-up (1,000 compiled invokers, first occurrences) settle
         Reset(int.MaxValue);
+        s_bySecond?.Clear();
         await Task.Delay(duration);
         string result = Percentiles();
         await host.StopAsync();

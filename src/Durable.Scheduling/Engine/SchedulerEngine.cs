@@ -17,6 +17,7 @@ namespace Durable.Scheduling;
 internal sealed partial class SchedulerEngine : IHostedService, IDisposable
 {
     private static readonly TimeSpan ClockJumpTolerance = TimeSpan.FromSeconds(2);
+    private static readonly TimeSpan FeedGuard = TimeSpan.FromMilliseconds(20);
     private const int MaxOccurrencesPerPass = 10_000;
     private const int DispatchChunk = 256; // runs claimed per store call at a due instant, so the first start early
     private const long MaxOccurrencesCounted = 10_000_000;
@@ -207,7 +208,10 @@ internal sealed partial class SchedulerEngine : IHostedService, IDisposable
                     continue;
                 }
 
-                if (now.UtcTicks >= _nextFeedTicks)
+                // A feed (store reads, creating occurrences) takes a few milliseconds: it waits for a run due within
+                // FeedGuard to go first, unless it is already a whole poll late.
+                if (now.UtcTicks >= _nextFeedTicks &&
+                    (_wheel.NextDueTicks() - now.UtcTicks > FeedGuard.Ticks || now.UtcTicks >= _nextFeedTicks + _options.PollInterval.Ticks))
                 {
                     await FeedAsync(now, stop).ConfigureAwait(false);
                     continue;
@@ -240,7 +244,8 @@ internal sealed partial class SchedulerEngine : IHostedService, IDisposable
         }
 
         var now = _time.GetUtcNow();
-        long next = Math.Min(_wheel!.NextDueTicks(), _nextFeedTicks);
+        long nextDue = _wheel!.NextDueTicks();
+        long next = _nextFeedTicks > now.UtcTicks ? Math.Min(nextDue, _nextFeedTicks) : nextDue; // a postponed feed waits for that run
         var delay = TimeSpan.FromTicks(Math.Clamp(next - now.UtcTicks, 0, _options.PollInterval.Ticks));
         if (delay <= TimeSpan.Zero)
         {
@@ -332,8 +337,11 @@ internal sealed partial class SchedulerEngine : IHostedService, IDisposable
             await MaterializeAsync(now, stop).ConfigureAwait(false);
         }
 
+        // Runs this process creates reach the wheel at once (up to LookAhead ahead); the store is read only for runs due
+        // before the next two polls, so a run added by another process is loaded at least a poll before it is due
+        // (or within a poll, when it is due at once), and runs already loaded are not read again and again.
         bool cycleStart = _feedCursor is null;
-        var page = await _store.GetDueAsync(now + _options.LookAhead, _options.BatchSize, _feedCursor, stop).ConfigureAwait(false);
+        var page = await _store.GetDueAsync(now + (_options.PollInterval * 2), _options.BatchSize, _feedCursor, stop).ConfigureAwait(false);
         foreach (var run in page.Runs)
         {
             if (!_known.ContainsKey(run.Id))

@@ -14,6 +14,7 @@ internal sealed class WorkflowRegistry
     private const BindingFlags AllMethods = BindingFlags.Public | BindingFlags.NonPublic | BindingFlags.Static | BindingFlags.Instance | BindingFlags.DeclaredOnly;
     private readonly Lazy<Dictionary<string, WorkflowDescriptor>> _byName;
     private readonly Dictionary<MethodInfo, WorkflowDescriptor> _byMethod = [];
+    private readonly Dictionary<MethodInfo, WorkflowInvoker> _invokers = [];
 
     public WorkflowRegistry(IOptions<SchedulingOptions> options, IServiceProviderIsService isService)
     {
@@ -84,7 +85,16 @@ internal sealed class WorkflowRegistry
             problems.Add($"{where}: workflow name '{name}' is already used by {other.Method.DeclaringType?.FullName}.{other.Method.Name}");
         }
 
-        var invoker = WorkflowInvoker.TryCreate(method, isService, out var problem);
+        string? problem = null;
+        if (!_invokers.TryGetValue(method, out var invoker))
+        {
+            invoker = WorkflowInvoker.TryCreate(method, isService, out problem);
+            if (invoker is not null)
+            {
+                _invokers[method] = invoker; // one compiled delegate per method, however many names it is registered under
+            }
+        }
+
         if (invoker is null)
         {
             problems.Add($"{where}: {problem}");
