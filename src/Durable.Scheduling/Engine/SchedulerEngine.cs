@@ -14,7 +14,7 @@ namespace Durable.Scheduling;
 /// batches, waits precisely for the next due instant, claims due runs under a lease and starts them on the thread
 /// pool within <see cref="SchedulingOptions.MaxConcurrency"/>. Completions are written in batches by a second loop.
 /// </summary>
-internal sealed partial class SchedulerEngine : IHostedService, IDisposable
+internal sealed class SchedulerEngine : IHostedService, IDisposable
 {
     private static readonly TimeSpan ClockJumpTolerance = TimeSpan.FromSeconds(2);
     private static readonly TimeSpan FeedGuard = TimeSpan.FromMilliseconds(20);
@@ -306,7 +306,7 @@ internal sealed partial class SchedulerEngine : IHostedService, IDisposable
                 case CommandKind.Ended:
                     _known.Remove(command.Id);
                     _executions.Remove(command.Id);
-                    if (_schedules.TryGetValue(command.Run!.WorkflowName, out var state))
+                    if (command.Run!.Kind == RunKind.Occurrence && _schedules.TryGetValue(command.Run.WorkflowName, out var state))
                     {
                         state.Active--;
                         if (state.Active == 0 && state.Buffer.Count > 0)
@@ -538,7 +538,8 @@ internal sealed partial class SchedulerEngine : IHostedService, IDisposable
         Volatile.Write(ref _slotWanted, _waiting.Count > 0);
         if (stop.IsCancellationRequested)
         {
-            return; // no run starts once stopping has begun; they stay pending in the store
+            toClaim.ForEach(Unreserve); // no run starts once stopping has begun; they stay pending in the store
+            return;
         }
 
         if (toSkip.Count > 0)
@@ -554,6 +555,13 @@ internal sealed partial class SchedulerEngine : IHostedService, IDisposable
             var won = new HashSet<Guid>(leases.Count);
             foreach (var lease in leases)
             {
+                if (stop.IsCancellationRequested)
+                {
+                    // Stopping began during the claim: hand the run back instead of starting it.
+                    await _store.ReleaseAsync(lease.Run.Id, lease.Token, lease.Run.DueTime, lease.Run.Error, CancellationToken.None).ConfigureAwait(false);
+                    continue;
+                }
+
                 won.Add(lease.Run.Id);
                 Start(lease);
             }
@@ -564,13 +572,19 @@ internal sealed partial class SchedulerEngine : IHostedService, IDisposable
                 {
                     // Claimed elsewhere, deleted, rescheduled or not due after all: forget it; the feed reloads it if needed.
                     _known.Remove(node.Id);
-                    Interlocked.Decrement(ref _activeCount);
-                    if (_schedules.TryGetValue(node.Workflow, out var state))
-                    {
-                        state.Active--;
-                    }
+                    Unreserve(node);
                 }
             }
+        }
+    }
+
+    /// <summary>Gives back the concurrency slot (and schedule slot) that <see cref="Admit"/> reserved for a node.</summary>
+    private void Unreserve(WheelNode node)
+    {
+        Interlocked.Decrement(ref _activeCount);
+        if (node.Kind == RunKind.Occurrence && _schedules.TryGetValue(node.Workflow, out var state))
+        {
+            state.Active--;
         }
     }
 

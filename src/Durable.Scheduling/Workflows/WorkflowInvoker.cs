@@ -14,11 +14,12 @@ internal sealed class WorkflowInvoker
     private readonly Func<object?, ScheduledRunContext, CancellationToken, IServiceProvider, object?, ValueTask> _call;
     private readonly Type? _declaringType;
 
-    private WorkflowInvoker(Func<object?, ScheduledRunContext, CancellationToken, IServiceProvider, object?, ValueTask> call, Type? declaringType, Type? inputType)
+    private WorkflowInvoker(Func<object?, ScheduledRunContext, CancellationToken, IServiceProvider, object?, ValueTask> call, Type? declaringType, Type? inputType, bool takesServices)
     {
         _call = call;
         _declaringType = declaringType;
         InputType = inputType;
+        NeedsScope = declaringType is not null || takesServices;
     }
 
     /// <summary>The typed input parameter's type, or null when the method takes none.</summary>
@@ -53,6 +54,7 @@ internal sealed class WorkflowInvoker
         var services = Expression.Parameter(typeof(IServiceProvider), "services");
         var input = Expression.Parameter(typeof(object), "input");
         Type? inputType = null;
+        bool takesServices = false;
         var arguments = new List<Expression>();
         var getService = typeof(ServiceProviderServiceExtensions).GetMethod(nameof(ServiceProviderServiceExtensions.GetRequiredService), [typeof(IServiceProvider), typeof(Type)])!;
         foreach (var parameter in method.GetParameters())
@@ -74,6 +76,7 @@ internal sealed class WorkflowInvoker
             }
             else if (isService.IsService(type))
             {
+                takesServices = true;
                 arguments.Add(Expression.Convert(Expression.Call(getService, services, Expression.Constant(type)), type));
             }
             else if (inputType is null)
@@ -95,7 +98,7 @@ internal sealed class WorkflowInvoker
                 ? Expression.Block(call, Expression.Default(typeof(ValueTask)))
                 : call;
         var lambda = Expression.Lambda<Func<object?, ScheduledRunContext, CancellationToken, IServiceProvider, object?, ValueTask>>(call, target, context, token, services, input);
-        return new WorkflowInvoker(lambda.Compile(), method.IsStatic ? null : method.DeclaringType, inputType);
+        return new WorkflowInvoker(lambda.Compile(), method.IsStatic ? null : method.DeclaringType, inputType, takesServices);
     }
 
     /// <summary>Deserializes the input (null when absent) for the typed input parameter.</summary>
@@ -122,5 +125,6 @@ internal sealed class WorkflowInvoker
         return _call(target, context, cancellationToken, services, input);
     }
 
-    public bool NeedsScope => _declaringType is not null;
+    /// <summary>True when a run needs its own DI scope: an instance method, or a method taking services.</summary>
+    public bool NeedsScope { get; }
 }

@@ -1,5 +1,6 @@
 using Durable.Scheduling.Tests.Testing;
 using FluentAssertions;
+using Microsoft.Extensions.DependencyInjection;
 using NUnit.Framework;
 
 namespace Durable.Scheduling.Tests.Engine;
@@ -35,6 +36,17 @@ public sealed class OneTimeRunTests
         stored.StartedAt.Should().Be(runAt);
         stored.CompletedAt.Should().Be(runAt);
         stored.Metadata.Should().Contain("customer", "a");
+    }
+
+    [Test]
+    public async Task StaticWorkflow_TakingScopedService_GetsANewScopePerRun()
+    {
+        await using var harness = new SchedulerHarness(s_start, [typeof(ScopedServiceWorkflows)], services: s => s.AddScoped<RunScopeProbe>());
+        await harness.StartAsync();
+        await harness.Scheduler.ScheduleAsync("takes-scoped-service", s_start.AddSeconds(1));
+        await harness.Scheduler.ScheduleAsync("takes-scoped-service", s_start.AddSeconds(2));
+        await harness.RunForAsync(TimeSpan.FromSeconds(5));
+        harness.Log.Of("takes-scoped-service").Select(i => i.Input).Should().HaveCount(2).And.OnlyHaveUniqueItems();
     }
 
     [Test]

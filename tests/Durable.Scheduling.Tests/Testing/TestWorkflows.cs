@@ -141,3 +141,16 @@ public sealed class BrokenWorkflows
     }
 }
 #pragma warning restore CA1822
+
+/// <summary>A scoped service, to prove that workflow parameters are resolved from a scope per run.</summary>
+public sealed class RunScopeProbe
+{
+    public Guid Id { get; } = Guid.NewGuid();
+}
+
+/// <summary>A static workflow that takes a scoped service and records the scope it got.</summary>
+public static class ScopedServiceWorkflows
+{
+    [Workflow("takes-scoped-service")]
+    public static void Handle(RunScopeProbe probe, RunLog log, ScheduledRunContext run) => log.Record(run, probe.Id);
+}
