@@ -23,4 +23,7 @@ public sealed class SqliteSchedulingOptions
     /// concurrently (group commit); default 1,000.
     /// </summary>
     public int MaxWritesPerTransaction { get; set; } = 1000;
+
+    /// <summary>Caps the database size in pages (<c>PRAGMA max_page_count</c>); tests use it to simulate a full disk.</summary>
+    internal long? MaxPageCount { get; set; }
 }

@@ -451,11 +451,18 @@ internal sealed class SqliteSchedulingStore : ISchedulingStore, IAsyncDisposable
         {
             return await RetryBusyAsync(() => read(connection)).ConfigureAwait(false);
         }
+        catch (SqliteException e)
+        {
+            throw Unavailable(e, "read");
+        }
         finally
         {
             _readers.Add(connection);
         }
     }
+
+    private IOException Unavailable(SqliteException e, string action) =>
+        new($"The SQLite database '{_file}' could not be {action}: {e.Message} (SQLite error {e.SqliteErrorCode}).", e);
 
     private async Task<T> RetryBusyAsync<T>(Func<T> action)
     {
@@ -501,9 +508,12 @@ internal sealed class SqliteSchedulingStore : ISchedulingStore, IAsyncDisposable
             }
             catch (Exception e)
             {
+                // The transaction rolled back: none of these writes happened. Disk full, I/O and similar errors reach
+                // callers as an IOException naming the file, never as a provider exception.
+                var error = e is SqliteException sqlite ? Unavailable(sqlite, "written") : e;
                 foreach (var op in batch)
                 {
-                    op.Completion.TrySetException(e);
+                    op.Completion.TrySetException(error);
                 }
             }
 
@@ -587,6 +597,7 @@ internal sealed class SqliteSchedulingStore : ISchedulingStore, IAsyncDisposable
             PRAGMA busy_timeout = {(long)_options.BusyTimeout.TotalMilliseconds};
             PRAGMA synchronous = {(_options.Synchronous == SqliteSynchronous.Full ? "FULL" : "NORMAL")};
             PRAGMA foreign_keys = ON;
+            {(_options.MaxPageCount is long pages ? $"PRAGMA max_page_count = {pages};" : "")}
             """;
         pragmas.ExecuteNonQuery();
         return connection;
@@ -613,7 +624,15 @@ internal sealed class SqliteSchedulingStore : ISchedulingStore, IAsyncDisposable
                 Directory.CreateDirectory(directory);
             }
 
-            _writer = Open();
+            try
+            {
+                _writer = Open();
+            }
+            catch (SqliteException e)
+            {
+                throw new IOException($"The SQLite database '{_file}' could not be opened: {e.Message} (SQLite error {e.SqliteErrorCode}).", e);
+            }
+
             try
             {
                 await RetryBusyAsync(() =>

@@ -4,7 +4,9 @@ namespace Durable.Scheduling;
 
 /// <summary>
 /// Schedules and manages one-time runs. Registered by <c>AddScheduling</c>; thread-safe. Every instant is taken as a
-/// <see cref="DateTimeOffset"/> and stored and returned in UTC.
+/// <see cref="DateTimeOffset"/> and stored and returned in UTC. Besides the exceptions listed per member, any call may
+/// fail with the store's <see cref="IOException"/> (database unreachable, disk full) or <see cref="TimeoutException"/>
+/// (database locked too long), in which case it changed nothing.
 /// </summary>
 public interface IScheduler
 {

@@ -12,6 +12,9 @@ namespace Durable.Scheduling;
 /// claimers never both win. <see cref="CompleteAsync"/>, <see cref="ReleaseAsync"/> and <see cref="RenewAsync"/>
 /// count only with the current lease token (fencing): a holder whose lease was lost changes nothing.</para>
 /// <para><b>Thread-safety.</b> Every member may be called concurrently, from many processes for durable stores.</para>
+/// <para><b>Failures.</b> A durable store reports an unreachable or failing database as <see cref="IOException"/>
+/// and a lock held past its timeout as <see cref="TimeoutException"/>, never as a provider exception; a call that
+/// fails changes nothing. The scheduler logs such failures, backs off for a poll interval and retries.</para>
 /// </remarks>
 public interface ISchedulingStore
 {

@@ -163,6 +163,41 @@ public sealed class SqliteStoreBehaviourTests
     }
 
     [Test]
+    public async Task DiskFull_FailsWritesWithIOException_ChangesNothing_AndRecoversWhenSpaceIsFreed()
+    {
+        await using (var setup = NewStore())
+        {
+            await setup.InsertAsync([Run(s_now)], default); // create the schema
+        }
+
+        await using var store = new SqliteSchedulingStore(new SqliteSchedulingOptions { ConnectionString = $"Data Source={_file}", MaxPageCount = 40 });
+        var stored = new List<Guid>();
+        IOException? full = null;
+        for (int i = 0; i < 400 && full is null; i++)
+        {
+            var run = Run(s_now.AddSeconds(i), input: new string('x', 4000));
+            try
+            {
+                await store.InsertAsync([run], default);
+                stored.Add(run.Id);
+            }
+            catch (IOException e)
+            {
+                full = e;
+                (await store.GetAsync(run.Id, default)).Should().BeNull("a failed write leaves nothing behind");
+            }
+        }
+
+        full.Should().NotBeNull("the database reaches its size cap");
+        full!.Message.Should().Contain(_file).And.Contain("full");
+        full.InnerException.Should().BeOfType<SqliteException>();
+
+        (await store.DeleteAsync(stored.Take(10).ToList(), default)).Should().BeEmpty();
+        (await store.InsertAsync([Run(s_now.AddDays(1), input: new string('y', 4000))], default)).Single().Created.Should().BeTrue("freed space is reused");
+        (await store.CheckIntegrityAsync()).Should().Be("ok");
+    }
+
+    [Test]
     public async Task TwoStoresOnOneFile_ClaimEachRunOnce()
     {
         await using var first = NewStore();
