@@ -22,7 +22,8 @@ internal sealed class InMemorySchedulingStore : ISchedulingStore
     private readonly Dictionary<string, int> _workflowIds = new(StringComparer.Ordinal);
     private readonly List<string> _workflowNames = [];
     private readonly Dictionary<string, long> _watermarks = new(StringComparer.Ordinal);
-    private readonly HashSet<Guid> _running = []; // runs in status Running, so lease expiry never scans every run
+    private readonly Dictionary<Guid, Lease> _leases = []; // runs in status Running, so lease expiry never scans every run
+    private readonly Dictionary<Guid, Times> _times = []; // runs ever started: kept apart so a pending run stays compact
     private Bucket? _lastBucket;
     private long _lastBucketKey;
 
@@ -267,12 +268,11 @@ internal sealed class InMemorySchedulingStore : ISchedulingStore
         var expired = new List<ScheduledRun>();
         lock (_lock)
         {
-            foreach (var id in _running)
+            foreach (var (id, lease) in _leases)
             {
-                var slot = _runs[id];
-                if (((Extra)slot.Extra!).LeaseExpires <= now.UtcTicks)
+                if (lease.Expires <= now.UtcTicks)
                 {
-                    expired.Add(ToRun(id, slot));
+                    expired.Add(ToRun(id, _runs[id]));
                     if (expired.Count >= limit)
                     {
                         break;
@@ -300,21 +300,19 @@ internal sealed class InMemorySchedulingStore : ISchedulingStore
                 }
 
                 bool claimable = (slot.Status == RunStatus.Pending && slot.Due <= nowTicks) ||
-                    (slot.Status == RunStatus.Running && ((Extra)slot.Extra!).LeaseExpires <= nowTicks);
+                    (slot.Status == RunStatus.Running && _leases[id].Expires <= nowTicks);
                 if (!claimable)
                 {
                     continue;
                 }
 
-                var extra = slot.Extra as Extra ?? new Extra();
-                slot.Extra = extra;
-                extra.LeaseToken = RunIds.Next(now);
-                extra.LeaseExpires = expires;
-                extra.Started = nowTicks;
+                var token = RunIds.Next(now);
+                _leases[id] = new Lease(token, expires);
+                ref var times = ref CollectionsMarshal.GetValueRefOrAddDefault(_times, id, out _);
+                times.Started = nowTicks;
                 slot.Status = RunStatus.Running;
                 slot.Attempt++;
-                _running.Add(id);
-                leases.Add(new RunLease(ToRun(id, slot), extra.LeaseToken, new DateTimeOffset(expires, TimeSpan.Zero)));
+                leases.Add(new RunLease(ToRun(id, slot), token, new DateTimeOffset(expires, TimeSpan.Zero)));
             }
         }
 
@@ -331,7 +329,7 @@ internal sealed class InMemorySchedulingStore : ISchedulingStore
                 return new(false);
             }
 
-            ((Extra)slot.Extra!).LeaseExpires = expiresAt.UtcTicks;
+            _leases[id] = _leases[id] with { Expires = expiresAt.UtcTicks };
             return new(true);
         }
     }
@@ -350,12 +348,11 @@ internal sealed class InMemorySchedulingStore : ISchedulingStore
                     continue;
                 }
 
-                var extra = (Extra)slot.Extra!;
                 slot.Status = c.Status;
-                _running.Remove(c.RunId);
-                extra.Completed = c.CompletedAt.UtcTicks;
-                extra.Error = c.Error;
-                extra.LeaseToken = Guid.Empty;
+                _leases.Remove(c.RunId);
+                ref var times = ref CollectionsMarshal.GetValueRefOrNullRef(_times, c.RunId);
+                times.Completed = c.CompletedAt.UtcTicks;
+                times.Error = c.Error;
                 results[i] = true;
             }
         }
@@ -373,12 +370,14 @@ internal sealed class InMemorySchedulingStore : ISchedulingStore
                 return new(false);
             }
 
-            var extra = (Extra)slot.Extra!;
             slot.Status = RunStatus.Pending;
-            _running.Remove(id);
+            _leases.Remove(id);
             slot.Due = dueTime.UtcTicks;
-            extra.LeaseToken = Guid.Empty;
-            extra.Error = failure;
+            if (failure is not null)
+            {
+                CollectionsMarshal.GetValueRefOrNullRef(_times, id).Error = failure;
+            }
+
             AddDue(slot.Due, id);
             return new(true);
         }
@@ -411,9 +410,9 @@ internal sealed class InMemorySchedulingStore : ISchedulingStore
         var purge = new List<Guid>();
         lock (_lock)
         {
-            foreach (var (id, slot) in _runs)
+            foreach (var (id, times) in _times)
             {
-                if (slot.Status is not (RunStatus.Pending or RunStatus.Running) && ((Extra?)slot.Extra)?.Completed < endedBefore.UtcTicks)
+                if (times.Completed > 0 && times.Completed < endedBefore.UtcTicks && _runs[id].Status is not (RunStatus.Pending or RunStatus.Running))
                 {
                     purge.Add(id);
                     if (purge.Count >= limit)
@@ -436,7 +435,7 @@ internal sealed class InMemorySchedulingStore : ISchedulingStore
     {
         ref var slot = ref CollectionsMarshal.GetValueRefOrNullRef(_runs, id);
         if (!System.Runtime.CompilerServices.Unsafe.IsNullRef(ref slot) &&
-            slot.Status == RunStatus.Running && ((Extra)slot.Extra!).LeaseToken == token)
+            slot.Status == RunStatus.Running && _leases.TryGetValue(id, out var lease) && lease.Token == token)
         {
             return ref slot;
         }
@@ -447,6 +446,8 @@ internal sealed class InMemorySchedulingStore : ISchedulingStore
     private void Remove(Guid id, in Slot slot)
     {
         _runs.Remove(id);
+        _leases.Remove(id);
+        _times.Remove(id);
         if (slot.Kind == RunKind.Occurrence)
         {
             _occurrenceKeys.Remove((slot.Workflow, slot.Scheduled));
@@ -524,6 +525,7 @@ internal sealed class InMemorySchedulingStore : ISchedulingStore
     private ScheduledRun ToRun(Guid id, in Slot slot)
     {
         var extra = slot.Extra as Extra;
+        _times.TryGetValue(id, out var times);
         string workflow = _workflowNames[slot.Workflow];
         return new ScheduledRun
         {
@@ -538,14 +540,14 @@ internal sealed class InMemorySchedulingStore : ISchedulingStore
             Input = extra?.Input,
             Metadata = extra?.Metadata ?? ScheduledRun.EmptyMetadata,
             CreatedAt = new DateTimeOffset(slot.Created, TimeSpan.Zero),
-            StartedAt = extra?.Started > 0 ? new DateTimeOffset(extra.Started, TimeSpan.Zero) : null,
-            CompletedAt = extra?.Completed > 0 && slot.Status is not (RunStatus.Pending or RunStatus.Running) ? new DateTimeOffset(extra.Completed, TimeSpan.Zero) : null,
-            Error = extra?.Error,
+            StartedAt = times.Started > 0 ? new DateTimeOffset(times.Started, TimeSpan.Zero) : null,
+            CompletedAt = times.Completed > 0 && slot.Status is not (RunStatus.Pending or RunStatus.Running) ? new DateTimeOffset(times.Completed, TimeSpan.Zero) : null,
+            Error = times.Error,
         };
     }
 
 
-    /// <summary>The compact state of one run; the rarely used parts live in <see cref="Extra"/>.</summary>
+    /// <summary>The compact state of one run; the rarely used parts live in <see cref="Extra"/> and <see cref="Times"/>.</summary>
     private struct Slot
     {
         public int Workflow;
@@ -558,13 +560,20 @@ internal sealed class InMemorySchedulingStore : ISchedulingStore
         public object? Extra;
     }
 
+    /// <summary>What few runs have: a caller's key, an input or metadata.</summary>
     private sealed class Extra
     {
         public string? CallerKey;
         public string? Input;
         public IReadOnlyDictionary<string, string>? Metadata;
-        public Guid LeaseToken;
-        public long LeaseExpires;
+    }
+
+    /// <summary>The lease of a running run.</summary>
+    private readonly record struct Lease(Guid Token, long Expires);
+
+    /// <summary>When a run last started and ended, and why its last attempt failed.</summary>
+    private struct Times
+    {
         public long Started;
         public long Completed;
         public RunError? Error;
