@@ -688,12 +688,27 @@ internal sealed class SqliteSchedulingStore : ISchedulingStore, IAsyncDisposable
     /// <summary>The file's schema version (null when it has none yet); throws for a newer or foreign schema.</summary>
     private int? ReadVersion(SqliteCommand command)
     {
-        command.CommandText = "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'ds_schema'";
-        int? version = null;
-        if (Convert.ToInt64(command.ExecuteScalar(), CultureInfo.InvariantCulture) == 1)
+        // One statement, so one snapshot: another process may be committing the first migration meanwhile, and two
+        // separate reads could see "no schema record" and then "our tables" and take the file for a foreign one.
+        command.CommandText = "SELECT sum(name = 'ds_schema'), count(*) FROM sqlite_master WHERE name LIKE 'ds\\_%' ESCAPE '\\'";
+        bool hasSchema;
+        long ours;
+        using (var names = command.ExecuteReader())
         {
-            command.CommandText = "SELECT product, version FROM ds_schema WHERE id = 1";
-            using var reader = command.ExecuteReader();
+            names.Read();
+            hasSchema = !names.IsDBNull(0) && names.GetInt64(0) > 0;
+            ours = names.GetInt64(1);
+        }
+
+        if (!hasSchema)
+        {
+            return ours == 0 ? null : throw new SqliteSchemaException(_file, null, SqliteSchema.Latest, "has tables named like Durable.Scheduling's but no schema record");
+        }
+
+        command.CommandText = "SELECT product, version FROM ds_schema WHERE id = 1";
+        int version;
+        using (var reader = command.ExecuteReader())
+        {
             if (!reader.Read() || reader.GetString(0) != SqliteSchema.Product)
             {
                 throw new SqliteSchemaException(_file, null, SqliteSchema.Latest, "has a ds_schema table that Durable.Scheduling did not write");
@@ -701,21 +716,10 @@ internal sealed class SqliteSchedulingStore : ISchedulingStore, IAsyncDisposable
 
             version = reader.GetInt32(1);
         }
-        else
-        {
-            command.CommandText = "SELECT count(*) FROM sqlite_master WHERE name LIKE 'ds\\_%' ESCAPE '\\'";
-            if (Convert.ToInt64(command.ExecuteScalar(), CultureInfo.InvariantCulture) > 0)
-            {
-                throw new SqliteSchemaException(_file, null, SqliteSchema.Latest, "has tables named like Durable.Scheduling's but no schema record");
-            }
-        }
 
-        if (version > SqliteSchema.Latest)
-        {
-            throw new SqliteSchemaException(_file, version, SqliteSchema.Latest, "was written by a newer version of Durable.Scheduling.Sqlite");
-        }
-
-        return version;
+        return version > SqliteSchema.Latest
+            ? throw new SqliteSchemaException(_file, version, SqliteSchema.Latest, "was written by a newer version of Durable.Scheduling.Sqlite")
+            : version;
     }
 
     private static string Where(SqliteCommand command, RunQuery query)

@@ -381,8 +381,9 @@ internal sealed class SchedulerEngine : IHostedService, IDisposable
 
         if (_options.RunRetention is { } retention && now.UtcTicks >= _nextPurgeTicks)
         {
-            _nextPurgeTicks = now.UtcTicks + TimeSpan.TicksPerMinute;
-            await _store.PurgeAsync(now - retention, _options.BatchSize, stop).ConfigureAwait(false);
+            // A batch a minute, or a batch every feed while a whole batch was due (so purging keeps up with runs ending).
+            int purged = await _store.PurgeAsync(now - retention, _options.BatchSize, stop).ConfigureAwait(false);
+            _nextPurgeTicks = purged >= _options.BatchSize ? now.UtcTicks : now.UtcTicks + TimeSpan.TicksPerMinute;
         }
     }
 

@@ -63,9 +63,10 @@ public sealed class SchedulingOptions
 
     /// <summary>
     /// How long ended runs (succeeded, failed, cancelled, skipped) are kept for <c>GetAsync</c> and <c>ListAsync</c>
-    /// before they are purged; default 7 days; null keeps them forever.
+    /// before they are purged; default 1 day (as Hangfire keeps succeeded jobs); null keeps them forever. Mind the
+    /// volume: a schedule firing every second ends 86,400 runs a day.
     /// </summary>
-    public TimeSpan? RunRetention { get; set; } = TimeSpan.FromDays(7);
+    public TimeSpan? RunRetention { get; set; } = TimeSpan.FromDays(1);
 
     /// <summary>How many runs are read, claimed or completed per store call; default 1,000, from 1 to 100,000.</summary>
     public int BatchSize { get; set; } = 1000;

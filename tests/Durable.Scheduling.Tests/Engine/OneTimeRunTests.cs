@@ -199,6 +199,25 @@ public sealed class OneTimeRunTests
     }
 
     [Test]
+    public async Task EndedRuns_ArePurgedAfterRetention_ABatchAtATimeUntilCaughtUp()
+    {
+        await using var harness = new SchedulerHarness(s_start, [typeof(OneTimeWorkflows)], o =>
+        {
+            o.RunRetention = TimeSpan.FromHours(1);
+            o.BatchSize = 10;
+        });
+        await harness.StartAsync();
+        await harness.Scheduler.ScheduleManyAsync(Enumerable.Range(0, 35).Select(i => new RunRequest("send-reminder", s_start.AddSeconds(i), new Reminder(i, "x"))));
+        await harness.Scheduler.ScheduleAsync("send-reminder", s_start.AddHours(2), new Reminder(99, "later"));
+        await harness.RunForAsync(TimeSpan.FromMinutes(1));
+        (await harness.Scheduler.ListAsync(new RunQuery { Statuses = [RunStatus.Succeeded] })).Items.Should().HaveCount(35);
+
+        await harness.RunUntilAsync(s_start.AddMinutes(65));
+        (await harness.Scheduler.ListAsync(new RunQuery { Statuses = [RunStatus.Succeeded] })).Items.Should().BeEmpty("35 ended runs, purged 10 per feed once an hour old");
+        (await harness.Scheduler.ListAsync(new RunQuery())).Items.Should().ContainSingle("the pending run is never purged");
+    }
+
+    [Test]
     public async Task HandlerThrows_IsRetriedWithBackoff_ThenRecordedAsFailed()
     {
         await using var harness = NewHarness();
