@@ -33,6 +33,15 @@ public sealed class CrashWorkflows
     [Workflow("crash-one-time")]
     public static Task OneTime(ScheduledRunContext run, CancellationToken cancellationToken) => Work(run, cancellationToken);
 
+    /// <summary>Takes 4 s, so a test can pause the process in the middle of it.</summary>
+    [Workflow("crash-slow")]
+    public static async Task Slow(ScheduledRunContext run, CancellationToken cancellationToken)
+    {
+        ObserverLog.Write("start", run);
+        await Task.Delay(TimeSpan.FromSeconds(4), cancellationToken);
+        ObserverLog.Write("end", run);
+    }
+
     private static async Task Work(ScheduledRunContext run, CancellationToken cancellationToken)
     {
         ObserverLog.Write("start", run);

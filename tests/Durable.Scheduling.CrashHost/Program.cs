@@ -5,13 +5,14 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 
-// dotnet Durable.Scheduling.CrashHost.dll <database file> <observer log> <one-time burst size> [<seconds to run, 0 = until killed>]
+// dotnet Durable.Scheduling.CrashHost.dll <database file> <observer log> <one-time burst size> [<seconds to run, 0 = until killed>] [<slow runs>]
 // Runs an every-second schedule and a burst of one-time runs on a SQLite file; every handler invocation appends
 // "start|key|pid" and, when it returns, "end|key|pid" to the observer log, outside the database.
 string database = args[0];
 ObserverLog.Path = args[1];
 int burst = int.Parse(args[2], CultureInfo.InvariantCulture);
 int seconds = args.Length > 3 ? int.Parse(args[3], CultureInfo.InvariantCulture) : 0;
+int slow = args.Length > 4 ? int.Parse(args[4], CultureInfo.InvariantCulture) : 0;
 
 var builder = Host.CreateApplicationBuilder();
 builder.Logging.ClearProviders();
@@ -32,6 +33,8 @@ var scheduler = host.Services.GetRequiredService<IScheduler>();
 var now = TimeProvider.System.GetUtcNow();
 await scheduler.ScheduleManyAsync(Enumerable.Range(0, burst).Select(i =>
     new RunRequest("crash-one-time", now.AddMilliseconds(20 * i), IdempotencyKey: "burst-" + i.ToString(CultureInfo.InvariantCulture))));
+await scheduler.ScheduleManyAsync(Enumerable.Range(0, slow).Select(i =>
+    new RunRequest("crash-slow", now, IdempotencyKey: "slow-" + i.ToString(CultureInfo.InvariantCulture))));
 Console.WriteLine("ready");
 
 if (seconds > 0)

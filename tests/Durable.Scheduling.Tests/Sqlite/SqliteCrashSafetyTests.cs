@@ -10,7 +10,8 @@ namespace Durable.Scheduling.Tests.Sqlite;
 /// Crash safety with real processes killed for real (SIGKILL), checked like Jepsen's checker for Chronos: every
 /// expected occurrence in the window has exactly one completed record; an invocation beyond one is explained by a
 /// kill of the process that made it; nothing is missing; the file passes <c>PRAGMA integrity_check</c>.
-/// Covers reliability scenarios A (process crash), D (several processes on one file) and B6 (lease takeover).
+/// Covers reliability scenarios A (process crash), B6 (several processes on one file, lease takeover) and B3 (a paused
+/// process's late completion).
 /// </summary>
 [TestFixture]
 [NonParallelizable]
@@ -30,6 +31,97 @@ public sealed class SqliteCrashSafetyTests
     public async Task KilledAndRestarted_TwoProcessesOnOneFile_ZeroDuplicates()
     {
         await RunScenarioAsync(processes: 2, seed: 29);
+    }
+
+    [Test]
+    public async Task PausedPastItsLease_LateCompletionChangesNothing()
+    {
+        // Scenario B3 on SQLite: process A is paused (SIGSTOP) in the middle of a 4 s handler, longer than its 2 s
+        // lease; process B takes the run over and completes it; A resumes, finishes its handler, and its late
+        // completion must be refused by the lease token.
+        string database = SqliteTestFiles.NewFile("pause");
+        string log = database + ".observer.log";
+        const string Key = "crash-slow#slow-0";
+        try
+        {
+            var (a, _) = await StartAsync(database, log, 0, seconds: 0, slow: 1);
+            await WaitForLineAsync(log, $"start|{Key}|{a.Id}");
+            Signal("STOP", a.Id);
+
+            var (b, _) = await StartAsync(database, log, 0, seconds: 0, slow: 1);
+            await WaitForLineAsync(log, $"end|{Key}|{b.Id}");
+            var completedByB = await ReadRunAsync(database, Key);
+            completedByB.Should().Be(((int)RunStatus.Succeeded, 2), "B took the run over (attempt 2) and completed it");
+            long completedAt = await ReadCompletedAsync(database, Key);
+
+            Signal("CONT", a.Id);
+            await WaitForLineAsync(log, $"end|{Key}|{a.Id}"); // A finished its handler after all...
+            await Task.Delay(TimeSpan.FromSeconds(1)); // ...and tried to record it (it is not observable otherwise)
+            (await ReadRunAsync(database, Key)).Should().Be(completedByB, "A's late completion changed nothing");
+            (await ReadCompletedAsync(database, Key)).Should().Be(completedAt);
+
+            foreach (var process in new[] { a, b })
+            {
+                process.Kill(entireProcessTree: true);
+                await process.WaitForExitAsync();
+            }
+        }
+        finally
+        {
+            SqliteTestFiles.Delete(database);
+            foreach (var file in Directory.GetFiles(Path.GetDirectoryName(log)!, Path.GetFileName(log) + ".*"))
+            {
+                File.Delete(file);
+            }
+        }
+    }
+
+    private static void Signal(string signal, int pid)
+    {
+        using var kill = Process.Start("kill", $"-{signal} {pid}")!;
+        kill.WaitForExit();
+        kill.ExitCode.Should().Be(0);
+    }
+
+    private static async Task WaitForLineAsync(string log, string line)
+    {
+        var deadline = DateTime.UtcNow.AddSeconds(60); // a bound, never an assertion on time
+        while (DateTime.UtcNow < deadline)
+        {
+            foreach (var file in Directory.GetFiles(Path.GetDirectoryName(log)!, Path.GetFileName(log) + ".*"))
+            {
+                if ((await File.ReadAllLinesAsync(file)).Contains(line))
+                {
+                    return;
+                }
+            }
+
+            await Task.Delay(50);
+        }
+
+        Assert.Fail($"'{line}' never appeared in the observer log.");
+    }
+
+    private static async Task<(int Status, int Attempt)> ReadRunAsync(string database, string key)
+    {
+        await using var connection = new SqliteConnection($"Data Source={database};Pooling=False");
+        await connection.OpenAsync();
+        await using var command = connection.CreateCommand();
+        command.CommandText = "SELECT status, attempt FROM ds_runs WHERE idem_key = $key";
+        command.Parameters.AddWithValue("$key", key);
+        await using var reader = await command.ExecuteReaderAsync();
+        reader.Read().Should().BeTrue();
+        return (reader.GetInt32(0), reader.GetInt32(1));
+    }
+
+    private static async Task<long> ReadCompletedAsync(string database, string key)
+    {
+        await using var connection = new SqliteConnection($"Data Source={database};Pooling=False");
+        await connection.OpenAsync();
+        await using var command = connection.CreateCommand();
+        command.CommandText = "SELECT completed FROM ds_runs WHERE idem_key = $key";
+        command.Parameters.AddWithValue("$key", key);
+        return Convert.ToInt64(await command.ExecuteScalarAsync(), CultureInfo.InvariantCulture);
     }
 
     private static async Task RunScenarioAsync(int processes, int seed)
@@ -90,14 +182,14 @@ public sealed class SqliteCrashSafetyTests
         }
     }
 
-    private static async Task<(Process Process, long StartedTicks)> StartAsync(string database, string log, int burst, int seconds)
+    private static async Task<(Process Process, long StartedTicks)> StartAsync(string database, string log, int burst, int seconds, int slow = 0)
     {
         var info = new ProcessStartInfo("dotnet")
         {
             RedirectStandardOutput = true,
             UseShellExecute = false,
         };
-        foreach (var arg in new[] { s_host, database, log, burst.ToString(CultureInfo.InvariantCulture), seconds.ToString(CultureInfo.InvariantCulture) })
+        foreach (var arg in new[] { s_host, database, log, burst.ToString(CultureInfo.InvariantCulture), seconds.ToString(CultureInfo.InvariantCulture), slow.ToString(CultureInfo.InvariantCulture) })
         {
             info.ArgumentList.Add(arg);
         }
