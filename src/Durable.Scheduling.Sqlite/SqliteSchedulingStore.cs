@@ -188,11 +188,11 @@ internal sealed class SqliteSchedulingStore : ISchedulingStore, IAsyncDisposable
             return result;
         }).ConfigureAwait(false);
 
-    public async ValueTask<IReadOnlyList<RunLease>> ClaimAsync(IReadOnlyList<Guid> ids, DateTimeOffset now, TimeSpan leaseDuration, CancellationToken cancellationToken) =>
+    public async ValueTask<IReadOnlyList<RunLease>> ClaimAsync(IReadOnlyList<Guid> ids, DateTimeOffset now, TimeSpan leaseDuration, string owner, CancellationToken cancellationToken) =>
         await WriteAsync<IReadOnlyList<RunLease>>(() =>
         {
             var claim = Command($"""
-                UPDATE ds_runs SET status = 1, lease_token = $token, lease_expires = $expires, attempt = attempt + 1, started = $now
+                UPDATE ds_runs SET status = 1, lease_token = $token, lease_expires = $expires, lease_owner = $owner, attempt = attempt + 1, started = $now
                 WHERE id = $id AND ((status = 0 AND due <= $now) OR (status = 1 AND lease_expires <= $now))
                 RETURNING {SqliteSchema.RunColumns}
                 """);
@@ -205,6 +205,7 @@ internal sealed class SqliteSchedulingStore : ISchedulingStore, IAsyncDisposable
                 Bind(claim, "$token", token.ToByteArray());
                 Bind(claim, "$expires", expires);
                 Bind(claim, "$now", now.UtcTicks);
+                Bind(claim, "$owner", owner);
                 using var reader = claim.ExecuteReader();
                 if (reader.Read())
                 {
@@ -230,7 +231,7 @@ internal sealed class SqliteSchedulingStore : ISchedulingStore, IAsyncDisposable
         {
             var complete = Command("""
                 UPDATE ds_runs SET status = $status, completed = $completed, error_type = $type, error_message = $message,
-                    lease_token = NULL, lease_expires = NULL
+                    lease_token = NULL, lease_expires = NULL, lease_owner = NULL
                 WHERE id = $id AND status = 1 AND lease_token = $token
                 """);
             var results = new bool[completions.Count];
@@ -253,7 +254,7 @@ internal sealed class SqliteSchedulingStore : ISchedulingStore, IAsyncDisposable
         await WriteAsync(() =>
         {
             var release = Command("""
-                UPDATE ds_runs SET status = 0, due = $due, lease_token = NULL, lease_expires = NULL,
+                UPDATE ds_runs SET status = 0, due = $due, lease_token = NULL, lease_expires = NULL, lease_owner = NULL,
                     error_type = coalesce($type, error_type), error_message = coalesce($message, error_message)
                 WHERE id = $id AND status = 1 AND lease_token = $token
                 """);
@@ -263,6 +264,17 @@ internal sealed class SqliteSchedulingStore : ISchedulingStore, IAsyncDisposable
             Bind(release, "$type", failure?.Type);
             Bind(release, "$message", failure?.Message);
             return release.ExecuteNonQuery() == 1;
+        }).ConfigureAwait(false);
+
+    public async ValueTask<int> ReleaseOwnedAsync(string owner, CancellationToken cancellationToken) =>
+        await WriteAsync(() =>
+        {
+            var release = Command("""
+                UPDATE ds_runs SET status = 0, lease_token = NULL, lease_expires = NULL, lease_owner = NULL
+                WHERE status = 1 AND lease_owner = $owner
+                """);
+            Bind(release, "$owner", owner);
+            return release.ExecuteNonQuery();
         }).ConfigureAwait(false);
 
     public async ValueTask AdvanceWatermarkAsync(string schedule, DateTimeOffset value, CancellationToken cancellationToken) =>

@@ -46,6 +46,10 @@ internal static class SqliteSchema
             value INTEGER NOT NULL) WITHOUT ROWID;
         INSERT INTO ds_schema (id, product, version) VALUES (1, 'Durable.Scheduling', 1);
         """,
+        """
+        ALTER TABLE ds_runs ADD COLUMN lease_owner TEXT;
+        CREATE INDEX ds_runs_owner ON ds_runs (lease_owner) WHERE status = 1;
+        """,
     ];
 
     public static int Latest => Migrations.Length;

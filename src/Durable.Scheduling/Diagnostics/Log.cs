@@ -40,4 +40,7 @@ internal static partial class Log
 
     [LoggerMessage(12, LogLevel.Error, "Recording the outcome of run {RunId} failed; its lease will expire and it will be retried.")]
     public static partial void CompletionFailed(ILogger logger, Exception exception, Guid runId);
+
+    [LoggerMessage(13, LogLevel.Warning, "Released {Count} runs that instance {InstanceId} held when it stopped without finishing them; they run again now.")]
+    public static partial void OwnedReleased(ILogger logger, int count, string instanceId);
 }

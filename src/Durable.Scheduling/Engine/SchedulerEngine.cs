@@ -55,6 +55,8 @@ internal sealed class SchedulerEngine : IHostedService, IDisposable
     private int _running;
     private int _disposed;
     private volatile bool _loopStopped;
+    private bool _ownReleased;
+    private string _owner = "";
 
     public SchedulerEngine(ISchedulingStore store, WorkflowRegistry registry, IOptions<SchedulingOptions> options, IServiceScopeFactory scopes, IServiceProvider services, ILogger<SchedulerEngine>? logger = null)
     {
@@ -90,6 +92,7 @@ internal sealed class SchedulerEngine : IHostedService, IDisposable
         }
 
         var now = _time.GetUtcNow();
+        _owner = _options.InstanceId ?? RunIds.Next(now).ToString("N");
         _startedTicks = now.UtcTicks;
         _wheel = new TimerWheel(now.UtcTicks);
         _lastNowTicks = now.UtcTicks;
@@ -332,6 +335,21 @@ internal sealed class SchedulerEngine : IHostedService, IDisposable
     private async Task FeedAsync(DateTimeOffset now, CancellationToken stop)
     {
         _nextFeedTicks = now.UtcTicks + _options.PollInterval.Ticks;
+        if (!_ownReleased)
+        {
+            // Restarting under a stable instance id: what this instance held when it died is free again at once.
+            if (_options.InstanceId is not null)
+            {
+                int released = await _store.ReleaseOwnedAsync(_owner, stop).ConfigureAwait(false);
+                if (released > 0)
+                {
+                    Log.OwnedReleased(_logger, released, _owner);
+                }
+            }
+
+            _ownReleased = true;
+        }
+
         if (_schedules.Count > 0)
         {
             await MaterializeAsync(now, stop).ConfigureAwait(false);
@@ -552,7 +570,7 @@ internal sealed class SchedulerEngine : IHostedService, IDisposable
         for (int offset = 0; offset < toClaim.Count; offset += chunk)
         {
             var batch = toClaim.GetRange(offset, Math.Min(chunk, toClaim.Count - offset));
-            var leases = await _store.ClaimAsync(batch.ConvertAll(n => n.Id), now, _options.LeaseDuration, stop).ConfigureAwait(false);
+            var leases = await _store.ClaimAsync(batch.ConvertAll(n => n.Id), now, _options.LeaseDuration, _owner, stop).ConfigureAwait(false);
             var won = new HashSet<Guid>(leases.Count);
             foreach (var lease in leases)
             {
@@ -644,7 +662,7 @@ internal sealed class SchedulerEngine : IHostedService, IDisposable
 
     private async Task SkipAsync(List<WheelNode> nodes, DateTimeOffset now, CancellationToken stop)
     {
-        var leases = await _store.ClaimAsync(nodes.ConvertAll(n => n.Id), now, _options.LeaseDuration, stop).ConfigureAwait(false);
+        var leases = await _store.ClaimAsync(nodes.ConvertAll(n => n.Id), now, _options.LeaseDuration, _owner, stop).ConfigureAwait(false);
         var completions = new List<RunCompletion>(leases.Count);
         foreach (var lease in leases)
         {

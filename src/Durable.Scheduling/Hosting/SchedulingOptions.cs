@@ -68,6 +68,15 @@ public sealed class SchedulingOptions
     /// </summary>
     public TimeSpan? RunRetention { get; set; } = TimeSpan.FromDays(1);
 
+    /// <summary>
+    /// A stable id for this scheduler instance, recorded with every lease it takes; default null, which gives each
+    /// process start a new random id. Set a value that is stable across restarts and unique among live instances (a
+    /// machine or pod name): a restarted instance then frees, at start-up, the runs it held when it died, instead of
+    /// waiting up to <see cref="LeaseDuration"/> for their leases to expire. Two live processes must never share it.
+    /// 1 to 200 characters.
+    /// </summary>
+    public string? InstanceId { get; set; }
+
     /// <summary>How many runs are read, claimed or completed per store call; default 1,000, from 1 to 100,000.</summary>
     public int BatchSize { get; set; } = 1000;
 

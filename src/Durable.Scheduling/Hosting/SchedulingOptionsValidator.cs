@@ -20,6 +20,7 @@ internal sealed class SchedulingOptionsValidator : IValidateOptions<SchedulingOp
         Check(options.RunRetention is null || options.RunRetention >= TimeSpan.Zero, $"RunRetention must not be negative; got {options.RunRetention}.");
         Check(options.BatchSize is >= 1 and <= 100_000, $"BatchSize must be between 1 and 100,000; got {options.BatchSize}.");
         Check(options.JsonSerializerOptions is not null, "JsonSerializerOptions must not be null.");
+        Check(options.InstanceId is null || options.InstanceId.Length is >= 1 and <= 200, $"InstanceId must be 1 to 200 characters when set; got '{options.InstanceId}'.");
         return failures.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(failures);
 
         void Check(bool ok, string failure)

@@ -83,9 +83,19 @@ public interface ISchedulingStore
     /// <param name="ids">The runs to claim.</param>
     /// <param name="now">The current instant.</param>
     /// <param name="leaseDuration">How long the lease lasts unless renewed.</param>
+    /// <param name="owner">The claiming scheduler instance, recorded with the lease (see <see cref="ReleaseOwnedAsync"/>).</param>
     /// <param name="cancellationToken">Cancels the call.</param>
     /// <returns>The leases won; runs not claimable (absent, not due, held by a live lease, ended) are left out.</returns>
-    ValueTask<IReadOnlyList<RunLease>> ClaimAsync(IReadOnlyList<Guid> ids, DateTimeOffset now, TimeSpan leaseDuration, CancellationToken cancellationToken);
+    ValueTask<IReadOnlyList<RunLease>> ClaimAsync(IReadOnlyList<Guid> ids, DateTimeOffset now, TimeSpan leaseDuration, string owner, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Returns every running run whose lease is held by <paramref name="owner"/> to pending (attempts kept): a scheduler
+    /// instance restarting under a stable id frees what it held when it died, without waiting for the leases to expire.
+    /// </summary>
+    /// <param name="owner">The instance id.</param>
+    /// <param name="cancellationToken">Cancels the call.</param>
+    /// <returns>How many runs were released.</returns>
+    ValueTask<int> ReleaseOwnedAsync(string owner, CancellationToken cancellationToken);
 
     /// <summary>Extends a lease, only with its current token.</summary>
     /// <param name="id">The run.</param>

@@ -284,7 +284,7 @@ internal sealed class InMemorySchedulingStore : ISchedulingStore
         return new(expired);
     }
 
-    public ValueTask<IReadOnlyList<RunLease>> ClaimAsync(IReadOnlyList<Guid> ids, DateTimeOffset now, TimeSpan leaseDuration, CancellationToken cancellationToken)
+    public ValueTask<IReadOnlyList<RunLease>> ClaimAsync(IReadOnlyList<Guid> ids, DateTimeOffset now, TimeSpan leaseDuration, string owner, CancellationToken cancellationToken)
     {
         var leases = new List<RunLease>(ids.Count);
         long nowTicks = now.UtcTicks;
@@ -307,7 +307,7 @@ internal sealed class InMemorySchedulingStore : ISchedulingStore
                 }
 
                 var token = RunIds.Next(now);
-                _leases[id] = new Lease(token, expires);
+                _leases[id] = new Lease(token, expires, owner);
                 ref var times = ref CollectionsMarshal.GetValueRefOrAddDefault(_times, id, out _);
                 times.Started = nowTicks;
                 slot.Status = RunStatus.Running;
@@ -380,6 +380,23 @@ internal sealed class InMemorySchedulingStore : ISchedulingStore
 
             AddDue(slot.Due, id);
             return new(true);
+        }
+    }
+
+    public ValueTask<int> ReleaseOwnedAsync(string owner, CancellationToken cancellationToken)
+    {
+        lock (_lock)
+        {
+            var owned = _leases.Where(l => l.Value.Owner == owner).Select(l => l.Key).ToList();
+            foreach (var id in owned)
+            {
+                ref var slot = ref CollectionsMarshal.GetValueRefOrNullRef(_runs, id);
+                slot.Status = RunStatus.Pending;
+                _leases.Remove(id);
+                AddDue(slot.Due, id);
+            }
+
+            return new(owned.Count);
         }
     }
 
@@ -569,7 +586,7 @@ internal sealed class InMemorySchedulingStore : ISchedulingStore
     }
 
     /// <summary>The lease of a running run.</summary>
-    private readonly record struct Lease(Guid Token, long Expires);
+    private readonly record struct Lease(Guid Token, long Expires, string Owner);
 
     /// <summary>When a run last started and ended, and why its last attempt failed.</summary>
     private struct Times

@@ -218,6 +218,34 @@ public sealed class OneTimeRunTests
     }
 
     [Test]
+    public async Task Restart_WithSameInstanceId_RunsWhatTheDeadInstanceHeld_WithoutWaitingForItsLease()
+    {
+        var store = new InMemorySchedulingStore();
+        var held = OneTimeRunFor("send-reminder", s_start);
+        var other = OneTimeRunFor("send-reminder", s_start);
+        await store.InsertAsync([held, other], default);
+        await store.ClaimAsync([held.Id], s_start, TimeSpan.FromMinutes(30), "node-a", default); // node-a died holding it
+        await store.ClaimAsync([other.Id], s_start, TimeSpan.FromMinutes(30), "node-b", default); // node-b is alive
+
+        await using var harness = new SchedulerHarness(s_start.AddMinutes(1), [typeof(OneTimeWorkflows)], o => o.InstanceId = "node-a", store: store);
+        await harness.StartAsync();
+        harness.Log.Of("send-reminder").Should().ContainSingle().Which.Should().Match<RunLog.Invocation>(i => i.RunId == held.Id && i.Attempt == 2 && i.Started == s_start.AddMinutes(1));
+        (await store.GetAsync(other.Id, default))!.Status.Should().Be(RunStatus.Running, "another instance's lease is left alone");
+    }
+
+    private static ScheduledRun OneTimeRunFor(string workflow, DateTimeOffset at) => new()
+    {
+        Id = Guid.NewGuid(),
+        WorkflowName = workflow,
+        Kind = RunKind.OneTime,
+        ScheduledTime = at,
+        DueTime = at,
+        Status = RunStatus.Pending,
+        Input = """{"customerId":1,"text":"held"}""",
+        CreatedAt = at,
+    };
+
+    [Test]
     public async Task HandlerThrows_IsRetriedWithBackoff_ThenRecordedAsFailed()
     {
         await using var harness = NewHarness();

@@ -47,9 +47,35 @@ public sealed class SqliteStoreBehaviourTests
         await connection.OpenAsync();
         await using var command = connection.CreateCommand();
         command.CommandText = "SELECT product || ' ' || version FROM ds_schema";
-        (await command.ExecuteScalarAsync()).Should().Be("Durable.Scheduling 1");
+        (await command.ExecuteScalarAsync()).Should().Be("Durable.Scheduling 2");
         command.CommandText = "PRAGMA journal_mode";
         (await command.ExecuteScalarAsync()).Should().Be("wal");
+    }
+
+    [Test]
+    public async Task Schema_FromVersion1File_MigratesForwardKeepingData()
+    {
+        // A file as version 1 wrote it: the first migration only, with one pending run.
+        await Execute(Durable.Scheduling.Sqlite.SqliteSchema.Migrations[0]);
+        var id = Guid.NewGuid();
+        await using (var connection = new SqliteConnection($"Data Source={_file};Pooling=False"))
+        {
+            await connection.OpenAsync();
+            await using var insert = connection.CreateCommand();
+            insert.CommandText = "INSERT INTO ds_runs (id, workflow, kind, idem_key, scheduled, due, status, attempt, created) VALUES ($id, 'w', 1, $key, 1, 1, 0, 0, 1)";
+            insert.Parameters.AddWithValue("$id", id.ToByteArray());
+            insert.Parameters.AddWithValue("$key", "w#" + id.ToString("N"));
+            await insert.ExecuteNonQueryAsync();
+        }
+
+        await using var store = NewStore();
+        (await store.GetAsync(id, default))!.WorkflowName.Should().Be("w");
+        (await store.ClaimAsync([id], s_now, TimeSpan.FromMinutes(1), "node-a", default)).Should().ContainSingle("the new lease_owner column is in place");
+        await using var check = new SqliteConnection($"Data Source={_file};Pooling=False");
+        await check.OpenAsync();
+        await using var version = check.CreateCommand();
+        version.CommandText = "SELECT version FROM ds_schema";
+        (await version.ExecuteScalarAsync()).Should().Be(2L);
     }
 
     [Test]
@@ -104,7 +130,7 @@ public sealed class SqliteStoreBehaviourTests
         await using var newer = NewStore();
         var act = async () => await newer.GetAsync(Guid.NewGuid(), default);
         var error = (await act.Should().ThrowAsync<SqliteSchemaException>()).Which;
-        error.Message.Should().Contain(_file).And.Contain("99").And.Contain("up to 1");
+        error.Message.Should().Contain(_file).And.Contain("99").And.Contain("up to 2");
         error.FoundVersion.Should().Be(99);
         Hash().Should().Equal(before, "a refused file is never written");
     }
@@ -206,7 +232,7 @@ public sealed class SqliteStoreBehaviourTests
         await first.InsertAsync(runs, default);
         var ids = runs.Select(r => r.Id).ToList();
         var claims = await Task.WhenAll(
-            Enumerable.Range(0, 4).Select(i => Task.Run(async () => await (i % 2 == 0 ? first : second).ClaimAsync(ids, s_now, TimeSpan.FromMinutes(1), default))));
+            Enumerable.Range(0, 4).Select(i => Task.Run(async () => await (i % 2 == 0 ? first : second).ClaimAsync(ids, s_now, TimeSpan.FromMinutes(1), "node-" + i, default))));
         claims.SelectMany(c => c).Select(l => l.Run.Id).Should().OnlyHaveUniqueItems().And.HaveCount(300);
         (await first.CheckIntegrityAsync()).Should().Be("ok");
     }

@@ -107,7 +107,7 @@ public abstract class SchedulingStoreConformanceTests
         var runs = Enumerable.Range(0, 200).Select(i => OneTime(Now.AddSeconds(-i))).ToList();
         await _store.InsertAsync(runs, default);
         var ids = runs.Select(r => r.Id).ToList();
-        var leases = await Task.WhenAll(Enumerable.Range(0, 8).Select(_ => Task.Run(async () => await _store.ClaimAsync(ids, Now, s_lease, default))));
+        var leases = await Task.WhenAll(Enumerable.Range(0, 8).Select(_ => Task.Run(async () => await _store.ClaimAsync(ids, Now, s_lease, "node-a", default))));
         var won = leases.SelectMany(l => l).ToList();
         won.Should().HaveCount(200);
         won.Select(l => l.Run.Id).Should().OnlyHaveUniqueItems();
@@ -119,8 +119,8 @@ public abstract class SchedulingStoreConformanceTests
     {
         var future = OneTime(Now.AddMinutes(1));
         await _store.InsertAsync([future], default);
-        (await _store.ClaimAsync([future.Id, Guid.NewGuid()], Now, s_lease, default)).Should().BeEmpty();
-        (await _store.ClaimAsync([future.Id], Now.AddMinutes(1), s_lease, default)).Should().ContainSingle();
+        (await _store.ClaimAsync([future.Id, Guid.NewGuid()], Now, s_lease, "node-a", default)).Should().BeEmpty();
+        (await _store.ClaimAsync([future.Id], Now.AddMinutes(1), s_lease, "node-a", default)).Should().ContainSingle();
     }
 
     [Test]
@@ -128,12 +128,12 @@ public abstract class SchedulingStoreConformanceTests
     {
         var run = OneTime(Now);
         await _store.InsertAsync([run], default);
-        var first = (await _store.ClaimAsync([run.Id], Now, s_lease, default)).Single();
-        (await _store.ClaimAsync([run.Id], Now.AddSeconds(30), s_lease, default)).Should().BeEmpty("the lease is live");
+        var first = (await _store.ClaimAsync([run.Id], Now, s_lease, "node-a", default)).Single();
+        (await _store.ClaimAsync([run.Id], Now.AddSeconds(30), s_lease, "node-a", default)).Should().BeEmpty("the lease is live");
         (await _store.GetExpiredLeasesAsync(Now.AddSeconds(30), 10, default)).Should().BeEmpty();
         (await _store.GetExpiredLeasesAsync(Now.Add(s_lease), 10, default)).Should().ContainSingle().Which.Id.Should().Be(run.Id);
 
-        var second = (await _store.ClaimAsync([run.Id], Now.Add(s_lease), s_lease, default)).Single();
+        var second = (await _store.ClaimAsync([run.Id], Now.Add(s_lease), s_lease, "node-a", default)).Single();
         second.Token.Should().NotBe(first.Token);
         second.Run.Attempt.Should().Be(2);
 
@@ -155,9 +155,9 @@ public abstract class SchedulingStoreConformanceTests
     {
         var run = OneTime(Now);
         await _store.InsertAsync([run], default);
-        var lease = (await _store.ClaimAsync([run.Id], Now, s_lease, default)).Single();
+        var lease = (await _store.ClaimAsync([run.Id], Now, s_lease, "node-a", default)).Single();
         (await _store.RenewAsync(run.Id, lease.Token, Now.AddMinutes(10), default)).Should().BeTrue();
-        (await _store.ClaimAsync([run.Id], Now.AddMinutes(5), s_lease, default)).Should().BeEmpty();
+        (await _store.ClaimAsync([run.Id], Now.AddMinutes(5), s_lease, "node-a", default)).Should().BeEmpty();
         (await _store.GetExpiredLeasesAsync(Now.AddMinutes(5), 10, default)).Should().BeEmpty();
     }
 
@@ -166,15 +166,15 @@ public abstract class SchedulingStoreConformanceTests
     {
         var run = OneTime(Now);
         await _store.InsertAsync([run], default);
-        var lease = (await _store.ClaimAsync([run.Id], Now, s_lease, default)).Single();
+        var lease = (await _store.ClaimAsync([run.Id], Now, s_lease, "node-a", default)).Single();
         (await _store.ReleaseAsync(run.Id, lease.Token, Now.AddMinutes(5), new RunError("E", "retry"), default)).Should().BeTrue();
         var released = await _store.GetAsync(run.Id, default);
         released!.Status.Should().Be(RunStatus.Pending);
         released.DueTime.Should().Be(Now.AddMinutes(5));
         released.ScheduledTime.Should().Be(Now, "the occurrence it stands for does not move");
         released.Attempt.Should().Be(1);
-        (await _store.ClaimAsync([run.Id], Now.AddMinutes(4), s_lease, default)).Should().BeEmpty();
-        (await _store.ClaimAsync([run.Id], Now.AddMinutes(5), s_lease, default)).Single().Run.Attempt.Should().Be(2);
+        (await _store.ClaimAsync([run.Id], Now.AddMinutes(4), s_lease, "node-a", default)).Should().BeEmpty();
+        (await _store.ClaimAsync([run.Id], Now.AddMinutes(5), s_lease, "node-a", default)).Single().Run.Attempt.Should().Be(2);
     }
 
     [Test]
@@ -184,7 +184,7 @@ public abstract class SchedulingStoreConformanceTests
         runs.Add(OneTime(Now.AddHours(1)));
         await _store.InsertAsync(runs, default);
         var claimed = runs[3];
-        await _store.ClaimAsync([claimed.Id], Now.AddHours(2), s_lease, default);
+        await _store.ClaimAsync([claimed.Id], Now.AddHours(2), s_lease, "node-a", default);
 
         var seen = new List<DueRun>();
         string? token = null;
@@ -207,7 +207,7 @@ public abstract class SchedulingStoreConformanceTests
         var pending = OneTime(Now.AddHours(1));
         var running = OneTime(Now);
         await _store.InsertAsync([pending, running], default);
-        await _store.ClaimAsync([running.Id], Now, s_lease, default);
+        await _store.ClaimAsync([running.Id], Now, s_lease, "node-a", default);
         var missing = Guid.NewGuid();
         var refused = await _store.DeleteAsync([pending.Id, running.Id, missing], default);
         refused.Should().BeEquivalentTo(new[] { (running.Id, (RunStatus?)RunStatus.Running), (missing, (RunStatus?)null) });
@@ -236,7 +236,7 @@ public abstract class SchedulingStoreConformanceTests
         var a = OneTime(Now.AddHours(1));
         var b = OneTime(Now);
         await _store.InsertAsync([a, b], default);
-        await _store.ClaimAsync([b.Id], Now, s_lease, default);
+        await _store.ClaimAsync([b.Id], Now, s_lease, "node-a", default);
         var act = async () => await _store.RescheduleAsync([(a.Id, Now.AddHours(2)), (b.Id, Now.AddHours(2))], default);
         (await act.Should().ThrowAsync<ScheduledRunStateException>()).Which.Refused.Should().ContainSingle().Which.Should().Be((b.Id, (RunStatus?)RunStatus.Running));
         (await _store.GetAsync(a.Id, default))!.ScheduledTime.Should().Be(Now.AddHours(1));
@@ -264,6 +264,25 @@ public abstract class SchedulingStoreConformanceTests
     }
 
     [Test]
+    public async Task ReleaseOwnedAsync_FreesOnlyThatOwnersRunningRuns_KeepingAttempts()
+    {
+        var mine = OneTime(Now);
+        var theirs = OneTime(Now);
+        await _store.InsertAsync([mine, theirs], default);
+        var myLease = (await _store.ClaimAsync([mine.Id], Now, s_lease, "node-a", default)).Single();
+        await _store.ClaimAsync([theirs.Id], Now, s_lease, "node-b", default);
+
+        (await _store.ReleaseOwnedAsync("node-a", default)).Should().Be(1);
+        var released = await _store.GetAsync(mine.Id, default);
+        released!.Status.Should().Be(RunStatus.Pending);
+        released.Attempt.Should().Be(1);
+        (await _store.GetAsync(theirs.Id, default))!.Status.Should().Be(RunStatus.Running);
+        (await _store.CompleteAsync([new RunCompletion(mine.Id, myLease.Token, RunStatus.Succeeded, Now)], default)).Should().Equal([false], "the old lease is gone");
+        (await _store.ClaimAsync([mine.Id], Now, s_lease, "node-a", default)).Single().Run.Attempt.Should().Be(2, "claimable at once, not after the lease");
+        (await _store.ReleaseOwnedAsync("node-c", default)).Should().Be(0);
+    }
+
+    [Test]
     public async Task Watermark_OnlyMovesForward()
     {
         (await _store.GetWatermarkAsync("s", default)).Should().BeNull();
@@ -282,7 +301,7 @@ public abstract class SchedulingStoreConformanceTests
         var recent = OneTime(Now);
         var pending = OneTime(Now.AddDays(-30));
         await _store.InsertAsync([old, recent, pending], default);
-        var leases = await _store.ClaimAsync([old.Id, recent.Id], Now, s_lease, default);
+        var leases = await _store.ClaimAsync([old.Id, recent.Id], Now, s_lease, "node-a", default);
         await _store.CompleteAsync([new RunCompletion(old.Id, leases.Single(l => l.Run.Id == old.Id).Token, RunStatus.Succeeded, Now.AddDays(-10))], default);
         await _store.CompleteAsync([new RunCompletion(recent.Id, leases.Single(l => l.Run.Id == recent.Id).Token, RunStatus.Succeeded, Now)], default);
         (await _store.PurgeAsync(Now.AddDays(-1), 100, default)).Should().Be(1);

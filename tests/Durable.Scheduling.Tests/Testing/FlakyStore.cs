@@ -34,7 +34,9 @@ public sealed class FlakyStore(ISchedulingStore inner) : ISchedulingStore
 
     public ValueTask<IReadOnlyList<ScheduledRun>> GetExpiredLeasesAsync(DateTimeOffset now, int limit, CancellationToken cancellationToken) => Guard(() => inner.GetExpiredLeasesAsync(now, limit, cancellationToken));
 
-    public ValueTask<IReadOnlyList<RunLease>> ClaimAsync(IReadOnlyList<Guid> ids, DateTimeOffset now, TimeSpan leaseDuration, CancellationToken cancellationToken) => Guard(() => inner.ClaimAsync(ids, now, leaseDuration, cancellationToken));
+    public ValueTask<IReadOnlyList<RunLease>> ClaimAsync(IReadOnlyList<Guid> ids, DateTimeOffset now, TimeSpan leaseDuration, string owner, CancellationToken cancellationToken) => Guard(() => inner.ClaimAsync(ids, now, leaseDuration, owner, cancellationToken));
+
+    public ValueTask<int> ReleaseOwnedAsync(string owner, CancellationToken cancellationToken) => Guard(() => inner.ReleaseOwnedAsync(owner, cancellationToken));
 
     public ValueTask<bool> RenewAsync(Guid id, Guid leaseToken, DateTimeOffset expiresAt, CancellationToken cancellationToken) => Guard(() => inner.RenewAsync(id, leaseToken, expiresAt, cancellationToken));
 
