@@ -56,6 +56,7 @@ internal sealed class SchedulerEngine : IHostedService, IDisposable
     private int _disposed;
     private volatile bool _loopStopped;
     private bool _ownReleased;
+    private readonly HashSet<string> _unknownWorkflows = new(StringComparer.Ordinal);
     private string _owner = "";
 
     public SchedulerEngine(ISchedulingStore store, WorkflowRegistry registry, IOptions<SchedulingOptions> options, IServiceScopeFactory scopes, IServiceProvider services, ILogger<SchedulerEngine>? logger = null)
@@ -610,6 +611,19 @@ internal sealed class SchedulerEngine : IHostedService, IDisposable
     /// <summary>Applies the overlap policy to a due node: reserve it to run, buffer it, or mark it to skip.</summary>
     private void Admit(WheelNode node, List<WheelNode> toClaim, List<WheelNode> toSkip)
     {
+        if (_registry.Find(node.Workflow) is null)
+        {
+            // Not defined in this process (another version of the application, during a rolling deployment, may
+            // define it): leave the run pending for an instance that can run it. The node stays known, outside the
+            // wheel, so the feed does not load it again and again.
+            if (_unknownWorkflows.Add(node.Workflow))
+            {
+                Log.UnknownWorkflow(_logger, node.Workflow);
+            }
+
+            return;
+        }
+
         if (node.Kind == RunKind.Occurrence && _schedules.TryGetValue(node.Workflow, out var state))
         {
             var policy = state.Workflow.Schedule!.Overlap;

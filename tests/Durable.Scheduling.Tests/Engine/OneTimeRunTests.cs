@@ -233,6 +233,24 @@ public sealed class OneTimeRunTests
         (await store.GetAsync(other.Id, default))!.Status.Should().Be(RunStatus.Running, "another instance's lease is left alone");
     }
 
+    [Test]
+    public async Task RunOfWorkflowNotDefinedHere_StaysPendingForAnInstanceThatDefinesIt()
+    {
+        var store = new InMemorySchedulingStore();
+        var foreign = OneTimeRunFor("defined-elsewhere", s_start);
+        await store.InsertAsync([foreign], default);
+        await using (var harness = NewHarness(store))
+        {
+            await harness.StartAsync();
+            await harness.RunForAsync(TimeSpan.FromMinutes(5));
+            (await store.GetAsync(foreign.Id, default))!.Status.Should().Be(RunStatus.Pending, "this process cannot run it, so it does not claim it");
+        }
+
+        await using var other = new SchedulerHarness(s_start.AddMinutes(6), [typeof(ElsewhereWorkflows)], store: store);
+        await other.StartAsync();
+        other.Log.Of("defined-elsewhere").Should().ContainSingle().Which.Attempt.Should().Be(1);
+    }
+
     private static ScheduledRun OneTimeRunFor(string workflow, DateTimeOffset at) => new()
     {
         Id = Guid.NewGuid(),

@@ -154,3 +154,10 @@ public static class ScopedServiceWorkflows
     [Workflow("takes-scoped-service")]
     public static void Handle(RunScopeProbe probe, RunLog log, ScheduledRunContext run) => log.Record(run, probe.Id);
 }
+
+/// <summary>A workflow only "another version of the application" defines.</summary>
+public sealed class ElsewhereWorkflows(RunLog log)
+{
+    [Workflow("defined-elsewhere")]
+    public void Run(ScheduledRunContext run) => log.Record(run);
+}
