@@ -636,36 +636,19 @@ internal sealed class SqliteSchedulingStore : ISchedulingStore, IAsyncDisposable
                 Directory.CreateDirectory(directory);
             }
 
+            var writer = OpenOrThrow();
             try
             {
-                _writer = Open();
+                await InitializeAsync(writer).ConfigureAwait(false);
             }
-            catch (SqliteException e)
+            catch
             {
-                throw new IOException($"The SQLite database '{_file}' could not be opened: {e.Message} (SQLite error {e.SqliteErrorCode}).", e);
+                // Nothing half-opened stays behind: the next call (the scheduler retries every poll) starts afresh.
+                await writer.DisposeAsync().ConfigureAwait(false);
+                throw;
             }
 
-            try
-            {
-                await RetryBusyAsync(() =>
-                {
-                    // Refuse a newer or foreign schema before anything (even the journal mode) changes the file.
-                    using var check = _writer.CreateCommand();
-                    return ReadVersion(check);
-                }).ConfigureAwait(false);
-            }
-            catch (SqliteException e) when (e.SqliteErrorCode is SqliteCorrupt or SqliteNotADatabase)
-            {
-                await _writer.DisposeAsync().ConfigureAwait(false);
-                throw new SqliteSchemaException(_file, null, SqliteSchema.Latest, $"is not a SQLite database or is damaged ({e.Message})");
-            }
-            await RetryBusyAsync(() =>
-            {
-                using var wal = _writer.CreateCommand();
-                wal.CommandText = "PRAGMA journal_mode = WAL";
-                return wal.ExecuteScalar();
-            }).ConfigureAwait(false);
-            await RetryBusyAsync(Migrate).ConfigureAwait(false);
+            _writer = writer;
             _writerLoop = Task.Run(WriterLoopAsync);
             _initialized = true;
         }
@@ -675,14 +658,51 @@ internal sealed class SqliteSchedulingStore : ISchedulingStore, IAsyncDisposable
         }
     }
 
+    private SqliteConnection OpenOrThrow()
+    {
+        try
+        {
+            return Open();
+        }
+        catch (SqliteException e)
+        {
+            throw new IOException($"The SQLite database '{_file}' could not be opened: {e.Message} (SQLite error {e.SqliteErrorCode}).", e);
+        }
+    }
+
+    private async Task InitializeAsync(SqliteConnection writer)
+    {
+        try
+        {
+            await RetryBusyAsync(() =>
+            {
+                // Refuse a newer or foreign schema before anything (even the journal mode) changes the file.
+                using var check = writer.CreateCommand();
+                return ReadVersion(check);
+            }).ConfigureAwait(false);
+        }
+        catch (SqliteException e) when (e.SqliteErrorCode is SqliteCorrupt or SqliteNotADatabase)
+        {
+            throw new SqliteSchemaException(_file, null, SqliteSchema.Latest, $"is not a SQLite database or is damaged ({e.Message})");
+        }
+
+        await RetryBusyAsync(() =>
+        {
+            using var wal = writer.CreateCommand();
+            wal.CommandText = "PRAGMA journal_mode = WAL";
+            return wal.ExecuteScalar();
+        }).ConfigureAwait(false);
+        await RetryBusyAsync(() => Migrate(writer)).ConfigureAwait(false);
+    }
+
     /// <summary>
     /// Brings the schema to the latest version under the write lock, so two processes starting at once migrate once;
     /// refuses a newer or foreign schema without touching the file.
     /// </summary>
-    private bool Migrate()
+    private bool Migrate(SqliteConnection writer)
     {
-        using var transaction = _writer!.BeginTransaction(deferred: false);
-        using var command = _writer.CreateCommand();
+        using var transaction = writer.BeginTransaction(deferred: false);
+        using var command = writer.CreateCommand();
         command.Transaction = transaction;
         int? version = ReadVersion(command);
         for (int v = version ?? 0; v < SqliteSchema.Latest; v++)
