@@ -26,8 +26,14 @@ public sealed class ScheduledRunStateException : InvalidOperationException
     {
     }
 
-    internal ScheduledRunStateException(IReadOnlyList<(Guid Id, RunStatus? Status)> refused, string action)
-        : base(Describe(refused, action))
+    /// <summary>
+    /// Creates the exception for the runs refused; for store implementations, which must report every refused run.
+    /// </summary>
+    /// <param name="refused">Each refused run with its status (null when it does not exist).</param>
+    /// <param name="action">What was refused, as a verb phrase ("reschedule", "delete").</param>
+    /// <exception cref="ArgumentNullException">An argument is null.</exception>
+    public ScheduledRunStateException(IReadOnlyList<(Guid Id, RunStatus? Status)> refused, string action)
+        : base(Describe(refused ?? throw new ArgumentNullException(nameof(refused)), action ?? throw new ArgumentNullException(nameof(action))))
     {
         Refused = refused;
     }
