@@ -48,7 +48,6 @@ internal static class SqliteSchema
         """,
         """
         ALTER TABLE ds_runs ADD COLUMN lease_owner TEXT;
-        CREATE INDEX ds_runs_owner ON ds_runs (lease_owner) WHERE status = 1;
         """,
     ];
 

@@ -19,7 +19,7 @@ internal sealed class SchedulerEngine : IHostedService, IDisposable
     private static readonly TimeSpan ClockJumpTolerance = TimeSpan.FromSeconds(2);
     private static readonly TimeSpan FeedGuard = TimeSpan.FromMilliseconds(20);
     private const int MaxOccurrencesPerPass = 10_000;
-    private const int DispatchChunk = 256; // runs claimed per store call at a due instant, so the first start early
+    private const int FirstDispatchChunk = 64; // runs in the first claim at a due instant, so the first start early
     private const long MaxOccurrencesCounted = 10_000_000;
 
     private readonly ISchedulingStore _store;
@@ -567,8 +567,8 @@ internal sealed class SchedulerEngine : IHostedService, IDisposable
             await SkipAsync(toSkip, now, stop).ConfigureAwait(false);
         }
 
-        int chunk = Math.Min(_options.BatchSize, DispatchChunk);
-        for (int offset = 0; offset < toClaim.Count; offset += chunk)
+        // A small first claim so the first runs start at once, then whole batches (fewer store round trips).
+        for (int offset = 0, chunk = Math.Min(_options.BatchSize, FirstDispatchChunk); offset < toClaim.Count; offset += chunk, chunk = _options.BatchSize)
         {
             var batch = toClaim.GetRange(offset, Math.Min(chunk, toClaim.Count - offset));
             var leases = await _store.ClaimAsync(batch.ConvertAll(n => n.Id), now, _options.LeaseDuration, _owner, stop).ConfigureAwait(false);
