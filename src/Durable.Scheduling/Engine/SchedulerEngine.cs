@@ -171,7 +171,7 @@ internal sealed class SchedulerEngine : IHostedService, IDisposable
     /// <summary>Tells the loop about a new run only if it falls due before the next feed would load it anyway.</summary>
     internal void NotifyCreated(ScheduledRun run)
     {
-        if (run.DueTime.UtcTicks <= _time.GetUtcNow().UtcTicks + _options.LookAhead.Ticks)
+        if (run.DueTime.UtcTicks <= _time.GetUtcNow().UtcTicks + WheelHorizonTicks)
         {
             NotifyAdded(run);
         }
@@ -283,7 +283,7 @@ internal sealed class SchedulerEngine : IHostedService, IDisposable
 
     private void Drain(DateTimeOffset now)
     {
-        long horizon = now.UtcTicks + _options.LookAhead.Ticks;
+        long horizon = now.UtcTicks + WheelHorizonTicks;
         while (_inbox.TryDequeue(out var command))
         {
             switch (command.Kind)
@@ -356,11 +356,12 @@ internal sealed class SchedulerEngine : IHostedService, IDisposable
             await MaterializeAsync(now, stop).ConfigureAwait(false);
         }
 
-        // Runs this process creates reach the wheel at once (up to LookAhead ahead); the store is read only for runs due
-        // before the next two polls, so a run added by another process is loaded at least a poll before it is due
-        // (or within a poll, when it is due at once), and runs already loaded are not read again and again.
+        // The wheel holds only what falls due before the next two polls: runs this process creates reach it at once if
+        // due that soon, and the store is read for the same window, so a run added by another process is loaded at
+        // least a poll before it is due (or within a poll, when it is due at once). Wheel entries so live at most two
+        // polls: they die young, and the garbage collector never has to promote them.
         bool cycleStart = _feedCursor is null;
-        var page = await _store.GetDueAsync(now + (_options.PollInterval * 2), _options.BatchSize, _feedCursor, stop).ConfigureAwait(false);
+        var page = await _store.GetDueAsync(new DateTimeOffset(now.UtcTicks + WheelHorizonTicks, TimeSpan.Zero), _options.BatchSize, _feedCursor, stop).ConfigureAwait(false);
         foreach (var run in page.Runs)
         {
             if (!_known.ContainsKey(run.Id))
@@ -461,7 +462,7 @@ internal sealed class SchedulerEngine : IHostedService, IDisposable
         {
             foreach (var result in await _store.InsertAsync(runs, stop).ConfigureAwait(false))
             {
-                if (result.Run.Status == RunStatus.Pending && !_known.ContainsKey(result.Run.Id))
+                if (result.Run.Status == RunStatus.Pending && result.Run.DueTime.UtcTicks <= now.UtcTicks + WheelHorizonTicks && !_known.ContainsKey(result.Run.Id))
                 {
                     Track(result.Run);
                 }
@@ -516,6 +517,9 @@ internal sealed class SchedulerEngine : IHostedService, IDisposable
 
         state.Watermark = now.UtcTicks - 1;
     }
+
+    /// <summary>How far ahead runs enter the timer wheel: two poll intervals.</summary>
+    private long WheelHorizonTicks => _options.PollInterval.Ticks * 2;
 
     private static ScheduledRun NewOccurrence(string workflow, long ticks, DateTimeOffset now)
     {

@@ -22,9 +22,9 @@ public sealed class SchedulingOptions
     public int MaxConcurrency { get; set; } = 64;
 
     /// <summary>
-    /// How far ahead recurring occurrences are created in the store, and runs this process creates are placed in its
-    /// in-memory timer wheel; default 30 seconds, from 1 second to 1 day. Other runs are read from the store shortly
-    /// (two poll intervals) before they fall due. The wheel's memory is bounded by what falls due within it.
+    /// How far ahead recurring occurrences are created in the store (so that a short outage of this process loses
+    /// nothing another instance could run); default 30 seconds, from 1 second to 1 day. Runs enter the in-memory timer
+    /// wheel only two poll intervals before they fall due, so its memory is bounded by what falls due that soon.
     /// </summary>
     public TimeSpan LookAhead { get; set; } = TimeSpan.FromSeconds(30);
 
