@@ -251,17 +251,8 @@ public sealed class OneTimeRunTests
         other.Log.Of("defined-elsewhere").Should().ContainSingle().Which.Attempt.Should().Be(1);
     }
 
-    private static ScheduledRun OneTimeRunFor(string workflow, DateTimeOffset at) => new()
-    {
-        Id = Guid.NewGuid(),
-        WorkflowName = workflow,
-        Kind = RunKind.OneTime,
-        ScheduledTime = at,
-        DueTime = at,
-        Status = RunStatus.Pending,
-        Input = """{"customerId":1,"text":"held"}""",
-        CreatedAt = at,
-    };
+    private static ScheduledRun OneTimeRunFor(string workflow, DateTimeOffset at) =>
+        TestRuns.OneTime(workflow, at, """{"customerId":1,"text":"held"}""");
 
     [Test]
     public async Task HandlerThrows_IsRetriedWithBackoff_ThenRecordedAsFailed()

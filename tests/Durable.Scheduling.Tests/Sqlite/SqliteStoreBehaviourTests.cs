@@ -23,17 +23,8 @@ public sealed class SqliteStoreBehaviourTests
     private SqliteSchedulingStore NewStore(TimeSpan? busyTimeout = null) =>
         new(new SqliteSchedulingOptions { ConnectionString = $"Data Source={_file}", BusyTimeout = busyTimeout ?? TimeSpan.FromSeconds(30) });
 
-    private static ScheduledRun Run(DateTimeOffset at, string workflow = "send-reminder", string? input = null) => new()
-    {
-        Id = Guid.NewGuid(),
-        WorkflowName = workflow,
-        Kind = RunKind.OneTime,
-        ScheduledTime = at,
-        DueTime = at,
-        Status = RunStatus.Pending,
-        Input = input,
-        CreatedAt = s_now,
-    };
+    private static ScheduledRun Run(DateTimeOffset at, string workflow = "send-reminder", string? input = null) =>
+        TestRuns.OneTime(workflow, at, input, s_now);
 
     [Test]
     public async Task Schema_IsCreatedOnFirstUse_AndRecordsItsVersion()
