@@ -17,6 +17,7 @@ namespace Durable.Scheduling.Benchmarks;
 internal static class SchedulerRunBenchmarks
 {
     private static int s_done;
+    private static double s_producerMs;
     private static int s_target;
     private static TaskCompletionSource s_finished = new();
     private static readonly List<double> s_lateness = [];
@@ -33,6 +34,35 @@ internal static class SchedulerRunBenchmarks
             foreach (var (second, (min, max, count)) in s_bySecond.OrderBy(p => p.Key))
             {
                 Console.WriteLine($"  {second}: first {min:F3} ms, last {max:F3} ms, {count} runs");
+            }
+
+            return;
+        }
+
+        if (args.Contains("--alloc"))
+        {
+            using var sampler = new AllocationSampler();
+            await OursThroughputAsync(100_000);
+            sampler.Active = true;
+            for (int round = 0; round < 5; round++)
+            {
+                await OursThroughputAsync(100_000);
+            }
+
+            sampler.Active = false;
+            sampler.Print(500_000);
+            return;
+        }
+
+        if (args.Contains("--throughput-only"))
+        {
+            // For profiling: ours only, several rounds of (a).
+            for (int round = 0; round < 10; round++)
+            {
+                int gen0 = GC.CollectionCount(0), gen1 = GC.CollectionCount(1), gen2 = GC.CollectionCount(2);
+                var pause = GC.GetTotalPauseDuration();
+                var (runsPerSecond, allocatedPerRun) = await OursThroughputAsync(100_000);
+                Console.WriteLine($"(a) round {round + 1}: {runsPerSecond:N0} runs/s, {allocatedPerRun:N0} B allocated/run; GCs {GC.CollectionCount(0) - gen0}/{GC.CollectionCount(1) - gen1}/{GC.CollectionCount(2) - gen2}, pause {(GC.GetTotalPauseDuration() - pause).TotalMilliseconds:F1} ms; producer {s_producerMs:F0} ms");
             }
 
             return;
@@ -160,6 +190,7 @@ internal static class SchedulerRunBenchmarks
             await scheduler.ScheduleAsync("bench-noop", now);
         }
 
+        s_producerMs = watch.Elapsed.TotalMilliseconds;
         await s_finished.Task;
         watch.Stop();
         long bytes = GC.GetTotalAllocatedBytes(true) - allocated;

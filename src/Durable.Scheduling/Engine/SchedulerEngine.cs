@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using System.Diagnostics;
+using System.Runtime.CompilerServices;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
@@ -21,6 +22,14 @@ internal sealed class SchedulerEngine : IHostedService, IDisposable
     private const int MaxOccurrencesPerPass = 10_000;
     private const int FirstDispatchChunk = 64; // runs in the first claim at a due instant, so the first start early
     private const long MaxOccurrencesCounted = 10_000_000;
+    private static readonly long SpinBeforeParking = Stopwatch.Frequency / 20_000; // 50 µs
+
+    /// <summary>
+    /// How long before its due instant a run may be claimed: the store's work (a claim is a write) is done ahead, so at
+    /// the instant only the start remains. Runs whose admission depends on what is still running at the instant (an
+    /// overlap policy other than AllowAll) are never claimed early.
+    /// </summary>
+    private static readonly long PreClaimTicks = TimeSpan.FromMilliseconds(8).Ticks;
 
     private readonly ISchedulingStore _store;
     private readonly WorkflowRegistry _registry;
@@ -31,19 +40,30 @@ internal sealed class SchedulerEngine : IHostedService, IDisposable
     private readonly IServiceProvider _services;
     private readonly bool _preciseClock;
     private readonly ConcurrentQueue<Command> _inbox = new();
-    private readonly ConcurrentQueue<(RunCompletion Completion, Execution Execution)> _completions = new();
+    private readonly ConcurrentQueue<Execution> _completions = new(); // outcome set on each, written by the completer
+    private readonly ConcurrentQueue<Execution> _ended = new(); // runs whose outcome is stored, for the loop to forget
     private readonly WakeSignal _signal;
-    private readonly WakeSignal _completionSignal;
     private readonly Dictionary<Guid, WheelNode> _known = [];
     private readonly Dictionary<string, ScheduleState> _schedules = new(StringComparer.Ordinal);
     private readonly Dictionary<Guid, Execution> _executions = []; // loop-owned
     private readonly TaskCompletionSource _allEnded = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly Queue<WheelNode> _waiting = new();
     private readonly List<WheelNode> _due = [];
+    private readonly List<Guid> _claimIds = []; // loop-owned scratch lists, reused by every dispatch
+    private readonly HashSet<Guid> _claimed = [];
+    private readonly List<WheelNode> _toClaim = [];
+    private readonly List<WheelNode> _toSkip = [];
+    private readonly List<RunLease> _ready = []; // claimed ahead of their due instant, in due order, from _readyStart on
+    private readonly List<WheelNode> _held = []; // due within the pre-claim window but not claimable early
+    private int _readyStart;
+    private volatile int _readyCount;
     private readonly CancellationTokenSource _stopping = new();
     private TimerWheel? _wheel;
     private Task _loop = Task.CompletedTask;
-    private Task _completer = Task.CompletedTask;
+    private Task _drain = Task.CompletedTask; // the latest completion writer
+    private int _draining; // 1 while one thread writes queued completions
+    private readonly List<Execution> _drainBatch = []; // owned by the thread holding _draining
+    private readonly List<RunCompletion> _drainCompletions = [];
     private string? _feedCursor;
     private long _nextFeedTicks;
     private long _nextRenewTicks;
@@ -70,14 +90,12 @@ internal sealed class SchedulerEngine : IHostedService, IDisposable
         _scopes = scopes;
         _services = services;
         _signal = new WakeSignal(_time);
-        _completionSignal = new WakeSignal(_time);
     }
 
     private enum CommandKind
     {
         Added,
         Removed,
-        Ended,
     }
 
     /// <summary>Starts the scheduler: discovers workflows (throwing on misconfiguration) and starts its loops.</summary>
@@ -99,7 +117,6 @@ internal sealed class SchedulerEngine : IHostedService, IDisposable
         _lastNowTicks = now.UtcTicks;
         Log.Started(_logger, _registry.All.Count, _schedules.Count);
         _loop = Task.Run(() => LoopAsync(_stopping.Token), CancellationToken.None);
-        _completer = Task.Run(CompleterAsync, CancellationToken.None);
         return Task.CompletedTask;
     }
 
@@ -140,10 +157,9 @@ internal sealed class SchedulerEngine : IHostedService, IDisposable
         }
         finally
         {
-            _completionSignal.Set();
             try
             {
-                await _completer.WaitAsync(cancellationToken).ConfigureAwait(false);
+                await Volatile.Read(ref _drain).WaitAsync(cancellationToken).ConfigureAwait(false);
             }
             catch (OperationCanceledException)
             {
@@ -161,17 +177,19 @@ internal sealed class SchedulerEngine : IHostedService, IDisposable
 
         _stopping.Cancel();
         _signal.Dispose();
-        _completionSignal.Dispose();
         _stopping.Dispose();
     }
 
     /// <summary>Tells the loop about a run created, rescheduled or retried (it loads it if it falls due soon).</summary>
     internal void NotifyAdded(ScheduledRun run) => Post(new Command(CommandKind.Added, run.Id, run));
 
-    /// <summary>Tells the loop about a new run only if it falls due before the next feed would load it anyway.</summary>
-    internal void NotifyCreated(ScheduledRun run)
+    /// <summary>
+    /// Tells the loop about a run created at <paramref name="now"/> only if it falls due before the next feed would
+    /// load it anyway.
+    /// </summary>
+    internal void NotifyCreated(ScheduledRun run, DateTimeOffset now)
     {
-        if (run.DueTime.UtcTicks <= _time.GetUtcNow().UtcTicks + WheelHorizonTicks)
+        if (run.DueTicks <= now.UtcTicks + WheelHorizonTicks)
         {
             NotifyAdded(run);
         }
@@ -185,8 +203,8 @@ internal sealed class SchedulerEngine : IHostedService, IDisposable
     /// executing handler is one of the <paramref name="parkedHandlers"/> the test knows to be waiting on its clock.
     /// </summary>
     internal bool IsSettled(int parkedHandlers) =>
-        (_signal.IsWaiting || _loopStopped) && _inbox.IsEmpty && _completions.IsEmpty && !_completionSignal.IsSet &&
-        Volatile.Read(ref _running) == parkedHandlers && Volatile.Read(ref _activeCount) == parkedHandlers;
+        (_signal.IsWaiting || _loopStopped) && _inbox.IsEmpty && _ended.IsEmpty && _completions.IsEmpty && Volatile.Read(ref _draining) == 0 &&
+        Volatile.Read(ref _running) == parkedHandlers && Volatile.Read(ref _activeCount) == parkedHandlers + _readyCount;
 
     private void Post(Command command)
     {
@@ -204,8 +222,11 @@ internal sealed class SchedulerEngine : IHostedService, IDisposable
                 CheckClock(now);
                 Drain(now);
 
-                // Due runs first: feeding (store reads, creating occurrences) never delays a run that is due now.
-                _wheel!.Advance(now.UtcTicks, _due);
+                // Runs claimed ahead start at their instant; then the runs due now or within the pre-claim window are
+                // claimed. Feeding (store reads, creating occurrences) never delays a run that is due now.
+                StartReady(now.UtcTicks);
+                _wheel!.Advance(now.UtcTicks + PreClaimTicks, _due);
+                ReleaseHeld(now.UtcTicks);
                 if (_due.Count > 0 || (_waiting.Count > 0 && Volatile.Read(ref _activeCount) < _options.MaxConcurrency))
                 {
                     await DispatchAsync(now, stop).ConfigureAwait(false);
@@ -215,7 +236,7 @@ internal sealed class SchedulerEngine : IHostedService, IDisposable
                 // A feed (store reads, creating occurrences) takes a few milliseconds: it waits for a run due within
                 // FeedGuard to go first, unless it is already a whole poll late.
                 if (now.UtcTicks >= _nextFeedTicks &&
-                    (_wheel.NextDueTicks() - now.UtcTicks > FeedGuard.Ticks || now.UtcTicks >= _nextFeedTicks + _options.PollInterval.Ticks))
+                    (NextStartTicks() - now.UtcTicks > FeedGuard.Ticks || now.UtcTicks >= _nextFeedTicks + _options.PollInterval.Ticks))
                 {
                     await FeedAsync(now, stop).ConfigureAwait(false);
                     continue;
@@ -237,7 +258,78 @@ internal sealed class SchedulerEngine : IHostedService, IDisposable
             }
         }
 
+        await ReleaseReadyAsync().ConfigureAwait(false);
         _loopStopped = true;
+    }
+
+    /// <summary>Starts the runs claimed ahead whose instant has come.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private void StartReady(long nowTicks)
+    {
+        while (_readyStart < _ready.Count && _ready[_readyStart].Run.DueTicks <= nowTicks)
+        {
+            Start(_ready[_readyStart++]);
+        }
+
+        if (_readyStart == _ready.Count && _readyStart > 0)
+        {
+            _ready.Clear();
+            _readyStart = 0;
+        }
+
+        _readyCount = _ready.Count - _readyStart;
+    }
+
+    /// <summary>Moves held nodes whose instant has come to the due list.</summary>
+    private void ReleaseHeld(long nowTicks)
+    {
+        for (int i = _held.Count - 1; i >= 0; i--)
+        {
+            if (_held[i].DueTicks <= nowTicks)
+            {
+                _due.Add(_held[i]);
+                _held.RemoveAt(i);
+            }
+        }
+    }
+
+    /// <summary>The earliest instant at which a run should start: in the wheel, held, or claimed ahead.</summary>
+    private long NextStartTicks()
+    {
+        long next = _wheel!.NextDueTicks();
+        if (_readyStart < _ready.Count)
+        {
+            next = Math.Min(next, _ready[_readyStart].Run.DueTicks);
+        }
+
+        foreach (var node in _held)
+        {
+            next = Math.Min(next, node.DueTicks);
+        }
+
+        return next;
+    }
+
+    /// <summary>At stop: hands back the runs claimed ahead that have not started, so they stay pending.</summary>
+    private async Task ReleaseReadyAsync()
+    {
+        for (; _readyStart < _ready.Count; _readyStart++)
+        {
+            var lease = _ready[_readyStart];
+            Unreserve(lease.Run.Kind, lease.Run.WorkflowName);
+            try
+            {
+                await _store.ReleaseAsync(lease.Run.Id, lease.Token, lease.Run.DueTime, lease.Run.Error, CancellationToken.None).ConfigureAwait(false);
+            }
+            catch (Exception e)
+            {
+                Log.CompletionFailed(_logger, e, lease.Run.Id); // its lease expires and the run is claimed again
+            }
+        }
+
+        _ready.Clear();
+        _readyStart = 0;
+        _readyCount = 0;
     }
 
     private async Task WaitAsync(CancellationToken stop)
@@ -248,23 +340,67 @@ internal sealed class SchedulerEngine : IHostedService, IDisposable
         }
 
         var now = _time.GetUtcNow();
+
+        // Wake for the next start (precisely), the next pre-claim (a little before a due instant; no precision needed)
+        // or the next feed, whichever comes first (a postponed feed waits for that run).
+        long nextStart = _readyStart < _ready.Count ? _ready[_readyStart].Run.DueTicks : long.MaxValue;
+        foreach (var node in _held)
+        {
+            nextStart = Math.Min(nextStart, node.DueTicks);
+        }
+
         long nextDue = _wheel!.NextDueTicks();
-        long next = _nextFeedTicks > now.UtcTicks ? Math.Min(nextDue, _nextFeedTicks) : nextDue; // a postponed feed waits for that run
+        long nextClaim = nextDue == long.MaxValue ? long.MaxValue : nextDue - PreClaimTicks;
+        long next = Math.Min(nextStart, nextClaim);
+        if (_nextFeedTicks > now.UtcTicks)
+        {
+            next = Math.Min(next, _nextFeedTicks);
+        }
+
         var delay = TimeSpan.FromTicks(Math.Clamp(next - now.UtcTicks, 0, _options.PollInterval.Ticks));
         if (delay <= TimeSpan.Zero)
         {
             return;
         }
 
-        if (_preciseClock && delay <= PreciseDelay.Window)
+        bool precise = _preciseClock && next == nextStart;
+        if (precise && delay <= PreciseDelay.Window)
         {
             PreciseDelay.Until(Stopwatch.GetTimestamp() + (long)(delay.Ticks * (Stopwatch.Frequency / (double)TimeSpan.TicksPerSecond)));
             return;
         }
 
-        var coarse = _preciseClock ? delay - PreciseDelay.Window : delay;
+        if (_preciseClock && SpinForWake())
+        {
+            return;
+        }
+
+        var coarse = precise ? delay - PreciseDelay.Window : delay;
         await _signal.WaitAsync(coarse, stop).ConfigureAwait(false);
         _signal.Reset();
+    }
+
+    /// <summary>
+    /// Watches the signal for a few microseconds before parking: while runs are being scheduled or are ending one after
+    /// another, the next one usually arrives within that time, and parking (a timer change, a task to wake) would cost
+    /// more than the wait. Only on the real clock; returns true when woken.
+    /// </summary>
+    private bool SpinForWake()
+    {
+        long until = Stopwatch.GetTimestamp() + SpinBeforeParking;
+        var spinner = default(SpinWait);
+        while (Stopwatch.GetTimestamp() < until)
+        {
+            if (_signal.IsSet)
+            {
+                _signal.Reset();
+                return true;
+            }
+
+            spinner.SpinOnce(sleep1Threshold: -1);
+        }
+
+        return false;
     }
 
     private void CheckClock(DateTimeOffset now)
@@ -276,14 +412,34 @@ internal sealed class SchedulerEngine : IHostedService, IDisposable
             // The wall clock moved by more than a sleep can explain: re-file the wheel, and let the next feed apply
             // catch-up policies to anything the jump skipped.
             Log.ClockJumped(_logger, TimeSpan.FromTicks(jump));
+            StartReady(long.MaxValue); // claimed just before the jump: their instant is as good as come
             _wheel!.Rebuild(now.UtcTicks);
             _nextFeedTicks = now.UtcTicks;
         }
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)] // runs per run ended and per run added (see DispatchAsync)
     private void Drain(DateTimeOffset now)
     {
         long horizon = now.UtcTicks + WheelHorizonTicks;
+        while (_ended.TryDequeue(out var execution))
+        {
+            _executions.Remove(execution.Lease.Run.Id);
+            if (execution.Retry is { } retry && retry.DueTicks <= horizon && !_known.ContainsKey(retry.Id))
+            {
+                Track(retry); // the wheel files it for its retry time (a later one is loaded by the feed)
+            }
+
+            if (execution.Lease.Run.Kind == RunKind.Occurrence && _schedules.TryGetValue(execution.Lease.Run.WorkflowName, out var state))
+            {
+                state.Active--;
+                if (state.Active == 0 && state.Buffer.Count > 0)
+                {
+                    _due.Add(state.Buffer.Dequeue());
+                }
+            }
+        }
+
         while (_inbox.TryDequeue(out var command))
         {
             switch (command.Kind)
@@ -304,19 +460,6 @@ internal sealed class SchedulerEngine : IHostedService, IDisposable
                     if (_known.Remove(command.Id, out var removed))
                     {
                         _wheel!.Remove(removed);
-                    }
-
-                    break;
-                case CommandKind.Ended:
-                    _known.Remove(command.Id);
-                    _executions.Remove(command.Id);
-                    if (command.Run!.Kind == RunKind.Occurrence && _schedules.TryGetValue(command.Run.WorkflowName, out var state))
-                    {
-                        state.Active--;
-                        if (state.Active == 0 && state.Buffer.Count > 0)
-                        {
-                            _due.Add(state.Buffer.Dequeue());
-                        }
                     }
 
                     break;
@@ -538,78 +681,186 @@ internal sealed class SchedulerEngine : IHostedService, IDisposable
 
     private async Task DispatchAsync(DateTimeOffset now, CancellationToken stop)
     {
-        var toClaim = new List<WheelNode>(_due.Count);
-        var toSkip = new List<WheelNode>();
+        AdmitDue(now.UtcTicks);
+        var toClaim = _toClaim;
+        if (stop.IsCancellationRequested)
+        {
+            toClaim.ForEach(Unreserve); // no run starts once stopping has begun; they stay pending in the store
+            toClaim.Clear();
+            return;
+        }
+
+        if (_toSkip.Count > 0)
+        {
+            await SkipAsync(_toSkip, now, stop).ConfigureAwait(false);
+        }
+
+        // A small first claim so the first runs start at once, then whole batches (fewer store round trips). Runs due
+        // already are claimed as of now; runs due within the pre-claim window are claimed as of their instant, one
+        // instant per claim, and start when it comes.
+        for (int offset = 0, chunk = Math.Min(_options.BatchSize, FirstDispatchChunk), end; offset < toClaim.Count; offset = end, chunk = _options.BatchSize)
+        {
+            end = FillClaimBatch(offset, chunk, now.UtcTicks, out long claimAt);
+            var at = claimAt == now.UtcTicks ? now : new DateTimeOffset(claimAt, TimeSpan.Zero);
+            IReadOnlyList<RunLease> leases;
+            try
+            {
+                leases = await _store.ClaimAsync(_claimIds, at, _options.LeaseDuration, _owner, stop).ConfigureAwait(false);
+            }
+            catch
+            {
+                // Nothing claimed (a failed store call changes nothing): give back the slots of this and later batches
+                // and forget the nodes, so the feed loads the runs again after the back-off.
+                for (int i = offset; i < toClaim.Count; i++)
+                {
+                    _known.Remove(toClaim[i].Id);
+                    Unreserve(toClaim[i]);
+                }
+
+                toClaim.Clear();
+                throw;
+            }
+
+            _claimed.Clear();
+            if (stop.IsCancellationRequested)
+            {
+                // Stopping began during the claim: hand the runs back instead of starting them.
+                foreach (var lease in leases)
+                {
+                    await _store.ReleaseAsync(lease.Run.Id, lease.Token, lease.Run.DueTime, lease.Run.Error, CancellationToken.None).ConfigureAwait(false);
+                }
+            }
+            else
+            {
+                TakeLeases(leases, claimAt > now.UtcTicks);
+            }
+
+            ForgetClaimed(offset, end);
+        }
+
+        toClaim.Clear();
+    }
+
+    // The loops below run per due run at a due instant. They are compiled optimized from the first call: a loop first
+    // run thousands of times would otherwise be recompiled while it runs (on-stack replacement), stalling that
+    // instant's runs for several milliseconds.
+
+    /// <summary>Applies concurrency and overlap policies to the runs due (or due within the pre-claim window).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private void AdmitDue(long nowTicks)
+    {
+        _toClaim.Clear();
+        _toSkip.Clear();
         while (_waiting.Count > 0 && Volatile.Read(ref _activeCount) < _options.MaxConcurrency)
         {
-            Admit(_waiting.Dequeue(), toClaim, toSkip);
+            Admit(_waiting.Dequeue(), _toClaim, _toSkip);
         }
 
         _due.Sort(static (a, b) => a.DueTicks.CompareTo(b.DueTicks)); // catch-up and buffers start in order
         foreach (var node in _due)
         {
-            if (Volatile.Read(ref _activeCount) >= _options.MaxConcurrency)
+            if (node.DueTicks > nowTicks && !ClaimableEarly(node))
+            {
+                _held.Add(node); // admitted at its instant, when what is still running is known
+            }
+            else if (Volatile.Read(ref _activeCount) >= _options.MaxConcurrency)
             {
                 _waiting.Enqueue(node);
             }
             else
             {
-                Admit(node, toClaim, toSkip);
+                Admit(node, _toClaim, _toSkip);
             }
         }
 
         _due.Clear();
         Volatile.Write(ref _slotWanted, _waiting.Count > 0);
-        if (stop.IsCancellationRequested)
+    }
+
+    /// <summary>Puts the ids of the next claim in <see cref="_claimIds"/>: up to a chunk of runs sharing one claim instant.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private int FillClaimBatch(int offset, int chunk, long nowTicks, out long claimAt)
+    {
+        var toClaim = _toClaim;
+        claimAt = Math.Max(nowTicks, toClaim[offset].DueTicks);
+        _claimIds.Clear();
+        int end = offset;
+        for (; end < toClaim.Count && end - offset < chunk && Math.Max(nowTicks, toClaim[end].DueTicks) == claimAt; end++)
         {
-            toClaim.ForEach(Unreserve); // no run starts once stopping has begun; they stay pending in the store
-            return;
+            _claimIds.Add(toClaim[end].Id);
         }
 
-        if (toSkip.Count > 0)
-        {
-            await SkipAsync(toSkip, now, stop).ConfigureAwait(false);
-        }
+        return end;
+    }
 
-        // A small first claim so the first runs start at once, then whole batches (fewer store round trips).
-        for (int offset = 0, chunk = Math.Min(_options.BatchSize, FirstDispatchChunk); offset < toClaim.Count; offset += chunk, chunk = _options.BatchSize)
+    /// <summary>Starts the claimed runs, or keeps them for their instant when claimed ahead.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private void TakeLeases(IReadOnlyList<RunLease> leases, bool ahead)
+    {
+        for (int i = 0; i < leases.Count; i++)
         {
-            var batch = toClaim.GetRange(offset, Math.Min(chunk, toClaim.Count - offset));
-            var leases = await _store.ClaimAsync(batch.ConvertAll(n => n.Id), now, _options.LeaseDuration, _owner, stop).ConfigureAwait(false);
-            var won = new HashSet<Guid>(leases.Count);
-            foreach (var lease in leases)
+            var lease = leases[i];
+            _claimed.Add(lease.Run.Id);
+            if (ahead)
             {
-                if (stop.IsCancellationRequested)
-                {
-                    // Stopping began during the claim: hand the run back instead of starting it.
-                    await _store.ReleaseAsync(lease.Run.Id, lease.Token, lease.Run.DueTime, lease.Run.Error, CancellationToken.None).ConfigureAwait(false);
-                    continue;
-                }
-
-                won.Add(lease.Run.Id);
+                AddReady(lease);
+            }
+            else
+            {
                 Start(lease);
             }
+        }
+    }
 
-            foreach (var node in batch)
+    /// <summary>
+    /// Forgets the nodes of a claim: a run claimed is running (the store no longer reports it due); one not claimed was
+    /// claimed elsewhere, deleted, rescheduled or not due after all, and gives its slot back. The feed reloads a run if
+    /// it is due again.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private void ForgetClaimed(int offset, int end)
+    {
+        for (int i = offset; i < end; i++)
+        {
+            var node = _toClaim[i];
+            _known.Remove(node.Id);
+            if (!_claimed.Contains(node.Id))
             {
-                if (!won.Contains(node.Id))
-                {
-                    // Claimed elsewhere, deleted, rescheduled or not due after all: forget it; the feed reloads it if needed.
-                    _known.Remove(node.Id);
-                    Unreserve(node);
-                }
+                Unreserve(node);
             }
         }
     }
 
     /// <summary>Gives back the concurrency slot (and schedule slot) that <see cref="Admit"/> reserved for a node.</summary>
-    private void Unreserve(WheelNode node)
+    private void Unreserve(WheelNode node) => Unreserve(node.Kind, node.Workflow);
+
+    private void Unreserve(RunKind kind, string workflow)
     {
         Interlocked.Decrement(ref _activeCount);
-        if (node.Kind == RunKind.Occurrence && _schedules.TryGetValue(node.Workflow, out var state))
+        if (kind == RunKind.Occurrence && _schedules.TryGetValue(workflow, out var state))
         {
             state.Active--;
         }
+    }
+
+    /// <summary>
+    /// True when a run due within the pre-claim window may be claimed before its instant: its admission does not depend
+    /// on what is still running then (a one-time run, or an occurrence whose overlap policy is AllowAll).
+    /// </summary>
+    private bool ClaimableEarly(WheelNode node) =>
+        node.Kind != RunKind.Occurrence || !_schedules.TryGetValue(node.Workflow, out var state) || state.Workflow.Schedule!.Overlap == OverlapPolicy.AllowAll;
+
+    /// <summary>Keeps a run claimed ahead until its instant, in due order.</summary>
+    private void AddReady(RunLease lease)
+    {
+        _ready.Add(lease);
+        int last = _ready.Count - 1;
+        if (last > _readyStart && _ready[last - 1].Run.DueTicks > lease.Run.DueTicks)
+        {
+            _ready.Sort(_readyStart, _ready.Count - _readyStart, ReadyOrder.Instance);
+        }
+
+        _readyCount = _ready.Count - _readyStart;
     }
 
     /// <summary>Applies the overlap policy to a due node: reserve it to run, buffer it, or mark it to skip.</summary>
@@ -705,8 +956,9 @@ internal sealed class SchedulerEngine : IHostedService, IDisposable
         _executions[lease.Run.Id] = execution;
         Interlocked.Increment(ref _running);
 
-        // The global (FIFO) queue, so runs handed out in due order also start in that order.
-        ThreadPool.UnsafeQueueUserWorkItem(static e => _ = e.Engine.ExecuteAsync(e), execution, preferLocal: false);
+        // The global (FIFO) queue, so runs handed out in due order also start in that order. The execution is the work
+        // item itself: nothing else is allocated to queue it.
+        ThreadPool.UnsafeQueueUserWorkItem(execution, preferLocal: false);
     }
 
     private async Task ExecuteAsync(Execution execution)
@@ -781,13 +1033,13 @@ internal sealed class SchedulerEngine : IHostedService, IDisposable
         if (failure is null)
         {
             SchedulingTelemetry.RunsSucceeded.Add(1, new KeyValuePair<string, object?>("workflow", run.WorkflowName));
-            Complete(execution, new RunCompletion(run.Id, execution.Lease.Token, RunStatus.Succeeded, now));
+            Complete(execution, RunStatus.Succeeded, now, null);
             return;
         }
 
         if (execution.CancelledByOverlap && failure is OperationCanceledException)
         {
-            Complete(execution, new RunCompletion(run.Id, execution.Lease.Token, RunStatus.Cancelled, now, new RunError(failure.GetType().FullName!, "Cancelled by overlap policy CancelOther: a newer occurrence came due.")));
+            Complete(execution, RunStatus.Cancelled, now, new RunError(failure.GetType().FullName!, "Cancelled by overlap policy CancelOther: a newer occurrence came due."));
             return;
         }
 
@@ -813,21 +1065,21 @@ internal sealed class SchedulerEngine : IHostedService, IDisposable
             var retryAt = now + delay;
             Log.RunRetrying(_logger, failure, run.Id, run.WorkflowName, run.Attempt, retryAt);
             bool released = await _store.ReleaseAsync(run.Id, execution.Lease.Token, retryAt, error, CancellationToken.None).ConfigureAwait(false);
-            Ended(execution);
             if (released)
             {
-                NotifyAdded(run with { Status = RunStatus.Pending, DueTime = retryAt });
+                execution.Retry = run with { Status = RunStatus.Pending, DueTime = retryAt }; // tracked when the loop sees the end
             }
             else
             {
                 Log.LeaseLost(_logger, run.Id, run.WorkflowName);
             }
 
+            Ended(execution);
             return;
         }
 
         Log.RunFailed(_logger, failure, run.Id, run.WorkflowName, run.Attempt);
-        Complete(execution, new RunCompletion(run.Id, execution.Lease.Token, RunStatus.Failed, now, error));
+        Complete(execution, RunStatus.Failed, now, error);
     }
 
     private async Task ReleaseQuietlyAsync(Execution execution)
@@ -843,26 +1095,43 @@ internal sealed class SchedulerEngine : IHostedService, IDisposable
         }
     }
 
-    private void Complete(Execution execution, RunCompletion completion)
+    private void Complete(Execution execution, RunStatus status, DateTimeOffset completedAt, RunError? error)
     {
-        _completions.Enqueue((completion, execution));
-        _completionSignal.Set();
+        execution.Completion = new RunCompletion(execution.Lease.Run.Id, execution.Lease.Token, status, completedAt, error);
+        _completions.Enqueue(execution);
+        if (Interlocked.CompareExchange(ref _draining, 1, 0) == 0)
+        {
+            // No writer is active: this thread becomes it, and writes whatever other runs queue meanwhile too.
+            Volatile.Write(ref _drain, DrainCompletionsAsync());
+        }
     }
 
     private void Ended(Execution execution)
     {
+        EndedQuietly(execution);
+        _signal.Set();
+    }
+
+    /// <summary>Hands an ended run to the loop without waking it (the caller wakes it once for a batch).</summary>
+    private void EndedQuietly(Execution execution)
+    {
         execution.Dispose();
-        Post(new Command(CommandKind.Ended, execution.Lease.Run.Id, execution.Lease.Run));
+        _ended.Enqueue(execution);
         if (Interlocked.Decrement(ref _running) == 0 && _stopping.IsCancellationRequested)
         {
             _allEnded.TrySetResult();
         }
     }
 
-    /// <summary>Writes completions in batches (group commit), then tells the loop the runs ended.</summary>
-    private async Task CompleterAsync()
+    /// <summary>
+    /// Writes queued completions in batches (group commit), then hands the runs to the loop. Runs on the thread of the
+    /// handler whose completion found no writer active (no thread of its own, so nothing to wake per run); one writer
+    /// at a time.
+    /// </summary>
+    private async Task DrainCompletionsAsync()
     {
-        var batch = new List<(RunCompletion Completion, Execution Execution)>(_options.BatchSize);
+        var batch = _drainBatch;
+        var completions = _drainCompletions;
         while (true)
         {
             while (batch.Count < _options.BatchSize && _completions.TryDequeue(out var item))
@@ -872,44 +1141,61 @@ internal sealed class SchedulerEngine : IHostedService, IDisposable
 
             if (batch.Count == 0)
             {
-                if (_stopping.IsCancellationRequested && Volatile.Read(ref _running) == 0 && _loop.IsCompleted)
+                Volatile.Write(ref _draining, 0);
+
+                // A completion queued after the last look but before the flag dropped found a writer: look again.
+                if (_completions.IsEmpty || Interlocked.CompareExchange(ref _draining, 1, 0) != 0)
                 {
                     return;
                 }
 
-                await _completionSignal.WaitAsync(_options.PollInterval, CancellationToken.None).ConfigureAwait(false);
                 continue;
             }
 
             try
             {
-                var results = await _store.CompleteAsync(batch.ConvertAll(b => b.Completion), CancellationToken.None).ConfigureAwait(false);
+                completions.Clear();
+                foreach (var execution in batch)
+                {
+                    completions.Add(execution.Completion);
+                }
+
+                var results = await _store.CompleteAsync(completions, CancellationToken.None).ConfigureAwait(false);
                 for (int i = 0; i < batch.Count; i++)
                 {
                     if (!results[i])
                     {
-                        Log.LeaseLost(_logger, batch[i].Completion.RunId, batch[i].Execution.Lease.Run.WorkflowName);
+                        Log.LeaseLost(_logger, batch[i].Completion.RunId, batch[i].Lease.Run.WorkflowName);
                     }
                 }
             }
             catch (Exception e)
             {
-                foreach (var (completion, _) in batch)
+                // Not stored: each lease expires and the run is retried (a store failure never escapes).
+                foreach (var execution in batch)
                 {
-                    Log.CompletionFailed(_logger, e, completion.RunId);
+                    Log.CompletionFailed(_logger, e, execution.Completion.RunId);
                 }
             }
 
-            foreach (var (_, execution) in batch)
+            foreach (var execution in batch)
             {
-                Ended(execution);
+                EndedQuietly(execution);
             }
 
+            _signal.Set(); // once for the whole batch
             batch.Clear();
         }
     }
 
     private readonly record struct Command(CommandKind Kind, Guid Id, ScheduledRun? Run);
+
+    private sealed class ReadyOrder : IComparer<RunLease>
+    {
+        public static readonly ReadyOrder Instance = new();
+
+        public int Compare(RunLease x, RunLease y) => x.Run.DueTicks.CompareTo(y.Run.DueTicks);
+    }
 
     private sealed class ScheduleState(WorkflowDescriptor workflow)
     {
@@ -929,7 +1215,7 @@ internal sealed class SchedulerEngine : IHostedService, IDisposable
     /// One executing run: its lease and the token its handler sees (the stopping token itself, unless the workflow
     /// has a timeout or can be cancelled by <see cref="OverlapPolicy.CancelOther"/>, which need a token of its own).
     /// </summary>
-    private sealed class Execution : IDisposable
+    private sealed class Execution : IDisposable, IThreadPoolWorkItem
     {
         private readonly CancellationTokenSource? _cancel;
         private CancellationTokenSource? _timeout;
@@ -955,6 +1241,15 @@ internal sealed class SchedulerEngine : IHostedService, IDisposable
         public bool CancelledByOverlap => _cancelledByOverlap;
 
         public bool TimedOut => _timeout?.IsCancellationRequested == true;
+
+        /// <summary>The outcome to store, set when the handler has ended.</summary>
+        public RunCompletion Completion { get; set; }
+
+        /// <summary>The run as released for a retry, for the loop to track once it sees this attempt end.</summary>
+        public ScheduledRun? Retry { get; set; }
+
+        /// <summary>Runs the handler: the execution is its own thread-pool work item.</summary>
+        void IThreadPoolWorkItem.Execute() => _ = Engine.ExecuteAsync(this);
 
         public void CancelAfter(TimeSpan timeout, TimeProvider time)
         {

@@ -1,4 +1,5 @@
 using System.Numerics;
+using System.Runtime.CompilerServices;
 
 namespace Durable.Scheduling;
 
@@ -109,6 +110,7 @@ internal sealed class TimerWheel
     }
 
     /// <summary>Moves the wheel to <paramref name="nowTicks"/> and hands out every node due at or before it.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)] // hands out every due node at an instant: no recompiling mid-loop
     public void Advance(long nowTicks, List<WheelNode> due)
     {
         long target = nowTicks / TickLength;

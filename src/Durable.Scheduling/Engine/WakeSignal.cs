@@ -21,7 +21,8 @@ internal sealed class WakeSignal : IDisposable
 
     public void Set()
     {
-        if (Interlocked.Exchange(ref _set, 1) == 0)
+        // A plain read first: while the loop is busy the signal is usually set already, and many threads set it.
+        if (Volatile.Read(ref _set) == 0 && Interlocked.Exchange(ref _set, 1) == 0)
         {
             Volatile.Read(ref _waiter).TrySetResult();
         }

@@ -2,7 +2,7 @@ namespace Durable.Scheduling;
 
 /// <summary>
 /// A stored run: one occurrence of a recurring schedule, or one one-time run. Immutable snapshot; every instant is UTC
-/// (offset zero).
+/// (offset zero): an instant given with another offset is kept as the same instant and returned in UTC.
 /// </summary>
 public sealed record ScheduledRun
 {
@@ -31,11 +31,20 @@ public sealed record ScheduledRun
 
     private readonly string? _idempotencyKey;
 
+    // Instants are kept as UTC ticks (a run snapshot is created per claim, so its size is on the hot path); a value
+    // given with another offset is stored as the same instant in UTC. Zero stands for "not set" in the nullable ones
+    // (tick 0 is year 1, which no run uses).
+    private long _scheduled;
+    private long _due;
+    private long _created;
+    private long _started;
+    private long _completed;
+
     /// <summary>The instant the run is scheduled for (UTC); for an occurrence, the occurrence itself.</summary>
-    public required DateTimeOffset ScheduledTime { get; init; }
+    public required DateTimeOffset ScheduledTime { get => Utc(_scheduled); init => _scheduled = value.UtcTicks; }
 
     /// <summary>When it will next be dispatched (UTC): the scheduled time, or a retry's time.</summary>
-    public required DateTimeOffset DueTime { get; init; }
+    public required DateTimeOffset DueTime { get => Utc(_due); init => _due = value.UtcTicks; }
 
     /// <summary>Its status.</summary>
     public required RunStatus Status { get; init; }
@@ -50,13 +59,16 @@ public sealed record ScheduledRun
     public IReadOnlyDictionary<string, string> Metadata { get; init; } = EmptyMetadata;
 
     /// <summary>When it was stored (UTC).</summary>
-    public DateTimeOffset CreatedAt { get; init; }
+    public DateTimeOffset CreatedAt { get => Utc(_created); init => _created = value.UtcTicks; }
 
     /// <summary>When its last attempt started (UTC), or null.</summary>
-    public DateTimeOffset? StartedAt { get; init; }
+    public DateTimeOffset? StartedAt { get => _started == 0 ? null : Utc(_started); init => _started = value?.UtcTicks ?? 0; }
 
     /// <summary>When it ended (UTC), or null while pending or running.</summary>
-    public DateTimeOffset? CompletedAt { get; init; }
+    public DateTimeOffset? CompletedAt { get => _completed == 0 ? null : Utc(_completed); init => _completed = value?.UtcTicks ?? 0; }
+
+    /// <summary>The due time in UTC ticks, without building a <see cref="DateTimeOffset"/>.</summary>
+    internal long DueTicks => _due;
 
     /// <summary>Why it failed, was cancelled or skipped; null otherwise.</summary>
     public RunError? Error { get; init; }
@@ -68,11 +80,13 @@ public sealed record ScheduledRun
     /// <returns>True when equal.</returns>
     public bool Equals(ScheduledRun? other) =>
         other is not null && Id == other.Id && WorkflowName == other.WorkflowName && Kind == other.Kind &&
-        IdempotencyKey == other.IdempotencyKey && ScheduledTime.Equals(other.ScheduledTime) && DueTime.Equals(other.DueTime) &&
+        IdempotencyKey == other.IdempotencyKey && _scheduled == other._scheduled && _due == other._due &&
         Status == other.Status && Attempt == other.Attempt && Input == other.Input && ReferenceEquals(Metadata, other.Metadata) &&
-        CreatedAt.Equals(other.CreatedAt) && Nullable.Equals(StartedAt, other.StartedAt) && Nullable.Equals(CompletedAt, other.CompletedAt) &&
+        _created == other._created && _started == other._started && _completed == other._completed &&
         Equals(Error, other.Error);
 
     /// <inheritdoc />
-    public override int GetHashCode() => HashCode.Combine(Id, Status, Attempt, DueTime);
+    public override int GetHashCode() => HashCode.Combine(Id, Status, Attempt, _due);
+
+    private static DateTimeOffset Utc(long ticks) => new(ticks, TimeSpan.Zero);
 }

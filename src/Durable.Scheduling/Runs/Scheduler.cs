@@ -23,13 +23,26 @@ internal sealed class Scheduler : IScheduler
         _time = services.GetService<TimeProvider>() ?? TimeProvider.System;
     }
 
-    public async Task<ScheduledRun> ScheduleAsync(string workflow, DateTimeOffset runAt, object? input = null, IReadOnlyDictionary<string, string>? metadata = null, string? idempotencyKey = null, CancellationToken cancellationToken = default)
+    public Task<ScheduledRun> ScheduleAsync(string workflow, DateTimeOffset runAt, object? input = null, IReadOnlyDictionary<string, string>? metadata = null, string? idempotencyKey = null, CancellationToken cancellationToken = default)
     {
-        var run = NewRun(new RunRequest(workflow, runAt, input, metadata, idempotencyKey), _time.GetUtcNow());
-        var result = (await _store.InsertAsync([run], cancellationToken).ConfigureAwait(false))[0];
+        var now = _time.GetUtcNow();
+        var insert = _store.InsertOneAsync(NewRun(workflow, runAt, input, metadata, idempotencyKey, now), cancellationToken);
+        if (insert.IsCompletedSuccessfully)
+        {
+            // The in-memory store answers synchronously: no state machine on the per-run path.
+            return Task.FromResult(Created(insert.Result, now));
+        }
+
+        return Awaited(insert, now);
+
+        async Task<ScheduledRun> Awaited(ValueTask<InsertResult> pending, DateTimeOffset now) => Created(await pending.ConfigureAwait(false), now);
+    }
+
+    private ScheduledRun Created(InsertResult result, DateTimeOffset now)
+    {
         if (result.Created)
         {
-            _engine.NotifyCreated(result.Run);
+            _engine.NotifyCreated(result.Run, now);
         }
 
         return result.Run;
@@ -39,19 +52,16 @@ internal sealed class Scheduler : IScheduler
     {
         ArgumentNullException.ThrowIfNull(runs);
         var now = _time.GetUtcNow();
-        var all = runs.Select(r => NewRun(r ?? throw new ArgumentException("A run request is null.", nameof(runs)), now)).ToList();
+        var all = runs.Select(r => r is null
+            ? throw new ArgumentException("A run request is null.", nameof(runs))
+            : NewRun(r.Workflow, r.RunAt, r.Input, r.Metadata, r.IdempotencyKey, now)).ToList();
         var stored = new List<ScheduledRun>(all.Count);
         for (int offset = 0; offset < all.Count; offset += _options.BatchSize)
         {
             var batch = all.GetRange(offset, Math.Min(_options.BatchSize, all.Count - offset));
             foreach (var result in await _store.InsertAsync(batch, cancellationToken).ConfigureAwait(false))
             {
-                if (result.Created)
-                {
-                    _engine.NotifyCreated(result.Run);
-                }
-
-                stored.Add(result.Run);
+                stored.Add(Created(result, now));
             }
         }
 
@@ -147,49 +157,48 @@ internal sealed class Scheduler : IScheduler
     /// <summary>An argument error naming the public parameter (of ScheduleAsync) that was wrong.</summary>
     private static ArgumentException Invalid(string message, string parameter) => new(message, parameter);
 
-    private ScheduledRun NewRun(RunRequest request, DateTimeOffset now)
+    private ScheduledRun NewRun(string workflow, DateTimeOffset runAt, object? input, IReadOnlyDictionary<string, string>? metadata, string? idempotencyKey, DateTimeOffset now)
     {
-        ArgumentNullException.ThrowIfNull(request.Workflow);
-        if (_registry.Find(request.Workflow) is null)
+        ArgumentNullException.ThrowIfNull(workflow);
+        if (_registry.Find(workflow) is null)
         {
             var known = string.Join(", ", _registry.All.Select(w => w.Name).Order(StringComparer.Ordinal).Take(20));
-            throw Invalid($"Unknown workflow '{request.Workflow}'. Known workflows: {(known.Length == 0 ? "none" : known)}.", "workflow");
+            throw Invalid($"Unknown workflow '{workflow}'. Known workflows: {(known.Length == 0 ? "none" : known)}.", "workflow");
         }
 
-        if (request.IdempotencyKey is { Length: 0 })
+        if (idempotencyKey is { Length: 0 })
         {
             throw Invalid("The idempotency key must not be empty; pass null for none.", "idempotencyKey");
         }
 
-        Dictionary<string, string>? metadata = null;
-        if (request.Metadata is { Count: > 0 })
+        Dictionary<string, string>? copied = null;
+        if (metadata is { Count: > 0 })
         {
-            metadata = new Dictionary<string, string>(request.Metadata.Count, StringComparer.Ordinal);
-            foreach (var (key, value) in request.Metadata)
+            copied = new Dictionary<string, string>(metadata.Count, StringComparer.Ordinal);
+            foreach (var (key, value) in metadata)
             {
                 if (string.IsNullOrEmpty(key) || value is null)
                 {
                     throw Invalid($"Metadata key '{key}' is empty or its value is null.", "metadata");
                 }
 
-                metadata[key] = value;
+                copied[key] = value;
             }
         }
 
-        string? json = request.Input is null ? null : JsonSerializer.Serialize(request.Input, request.Input.GetType(), _options.JsonSerializerOptions);
+        string? json = input is null ? null : JsonSerializer.Serialize(input, input.GetType(), _options.JsonSerializerOptions);
         var id = RunIds.Next(now);
-        var at = request.RunAt.ToUniversalTime();
         return new ScheduledRun
         {
             Id = id,
-            WorkflowName = request.Workflow,
+            WorkflowName = workflow,
             Kind = RunKind.OneTime,
-            IdempotencyKey = request.IdempotencyKey is null ? null! : RunKeys.OneTime(request.Workflow, request.IdempotencyKey, id),
-            ScheduledTime = at,
-            DueTime = at,
+            IdempotencyKey = idempotencyKey is null ? null! : RunKeys.OneTime(workflow, idempotencyKey, id),
+            ScheduledTime = runAt,
+            DueTime = runAt,
             Status = RunStatus.Pending,
             Input = json,
-            Metadata = metadata ?? ScheduledRun.EmptyMetadata,
+            Metadata = copied ?? ScheduledRun.EmptyMetadata,
             CreatedAt = now,
         };
     }

@@ -24,6 +24,16 @@ public interface ISchedulingStore
     /// <returns>For each run, in order: the stored run (the existing one when the key existed) and whether it was created.</returns>
     ValueTask<IReadOnlyList<InsertResult>> InsertAsync(IReadOnlyList<ScheduledRun> runs, CancellationToken cancellationToken);
 
+    /// <summary>
+    /// Inserts one run unless its idempotency key exists, with the semantics of <see cref="InsertAsync"/>. The default
+    /// implementation calls that method with a list of one; a store may override it to skip the list.
+    /// </summary>
+    /// <param name="run">A pending run (attempt 0).</param>
+    /// <param name="cancellationToken">Cancels the call.</param>
+    /// <returns>The stored run (the existing one when the key existed) and whether it was created.</returns>
+    async ValueTask<InsertResult> InsertOneAsync(ScheduledRun run, CancellationToken cancellationToken) =>
+        (await InsertAsync([run], cancellationToken).ConfigureAwait(false))[0];
+
     /// <summary>Gets a run by id.</summary>
     /// <param name="id">The run id.</param>
     /// <param name="cancellationToken">Cancels the call.</param>

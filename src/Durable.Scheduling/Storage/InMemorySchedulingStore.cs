@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 
 namespace Durable.Scheduling;
@@ -27,6 +28,7 @@ internal sealed class InMemorySchedulingStore : ISchedulingStore
     private Bucket? _lastBucket;
     private long _lastBucketKey;
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)] // per-run loops on the dispatch path (see SchedulerEngine)
     public ValueTask<IReadOnlyList<InsertResult>> InsertAsync(IReadOnlyList<ScheduledRun> runs, CancellationToken cancellationToken)
     {
         var results = new InsertResult[runs.Count];
@@ -39,6 +41,14 @@ internal sealed class InMemorySchedulingStore : ISchedulingStore
         }
 
         return new(results);
+    }
+
+    public ValueTask<InsertResult> InsertOneAsync(ScheduledRun run, CancellationToken cancellationToken)
+    {
+        lock (_lock)
+        {
+            return new(InsertOne(run));
+        }
     }
 
     private InsertResult InsertOne(ScheduledRun run)
@@ -198,6 +208,7 @@ internal sealed class InMemorySchedulingStore : ISchedulingStore
         }
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)] // per-run loops on the dispatch path (see SchedulerEngine)
     public ValueTask<DuePage> GetDueAsync(DateTimeOffset until, int limit, string? continuation, CancellationToken cancellationToken)
     {
         (long afterDue, Guid afterId) = ContinuationTokens.Decode(continuation);
@@ -284,6 +295,7 @@ internal sealed class InMemorySchedulingStore : ISchedulingStore
         return new(expired);
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)] // per-run loops on the dispatch path (see SchedulerEngine)
     public ValueTask<IReadOnlyList<RunLease>> ClaimAsync(IReadOnlyList<Guid> ids, DateTimeOffset now, TimeSpan leaseDuration, string owner, CancellationToken cancellationToken)
     {
         var leases = new List<RunLease>(ids.Count);
@@ -291,8 +303,9 @@ internal sealed class InMemorySchedulingStore : ISchedulingStore
         long expires = nowTicks + leaseDuration.Ticks;
         lock (_lock)
         {
-            foreach (var id in ids)
+            for (int i = 0; i < ids.Count; i++)
             {
+                var id = ids[i];
                 ref var slot = ref CollectionsMarshal.GetValueRefOrNullRef(_runs, id);
                 if (System.Runtime.CompilerServices.Unsafe.IsNullRef(ref slot))
                 {
@@ -334,6 +347,7 @@ internal sealed class InMemorySchedulingStore : ISchedulingStore
         }
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)] // per-run loops on the dispatch path (see SchedulerEngine)
     public ValueTask<IReadOnlyList<bool>> CompleteAsync(IReadOnlyList<RunCompletion> completions, CancellationToken cancellationToken)
     {
         var results = new bool[completions.Count];

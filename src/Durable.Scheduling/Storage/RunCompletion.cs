@@ -6,4 +6,4 @@ namespace Durable.Scheduling;
 /// <param name="Status">Succeeded, Failed, Cancelled or Skipped.</param>
 /// <param name="CompletedAt">When it ended (UTC).</param>
 /// <param name="Error">Why it failed, was cancelled or skipped; null on success.</param>
-public sealed record RunCompletion(Guid RunId, Guid LeaseToken, RunStatus Status, DateTimeOffset CompletedAt, RunError? Error = null);
+public readonly record struct RunCompletion(Guid RunId, Guid LeaseToken, RunStatus Status, DateTimeOffset CompletedAt, RunError? Error = null);
