@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 
 namespace Durable.Scheduling;
@@ -18,6 +19,8 @@ internal static partial class PreciseDelay
     private static bool s_nanosleepWorks = OperatingSystem.IsLinux();
 
     /// <summary>Blocks until the monotonic timestamp <paramref name="target"/> (a <see cref="Stopwatch"/> value).</summary>
+    /// <remarks>Compiled optimized at once: recompiling the spin loop while it runs would make the wait late.</remarks>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Until(long target)
     {
         long sleepUntil = target - SpinWindow;

@@ -357,16 +357,18 @@ internal sealed class SchedulerEngine : IHostedService, IDisposable
             next = Math.Min(next, _nextFeedTicks);
         }
 
-        var delay = TimeSpan.FromTicks(Math.Clamp(next - now.UtcTicks, 0, _options.PollInterval.Ticks));
-        if (delay <= TimeSpan.Zero)
+        if (next <= now.UtcTicks)
         {
             return;
         }
 
-        bool precise = _preciseClock && next == nextStart;
-        if (precise && delay <= PreciseDelay.Window)
+        // On the real clock the timer queue may fire milliseconds late: it only sleeps until the precise window
+        // before the next start (or until the next claim or feed, which need no precision), and the rest of a wait
+        // within that window is precise.
+        long coarseUntil = _preciseClock ? Math.Min(next, nextStart - PreciseDelay.Window.Ticks) : next;
+        if (coarseUntil <= now.UtcTicks)
         {
-            PreciseDelay.Until(Stopwatch.GetTimestamp() + (long)(delay.Ticks * (Stopwatch.Frequency / (double)TimeSpan.TicksPerSecond)));
+            PreciseDelay.Until(Stopwatch.GetTimestamp() + (long)((next - now.UtcTicks) * (Stopwatch.Frequency / (double)TimeSpan.TicksPerSecond)));
             return;
         }
 
@@ -375,7 +377,7 @@ internal sealed class SchedulerEngine : IHostedService, IDisposable
             return;
         }
 
-        var coarse = precise ? delay - PreciseDelay.Window : delay;
+        var coarse = TimeSpan.FromTicks(Math.Min(coarseUntil - now.UtcTicks, _options.PollInterval.Ticks));
         await _signal.WaitAsync(coarse, stop).ConfigureAwait(false);
         _signal.Reset();
     }
@@ -385,6 +387,7 @@ internal sealed class SchedulerEngine : IHostedService, IDisposable
     /// another, the next one usually arrives within that time, and parking (a timer change, a task to wake) would cost
     /// more than the wait. Only on the real clock; returns true when woken.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)] // a spin loop: no recompiling while it runs
     private bool SpinForWake()
     {
         long until = Stopwatch.GetTimestamp() + SpinBeforeParking;
