@@ -39,6 +39,17 @@ internal static class SchedulerRunBenchmarks
             return;
         }
 
+        if (args.Contains("--pending-only"))
+        {
+            for (int round = 0; round < 3; round++)
+            {
+                var (cost, bytes) = await OursPendingCostAsync(1_000_000);
+                Console.WriteLine($"(b) 1,000,000 pending runs: {cost:F2} µs / {bytes:N0} B per run");
+            }
+
+            return;
+        }
+
         if (args.Contains("--lateness-only"))
         {
             s_worst = [];
@@ -95,7 +106,10 @@ internal static class SchedulerRunBenchmarks
             Console.WriteLine($"| (a) {throughputRuns:N0} runs due now, round {round + 1}: runs/s | {ours:N0} ({oursAlloc:N0} B allocated/run) | {quartz:N0} ({quartzAlloc:N0} B/run) | |");
         }
 
+        // Each side first schedules a tenth as many runs in a throw-away instance (warm-up), then is measured.
+        await OursPendingCostAsync(pendingRuns / 10);
         var (oursCost, oursBytes) = await OursPendingCostAsync(pendingRuns);
+        await QuartzPendingCostAsync(pendingRuns / 10);
         var (quartzCost, quartzBytes) = await QuartzPendingCostAsync(pendingRuns);
         Console.WriteLine($"| (b) {pendingRuns:N0} pending runs due tomorrow: time / retained memory per run | {oursCost:F2} µs / {oursBytes:N0} B | {quartzCost:F2} µs / {quartzBytes:N0} B | |");
 

@@ -13,7 +13,9 @@ namespace Durable.Scheduling;
 /// The hosted service that runs workflows. One loop owns the timer wheel: it materializes recurring occurrences
 /// (idempotently, ahead of time, up to <see cref="SchedulingOptions.LookAhead"/>), loads due runs from the store in
 /// batches, waits precisely for the next due instant, claims due runs under a lease and starts them on the thread
-/// pool within <see cref="SchedulingOptions.MaxConcurrency"/>. Completions are written in batches by a second loop.
+/// pool within <see cref="SchedulingOptions.MaxConcurrency"/>. Runs due within a few milliseconds are claimed ahead, so
+/// that at their instant only the start remains. Completions are written in batches by whichever handler thread finds
+/// no writer active.
 /// </summary>
 internal sealed class SchedulerEngine : IHostedService, IDisposable
 {
@@ -1100,7 +1102,7 @@ internal sealed class SchedulerEngine : IHostedService, IDisposable
 
     private void Complete(Execution execution, RunStatus status, DateTimeOffset completedAt, RunError? error)
     {
-        execution.Completion = new RunCompletion(execution.Lease.Run.Id, execution.Lease.Token, status, completedAt, error);
+        execution.SetOutcome(status, completedAt.UtcTicks, error);
         _completions.Enqueue(execution);
         if (Interlocked.CompareExchange(ref _draining, 1, 0) == 0)
         {
@@ -1160,7 +1162,7 @@ internal sealed class SchedulerEngine : IHostedService, IDisposable
                 completions.Clear();
                 foreach (var execution in batch)
                 {
-                    completions.Add(execution.Completion);
+                    completions.Add(execution.Completion());
                 }
 
                 var results = await _store.CompleteAsync(completions, CancellationToken.None).ConfigureAwait(false);
@@ -1168,7 +1170,7 @@ internal sealed class SchedulerEngine : IHostedService, IDisposable
                 {
                     if (!results[i])
                     {
-                        Log.LeaseLost(_logger, batch[i].Completion.RunId, batch[i].Lease.Run.WorkflowName);
+                        Log.LeaseLost(_logger, batch[i].Lease.Run.Id, batch[i].Lease.Run.WorkflowName);
                     }
                 }
             }
@@ -1177,7 +1179,7 @@ internal sealed class SchedulerEngine : IHostedService, IDisposable
                 // Not stored: each lease expires and the run is retried (a store failure never escapes).
                 foreach (var execution in batch)
                 {
-                    Log.CompletionFailed(_logger, e, execution.Completion.RunId);
+                    Log.CompletionFailed(_logger, e, execution.Lease.Run.Id);
                 }
             }
 
@@ -1245,8 +1247,20 @@ internal sealed class SchedulerEngine : IHostedService, IDisposable
 
         public bool TimedOut => _timeout?.IsCancellationRequested == true;
 
-        /// <summary>The outcome to store, set when the handler has ended.</summary>
-        public RunCompletion Completion { get; set; }
+        // The outcome, set when the handler has ended (kept unpacked: an execution exists per run).
+        private RunStatus _status;
+        private long _completedTicks;
+        private RunError? _error;
+
+        public void SetOutcome(RunStatus status, long completedTicks, RunError? error)
+        {
+            _status = status;
+            _completedTicks = completedTicks;
+            _error = error;
+        }
+
+        /// <summary>The outcome to store.</summary>
+        public RunCompletion Completion() => new(Lease.Run.Id, Lease.Token, _status, new DateTimeOffset(_completedTicks, TimeSpan.Zero), _error);
 
         /// <summary>The run as released for a retry, for the loop to track once it sees this attempt end.</summary>
         public ScheduledRun? Retry { get; set; }

@@ -7,6 +7,9 @@ public sealed class FlakyStore(ISchedulingStore inner) : ISchedulingStore
 
     public int Failures { get; private set; }
 
+    /// <summary>How many of the next claims fail (each with an <see cref="IOException"/>), whatever <see cref="Down"/> says.</summary>
+    public int FailClaims { get; set; }
+
     private T Guard<T>(Func<T> call)
     {
         if (Down)
@@ -34,7 +37,17 @@ public sealed class FlakyStore(ISchedulingStore inner) : ISchedulingStore
 
     public ValueTask<IReadOnlyList<ScheduledRun>> GetExpiredLeasesAsync(DateTimeOffset now, int limit, CancellationToken cancellationToken) => Guard(() => inner.GetExpiredLeasesAsync(now, limit, cancellationToken));
 
-    public ValueTask<IReadOnlyList<RunLease>> ClaimAsync(IReadOnlyList<Guid> ids, DateTimeOffset now, TimeSpan leaseDuration, string owner, CancellationToken cancellationToken) => Guard(() => inner.ClaimAsync(ids, now, leaseDuration, owner, cancellationToken));
+    public ValueTask<IReadOnlyList<RunLease>> ClaimAsync(IReadOnlyList<Guid> ids, DateTimeOffset now, TimeSpan leaseDuration, string owner, CancellationToken cancellationToken)
+    {
+        if (FailClaims > 0)
+        {
+            FailClaims--;
+            Failures++;
+            throw new IOException("Claim failed (test).");
+        }
+
+        return Guard(() => inner.ClaimAsync(ids, now, leaseDuration, owner, cancellationToken));
+    }
 
     public ValueTask<int> ReleaseOwnedAsync(string owner, CancellationToken cancellationToken) => Guard(() => inner.ReleaseOwnedAsync(owner, cancellationToken));
 

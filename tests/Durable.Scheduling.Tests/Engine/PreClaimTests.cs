@@ -1,0 +1,79 @@
+using Durable.Scheduling.Tests.Testing;
+using FluentAssertions;
+using NUnit.Framework;
+
+namespace Durable.Scheduling.Tests.Engine;
+
+/// <summary>
+/// Runs due within a few milliseconds are claimed ahead of their instant (the store's write is done early), yet never
+/// start before it; a run claimed ahead is handed back when the scheduler stops first; a failed claim gives back what
+/// it reserved.
+/// </summary>
+[TestFixture]
+public sealed class PreClaimTests
+{
+    private static readonly DateTimeOffset s_start = new(2026, 6, 1, 12, 0, 0, TimeSpan.Zero);
+
+    [Test]
+    public async Task RunDueSoon_IsClaimedAhead_ButStartsExactlyAtItsInstant()
+    {
+        await using var harness = new SchedulerHarness(s_start, [typeof(OneTimeWorkflows)]);
+        await harness.StartAsync();
+        var due = s_start.AddSeconds(10);
+        var run = await harness.Scheduler.ScheduleAsync("send-reminder", due, new Reminder(1, "x"));
+
+        await harness.RunUntilAsync(due.AddMilliseconds(-2));
+        (await harness.Store.GetAsync(run.Id, default))!.Status.Should().Be(RunStatus.Running, "it was claimed within the pre-claim window");
+        harness.Log.Invocations.Should().BeEmpty("a run never starts before its instant");
+
+        await harness.RunUntilAsync(due.AddSeconds(1));
+        harness.Log.Of("send-reminder").Should().ContainSingle().Which.Started.Should().Be(due);
+        var stored = await harness.Store.GetAsync(run.Id, default);
+        stored!.Status.Should().Be(RunStatus.Succeeded);
+        stored.StartedAt.Should().Be(due, "a run claimed ahead is recorded as started at its instant");
+        stored.Attempt.Should().Be(1);
+    }
+
+    [Test]
+    public async Task Stop_WhileRunIsClaimedAhead_HandsItBackPending_AndTheNextInstanceRunsItOnce()
+    {
+        var store = new InMemorySchedulingStore();
+        var due = s_start.AddSeconds(10);
+        Guid id;
+        await using (var before = new SchedulerHarness(s_start, [typeof(OneTimeWorkflows)], store: store))
+        {
+            await before.StartAsync();
+            id = (await before.Scheduler.ScheduleAsync("send-reminder", due, new Reminder(1, "x"))).Id;
+            await before.RunUntilAsync(due.AddMilliseconds(-2));
+            (await store.GetAsync(id, default))!.Status.Should().Be(RunStatus.Running);
+            await before.StopAsync();
+            before.Log.Invocations.Should().BeEmpty("no run starts after stop began");
+        }
+
+        var released = await store.GetAsync(id, default);
+        released!.Status.Should().Be(RunStatus.Pending, "stopping hands back a run claimed ahead, without waiting for its lease");
+        released.DueTime.Should().Be(due);
+
+        await using var after = new SchedulerHarness(due.AddMilliseconds(-1), [typeof(OneTimeWorkflows)], store: store);
+        await after.StartAsync();
+        await after.RunUntilAsync(due.AddSeconds(1));
+        after.Log.Of("send-reminder").Should().ContainSingle().Which.Started.Should().Be(due);
+    }
+
+    [Test]
+    public async Task ClaimFailures_GiveTheirConcurrencySlotsBack_SoRunsStartOnceTheStoreRecovers()
+    {
+        // More failed claims than MaxConcurrency: had a failed claim kept its reservations, no run could ever start.
+        var store = new FlakyStore(new InMemorySchedulingStore()) { FailClaims = 5 };
+        await using var harness = new SchedulerHarness(s_start, [typeof(OneTimeWorkflows)], o => o.MaxConcurrency = 2, store: store);
+        await harness.StartAsync();
+        for (int i = 0; i < 3; i++)
+        {
+            await harness.Scheduler.ScheduleAsync("send-reminder", s_start.AddSeconds(1), new Reminder(i, "x"));
+        }
+
+        await harness.RunForAsync(TimeSpan.FromMinutes(10));
+        store.FailClaims.Should().Be(0, "every planned claim failure happened (one per poll interval: the loop backs off)");
+        harness.Log.Of("send-reminder").Select(i => ((Reminder)i.Input!).CustomerId).Order().Should().Equal(0, 1, 2);
+    }
+}
