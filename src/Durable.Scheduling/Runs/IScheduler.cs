@@ -24,7 +24,8 @@ public interface IScheduler
     /// </param>
     /// <param name="cancellationToken">Cancels the call.</param>
     /// <returns>The stored run (the existing one when the key existed).</returns>
-    /// <exception cref="ArgumentException">The workflow is unknown, a metadata key is empty, or the key is empty.</exception>
+    /// <exception cref="ArgumentException">The workflow is unknown, a metadata key is empty, or the key is empty (thrown
+    /// by the call itself, before any task is returned).</exception>
     /// <exception cref="NotSupportedException">The input cannot be serialized to JSON.</exception>
     Task<ScheduledRun> ScheduleAsync(string workflow, DateTimeOffset runAt, object? input = null, IReadOnlyDictionary<string, string>? metadata = null, string? idempotencyKey = null, CancellationToken cancellationToken = default);
 

@@ -91,7 +91,8 @@ public interface ISchedulingStore
     /// expired, becomes running under a new lease token, with its attempt incremented and its start time set.
     /// </summary>
     /// <param name="ids">The runs to claim.</param>
-    /// <param name="now">The current instant.</param>
+    /// <param name="now">The instant of the claim: the current instant, or, for runs claimed a few milliseconds ahead of
+    /// their instant, that instant (a run is claimable when its due time is at or before it).</param>
     /// <param name="leaseDuration">How long the lease lasts unless renewed.</param>
     /// <param name="owner">The claiming scheduler instance, recorded with the lease (see <see cref="ReleaseOwnedAsync"/>).</param>
     /// <param name="cancellationToken">Cancels the call.</param>
