@@ -296,14 +296,12 @@ internal sealed class SchedulerEngine : IHostedService, IDisposable
     }
 
     /// <summary>The earliest instant at which a run should start: in the wheel, held, or claimed ahead.</summary>
-    private long NextStartTicks()
-    {
-        long next = _wheel!.NextDueTicks();
-        if (_readyStart < _ready.Count)
-        {
-            next = Math.Min(next, _ready[_readyStart].Run.DueTicks);
-        }
+    private long NextStartTicks() => Math.Min(_wheel!.NextDueTicks(), NextOutsideWheelTicks());
 
+    /// <summary>The earliest instant of a run held or claimed ahead (out of the wheel, waiting for its instant).</summary>
+    private long NextOutsideWheelTicks()
+    {
+        long next = _readyStart < _ready.Count ? _ready[_readyStart].Run.DueTicks : long.MaxValue;
         foreach (var node in _held)
         {
             next = Math.Min(next, node.DueTicks);
@@ -345,12 +343,7 @@ internal sealed class SchedulerEngine : IHostedService, IDisposable
 
         // Wake for the next start (precisely), the next pre-claim (a little before a due instant; no precision needed)
         // or the next feed, whichever comes first (a postponed feed waits for that run).
-        long nextStart = _readyStart < _ready.Count ? _ready[_readyStart].Run.DueTicks : long.MaxValue;
-        foreach (var node in _held)
-        {
-            nextStart = Math.Min(nextStart, node.DueTicks);
-        }
-
+        long nextStart = NextOutsideWheelTicks();
         long nextDue = _wheel!.NextDueTicks();
         long nextClaim = nextDue == long.MaxValue ? long.MaxValue : nextDue - PreClaimTicks;
         long next = Math.Min(nextStart, nextClaim);
