@@ -78,6 +78,45 @@ internal static class SchedulerRunBenchmarks
             return;
         }
 
+        if (args.Contains("--store-only"))
+        {
+            for (int round = 0; round < 10; round++)
+            {
+                await StoreOnlyAsync(100_000);
+            }
+
+            return;
+        }
+
+        if (args.Contains("--dispatch-only"))
+        {
+            for (int round = 0; round < 10; round++)
+            {
+                Console.WriteLine($"dispatch only, round {round + 1}: {await OursDispatchOnlyAsync(100_000):N0} runs/s");
+            }
+
+            return;
+        }
+
+        if (args.Contains("--compare-a"))
+        {
+            await OursThroughputAsync(100_000);
+            await QuartzThroughputAsync(100_000);
+            var ours = new List<double>();
+            var quartz = new List<double>();
+            for (int round = 0; round < 6; round++)
+            {
+                ours.Add((await OursThroughputAsync(100_000)).RunsPerSecond);
+                quartz.Add((await QuartzThroughputAsync(100_000)).RunsPerSecond);
+                Console.WriteLine($"round {round + 1}: ours {ours[^1]:N0}, quartz {quartz[^1]:N0}, {ours[^1] / quartz[^1]:F1}x");
+            }
+
+            ours.Sort();
+            quartz.Sort();
+            Console.WriteLine($"median ours {ours[3]:N0}, quartz {quartz[3]:N0}");
+            return;
+        }
+
         if (args.Contains("--throughput-only"))
         {
             // For profiling: ours only, several rounds of (a).
@@ -85,7 +124,9 @@ internal static class SchedulerRunBenchmarks
             {
                 int gen0 = GC.CollectionCount(0), gen1 = GC.CollectionCount(1), gen2 = GC.CollectionCount(2);
                 var pause = GC.GetTotalPauseDuration();
+                var cpu = Process.GetCurrentProcess().TotalProcessorTime;
                 var (runsPerSecond, allocatedPerRun) = await OursThroughputAsync(100_000);
+                Console.WriteLine($"cpu {(Process.GetCurrentProcess().TotalProcessorTime - cpu).TotalMicroseconds / 100_000:F2} us/run");
                 Console.WriteLine($"(a) round {round + 1}: {runsPerSecond:N0} runs/s, {allocatedPerRun:N0} B allocated/run; GCs {GC.CollectionCount(0) - gen0}/{GC.CollectionCount(1) - gen1}/{GC.CollectionCount(2) - gen2}, pause {(GC.GetTotalPauseDuration() - pause).TotalMilliseconds:F1} ms; producer {s_producerMs:F0} ms");
             }
 
@@ -212,6 +253,79 @@ internal static class SchedulerRunBenchmarks
         var host = builder.Build();
         await host.StartAsync();
         return (host, host.Services.GetRequiredService<IScheduler>());
+    }
+
+    private static async Task StoreOnlyAsync(int count)
+    {
+        var store = new InMemorySchedulingStore();
+        var now = TimeProvider.System.GetUtcNow();
+        var watch = Stopwatch.StartNew();
+        var ids = new List<Guid>(count);
+        for (int i = 0; i < count; i++)
+        {
+            var id = RunIds.Next(now);
+            ids.Add(id);
+            await store.InsertOneAsync(new ScheduledRun { Id = id, WorkflowName = "bench-noop", Kind = RunKind.OneTime, ScheduledTime = now, DueTime = now, Status = RunStatus.Pending, CreatedAt = now }, default);
+        }
+
+        double insert = watch.Elapsed.TotalNanoseconds / count;
+        watch.Restart();
+        string? cursor = null;
+        int due = 0;
+        do
+        {
+            var page = await store.GetDueAsync(now, 1000, cursor, default);
+            due += page.Runs.Count;
+            cursor = page.ContinuationToken;
+        }
+        while (cursor is not null);
+        double getDue = watch.Elapsed.TotalNanoseconds / count;
+        watch.Restart();
+        var leases = new List<RunLease>(count);
+        for (int offset = 0; offset < count; offset += 1000)
+        {
+            leases.AddRange(await store.ClaimAsync(ids.GetRange(offset, 1000), now, TimeSpan.FromMinutes(5), "me", default));
+        }
+
+        double claim = watch.Elapsed.TotalNanoseconds / count;
+        watch.Restart();
+        var completions = new List<RunCompletion>(1000);
+        for (int offset = 0; offset < count; offset += 1000)
+        {
+            completions.Clear();
+            for (int i = offset; i < offset + 1000; i++)
+            {
+                completions.Add(new RunCompletion(leases[i].Run.Id, leases[i].Token, RunStatus.Succeeded, now, null));
+            }
+
+            await store.CompleteAsync(completions, default);
+        }
+
+        double complete = watch.Elapsed.TotalNanoseconds / count;
+        Console.WriteLine($"store: insert {insert:F0} ns, get-due {getDue:F0} ns ({due}), claim {claim:F0} ns, complete {complete:F0} ns per run");
+    }
+
+    private static async Task<double> OursDispatchOnlyAsync(int count)
+    {
+        var builder = Host.CreateApplicationBuilder();
+        builder.Services.AddLogging(l => l.ClearProviders());
+        builder.Services.AddScheduling(o => o.Assemblies.Add(typeof(SchedulerRunBenchmarks).Assembly));
+        var host = builder.Build();
+        var scheduler = host.Services.GetRequiredService<IScheduler>();
+        Reset(count);
+        var now = TimeProvider.System.GetUtcNow();
+        for (int i = 0; i < count; i++)
+        {
+            await scheduler.ScheduleAsync("bench-noop", now);
+        }
+
+        var watch = Stopwatch.StartNew();
+        await host.StartAsync();
+        await s_finished.Task;
+        watch.Stop();
+        await host.StopAsync();
+        host.Dispose();
+        return count / watch.Elapsed.TotalSeconds;
     }
 
     private static async Task<(double RunsPerSecond, double AllocatedPerRun)> OursThroughputAsync(int count)

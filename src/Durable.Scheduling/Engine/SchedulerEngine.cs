@@ -45,14 +45,13 @@ internal sealed class SchedulerEngine : IHostedService, IDisposable
     private readonly ConcurrentQueue<Execution> _completions = new(); // outcome set on each, written by the completer
     private readonly ConcurrentQueue<Execution> _ended = new(); // runs whose outcome is stored, for the loop to forget
     private readonly WakeSignal _signal;
-    private readonly Dictionary<Guid, WheelNode> _known = [];
+    private readonly Dictionary<Guid, WheelNode> _known = new(RunIdComparer.Instance);
     private readonly Dictionary<string, ScheduleState> _schedules = new(StringComparer.Ordinal);
-    private readonly Dictionary<Guid, Execution> _executions = []; // loop-owned
+    private readonly ExecutionList _executions = new(); // started and not yet seen ended by the loop; loop-owned
     private readonly TaskCompletionSource _allEnded = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly Queue<WheelNode> _waiting = new();
     private readonly List<WheelNode> _due = [];
     private readonly List<Guid> _claimIds = []; // loop-owned scratch lists, reused by every dispatch
-    private readonly HashSet<Guid> _claimed = [];
     private readonly List<WheelNode> _toClaim = [];
     private readonly List<WheelNode> _toSkip = [];
     private readonly List<RunLease> _ready = []; // claimed ahead of their due instant, in due order, from _readyStart on
@@ -72,6 +71,8 @@ internal sealed class SchedulerEngine : IHostedService, IDisposable
     private long _nextPurgeTicks;
     private long _lastNowTicks;
     private long _startedTicks;
+    private readonly int _slotWakeAt; // a run ending wakes the loop for waiting runs once at most this many are active
+    private static readonly TimeSpan SlotPoll = TimeSpan.FromMilliseconds(1);
     private int _activeCount; // runs claimed or being claimed whose handler has not returned
     private bool _slotWanted; // runs wait in _waiting for a concurrency slot
     private int _running;
@@ -92,6 +93,10 @@ internal sealed class SchedulerEngine : IHostedService, IDisposable
         _scopes = scopes;
         _services = services;
         _signal = new WakeSignal(_time);
+
+        // Under load on the real clock, slots are handed out in batches (an eighth of them at a time) rather than one
+        // wake of the loop per run ending; the loop also looks every millisecond while runs wait (see WaitAsync).
+        _slotWakeAt = _preciseClock ? _options.MaxConcurrency - Math.Max(1, _options.MaxConcurrency / 8) : _options.MaxConcurrency - 1;
     }
 
     private enum CommandKind
@@ -151,7 +156,7 @@ internal sealed class SchedulerEngine : IHostedService, IDisposable
             // finishes after this is fenced out by its lost lease.
             if (_loop.IsCompleted)
             {
-                foreach (var execution in _executions.Values.ToList())
+                foreach (var execution in _executions.ToList())
                 {
                     await ReleaseQuietlyAsync(execution).ConfigureAwait(false);
                 }
@@ -211,7 +216,13 @@ internal sealed class SchedulerEngine : IHostedService, IDisposable
     private void Post(Command command)
     {
         _inbox.Enqueue(command);
-        _signal.Set();
+
+        // While runs wait for a concurrency slot nothing new could start: the loop reads the inbox when it next wakes
+        // (a slot freed, or at most a millisecond later), with whatever else came meanwhile.
+        if (!_preciseClock || !Volatile.Read(ref _slotWanted))
+        {
+            _signal.Set();
+        }
     }
 
     private async Task LoopAsync(CancellationToken stop)
@@ -367,12 +378,15 @@ internal sealed class SchedulerEngine : IHostedService, IDisposable
             return;
         }
 
-        if (_preciseClock && SpinForWake())
+        bool slotWanted = Volatile.Read(ref _slotWanted);
+        if (_preciseClock && !slotWanted && SpinForWake())
         {
             return;
         }
 
-        var coarse = TimeSpan.FromTicks(Math.Min(coarseUntil - now.UtcTicks, _options.PollInterval.Ticks));
+        // Runs waiting for a slot: look again within a millisecond (slots freed below the batch threshold wake nobody).
+        var longest = _preciseClock && slotWanted ? SlotPoll : _options.PollInterval;
+        var coarse = TimeSpan.FromTicks(Math.Min(coarseUntil - now.UtcTicks, longest.Ticks));
         await _signal.WaitAsync(coarse, stop).ConfigureAwait(false);
         _signal.Reset();
     }
@@ -393,6 +407,12 @@ internal sealed class SchedulerEngine : IHostedService, IDisposable
             {
                 _signal.Reset();
                 return true;
+            }
+
+            // The loop runs on a thread-pool thread: when handlers queued there wait for one, it gives it up.
+            if (spinner.Count % 8 == 7 && ThreadPool.PendingWorkItemCount > 0)
+            {
+                break;
             }
 
             spinner.SpinOnce(sleep1Threshold: -1);
@@ -422,7 +442,7 @@ internal sealed class SchedulerEngine : IHostedService, IDisposable
         long horizon = now.UtcTicks + WheelHorizonTicks;
         while (_ended.TryDequeue(out var execution))
         {
-            _executions.Remove(execution.Lease.Run.Id);
+            _executions.Remove(execution);
             if (execution.Retry is { } retry && retry.DueTicks <= horizon && !_known.ContainsKey(retry.Id))
             {
                 Track(retry); // the wheel files it for its retry time (a later one is loaded by the feed)
@@ -531,7 +551,7 @@ internal sealed class SchedulerEngine : IHostedService, IDisposable
         if (now.UtcTicks >= _nextRenewTicks)
         {
             _nextRenewTicks = now.UtcTicks + (_options.LeaseDuration.Ticks / 3);
-            foreach (var execution in _executions.Values)
+            foreach (var execution in _executions.ToList())
             {
                 if (!await _store.RenewAsync(execution.Lease.Run.Id, execution.Lease.Token, now + _options.LeaseDuration, stop).ConfigureAwait(false))
                 {
@@ -719,7 +739,6 @@ internal sealed class SchedulerEngine : IHostedService, IDisposable
                 throw;
             }
 
-            _claimed.Clear();
             if (stop.IsCancellationRequested)
             {
                 // Stopping began during the claim: hand the runs back instead of starting them.
@@ -727,13 +746,11 @@ internal sealed class SchedulerEngine : IHostedService, IDisposable
                 {
                     await _store.ReleaseAsync(lease.Run.Id, lease.Token, lease.Run.DueTime, lease.Run.Error, CancellationToken.None).ConfigureAwait(false);
                 }
-            }
-            else
-            {
-                TakeLeases(leases, claimAt > now.UtcTicks);
+
+                leases = [];
             }
 
-            ForgetClaimed(offset, end);
+            TakeLeases(leases, offset, end, claimAt > now.UtcTicks);
         }
 
         toClaim.Clear();
@@ -751,26 +768,37 @@ internal sealed class SchedulerEngine : IHostedService, IDisposable
         _toSkip.Clear();
         while (_waiting.Count > 0 && Volatile.Read(ref _activeCount) < _options.MaxConcurrency)
         {
-            Admit(_waiting.Dequeue(), _toClaim, _toSkip);
+            if (Admit(_waiting.Dequeue(), _toClaim, _toSkip))
+            {
+                Interlocked.Increment(ref _activeCount);
+            }
         }
 
-        _due.Sort(static (a, b) => a.DueTicks.CompareTo(b.DueTicks)); // catch-up and buffers start in order
+        if (!InDueOrder(_due))
+        {
+            _due.Sort(static (a, b) => a.DueTicks.CompareTo(b.DueTicks)); // catch-up and buffers start in order
+        }
+
+        // Slots are counted here and reserved with one atomic add: handlers ending meanwhile only make the count high.
+        int active = Volatile.Read(ref _activeCount);
+        int reserved = 0;
         foreach (var node in _due)
         {
             if (node.DueTicks > nowTicks && !ClaimableEarly(node))
             {
                 _held.Add(node); // admitted at its instant, when what is still running is known
             }
-            else if (Volatile.Read(ref _activeCount) >= _options.MaxConcurrency)
+            else if (active + reserved >= _options.MaxConcurrency)
             {
                 _waiting.Enqueue(node);
             }
-            else
+            else if (Admit(node, _toClaim, _toSkip))
             {
-                Admit(node, _toClaim, _toSkip);
+                reserved++;
             }
         }
 
+        Interlocked.Add(ref _activeCount, reserved);
         _due.Clear();
         Volatile.Write(ref _slotWanted, _waiting.Count > 0);
     }
@@ -791,41 +819,57 @@ internal sealed class SchedulerEngine : IHostedService, IDisposable
         return end;
     }
 
-    /// <summary>Starts the claimed runs, or keeps them for their instant when claimed ahead.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private void TakeLeases(IReadOnlyList<RunLease> leases, bool ahead)
-    {
-        for (int i = 0; i < leases.Count; i++)
-        {
-            var lease = leases[i];
-            _claimed.Add(lease.Run.Id);
-            if (ahead)
-            {
-                AddReady(lease);
-            }
-            else
-            {
-                Start(lease);
-            }
-        }
-    }
-
     /// <summary>
-    /// Forgets the nodes of a claim: a run claimed is running (the store no longer reports it due); one not claimed was
-    /// claimed elsewhere, deleted, rescheduled or not due after all, and gives its slot back. The feed reloads a run if
-    /// it is due again.
+    /// Starts the claimed runs of the claim of nodes <paramref name="offset"/> to <paramref name="end"/> (or keeps them
+    /// for their instant when claimed ahead), and forgets those nodes: a run claimed is running (the store no longer
+    /// reports it due); one not claimed was claimed elsewhere, deleted, rescheduled or not due after all, and gives its
+    /// slot back. The feed reloads a run if it is due again. Leases come in the order of the ids claimed, so one walk
+    /// pairs them with their nodes.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private void ForgetClaimed(int offset, int end)
+    private void TakeLeases(IReadOnlyList<RunLease> leases, int offset, int end, bool ahead)
     {
+        int next = 0;
         for (int i = offset; i < end; i++)
         {
             var node = _toClaim[i];
             _known.Remove(node.Id);
-            if (!_claimed.Contains(node.Id))
+            if (next < leases.Count && leases[next].Run.Id == node.Id)
+            {
+                TakeLease(leases[next++], ahead);
+            }
+            else
             {
                 Unreserve(node);
             }
+        }
+
+        // A store that broke the order: the runs it claimed out of order still start, with their slots taken again.
+        for (; next < leases.Count; next++)
+        {
+            Reserve(leases[next].Run.Kind, leases[next].Run.WorkflowName);
+            TakeLease(leases[next], ahead);
+        }
+    }
+
+    private void TakeLease(RunLease lease, bool ahead)
+    {
+        if (ahead)
+        {
+            AddReady(lease);
+        }
+        else
+        {
+            Start(lease);
+        }
+    }
+
+    private void Reserve(RunKind kind, string workflow)
+    {
+        Interlocked.Increment(ref _activeCount);
+        if (kind == RunKind.Occurrence && _schedules.TryGetValue(workflow, out var state))
+        {
+            state.Active++;
         }
     }
 
@@ -861,8 +905,24 @@ internal sealed class SchedulerEngine : IHostedService, IDisposable
         _readyCount = _ready.Count - _readyStart;
     }
 
-    /// <summary>Applies the overlap policy to a due node: reserve it to run, buffer it, or mark it to skip.</summary>
-    private void Admit(WheelNode node, List<WheelNode> toClaim, List<WheelNode> toSkip)
+    private static bool InDueOrder(List<WheelNode> nodes)
+    {
+        for (int i = 1; i < nodes.Count; i++)
+        {
+            if (nodes[i - 1].DueTicks > nodes[i].DueTicks)
+            {
+                return false;
+            }
+        }
+
+        return true;
+    }
+
+    /// <summary>
+    /// Applies the overlap policy to a due node: to claim (true: the caller reserves its concurrency slot), buffer or
+    /// skip.
+    /// </summary>
+    private bool Admit(WheelNode node, List<WheelNode> toClaim, List<WheelNode> toSkip)
     {
         if (_registry.Find(node.Workflow) is null)
         {
@@ -874,7 +934,7 @@ internal sealed class SchedulerEngine : IHostedService, IDisposable
                 Log.UnknownWorkflow(_logger, node.Workflow);
             }
 
-            return;
+            return false;
         }
 
         if (node.Kind == RunKind.Occurrence && _schedules.TryGetValue(node.Workflow, out var state))
@@ -886,7 +946,7 @@ internal sealed class SchedulerEngine : IHostedService, IDisposable
                 {
                     case OverlapPolicy.Skip:
                         toSkip.Add(node);
-                        return;
+                        return false;
                     case OverlapPolicy.BufferOne:
                         if (state.Buffer.Count == 0)
                         {
@@ -897,12 +957,12 @@ internal sealed class SchedulerEngine : IHostedService, IDisposable
                             toSkip.Add(node);
                         }
 
-                        return;
+                        return false;
                     case OverlapPolicy.BufferAll:
                         state.Buffer.Enqueue(node);
-                        return;
+                        return false;
                     case OverlapPolicy.CancelOther:
-                        foreach (var execution in _executions.Values)
+                        for (var execution = _executions.First; execution is not null; execution = execution.Next)
                         {
                             if (execution.Lease.Run.WorkflowName == node.Workflow)
                             {
@@ -916,15 +976,15 @@ internal sealed class SchedulerEngine : IHostedService, IDisposable
                         }
 
                         state.Buffer.Enqueue(node);
-                        return;
+                        return false;
                 }
             }
 
             state.Active++;
         }
 
-        Interlocked.Increment(ref _activeCount);
         toClaim.Add(node);
+        return true;
     }
 
     private async Task SkipAsync(List<WheelNode> nodes, DateTimeOffset now, CancellationToken stop)
@@ -951,7 +1011,7 @@ internal sealed class SchedulerEngine : IHostedService, IDisposable
         var workflow = _registry.Find(lease.Run.WorkflowName);
         bool cancellable = workflow?.Timeout is not null || workflow?.Schedule?.Overlap == OverlapPolicy.CancelOther;
         var execution = new Execution(this, lease, workflow, cancellable, _stopping.Token);
-        _executions[lease.Run.Id] = execution;
+        _executions.Add(execution);
         Interlocked.Increment(ref _running);
 
         // The global (FIFO) queue, so runs handed out in due order also start in that order. The execution is the work
@@ -985,7 +1045,7 @@ internal sealed class SchedulerEngine : IHostedService, IDisposable
                 execution.CancelAfter(timeout, _time);
             }
 
-            var context = new ScheduledRunContext(run, startedAt, run.Attempt);
+            var context = workflow.Invoker.TakesContext ? new ScheduledRunContext(run, startedAt, run.Attempt) : null;
             var input = workflow.Invoker.ReadInput(run.Input, _options.JsonSerializerOptions);
             if (workflow.Invoker.NeedsScope)
             {
@@ -1008,7 +1068,7 @@ internal sealed class SchedulerEngine : IHostedService, IDisposable
         SchedulingTelemetry.ActiveRuns.Add(-1);
 
         // Free the concurrency slot now (not when the outcome is stored), and wake the loop if runs wait for one.
-        if (Interlocked.Decrement(ref _activeCount) == _options.MaxConcurrency - 1 && Volatile.Read(ref _slotWanted))
+        if (Interlocked.Decrement(ref _activeCount) <= _slotWakeAt && Volatile.Read(ref _slotWanted))
         {
             _signal.Set();
         }
@@ -1176,17 +1236,79 @@ internal sealed class SchedulerEngine : IHostedService, IDisposable
                 }
             }
 
+            bool wake = !_preciseClock || _stopping.IsCancellationRequested;
             foreach (var execution in batch)
             {
+                wake |= execution.Lease.Run.Kind == RunKind.Occurrence;
                 EndedQuietly(execution);
             }
 
-            _signal.Set(); // once for the whole batch
+            // Once for the whole batch, and only when the loop has something to do about it (an occurrence's end may
+            // start a buffered one). Ended one-time runs are forgotten at the loop's next pass, which a busy loop makes
+            // within microseconds and an idle one within a poll; tests under fake time always wake it (to settle).
+            if (wake)
+            {
+                _signal.Set();
+            }
+
             batch.Clear();
         }
     }
 
     private readonly record struct Command(CommandKind Kind, Guid Id, ScheduledRun? Run);
+
+    /// <summary>The executions started and not yet seen ended: an intrusive list (O(1) add and remove, no hashing).</summary>
+    private sealed class ExecutionList
+    {
+        public Execution? First { get; private set; }
+
+        public void Add(Execution execution)
+        {
+            execution.Next = First;
+            if (First is not null)
+            {
+                First.Previous = execution;
+            }
+
+            First = execution;
+        }
+
+        public void Remove(Execution execution)
+        {
+            if (execution.Previous is null && First != execution)
+            {
+                return; // not in the list
+            }
+
+            if (execution.Previous is not null)
+            {
+                execution.Previous.Next = execution.Next;
+            }
+            else
+            {
+                First = execution.Next;
+            }
+
+            if (execution.Next is not null)
+            {
+                execution.Next.Previous = execution.Previous;
+            }
+
+            execution.Previous = null;
+            execution.Next = null;
+        }
+
+        public List<Execution> ToList()
+        {
+            var all = new List<Execution>();
+            for (var execution = First; execution is not null; execution = execution.Next)
+            {
+                all.Add(execution);
+            }
+
+            return all;
+        }
+    }
 
     private sealed class ReadyOrder : IComparer<RunLease>
     {
@@ -1231,6 +1353,11 @@ internal sealed class SchedulerEngine : IHostedService, IDisposable
         public SchedulerEngine Engine { get; }
 
         public RunLease Lease { get; }
+
+        /// <summary>Links of the loop's <see cref="ExecutionList"/>.</summary>
+        public Execution? Previous { get; set; }
+
+        public Execution? Next { get; set; }
 
         public WorkflowDescriptor? Workflow { get; }
 

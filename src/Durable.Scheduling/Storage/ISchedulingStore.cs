@@ -96,7 +96,11 @@ public interface ISchedulingStore
     /// <param name="leaseDuration">How long the lease lasts unless renewed.</param>
     /// <param name="owner">The claiming scheduler instance, recorded with the lease (see <see cref="ReleaseOwnedAsync"/>).</param>
     /// <param name="cancellationToken">Cancels the call.</param>
-    /// <returns>The leases won; runs not claimable (absent, not due, held by a live lease, ended) are left out.</returns>
+    /// <returns>
+    /// The leases won, in the order of <paramref name="ids"/>; runs not claimable (absent, not due, held by a live lease,
+    /// ended) are left out. The scheduler pairs leases with the runs it asked for in that order (a store that breaks it
+    /// costs a little work, never a run).
+    /// </returns>
     ValueTask<IReadOnlyList<RunLease>> ClaimAsync(IReadOnlyList<Guid> ids, DateTimeOffset now, TimeSpan leaseDuration, string owner, CancellationToken cancellationToken);
 
     /// <summary>

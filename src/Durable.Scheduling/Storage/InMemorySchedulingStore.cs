@@ -8,23 +8,27 @@ namespace Durable.Scheduling;
 /// </summary>
 /// <remarks>
 /// A pending one-time run without input or metadata costs one compact slot in a dictionary keyed by run id plus one
-/// entry in a per-second due bucket; idempotency keys of such runs are derived from the id, not stored. Everything
-/// runs under one lock, held for a few dictionary operations per run.
+/// entry in a per-second due bucket; idempotency keys of such runs are derived from the id, not stored. A run's whole
+/// state (times included) lives in its slot, so claiming or completing it looks up one large dictionary once; leases
+/// live in a small dictionary of the runs running now, and ended runs are queued in the order they ended, for purging
+/// without a scan. Everything runs under one lock, held for a few dictionary operations per run.
 /// </remarks>
 internal sealed class InMemorySchedulingStore : ISchedulingStore
 {
     private const long BucketTicks = TimeSpan.TicksPerSecond;
 
     private readonly Lock _lock = new();
-    private readonly Dictionary<Guid, Slot> _runs = [];
+    private readonly Dictionary<Guid, Slot> _runs = new(RunIdComparer.Instance);
     private readonly Dictionary<(int Workflow, long Ticks), Guid> _occurrenceKeys = [];
     private readonly Dictionary<(int Workflow, string Key), Guid> _callerKeys = [];
     private readonly SortedDictionary<long, Bucket> _due = [];
     private readonly Dictionary<string, int> _workflowIds = new(StringComparer.Ordinal);
     private readonly List<string> _workflowNames = [];
     private readonly Dictionary<string, long> _watermarks = new(StringComparer.Ordinal);
-    private readonly Dictionary<Guid, Lease> _leases = []; // runs in status Running, so lease expiry never scans every run
-    private readonly Dictionary<Guid, Times> _times = []; // runs ever started: kept apart so a pending run stays compact
+    private readonly Dictionary<Guid, Lease> _leases = new(RunIdComparer.Instance); // runs in status Running, so lease expiry never scans every run
+    private readonly Queue<Guid> _ended = new(); // runs in the order they ended (ids of runs since deleted are skipped)
+    private readonly ulong _tokenSeed = BitConverter.ToUInt64(Guid.NewGuid().ToByteArray(), 0);
+    private ulong _tokenCounter; // lease tokens: unique per store, made under the lock (no shared atomic per claim)
     private Bucket? _lastBucket;
     private long _lastBucketKey;
 
@@ -87,7 +91,7 @@ internal sealed class InMemorySchedulingStore : ISchedulingStore
             Created = run.CreatedAt.UtcTicks,
             Extra = callerKey is null && run.Input is null && run.Metadata.Count == 0
                 ? null
-                : new Extra { CallerKey = callerKey, Input = run.Input, Metadata = run.Metadata },
+                : new Extra { CallerKey = callerKey, Input = run.Input, Metadata = run.Metadata.Count == 0 ? null : run.Metadata },
         };
         _runs.Add(run.Id, slot);
         AddDue(slot.Due, run.Id);
@@ -319,10 +323,9 @@ internal sealed class InMemorySchedulingStore : ISchedulingStore
                     continue;
                 }
 
-                var token = RunIds.Next(now);
+                var token = NewToken();
                 _leases[id] = new Lease(token, expires, owner);
-                ref var times = ref CollectionsMarshal.GetValueRefOrAddDefault(_times, id, out _);
-                times.Started = nowTicks;
+                slot.Started = nowTicks;
                 slot.Status = RunStatus.Running;
                 slot.Attempt++;
                 leases.Add(new RunLease(ToRun(id, slot), token, new DateTimeOffset(expires, TimeSpan.Zero)));
@@ -364,9 +367,9 @@ internal sealed class InMemorySchedulingStore : ISchedulingStore
 
                 slot.Status = c.Status;
                 _leases.Remove(c.RunId);
-                ref var times = ref CollectionsMarshal.GetValueRefOrNullRef(_times, c.RunId);
-                times.Completed = c.CompletedAt.UtcTicks;
-                times.Error = c.Error;
+                slot.Completed = c.CompletedAt.UtcTicks;
+                SetError(ref slot, c.Error);
+                _ended.Enqueue(c.RunId);
                 results[i] = true;
             }
         }
@@ -389,7 +392,7 @@ internal sealed class InMemorySchedulingStore : ISchedulingStore
             slot.Due = dueTime.UtcTicks;
             if (failure is not null)
             {
-                CollectionsMarshal.GetValueRefOrNullRef(_times, id).Error = failure;
+                SetError(ref slot, failure);
             }
 
             AddDue(slot.Due, id);
@@ -438,28 +441,29 @@ internal sealed class InMemorySchedulingStore : ISchedulingStore
 
     public ValueTask<int> PurgeAsync(DateTimeOffset endedBefore, int limit, CancellationToken cancellationToken)
     {
-        var purge = new List<Guid>();
+        int purged = 0;
         lock (_lock)
         {
-            foreach (var (id, times) in _times)
+            // Oldest ended first; the look is bounded, so ids of runs deleted since they ended cannot hold the lock long.
+            for (int looked = 0; purged < limit && looked < limit * 4 && _ended.TryPeek(out var id); looked++)
             {
-                if (times.Completed > 0 && times.Completed < endedBefore.UtcTicks && _runs[id].Status is not (RunStatus.Pending or RunStatus.Running))
+                ref var slot = ref CollectionsMarshal.GetValueRefOrNullRef(_runs, id);
+                if (!System.Runtime.CompilerServices.Unsafe.IsNullRef(ref slot) && slot.Status is not (RunStatus.Pending or RunStatus.Running))
                 {
-                    purge.Add(id);
-                    if (purge.Count >= limit)
+                    if (slot.Completed >= endedBefore.UtcTicks)
                     {
                         break;
                     }
-                }
-            }
 
-            foreach (var id in purge)
-            {
-                Remove(id, _runs[id]);
+                    Remove(id, slot);
+                    purged++;
+                }
+
+                _ended.Dequeue();
             }
         }
 
-        return new(purge.Count);
+        return new(purged);
     }
 
     private ref Slot Leased(Guid id, Guid token)
@@ -478,7 +482,6 @@ internal sealed class InMemorySchedulingStore : ISchedulingStore
     {
         _runs.Remove(id);
         _leases.Remove(id);
-        _times.Remove(id);
         if (slot.Kind == RunKind.Occurrence)
         {
             _occurrenceKeys.Remove((slot.Workflow, slot.Scheduled));
@@ -507,6 +510,26 @@ internal sealed class InMemorySchedulingStore : ISchedulingStore
         }
 
         bucket.Add(due, id);
+    }
+
+    /// <summary>A new lease token: unique within this store (a per-store random half and a counter).</summary>
+    private Guid NewToken()
+    {
+        Span<ulong> parts = [_tokenSeed, ++_tokenCounter];
+        return MemoryMarshal.Read<Guid>(MemoryMarshal.AsBytes(parts));
+    }
+
+    /// <summary>Records why a run's last attempt failed (null clears it); the reason lives with its rare parts.</summary>
+    private static void SetError(ref Slot slot, RunError? error)
+    {
+        if (slot.Extra is Extra extra)
+        {
+            extra.Error = error;
+        }
+        else if (error is not null)
+        {
+            slot.Extra = new Extra { Error = error };
+        }
     }
 
     private int WorkflowId(string name)
@@ -556,7 +579,6 @@ internal sealed class InMemorySchedulingStore : ISchedulingStore
     private ScheduledRun ToRun(Guid id, in Slot slot)
     {
         var extra = slot.Extra as Extra;
-        _times.TryGetValue(id, out var times);
         string workflow = _workflowNames[slot.Workflow];
         return new ScheduledRun
         {
@@ -571,44 +593,43 @@ internal sealed class InMemorySchedulingStore : ISchedulingStore
             Input = extra?.Input,
             Metadata = extra?.Metadata ?? ScheduledRun.EmptyMetadata,
             CreatedAt = new DateTimeOffset(slot.Created, TimeSpan.Zero),
-            StartedAt = times.Started > 0 ? new DateTimeOffset(times.Started, TimeSpan.Zero) : null,
-            CompletedAt = times.Completed > 0 && slot.Status is not (RunStatus.Pending or RunStatus.Running) ? new DateTimeOffset(times.Completed, TimeSpan.Zero) : null,
-            Error = times.Error,
+            StartedAt = slot.Started > 0 ? new DateTimeOffset(slot.Started, TimeSpan.Zero) : null,
+            CompletedAt = slot.Completed > 0 && slot.Status is not (RunStatus.Pending or RunStatus.Running) ? new DateTimeOffset(slot.Completed, TimeSpan.Zero) : null,
+            Error = extra?.Error,
         };
     }
 
 
-    /// <summary>The compact state of one run; the rarely used parts live in <see cref="Extra"/> and <see cref="Times"/>.</summary>
+    /// <summary>The compact state of one run (56 bytes); the rarely used parts live in <see cref="Extra"/>.</summary>
     private struct Slot
     {
         public int Workflow;
-        public RunKind Kind;
-        public RunStatus Status;
+        private byte _kind;
+        private byte _status;
         public ushort Attempt;
         public long Scheduled;
         public long Due;
         public long Created;
+        public long Started; // the last attempt's start; 0 before the first
+        public long Completed; // 0 until it ends
         public object? Extra;
+
+        public RunKind Kind { readonly get => (RunKind)_kind; set => _kind = (byte)value; }
+
+        public RunStatus Status { readonly get => (RunStatus)_status; set => _status = (byte)value; }
     }
 
-    /// <summary>What few runs have: a caller's key, an input or metadata.</summary>
+    /// <summary>What few runs have: a caller's key, an input, metadata, or why the last attempt failed.</summary>
     private sealed class Extra
     {
         public string? CallerKey;
         public string? Input;
         public IReadOnlyDictionary<string, string>? Metadata;
+        public RunError? Error;
     }
 
     /// <summary>The lease of a running run.</summary>
     private readonly record struct Lease(Guid Token, long Expires, string Owner);
-
-    /// <summary>When a run last started and ended, and why its last attempt failed.</summary>
-    private struct Times
-    {
-        public long Started;
-        public long Completed;
-        public RunError? Error;
-    }
 
     /// <summary>Runs due within one second; sorted lazily, stale entries dropped when visited.</summary>
     private sealed class Bucket

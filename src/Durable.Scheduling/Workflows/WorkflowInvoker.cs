@@ -14,12 +14,13 @@ internal sealed class WorkflowInvoker
     private readonly Func<object?, ScheduledRunContext, CancellationToken, IServiceProvider, object?, ValueTask> _call;
     private readonly Type? _declaringType;
 
-    private WorkflowInvoker(Func<object?, ScheduledRunContext, CancellationToken, IServiceProvider, object?, ValueTask> call, Type? declaringType, Type? inputType, bool takesServices)
+    private WorkflowInvoker(Func<object?, ScheduledRunContext, CancellationToken, IServiceProvider, object?, ValueTask> call, Type? declaringType, Type? inputType, bool takesServices, bool takesContext)
     {
         _call = call;
         _declaringType = declaringType;
         InputType = inputType;
         NeedsScope = declaringType is not null || takesServices;
+        TakesContext = takesContext;
     }
 
     /// <summary>The typed input parameter's type, or null when the method takes none.</summary>
@@ -55,6 +56,7 @@ internal sealed class WorkflowInvoker
         var input = Expression.Parameter(typeof(object), "input");
         Type? inputType = null;
         bool takesServices = false;
+        bool takesContext = false;
         var arguments = new List<Expression>();
         var getService = typeof(ServiceProviderServiceExtensions).GetMethod(nameof(ServiceProviderServiceExtensions.GetRequiredService), [typeof(IServiceProvider), typeof(Type)])!;
         foreach (var parameter in method.GetParameters())
@@ -68,6 +70,7 @@ internal sealed class WorkflowInvoker
 
             if (type == typeof(ScheduledRunContext))
             {
+                takesContext = true;
                 arguments.Add(context);
             }
             else if (type == typeof(CancellationToken))
@@ -98,7 +101,7 @@ internal sealed class WorkflowInvoker
                 ? Expression.Block(call, Expression.Default(typeof(ValueTask)))
                 : call;
         var lambda = Expression.Lambda<Func<object?, ScheduledRunContext, CancellationToken, IServiceProvider, object?, ValueTask>>(call, target, context, token, services, input);
-        return new WorkflowInvoker(lambda.Compile(), method.IsStatic ? null : method.DeclaringType, inputType, takesServices);
+        return new WorkflowInvoker(lambda.Compile(), method.IsStatic ? null : method.DeclaringType, inputType, takesServices, takesContext);
     }
 
     /// <summary>Deserializes the input (null when absent) for the typed input parameter.</summary>
@@ -118,13 +121,19 @@ internal sealed class WorkflowInvoker
         return JsonSerializer.Deserialize(json, InputType, options);
     }
 
-    /// <summary>Invokes the method; instance methods get their object from <paramref name="services"/> (a per-run scope).</summary>
-    public ValueTask InvokeAsync(IServiceProvider services, ScheduledRunContext context, object? input, CancellationToken cancellationToken)
+    /// <summary>
+    /// Invokes the method; instance methods get their object from <paramref name="services"/> (a per-run scope).
+    /// <paramref name="context"/> may be null when <see cref="TakesContext"/> is false.
+    /// </summary>
+    public ValueTask InvokeAsync(IServiceProvider services, ScheduledRunContext? context, object? input, CancellationToken cancellationToken)
     {
         object? target = _declaringType is null ? null : ActivatorUtilities.GetServiceOrCreateInstance(services, _declaringType);
-        return _call(target, context, cancellationToken, services, input);
+        return _call(target, context!, cancellationToken, services, input);
     }
 
     /// <summary>True when a run needs its own DI scope: an instance method, or a method taking services.</summary>
     public bool NeedsScope { get; }
+
+    /// <summary>True when the method takes the run context (otherwise none is created per run).</summary>
+    public bool TakesContext { get; }
 }

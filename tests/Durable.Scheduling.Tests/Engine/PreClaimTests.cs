@@ -76,4 +76,25 @@ public sealed class PreClaimTests
         store.FailClaims.Should().Be(0, "every planned claim failure happened (one per poll interval: the loop backs off)");
         harness.Log.Of("send-reminder").Select(i => ((Reminder)i.Input!).CustomerId).Order().Should().Equal(0, 1, 2);
     }
+
+    [Test]
+    public async Task StoreReturningLeasesOutOfOrder_StillStartsEachClaimedRunOnce_AndKeepsItsSlots()
+    {
+        // The engine pairs leases with runs in order; a store breaking that order must cost neither runs nor slots.
+        var store = new FlakyStore(new InMemorySchedulingStore()) { ReverseClaims = true };
+        await using var harness = new SchedulerHarness(s_start, [typeof(OneTimeWorkflows)], o => o.MaxConcurrency = 3, store: store);
+        await harness.StartAsync();
+        for (int round = 0; round < 2; round++)
+        {
+            for (int i = 0; i < 10; i++)
+            {
+                await harness.Scheduler.ScheduleAsync("send-reminder", s_start.AddSeconds(1), new Reminder((round * 10) + i, "x"));
+            }
+
+            await harness.RunForAsync(TimeSpan.FromMinutes(1));
+        }
+
+        harness.Log.Of("send-reminder").Select(i => ((Reminder)i.Input!).CustomerId).Order().Should().Equal(Enumerable.Range(0, 20),
+            "every run ran once, and the second round found its concurrency slots free");
+    }
 }

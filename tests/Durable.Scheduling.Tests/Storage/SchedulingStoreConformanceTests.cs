@@ -115,6 +115,20 @@ public abstract class SchedulingStoreConformanceTests
     }
 
     [Test]
+    public async Task ClaimAsync_ReturnsLeasesInTheOrderOfTheIds()
+    {
+        // The scheduler pairs leases with the runs it asked for in one walk, so the order is part of the contract.
+        var runs = Enumerable.Range(0, 20).Select(i => OneTime(Now.AddSeconds(-i))).ToList();
+        var notDue = OneTime(Now.AddMinutes(5));
+        await _store.InsertAsync([.. runs, notDue], default);
+        var asked = runs.Select(r => r.Id).Reverse().ToList();
+        asked.Insert(7, notDue.Id);
+        asked.Insert(3, Guid.NewGuid());
+        var leases = await _store.ClaimAsync(asked, Now, s_lease, "node-a", default);
+        leases.Select(l => l.Run.Id).Should().Equal(runs.Select(r => r.Id).Reverse());
+    }
+
+    [Test]
     public async Task ClaimAsync_OnlyTakesDuePendingRuns()
     {
         var future = OneTime(Now.AddMinutes(1));
@@ -292,6 +306,50 @@ public abstract class SchedulingStoreConformanceTests
         await _store.AdvanceWatermarkAsync("s", Now.AddMinutes(5), default);
         (await _store.GetWatermarkAsync("s", default)).Should().Be(Now.AddMinutes(5));
         (await _store.GetWatermarkAsync("other", default)).Should().BeNull();
+    }
+
+    [Test]
+    public async Task CompleteAsync_AfterAFailedAttempt_RecordsTheLastAttemptOnly()
+    {
+        var run = OneTime(Now);
+        await _store.InsertAsync([run], default);
+        var first = (await _store.ClaimAsync([run.Id], Now, s_lease, "node-a", default)).Single();
+        var failure = new RunError("System.InvalidOperationException", "boom");
+        (await _store.ReleaseAsync(run.Id, first.Token, Now.AddSeconds(10), failure, default)).Should().BeTrue();
+        var released = await _store.GetAsync(run.Id, default);
+        released!.Status.Should().Be(RunStatus.Pending);
+        released.Error.Should().Be(failure);
+        released.CompletedAt.Should().BeNull();
+
+        var second = (await _store.ClaimAsync([run.Id], Now.AddSeconds(10), s_lease, "node-a", default)).Single();
+        second.Run.Attempt.Should().Be(2);
+        second.Run.Error.Should().Be(failure, "the claim shows why the previous attempt failed");
+        second.Token.Should().NotBe(first.Token);
+        (await _store.CompleteAsync([new RunCompletion(run.Id, second.Token, RunStatus.Succeeded, Now.AddSeconds(11))], default)).Should().Equal(true);
+
+        var ended = await _store.GetAsync(run.Id, default);
+        ended!.Status.Should().Be(RunStatus.Succeeded);
+        ended.Error.Should().BeNull("the last attempt succeeded");
+        ended.StartedAt.Should().Be(Now.AddSeconds(10));
+        ended.CompletedAt.Should().Be(Now.AddSeconds(11));
+    }
+
+    [Test]
+    public async Task PurgeAsync_HonoursItsLimit_AndSkipsRunsDeletedSinceTheyEnded()
+    {
+        var runs = Enumerable.Range(0, 5).Select(_ => OneTime(Now.AddDays(-10))).ToList();
+        await _store.InsertAsync(runs, default);
+        var leases = await _store.ClaimAsync(runs.Select(r => r.Id).ToList(), Now.AddDays(-10), s_lease, "node-a", default);
+        await _store.CompleteAsync(leases.Select(l => new RunCompletion(l.Run.Id, l.Token, RunStatus.Succeeded, Now.AddDays(-10))).ToList(), default);
+        (await _store.DeleteAsync([runs[0].Id], default)).Should().BeEmpty();
+
+        (await _store.PurgeAsync(Now.AddDays(-1), 2, default)).Should().Be(2);
+        (await _store.PurgeAsync(Now.AddDays(-1), 100, default)).Should().Be(2);
+        (await _store.PurgeAsync(Now.AddDays(-1), 100, default)).Should().Be(0);
+        foreach (var run in runs)
+        {
+            (await _store.GetAsync(run.Id, default)).Should().BeNull();
+        }
     }
 
     [Test]

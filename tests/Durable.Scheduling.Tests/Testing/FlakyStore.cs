@@ -10,6 +10,9 @@ public sealed class FlakyStore(ISchedulingStore inner) : ISchedulingStore
     /// <summary>How many of the next claims fail (each with an <see cref="IOException"/>), whatever <see cref="Down"/> says.</summary>
     public int FailClaims { get; set; }
 
+    /// <summary>Returns each claim's leases in reverse order (a store breaking the order contract).</summary>
+    public bool ReverseClaims { get; set; }
+
     private T Guard<T>(Func<T> call)
     {
         if (Down)
@@ -46,7 +49,14 @@ public sealed class FlakyStore(ISchedulingStore inner) : ISchedulingStore
             throw new IOException("Claim failed (test).");
         }
 
+        if (ReverseClaims)
+        {
+            return Reversed(inner.ClaimAsync(ids, now, leaseDuration, owner, cancellationToken));
+        }
+
         return Guard(() => inner.ClaimAsync(ids, now, leaseDuration, owner, cancellationToken));
+
+        static async ValueTask<IReadOnlyList<RunLease>> Reversed(ValueTask<IReadOnlyList<RunLease>> claim) => [.. (await claim).Reverse()];
     }
 
     public ValueTask<int> ReleaseOwnedAsync(string owner, CancellationToken cancellationToken) => Guard(() => inner.ReleaseOwnedAsync(owner, cancellationToken));
