@@ -409,12 +409,6 @@ internal sealed class SchedulerEngine : IHostedService, IDisposable
                 return true;
             }
 
-            // The loop runs on a thread-pool thread: when handlers queued there wait for one, it gives it up.
-            if (spinner.Count % 8 == 7 && ThreadPool.PendingWorkItemCount > 0)
-            {
-                break;
-            }
-
             spinner.SpinOnce(sleep1Threshold: -1);
         }
 
