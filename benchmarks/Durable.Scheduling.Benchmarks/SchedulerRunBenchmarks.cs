@@ -100,8 +100,12 @@ internal static class SchedulerRunBenchmarks
 
         if (args.Contains("--compare-a"))
         {
-            await OursThroughputAsync(100_000);
-            await QuartzThroughputAsync(100_000);
+            for (int warmUp = 0; warmUp < 6; warmUp++)
+            {
+                await OursThroughputAsync(100_000);
+                await QuartzThroughputAsync(100_000);
+            }
+
             var ours = new List<double>();
             var quartz = new List<double>();
             for (int round = 0; round < 6; round++)
@@ -120,14 +124,14 @@ internal static class SchedulerRunBenchmarks
         if (args.Contains("--throughput-only"))
         {
             // For profiling: ours only, several rounds of (a).
-            for (int round = 0; round < 10; round++)
+            for (int round = 0; round < (args.Contains("--long") ? 25 : 10); round++)
             {
                 int gen0 = GC.CollectionCount(0), gen1 = GC.CollectionCount(1), gen2 = GC.CollectionCount(2);
                 var pause = GC.GetTotalPauseDuration();
                 var cpu = Process.GetCurrentProcess().TotalProcessorTime;
                 var (runsPerSecond, allocatedPerRun) = await OursThroughputAsync(100_000);
                 Console.WriteLine($"cpu {(Process.GetCurrentProcess().TotalProcessorTime - cpu).TotalMicroseconds / 100_000:F2} us/run");
-                Console.WriteLine($"(a) round {round + 1}: {runsPerSecond:N0} runs/s, {allocatedPerRun:N0} B allocated/run; GCs {GC.CollectionCount(0) - gen0}/{GC.CollectionCount(1) - gen1}/{GC.CollectionCount(2) - gen2}, pause {(GC.GetTotalPauseDuration() - pause).TotalMilliseconds:F1} ms; producer {s_producerMs:F0} ms");
+                Console.WriteLine($"(a) round {round + 1}: {runsPerSecond:N0} runs/s, {allocatedPerRun:N0} B allocated/run; GCs {GC.CollectionCount(0) - gen0}/{GC.CollectionCount(1) - gen1}/{GC.CollectionCount(2) - gen2}, pause {(GC.GetTotalPauseDuration() - pause).TotalMilliseconds:F1} ms; producer {s_producerMs:F0} ms; threads {ThreadPool.ThreadCount}");
             }
 
             return;

@@ -94,9 +94,9 @@ internal sealed class SchedulerEngine : IHostedService, IDisposable
         _services = services;
         _signal = new WakeSignal(_time);
 
-        // Under load on the real clock, slots are handed out in batches (an eighth of them at a time) rather than one
+        // Under load on the real clock, slots are handed out in batches (half of them at a time) rather than one
         // wake of the loop per run ending; the loop also looks every millisecond while runs wait (see WaitAsync).
-        _slotWakeAt = _preciseClock ? _options.MaxConcurrency - Math.Max(1, _options.MaxConcurrency / 8) : _options.MaxConcurrency - 1;
+        _slotWakeAt = _preciseClock ? _options.MaxConcurrency - Math.Max(1, _options.MaxConcurrency / 2) : _options.MaxConcurrency - 1;
     }
 
     private enum CommandKind
@@ -188,7 +188,17 @@ internal sealed class SchedulerEngine : IHostedService, IDisposable
     }
 
     /// <summary>Tells the loop about a run created, rescheduled or retried (it loads it if it falls due soon).</summary>
-    internal void NotifyAdded(ScheduledRun run) => Post(new Command(CommandKind.Added, run.Id, run));
+    internal void NotifyAdded(ScheduledRun run)
+    {
+        if (run.Status == RunStatus.Pending)
+        {
+            Post(new Command(CommandKind.Added, run.Id, run.DueTicks, run.WorkflowName, run.Kind));
+        }
+        else
+        {
+            NotifyRemoved(run.Id); // no longer pending: whatever the loop holds for it is stale
+        }
+    }
 
     /// <summary>
     /// Tells the loop about a run created at <paramref name="now"/> only if it falls due before the next feed would
@@ -203,7 +213,7 @@ internal sealed class SchedulerEngine : IHostedService, IDisposable
     }
 
     /// <summary>Tells the loop a run was deleted (it drops it from the wheel).</summary>
-    internal void NotifyRemoved(Guid id) => Post(new Command(CommandKind.Removed, id, null));
+    internal void NotifyRemoved(Guid id) => Post(new Command(CommandKind.Removed, id, 0, null, default));
 
     /// <summary>
     /// For tests under fake time: true when the loop is waiting for its next timer with nothing queued, and every
@@ -462,9 +472,9 @@ internal sealed class SchedulerEngine : IHostedService, IDisposable
                         _wheel!.Remove(old);
                     }
 
-                    if (command.Run!.Status == RunStatus.Pending && command.Run.DueTime.UtcTicks <= horizon)
+                    if (command.DueTicks <= horizon)
                     {
-                        Track(command.Run);
+                        Track(command.Id, command.DueTicks, command.Workflow!, command.RunKind);
                     }
 
                     break;
@@ -1249,7 +1259,11 @@ internal sealed class SchedulerEngine : IHostedService, IDisposable
         }
     }
 
-    private readonly record struct Command(CommandKind Kind, Guid Id, ScheduledRun? Run);
+    /// <summary>
+    /// A run added or removed, with what the loop needs to file it (not the run itself: while the loop is behind, queued
+    /// commands should not keep whole run snapshots alive past a garbage collection).
+    /// </summary>
+    private readonly record struct Command(CommandKind Kind, Guid Id, long DueTicks, string? Workflow, RunKind RunKind);
 
     /// <summary>The executions started and not yet seen ended: an intrusive list (O(1) add and remove, no hashing).</summary>
     private sealed class ExecutionList
