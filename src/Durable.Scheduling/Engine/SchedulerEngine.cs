@@ -1,4 +1,3 @@
-using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Runtime.CompilerServices;
 using Microsoft.Extensions.DependencyInjection;
@@ -41,9 +40,9 @@ internal sealed class SchedulerEngine : IHostedService, IDisposable
     private readonly IServiceScopeFactory _scopes;
     private readonly IServiceProvider _services;
     private readonly bool _preciseClock;
-    private readonly ConcurrentQueue<Command> _inbox = new();
-    private readonly ConcurrentQueue<Execution> _completions = new(); // outcome set on each, written by the completer
-    private readonly ConcurrentQueue<Execution> _ended = new(); // runs whose outcome is stored, for the loop to forget
+    private readonly BatchQueue<Command> _inbox = new();
+    private readonly BatchQueue<Execution> _completions = new(); // outcome set on each, written by the completion writer
+    private readonly BatchQueue<Execution> _ended = new(); // runs whose outcome is stored, for the loop to forget
     private readonly WakeSignal _signal;
     private readonly Dictionary<Guid, WheelNode> _known = new(RunIdComparer.Instance);
     private readonly Dictionary<string, ScheduleState> _schedules = new(StringComparer.Ordinal);
@@ -54,6 +53,10 @@ internal sealed class SchedulerEngine : IHostedService, IDisposable
     private readonly List<Guid> _claimIds = []; // loop-owned scratch lists, reused by every dispatch
     private readonly List<WheelNode> _toClaim = [];
     private readonly List<WheelNode> _toSkip = [];
+    private readonly Stack<WheelNode> _spareNodes = new(); // nodes of claimed runs, reused by Track (loop-owned)
+    private const int MaxSpareNodes = 4096;
+    private readonly Stack<Execution> _spareExecutions = new(); // executions seen ended, reused by Start (loop-owned)
+    private const int MaxSpareExecutions = 1024;
     private readonly List<RunLease> _ready = []; // claimed ahead of their due instant, in due order, from _readyStart on
     private readonly List<WheelNode> _held = []; // due within the pre-claim window but not claimable early
     private int _readyStart;
@@ -444,7 +447,7 @@ internal sealed class SchedulerEngine : IHostedService, IDisposable
     private void Drain(DateTimeOffset now)
     {
         long horizon = now.UtcTicks + WheelHorizonTicks;
-        while (_ended.TryDequeue(out var execution))
+        foreach (var execution in _ended.TakeAll())
         {
             _executions.Remove(execution);
             if (execution.Retry is { } retry && retry.DueTicks <= horizon && !_known.ContainsKey(retry.Id))
@@ -460,9 +463,16 @@ internal sealed class SchedulerEngine : IHostedService, IDisposable
                     _due.Add(state.Buffer.Dequeue());
                 }
             }
+
+            // Ended and stored: its handler has returned, its outcome is written and it has left every queue, so
+            // nothing refers to it any more and the next start reuses it.
+            if (_spareExecutions.Count < MaxSpareExecutions)
+            {
+                _spareExecutions.Push(execution);
+            }
         }
 
-        while (_inbox.TryDequeue(out var command))
+        foreach (var command in _inbox.TakeAll())
         {
             switch (command.Kind)
             {
@@ -472,7 +482,14 @@ internal sealed class SchedulerEngine : IHostedService, IDisposable
                         _wheel!.Remove(old);
                     }
 
-                    if (command.DueTicks <= horizon)
+                    if (command.DueTicks <= now.UtcTicks && command.RunKind == RunKind.OneTime)
+                    {
+                        // Due already: straight to this pass's due list, without the wheel or the known set. It is
+                        // claimed in this pass or waits for a slot, and the feed loads no runs while runs wait, so it
+                        // is never loaded twice (were it, the second claim would simply fail).
+                        _due.Add(NewNode(command.Id, command.DueTicks, command.Workflow!, command.RunKind));
+                    }
+                    else if (command.DueTicks <= horizon)
                     {
                         Track(command.Id, command.DueTicks, command.Workflow!, command.RunKind);
                     }
@@ -493,9 +510,22 @@ internal sealed class SchedulerEngine : IHostedService, IDisposable
 
     private void Track(Guid id, long dueTicks, string workflow, RunKind kind)
     {
-        var node = new WheelNode(id, dueTicks, workflow, kind);
+        var node = NewNode(id, dueTicks, workflow, kind);
+        node.Tracked = true;
         _known[id] = node;
         _wheel!.Add(node);
+    }
+
+    private WheelNode NewNode(Guid id, long dueTicks, string workflow, RunKind kind)
+    {
+        if (_spareNodes.Count > 0)
+        {
+            var node = _spareNodes.Pop();
+            node.Reuse(id, dueTicks, workflow, kind);
+            return node;
+        }
+
+        return new WheelNode(id, dueTicks, workflow, kind);
     }
 
     private async Task FeedAsync(DateTimeOffset now, CancellationToken stop)
@@ -525,8 +555,12 @@ internal sealed class SchedulerEngine : IHostedService, IDisposable
         // due that soon, and the store is read for the same window, so a run added by another process is loaded at
         // least a poll before it is due (or within a poll, when it is due at once). Wheel entries so live at most two
         // polls: they die young, and the garbage collector never has to promote them.
+        // While runs wait for a concurrency slot, none is loaded: nothing more could start, and runs made due in this
+        // process wait untracked (see Drain), so loading them would only file them twice.
         bool cycleStart = _feedCursor is null;
-        var page = await _store.GetDueAsync(new DateTimeOffset(now.UtcTicks + WheelHorizonTicks, TimeSpan.Zero), _options.BatchSize, _feedCursor, stop).ConfigureAwait(false);
+        var page = _waiting.Count > 0
+            ? new DuePage([], null)
+            : await _store.GetDueAsync(new DateTimeOffset(now.UtcTicks + WheelHorizonTicks, TimeSpan.Zero), _options.BatchSize, _feedCursor, stop).ConfigureAwait(false);
         foreach (var run in page.Runs)
         {
             if (!_known.ContainsKey(run.Id))
@@ -837,14 +871,25 @@ internal sealed class SchedulerEngine : IHostedService, IDisposable
         for (int i = offset; i < end; i++)
         {
             var node = _toClaim[i];
-            _known.Remove(node.Id);
+            if (node.Tracked)
+            {
+                _known.Remove(node.Id);
+            }
+
             if (next < leases.Count && leases[next].Run.Id == node.Id)
             {
-                TakeLease(leases[next++], ahead);
+                TakeLease(leases[next++], ahead, node.Descriptor);
             }
             else
             {
                 Unreserve(node);
+            }
+
+            // Claimed or not, nothing refers to the node now (it left the wheel when it fell due, and _toClaim is
+            // cleared after the dispatch): the next Track reuses it.
+            if (node.Level < 0 && _spareNodes.Count < MaxSpareNodes)
+            {
+                _spareNodes.Push(node);
             }
         }
 
@@ -852,11 +897,11 @@ internal sealed class SchedulerEngine : IHostedService, IDisposable
         for (; next < leases.Count; next++)
         {
             Reserve(leases[next].Run.Kind, leases[next].Run.WorkflowName);
-            TakeLease(leases[next], ahead);
+            TakeLease(leases[next], ahead, _registry.Find(leases[next].Run.WorkflowName));
         }
     }
 
-    private void TakeLease(RunLease lease, bool ahead)
+    private void TakeLease(RunLease lease, bool ahead, WorkflowDescriptor? workflow)
     {
         if (ahead)
         {
@@ -864,7 +909,7 @@ internal sealed class SchedulerEngine : IHostedService, IDisposable
         }
         else
         {
-            Start(lease);
+            Start(lease, workflow);
         }
     }
 
@@ -928,7 +973,8 @@ internal sealed class SchedulerEngine : IHostedService, IDisposable
     /// </summary>
     private bool Admit(WheelNode node, List<WheelNode> toClaim, List<WheelNode> toSkip)
     {
-        if (_registry.Find(node.Workflow) is null)
+        node.Descriptor = _registry.Find(node.Workflow);
+        if (node.Descriptor is null)
         {
             // Not defined in this process (another version of the application, during a rolling deployment, may
             // define it): leave the run pending for an instance that can run it. The node stays known, outside the
@@ -1010,11 +1056,23 @@ internal sealed class SchedulerEngine : IHostedService, IDisposable
         }
     }
 
-    private void Start(RunLease lease)
+    private void Start(RunLease lease) => Start(lease, _registry.Find(lease.Run.WorkflowName));
+
+    /// <summary>Starts a claimed run of <paramref name="workflow"/> (looked up once, when the run was admitted).</summary>
+    private void Start(RunLease lease, WorkflowDescriptor? workflow)
     {
-        var workflow = _registry.Find(lease.Run.WorkflowName);
         bool cancellable = workflow?.Timeout is not null || workflow?.Schedule?.Overlap == OverlapPolicy.CancelOther;
-        var execution = new Execution(this, lease, workflow, cancellable, _stopping.Token);
+        Execution execution;
+        if (_spareExecutions.Count > 0)
+        {
+            execution = _spareExecutions.Pop();
+            execution.Reuse(lease, workflow, cancellable, _stopping.Token);
+        }
+        else
+        {
+            execution = new Execution(this, lease, workflow, cancellable, _stopping.Token);
+        }
+
         _executions.Add(execution);
         Interlocked.Increment(ref _running);
 
@@ -1194,11 +1252,20 @@ internal sealed class SchedulerEngine : IHostedService, IDisposable
     {
         var batch = _drainBatch;
         var completions = _drainCompletions;
+        List<Execution>? taken = null;
+        int next = 0;
         while (true)
         {
-            while (batch.Count < _options.BatchSize && _completions.TryDequeue(out var item))
+            if (taken is null || next == taken.Count)
             {
-                batch.Add(item);
+                taken = _completions.TakeAll(); // the queue's own list: only this writer takes from it
+                next = 0;
+            }
+
+            batch.Clear();
+            for (; next < taken.Count && batch.Count < _options.BatchSize; next++)
+            {
+                batch.Add(taken[next]);
             }
 
             if (batch.Count == 0)
@@ -1345,31 +1412,48 @@ internal sealed class SchedulerEngine : IHostedService, IDisposable
     /// </summary>
     private sealed class Execution : IDisposable, IThreadPoolWorkItem
     {
-        private readonly CancellationTokenSource? _cancel;
+        private CancellationTokenSource? _cancel;
         private CancellationTokenSource? _timeout;
         private volatile bool _cancelledByOverlap;
 
         public Execution(SchedulerEngine engine, RunLease lease, WorkflowDescriptor? workflow, bool cancellable, CancellationToken stopping)
         {
             Engine = engine;
-            Lease = lease;
-            Workflow = workflow;
-            _cancel = cancellable ? CancellationTokenSource.CreateLinkedTokenSource(stopping) : null;
-            Token = _cancel?.Token ?? stopping;
+            Reuse(lease, workflow, cancellable, stopping);
         }
 
         public SchedulerEngine Engine { get; }
 
-        public RunLease Lease { get; }
+        public RunLease Lease { get; private set; }
+
+        /// <summary>
+        /// Makes this execution one of another run. Only for an execution the loop has seen end: by then no thread
+        /// refers to it any more (see <see cref="SchedulerEngine.Drain"/>).
+        /// </summary>
+        public void Reuse(RunLease lease, WorkflowDescriptor? workflow, bool cancellable, CancellationToken stopping)
+        {
+            Lease = lease;
+            Workflow = workflow;
+            _cancel = cancellable ? CancellationTokenSource.CreateLinkedTokenSource(stopping) : null;
+            _timeout = null;
+            _cancelledByOverlap = false;
+            Token = _cancel?.Token ?? stopping;
+            _status = default;
+            _completedTicks = 0;
+            _error = null;
+            Retry = null;
+            Previous = null;
+            Next = null;
+        }
 
         /// <summary>Links of the loop's <see cref="ExecutionList"/>.</summary>
         public Execution? Previous { get; set; }
 
         public Execution? Next { get; set; }
 
-        public WorkflowDescriptor? Workflow { get; }
+        public WorkflowDescriptor? Workflow { get; private set; }
 
-        public CancellationToken Token { get; }
+        public CancellationToken Token { get; private set; }
 
         public bool CancelledByOverlap => _cancelledByOverlap;
 

@@ -14,13 +14,34 @@ internal sealed class WheelNode
         Kind = kind;
     }
 
-    public Guid Id { get; }
+    public Guid Id { get; private set; }
 
     public long DueTicks { get; set; }
 
-    public string Workflow { get; }
+    public string Workflow { get; private set; }
 
-    public RunKind Kind { get; }
+    public RunKind Kind { get; private set; }
+
+    /// <summary>True when the node is in the scheduler's known set (false for a run filed straight as due).</summary>
+    public bool Tracked { get; set; }
+
+    /// <summary>The workflow, as looked up when the node was admitted (null before, or when not defined here).</summary>
+    public WorkflowDescriptor? Descriptor { get; set; }
+
+    /// <summary>Makes a node no longer referenced anywhere (see <see cref="SchedulerEngine"/>'s pool) a new one.</summary>
+    public void Reuse(Guid id, long dueTicks, string workflow, RunKind kind)
+    {
+        Id = id;
+        DueTicks = dueTicks;
+        Workflow = workflow;
+        Kind = kind;
+        Descriptor = null;
+        Tracked = false;
+        Previous = null;
+        Next = null;
+        Level = -1;
+        Slot = 0;
+    }
 
     internal WheelNode? Previous { get; set; }
 
