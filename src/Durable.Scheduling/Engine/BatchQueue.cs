@@ -25,6 +25,16 @@ internal sealed class BatchQueue<T>
         }
     }
 
+    /// <summary>Adds several items at once, in order.</summary>
+    public void EnqueueRange(List<T> items)
+    {
+        lock (_lock)
+        {
+            _filling.AddRange(items);
+            _count = _filling.Count;
+        }
+    }
+
     /// <summary>
     /// Takes everything queued, oldest first. The list returned is the queue's own: valid until the next call, which
     /// only the one consumer (at a time) makes.

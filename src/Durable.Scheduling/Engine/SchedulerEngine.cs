@@ -1311,7 +1311,15 @@ internal sealed class SchedulerEngine : IHostedService, IDisposable
             foreach (var execution in batch)
             {
                 wake |= execution.Lease.Run.Kind == RunKind.Occurrence;
-                EndedQuietly(execution);
+                execution.Dispose();
+            }
+
+            // The whole batch is handed to the loop at once (one lock, one atomic), after which no execution of it is
+            // touched here: the loop may reuse them as soon as it sees them.
+            _ended.EnqueueRange(batch);
+            if (Interlocked.Add(ref _running, -batch.Count) == 0 && _stopping.IsCancellationRequested)
+            {
+                _allEnded.TrySetResult();
             }
 
             // Once for the whole batch, and only when the loop has something to do about it (an occurrence's end may
