@@ -26,6 +26,7 @@ internal sealed class InMemorySchedulingStore : ISchedulingStore
     private readonly List<string> _workflowNames = [];
     private readonly Dictionary<string, long> _watermarks = new(StringComparer.Ordinal);
     private readonly Dictionary<Guid, Lease> _leases = new(RunIdComparer.Instance); // runs in status Running, so lease expiry never scans every run
+    private readonly Dictionary<Guid, Extra> _extras = new(RunIdComparer.Instance); // runs with a key, input, metadata or error
     private readonly Queue<Guid> _ended = new(); // runs in the order they ended (ids of runs since deleted are skipped)
     private readonly ulong _tokenSeed = BitConverter.ToUInt64(Guid.NewGuid().ToByteArray(), 0);
     private ulong _tokenCounter; // lease tokens: unique per store, made under the lock (no shared atomic per claim)
@@ -89,11 +90,14 @@ internal sealed class InMemorySchedulingStore : ISchedulingStore
             Scheduled = run.ScheduledTime.UtcTicks,
             Due = run.DueTime.UtcTicks,
             Created = run.CreatedAt.UtcTicks,
-            Extra = callerKey is null && run.Input is null && run.Metadata.Count == 0
-                ? null
-                : new Extra { CallerKey = callerKey, Input = run.Input, Metadata = run.Metadata.Count == 0 ? null : run.Metadata },
+            HasExtra = callerKey is not null || run.Input is not null || run.Metadata.Count > 0,
         };
         _runs.Add(run.Id, slot);
+        if (slot.HasExtra)
+        {
+            _extras[run.Id] = new Extra { CallerKey = callerKey, Input = run.Input, Metadata = run.Metadata.Count == 0 ? null : run.Metadata };
+        }
+
         AddDue(slot.Due, run.Id);
         return new InsertResult(run, true);
     }
@@ -114,7 +118,7 @@ internal sealed class InMemorySchedulingStore : ISchedulingStore
         {
             foreach (var (id, slot) in _runs)
             {
-                if (Matches(slot, query) && (slot.Scheduled > afterTicks || (slot.Scheduled == afterTicks && id.CompareTo(afterId) > 0)))
+                if (Matches(id, slot, query) && (slot.Scheduled > afterTicks || (slot.Scheduled == afterTicks && id.CompareTo(afterId) > 0)))
                 {
                     page.Add((slot.Scheduled, id));
                 }
@@ -160,7 +164,7 @@ internal sealed class InMemorySchedulingStore : ISchedulingStore
         {
             foreach (var (id, slot) in _runs)
             {
-                if (slot.Status != RunStatus.Running && Matches(slot, filter))
+                if (slot.Status != RunStatus.Running && Matches(id, slot, filter))
                 {
                     deleted.Add(id);
                 }
@@ -368,7 +372,7 @@ internal sealed class InMemorySchedulingStore : ISchedulingStore
                 slot.Status = c.Status;
                 _leases.Remove(c.RunId);
                 slot.Completed = c.CompletedAt.UtcTicks;
-                SetError(ref slot, c.Error);
+                SetError(c.RunId, ref slot, c.Error);
                 _ended.Enqueue(c.RunId);
                 results[i] = true;
             }
@@ -392,7 +396,7 @@ internal sealed class InMemorySchedulingStore : ISchedulingStore
             slot.Due = dueTime.UtcTicks;
             if (failure is not null)
             {
-                SetError(ref slot, failure);
+                SetError(id, ref slot, failure);
             }
 
             AddDue(slot.Due, id);
@@ -486,7 +490,7 @@ internal sealed class InMemorySchedulingStore : ISchedulingStore
         {
             _occurrenceKeys.Remove((slot.Workflow, slot.Scheduled));
         }
-        else if (slot.Extra is Extra { CallerKey: { } key })
+        if (slot.HasExtra && _extras.Remove(id, out var extra) && extra.CallerKey is { } key)
         {
             _callerKeys.Remove((slot.Workflow, key));
         }
@@ -520,17 +524,20 @@ internal sealed class InMemorySchedulingStore : ISchedulingStore
     }
 
     /// <summary>Records why a run's last attempt failed (null clears it); the reason lives with its rare parts.</summary>
-    private static void SetError(ref Slot slot, RunError? error)
+    private void SetError(Guid id, ref Slot slot, RunError? error)
     {
-        if (slot.Extra is Extra extra)
+        if (slot.HasExtra)
         {
-            extra.Error = error;
+            _extras[id].Error = error;
         }
         else if (error is not null)
         {
-            slot.Extra = new Extra { Error = error };
+            _extras[id] = new Extra { Error = error };
+            slot.HasExtra = true;
         }
     }
+
+    private Extra? ExtraOf(Guid id, in Slot slot) => slot.HasExtra ? _extras[id] : null;
 
     private int WorkflowId(string name)
     {
@@ -544,7 +551,7 @@ internal sealed class InMemorySchedulingStore : ISchedulingStore
         return id;
     }
 
-    private bool Matches(in Slot slot, RunQuery query)
+    private bool Matches(Guid id, in Slot slot, RunQuery query)
     {
         if (query.WorkflowName is not null && _workflowNames[slot.Workflow] != query.WorkflowName)
         {
@@ -563,7 +570,7 @@ internal sealed class InMemorySchedulingStore : ISchedulingStore
 
         if (query.Metadata is { Count: > 0 } wanted)
         {
-            var metadata = (slot.Extra as Extra)?.Metadata;
+            var metadata = ExtraOf(id, slot)?.Metadata;
             foreach (var (key, value) in wanted)
             {
                 if (metadata is null || !metadata.TryGetValue(key, out var actual) || actual != value)
@@ -578,7 +585,7 @@ internal sealed class InMemorySchedulingStore : ISchedulingStore
 
     private ScheduledRun ToRun(Guid id, in Slot slot)
     {
-        var extra = slot.Extra as Extra;
+        var extra = ExtraOf(id, slot);
         string workflow = _workflowNames[slot.Workflow];
         return new ScheduledRun
         {
@@ -600,7 +607,10 @@ internal sealed class InMemorySchedulingStore : ISchedulingStore
     }
 
 
-    /// <summary>The compact state of one run (56 bytes); the rarely used parts live in <see cref="Extra"/>.</summary>
+    /// <summary>
+    /// The compact state of one run (56 bytes, no object references, so the garbage collector never scans the table of
+    /// them); the rarely used parts live in <see cref="Extra"/>, in a table of their own.
+    /// </summary>
     private struct Slot
     {
         public int Workflow;
@@ -612,7 +622,7 @@ internal sealed class InMemorySchedulingStore : ISchedulingStore
         public long Created;
         public long Started; // the last attempt's start; 0 before the first
         public long Completed; // 0 until it ends
-        public object? Extra;
+        public bool HasExtra; // an entry in _extras
 
         public RunKind Kind { readonly get => (RunKind)_kind; set => _kind = (byte)value; }
 
