@@ -608,13 +608,15 @@ internal sealed class InMemorySchedulingStore : ISchedulingStore
 
 
     /// <summary>
-    /// The compact state of one run (56 bytes, no object references, so the garbage collector never scans the table of
+    /// The compact state of one run (48 bytes, no object references, so the garbage collector never scans the table of
     /// them); the rarely used parts live in <see cref="Extra"/>, in a table of their own.
     /// </summary>
     private struct Slot
     {
+        private const byte HasExtraFlag = 0x80;
+
         public int Workflow;
-        private byte _kind;
+        private byte _kindAndFlags;
         private byte _status;
         public ushort Attempt;
         public long Scheduled;
@@ -622,11 +624,21 @@ internal sealed class InMemorySchedulingStore : ISchedulingStore
         public long Created;
         public long Started; // the last attempt's start; 0 before the first
         public long Completed; // 0 until it ends
-        public bool HasExtra; // an entry in _extras
 
-        public RunKind Kind { readonly get => (RunKind)_kind; set => _kind = (byte)value; }
+        public RunKind Kind
+        {
+            readonly get => (RunKind)(_kindAndFlags & ~HasExtraFlag);
+            set => _kindAndFlags = (byte)((_kindAndFlags & HasExtraFlag) | (byte)value);
+        }
 
         public RunStatus Status { readonly get => (RunStatus)_status; set => _status = (byte)value; }
+
+        /// <summary>True when the run has an entry in the store's table of rare parts.</summary>
+        public bool HasExtra
+        {
+            readonly get => (_kindAndFlags & HasExtraFlag) != 0;
+            set => _kindAndFlags = (byte)(value ? _kindAndFlags | HasExtraFlag : _kindAndFlags & ~HasExtraFlag);
+        }
     }
 
     /// <summary>What few runs have: a caller's key, an input, metadata, or why the last attempt failed.</summary>
