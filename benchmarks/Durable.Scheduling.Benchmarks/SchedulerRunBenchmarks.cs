@@ -98,6 +98,23 @@ internal static class SchedulerRunBenchmarks
             return;
         }
 
+        if (args.Contains("--compare-warm"))
+        {
+            var (host, ours) = await StartOursAsync();
+            var (quartz, job) = await StartQuartzNoopAsync();
+            for (int round = -3; round < 6; round++)
+            {
+                var a = await OursThroughputAsync(ours, 100_000);
+                var b = await QuartzThroughputAsync(quartz, job, 100_000);
+                Console.WriteLine($"{(round < 0 ? "warm-up" : "round " + (round + 1))}: ours {a.RunsPerSecond:N0} ({a.AllocatedPerRun:N0} B/run), quartz {b.RunsPerSecond:N0} ({b.AllocatedPerRun:N0} B/run), {a.RunsPerSecond / b.RunsPerSecond:F1}x");
+            }
+
+            await host.StopAsync();
+            host.Dispose();
+            await quartz.Shutdown(false);
+            return;
+        }
+
         if (args.Contains("--compare-a"))
         {
             for (int warmUp = 0; warmUp < 6; warmUp++)
@@ -335,6 +352,15 @@ internal static class SchedulerRunBenchmarks
     private static async Task<(double RunsPerSecond, double AllocatedPerRun)> OursThroughputAsync(int count)
     {
         var (host, scheduler) = await StartOursAsync();
+        var result = await OursThroughputAsync(scheduler, count);
+        await host.StopAsync();
+        host.Dispose();
+        return result;
+    }
+
+    /// <summary>(a) on a scheduler already running (as in a service): the same instance serves every round.</summary>
+    private static async Task<(double RunsPerSecond, double AllocatedPerRun)> OursThroughputAsync(IScheduler scheduler, int count)
+    {
         Reset(count);
         var now = TimeProvider.System.GetUtcNow();
         long allocated = GC.GetTotalAllocatedBytes(true);
@@ -348,17 +374,28 @@ internal static class SchedulerRunBenchmarks
         await s_finished.Task;
         watch.Stop();
         long bytes = GC.GetTotalAllocatedBytes(true) - allocated;
-        await host.StopAsync();
-        host.Dispose();
         return (count / watch.Elapsed.TotalSeconds, bytes / (double)count);
     }
 
     private static async Task<(double RunsPerSecond, double AllocatedPerRun)> QuartzThroughputAsync(int count)
     {
+        var (scheduler, job) = await StartQuartzNoopAsync();
+        var result = await QuartzThroughputAsync(scheduler, job, count);
+        await scheduler.Shutdown(false);
+        return result;
+    }
+
+    private static async Task<(Quartz.IScheduler Scheduler, IJobDetail Job)> StartQuartzNoopAsync()
+    {
         var scheduler = await NewQuartzAsync();
         var job = JobBuilder.Create<NoopJob>().WithIdentity("noop").StoreDurably().Build();
         await scheduler.AddJob(job, AddJobOptions.Replacing);
         await scheduler.Start();
+        return (scheduler, job);
+    }
+
+    private static async Task<(double RunsPerSecond, double AllocatedPerRun)> QuartzThroughputAsync(Quartz.IScheduler scheduler, IJobDetail job, int count)
+    {
         Reset(count);
         long allocated = GC.GetTotalAllocatedBytes(true);
         var watch = Stopwatch.StartNew();
@@ -370,7 +407,6 @@ internal static class SchedulerRunBenchmarks
         await s_finished.Task;
         watch.Stop();
         long bytes = GC.GetTotalAllocatedBytes(true) - allocated;
-        await scheduler.Shutdown(false);
         return (count / watch.Elapsed.TotalSeconds, bytes / (double)count);
     }
 
