@@ -31,6 +31,8 @@ internal sealed class InMemorySchedulingStore : ISchedulingStore
     private readonly ulong _tokenSeed = BitConverter.ToUInt64(Guid.NewGuid().ToByteArray(), 0);
     private ulong _tokenCounter; // lease tokens: unique per store, made under the lock (no shared atomic per claim)
     private Bucket? _lastBucket;
+    private string? _lastWorkflowName;
+    private int _lastWorkflowId;
     private long _lastBucketKey;
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)] // per-run loops on the dispatch path (see SchedulerEngine)
@@ -363,14 +365,13 @@ internal sealed class InMemorySchedulingStore : ISchedulingStore
             for (int i = 0; i < completions.Count; i++)
             {
                 var c = completions[i];
-                ref var slot = ref Leased(c.RunId, c.LeaseToken);
+                ref var slot = ref TakeLease(c.RunId, c.LeaseToken);
                 if (System.Runtime.CompilerServices.Unsafe.IsNullRef(ref slot))
                 {
                     continue;
                 }
 
                 slot.Status = c.Status;
-                _leases.Remove(c.RunId);
                 slot.Completed = c.CompletedAt.UtcTicks;
                 SetError(c.RunId, ref slot, c.Error);
                 _ended.Enqueue(c.RunId);
@@ -385,14 +386,13 @@ internal sealed class InMemorySchedulingStore : ISchedulingStore
     {
         lock (_lock)
         {
-            ref var slot = ref Leased(id, leaseToken);
+            ref var slot = ref TakeLease(id, leaseToken);
             if (System.Runtime.CompilerServices.Unsafe.IsNullRef(ref slot))
             {
                 return new(false);
             }
 
             slot.Status = RunStatus.Pending;
-            _leases.Remove(id);
             slot.Due = dueTime.UtcTicks;
             if (failure is not null)
             {
@@ -482,6 +482,25 @@ internal sealed class InMemorySchedulingStore : ISchedulingStore
         return ref System.Runtime.CompilerServices.Unsafe.NullRef<Slot>();
     }
 
+    /// <summary>Ends a run's lease if <paramref name="token"/> is its current one (one lookup in the lease table).</summary>
+    /// <returns>The run's slot, or a null reference when the lease was lost (and is then left as it was).</returns>
+    private ref Slot TakeLease(Guid id, Guid token)
+    {
+        ref var slot = ref CollectionsMarshal.GetValueRefOrNullRef(_runs, id);
+        if (System.Runtime.CompilerServices.Unsafe.IsNullRef(ref slot) || slot.Status != RunStatus.Running || !_leases.Remove(id, out var lease))
+        {
+            return ref System.Runtime.CompilerServices.Unsafe.NullRef<Slot>();
+        }
+
+        if (lease.Token != token)
+        {
+            _leases.Add(id, lease); // a stale holder: the lease stays with the current one
+            return ref System.Runtime.CompilerServices.Unsafe.NullRef<Slot>();
+        }
+
+        return ref slot;
+    }
+
     private void Remove(Guid id, in Slot slot)
     {
         _runs.Remove(id);
@@ -540,6 +559,19 @@ internal sealed class InMemorySchedulingStore : ISchedulingStore
     private Extra? ExtraOf(Guid id, in Slot slot) => slot.HasExtra ? _extras[id] : null;
 
     private int WorkflowId(string name)
+    {
+        // Runs come in runs of one workflow, usually with the same string instance: skip hashing it again.
+        if (ReferenceEquals(name, _lastWorkflowName))
+        {
+            return _lastWorkflowId;
+        }
+
+        _lastWorkflowId = WorkflowIdOf(name);
+        _lastWorkflowName = name;
+        return _lastWorkflowId;
+    }
+
+    private int WorkflowIdOf(string name)
     {
         ref int id = ref CollectionsMarshal.GetValueRefOrAddDefault(_workflowIds, name, out bool exists);
         if (!exists)
