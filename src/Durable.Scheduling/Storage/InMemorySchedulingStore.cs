@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 
@@ -308,9 +309,13 @@ internal sealed class InMemorySchedulingStore : ISchedulingStore
     [MethodImpl(MethodImplOptions.AggressiveOptimization)] // per-run loops on the dispatch path (see SchedulerEngine)
     public ValueTask<IReadOnlyList<RunLease>> ClaimAsync(IReadOnlyList<Guid> ids, DateTimeOffset now, TimeSpan leaseDuration, string owner, CancellationToken cancellationToken)
     {
-        var leases = new List<RunLease>(ids.Count);
         long nowTicks = now.UtcTicks;
         long expires = nowTicks + leaseDuration.Ticks;
+
+        // Under the lock only the claim itself; the run snapshots are built after it is released (they allocate, and
+        // an allocation may start a garbage collection, which would hold the lock for everyone meanwhile).
+        var claimed = ArrayPool<Claimed>.Shared.Rent(ids.Count);
+        int count = 0;
         lock (_lock)
         {
             for (int i = 0; i < ids.Count; i++)
@@ -334,10 +339,20 @@ internal sealed class InMemorySchedulingStore : ISchedulingStore
                 slot.Started = nowTicks;
                 slot.Status = RunStatus.Running;
                 slot.Attempt++;
-                leases.Add(new RunLease(ToRun(id, slot), token, new DateTimeOffset(expires, TimeSpan.Zero)));
+                claimed[count++] = new Claimed(id, slot, token, _workflowNames[slot.Workflow], ExtraOf(id, slot));
             }
         }
 
+        var leases = new RunLease[count];
+        var expiresAt = new DateTimeOffset(expires, TimeSpan.Zero);
+        for (int i = 0; i < count; i++)
+        {
+            ref readonly var c = ref claimed[i];
+            leases[i] = new RunLease(Snapshot(c.Id, c.Slot, c.Workflow, c.Extra), c.Token, expiresAt);
+        }
+
+        Array.Clear(claimed, 0, count); // no references kept alive in the pool
+        ArrayPool<Claimed>.Shared.Return(claimed);
         return new(leases);
     }
 
@@ -615,11 +630,11 @@ internal sealed class InMemorySchedulingStore : ISchedulingStore
         return true;
     }
 
-    private ScheduledRun ToRun(Guid id, in Slot slot)
-    {
-        var extra = ExtraOf(id, slot);
-        string workflow = _workflowNames[slot.Workflow];
-        return new ScheduledRun
+    private ScheduledRun ToRun(Guid id, in Slot slot) => Snapshot(id, slot, _workflowNames[slot.Workflow], ExtraOf(id, slot));
+
+    /// <summary>A run's snapshot from a copy of its state (needs no lock).</summary>
+    private static ScheduledRun Snapshot(Guid id, in Slot slot, string workflow, Extra? extra) =>
+        new()
         {
             Id = id,
             WorkflowName = workflow,
@@ -636,8 +651,9 @@ internal sealed class InMemorySchedulingStore : ISchedulingStore
             CompletedAt = slot.Completed > 0 && slot.Status is not (RunStatus.Pending or RunStatus.Running) ? new DateTimeOffset(slot.Completed, TimeSpan.Zero) : null,
             Error = extra?.Error,
         };
-    }
 
+    /// <summary>A run claimed, copied under the lock for its snapshot to be built after.</summary>
+    private readonly record struct Claimed(Guid Id, Slot Slot, Guid Token, string Workflow, Extra? Extra);
 
     /// <summary>
     /// The compact state of one run (48 bytes, no object references, so the garbage collector never scans the table of
