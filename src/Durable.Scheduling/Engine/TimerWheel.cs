@@ -6,13 +6,7 @@ namespace Durable.Scheduling;
 /// <summary>An entry of the <see cref="TimerWheel"/>: a run due at an exact instant (UTC ticks).</summary>
 internal sealed class WheelNode
 {
-    public WheelNode(Guid id, long dueTicks, string workflow, RunKind kind)
-    {
-        Id = id;
-        DueTicks = dueTicks;
-        Workflow = workflow;
-        Kind = kind;
-    }
+    public WheelNode(Guid id, long dueTicks, string workflow, RunKind kind) => Reuse(id, dueTicks, workflow, kind);
 
     public Guid Id { get; private set; }
 
@@ -28,7 +22,11 @@ internal sealed class WheelNode
     /// <summary>The workflow, as looked up when the node was admitted (null before, or when not defined here).</summary>
     public WorkflowDescriptor? Descriptor { get; set; }
 
-    /// <summary>Makes a node no longer referenced anywhere (see <see cref="SchedulerEngine"/>'s pool) a new one.</summary>
+    /// <summary>
+    /// Makes a node no longer referenced anywhere (see <see cref="SchedulerEngine"/>'s pool) a new one; the
+    /// constructor's work too.
+    /// </summary>
+    [System.Diagnostics.CodeAnalysis.MemberNotNull(nameof(Workflow))]
     public void Reuse(Guid id, long dueTicks, string workflow, RunKind kind)
     {
         Id = id;
