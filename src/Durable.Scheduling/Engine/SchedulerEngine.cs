@@ -21,6 +21,7 @@ internal sealed class SchedulerEngine : IHostedService, IDisposable
     private static readonly TimeSpan ClockJumpTolerance = TimeSpan.FromSeconds(2);
     private static readonly TimeSpan FeedGuard = TimeSpan.FromMilliseconds(20);
     private const int MaxOccurrencesPerPass = 10_000;
+    private const int MaxPurgeBatchesPerFeed = 10;
     private const int FirstDispatchChunk = 64; // runs in the first claim at a due instant, so the first start early
     private const long MaxOccurrencesCounted = 10_000_000;
     private static readonly long SpinBeforeParking = Stopwatch.Frequency / 20_000; // 50 µs
@@ -600,8 +601,15 @@ internal sealed class SchedulerEngine : IHostedService, IDisposable
 
         if (_options.RunRetention is { } retention && now.UtcTicks >= _nextPurgeTicks)
         {
-            // A batch a minute, or a batch every feed while a whole batch was due (so purging keeps up with runs ending).
-            int purged = await _store.PurgeAsync(now - retention, _options.BatchSize, stop).ConfigureAwait(false);
+            // A batch a minute; while whole batches come back, up to MaxPurgeBatchesPerFeed batches every feed (so
+            // purging keeps up with runs ending many batches a second), each only while no run is due soon.
+            int purged, batches = 0;
+            do
+            {
+                purged = await _store.PurgeAsync(now - retention, _options.BatchSize, stop).ConfigureAwait(false);
+            }
+            while (purged >= _options.BatchSize && ++batches < MaxPurgeBatchesPerFeed && NextStartTicks() - _time.GetUtcNow().UtcTicks > FeedGuard.Ticks);
+
             _nextPurgeTicks = purged >= _options.BatchSize ? now.UtcTicks : now.UtcTicks + TimeSpan.TicksPerMinute;
         }
     }

@@ -218,6 +218,25 @@ public sealed class OneTimeRunTests
     }
 
     [Test]
+    public async Task EndedRuns_ManyBatchesAtOnce_ArePurgedSeveralBatchesPerFeed()
+    {
+        // Runs ending faster than a batch per poll interval: purging one batch per feed would fall behind for ever.
+        await using var harness = new SchedulerHarness(s_start, [typeof(OneTimeWorkflows)], o =>
+        {
+            o.RunRetention = TimeSpan.FromHours(1);
+            o.BatchSize = 10;
+        });
+        await harness.StartAsync();
+        await harness.Scheduler.ScheduleManyAsync(Enumerable.Range(0, 300).Select(i => new RunRequest("send-reminder", s_start.AddMilliseconds(i), new Reminder(i, "x"))));
+        await harness.RunForAsync(TimeSpan.FromMinutes(1));
+        (await harness.Scheduler.ListAsync(new RunQuery { Statuses = [RunStatus.Succeeded], PageSize = 1000 })).Items.Should().HaveCount(300);
+
+        await harness.RunUntilAsync(s_start.AddMinutes(63).AddSeconds(30));
+        (await harness.Scheduler.ListAsync(new RunQuery { Statuses = [RunStatus.Succeeded] })).Items.Should().BeEmpty(
+            "the first feed after the hour purges ten batches of ten, and so does each feed after it (one a minute here) while whole batches come back");
+    }
+
+    [Test]
     public async Task Restart_WithSameInstanceId_RunsWhatTheDeadInstanceHeld_WithoutWaitingForItsLease()
     {
         var store = new InMemorySchedulingStore();
