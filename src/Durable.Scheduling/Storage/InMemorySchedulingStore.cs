@@ -13,9 +13,15 @@ namespace Durable.Scheduling;
 /// state (times included) lives in its slot, so claiming or completing it looks up one large dictionary once; leases
 /// live in a small dictionary of the runs running now, and ended runs are queued in the order they ended, for purging
 /// without a scan. Everything runs under one lock, held for a few dictionary operations per run.
+/// <para>It keeps at most <see cref="DefaultMaxEndedRuns"/> ended runs: beyond that, each run that ends drops the oldest
+/// ended one, whatever <see cref="SchedulingOptions.RunRetention"/> says, so a process ending thousands of runs a second
+/// does not keep a day of them in memory. Pending and running runs are never dropped.</para>
 /// </remarks>
 internal sealed class InMemorySchedulingStore : ISchedulingStore
 {
+    /// <summary>How many ended runs the store keeps at most (about 110 MB of them).</summary>
+    public const int DefaultMaxEndedRuns = 1_000_000;
+
     private const long BucketTicks = TimeSpan.TicksPerSecond;
 
     private readonly Lock _lock = new();
@@ -35,6 +41,19 @@ internal sealed class InMemorySchedulingStore : ISchedulingStore
     private string? _lastWorkflowName;
     private int _lastWorkflowId;
     private long _lastBucketKey;
+    private readonly int _maxEndedRuns;
+
+    public InMemorySchedulingStore()
+        : this(DefaultMaxEndedRuns)
+    {
+    }
+
+    /// <summary>A store that keeps at most <paramref name="maxEndedRuns"/> ended runs (for tests).</summary>
+    internal InMemorySchedulingStore(int maxEndedRuns)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(maxEndedRuns);
+        _maxEndedRuns = maxEndedRuns;
+    }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)] // per-run loops on the dispatch path (see SchedulerEngine)
     public ValueTask<IReadOnlyList<InsertResult>> InsertAsync(IReadOnlyList<ScheduledRun> runs, CancellationToken cancellationToken)
@@ -390,6 +409,11 @@ internal sealed class InMemorySchedulingStore : ISchedulingStore
                 slot.Completed = c.CompletedAt.UtcTicks;
                 SetError(c.RunId, ref slot, c.Error);
                 _ended.Enqueue(c.RunId);
+                if (_ended.Count > _maxEndedRuns)
+                {
+                    DropOldestEnded();
+                }
+
                 results[i] = true;
             }
         }
@@ -483,6 +507,19 @@ internal sealed class InMemorySchedulingStore : ISchedulingStore
         }
 
         return new(purged);
+    }
+
+    /// <summary>Drops the oldest ended runs until at most the cap remain (ids of runs deleted since are skipped).</summary>
+    private void DropOldestEnded()
+    {
+        while (_ended.Count > _maxEndedRuns && _ended.TryDequeue(out var id))
+        {
+            ref var slot = ref CollectionsMarshal.GetValueRefOrNullRef(_runs, id);
+            if (!System.Runtime.CompilerServices.Unsafe.IsNullRef(ref slot) && slot.Status is not (RunStatus.Pending or RunStatus.Running))
+            {
+                Remove(id, slot);
+            }
+        }
     }
 
     private ref Slot Leased(Guid id, Guid token)

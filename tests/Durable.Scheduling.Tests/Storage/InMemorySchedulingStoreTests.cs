@@ -1,3 +1,4 @@
+using FluentAssertions;
 using NUnit.Framework;
 
 namespace Durable.Scheduling.Tests.Storage;
@@ -6,4 +7,33 @@ namespace Durable.Scheduling.Tests.Storage;
 public sealed class InMemorySchedulingStoreTests : SchedulingStoreConformanceTests
 {
     protected override Task<ISchedulingStore> CreateStoreAsync() => Task.FromResult<ISchedulingStore>(new InMemorySchedulingStore());
+
+    [Test]
+    public async Task CompleteAsync_BeyondTheEndedRunCap_DropsTheOldestEndedRuns_AndNoOtherRun()
+    {
+        // In memory a day of ended runs could outgrow the process: past the cap, each run ending drops the oldest.
+        var store = new InMemorySchedulingStore(maxEndedRuns: 3);
+        var runs = Enumerable.Range(0, 6).Select(i => OneTime(Now.AddSeconds(-10 + i))).ToList();
+        var pending = OneTime(Now.AddHours(1));
+        await store.InsertAsync([.. runs, pending], default);
+        var leases = await store.ClaimAsync(runs.Select(r => r.Id).ToList(), Now, TimeSpan.FromMinutes(1), "node-a", default);
+        var running = leases[^1];
+        foreach (var lease in leases.Take(5))
+        {
+            await store.CompleteAsync([new RunCompletion(lease.Run.Id, lease.Token, RunStatus.Succeeded, Now)], default);
+        }
+
+        var kept = new List<Guid>();
+        foreach (var run in runs)
+        {
+            if (await store.GetAsync(run.Id, default) is { } stored)
+            {
+                kept.Add(stored.Id);
+            }
+        }
+
+        kept.Should().Equal(runs[2].Id, runs[3].Id, runs[4].Id, runs[5].Id);
+        (await store.GetAsync(running.Run.Id, default))!.Status.Should().Be(RunStatus.Running, "a running run is never dropped");
+        (await store.GetAsync(pending.Id, default))!.Status.Should().Be(RunStatus.Pending, "a pending run is never dropped");
+    }
 }
