@@ -1,5 +1,7 @@
 using Durable.Scheduling.Tests.Testing;
 using FluentAssertions;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
 using NUnit.Framework;
 
 namespace Durable.Scheduling.Tests.Engine;
@@ -157,5 +159,38 @@ public sealed class SchedulerEngineTests
         runs.Select(r => r.Scheduled).Should().OnlyHaveUniqueItems("an occurrence already run is never run again");
         runs.Should().OnlyContain(r => r.Started >= r.Scheduled, "nothing fires before its instant on the (new) wall clock");
         runs.Should().HaveCount(181, "12:00:00 to 12:15:00 inclusive, each once");
+    }
+
+    [Test]
+    public async Task RealClock_ManyRunsDueNowThroughFewSlots_EachRunsOnce()
+    {
+        // The real clock's own paths: slots handed out in batches, the loop woken by slots rather than by each new run,
+        // and its millisecond look while runs wait. Only the outcome is asserted, never a duration.
+        var builder = Host.CreateApplicationBuilder();
+        builder.Services.AddSingleton<RunLog>();
+        builder.Services.AddSingleton(TimeProvider.System);
+        builder.Services.AddScheduling(o =>
+        {
+            o.Assemblies.Add(typeof(OneTimeWorkflows).Assembly);
+            o.TypeFilter = t => t == typeof(OneTimeWorkflows);
+            o.MaxConcurrency = 4;
+        });
+        using var host = builder.Build();
+        await host.StartAsync();
+        var scheduler = host.Services.GetRequiredService<IScheduler>();
+        var log = host.Services.GetRequiredService<RunLog>();
+        for (int i = 0; i < 2000; i++)
+        {
+            await scheduler.ScheduleAsync("send-reminder", TimeProvider.System.GetUtcNow(), new Reminder(i, "x"));
+        }
+
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(60));
+        while (log.Invocations.Count < 2000 && !timeout.IsCancellationRequested)
+        {
+            await Task.Delay(10);
+        }
+
+        await host.StopAsync();
+        log.Of("send-reminder").Select(r => ((Reminder)r.Input!).CustomerId).Order().Should().Equal(Enumerable.Range(0, 2000));
     }
 }
