@@ -114,7 +114,21 @@ internal sealed class InMemorySchedulingStore : ISchedulingStore
             Created = run.CreatedAt.UtcTicks,
             HasExtra = callerKey is not null || run.Input is not null || run.Metadata.Count > 0,
         };
-        _runs.Add(run.Id, slot);
+        if (!_runs.TryAdd(run.Id, slot))
+        {
+            // A new key with an id already stored (a caller reusing ids): refused whole, the key taken back.
+            if (run.Kind == RunKind.Occurrence)
+            {
+                _occurrenceKeys.Remove((workflow, run.ScheduledTime.UtcTicks));
+            }
+            else if (callerKey is not null)
+            {
+                _callerKeys.Remove((workflow, callerKey));
+            }
+
+            throw new ArgumentException($"A run with id {run.Id} is stored already.", nameof(run));
+        }
+
         if (slot.HasExtra)
         {
             _extras[run.Id] = new Extra { CallerKey = callerKey, Input = run.Input, Metadata = run.Metadata.Count == 0 ? null : run.Metadata };

@@ -36,4 +36,18 @@ public sealed class InMemorySchedulingStoreTests : SchedulingStoreConformanceTes
         (await store.GetAsync(running.Run.Id, default))!.Status.Should().Be(RunStatus.Running, "a running run is never dropped");
         (await store.GetAsync(pending.Id, default))!.Status.Should().Be(RunStatus.Pending, "a pending run is never dropped");
     }
+
+    [Test]
+    public async Task InsertAsync_WithAnIdStoredAlready_IsRefused_AndItsKeyStaysFree()
+    {
+        var store = new InMemorySchedulingStore();
+        var first = OneTime(Now);
+        await store.InsertAsync([first], default);
+        var reused = OneTime(Now, key: "k") with { Id = first.Id };
+        var act = async () => await store.InsertAsync([reused], default);
+        (await act.Should().ThrowAsync<ArgumentException>()).WithMessage($"*{first.Id}*");
+
+        var keyed = OneTime(Now, key: "k");
+        (await store.InsertAsync([keyed], default)).Single().Created.Should().BeTrue("the refused run did not keep the key");
+    }
 }
