@@ -61,9 +61,26 @@ internal sealed class InMemorySchedulingStore : ISchedulingStore
         var results = new InsertResult[runs.Count];
         lock (_lock)
         {
-            for (int i = 0; i < runs.Count; i++)
+            int i = 0;
+            try
             {
-                results[i] = InsertOne(runs[i]);
+                for (; i < runs.Count; i++)
+                {
+                    results[i] = InsertOne(runs[i]);
+                }
+            }
+            catch (ArgumentException)
+            {
+                // All or nothing, as a durable store's transaction: take back the runs this call inserted.
+                for (int j = 0; j < i; j++)
+                {
+                    if (results[j].Created && _runs.TryGetValue(runs[j].Id, out var inserted))
+                    {
+                        Remove(runs[j].Id, inserted);
+                    }
+                }
+
+                throw;
             }
         }
 

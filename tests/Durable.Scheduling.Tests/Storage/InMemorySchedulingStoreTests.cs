@@ -50,4 +50,17 @@ public sealed class InMemorySchedulingStoreTests : SchedulingStoreConformanceTes
         var keyed = OneTime(Now, key: "k");
         (await store.InsertAsync([keyed], default)).Single().Created.Should().BeTrue("the refused run did not keep the key");
     }
+
+    [Test]
+    public async Task InsertAsync_WhenOneRunIsRefused_InsertsNoneOfTheBatch()
+    {
+        var store = new InMemorySchedulingStore();
+        var stored = OneTime(Now);
+        await store.InsertAsync([stored], default);
+        var fresh = OneTime(Now, key: "fresh");
+        var act = async () => await store.InsertAsync([fresh, stored with { IdempotencyKey = "wf#other" }], default);
+        await act.Should().ThrowAsync<ArgumentException>();
+        (await store.GetAsync(fresh.Id, default)).Should().BeNull("the batch is all or nothing");
+        (await store.InsertAsync([OneTime(Now, key: "fresh")], default)).Single().Created.Should().BeTrue("its key was taken back too");
+    }
 }
