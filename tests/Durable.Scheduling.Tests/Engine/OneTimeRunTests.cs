@@ -198,22 +198,32 @@ public sealed class OneTimeRunTests
         invocation.Started.Should().Be(s_start.AddHours(3));
     }
 
-    [Test]
-    public async Task EndedRuns_ArePurgedAfterRetention_ABatchAtATimeUntilCaughtUp()
+    /// <summary>A started harness keeping ended runs an hour and purging ten at a time.</summary>
+    private static async Task<SchedulerHarness> StartWithHourRetentionAsync()
     {
-        await using var harness = new SchedulerHarness(s_start, [typeof(OneTimeWorkflows)], o =>
+        var harness = new SchedulerHarness(s_start, [typeof(OneTimeWorkflows)], o =>
         {
             o.RunRetention = TimeSpan.FromHours(1);
             o.BatchSize = 10;
         });
         await harness.StartAsync();
+        return harness;
+    }
+
+    private static async Task<int> SucceededCountAsync(SchedulerHarness harness) =>
+        (await harness.Scheduler.ListAsync(new RunQuery { Statuses = [RunStatus.Succeeded], PageSize = 1000 })).Items.Count;
+
+    [Test]
+    public async Task EndedRuns_ArePurgedAfterRetention_ABatchAtATimeUntilCaughtUp()
+    {
+        await using var harness = await StartWithHourRetentionAsync();
         await harness.Scheduler.ScheduleManyAsync(Enumerable.Range(0, 35).Select(i => new RunRequest("send-reminder", s_start.AddSeconds(i), new Reminder(i, "x"))));
         await harness.Scheduler.ScheduleAsync("send-reminder", s_start.AddHours(2), new Reminder(99, "later"));
         await harness.RunForAsync(TimeSpan.FromMinutes(1));
-        (await harness.Scheduler.ListAsync(new RunQuery { Statuses = [RunStatus.Succeeded] })).Items.Should().HaveCount(35);
+        (await SucceededCountAsync(harness)).Should().Be(35);
 
         await harness.RunUntilAsync(s_start.AddMinutes(65));
-        (await harness.Scheduler.ListAsync(new RunQuery { Statuses = [RunStatus.Succeeded] })).Items.Should().BeEmpty("35 ended runs, purged 10 per feed once an hour old");
+        (await SucceededCountAsync(harness)).Should().Be(0, "35 ended runs, purged in batches of 10 once an hour old");
         (await harness.Scheduler.ListAsync(new RunQuery())).Items.Should().ContainSingle("the pending run is never purged");
     }
 
@@ -221,18 +231,13 @@ public sealed class OneTimeRunTests
     public async Task EndedRuns_ManyBatchesAtOnce_ArePurgedSeveralBatchesPerFeed()
     {
         // Runs ending faster than a batch per poll interval: purging one batch per feed would fall behind for ever.
-        await using var harness = new SchedulerHarness(s_start, [typeof(OneTimeWorkflows)], o =>
-        {
-            o.RunRetention = TimeSpan.FromHours(1);
-            o.BatchSize = 10;
-        });
-        await harness.StartAsync();
+        await using var harness = await StartWithHourRetentionAsync();
         await harness.Scheduler.ScheduleManyAsync(Enumerable.Range(0, 300).Select(i => new RunRequest("send-reminder", s_start.AddMilliseconds(i), new Reminder(i, "x"))));
         await harness.RunForAsync(TimeSpan.FromMinutes(1));
-        (await harness.Scheduler.ListAsync(new RunQuery { Statuses = [RunStatus.Succeeded], PageSize = 1000 })).Items.Should().HaveCount(300);
+        (await SucceededCountAsync(harness)).Should().Be(300);
 
         await harness.RunUntilAsync(s_start.AddMinutes(63).AddSeconds(30));
-        (await harness.Scheduler.ListAsync(new RunQuery { Statuses = [RunStatus.Succeeded] })).Items.Should().BeEmpty(
+        (await SucceededCountAsync(harness)).Should().Be(0,
             "the first feed after the hour purges ten batches of ten, and so does each feed after it (one a minute here) while whole batches come back");
     }
 
