@@ -49,10 +49,10 @@ internal sealed class SchedulerEngine : IHostedService, IDisposable
     private readonly Dictionary<string, ScheduleState> _schedules = new(StringComparer.Ordinal);
     private readonly ExecutionList _executions = new(); // started and not yet seen ended by the loop; loop-owned
     private readonly TaskCompletionSource _allEnded = new(TaskCreationOptions.RunContinuationsAsynchronously);
-    private readonly Queue<WheelNode> _waiting = new();
+    private readonly Queue<Waiting> _waiting = new(); // due runs waiting for a concurrency slot, in the order they came due
     private readonly List<WheelNode> _due = [];
     private readonly List<Guid> _claimIds = []; // loop-owned scratch lists, reused by every dispatch
-    private readonly List<WheelNode> _toClaim = [];
+    private readonly List<Claim> _toClaim = [];
     private readonly List<WheelNode> _toSkip = [];
     private readonly Stack<WheelNode> _spareNodes = new(); // nodes of claimed runs, reused by Track (loop-owned)
     private const int MaxSpareNodes = 4096;
@@ -485,10 +485,10 @@ internal sealed class SchedulerEngine : IHostedService, IDisposable
 
                     if (command.DueTicks <= now.UtcTicks && command.RunKind == RunKind.OneTime)
                     {
-                        // Due already: straight to this pass's due list, without the wheel or the known set. It is
-                        // claimed in this pass or waits for a slot, and the feed loads no runs while runs wait, so it
-                        // is never loaded twice (were it, the second claim would simply fail).
-                        _due.Add(NewNode(command.Id, command.DueTicks, command.Workflow!, command.RunKind));
+                        // Due already: straight to the queue of due runs (claimed in this pass if a slot is free), as
+                        // a struct, without a node, the wheel or the known set. The feed loads no runs while runs wait,
+                        // so it is never loaded twice (were it, the second claim would simply fail).
+                        _waiting.Enqueue(new Waiting(command.Id, command.DueTicks, command.Workflow!, null));
                     }
                     else if (command.DueTicks <= horizon)
                     {
@@ -749,7 +749,11 @@ internal sealed class SchedulerEngine : IHostedService, IDisposable
         var toClaim = _toClaim;
         if (stop.IsCancellationRequested)
         {
-            toClaim.ForEach(Unreserve); // no run starts once stopping has begun; they stay pending in the store
+            foreach (var claim in toClaim)
+            {
+                Unreserve(claim.Kind, claim.Workflow); // no run starts once stopping has begun; they stay pending in the store
+            }
+
             toClaim.Clear();
             return;
         }
@@ -778,7 +782,7 @@ internal sealed class SchedulerEngine : IHostedService, IDisposable
                 for (int i = offset; i < toClaim.Count; i++)
                 {
                     _known.Remove(toClaim[i].Id);
-                    Unreserve(toClaim[i]);
+                    Unreserve(toClaim[i].Kind, toClaim[i].Workflow);
                 }
 
                 toClaim.Clear();
@@ -812,11 +816,16 @@ internal sealed class SchedulerEngine : IHostedService, IDisposable
     {
         _toClaim.Clear();
         _toSkip.Clear();
-        while (_waiting.Count > 0 && Volatile.Read(ref _activeCount) < _options.MaxConcurrency)
+
+        // Slots are counted here and reserved with one atomic add: handlers ending meanwhile only make the count high.
+        int active = Volatile.Read(ref _activeCount);
+        int reserved = 0;
+        while (_waiting.Count > 0 && active + reserved < _options.MaxConcurrency)
         {
-            if (Admit(_waiting.Dequeue(), _toClaim, _toSkip))
+            var waiting = _waiting.Dequeue();
+            if (waiting.Node is { } node ? Admit(node, _toClaim, _toSkip) : AdmitDueOneTime(waiting))
             {
-                Interlocked.Increment(ref _activeCount);
+                reserved++;
             }
         }
 
@@ -825,9 +834,6 @@ internal sealed class SchedulerEngine : IHostedService, IDisposable
             _due.Sort(static (a, b) => a.DueTicks.CompareTo(b.DueTicks)); // catch-up and buffers start in order
         }
 
-        // Slots are counted here and reserved with one atomic add: handlers ending meanwhile only make the count high.
-        int active = Volatile.Read(ref _activeCount);
-        int reserved = 0;
         foreach (var node in _due)
         {
             if (node.DueTicks > nowTicks && !ClaimableEarly(node))
@@ -836,7 +842,7 @@ internal sealed class SchedulerEngine : IHostedService, IDisposable
             }
             else if (active + reserved >= _options.MaxConcurrency)
             {
-                _waiting.Enqueue(node);
+                _waiting.Enqueue(new Waiting(node.Id, node.DueTicks, node.Workflow, node));
             }
             else if (Admit(node, _toClaim, _toSkip))
             {
@@ -878,24 +884,25 @@ internal sealed class SchedulerEngine : IHostedService, IDisposable
         int next = 0;
         for (int i = offset; i < end; i++)
         {
-            var node = _toClaim[i];
-            if (node.Tracked)
+            var claim = _toClaim[i];
+            var node = claim.Node;
+            if (node is { Tracked: true })
             {
-                _known.Remove(node.Id);
+                _known.Remove(claim.Id);
             }
 
-            if (next < leases.Count && leases[next].Run.Id == node.Id)
+            if (next < leases.Count && leases[next].Run.Id == claim.Id)
             {
-                TakeLease(leases[next++], ahead, node.Descriptor);
+                TakeLease(leases[next++], ahead, claim.Descriptor);
             }
             else
             {
-                Unreserve(node);
+                Unreserve(claim.Kind, claim.Workflow);
             }
 
             // Claimed or not, nothing refers to the node now (it left the wheel when it fell due, and _toClaim is
             // cleared after the dispatch): the next Track reuses it.
-            if (node.Level < 0 && _spareNodes.Count < MaxSpareNodes)
+            if (node is { Level: < 0 } && _spareNodes.Count < MaxSpareNodes)
             {
                 _spareNodes.Push(node);
             }
@@ -930,9 +937,7 @@ internal sealed class SchedulerEngine : IHostedService, IDisposable
         }
     }
 
-    /// <summary>Gives back the concurrency slot (and schedule slot) that <see cref="Admit"/> reserved for a node.</summary>
-    private void Unreserve(WheelNode node) => Unreserve(node.Kind, node.Workflow);
-
+    /// <summary>Gives back the concurrency slot (and schedule slot) that <see cref="Admit"/> reserved for a run.</summary>
     private void Unreserve(RunKind kind, string workflow)
     {
         Interlocked.Decrement(ref _activeCount);
@@ -979,7 +984,7 @@ internal sealed class SchedulerEngine : IHostedService, IDisposable
     /// Applies the overlap policy to a due node: to claim (true: the caller reserves its concurrency slot), buffer or
     /// skip.
     /// </summary>
-    private bool Admit(WheelNode node, List<WheelNode> toClaim, List<WheelNode> toSkip)
+    private bool Admit(WheelNode node, List<Claim> toClaim, List<WheelNode> toSkip)
     {
         node.Descriptor = _registry.Find(node.Workflow);
         if (node.Descriptor is null)
@@ -1041,7 +1046,28 @@ internal sealed class SchedulerEngine : IHostedService, IDisposable
             state.Active++;
         }
 
-        toClaim.Add(node);
+        toClaim.Add(new Claim(node.Id, node.DueTicks, node.Kind, node.Workflow, node.Descriptor, node));
+        return true;
+    }
+
+    /// <summary>
+    /// Admits a one-time run filed straight as due (no node: no policy applies to it). False when its workflow is not
+    /// defined here: it stays pending in the store, untracked, and the feed loads it like any other run.
+    /// </summary>
+    private bool AdmitDueOneTime(Waiting run)
+    {
+        var descriptor = _registry.Find(run.Workflow);
+        if (descriptor is null)
+        {
+            if (_unknownWorkflows.Add(run.Workflow))
+            {
+                Log.UnknownWorkflow(_logger, run.Workflow);
+            }
+
+            return false;
+        }
+
+        _toClaim.Add(new Claim(run.Id, run.DueTicks, RunKind.OneTime, run.Workflow, descriptor, null));
         return true;
     }
 
@@ -1347,6 +1373,15 @@ internal sealed class SchedulerEngine : IHostedService, IDisposable
     /// commands should not keep whole run snapshots alive past a garbage collection).
     /// </summary>
     private readonly record struct Command(CommandKind Kind, Guid Id, long DueTicks, string? Workflow, RunKind RunKind);
+
+    /// <summary>
+    /// A due run waiting for a concurrency slot: its node, or none for a one-time run filed straight as due (a struct in
+    /// the queue, so a backlog of thousands of such runs is no objects for the collector to keep).
+    /// </summary>
+    private readonly record struct Waiting(Guid Id, long DueTicks, string Workflow, WheelNode? Node);
+
+    /// <summary>A run admitted for the next claim, with the workflow looked up at admission and its node if it has one.</summary>
+    private readonly record struct Claim(Guid Id, long DueTicks, RunKind Kind, string Workflow, WorkflowDescriptor? Descriptor, WheelNode? Node);
 
     /// <summary>The executions started and not yet seen ended: an intrusive list (O(1) add and remove, no hashing).</summary>
     private sealed class ExecutionList
