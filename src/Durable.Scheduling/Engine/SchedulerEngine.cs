@@ -57,6 +57,7 @@ internal sealed class SchedulerEngine : IHostedService, IDisposable
     private readonly Stack<WheelNode> _spareNodes = new(); // nodes of claimed runs, reused by Track (loop-owned)
     private const int MaxSpareNodes = 4096;
     private readonly Stack<Execution> _spareExecutions = new(); // executions seen ended, reused by Start (loop-owned)
+    private readonly List<Execution> _starting = []; // started by this pass, handed to the thread pool by Launch
     private const int MaxSpareExecutions = 1024;
     private readonly List<RunLease> _ready = []; // claimed ahead of their due instant, in due order, from _readyStart on
     private readonly List<WheelNode> _held = []; // due within the pre-claim window but not claimable early
@@ -67,6 +68,7 @@ internal sealed class SchedulerEngine : IHostedService, IDisposable
     private Task _loop = Task.CompletedTask;
     private Task _drain = Task.CompletedTask; // the latest completion writer
     private int _draining; // 1 while one thread writes queued completions
+    [ThreadStatic] private static SchedulerEngine? t_batchEngine; // set while this thread runs a StartBatch's handlers
     private readonly List<Execution> _drainBatch = []; // owned by the thread holding _draining
     private readonly List<RunCompletion> _drainCompletions = [];
     private string? _feedCursor;
@@ -149,6 +151,7 @@ internal sealed class SchedulerEngine : IHostedService, IDisposable
         try
         {
             await _loop.WaitAsync(cancellationToken).ConfigureAwait(false);
+            WriteStrandedCompletions();
             if (Volatile.Read(ref _running) > 0)
             {
                 await _allEnded.Task.WaitAsync(cancellationToken).ConfigureAwait(false);
@@ -269,6 +272,7 @@ internal sealed class SchedulerEngine : IHostedService, IDisposable
                     continue;
                 }
 
+                WriteStrandedCompletions();
                 await WaitAsync(stop).ConfigureAwait(false);
             }
             catch (OperationCanceledException) when (stop.IsCancellationRequested)
@@ -297,6 +301,8 @@ internal sealed class SchedulerEngine : IHostedService, IDisposable
         {
             Start(_ready[_readyStart++]);
         }
+
+        Launch();
 
         if (_readyStart == _ready.Count && _readyStart > 0)
         {
@@ -489,6 +495,7 @@ internal sealed class SchedulerEngine : IHostedService, IDisposable
                         // a struct, without a node, the wheel or the known set. The feed loads no runs while runs wait,
                         // so it is never loaded twice (were it, the second claim would simply fail).
                         _waiting.Enqueue(new Waiting(command.Id, command.DueTicks, command.Workflow!, null));
+                        _slotWanted = true; // until this pass's dispatch admits it: a slot freed meanwhile wakes the loop
                     }
                     else if (command.DueTicks <= horizon)
                     {
@@ -914,6 +921,8 @@ internal sealed class SchedulerEngine : IHostedService, IDisposable
             Reserve(leases[next].Run.Kind, leases[next].Run.WorkflowName);
             TakeLease(leases[next], ahead, _registry.Find(leases[next].Run.WorkflowName));
         }
+
+        Launch();
     }
 
     private void TakeLease(RunLease lease, bool ahead, WorkflowDescriptor? workflow)
@@ -1109,10 +1118,27 @@ internal sealed class SchedulerEngine : IHostedService, IDisposable
 
         _executions.Add(execution);
         Interlocked.Increment(ref _running);
+        _starting.Add(execution);
+    }
 
-        // The global (FIFO) queue, so runs handed out in due order also start in that order. The execution is the work
-        // item itself: nothing else is allocated to queue it.
-        ThreadPool.UnsafeQueueUserWorkItem(execution, preferLocal: false);
+    /// <summary>
+    /// Hands the runs started by this pass to the thread pool: a single run as its own work item; several as one
+    /// <see cref="StartBatch"/>, whose threads take them in order and write their outcomes once at the end.
+    /// </summary>
+    private void Launch()
+    {
+        if (_starting.Count == 1)
+        {
+            // The global (FIFO) queue, so runs handed out in due order also start in that order. The execution is the
+            // work item itself: nothing else is allocated to queue it.
+            ThreadPool.UnsafeQueueUserWorkItem(_starting[0], preferLocal: false);
+        }
+        else if (_starting.Count > 1)
+        {
+            new StartBatch(this, [.. _starting]).Launch();
+        }
+
+        _starting.Clear();
     }
 
     private async Task ExecuteAsync(Execution execution)
@@ -1253,10 +1279,35 @@ internal sealed class SchedulerEngine : IHostedService, IDisposable
     {
         execution.SetOutcome(status, completedAt.UtcTicks, error);
         _completions.Enqueue(execution);
-        if (Interlocked.CompareExchange(ref _draining, 1, 0) == 0)
+        if (t_batchEngine != this)
+        {
+            WriteCompletions();
+        }
+
+        // Else a handler of a batch ended at once: the batch's thread writes what it queued when the batch has no runs
+        // left to take (one store call for many runs), or the loop does if that thread stays in a later handler.
+    }
+
+    /// <summary>Writes the queued completions unless a writer is at work: this thread becomes the writer.</summary>
+    private void WriteCompletions()
+    {
+        if (!_completions.IsEmpty && Interlocked.CompareExchange(ref _draining, 1, 0) == 0)
         {
             // No writer is active: this thread becomes it, and writes whatever other runs queue meanwhile too.
             Volatile.Write(ref _drain, DrainCompletionsAsync());
+        }
+    }
+
+    /// <summary>
+    /// From the loop before it sleeps, and at stop: if completions are queued and no writer is at work (a batch thread
+    /// that queued them went on into a handler that blocks), a pool thread writes them, so an outcome waits at most
+    /// one wake of the loop.
+    /// </summary>
+    private void WriteStrandedCompletions()
+    {
+        if (!_completions.IsEmpty && Volatile.Read(ref _draining) == 0)
+        {
+            ThreadPool.UnsafeQueueUserWorkItem(static engine => engine.WriteCompletions(), this, preferLocal: false);
         }
     }
 
@@ -1304,7 +1355,7 @@ internal sealed class SchedulerEngine : IHostedService, IDisposable
 
             if (batch.Count == 0)
             {
-                Volatile.Write(ref _draining, 0);
+                Interlocked.Exchange(ref _draining, 0); // a full fence: the look below must not be read before this write
 
                 // A completion queued after the last look but before the flag dropped found a writer: look again.
                 if (_completions.IsEmpty || Interlocked.CompareExchange(ref _draining, 1, 0) != 0)
@@ -1461,6 +1512,56 @@ internal sealed class SchedulerEngine : IHostedService, IDisposable
     /// One executing run: its lease and the token its handler sees (the stopping token itself, unless the workflow
     /// has a timeout or can be cancelled by <see cref="OverlapPolicy.CancelOther"/>, which need a token of its own).
     /// </summary>
+    /// <summary>
+    /// Runs started together, run by a few pool threads that take them in order (a shared index) rather than one work
+    /// item each: handlers that end at once run back to back, and each thread writes the outcomes it queued in one
+    /// store call when no run is left to take. While runs are left, one more work item for the batch is always queued,
+    /// so runs never wait behind a handler that blocks its thread (another thread, or one the pool adds when all are
+    /// blocked, takes them).
+    /// </summary>
+    private sealed class StartBatch(SchedulerEngine engine, Execution[] executions) : IThreadPoolWorkItem
+    {
+        private int _next;
+        private int _queued;
+
+        public void Launch()
+        {
+            int helpers = Math.Min(executions.Length, Environment.ProcessorCount);
+            _queued = helpers;
+            for (int i = 0; i < helpers; i++)
+            {
+                ThreadPool.UnsafeQueueUserWorkItem(this, preferLocal: false);
+            }
+        }
+
+        public void Execute()
+        {
+            Interlocked.Decrement(ref _queued);
+            var outer = t_batchEngine;
+            t_batchEngine = engine;
+            try
+            {
+                int i;
+                while ((i = Interlocked.Increment(ref _next) - 1) < executions.Length)
+                {
+                    if (i + 1 < executions.Length && Volatile.Read(ref _queued) == 0)
+                    {
+                        Interlocked.Increment(ref _queued);
+                        ThreadPool.UnsafeQueueUserWorkItem(this, preferLocal: false);
+                    }
+
+                    _ = engine.ExecuteAsync(executions[i]);
+                }
+            }
+            finally
+            {
+                t_batchEngine = outer;
+            }
+
+            engine.WriteCompletions();
+        }
+    }
+
     private sealed class Execution : IDisposable, IThreadPoolWorkItem
     {
         private CancellationTokenSource? _cancel;
