@@ -193,4 +193,68 @@ public sealed class SchedulerEngineTests
         await host.StopAsync();
         log.Of("send-reminder").Select(r => ((Reminder)r.Input!).CustomerId).Order().Should().Equal(Enumerable.Range(0, 2000));
     }
+
+    [Test]
+    public async Task RealClock_HandlersBlockingTheirThreads_DoNotHoldBackRunsStartedWithThem()
+    {
+        // More runs than processors, started together as one batch, each blocking its thread until all have started:
+        // they can only all start if the runs left are never waiting behind the blocked threads (a work item stays
+        // queued for them, so the thread pool adds threads). Were they held back, each handler would give up after 30 s.
+        int count = Environment.ProcessorCount + 2;
+        var (host, state) = await StartBlockingHostAsync(count);
+        using (host)
+        {
+            var at = TimeProvider.System.GetUtcNow().AddMilliseconds(300); // one instant: claimed together, started together
+            await host.Services.GetRequiredService<IScheduler>().ScheduleManyAsync(Enumerable.Range(0, count).Select(_ => new RunRequest("block-until-all-started", at)));
+            await WaitForAsync(() => Volatile.Read(ref state.Satisfied) == count);
+            await host.StopAsync();
+            state.Satisfied.Should().Be(count, "every handler saw all runs started before its bound");
+        }
+    }
+
+    [Test]
+    public async Task RealClock_RunEndedBeforeItsThreadBlocksInAnotherHandler_HasItsOutcomeStored()
+    {
+        // One more run than processors, started together: the first to start returns at once, and every other blocks
+        // its thread until that first run is stored as succeeded. The thread that ran the first one usually takes
+        // another next and blocks in it before writing the first's outcome (a batch's thread writes once no run is
+        // left to take), while the other threads block too: the loop must write the outcome left queued.
+        int count = Environment.ProcessorCount + 1;
+        var (host, state) = await StartBlockingHostAsync(count);
+        using (host)
+        {
+            var at = TimeProvider.System.GetUtcNow().AddMilliseconds(300);
+            await host.Services.GetRequiredService<IScheduler>().ScheduleManyAsync(Enumerable.Range(0, count).Select(_ => new RunRequest("first-returns-others-wait-for-it", at)));
+            await WaitForAsync(() => Volatile.Read(ref state.Satisfied) == count - 1);
+            await host.StopAsync();
+            state.Satisfied.Should().Be(count - 1, "every blocked handler saw the first run stored as succeeded before its bound");
+        }
+    }
+
+    private static async Task<(IHost Host, BlockingState State)> StartBlockingHostAsync(int count)
+    {
+        var state = new BlockingState { Expected = count };
+        var builder = Host.CreateApplicationBuilder();
+        builder.Services.AddSingleton(state);
+        builder.Services.AddSingleton(TimeProvider.System);
+        builder.Services.AddScheduling(o =>
+        {
+            o.Assemblies.Add(typeof(BlockingWorkflows).Assembly);
+            o.TypeFilter = t => t == typeof(BlockingWorkflows);
+            o.PollInterval = TimeSpan.FromMilliseconds(100);
+        });
+        var host = builder.Build();
+        await host.StartAsync();
+        return (host, state);
+    }
+
+    /// <summary>Polls a condition for at most 60 s (the handlers' own bounds are 30 s; the assertions follow).</summary>
+    private static async Task WaitForAsync(Func<bool> condition)
+    {
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(60));
+        while (!condition() && !timeout.IsCancellationRequested)
+        {
+            await Task.Delay(10);
+        }
+    }
 }

@@ -161,3 +161,46 @@ public sealed class ElsewhereWorkflows(RunLog log)
     [Workflow("defined-elsewhere")]
     public void Run(ScheduledRunContext run) => log.Record(run);
 }
+
+/// <summary>What <see cref="BlockingWorkflows"/> share with the test driving them.</summary>
+public sealed class BlockingState
+{
+    public int Expected;
+    public int Started;
+    public int Satisfied; // handlers that saw what they waited for before their 30-second bound
+    public readonly TaskCompletionSource<Guid> FirstRun = new(TaskCreationOptions.RunContinuationsAsynchronously);
+}
+
+/// <summary>Handlers that block their thread (no await), for the engine's batch starts on the real clock.</summary>
+public sealed class BlockingWorkflows(BlockingState state, IScheduler scheduler)
+{
+    /// <summary>Blocks its thread until every run of the test has started.</summary>
+    [Workflow("block-until-all-started")]
+    public void BlockUntilAllStarted()
+    {
+        Interlocked.Increment(ref state.Started);
+        if (SpinWait.SpinUntil(() => Volatile.Read(ref state.Started) >= state.Expected, TimeSpan.FromSeconds(30)))
+        {
+            Interlocked.Increment(ref state.Satisfied);
+        }
+    }
+
+    /// <summary>
+    /// The first run to start returns at once; every later one blocks its thread until that first run is stored as
+    /// succeeded.
+    /// </summary>
+    [Workflow("first-returns-others-wait-for-it")]
+    public void FirstReturnsOthersWaitForIt(ScheduledRunContext run)
+    {
+        if (Interlocked.Increment(ref state.Started) == 1)
+        {
+            state.FirstRun.SetResult(run.RunId);
+            return;
+        }
+
+        if (SpinWait.SpinUntil(() => scheduler.GetAsync(state.FirstRun.Task.Result).GetAwaiter().GetResult()?.Status == RunStatus.Succeeded, TimeSpan.FromSeconds(30)))
+        {
+            Interlocked.Increment(ref state.Satisfied);
+        }
+    }
+}
