@@ -1144,6 +1144,17 @@ internal sealed class SchedulerEngine : IHostedService, IDisposable
     private async Task ExecuteAsync(Execution execution)
     {
         var run = execution.Lease.Run;
+        if (_stopping.IsCancellationRequested)
+        {
+            // Stopping began after the run was handed to the thread pool, before its handler started (it waited for a
+            // thread, or behind earlier runs of its batch): no run starts once stopping has begun; it goes back pending.
+            Interlocked.Decrement(ref _activeCount);
+            Log.RunReleased(_logger, run.Id, run.WorkflowName);
+            await ReleaseQuietlyAsync(execution).ConfigureAwait(false);
+            Ended(execution);
+            return;
+        }
+
         var workflow = execution.Workflow;
         var startedAt = _time.GetUtcNow();
         SchedulingTelemetry.RunsStarted.Add(1, new KeyValuePair<string, object?>("workflow", run.WorkflowName));

@@ -231,6 +231,31 @@ public sealed class SchedulerEngineTests
         }
     }
 
+    [Test]
+    public async Task RealClock_StopWhileRunsWaitBehindBlockedHandlers_HandsThemBackPending_WithoutStartingThem()
+    {
+        // Fifty runs started together, each blocking its thread until the scheduler stops: the threads block in their
+        // first run and the rest wait in the batch. Once stopping has begun none of those may start; they go back
+        // pending. (A thread may have been entering a run just as stopping began: at most one per thread.)
+        const int count = 50;
+        var (host, state) = await StartBlockingHostAsync(count);
+        using (host)
+        {
+            var scheduler = host.Services.GetRequiredService<IScheduler>();
+            var at = TimeProvider.System.GetUtcNow().AddMilliseconds(300);
+            await scheduler.ScheduleManyAsync(Enumerable.Range(0, count).Select(_ => new RunRequest("wait-for-stop", at)));
+            // Waited for on this thread: the pool's threads are blocked in handlers, and a continuation would wait for one.
+            SpinWait.SpinUntil(() => Volatile.Read(ref state.Started) > 0, TimeSpan.FromSeconds(30)).Should().BeTrue("a run started");
+            await host.StopAsync();
+
+            int started = Volatile.Read(ref state.Started), late = Volatile.Read(ref state.StartedAfterStop);
+            late.Should().BeLessThanOrEqualTo(ThreadPool.ThreadCount, "no run waiting in the batch starts once stopping has begun");
+            var pending = await scheduler.ListAsync(new RunQuery { WorkflowName = "wait-for-stop", Statuses = [RunStatus.Pending] });
+            pending.Items.Should().HaveCount(count - started - late, "every run that did not start is handed back pending");
+            started.Should().BeLessThan(count / 2, "most runs were still waiting in the batch when stopping began");
+        }
+    }
+
     private static async Task<(IHost Host, BlockingState State)> StartBlockingHostAsync(int count)
     {
         var state = new BlockingState { Expected = count };

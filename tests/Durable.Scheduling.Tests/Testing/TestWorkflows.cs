@@ -169,6 +169,7 @@ public sealed class BlockingState
     public int Started;
     public int Satisfied; // handlers that saw what they waited for before their 30-second bound
     public readonly TaskCompletionSource<Guid> FirstRun = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    public int StartedAfterStop; // handlers entered with their token already cancelled
 }
 
 /// <summary>Handlers that block their thread (no await), for the engine's batch starts on the real clock.</summary>
@@ -202,5 +203,20 @@ public sealed class BlockingWorkflows(BlockingState state, IScheduler scheduler)
         {
             Interlocked.Increment(ref state.Satisfied);
         }
+    }
+
+    /// <summary>Blocks its thread until its token is cancelled (the scheduler stopping); counts a start after that.</summary>
+    [Workflow("wait-for-stop")]
+    public void WaitForStop(ScheduledRunContext run, CancellationToken ct)
+    {
+        if (ct.IsCancellationRequested)
+        {
+            Interlocked.Increment(ref state.StartedAfterStop);
+            return;
+        }
+
+        Interlocked.Increment(ref state.Started);
+        state.FirstRun.TrySetResult(run.RunId);
+        ct.WaitHandle.WaitOne(TimeSpan.FromSeconds(30));
     }
 }
