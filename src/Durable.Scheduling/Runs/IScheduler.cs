@@ -23,11 +23,16 @@ public interface IScheduler
     /// (whatever its time, input or status) instead of creating one. Null (the default) always creates a new run.
     /// </param>
     /// <param name="cancellationToken">Cancels the call.</param>
-    /// <returns>The stored run (the existing one when the key existed).</returns>
+    /// <returns>
+    /// The stored run (the existing one when the key existed). A <see cref="ValueTask{TResult}"/>, as Quartz's
+    /// <c>ScheduleJob</c>: a store that answers at once (the in-memory one) allocates no task per call. Await it once;
+    /// call <see cref="ValueTask{TResult}.AsTask"/> to await it more than once or to combine calls with
+    /// <see cref="Task.WhenAll(Task[])"/>.
+    /// </returns>
     /// <exception cref="ArgumentException">The workflow is unknown, a metadata key is empty, or the key is empty (thrown
     /// by the call itself, before any task is returned).</exception>
     /// <exception cref="NotSupportedException">The input cannot be serialized to JSON.</exception>
-    Task<ScheduledRun> ScheduleAsync(string workflow, DateTimeOffset runAt, object? input = null, IReadOnlyDictionary<string, string>? metadata = null, string? idempotencyKey = null, CancellationToken cancellationToken = default);
+    ValueTask<ScheduledRun> ScheduleAsync(string workflow, DateTimeOffset runAt, object? input = null, IReadOnlyDictionary<string, string>? metadata = null, string? idempotencyKey = null, CancellationToken cancellationToken = default);
 
     /// <summary>Schedules many one-time runs with one store call per batch.</summary>
     /// <param name="runs">The runs.</param>

@@ -23,17 +23,17 @@ internal sealed class Scheduler : IScheduler
         _time = services.GetService<TimeProvider>() ?? TimeProvider.System;
     }
 
-    public Task<ScheduledRun> ScheduleAsync(string workflow, DateTimeOffset runAt, object? input = null, IReadOnlyDictionary<string, string>? metadata = null, string? idempotencyKey = null, CancellationToken cancellationToken = default)
+    public ValueTask<ScheduledRun> ScheduleAsync(string workflow, DateTimeOffset runAt, object? input = null, IReadOnlyDictionary<string, string>? metadata = null, string? idempotencyKey = null, CancellationToken cancellationToken = default)
     {
         var now = _time.GetUtcNow();
         var insert = _store.InsertOneAsync(NewRun(workflow, runAt, input, metadata, idempotencyKey, now), cancellationToken);
         if (insert.IsCompletedSuccessfully)
         {
-            // The in-memory store answers synchronously: no state machine on the per-run path.
-            return Task.FromResult(Created(insert.Result, now));
+            // The in-memory store answers synchronously: no state machine and no task on the per-run path.
+            return new ValueTask<ScheduledRun>(Created(insert.Result, now));
         }
 
-        return Awaited(insert, now);
+        return new ValueTask<ScheduledRun>(Awaited(insert, now));
 
         async Task<ScheduledRun> Awaited(ValueTask<InsertResult> pending, DateTimeOffset now) => Created(await pending.ConfigureAwait(false), now);
     }

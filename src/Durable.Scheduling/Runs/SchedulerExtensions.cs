@@ -18,9 +18,9 @@ public static class SchedulerExtensions
     /// <param name="metadata">Metadata, or null.</param>
     /// <param name="idempotencyKey">An idempotency key, or null.</param>
     /// <param name="cancellationToken">Cancels the call.</param>
-    /// <returns>The stored run.</returns>
+    /// <returns>The stored run (a value task: see <see cref="IScheduler.ScheduleAsync"/>).</returns>
     /// <exception cref="ArgumentException">The expression is not a method group, or the method is not a workflow.</exception>
-    public static Task<ScheduledRun> ScheduleAsync<TWorkflows>(this IScheduler scheduler, Expression<Func<TWorkflows, Delegate>> workflow, DateTimeOffset runAt, object? input = null, IReadOnlyDictionary<string, string>? metadata = null, string? idempotencyKey = null, CancellationToken cancellationToken = default)
+    public static ValueTask<ScheduledRun> ScheduleAsync<TWorkflows>(this IScheduler scheduler, Expression<Func<TWorkflows, Delegate>> workflow, DateTimeOffset runAt, object? input = null, IReadOnlyDictionary<string, string>? metadata = null, string? idempotencyKey = null, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(scheduler);
         ArgumentNullException.ThrowIfNull(workflow);

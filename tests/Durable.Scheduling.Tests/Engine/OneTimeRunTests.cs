@@ -80,9 +80,9 @@ public sealed class OneTimeRunTests
     {
         await using var harness = NewHarness();
         await harness.StartAsync();
-        var act = () => harness.Scheduler.ScheduleAsync("no-such-workflow", s_start);
+        Func<Task> act = () => harness.Scheduler.ScheduleAsync("no-such-workflow", s_start).AsTask();
         (await act.Should().ThrowAsync<ArgumentException>()).Which.Message.Should().Contain("no-such-workflow").And.Contain("send-reminder");
-        var emptyKey = () => harness.Scheduler.ScheduleAsync("send-reminder", s_start, idempotencyKey: "");
+        Func<Task> emptyKey = () => harness.Scheduler.ScheduleAsync("send-reminder", s_start, idempotencyKey: "").AsTask();
         await emptyKey.Should().ThrowAsync<ArgumentException>().WithParameterName("idempotencyKey");
     }
 
