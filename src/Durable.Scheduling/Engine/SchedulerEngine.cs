@@ -1520,10 +1520,6 @@ internal sealed class SchedulerEngine : IHostedService, IDisposable
     }
 
     /// <summary>
-    /// One executing run: its lease and the token its handler sees (the stopping token itself, unless the workflow
-    /// has a timeout or can be cancelled by <see cref="OverlapPolicy.CancelOther"/>, which need a token of its own).
-    /// </summary>
-    /// <summary>
     /// Runs started together, run by a few pool threads that take them in order (a shared index) rather than one work
     /// item each: handlers that end at once run back to back, and each thread writes the outcomes it queued in one
     /// store call when no run is left to take. While runs are left, one more work item for the batch is always queued,
@@ -1573,6 +1569,10 @@ internal sealed class SchedulerEngine : IHostedService, IDisposable
         }
     }
 
+    /// <summary>
+    /// One executing run: its lease and the token its handler sees (the stopping token itself, unless the workflow
+    /// has a timeout or can be cancelled by <see cref="OverlapPolicy.CancelOther"/>, which need a token of its own).
+    /// </summary>
     private sealed class Execution : IDisposable, IThreadPoolWorkItem
     {
         private CancellationTokenSource? _cancel;
