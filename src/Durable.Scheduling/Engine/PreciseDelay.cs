@@ -39,6 +39,13 @@ internal static partial class PreciseDelay
             }
         }
 
+        Spin(target);
+    }
+
+    /// <summary>Spins (no sleep) until the monotonic timestamp <paramref name="target"/>: for waits of a fraction of a millisecond.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void Spin(long target)
+    {
         var spinner = default(SpinWait);
         while (Stopwatch.GetTimestamp() < target)
         {

@@ -33,6 +33,13 @@ internal sealed class SchedulerEngine : IHostedService, IDisposable
     /// </summary>
     private static readonly long PreClaimTicks = TimeSpan.FromMilliseconds(8).Ticks;
 
+    // On the real clock, runs claimed ahead are handed to the thread pool this long before their instant, and the pool
+    // thread spins until the instant: waking a parked pool thread takes 0.05-0.4 ms on a small VM, which would
+    // otherwise be lateness.
+    private static readonly long HandOffTicks = TimeSpan.FromMilliseconds(0.5).Ticks;
+    private readonly long _handOffTicks;
+    private static readonly double TicksToTimestamp = Stopwatch.Frequency / (double)TimeSpan.TicksPerSecond;
+
     private readonly ISchedulingStore _store;
     private readonly WorkflowRegistry _registry;
     private readonly SchedulingOptions _options;
@@ -95,6 +102,7 @@ internal sealed class SchedulerEngine : IHostedService, IDisposable
         _options = options.Value;
         _time = services.GetService<TimeProvider>() ?? TimeProvider.System;
         _preciseClock = ReferenceEquals(_time, TimeProvider.System);
+        _handOffTicks = _preciseClock ? HandOffTicks : 0;
         _logger = logger ?? NullLogger<SchedulerEngine>.Instance;
         _scopes = scopes;
         _services = services;
@@ -297,9 +305,16 @@ internal sealed class SchedulerEngine : IHostedService, IDisposable
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private void StartReady(long nowTicks)
     {
-        while (_readyStart < _ready.Count && _ready[_readyStart].Run.DueTicks <= nowTicks)
+        long handOffUntil = nowTicks > long.MaxValue - _handOffTicks ? long.MaxValue : nowTicks + _handOffTicks;
+        while (_readyStart < _ready.Count && _ready[_readyStart].Run.DueTicks <= handOffUntil)
         {
-            Start(_ready[_readyStart++]);
+            var lease = _ready[_readyStart++];
+            Start(lease);
+            if (lease.Run.DueTicks > nowTicks)
+            {
+                // Handed over early: the handler starts when the monotonic clock reaches the instant, never before.
+                _starting[^1].StartAt = Stopwatch.GetTimestamp() + (long)((lease.Run.DueTicks - nowTicks) * TicksToTimestamp);
+            }
         }
 
         Launch();
@@ -329,10 +344,13 @@ internal sealed class SchedulerEngine : IHostedService, IDisposable
     /// <summary>The earliest instant at which a run should start: in the wheel, held, or claimed ahead.</summary>
     private long NextStartTicks() => Math.Min(_wheel!.NextDueTicks(), NextOutsideWheelTicks());
 
-    /// <summary>The earliest instant of a run held or claimed ahead (out of the wheel, waiting for its instant).</summary>
+    /// <summary>
+    /// When the loop should next act for a run held or claimed ahead (out of the wheel, waiting for its instant): a run
+    /// claimed ahead is handed over a little before its instant on the real clock (see <see cref="HandOffTicks"/>).
+    /// </summary>
     private long NextOutsideWheelTicks()
     {
-        long next = _readyStart < _ready.Count ? _ready[_readyStart].Run.DueTicks : long.MaxValue;
+        long next = _readyStart < _ready.Count ? _ready[_readyStart].Run.DueTicks - _handOffTicks : long.MaxValue;
         foreach (var node in _held)
         {
             next = Math.Min(next, node.DueTicks);
@@ -394,7 +412,7 @@ internal sealed class SchedulerEngine : IHostedService, IDisposable
         long coarseUntil = _preciseClock ? Math.Min(next, nextStart - PreciseDelay.Window.Ticks) : next;
         if (coarseUntil <= now.UtcTicks)
         {
-            PreciseDelay.Until(Stopwatch.GetTimestamp() + (long)((next - now.UtcTicks) * (Stopwatch.Frequency / (double)TimeSpan.TicksPerSecond)));
+            PreciseDelay.Until(Stopwatch.GetTimestamp() + (long)((next - now.UtcTicks) * TicksToTimestamp));
             return;
         }
 
@@ -1144,6 +1162,11 @@ internal sealed class SchedulerEngine : IHostedService, IDisposable
     private async Task ExecuteAsync(Execution execution)
     {
         var run = execution.Lease.Run;
+        if (execution.StartAt != 0)
+        {
+            PreciseDelay.Spin(execution.StartAt);
+        }
+
         if (_stopping.IsCancellationRequested)
         {
             // Stopping began after the run was handed to the thread pool, before its handler started (it waited for a
@@ -1607,7 +1630,14 @@ internal sealed class SchedulerEngine : IHostedService, IDisposable
             Retry = null;
             Previous = null;
             Next = null;
+            StartAt = 0;
         }
+
+        /// <summary>
+        /// The <see cref="Stopwatch"/> timestamp before which the handler must not start (0: at once): set for a run handed
+        /// to the thread pool ahead of its instant.
+        /// </summary>
+        public long StartAt { get; set; }
 
         /// <summary>Links of the loop's <see cref="ExecutionList"/>.</summary>
         public Execution? Previous { get; set; }

@@ -1,5 +1,7 @@
 using Durable.Scheduling.Tests.Testing;
 using FluentAssertions;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
 using NUnit.Framework;
 
 namespace Durable.Scheduling.Tests.Engine;
@@ -32,6 +34,44 @@ public sealed class PreClaimTests
         stored!.Status.Should().Be(RunStatus.Succeeded);
         stored.StartedAt.Should().Be(due, "a run claimed ahead is recorded as started at its instant");
         stored.Attempt.Should().Be(1);
+    }
+
+    [Test]
+    public async Task RealClock_RunsHandedToThePoolAheadOfTheirInstant_NeverStartBeforeIt()
+    {
+        // On the real clock a run claimed ahead reaches a pool thread half a millisecond before its instant, and that
+        // thread waits for the instant on the monotonic clock. Runs at random instants (a few sharing one) must each
+        // start at or after their instant by the wall clock the handler reads. Only the order is asserted, never a
+        // duration.
+        var builder = Host.CreateApplicationBuilder();
+        builder.Services.AddSingleton<RunLog>();
+        builder.Services.AddSingleton(TimeProvider.System);
+        builder.Services.AddScheduling(o =>
+        {
+            o.Assemblies.Add(typeof(OneTimeWorkflows).Assembly);
+            o.TypeFilter = t => t == typeof(OneTimeWorkflows);
+        });
+        using var host = builder.Build();
+        await host.StartAsync();
+        var scheduler = host.Services.GetRequiredService<IScheduler>();
+        var log = host.Services.GetRequiredService<RunLog>();
+        var random = new Random(7);
+        var first = TimeProvider.System.GetUtcNow().AddMilliseconds(100);
+        var requests = Enumerable.Range(0, 300)
+            .Select(i => new RunRequest("send-reminder", first.AddTicks(random.Next(0, 80) * TimeSpan.TicksPerMillisecond * 10 + (i % 3) * 3_000), new Reminder(i, "x")))
+            .ToList();
+        await scheduler.ScheduleManyAsync(requests);
+
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(60));
+        while (log.Invocations.Count < requests.Count && !timeout.IsCancellationRequested)
+        {
+            await Task.Delay(10);
+        }
+
+        await host.StopAsync();
+        var runs = log.Of("send-reminder");
+        runs.Should().HaveCount(requests.Count);
+        runs.Should().OnlyContain(r => r.Started >= r.Scheduled, "no run starts before its instant, however early it was handed over");
     }
 
     [Test]
