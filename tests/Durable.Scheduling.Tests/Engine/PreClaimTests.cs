@@ -1,7 +1,6 @@
 using Durable.Scheduling.Tests.Testing;
 using FluentAssertions;
 using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.Hosting;
 using NUnit.Framework;
 
 namespace Durable.Scheduling.Tests.Engine;
@@ -43,16 +42,7 @@ public sealed class PreClaimTests
         // thread waits for the instant on the monotonic clock. Runs at random instants (a few sharing one) must each
         // start at or after their instant by the wall clock the handler reads. Only the order is asserted, never a
         // duration.
-        var builder = Host.CreateApplicationBuilder();
-        builder.Services.AddSingleton<RunLog>();
-        builder.Services.AddSingleton(TimeProvider.System);
-        builder.Services.AddScheduling(o =>
-        {
-            o.Assemblies.Add(typeof(OneTimeWorkflows).Assembly);
-            o.TypeFilter = t => t == typeof(OneTimeWorkflows);
-        });
-        using var host = builder.Build();
-        await host.StartAsync();
+        using var host = await RealClockHost.StartAsync<OneTimeWorkflows>();
         var scheduler = host.Services.GetRequiredService<IScheduler>();
         var log = host.Services.GetRequiredService<RunLog>();
         var random = new Random(7);
@@ -62,11 +52,7 @@ public sealed class PreClaimTests
             .ToList();
         await scheduler.ScheduleManyAsync(requests);
 
-        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(60));
-        while (log.Invocations.Count < requests.Count && !timeout.IsCancellationRequested)
-        {
-            await Task.Delay(10);
-        }
+        await RealClockHost.UntilAsync(() => log.Invocations.Count >= requests.Count);
 
         await host.StopAsync();
         var runs = log.Of("send-reminder");

@@ -16,16 +16,7 @@ public sealed class RaceTests
     [Test]
     public async Task DeleteAndReschedule_RacingWithClaims_NeverStartAChangedRun()
     {
-        var builder = Host.CreateApplicationBuilder();
-        builder.Services.AddSingleton<RunLog>();
-        builder.Services.AddSingleton(TimeProvider.System); // the workflows take one
-        builder.Services.AddScheduling(o =>
-        {
-            o.Assemblies.Add(typeof(OneTimeWorkflows).Assembly);
-            o.TypeFilter = t => t == typeof(OneTimeWorkflows);
-        });
-        using var host = builder.Build();
-        await host.StartAsync();
+        using var host = await RealClockHost.StartAsync<OneTimeWorkflows>();
         var scheduler = host.Services.GetRequiredService<IScheduler>();
         var log = host.Services.GetRequiredService<RunLog>();
 

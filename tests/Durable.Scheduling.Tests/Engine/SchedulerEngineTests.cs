@@ -166,17 +166,7 @@ public sealed class SchedulerEngineTests
     {
         // The real clock's own paths: slots handed out in batches, the loop woken by slots rather than by each new run,
         // and its millisecond look while runs wait. Only the outcome is asserted, never a duration.
-        var builder = Host.CreateApplicationBuilder();
-        builder.Services.AddSingleton<RunLog>();
-        builder.Services.AddSingleton(TimeProvider.System);
-        builder.Services.AddScheduling(o =>
-        {
-            o.Assemblies.Add(typeof(OneTimeWorkflows).Assembly);
-            o.TypeFilter = t => t == typeof(OneTimeWorkflows);
-            o.MaxConcurrency = 4;
-        });
-        using var host = builder.Build();
-        await host.StartAsync();
+        using var host = await RealClockHost.StartAsync<OneTimeWorkflows>(o => o.MaxConcurrency = 4);
         var scheduler = host.Services.GetRequiredService<IScheduler>();
         var log = host.Services.GetRequiredService<RunLog>();
         for (int i = 0; i < 2000; i++)
@@ -184,11 +174,7 @@ public sealed class SchedulerEngineTests
             await scheduler.ScheduleAsync("send-reminder", TimeProvider.System.GetUtcNow(), new Reminder(i, "x"));
         }
 
-        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(60));
-        while (log.Invocations.Count < 2000 && !timeout.IsCancellationRequested)
-        {
-            await Task.Delay(10);
-        }
+        await RealClockHost.UntilAsync(() => log.Invocations.Count >= 2000);
 
         await host.StopAsync();
         log.Of("send-reminder").Select(r => ((Reminder)r.Input!).CustomerId).Order().Should().Equal(Enumerable.Range(0, 2000));
@@ -206,7 +192,7 @@ public sealed class SchedulerEngineTests
         {
             var at = TimeProvider.System.GetUtcNow().AddMilliseconds(300); // one instant: claimed together, started together
             await host.Services.GetRequiredService<IScheduler>().ScheduleManyAsync(Enumerable.Range(0, count).Select(_ => new RunRequest("block-until-all-started", at)));
-            await WaitForAsync(() => Volatile.Read(ref state.Satisfied) == count);
+            await RealClockHost.UntilAsync(() => Volatile.Read(ref state.Satisfied) == count);
             await host.StopAsync();
             state.Satisfied.Should().Be(count, "every handler saw all runs started before its bound");
         }
@@ -225,7 +211,7 @@ public sealed class SchedulerEngineTests
         {
             var at = TimeProvider.System.GetUtcNow().AddMilliseconds(300);
             await host.Services.GetRequiredService<IScheduler>().ScheduleManyAsync(Enumerable.Range(0, count).Select(_ => new RunRequest("first-returns-others-wait-for-it", at)));
-            await WaitForAsync(() => Volatile.Read(ref state.Satisfied) == count - 1);
+            await RealClockHost.UntilAsync(() => Volatile.Read(ref state.Satisfied) == count - 1);
             await host.StopAsync();
             state.Satisfied.Should().Be(count - 1, "every blocked handler saw the first run stored as succeeded before its bound");
         }
@@ -259,27 +245,7 @@ public sealed class SchedulerEngineTests
     private static async Task<(IHost Host, BlockingState State)> StartBlockingHostAsync(int count)
     {
         var state = new BlockingState { Expected = count };
-        var builder = Host.CreateApplicationBuilder();
-        builder.Services.AddSingleton(state);
-        builder.Services.AddSingleton(TimeProvider.System);
-        builder.Services.AddScheduling(o =>
-        {
-            o.Assemblies.Add(typeof(BlockingWorkflows).Assembly);
-            o.TypeFilter = t => t == typeof(BlockingWorkflows);
-            o.PollInterval = TimeSpan.FromMilliseconds(100);
-        });
-        var host = builder.Build();
-        await host.StartAsync();
+        var host = await RealClockHost.StartAsync<BlockingWorkflows>(o => o.PollInterval = TimeSpan.FromMilliseconds(100), services => services.AddSingleton(state));
         return (host, state);
-    }
-
-    /// <summary>Polls a condition for at most 60 s (the handlers' own bounds are 30 s; the assertions follow).</summary>
-    private static async Task WaitForAsync(Func<bool> condition)
-    {
-        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(60));
-        while (!condition() && !timeout.IsCancellationRequested)
-        {
-            await Task.Delay(10);
-        }
     }
 }
