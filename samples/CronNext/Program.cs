@@ -9,11 +9,10 @@ int count = args.Length > 2 && int.TryParse(args[2], CultureInfo.InvariantCultur
 
 try
 {
-    var cron = CronExpression.Parse(expression, CronFormat.Auto);
     var zone = TimeZoneInfo.FindSystemTimeZoneById(zoneId);
-    Console.WriteLine($"{cron} in {zone.Id} ({(cron.ToString() == expression ? "as written" : "normalized from '" + expression + "'")}):");
-    var from = TimeProvider.System.GetUtcNow();
-    foreach (var occurrence in cron.GetOccurrences(from, DateTimeOffset.MaxValue, zone).Take(count))
+    string normal = CronSchedule.Normalize(expression);
+    Console.WriteLine($"{expression} in {zone.Id} (normal form: {normal}):");
+    foreach (var occurrence in CronSchedule.GetNextOccurrences(expression, zone, TimeProvider.System.GetUtcNow(), count))
     {
         Console.WriteLine($"  {occurrence:yyyy-MM-dd HH:mm:ss zzz}  =  {occurrence.UtcDateTime:yyyy-MM-dd HH:mm:ss}Z");
     }

@@ -19,8 +19,9 @@ public enum CronFormat
 
     /// <summary>
     /// The field count decides: five fields are read as <see cref="Standard"/>, six as
-    /// <see cref="IncludeSeconds"/>; any other count is rejected. This is what <c>[Scheduled]</c> uses, so that
-    /// both <c>"0 9 * * *"</c> and <c>"*/30 * * * * *"</c> work.
+    /// <see cref="IncludeSeconds"/>; any other count is rejected. Macros (<c>@daily</c>, <c>@every_second</c>) are
+    /// accepted as they are. This is what <c>[Scheduled]</c> uses, so that both <c>"0 9 * * *"</c> and
+    /// <c>"*/30 * * * * *"</c> work.
     /// </summary>
     Auto = 2,
 }

@@ -3,7 +3,7 @@ namespace Durable.Scheduling;
 /// <summary>
 /// The one exception thrown for a cron expression that cannot be parsed. Its message names the field
 /// (<c>Seconds</c>, <c>Minutes</c>, <c>Hours</c>, <c>Days of month</c>, <c>Months</c>, <c>Days of week</c>) and
-/// quotes the offending text.
+/// quotes the offending text; <see cref="Field"/> names the field alone.
 /// </summary>
 public sealed class CronFormatException : FormatException
 {
@@ -28,8 +28,8 @@ public sealed class CronFormatException : FormatException
     {
     }
 
-    internal CronFormatException(string? field, string message)
-        : base(field is null ? message : field + ": " + message)
+    internal CronFormatException(string? field, string message, Exception? innerException)
+        : base(field is null ? message : field + ": " + message, innerException)
     {
         Field = field;
     }

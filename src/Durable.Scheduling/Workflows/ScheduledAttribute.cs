@@ -8,7 +8,7 @@ namespace Durable.Scheduling;
 /// Every occurrence gets one run, identified by the workflow name and the occurrence's UTC instant, so an occurrence
 /// runs once even across restarts and several processes. The schedule's watermark (the last occurrence handled) is
 /// stored, so occurrences missed while the process was down are caught up per <see cref="CatchUp"/>. DST follows
-/// <see cref="CronExpression"/>: a time in a spring-forward gap fires once when the gap ends; in a fall-back
+/// Cronos (see <see cref="CronSchedule"/>): a time in a spring-forward gap fires once when the gap ends; in a fall-back
 /// overlap, interval expressions fire in both passes and fixed times once.
 /// </remarks>
 [AttributeUsage(AttributeTargets.Method, AllowMultiple = false, Inherited = false)]

@@ -1,3 +1,4 @@
+using Durable.Scheduling.Cron;
 using System.Reflection;
 
 namespace Durable.Scheduling;
@@ -22,4 +23,4 @@ internal sealed class WorkflowDescriptor
 }
 
 /// <summary>A code-defined recurring schedule.</summary>
-internal sealed record RecurringSchedule(CronExpression Cron, TimeZoneInfo Zone, CatchUpPolicy CatchUp, OverlapPolicy Overlap);
+internal sealed record RecurringSchedule(CronSpec Cron, TimeZoneInfo Zone, CatchUpPolicy CatchUp, OverlapPolicy Overlap);

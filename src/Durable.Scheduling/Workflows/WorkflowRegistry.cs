@@ -1,3 +1,4 @@
+using Durable.Scheduling.Cron;
 using System.Reflection;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Options;
@@ -132,11 +133,11 @@ internal sealed class WorkflowRegistry
 
     private static RecurringSchedule? ReadSchedule(ScheduledAttribute scheduled, string where, List<string> problems)
     {
-        CronExpression? cron = null;
+        CronSpec? cron = null;
         TimeZoneInfo? zone = null;
         try
         {
-            cron = CronExpression.Parse(scheduled.Cron ?? string.Empty, CronFormat.Auto);
+            cron = CronSpec.Parse(scheduled.Cron, CronFormat.Auto);
         }
         catch (CronFormatException e)
         {

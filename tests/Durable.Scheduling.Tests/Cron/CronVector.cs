@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Reflection;
+using Durable.Scheduling.Cron;
 
 namespace Durable.Scheduling.Tests.Cron;
 
@@ -14,7 +15,17 @@ public sealed record CronVector(
 
     public TimeZoneInfo TimeZone => Zone is null or "UTC" ? TimeZoneInfo.Utc : TimeZoneInfo.FindSystemTimeZoneById(Zone);
 
-    public CronExpression Parse() => Seed is int seed ? CronExpression.Parse(Expression, Format, seed) : CronExpression.Parse(Expression, Format);
+    /// <summary>Parses the row through this library's layer over Cronos.</summary>
+    internal CronSpec Parse() => CronSpec.Parse(Expression, Format);
+
+    /// <summary>True when the row uses Cronos's hashed values (H), which this library refuses.</summary>
+    public bool UsesHash => System.Text.RegularExpressions.Regex.IsMatch(Expression, @"(^|[ ,\t])H($|[/( ,\t])");
+
+    /// <summary>True for a macro row with a seed: Cronos jitters it; this library has no seeds.</summary>
+    public bool IsJitteredMacro => Seed is not null && Expression.TrimStart().StartsWith('@');
+
+    /// <summary>The format as Cronos names it.</summary>
+    public Cronos.CronFormat CronosFormat => Format == CronFormat.IncludeSeconds ? Cronos.CronFormat.IncludeSeconds : Cronos.CronFormat.Standard;
 
     public override string ToString() => $"{Id} {Kind} '{Expression}' ({Source})";
 

@@ -1,3 +1,4 @@
+using Microsoft.Extensions.Time.Testing;
 using Durable.Scheduling.Tests.Testing;
 using FluentAssertions;
 using Microsoft.Extensions.DependencyInjection;

@@ -4,7 +4,7 @@ using Microsoft.Extensions.Hosting;
 namespace Durable.Scheduling.Tests.Testing;
 
 /// <summary>
-/// A scheduler on a <see cref="FakeTimeProvider"/>, with the workflows of the given types only. Time moves only through
+/// A scheduler on a <see cref="SteppedClock"/> (Microsoft's FakeTimeProvider), with the workflows of the given types only. Time moves only through
 /// <see cref="RunUntilAsync"/>, which steps from timer to timer and lets the scheduler settle at each, so days of
 /// schedules run in milliseconds and every run is observed at its simulated instant.
 /// </summary>
@@ -16,7 +16,7 @@ public sealed class SchedulerHarness : IAsyncDisposable
 
     public SchedulerHarness(DateTimeOffset start, Type[] workflowTypes, Action<SchedulingOptions>? configure = null, ISchedulingStore? store = null, Action<IServiceCollection>? services = null)
     {
-        Time = new FakeTimeProvider(start);
+        Time = new SteppedClock(start);
         var collection = new ServiceCollection();
         collection.AddLogging();
         collection.AddSingleton<TimeProvider>(Time);
@@ -41,7 +41,7 @@ public sealed class SchedulerHarness : IAsyncDisposable
         Store = _provider.GetRequiredService<ISchedulingStore>();
     }
 
-    public FakeTimeProvider Time { get; }
+    public SteppedClock Time { get; }
 
     public RunLog Log { get; } = new();
 

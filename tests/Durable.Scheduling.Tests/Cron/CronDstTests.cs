@@ -1,4 +1,5 @@
 using System.Globalization;
+using Durable.Scheduling.Cron;
 using FluentAssertions;
 using NUnit.Framework;
 
@@ -10,7 +11,7 @@ namespace Durable.Scheduling.Tests.Cron;
 /// Each row: expression (6 fields), zone, from (UTC, inclusive), the expected UTC occurrences in order.
 /// </summary>
 [TestFixture]
-public sealed class CronExpressionDstTests
+public sealed class CronDstTests
 {
     private static readonly object[] s_cases =
     [
@@ -44,7 +45,7 @@ public sealed class CronExpressionDstTests
     [TestCaseSource(nameof(s_cases))]
     public void GetNextOccurrence_FollowsDstRules(string expression, string zoneId, string fromUtc, string[] expected)
     {
-        var cron = CronExpression.Parse(expression, CronFormat.IncludeSeconds);
+        var cron = CronSpec.Parse(expression, CronFormat.IncludeSeconds);
         var zone = zoneId == "UTC" ? TimeZoneInfo.Utc : TimeZoneInfo.FindSystemTimeZoneById(zoneId);
         var actual = new List<string>();
         DateTime? from = Utc(fromUtc);
@@ -60,41 +61,54 @@ public sealed class CronExpressionDstTests
     }
 
     [TestCaseSource(nameof(s_cases))]
-    public void GetOccurrences_AgreesWithChainedNext(string expression, string zoneId, string fromUtc, string[] expected)
+    public void Preview_AgreesWithChainedNext_StartingAFractionBeforeTheFirst(string expression, string zoneId, string fromUtc, string[] expected)
     {
-        var cron = CronExpression.Parse(expression, CronFormat.IncludeSeconds);
+        // The public preview is exclusive of its start: start a tick before, so the first expected occurrence is included.
         var zone = zoneId == "UTC" ? TimeZoneInfo.Utc : TimeZoneInfo.FindSystemTimeZoneById(zoneId);
-        var to = Utc(expected[^1]);
-        cron.GetOccurrences(Utc(fromUtc), to, zone, fromInclusive: true, toInclusive: true)
-            .Select(d => d.ToString("yyyy-MM-dd'T'HH:mm:ss'Z'", CultureInfo.InvariantCulture))
+        var from = new DateTimeOffset(Utc(fromUtc)).AddTicks(-1);
+        CronSchedule.GetNextOccurrences(expression, zone, from, expected.Length)
+            .Select(d => d.UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss'Z'", CultureInfo.InvariantCulture))
             .Should().Equal(expected);
     }
 
     [Test]
-    public void GetNextOccurrence_WithDateTimeOffset_ReturnsZoneOffsetOfEachPass()
+    public void Preview_ReturnsZoneOffsetOfEachPass()
     {
-        // New York fall back 2026-11-01: an interval expression's two 01:30s carry -04:00 then -05:00.
-        var cron = CronExpression.Parse("30 1 * * *");
+        // New York fall back 2026-11-01: a fixed 01:30 fires in the first (-04:00) pass only; an interval fires in both.
         var zone = TimeZoneInfo.FindSystemTimeZoneById("America/New_York");
-        var first = cron.GetNextOccurrence(new DateTimeOffset(2026, 11, 1, 0, 0, 0, TimeSpan.FromHours(-4)), zone);
-        first.Should().Be(new DateTimeOffset(2026, 11, 1, 1, 30, 0, TimeSpan.FromHours(-4)));
-        first!.Value.Offset.Should().Be(TimeSpan.FromHours(-4));
+        var first = CronSchedule.GetNextOccurrences("30 1 * * *", zone, new DateTimeOffset(2026, 11, 1, 0, 0, 0, TimeSpan.FromHours(-4)), 2);
+        first[0].Should().Be(new DateTimeOffset(2026, 11, 1, 1, 30, 0, TimeSpan.FromHours(-4)));
+        first[0].Offset.Should().Be(TimeSpan.FromHours(-4));
+        first[1].Should().Be(new DateTimeOffset(2026, 11, 2, 1, 30, 0, TimeSpan.FromHours(-5)));
 
-        var every = CronExpression.Parse("*/30 1 * * *");
-        var a = every.GetNextOccurrence(new DateTimeOffset(2026, 11, 1, 1, 30, 0, TimeSpan.FromHours(-4)), zone);
-        a.Should().Be(new DateTimeOffset(2026, 11, 1, 1, 0, 0, TimeSpan.FromHours(-5)));
-        a!.Value.Offset.Should().Be(TimeSpan.FromHours(-5));
+        var every = CronSchedule.GetNextOccurrences("*/30 1 * * *", zone, new DateTimeOffset(2026, 11, 1, 1, 30, 0, TimeSpan.FromHours(-4)), 1);
+        every[0].Should().Be(new DateTimeOffset(2026, 11, 1, 1, 0, 0, TimeSpan.FromHours(-5)));
+        every[0].Offset.Should().Be(TimeSpan.FromHours(-5));
     }
 
     [Test]
-    public void GetNextOccurrence_OverSimulatedYear_NeverSkipsOrRepeatsAFixedDailyTime()
+    public void FixedDailyTime_OverAYear_NeverSkipsOrRepeats_AndTheGapDayFiresAtTheGapsEnd()
     {
         // A fixed 02:30 New York schedule fires exactly once per local day for a whole year, DST days included.
-        var cron = CronExpression.Parse("30 2 * * *");
         var zone = TimeZoneInfo.FindSystemTimeZoneById("America/New_York");
-        var all = cron.GetOccurrences(Utc("2026-01-01T00:00:00Z"), Utc("2027-01-01T00:00:00Z"), zone).ToList();
+        var all = CronSchedule.GetNextOccurrences("30 2 * * *", zone, new DateTimeOffset(2026, 1, 1, 0, 0, 0, TimeSpan.Zero), 400)
+            .Where(t => t.Year == 2026).ToList();
         all.Should().HaveCount(365);
-        all.Select(t => TimeZoneInfo.ConvertTimeFromUtc(t, zone).Date).Should().OnlyHaveUniqueItems();
+        all.Select(t => t.Date).Should().OnlyHaveUniqueItems();
+        all.Should().Contain(new DateTimeOffset(2026, 3, 8, 3, 0, 0, TimeSpan.FromHours(-4)), "02:30 does not exist that day: it fires when the gap ends");
+    }
+
+    [TestCase("2027-03-14T06:59:59.0000000Z")]
+    [TestCase("2027-03-14T06:59:59.5000000Z")]
+    [TestCase("2027-03-14T06:59:59.9999999Z")]
+    [TestCase("2027-03-14T06:59:58.1230000Z")]
+    public void FixedTimeInTheGap_FromAFractionalSecondJustBefore_FiresAtTheGapsEnd(string fromUtc)
+    {
+        // The real clock always carries fractions: a search starting in the last second before the gap must not skip
+        // the day's occurrence (02:30 in New York on 2027-03-14 fires at 03:00 EDT, 07:00Z).
+        var zone = TimeZoneInfo.FindSystemTimeZoneById("America/New_York");
+        CronSpec.Parse("30 2 * * *").NextUtc(Utc(fromUtc).Ticks, zone, inclusive: false)
+            .Should().Be(new DateTime(2027, 3, 14, 7, 0, 0, DateTimeKind.Utc).Ticks);
     }
 
     private static DateTime Utc(string text) =>
