@@ -1,3 +1,5 @@
+using Durable.Scheduling.Storage;
+using Durable.Scheduling.Storage.InMemory;
 using System.Collections.Specialized;
 using System.Diagnostics;
 using System.Reflection;
@@ -591,7 +593,7 @@ internal static class SchedulerRunBenchmarks
             o.MaxConcurrency = 2000;
             for (int i = 0; i < schedules; i++)
             {
-                o.ExtraWorkflows.Add((method, new ScheduledAttribute("* * * * * *") { Name = "every-second-" + i }));
+                o.AddWorkflow(method, new ScheduledAttribute("* * * * * *") { Name = "every-second-" + i });
             }
         });
         await Task.Delay(TimeSpan.FromSeconds(3)); // let start-up (1,000 compiled invokers, first occurrences) settle

@@ -80,9 +80,8 @@ internal static class SqliteRunBenchmarks
         builder.Services.AddScheduling(o =>
         {
             o.Assemblies.Add(typeof(SqliteRunBenchmarks).Assembly);
-            o.UseSqlite($"Data Source={file}");
             o.MaxConcurrency = 1000; // trivial handlers: let a claim batch be a whole store batch
-        });
+        }).UseSqlite($"Data Source={file}");
         var host = builder.Build();
         await host.StartAsync();
         return host;

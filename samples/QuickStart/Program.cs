@@ -13,7 +13,7 @@ var duration = TimeSpan.FromSeconds(ReadDuration(args));
 string database = ReadOption(args, "--db") ?? "quickstart.db";
 var builder = Host.CreateApplicationBuilder(args);
 builder.Logging.SetMinimumLevel(LogLevel.Warning);
-builder.Services.AddScheduling(o => o.UseSqlite($"Data Source={database}"));
+builder.Services.AddScheduling().UseSqlite($"Data Source={database}");
 builder.Services.AddSingleton<Reports>();
 
 using var host = builder.Build();

@@ -24,6 +24,11 @@ public sealed class SqliteSchedulingOptions
     /// </summary>
     public int MaxWritesPerTransaction { get; set; } = 1000;
 
-    /// <summary>Caps the database size in pages (<c>PRAGMA max_page_count</c>); tests use it to simulate a full disk.</summary>
-    internal long? MaxPageCount { get; set; }
+    /// <summary>
+    /// Caps the database file's size, in pages of 4 KiB (<c>PRAGMA max_page_count</c>); default null (no cap beyond
+    /// SQLite's own). A write that would grow the file past it fails as on a full disk: with an
+    /// <see cref="IOException"/> naming the file, and nothing of that transaction is kept; the scheduler logs, backs
+    /// off and carries on once runs are purged.
+    /// </summary>
+    public long? MaxPageCount { get; set; }
 }

@@ -5,6 +5,8 @@ using System.Text.Json;
 using System.Threading.Channels;
 using Microsoft.Data.Sqlite;
 
+using Durable.Scheduling.Storage;
+
 namespace Durable.Scheduling.Sqlite;
 
 /// <summary>
@@ -28,6 +30,7 @@ internal sealed class SqliteSchedulingStore : ISchedulingStore, IAsyncDisposable
     private readonly ConcurrentBag<SqliteConnection> _readers = [];
     private readonly SemaphoreSlim _initLock = new(1, 1);
     private readonly Dictionary<string, SqliteCommand> _writerCommands = new(StringComparer.Ordinal);
+    private static readonly IReadOnlyDictionary<string, string> s_noMetadata = new Dictionary<string, string>(0);
     private SqliteConnection? _writer;
     private SqliteTransaction? _transaction;
     private Task? _writerLoop;
@@ -35,28 +38,45 @@ internal sealed class SqliteSchedulingStore : ISchedulingStore, IAsyncDisposable
 
     public SqliteSchedulingStore(SqliteSchedulingOptions options)
     {
+        var builder = Validate(options);
+        builder.Pooling = false;
+        builder.DefaultTimeout = (int)Math.Ceiling(options.BusyTimeout.TotalSeconds);
+        _connectionString = builder.ToString();
+        _file = Path.GetFullPath(builder.DataSource);
+        _options = options;
+    }
+
+    /// <summary>Checks the options, naming the one that is wrong; returns the parsed connection string.</summary>
+    /// <exception cref="ArgumentException">An option is missing or out of range.</exception>
+    internal static SqliteConnectionStringBuilder Validate(SqliteSchedulingOptions options)
+    {
         ArgumentNullException.ThrowIfNull(options);
         if (string.IsNullOrWhiteSpace(options.ConnectionString))
         {
             throw new ArgumentException("SqliteSchedulingOptions.ConnectionString is required, for example \"Data Source=scheduling.db\".", nameof(options));
         }
 
-        var builder = new SqliteConnectionStringBuilder(options.ConnectionString);
+        SqliteConnectionStringBuilder builder;
+        try
+        {
+            builder = new SqliteConnectionStringBuilder(options.ConnectionString);
+        }
+        catch (Exception e) when (e is ArgumentException or FormatException or InvalidOperationException)
+        {
+            throw new ArgumentException($"SqliteSchedulingOptions.ConnectionString is not a valid SQLite connection string: {e.Message}", nameof(options), e);
+        }
+
         if (builder.Mode == SqliteOpenMode.Memory || builder.DataSource is "" or ":memory:")
         {
-            throw new ArgumentException($"The SQLite store needs a database file; '{options.ConnectionString}' is in memory. Use the in-memory store instead.", nameof(options));
+            throw new ArgumentException("The SQLite store needs a database file; the connection string names an in-memory database. Use the in-memory store instead.", nameof(options));
         }
 
-        if (options.BusyTimeout < TimeSpan.Zero || options.MaxWritesPerTransaction < 1)
+        if (options.BusyTimeout < TimeSpan.Zero || options.MaxWritesPerTransaction < 1 || options.MaxPageCount is < 1)
         {
-            throw new ArgumentException("SqliteSchedulingOptions.BusyTimeout must not be negative and MaxWritesPerTransaction must be at least 1.", nameof(options));
+            throw new ArgumentException("SqliteSchedulingOptions.BusyTimeout must not be negative, MaxWritesPerTransaction must be at least 1 and MaxPageCount, when set, at least 1.", nameof(options));
         }
 
-        builder.Pooling = false;
-        builder.DefaultTimeout = (int)Math.Ceiling(options.BusyTimeout.TotalSeconds);
-        _connectionString = builder.ToString();
-        _file = Path.GetFullPath(builder.DataSource);
-        _options = options;
+        return builder;
     }
 
     // ---- writes -------------------------------------------------------------------------------------------------
@@ -71,7 +91,7 @@ internal sealed class SqliteSchedulingStore : ISchedulingStore, IAsyncDisposable
             }
 
             return results;
-        }).ConfigureAwait(false);
+        }, cancellationToken).ConfigureAwait(false);
 
     private InsertResult InsertOne(ScheduledRun run)
     {
@@ -117,10 +137,10 @@ internal sealed class SqliteSchedulingStore : ISchedulingStore, IAsyncDisposable
         return new InsertResult(ReadRun(reader), false);
     }
 
-    public async ValueTask<IReadOnlyList<(Guid Id, RunStatus? Status)>> DeleteAsync(IReadOnlyCollection<Guid> ids, CancellationToken cancellationToken) =>
-        await WriteAsync<IReadOnlyList<(Guid, RunStatus?)>>(() =>
+    public async ValueTask<IReadOnlyList<RunRefusal>> DeleteAsync(IReadOnlyCollection<Guid> ids, CancellationToken cancellationToken) =>
+        await WriteAsync<IReadOnlyList<RunRefusal>>(() =>
         {
-            var refused = new List<(Guid, RunStatus?)>();
+            var refused = new List<RunRefusal>();
             var status = Command("SELECT status FROM ds_runs WHERE id = $id");
             var delete = Command("DELETE FROM ds_runs WHERE id = $id AND status <> 1");
             foreach (var id in ids)
@@ -130,12 +150,12 @@ internal sealed class SqliteSchedulingStore : ISchedulingStore, IAsyncDisposable
                 {
                     Bind(status, "$id", id.ToByteArray());
                     var found = status.ExecuteScalar();
-                    refused.Add((id, found is null ? null : (RunStatus)Convert.ToInt32(found, CultureInfo.InvariantCulture)));
+                    refused.Add(new RunRefusal(id, found is null ? null : (RunStatus)Convert.ToInt32(found, CultureInfo.InvariantCulture)));
                 }
             }
 
             return refused;
-        }).ConfigureAwait(false);
+        }, cancellationToken).ConfigureAwait(false);
 
     public async ValueTask<IReadOnlyList<Guid>> DeleteAsync(RunQuery filter, CancellationToken cancellationToken) =>
         await WriteAsync<IReadOnlyList<Guid>>(() =>
@@ -152,20 +172,20 @@ internal sealed class SqliteSchedulingStore : ISchedulingStore, IAsyncDisposable
             }
 
             return deleted;
-        }).ConfigureAwait(false);
+        }, cancellationToken).ConfigureAwait(false);
 
-    public async ValueTask<IReadOnlyList<ScheduledRun>> RescheduleAsync(IReadOnlyList<(Guid Id, DateTimeOffset Time)> changes, CancellationToken cancellationToken) =>
+    public async ValueTask<IReadOnlyList<ScheduledRun>> RescheduleAsync(IReadOnlyList<RunTimeChange> changes, CancellationToken cancellationToken) =>
         await WriteAsync<IReadOnlyList<ScheduledRun>>(() =>
         {
             var status = Command("SELECT status FROM ds_runs WHERE id = $id");
-            var refused = new List<(Guid, RunStatus?)>();
+            var refused = new List<RunRefusal>();
             foreach (var (id, _) in changes)
             {
                 Bind(status, "$id", id.ToByteArray());
                 var found = status.ExecuteScalar();
                 if (found is null || Convert.ToInt32(found, CultureInfo.InvariantCulture) != (int)RunStatus.Pending)
                 {
-                    refused.Add((id, found is null ? null : (RunStatus)Convert.ToInt32(found, CultureInfo.InvariantCulture)));
+                    refused.Add(new RunRefusal(id, found is null ? null : (RunStatus)Convert.ToInt32(found, CultureInfo.InvariantCulture)));
                 }
             }
 
@@ -186,7 +206,7 @@ internal sealed class SqliteSchedulingStore : ISchedulingStore, IAsyncDisposable
             }
 
             return result;
-        }).ConfigureAwait(false);
+        }, cancellationToken).ConfigureAwait(false);
 
     public async ValueTask<IReadOnlyList<RunLease>> ClaimAsync(IReadOnlyList<Guid> ids, DateTimeOffset now, TimeSpan leaseDuration, string owner, CancellationToken cancellationToken) =>
         await WriteAsync<IReadOnlyList<RunLease>>(() =>
@@ -214,7 +234,7 @@ internal sealed class SqliteSchedulingStore : ISchedulingStore, IAsyncDisposable
             }
 
             return leases;
-        }).ConfigureAwait(false);
+        }, cancellationToken).ConfigureAwait(false);
 
     public async ValueTask<bool> RenewAsync(Guid id, Guid leaseToken, DateTimeOffset expiresAt, CancellationToken cancellationToken) =>
         await WriteAsync(() =>
@@ -224,7 +244,7 @@ internal sealed class SqliteSchedulingStore : ISchedulingStore, IAsyncDisposable
             Bind(renew, "$token", leaseToken.ToByteArray());
             Bind(renew, "$expires", expiresAt.UtcTicks);
             return renew.ExecuteNonQuery() == 1;
-        }).ConfigureAwait(false);
+        }, cancellationToken).ConfigureAwait(false);
 
     public async ValueTask<IReadOnlyList<bool>> CompleteAsync(IReadOnlyList<RunCompletion> completions, CancellationToken cancellationToken) =>
         await WriteAsync<IReadOnlyList<bool>>(() =>
@@ -248,7 +268,7 @@ internal sealed class SqliteSchedulingStore : ISchedulingStore, IAsyncDisposable
             }
 
             return results;
-        }).ConfigureAwait(false);
+        }, cancellationToken).ConfigureAwait(false);
 
     public async ValueTask<bool> ReleaseAsync(Guid id, Guid leaseToken, DateTimeOffset dueTime, RunError? failure, CancellationToken cancellationToken) =>
         await WriteAsync(() =>
@@ -264,7 +284,7 @@ internal sealed class SqliteSchedulingStore : ISchedulingStore, IAsyncDisposable
             Bind(release, "$type", failure?.Type);
             Bind(release, "$message", failure?.Message);
             return release.ExecuteNonQuery() == 1;
-        }).ConfigureAwait(false);
+        }, cancellationToken).ConfigureAwait(false);
 
     public async ValueTask<int> ReleaseOwnedAsync(string owner, CancellationToken cancellationToken) =>
         await WriteAsync(() =>
@@ -275,7 +295,7 @@ internal sealed class SqliteSchedulingStore : ISchedulingStore, IAsyncDisposable
                 """);
             Bind(release, "$owner", owner);
             return release.ExecuteNonQuery();
-        }).ConfigureAwait(false);
+        }, cancellationToken).ConfigureAwait(false);
 
     public async ValueTask AdvanceWatermarkAsync(string schedule, DateTimeOffset value, CancellationToken cancellationToken) =>
         await WriteAsync(() =>
@@ -287,7 +307,7 @@ internal sealed class SqliteSchedulingStore : ISchedulingStore, IAsyncDisposable
             Bind(upsert, "$schedule", schedule);
             Bind(upsert, "$value", value.UtcTicks);
             return upsert.ExecuteNonQuery();
-        }).ConfigureAwait(false);
+        }, cancellationToken).ConfigureAwait(false);
 
     public async ValueTask<int> PurgeAsync(DateTimeOffset endedBefore, int limit, CancellationToken cancellationToken) =>
         await WriteAsync(() =>
@@ -298,7 +318,7 @@ internal sealed class SqliteSchedulingStore : ISchedulingStore, IAsyncDisposable
             Bind(purge, "$before", endedBefore.UtcTicks);
             Bind(purge, "$limit", limit);
             return purge.ExecuteNonQuery();
-        }).ConfigureAwait(false);
+        }, cancellationToken).ConfigureAwait(false);
 
     // ---- reads --------------------------------------------------------------------------------------------------
 
@@ -310,7 +330,7 @@ internal sealed class SqliteSchedulingStore : ISchedulingStore, IAsyncDisposable
             command.Parameters.AddWithValue("$id", id.ToByteArray());
             using var reader = command.ExecuteReader();
             return reader.Read() ? ReadRun(reader) : null;
-        }).ConfigureAwait(false);
+        }, cancellationToken).ConfigureAwait(false);
 
     public async ValueTask<RunPage> ListAsync(RunQuery query, CancellationToken cancellationToken) =>
         await ReadAsync(connection =>
@@ -336,7 +356,7 @@ internal sealed class SqliteSchedulingStore : ISchedulingStore, IAsyncDisposable
             }
 
             return new RunPage(items, token);
-        }).ConfigureAwait(false);
+        }, cancellationToken).ConfigureAwait(false);
 
     public async ValueTask<DuePage> GetDueAsync(DateTimeOffset until, int limit, string? continuation, CancellationToken cancellationToken) =>
         await ReadAsync(connection =>
@@ -361,7 +381,7 @@ internal sealed class SqliteSchedulingStore : ISchedulingStore, IAsyncDisposable
 
             string? token = runs.Count < limit ? null : ContinuationTokens.Encode(runs[^1].DueTime.UtcTicks, runs[^1].Id);
             return new DuePage(runs, token);
-        }).ConfigureAwait(false);
+        }, cancellationToken).ConfigureAwait(false);
 
     public async ValueTask<IReadOnlyList<ScheduledRun>> GetExpiredLeasesAsync(DateTimeOffset now, int limit, CancellationToken cancellationToken) =>
         await ReadAsync<IReadOnlyList<ScheduledRun>>(connection =>
@@ -378,7 +398,7 @@ internal sealed class SqliteSchedulingStore : ISchedulingStore, IAsyncDisposable
             }
 
             return runs;
-        }).ConfigureAwait(false);
+        }, cancellationToken).ConfigureAwait(false);
 
     public async ValueTask<DateTimeOffset?> GetWatermarkAsync(string schedule, CancellationToken cancellationToken) =>
         await ReadAsync<DateTimeOffset?>(connection =>
@@ -388,29 +408,7 @@ internal sealed class SqliteSchedulingStore : ISchedulingStore, IAsyncDisposable
             command.Parameters.AddWithValue("$schedule", schedule);
             var value = command.ExecuteScalar();
             return value is null ? null : new DateTimeOffset(Convert.ToInt64(value, CultureInfo.InvariantCulture), TimeSpan.Zero);
-        }).ConfigureAwait(false);
-
-    /// <summary>Reads a PRAGMA as the store's own connections see it (for tests and operations).</summary>
-    internal async Task<string> ReadPragmaAsync(string pragma) =>
-        await ReadAsync(connection =>
-        {
-            using var command = connection.CreateCommand();
-            command.CommandText = pragma switch
-            {
-                "journal_mode" or "synchronous" or "busy_timeout" or "foreign_keys" => "PRAGMA " + pragma,
-                _ => throw new ArgumentOutOfRangeException(nameof(pragma), pragma, "Not a PRAGMA this method reads."),
-            };
-            return Convert.ToString(command.ExecuteScalar(), CultureInfo.InvariantCulture) ?? "";
-        }).ConfigureAwait(false);
-
-    /// <summary>Runs <c>PRAGMA integrity_check</c> (for tests and operations): "ok" when the file is sound.</summary>
-    internal async Task<string> CheckIntegrityAsync() =>
-        await ReadAsync(connection =>
-        {
-            using var command = connection.CreateCommand();
-            command.CommandText = "PRAGMA integrity_check";
-            return Convert.ToString(command.ExecuteScalar(), CultureInfo.InvariantCulture) ?? "";
-        }).ConfigureAwait(false);
+        }, cancellationToken).ConfigureAwait(false);
 
     public async ValueTask DisposeAsync()
     {
@@ -442,17 +440,26 @@ internal sealed class SqliteSchedulingStore : ISchedulingStore, IAsyncDisposable
 
     // ---- machinery ----------------------------------------------------------------------------------------------
 
-    private async Task<T> WriteAsync<T>(Func<T> write)
+    /// <summary>
+    /// Queues a write for the writer's next transaction. A cancellation that comes before the writer takes the write
+    /// cancels it (it never runs); once taken, it runs and its outcome is returned.
+    /// </summary>
+    private async Task<T> WriteAsync<T>(Func<T> write, CancellationToken cancellationToken)
     {
+        cancellationToken.ThrowIfCancellationRequested();
         await EnsureInitializedAsync().ConfigureAwait(false);
         var op = new WriteOp(() => write());
+        using var registration = cancellationToken.CanBeCanceled
+            ? cancellationToken.UnsafeRegister(static (state, token) => ((WriteOp)state!).TryCancel(token), op)
+            : default;
         ObjectDisposedException.ThrowIf(!_writes.Writer.TryWrite(op), this);
 
         return (T)(await op.Completion.Task.ConfigureAwait(false))!;
     }
 
-    private async Task<T> ReadAsync<T>(Func<SqliteConnection, T> read)
+    private async Task<T> ReadAsync<T>(Func<SqliteConnection, T> read, CancellationToken cancellationToken)
     {
+        cancellationToken.ThrowIfCancellationRequested();
         await EnsureInitializedAsync().ConfigureAwait(false);
         if (!_readers.TryTake(out var connection))
         {
@@ -461,7 +468,7 @@ internal sealed class SqliteSchedulingStore : ISchedulingStore, IAsyncDisposable
 
         try
         {
-            return await RetryBusyAsync(() => read(connection)).ConfigureAwait(false);
+            return await RetryBusyAsync(() => read(connection), cancellationToken).ConfigureAwait(false);
         }
         catch (SqliteException e)
         {
@@ -476,7 +483,7 @@ internal sealed class SqliteSchedulingStore : ISchedulingStore, IAsyncDisposable
     private IOException Unavailable(SqliteException e, string action) =>
         new($"The SQLite database '{_file}' could not be {action}: {e.Message} (SQLite error {e.SqliteErrorCode}).", e);
 
-    private async Task<T> RetryBusyAsync<T>(Func<T> action)
+    private async Task<T> RetryBusyAsync<T>(Func<T> action, CancellationToken cancellationToken = default)
     {
         var deadline = Environment.TickCount64 + (long)_options.BusyTimeout.TotalMilliseconds;
         int delay = 1;
@@ -493,7 +500,7 @@ internal sealed class SqliteSchedulingStore : ISchedulingStore, IAsyncDisposable
                     throw new TimeoutException($"The SQLite database '{_file}' stayed locked by another connection for more than {_options.BusyTimeout}.", e);
                 }
 
-                await Task.Delay(delay).ConfigureAwait(false);
+                await Task.Delay(delay, cancellationToken).ConfigureAwait(false);
                 delay = Math.Min(delay * 2, 100);
             }
         }
@@ -507,7 +514,15 @@ internal sealed class SqliteSchedulingStore : ISchedulingStore, IAsyncDisposable
         {
             while (batch.Count < _options.MaxWritesPerTransaction && _writes.Reader.TryRead(out var op))
             {
-                batch.Add(op);
+                if (op.TryTake())
+                {
+                    batch.Add(op); // else cancelled while queued: it never runs
+                }
+            }
+
+            if (batch.Count == 0)
+            {
+                continue;
             }
 
             try
@@ -781,7 +796,7 @@ internal sealed class SqliteSchedulingStore : ISchedulingStore, IAsyncDisposable
         }
 
         int i = 0;
-        foreach (var (key, value) in query.Metadata ?? ScheduledRun.EmptyMetadata)
+        foreach (var (key, value) in query.Metadata ?? s_noMetadata)
         {
             where.Append(CultureInfo.InvariantCulture, $" AND EXISTS (SELECT 1 FROM ds_run_metadata m WHERE m.run_id = ds_runs.id AND m.key = $mk{i} AND m.value = $mv{i})");
             command.Parameters.AddWithValue($"$mk{i}", key);
@@ -814,7 +829,7 @@ internal sealed class SqliteSchedulingStore : ISchedulingStore, IAsyncDisposable
             Status = status,
             Attempt = reader.GetInt32(7),
             Input = reader.IsDBNull(8) ? null : reader.GetString(8),
-            Metadata = reader.IsDBNull(9) ? ScheduledRun.EmptyMetadata : JsonSerializer.Deserialize<Dictionary<string, string>>(reader.GetString(9))!,
+            Metadata = reader.IsDBNull(9) ? s_noMetadata : JsonSerializer.Deserialize<Dictionary<string, string>>(reader.GetString(9))!,
             CreatedAt = new DateTimeOffset(reader.GetInt64(10), TimeSpan.Zero),
             StartedAt = reader.IsDBNull(11) ? null : new DateTimeOffset(reader.GetInt64(11), TimeSpan.Zero),
             CompletedAt = reader.IsDBNull(12) || status is RunStatus.Pending or RunStatus.Running ? null : new DateTimeOffset(reader.GetInt64(12), TimeSpan.Zero),
@@ -826,8 +841,10 @@ internal sealed class SqliteSchedulingStore : ISchedulingStore, IAsyncDisposable
     /// <summary>One queued write: runs inside the writer's transaction; its outcome is published after the commit.</summary>
     private sealed class WriteOp(Func<object?> run)
     {
+        private const int Queued = 0, Taken = 1, Cancelled = 2;
         private object? _result;
         private Exception? _error;
+        private int _state;
 
         public TaskCompletionSource<object?> Completion { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
@@ -838,6 +855,18 @@ internal sealed class SqliteSchedulingStore : ISchedulingStore, IAsyncDisposable
         }
 
         public void Run() => _result = run();
+
+        /// <summary>The writer takes it for a transaction: false when it was cancelled while queued.</summary>
+        public bool TryTake() => Interlocked.CompareExchange(ref _state, Taken, Queued) == Queued;
+
+        /// <summary>Cancels it unless the writer has taken it.</summary>
+        public void TryCancel(CancellationToken token)
+        {
+            if (Interlocked.CompareExchange(ref _state, Cancelled, Queued) == Queued)
+            {
+                Completion.TrySetCanceled(token);
+            }
+        }
 
         public void Fail(Exception error) => _error = error;
 

@@ -1,3 +1,5 @@
+using Durable.Scheduling.Storage;
+
 namespace Durable.Scheduling.Sqlite;
 
 /// <summary>

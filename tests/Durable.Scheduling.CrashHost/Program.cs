@@ -23,8 +23,7 @@ builder.Services.AddScheduling(o =>
     o.PollInterval = TimeSpan.FromMilliseconds(200);
     o.LookAhead = TimeSpan.FromSeconds(2);
     o.MaxCatchUpRuns = 100_000;
-    o.UseSqlite($"Data Source={database}");
-});
+}).UseSqlite($"Data Source={database}");
 using var host = builder.Build();
 Console.WriteLine($"starting {TimeProvider.System.GetUtcNow().UtcTicks}");
 await host.StartAsync();

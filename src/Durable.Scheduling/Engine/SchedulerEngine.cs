@@ -6,6 +6,8 @@ using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Options;
 
+using Durable.Scheduling.Storage;
+
 namespace Durable.Scheduling;
 
 /// <summary>
@@ -16,7 +18,7 @@ namespace Durable.Scheduling;
 /// that at their instant only the start remains. Completions are written in batches by whichever handler thread finds
 /// no writer active.
 /// </summary>
-internal sealed class SchedulerEngine : IHostedService, IDisposable
+internal sealed class SchedulerEngine : IHostedService, ISchedulerActivity, IDisposable
 {
     private static readonly TimeSpan ClockJumpTolerance = TimeSpan.FromSeconds(2);
     private static readonly TimeSpan FeedGuard = TimeSpan.FromMilliseconds(20);
@@ -230,13 +232,13 @@ internal sealed class SchedulerEngine : IHostedService, IDisposable
     /// <summary>Tells the loop a run was deleted (it drops it from the wheel).</summary>
     internal void NotifyRemoved(Guid id) => Post(new Command(CommandKind.Removed, id, 0, null, default));
 
-    /// <summary>
-    /// For tests under fake time: true when the loop is waiting for its next timer with nothing queued, and every
-    /// executing handler is one of the <paramref name="parkedHandlers"/> the test knows to be waiting on its clock.
-    /// </summary>
-    internal bool IsSettled(int parkedHandlers) =>
+    /// <inheritdoc />
+    public int RunningHandlers => Volatile.Read(ref _running);
+
+    /// <inheritdoc />
+    public bool IsIdle =>
         (_signal.IsWaiting || _loopStopped) && _inbox.IsEmpty && _ended.IsEmpty && _completions.IsEmpty && Volatile.Read(ref _draining) == 0 &&
-        Volatile.Read(ref _running) == parkedHandlers && Volatile.Read(ref _activeCount) == parkedHandlers + _readyCount;
+        Volatile.Read(ref _activeCount) == Volatile.Read(ref _running) + _readyCount;
 
     private void Post(Command command)
     {

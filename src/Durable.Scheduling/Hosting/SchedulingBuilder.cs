@@ -1,4 +1,7 @@
+using Durable.Scheduling.Storage;
+using Durable.Scheduling.Storage.InMemory;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
 
 namespace Durable.Scheduling;
 
@@ -27,17 +30,29 @@ public sealed class SchedulingBuilder
         return this;
     }
 
-    /// <summary>Stores runs in the given store; see <see cref="SchedulingOptions.UseStore"/>.</summary>
+    /// <summary>
+    /// Stores runs in a store of your own (or a storage package's): the one place the store is chosen; the last call
+    /// wins. The store is created once, from the application's services, and disposed with them.
+    /// </summary>
     /// <param name="factory">Creates the store.</param>
     /// <returns>This builder.</returns>
     /// <exception cref="ArgumentNullException"><paramref name="factory"/> is null.</exception>
     public SchedulingBuilder UseStore(Func<IServiceProvider, ISchedulingStore> factory)
     {
         ArgumentNullException.ThrowIfNull(factory);
-        return Configure(o => o.UseStore(factory));
+        Services.RemoveAll<ISchedulingStore>();
+        Services.AddSingleton(factory);
+        return this;
     }
 
-    /// <summary>Stores runs in memory (the default); see <see cref="SchedulingOptions.UseInMemoryStore"/>.</summary>
+    /// <summary>Stores runs in memory (the default): fast, but lost with the process.</summary>
+    /// <param name="maxEndedRuns">The most ended runs kept (see <see cref="InMemorySchedulingStore"/>); default
+    /// <see cref="InMemorySchedulingStore.DefaultMaxEndedRuns"/>.</param>
     /// <returns>This builder.</returns>
-    public SchedulingBuilder UseInMemoryStore() => Configure(o => o.UseInMemoryStore());
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="maxEndedRuns"/> is zero or negative.</exception>
+    public SchedulingBuilder UseInMemoryStore(int maxEndedRuns = InMemorySchedulingStore.DefaultMaxEndedRuns)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(maxEndedRuns);
+        return UseStore(_ => new InMemorySchedulingStore(maxEndedRuns));
+    }
 }

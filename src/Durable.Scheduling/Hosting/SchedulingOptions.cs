@@ -10,13 +10,18 @@ namespace Durable.Scheduling;
 /// </summary>
 public sealed class SchedulingOptions
 {
-    private Func<IServiceProvider, ISchedulingStore>? _storeFactory;
-
     /// <summary>
-    /// Assemblies scanned for <see cref="WorkflowAttribute"/> and <see cref="ScheduledAttribute"/> methods. Empty (the
-    /// default) means the entry assembly.
+    /// Assemblies scanned for <see cref="WorkflowAttribute"/> and <see cref="ScheduledAttribute"/> methods. When both
+    /// this and <see cref="WorkflowTypes"/> are empty (the default), the entry assembly is scanned.
     /// </summary>
     public IList<Assembly> Assemblies { get; } = [];
+
+    /// <summary>
+    /// Types whose <see cref="WorkflowAttribute"/> and <see cref="ScheduledAttribute"/> methods are workflows, besides
+    /// those of <see cref="Assemblies"/>: list them to pick workflows one class at a time (a library's, or a test's)
+    /// without scanning a whole assembly. Empty by default.
+    /// </summary>
+    public IList<Type> WorkflowTypes { get; } = [];
 
     /// <summary>How many runs may execute at once in this process; default 64, from 1 to 100,000.</summary>
     public int MaxConcurrency { get; set; } = 64;
@@ -85,33 +90,30 @@ public sealed class SchedulingOptions
     /// <summary>How run inputs are written and read (System.Text.Json); default <see cref="JsonSerializerOptions.Web"/>.</summary>
     public JsonSerializerOptions JsonSerializerOptions { get; set; } = JsonSerializerOptions.Web;
 
-    internal Func<IServiceProvider, ISchedulingStore>? StoreFactory => _storeFactory;
+    /// <summary>The workflows registered from code with <see cref="AddWorkflow"/>.</summary>
+    internal List<(MethodInfo Method, WorkflowAttribute Attribute)> CodeWorkflows { get; } = [];
 
     /// <summary>
-    /// Workflows added besides discovery: a method with the attribute to apply to it (its <see cref="WorkflowAttribute.Name"/>
-    /// must be set). Benchmarks use it to register many schedules of one method; validated like discovered ones.
+    /// Registers a method as a workflow from code, with the attribute it would otherwise carry: for a method you cannot
+    /// mark, or to register one method several times (under different names, for example several schedules of one
+    /// handler). Validated at start-up with the discovered ones.
     /// </summary>
-    internal List<(MethodInfo Method, WorkflowAttribute Attribute)> ExtraWorkflows { get; } = [];
-
-    /// <summary>Limits discovery to some types of the scanned assemblies (tests use it to pick their workflows).</summary>
-    internal Func<Type, bool>? TypeFilter { get; set; }
-
-    /// <summary>Stores runs in a store of your own (or a storage package's); the last call wins.</summary>
-    /// <param name="factory">Creates the store, once, from the application's services.</param>
+    /// <param name="method">The method: static, or on a class resolved from DI; its signature follows the same rules.</param>
+    /// <param name="attribute">A <see cref="WorkflowAttribute"/> or <see cref="ScheduledAttribute"/>; its
+    /// <see cref="WorkflowAttribute.Name"/> must be set, so that each registration has its own name.</param>
     /// <returns>These options.</returns>
-    /// <exception cref="ArgumentNullException"><paramref name="factory"/> is null.</exception>
-    public SchedulingOptions UseStore(Func<IServiceProvider, ISchedulingStore> factory)
+    /// <exception cref="ArgumentNullException">An argument is null.</exception>
+    /// <exception cref="ArgumentException">The attribute's name is not set.</exception>
+    public SchedulingOptions AddWorkflow(MethodInfo method, WorkflowAttribute attribute)
     {
-        ArgumentNullException.ThrowIfNull(factory);
-        _storeFactory = factory;
-        return this;
-    }
+        ArgumentNullException.ThrowIfNull(method);
+        ArgumentNullException.ThrowIfNull(attribute);
+        if (string.IsNullOrEmpty(attribute.Name))
+        {
+            throw new ArgumentException("A workflow registered from code needs its Name set on the attribute.", nameof(attribute));
+        }
 
-    /// <summary>Stores runs in memory (the default): fast, but lost with the process.</summary>
-    /// <returns>These options.</returns>
-    public SchedulingOptions UseInMemoryStore()
-    {
-        _storeFactory = static _ => new InMemorySchedulingStore();
+        CodeWorkflows.Add((method, attribute));
         return this;
     }
 }

@@ -1,4 +1,6 @@
 using Durable.Scheduling;
+using Durable.Scheduling.Storage;
+using Durable.Scheduling.Storage.InMemory;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Options;
@@ -38,11 +40,11 @@ public static class SchedulingServiceCollectionExtensions
         services.AddSingleton<SchedulingMarker>();
         services.AddOptions<SchedulingOptions>().ValidateOnStart();
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<SchedulingOptions>, SchedulingOptionsValidator>());
-        services.TryAddSingleton<ISchedulingStore>(sp =>
-            sp.GetRequiredService<IOptions<SchedulingOptions>>().Value.StoreFactory?.Invoke(sp) ?? new InMemorySchedulingStore());
+        services.TryAddSingleton<ISchedulingStore>(_ => new InMemorySchedulingStore());
         services.TryAddSingleton<WorkflowRegistry>();
         services.TryAddSingleton<SchedulerEngine>();
         services.TryAddSingleton<IScheduler, Scheduler>();
+        services.TryAddSingleton<ISchedulerActivity>(sp => sp.GetRequiredService<SchedulerEngine>());
         services.AddSingleton<IHostedService>(sp => sp.GetRequiredService<SchedulerEngine>());
         return new SchedulingBuilder(services);
     }

@@ -1,9 +1,9 @@
-using System.Reflection;
-
 namespace Durable.Scheduling;
 
 /// <summary>
-/// Schedules and manages one-time runs. Registered by <c>AddScheduling</c>; thread-safe. Every instant is taken as a
+/// Schedules and manages one-time runs. Registered by <c>AddScheduling</c>; thread-safe. Every member returns a
+/// <see cref="ValueTask"/> or <see cref="ValueTask{TResult}"/>: await each once (or call <c>AsTask()</c> to await it
+/// more than once or to combine calls with <see cref="Task.WhenAll(Task[])"/>). Every instant is taken as a
 /// <see cref="DateTimeOffset"/> and stored and returned in UTC. Besides the exceptions listed per member, any call may
 /// fail with the store's <see cref="IOException"/> (database unreachable, disk full) or <see cref="TimeoutException"/>
 /// (database locked too long), in which case it changed nothing.
@@ -39,39 +39,39 @@ public interface IScheduler
     /// <param name="cancellationToken">Cancels the call.</param>
     /// <returns>The stored runs, in order.</returns>
     /// <exception cref="ArgumentException">A request names an unknown workflow or has invalid metadata or key.</exception>
-    Task<IReadOnlyList<ScheduledRun>> ScheduleManyAsync(IEnumerable<RunRequest> runs, CancellationToken cancellationToken = default);
+    ValueTask<IReadOnlyList<ScheduledRun>> ScheduleManyAsync(IEnumerable<RunRequest> runs, CancellationToken cancellationToken = default);
 
     /// <summary>Gets a run.</summary>
     /// <param name="id">The run id.</param>
     /// <param name="cancellationToken">Cancels the call.</param>
     /// <returns>The run, or null.</returns>
-    Task<ScheduledRun?> GetAsync(Guid id, CancellationToken cancellationToken = default);
+    ValueTask<ScheduledRun?> GetAsync(Guid id, CancellationToken cancellationToken = default);
 
     /// <summary>Lists runs (one-time runs and recurring occurrences) by filter, a page at a time.</summary>
     /// <param name="query">The filter and paging.</param>
     /// <param name="cancellationToken">Cancels the call.</param>
     /// <returns>A page ordered by scheduled time, then id.</returns>
     /// <exception cref="ArgumentException">The continuation token is not one this store issued.</exception>
-    Task<RunPage> ListAsync(RunQuery query, CancellationToken cancellationToken = default);
+    ValueTask<RunPage> ListAsync(RunQuery query, CancellationToken cancellationToken = default);
 
     /// <summary>Deletes a run that is not running (pending runs are cancelled; ended runs leave the history).</summary>
     /// <param name="id">The run id.</param>
     /// <param name="cancellationToken">Cancels the call.</param>
     /// <returns>True when deleted; false when there was no such run.</returns>
     /// <exception cref="ScheduledRunStateException">The run is running.</exception>
-    Task<bool> DeleteAsync(Guid id, CancellationToken cancellationToken = default);
+    ValueTask<bool> DeleteAsync(Guid id, CancellationToken cancellationToken = default);
 
     /// <summary>Deletes runs by id; running runs are left alone.</summary>
     /// <param name="ids">The run ids.</param>
     /// <param name="cancellationToken">Cancels the call.</param>
     /// <returns>How many were deleted.</returns>
-    Task<int> BulkDeleteAsync(IEnumerable<Guid> ids, CancellationToken cancellationToken = default);
+    ValueTask<int> BulkDeleteAsync(IEnumerable<Guid> ids, CancellationToken cancellationToken = default);
 
     /// <summary>Deletes every run matching a filter (workflow, statuses, metadata, time range) that is not running.</summary>
     /// <param name="filter">The filter; paging is ignored. An empty filter deletes every run that is not running.</param>
     /// <param name="cancellationToken">Cancels the call.</param>
     /// <returns>How many were deleted.</returns>
-    Task<int> BulkDeleteAsync(RunQuery filter, CancellationToken cancellationToken = default);
+    ValueTask<int> BulkDeleteAsync(RunQuery filter, CancellationToken cancellationToken = default);
 
     /// <summary>Moves a pending run to a new time.</summary>
     /// <param name="id">The run id.</param>
@@ -79,18 +79,13 @@ public interface IScheduler
     /// <param name="cancellationToken">Cancels the call.</param>
     /// <returns>The rescheduled run.</returns>
     /// <exception cref="ScheduledRunStateException">The run does not exist or has triggered (is running or ended).</exception>
-    Task<ScheduledRun> RescheduleAsync(Guid id, DateTimeOffset runAt, CancellationToken cancellationToken = default);
+    ValueTask<ScheduledRun> RescheduleAsync(Guid id, DateTimeOffset runAt, CancellationToken cancellationToken = default);
 
     /// <summary>Moves pending runs to new times, all or nothing.</summary>
     /// <param name="changes">Run ids with their new times.</param>
     /// <param name="cancellationToken">Cancels the call.</param>
     /// <returns>The rescheduled runs, in order.</returns>
     /// <exception cref="ScheduledRunStateException">A run does not exist or has triggered; nothing was changed.</exception>
-    Task<IReadOnlyList<ScheduledRun>> BulkRescheduleAsync(IEnumerable<(Guid Id, DateTimeOffset RunAt)> changes, CancellationToken cancellationToken = default);
+    ValueTask<IReadOnlyList<ScheduledRun>> BulkRescheduleAsync(IEnumerable<RunTimeChange> changes, CancellationToken cancellationToken = default);
 
-    /// <summary>The name of the workflow a method defines (for typed scheduling; see <see cref="SchedulerExtensions"/>).</summary>
-    /// <param name="method">A method marked <see cref="WorkflowAttribute"/> or <see cref="ScheduledAttribute"/>.</param>
-    /// <returns>The workflow name.</returns>
-    /// <exception cref="ArgumentException">The method is not a discovered workflow.</exception>
-    string GetWorkflowName(MethodInfo method);
 }

@@ -1,6 +1,8 @@
 using System.Buffers.Binary;
 using System.Runtime.CompilerServices;
 
+using Durable.Scheduling.Storage;
+
 namespace Durable.Scheduling;
 
 /// <summary>

@@ -32,16 +32,16 @@ public sealed class ScheduledRunStateException : InvalidOperationException
     /// <param name="refused">Each refused run with its status (null when it does not exist).</param>
     /// <param name="action">What was refused, as a verb phrase ("reschedule", "delete").</param>
     /// <exception cref="ArgumentNullException">An argument is null.</exception>
-    public ScheduledRunStateException(IReadOnlyList<(Guid Id, RunStatus? Status)> refused, string action)
+    public ScheduledRunStateException(IReadOnlyList<RunRefusal> refused, string action)
         : base(Describe(refused ?? throw new ArgumentNullException(nameof(refused)), action ?? throw new ArgumentNullException(nameof(action))))
     {
         Refused = refused;
     }
 
     /// <summary>The runs refused, with their status (null when the run does not exist).</summary>
-    public IReadOnlyList<(Guid Id, RunStatus? Status)> Refused { get; } = [];
+    public IReadOnlyList<RunRefusal> Refused { get; } = [];
 
-    private static string Describe(IReadOnlyList<(Guid Id, RunStatus? Status)> refused, string action) =>
+    private static string Describe(IReadOnlyList<RunRefusal> refused, string action) =>
         $"Cannot {action}: " + string.Join("; ", refused.Take(20).Select(r => r.Status is null
             ? $"run {r.Id} does not exist"
             : $"run {r.Id} is {r.Status} (only a pending run can be changed)")) + (refused.Count > 20 ? $"; and {refused.Count - 20} more" : "") + ".";

@@ -3,6 +3,8 @@ using System.Text.Json;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Options;
 
+using Durable.Scheduling.Storage;
+
 namespace Durable.Scheduling;
 
 /// <summary>The <see cref="IScheduler"/> behind dependency injection: validates, stores, and tells the engine.</summary>
@@ -48,7 +50,7 @@ internal sealed class Scheduler : IScheduler
         return result.Run;
     }
 
-    public async Task<IReadOnlyList<ScheduledRun>> ScheduleManyAsync(IEnumerable<RunRequest> runs, CancellationToken cancellationToken = default)
+    public async ValueTask<IReadOnlyList<ScheduledRun>> ScheduleManyAsync(IEnumerable<RunRequest> runs, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(runs);
         var now = _time.GetUtcNow();
@@ -68,10 +70,10 @@ internal sealed class Scheduler : IScheduler
         return stored;
     }
 
-    public async Task<ScheduledRun?> GetAsync(Guid id, CancellationToken cancellationToken = default) =>
+    public async ValueTask<ScheduledRun?> GetAsync(Guid id, CancellationToken cancellationToken = default) =>
         await _store.GetAsync(id, cancellationToken).ConfigureAwait(false);
 
-    public async Task<RunPage> ListAsync(RunQuery query, CancellationToken cancellationToken = default)
+    public async ValueTask<RunPage> ListAsync(RunQuery query, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(query);
         if (query.PageSize is < 1 or > 1000)
@@ -82,7 +84,7 @@ internal sealed class Scheduler : IScheduler
         return await _store.ListAsync(query, cancellationToken).ConfigureAwait(false);
     }
 
-    public async Task<bool> DeleteAsync(Guid id, CancellationToken cancellationToken = default)
+    public async ValueTask<bool> DeleteAsync(Guid id, CancellationToken cancellationToken = default)
     {
         var refused = await _store.DeleteAsync([id], cancellationToken).ConfigureAwait(false);
         if (refused.Count > 0)
@@ -99,7 +101,7 @@ internal sealed class Scheduler : IScheduler
         return true;
     }
 
-    public async Task<int> BulkDeleteAsync(IEnumerable<Guid> ids, CancellationToken cancellationToken = default)
+    public async ValueTask<int> BulkDeleteAsync(IEnumerable<Guid> ids, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(ids);
         var list = ids.Distinct().ToList();
@@ -113,7 +115,7 @@ internal sealed class Scheduler : IScheduler
         return list.Count - refused.Count;
     }
 
-    public async Task<int> BulkDeleteAsync(RunQuery filter, CancellationToken cancellationToken = default)
+    public async ValueTask<int> BulkDeleteAsync(RunQuery filter, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(filter);
         var deleted = await _store.DeleteAsync(filter, cancellationToken).ConfigureAwait(false);
@@ -125,13 +127,13 @@ internal sealed class Scheduler : IScheduler
         return deleted.Count;
     }
 
-    public async Task<ScheduledRun> RescheduleAsync(Guid id, DateTimeOffset runAt, CancellationToken cancellationToken = default) =>
-        (await BulkRescheduleAsync([(id, runAt)], cancellationToken).ConfigureAwait(false))[0];
+    public async ValueTask<ScheduledRun> RescheduleAsync(Guid id, DateTimeOffset runAt, CancellationToken cancellationToken = default) =>
+        (await BulkRescheduleAsync([new RunTimeChange(id, runAt)], cancellationToken).ConfigureAwait(false))[0];
 
-    public async Task<IReadOnlyList<ScheduledRun>> BulkRescheduleAsync(IEnumerable<(Guid Id, DateTimeOffset RunAt)> changes, CancellationToken cancellationToken = default)
+    public async ValueTask<IReadOnlyList<ScheduledRun>> BulkRescheduleAsync(IEnumerable<RunTimeChange> changes, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(changes);
-        var list = changes.Select(c => (c.Id, c.RunAt.ToUniversalTime())).ToList();
+        var list = changes.Select(c => c with { RunAt = c.RunAt.ToUniversalTime() }).ToList();
         var duplicate = list.GroupBy(c => c.Id).FirstOrDefault(g => g.Count() > 1);
         if (duplicate is not null)
         {
@@ -147,12 +149,6 @@ internal sealed class Scheduler : IScheduler
         return rescheduled;
     }
 
-    public string GetWorkflowName(MethodInfo method)
-    {
-        ArgumentNullException.ThrowIfNull(method);
-        return _registry.Find(method)?.Name
-            ?? throw new ArgumentException($"{method.DeclaringType?.FullName}.{method.Name} is not a discovered workflow: mark it [Workflow] or [Scheduled] in a scanned assembly.", nameof(method));
-    }
 
     /// <summary>An argument error naming the public parameter (of ScheduleAsync) that was wrong.</summary>
     private static ArgumentException Invalid(string message, string parameter) => new(message, parameter);

@@ -24,7 +24,7 @@ public static class SchedulerExtensions
     {
         ArgumentNullException.ThrowIfNull(scheduler);
         ArgumentNullException.ThrowIfNull(workflow);
-        return scheduler.ScheduleAsync(scheduler.GetWorkflowName(MethodOf(workflow)), runAt, input, metadata, idempotencyKey, cancellationToken);
+        return scheduler.ScheduleAsync(WorkflowNames.Of(MethodOf(workflow)), runAt, input, metadata, idempotencyKey, cancellationToken);
     }
 
     private static MethodInfo MethodOf(LambdaExpression expression)

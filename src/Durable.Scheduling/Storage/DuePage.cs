@@ -1,4 +1,4 @@
-namespace Durable.Scheduling;
+namespace Durable.Scheduling.Storage;
 
 /// <summary>One page of <see cref="ISchedulingStore.GetDueAsync"/>.</summary>
 /// <param name="Runs">The runs, in due order.</param>

@@ -1,4 +1,4 @@
-namespace Durable.Scheduling;
+namespace Durable.Scheduling.Storage;
 
 /// <summary>A pending run that falls due within the scheduler's look-ahead: just what the timer wheel needs.</summary>
 /// <param name="Id">The run id.</param>

@@ -1,4 +1,4 @@
-namespace Durable.Scheduling;
+namespace Durable.Scheduling.Storage;
 
 /// <summary>
 /// Where runs and schedule watermarks live. Implemented by the in-memory store, the SQLite and PostgreSQL packages;
@@ -50,7 +50,7 @@ public interface ISchedulingStore
     /// <param name="ids">The run ids.</param>
     /// <param name="cancellationToken">Cancels the call.</param>
     /// <returns>The runs not deleted, with their status (null when absent); empty when all were deleted.</returns>
-    ValueTask<IReadOnlyList<(Guid Id, RunStatus? Status)>> DeleteAsync(IReadOnlyCollection<Guid> ids, CancellationToken cancellationToken);
+    ValueTask<IReadOnlyList<RunRefusal>> DeleteAsync(IReadOnlyCollection<Guid> ids, CancellationToken cancellationToken);
 
     /// <summary>Deletes every run matching the filter that is not running (paging fields are ignored).</summary>
     /// <param name="filter">The filter.</param>
@@ -66,7 +66,7 @@ public interface ISchedulingStore
     /// <param name="cancellationToken">Cancels the call.</param>
     /// <returns>The rescheduled runs, in order.</returns>
     /// <exception cref="ScheduledRunStateException">A run is absent or not pending.</exception>
-    ValueTask<IReadOnlyList<ScheduledRun>> RescheduleAsync(IReadOnlyList<(Guid Id, DateTimeOffset Time)> changes, CancellationToken cancellationToken);
+    ValueTask<IReadOnlyList<ScheduledRun>> RescheduleAsync(IReadOnlyList<RunTimeChange> changes, CancellationToken cancellationToken);
 
     /// <summary>
     /// Pending runs due at or before <paramref name="until"/>, ordered by due time then a store-defined tie-break,

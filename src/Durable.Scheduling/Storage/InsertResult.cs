@@ -1,4 +1,4 @@
-namespace Durable.Scheduling;
+namespace Durable.Scheduling.Storage;
 
 /// <summary>The outcome of inserting one run.</summary>
 /// <param name="Run">The stored run: the new one, or the existing run with the same idempotency key.</param>

@@ -1,4 +1,4 @@
-namespace Durable.Scheduling;
+namespace Durable.Scheduling.Storage;
 
 /// <summary>How a claimed run ended.</summary>
 /// <param name="RunId">The run.</param>

@@ -1,4 +1,4 @@
-namespace Durable.Scheduling;
+namespace Durable.Scheduling.Storage;
 
 /// <summary>A claimed run and the lease that fences its completion.</summary>
 /// <param name="Run">The run, now running, with its attempt incremented.</param>

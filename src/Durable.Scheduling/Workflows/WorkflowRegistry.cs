@@ -37,29 +37,25 @@ internal sealed class WorkflowRegistry
 
     private Dictionary<string, WorkflowDescriptor> Discover(SchedulingOptions options, IServiceProviderIsService isService)
     {
-        var assemblies = options.Assemblies.Count > 0 ? options.Assemblies.Distinct() : Assembly.GetEntryAssembly() is { } entry ? [entry] : [];
+        List<Assembly> assemblies = options.Assemblies.Count > 0 || options.WorkflowTypes.Count > 0
+            ? [.. options.Assemblies.Distinct()]
+            : Assembly.GetEntryAssembly() is { } entry ? [entry] : [];
         var problems = new List<string>();
         var found = new Dictionary<string, WorkflowDescriptor>(StringComparer.Ordinal);
         foreach (var assembly in assemblies)
         {
             foreach (var type in LoadableTypes(assembly))
             {
-                if (options.TypeFilter is { } filter && !filter(type))
-                {
-                    continue;
-                }
-
-                foreach (var method in type.GetMethods(AllMethods))
-                {
-                    if (method.GetCustomAttribute<WorkflowAttribute>() is { } attribute)
-                    {
-                        Add(method, attribute, options, isService, found, problems);
-                    }
-                }
+                AddMarked(type, options, isService, found, problems);
             }
         }
 
-        foreach (var (method, attribute) in options.ExtraWorkflows)
+        foreach (var type in options.WorkflowTypes.Distinct().Where(t => !assemblies.Contains(t.Assembly)))
+        {
+            AddMarked(type, options, isService, found, problems);
+        }
+
+        foreach (var (method, attribute) in options.CodeWorkflows)
         {
             Add(method, attribute, options, isService, found, problems);
         }
@@ -72,10 +68,21 @@ internal sealed class WorkflowRegistry
         return found;
     }
 
+    private void AddMarked(Type type, SchedulingOptions options, IServiceProviderIsService isService, Dictionary<string, WorkflowDescriptor> found, List<string> problems)
+    {
+        foreach (var method in type.GetMethods(AllMethods))
+        {
+            if (method.GetCustomAttribute<WorkflowAttribute>() is { } attribute)
+            {
+                Add(method, attribute, options, isService, found, problems);
+            }
+        }
+    }
+
     private void Add(MethodInfo method, WorkflowAttribute attribute, SchedulingOptions options, IServiceProviderIsService isService, Dictionary<string, WorkflowDescriptor> found, List<string> problems)
     {
         string where = $"{method.DeclaringType?.FullName}.{method.Name}";
-        string name = attribute.Name ?? $"{method.DeclaringType?.Name}.{method.Name}";
+        string name = WorkflowNames.Of(method, attribute);
         int before = problems.Count;
         if (name.Length is 0 or > MaxNameLength || !name.All(c => char.IsAsciiLetterOrDigit(c) || c is '.' or '-' or '_' or '/' or ':'))
         {

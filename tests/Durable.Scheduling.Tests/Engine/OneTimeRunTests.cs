@@ -1,3 +1,5 @@
+using Durable.Scheduling.Storage;
+using Durable.Scheduling.Storage.InMemory;
 using Durable.Scheduling.Tests.Testing;
 using FluentAssertions;
 using Microsoft.Extensions.DependencyInjection;
@@ -80,9 +82,9 @@ public sealed class OneTimeRunTests
     {
         await using var harness = NewHarness();
         await harness.StartAsync();
-        Func<Task> act = () => harness.Scheduler.ScheduleAsync("no-such-workflow", s_start).AsTask();
+        Func<Task> act = async () => await harness.Scheduler.ScheduleAsync("no-such-workflow", s_start).AsTask();
         (await act.Should().ThrowAsync<ArgumentException>()).Which.Message.Should().Contain("no-such-workflow").And.Contain("send-reminder");
-        Func<Task> emptyKey = () => harness.Scheduler.ScheduleAsync("send-reminder", s_start, idempotencyKey: "").AsTask();
+        Func<Task> emptyKey = async () => await harness.Scheduler.ScheduleAsync("send-reminder", s_start, idempotencyKey: "").AsTask();
         await emptyKey.Should().ThrowAsync<ArgumentException>().WithParameterName("idempotencyKey");
     }
 
@@ -140,9 +142,9 @@ public sealed class OneTimeRunTests
         var run = await harness.Scheduler.ScheduleAsync("send-reminder", s_start.AddSeconds(10), new Reminder(1, "x"));
         await harness.RunForAsync(TimeSpan.FromMinutes(1));
 
-        var act = () => harness.Scheduler.RescheduleAsync(run.Id, s_start.AddHours(1));
+        var act = async () => await harness.Scheduler.RescheduleAsync(run.Id, s_start.AddHours(1));
         (await act.Should().ThrowAsync<ScheduledRunStateException>()).Which.Message.Should().Contain(run.Id.ToString()).And.Contain("Succeeded");
-        var missing = () => harness.Scheduler.RescheduleAsync(Guid.NewGuid(), s_start.AddHours(1));
+        var missing = async () => await harness.Scheduler.RescheduleAsync(Guid.NewGuid(), s_start.AddHours(1));
         (await missing.Should().ThrowAsync<ScheduledRunStateException>()).Which.Message.Should().Contain("does not exist");
     }
 
@@ -153,7 +155,7 @@ public sealed class OneTimeRunTests
         await harness.StartAsync();
         var run = await harness.Scheduler.ScheduleAsync("slow", s_start);
         await harness.RunForAsync(TimeSpan.FromSeconds(1));
-        var act = () => harness.Scheduler.DeleteAsync(run.Id);
+        var act = async () => await harness.Scheduler.DeleteAsync(run.Id);
         (await act.Should().ThrowAsync<ScheduledRunStateException>()).Which.Message.Should().Contain("Running");
     }
 
@@ -170,10 +172,10 @@ public sealed class OneTimeRunTests
         (await harness.Scheduler.BulkDeleteAsync(new RunQuery { WorkflowName = "send-reminder", Statuses = [RunStatus.Pending], Metadata = new Dictionary<string, string> { ["batch"] = "b" } }))
             .Should().Be(5);
 
-        var moved = await harness.Scheduler.BulkRescheduleAsync([(runs[2].Id, s_start.AddMinutes(1)), (runs[3].Id, s_start.AddMinutes(2))]);
+        var moved = await harness.Scheduler.BulkRescheduleAsync([new RunTimeChange(runs[2].Id, s_start.AddMinutes(1)), new RunTimeChange(runs[3].Id, s_start.AddMinutes(2))]);
         moved.Select(r => r.ScheduledTime).Should().Equal(s_start.AddMinutes(1), s_start.AddMinutes(2));
 
-        var allOrNothing = () => harness.Scheduler.BulkRescheduleAsync([(runs[4].Id, s_start.AddMinutes(3)), (runs[9].Id, s_start.AddMinutes(3))]);
+        var allOrNothing = async () => await harness.Scheduler.BulkRescheduleAsync([new RunTimeChange(runs[4].Id, s_start.AddMinutes(3)), new RunTimeChange(runs[9].Id, s_start.AddMinutes(3))]);
         await allOrNothing.Should().ThrowAsync<ScheduledRunStateException>("run 9 was deleted");
         (await harness.Scheduler.GetAsync(runs[4].Id))!.ScheduledTime.Should().Be(s_start.AddHours(1), "nothing changed");
 

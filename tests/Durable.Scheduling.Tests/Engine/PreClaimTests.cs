@@ -1,3 +1,5 @@
+using Durable.Scheduling.Storage;
+using Durable.Scheduling.Storage.InMemory;
 using Durable.Scheduling.Tests.Testing;
 using FluentAssertions;
 using Microsoft.Extensions.DependencyInjection;

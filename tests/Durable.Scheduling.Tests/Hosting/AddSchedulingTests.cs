@@ -1,3 +1,5 @@
+using Durable.Scheduling.Storage;
+using Durable.Scheduling.Storage.InMemory;
 using Microsoft.Extensions.Time.Testing;
 using Durable.Scheduling.Tests.Testing;
 using FluentAssertions;
@@ -44,8 +46,8 @@ public sealed class AddSchedulingTests
         services.AddSingleton<RunLog>();
         services.AddScheduling(o =>
         {
-            o.Assemblies.Add(typeof(BrokenWorkflows).Assembly);
-            o.TypeFilter = t => t == typeof(BrokenWorkflows) || t == typeof(OneTimeWorkflows);
+            o.WorkflowTypes.Add(typeof(BrokenWorkflows));
+            o.WorkflowTypes.Add(typeof(OneTimeWorkflows));
         });
         await using var provider = services.BuildServiceProvider();
         var act = () => provider.GetRequiredService<IHostedService>().StartAsync(CancellationToken.None);
@@ -67,13 +69,12 @@ public sealed class AddSchedulingTests
         builder.Services.AddSingleton<RunLog>();
         builder.Services.AddScheduling(o =>
         {
-            o.Assemblies.Add(typeof(EveryFiveSeconds).Assembly);
-            o.TypeFilter = t => t == typeof(EveryFiveSeconds);
+            o.WorkflowTypes.Add(typeof(EveryFiveSeconds));
         });
         using var host = builder.Build();
         await host.StartAsync();
         var log = host.Services.GetRequiredService<RunLog>();
-        var engine = host.Services.GetRequiredService<SchedulerEngine>();
+        var activity = host.Services.GetRequiredService<ISchedulerActivity>();
         await SettleAsync(); // the occurrence at the start instant runs before the clock moves on
         for (int i = 0; i < 3; i++)
         {
@@ -87,7 +88,7 @@ public sealed class AddSchedulingTests
 
         async Task SettleAsync()
         {
-            while (!engine.IsSettled(0))
+            while (!(activity.IsIdle && activity.RunningHandlers == 0))
             {
                 await Task.Yield();
             }

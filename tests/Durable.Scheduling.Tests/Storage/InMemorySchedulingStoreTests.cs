@@ -1,3 +1,5 @@
+using Durable.Scheduling.Storage;
+using Durable.Scheduling.Storage.InMemory;
 using FluentAssertions;
 using NUnit.Framework;
 

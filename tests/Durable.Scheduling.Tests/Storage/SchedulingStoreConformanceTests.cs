@@ -1,3 +1,4 @@
+using Durable.Scheduling.Storage;
 using FluentAssertions;
 using NUnit.Framework;
 
@@ -224,7 +225,7 @@ public abstract class SchedulingStoreConformanceTests
         await _store.ClaimAsync([running.Id], Now, s_lease, "node-a", default);
         var missing = Guid.NewGuid();
         var refused = await _store.DeleteAsync([pending.Id, running.Id, missing], default);
-        refused.Should().BeEquivalentTo(new[] { (running.Id, (RunStatus?)RunStatus.Running), (missing, (RunStatus?)null) });
+        refused.Should().BeEquivalentTo(new[] { new RunRefusal(running.Id, RunStatus.Running), new RunRefusal(missing, null) });
         (await _store.GetAsync(pending.Id, default)).Should().BeNull();
         (await _store.GetAsync(running.Id, default)).Should().NotBeNull();
         (await _store.InsertAsync([OneTime(Now, key: "again")], default))[0].Created.Should().BeTrue();
@@ -251,11 +252,11 @@ public abstract class SchedulingStoreConformanceTests
         var b = OneTime(Now);
         await _store.InsertAsync([a, b], default);
         await _store.ClaimAsync([b.Id], Now, s_lease, "node-a", default);
-        var act = async () => await _store.RescheduleAsync([(a.Id, Now.AddHours(2)), (b.Id, Now.AddHours(2))], default);
-        (await act.Should().ThrowAsync<ScheduledRunStateException>()).Which.Refused.Should().ContainSingle().Which.Should().Be((b.Id, (RunStatus?)RunStatus.Running));
+        var act = async () => await _store.RescheduleAsync([new RunTimeChange(a.Id, Now.AddHours(2)), new RunTimeChange(b.Id, Now.AddHours(2))], default);
+        (await act.Should().ThrowAsync<ScheduledRunStateException>()).Which.Refused.Should().ContainSingle().Which.Should().Be(new RunRefusal(b.Id, RunStatus.Running));
         (await _store.GetAsync(a.Id, default))!.ScheduledTime.Should().Be(Now.AddHours(1));
 
-        var moved = await _store.RescheduleAsync([(a.Id, Now.AddMinutes(1))], default);
+        var moved = await _store.RescheduleAsync([new RunTimeChange(a.Id, Now.AddMinutes(1))], default);
         moved.Single().ScheduledTime.Should().Be(Now.AddMinutes(1));
         moved.Single().DueTime.Should().Be(Now.AddMinutes(1));
         (await _store.GetDueAsync(Now.AddMinutes(1), 10, null, default)).Runs.Should().ContainSingle().Which.Id.Should().Be(a.Id);

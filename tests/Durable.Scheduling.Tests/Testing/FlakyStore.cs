@@ -1,3 +1,4 @@
+using Durable.Scheduling.Storage;
 namespace Durable.Scheduling.Tests.Testing;
 
 /// <summary>A store that fails every call while <see cref="Down"/> is set (the database is unreachable).</summary>
@@ -30,11 +31,11 @@ public sealed class FlakyStore(ISchedulingStore inner) : ISchedulingStore
 
     public ValueTask<RunPage> ListAsync(RunQuery query, CancellationToken cancellationToken) => Guard(() => inner.ListAsync(query, cancellationToken));
 
-    public ValueTask<IReadOnlyList<(Guid Id, RunStatus? Status)>> DeleteAsync(IReadOnlyCollection<Guid> ids, CancellationToken cancellationToken) => Guard(() => inner.DeleteAsync(ids, cancellationToken));
+    public ValueTask<IReadOnlyList<RunRefusal>> DeleteAsync(IReadOnlyCollection<Guid> ids, CancellationToken cancellationToken) => Guard(() => inner.DeleteAsync(ids, cancellationToken));
 
     public ValueTask<IReadOnlyList<Guid>> DeleteAsync(RunQuery filter, CancellationToken cancellationToken) => Guard(() => inner.DeleteAsync(filter, cancellationToken));
 
-    public ValueTask<IReadOnlyList<ScheduledRun>> RescheduleAsync(IReadOnlyList<(Guid Id, DateTimeOffset Time)> changes, CancellationToken cancellationToken) => Guard(() => inner.RescheduleAsync(changes, cancellationToken));
+    public ValueTask<IReadOnlyList<ScheduledRun>> RescheduleAsync(IReadOnlyList<RunTimeChange> changes, CancellationToken cancellationToken) => Guard(() => inner.RescheduleAsync(changes, cancellationToken));
 
     public ValueTask<DuePage> GetDueAsync(DateTimeOffset until, int limit, string? continuation, CancellationToken cancellationToken) => Guard(() => inner.GetDueAsync(until, limit, continuation, cancellationToken));
 

@@ -21,8 +21,7 @@ internal static class RealClockHost
         services?.Invoke(builder.Services);
         builder.Services.AddScheduling(o =>
         {
-            o.Assemblies.Add(typeof(TWorkflows).Assembly);
-            o.TypeFilter = t => t == typeof(TWorkflows);
+            o.WorkflowTypes.Add(typeof(TWorkflows));
             configure?.Invoke(o);
         });
         var host = builder.Build();

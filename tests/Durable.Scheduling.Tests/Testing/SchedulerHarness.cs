@@ -1,3 +1,4 @@
+using Durable.Scheduling.Storage;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 
@@ -11,7 +12,7 @@ namespace Durable.Scheduling.Tests.Testing;
 public sealed class SchedulerHarness : IAsyncDisposable
 {
     private readonly ServiceProvider _provider;
-    private readonly SchedulerEngine _engine;
+    private readonly ISchedulerActivity _activity;
     private bool _started;
 
     public SchedulerHarness(DateTimeOffset start, Type[] workflowTypes, Action<SchedulingOptions>? configure = null, ISchedulingStore? store = null, Action<IServiceCollection>? services = null)
@@ -24,8 +25,11 @@ public sealed class SchedulerHarness : IAsyncDisposable
         services?.Invoke(collection);
         var builder = collection.AddScheduling(o =>
         {
-            o.Assemblies.Add(typeof(SchedulerHarness).Assembly);
-            o.TypeFilter = t => workflowTypes.Contains(t);
+            foreach (var type in workflowTypes)
+            {
+                o.WorkflowTypes.Add(type);
+            }
+
             o.PollInterval = TimeSpan.FromMinutes(1);
             o.LookAhead = TimeSpan.FromMinutes(2);
             configure?.Invoke(o);
@@ -36,7 +40,7 @@ public sealed class SchedulerHarness : IAsyncDisposable
         }
 
         _provider = collection.BuildServiceProvider();
-        _engine = _provider.GetRequiredService<SchedulerEngine>();
+        _activity = _provider.GetRequiredService<ISchedulerActivity>();
         Scheduler = _provider.GetRequiredService<IScheduler>();
         Store = _provider.GetRequiredService<ISchedulingStore>();
     }
@@ -89,7 +93,7 @@ public sealed class SchedulerHarness : IAsyncDisposable
         while (stable < 3)
         {
             await Task.Yield();
-            stable = _engine.IsSettled(Log.Parked) ? stable + 1 : 0;
+            stable = _activity.IsIdle && _activity.RunningHandlers == Log.Parked ? stable + 1 : 0;
             if (DateTime.UtcNow > deadline)
             {
                 throw new TimeoutException("The scheduler did not settle within 30 s of real time: a handler is blocked on something other than the fake clock.");

@@ -1,6 +1,6 @@
 using System.Buffers.Binary;
 
-namespace Durable.Scheduling;
+namespace Durable.Scheduling.Storage;
 
 /// <summary>
 /// Fast unique ids in the UUID version 7 layout (a millisecond timestamp first, so ids sort roughly by creation):
@@ -8,11 +8,14 @@ namespace Durable.Scheduling;
 /// here (a cryptographic random source per call), which mattered on the per-run path; these cost a few nanoseconds
 /// and are as unique (62 random bits per process, a counter within it). Not for secrets.
 /// </summary>
-internal static class RunIds
+public static class RunIds
 {
     private static readonly ulong s_process = BitConverter.ToUInt64(Guid.NewGuid().ToByteArray(), 0);
     private static long s_counter;
 
+    /// <summary>A new run id whose timestamp part is <paramref name="now"/> (thread-safe; never the same twice in a process).</summary>
+    /// <param name="now">The current instant (from the scheduler's clock).</param>
+    /// <returns>The id.</returns>
     public static Guid Next(DateTimeOffset now)
     {
         ulong counter = (ulong)Interlocked.Increment(ref s_counter);

@@ -1,9 +1,9 @@
 using System.Globalization;
 
-namespace Durable.Scheduling;
+namespace Durable.Scheduling.Storage;
 
 /// <summary>The fixed formats of idempotency keys; each run kind has its own key space.</summary>
-internal static class RunKeys
+public static class RunKeys
 {
     /// <summary><c>workflow@yyyy-MM-ddTHH:mm:ss.fffffffZ</c>: an occurrence of a recurring schedule.</summary>
     public static string Occurrence(string workflow, DateTimeOffset instant) =>

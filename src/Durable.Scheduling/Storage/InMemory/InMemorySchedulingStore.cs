@@ -2,10 +2,12 @@ using System.Buffers;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 
-namespace Durable.Scheduling;
+namespace Durable.Scheduling.Storage.InMemory;
 
 /// <summary>
-/// The in-memory store: fast, compact, not durable (everything is lost with the process). One process only.
+/// The in-memory store (the default): fast, compact, not durable (everything is lost with the process). One process
+/// only; several schedulers in that process may share one instance (each occurrence still runs once). Thread-safe.
+/// Chosen with <c>AddScheduling().UseInMemoryStore()</c>; constructed directly, it can be shared or inspected in tests.
 /// </summary>
 /// <remarks>
 /// A pending one-time run without input or metadata costs one compact slot in a dictionary keyed by run id plus one
@@ -17,7 +19,7 @@ namespace Durable.Scheduling;
 /// ended one, whatever <see cref="SchedulingOptions.RunRetention"/> says, so a process ending thousands of runs a second
 /// does not keep a day of them in memory. Pending and running runs are never dropped.</para>
 /// </remarks>
-internal sealed class InMemorySchedulingStore : ISchedulingStore
+public sealed class InMemorySchedulingStore : ISchedulingStore
 {
     /// <summary>How many ended runs the store keeps at most (about 110 MB of them).</summary>
     public const int DefaultMaxEndedRuns = 1_000_000;
@@ -43,18 +45,17 @@ internal sealed class InMemorySchedulingStore : ISchedulingStore
     private long _lastBucketKey;
     private readonly int _maxEndedRuns;
 
-    public InMemorySchedulingStore()
-        : this(DefaultMaxEndedRuns)
-    {
-    }
-
-    /// <summary>A store that keeps at most <paramref name="maxEndedRuns"/> ended runs (for tests).</summary>
-    internal InMemorySchedulingStore(int maxEndedRuns)
+    /// <summary>Creates an empty store.</summary>
+    /// <param name="maxEndedRuns">The most ended runs it keeps (the oldest ended run goes as another ends); default
+    /// <see cref="DefaultMaxEndedRuns"/>. Pending and running runs are never dropped.</param>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="maxEndedRuns"/> is zero or negative.</exception>
+    public InMemorySchedulingStore(int maxEndedRuns = DefaultMaxEndedRuns)
     {
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(maxEndedRuns);
         _maxEndedRuns = maxEndedRuns;
     }
 
+    /// <inheritdoc />
     [MethodImpl(MethodImplOptions.AggressiveOptimization)] // per-run loops on the dispatch path (see SchedulerEngine)
     public ValueTask<IReadOnlyList<InsertResult>> InsertAsync(IReadOnlyList<ScheduledRun> runs, CancellationToken cancellationToken)
     {
@@ -87,6 +88,7 @@ internal sealed class InMemorySchedulingStore : ISchedulingStore
         return new(results);
     }
 
+    /// <inheritdoc />
     public ValueTask<InsertResult> InsertOneAsync(ScheduledRun run, CancellationToken cancellationToken)
     {
         lock (_lock)
@@ -155,6 +157,7 @@ internal sealed class InMemorySchedulingStore : ISchedulingStore
         return new InsertResult(run, true);
     }
 
+    /// <inheritdoc />
     public ValueTask<ScheduledRun?> GetAsync(Guid id, CancellationToken cancellationToken)
     {
         lock (_lock)
@@ -163,6 +166,7 @@ internal sealed class InMemorySchedulingStore : ISchedulingStore
         }
     }
 
+    /// <inheritdoc />
     public ValueTask<RunPage> ListAsync(RunQuery query, CancellationToken cancellationToken)
     {
         (long afterTicks, Guid afterId) = ContinuationTokens.Decode(query.ContinuationToken);
@@ -185,20 +189,21 @@ internal sealed class InMemorySchedulingStore : ISchedulingStore
         }
     }
 
-    public ValueTask<IReadOnlyList<(Guid Id, RunStatus? Status)>> DeleteAsync(IReadOnlyCollection<Guid> ids, CancellationToken cancellationToken)
+    /// <inheritdoc />
+    public ValueTask<IReadOnlyList<RunRefusal>> DeleteAsync(IReadOnlyCollection<Guid> ids, CancellationToken cancellationToken)
     {
-        var refused = new List<(Guid, RunStatus?)>();
+        var refused = new List<RunRefusal>();
         lock (_lock)
         {
             foreach (var id in ids)
             {
                 if (!_runs.TryGetValue(id, out var slot))
                 {
-                    refused.Add((id, null));
+                    refused.Add(new RunRefusal(id, null));
                 }
                 else if (slot.Status == RunStatus.Running)
                 {
-                    refused.Add((id, RunStatus.Running));
+                    refused.Add(new RunRefusal(id, RunStatus.Running));
                 }
                 else
                 {
@@ -210,6 +215,7 @@ internal sealed class InMemorySchedulingStore : ISchedulingStore
         return new(refused);
     }
 
+    /// <inheritdoc />
     public ValueTask<IReadOnlyList<Guid>> DeleteAsync(RunQuery filter, CancellationToken cancellationToken)
     {
         var deleted = new List<Guid>();
@@ -232,20 +238,21 @@ internal sealed class InMemorySchedulingStore : ISchedulingStore
         return new(deleted);
     }
 
-    public ValueTask<IReadOnlyList<ScheduledRun>> RescheduleAsync(IReadOnlyList<(Guid Id, DateTimeOffset Time)> changes, CancellationToken cancellationToken)
+    /// <inheritdoc />
+    public ValueTask<IReadOnlyList<ScheduledRun>> RescheduleAsync(IReadOnlyList<RunTimeChange> changes, CancellationToken cancellationToken)
     {
         lock (_lock)
         {
-            var refused = new List<(Guid, RunStatus?)>();
+            var refused = new List<RunRefusal>();
             foreach (var (id, _) in changes)
             {
                 if (!_runs.TryGetValue(id, out var slot))
                 {
-                    refused.Add((id, null));
+                    refused.Add(new RunRefusal(id, null));
                 }
                 else if (slot.Status != RunStatus.Pending)
                 {
-                    refused.Add((id, slot.Status));
+                    refused.Add(new RunRefusal(id, slot.Status));
                 }
             }
 
@@ -269,6 +276,7 @@ internal sealed class InMemorySchedulingStore : ISchedulingStore
         }
     }
 
+    /// <inheritdoc />
     [MethodImpl(MethodImplOptions.AggressiveOptimization)] // per-run loops on the dispatch path (see SchedulerEngine)
     public ValueTask<DuePage> GetDueAsync(DateTimeOffset until, int limit, string? continuation, CancellationToken cancellationToken)
     {
@@ -335,6 +343,7 @@ internal sealed class InMemorySchedulingStore : ISchedulingStore
         return new(new DuePage(items, token));
     }
 
+    /// <inheritdoc />
     public ValueTask<IReadOnlyList<ScheduledRun>> GetExpiredLeasesAsync(DateTimeOffset now, int limit, CancellationToken cancellationToken)
     {
         var expired = new List<ScheduledRun>();
@@ -356,6 +365,7 @@ internal sealed class InMemorySchedulingStore : ISchedulingStore
         return new(expired);
     }
 
+    /// <inheritdoc />
     [MethodImpl(MethodImplOptions.AggressiveOptimization)] // per-run loops on the dispatch path (see SchedulerEngine)
     public ValueTask<IReadOnlyList<RunLease>> ClaimAsync(IReadOnlyList<Guid> ids, DateTimeOffset now, TimeSpan leaseDuration, string owner, CancellationToken cancellationToken)
     {
@@ -406,6 +416,7 @@ internal sealed class InMemorySchedulingStore : ISchedulingStore
         return new(leases);
     }
 
+    /// <inheritdoc />
     public ValueTask<bool> RenewAsync(Guid id, Guid leaseToken, DateTimeOffset expiresAt, CancellationToken cancellationToken)
     {
         lock (_lock)
@@ -421,6 +432,7 @@ internal sealed class InMemorySchedulingStore : ISchedulingStore
         }
     }
 
+    /// <inheritdoc />
     [MethodImpl(MethodImplOptions.AggressiveOptimization)] // per-run loops on the dispatch path (see SchedulerEngine)
     public ValueTask<IReadOnlyList<bool>> CompleteAsync(IReadOnlyList<RunCompletion> completions, CancellationToken cancellationToken)
     {
@@ -452,6 +464,7 @@ internal sealed class InMemorySchedulingStore : ISchedulingStore
         return new(results);
     }
 
+    /// <inheritdoc />
     public ValueTask<bool> ReleaseAsync(Guid id, Guid leaseToken, DateTimeOffset dueTime, RunError? failure, CancellationToken cancellationToken)
     {
         lock (_lock)
@@ -474,6 +487,7 @@ internal sealed class InMemorySchedulingStore : ISchedulingStore
         }
     }
 
+    /// <inheritdoc />
     public ValueTask<int> ReleaseOwnedAsync(string owner, CancellationToken cancellationToken)
     {
         lock (_lock)
@@ -491,6 +505,7 @@ internal sealed class InMemorySchedulingStore : ISchedulingStore
         }
     }
 
+    /// <inheritdoc />
     public ValueTask<DateTimeOffset?> GetWatermarkAsync(string schedule, CancellationToken cancellationToken)
     {
         lock (_lock)
@@ -499,6 +514,7 @@ internal sealed class InMemorySchedulingStore : ISchedulingStore
         }
     }
 
+    /// <inheritdoc />
     public ValueTask AdvanceWatermarkAsync(string schedule, DateTimeOffset value, CancellationToken cancellationToken)
     {
         lock (_lock)
@@ -513,6 +529,7 @@ internal sealed class InMemorySchedulingStore : ISchedulingStore
         return ValueTask.CompletedTask;
     }
 
+    /// <inheritdoc />
     public ValueTask<int> PurgeAsync(DateTimeOffset endedBefore, int limit, CancellationToken cancellationToken)
     {
         int purged = 0;

@@ -1,0 +1,31 @@
+using Durable.Scheduling;
+using Durable.Scheduling.Sqlite;
+
+namespace Microsoft.Extensions.DependencyInjection;
+
+/// <summary>
+/// Chooses the SQLite store: <c>services.AddScheduling().UseSqlite("Data Source=scheduling.db")</c>.
+/// </summary>
+public static class SqliteSchedulingBuilderExtensions
+{
+    /// <summary>
+    /// Stores runs, watermarks and history in a SQLite file, created on first use (WAL journal,
+    /// <c>synchronous=FULL</c> by default). Several processes on one machine may share the file. The options are
+    /// checked now, so a bad connection string fails at configuration, not at start-up.
+    /// </summary>
+    /// <param name="builder">The scheduling builder.</param>
+    /// <param name="connectionString">A Microsoft.Data.Sqlite connection string naming a file.</param>
+    /// <param name="configure">Further SQLite options; optional.</param>
+    /// <returns>The builder.</returns>
+    /// <exception cref="ArgumentNullException"><paramref name="builder"/> is null.</exception>
+    /// <exception cref="ArgumentException">The connection string is empty or names an in-memory database, or an
+    /// option is out of range.</exception>
+    public static SchedulingBuilder UseSqlite(this SchedulingBuilder builder, string connectionString, Action<SqliteSchedulingOptions>? configure = null)
+    {
+        ArgumentNullException.ThrowIfNull(builder);
+        var sqlite = new SqliteSchedulingOptions { ConnectionString = connectionString };
+        configure?.Invoke(sqlite);
+        SqliteSchedulingStore.Validate(sqlite);
+        return builder.UseStore(_ => new SqliteSchedulingStore(sqlite));
+    }
+}
