@@ -1,6 +1,6 @@
 using Microsoft.Extensions.Logging;
 
-namespace Durable.Scheduling;
+namespace Durable.Scheduling.Diagnostics;
 
 /// <summary>Every log message, with a stable event id. Never logs inputs, metadata values or secrets.</summary>
 internal static partial class Log

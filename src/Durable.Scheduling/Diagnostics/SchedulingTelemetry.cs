@@ -1,7 +1,7 @@
 using System.Diagnostics;
 using System.Diagnostics.Metrics;
 
-namespace Durable.Scheduling;
+namespace Durable.Scheduling.Diagnostics;
 
 /// <summary>The one <see cref="ActivitySource"/> and one <see cref="Meter"/>, both named <c>Durable.Scheduling</c>.</summary>
 internal static class SchedulingTelemetry

@@ -1,4 +1,5 @@
 using Durable.Scheduling;
+using Durable.Scheduling.Engine;
 using Durable.Scheduling.Storage;
 using Durable.Scheduling.Storage.InMemory;
 using Microsoft.Extensions.DependencyInjection.Extensions;
@@ -42,10 +43,11 @@ public static class SchedulingServiceCollectionExtensions
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<SchedulingOptions>, SchedulingOptionsValidator>());
         services.TryAddSingleton<ISchedulingStore>(_ => new InMemorySchedulingStore());
         services.TryAddSingleton<WorkflowRegistry>();
-        services.TryAddSingleton<SchedulerEngine>();
+        services.TryAddSingleton<SchedulerHost>();
+        services.TryAddSingleton<IRunChanges>(sp => sp.GetRequiredService<SchedulerHost>().Changes);
         services.TryAddSingleton<IScheduler, Scheduler>();
-        services.TryAddSingleton<ISchedulerActivity>(sp => sp.GetRequiredService<SchedulerEngine>());
-        services.AddSingleton<IHostedService>(sp => sp.GetRequiredService<SchedulerEngine>());
+        services.TryAddSingleton<ISchedulerActivity>(sp => sp.GetRequiredService<SchedulerHost>());
+        services.AddSingleton<IHostedService>(sp => sp.GetRequiredService<SchedulerHost>());
         return new SchedulingBuilder(services);
     }
 

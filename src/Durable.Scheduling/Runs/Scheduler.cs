@@ -1,3 +1,4 @@
+using Durable.Scheduling.Engine;
 using System.Reflection;
 using System.Text.Json;
 using Microsoft.Extensions.DependencyInjection;
@@ -12,15 +13,15 @@ internal sealed class Scheduler : IScheduler
 {
     private readonly ISchedulingStore _store;
     private readonly WorkflowRegistry _registry;
-    private readonly SchedulerEngine _engine;
+    private readonly IRunChanges _changes;
     private readonly SchedulingOptions _options;
     private readonly TimeProvider _time;
 
-    public Scheduler(ISchedulingStore store, WorkflowRegistry registry, SchedulerEngine engine, IOptions<SchedulingOptions> options, IServiceProvider services)
+    public Scheduler(ISchedulingStore store, WorkflowRegistry registry, IRunChanges changes, IOptions<SchedulingOptions> options, IServiceProvider services)
     {
         _store = store;
         _registry = registry;
-        _engine = engine;
+        _changes = changes;
         _options = options.Value;
         _time = services.GetService<TimeProvider>() ?? TimeProvider.System;
     }
@@ -44,7 +45,7 @@ internal sealed class Scheduler : IScheduler
     {
         if (result.Created)
         {
-            _engine.NotifyCreated(result.Run, now);
+            _changes.Created(result.Run, now);
         }
 
         return result.Run;
@@ -97,7 +98,7 @@ internal sealed class Scheduler : IScheduler
             throw new ScheduledRunStateException(refused, "delete");
         }
 
-        _engine.NotifyRemoved(id);
+        _changes.Removed(id);
         return true;
     }
 
@@ -109,7 +110,7 @@ internal sealed class Scheduler : IScheduler
         var notDeleted = refused.Select(r => r.Id).ToHashSet();
         foreach (var id in list.Where(id => !notDeleted.Contains(id)))
         {
-            _engine.NotifyRemoved(id);
+            _changes.Removed(id);
         }
 
         return list.Count - refused.Count;
@@ -121,7 +122,7 @@ internal sealed class Scheduler : IScheduler
         var deleted = await _store.DeleteAsync(filter, cancellationToken).ConfigureAwait(false);
         foreach (var id in deleted)
         {
-            _engine.NotifyRemoved(id);
+            _changes.Removed(id);
         }
 
         return deleted.Count;
@@ -143,7 +144,7 @@ internal sealed class Scheduler : IScheduler
         var rescheduled = await _store.RescheduleAsync(list, cancellationToken).ConfigureAwait(false);
         foreach (var run in rescheduled)
         {
-            _engine.NotifyAdded(run);
+            _changes.Added(run);
         }
 
         return rescheduled;

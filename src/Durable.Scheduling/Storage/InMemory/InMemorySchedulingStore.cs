@@ -56,7 +56,7 @@ public sealed class InMemorySchedulingStore : ISchedulingStore
     }
 
     /// <inheritdoc />
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)] // per-run loops on the dispatch path (see SchedulerEngine)
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)] // per-run loops on the dispatch path (see Engine/Claiming)
     public ValueTask<IReadOnlyList<InsertResult>> InsertAsync(IReadOnlyList<ScheduledRun> runs, CancellationToken cancellationToken)
     {
         var results = new InsertResult[runs.Count];
@@ -277,7 +277,7 @@ public sealed class InMemorySchedulingStore : ISchedulingStore
     }
 
     /// <inheritdoc />
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)] // per-run loops on the dispatch path (see SchedulerEngine)
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)] // per-run loops on the dispatch path (see Engine/Claiming)
     public ValueTask<DuePage> GetDueAsync(DateTimeOffset until, int limit, string? continuation, CancellationToken cancellationToken)
     {
         (long afterDue, Guid afterId) = ContinuationTokens.Decode(continuation);
@@ -366,7 +366,7 @@ public sealed class InMemorySchedulingStore : ISchedulingStore
     }
 
     /// <inheritdoc />
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)] // per-run loops on the dispatch path (see SchedulerEngine)
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)] // per-run loops on the dispatch path (see Engine/Claiming)
     public ValueTask<IReadOnlyList<RunLease>> ClaimAsync(IReadOnlyList<Guid> ids, DateTimeOffset now, TimeSpan leaseDuration, string owner, CancellationToken cancellationToken)
     {
         long nowTicks = now.UtcTicks;
@@ -433,7 +433,7 @@ public sealed class InMemorySchedulingStore : ISchedulingStore
     }
 
     /// <inheritdoc />
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)] // per-run loops on the dispatch path (see SchedulerEngine)
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)] // per-run loops on the dispatch path (see Engine/Claiming)
     public ValueTask<IReadOnlyList<bool>> CompleteAsync(IReadOnlyList<RunCompletion> completions, CancellationToken cancellationToken)
     {
         var results = new bool[completions.Count];

@@ -1,7 +1,8 @@
+using Durable.Scheduling.Engine.Concurrency;
 using FluentAssertions;
 using NUnit.Framework;
 
-namespace Durable.Scheduling.Tests.Engine;
+namespace Durable.Scheduling.Tests.Engine.Concurrency;
 
 [TestFixture]
 public sealed class BatchQueueTests

@@ -2,7 +2,7 @@ using System.Diagnostics;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 
-namespace Durable.Scheduling;
+namespace Durable.Scheduling.Engine.Timing;
 
 /// <summary>
 /// The last few milliseconds of a wait on the real clock. The .NET timer queue runs on a 4 ms tick on Linux and may

@@ -1,7 +1,8 @@
+using Durable.Scheduling.Engine.Timing;
 using FluentAssertions;
 using NUnit.Framework;
 
-namespace Durable.Scheduling.Tests.Engine;
+namespace Durable.Scheduling.Tests.Engine.Timing;
 
 [TestFixture]
 public sealed class TimerWheelTests

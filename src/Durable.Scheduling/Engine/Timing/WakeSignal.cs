@@ -1,4 +1,4 @@
-namespace Durable.Scheduling;
+namespace Durable.Scheduling.Engine.Timing;
 
 /// <summary>
 /// Wakes the scheduler loop: set by new work, by run completions and by its own timer (from the scheduler's

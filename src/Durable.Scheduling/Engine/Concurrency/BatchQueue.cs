@@ -1,4 +1,4 @@
-namespace Durable.Scheduling;
+namespace Durable.Scheduling.Engine.Concurrency;
 
 /// <summary>
 /// A queue many threads add to and one consumer empties a batch at a time: two lists swapped under a lock. Unlike a

@@ -1,0 +1,287 @@
+using System.Runtime.CompilerServices;
+using Durable.Scheduling.Diagnostics;
+using Durable.Scheduling.Engine.Admission;
+using Durable.Scheduling.Engine.Execution;
+using Durable.Scheduling.Engine.Timing;
+using Durable.Scheduling.Storage;
+using Microsoft.Extensions.Logging;
+
+namespace Durable.Scheduling.Engine.Claiming;
+
+/// <summary>
+/// Claims the runs admission let through, under a lease, in batches, and starts them; runs due within the pre-claim
+/// window are claimed as of their instant and kept, in due order, until it comes (<see cref="StartReady"/>). Owned by
+/// the loop.
+/// </summary>
+internal sealed class Claimer
+{
+    /// <summary>Runs in the first claim at a due instant, so the first start early; later claims are whole batches.</summary>
+    private const int FirstDispatchChunk = 64;
+
+    private readonly ISchedulingStore _store;
+    private readonly SchedulingOptions _options;
+    private readonly AdmissionControl _admission;
+    private readonly TrackedRuns _tracked;
+    private readonly ExecutionTracker _executions;
+    private readonly Func<string, WorkflowDescriptor?> _find;
+    private readonly LoopWait _wait;
+    private readonly ILogger _logger;
+    private readonly List<Guid> _claimIds = []; // scratch list, reused by every claim
+    private readonly List<RunLease> _ready = []; // claimed ahead of their due instant, in due order, from _readyStart on
+    private int _readyStart;
+    private volatile int _readyCount;
+
+    public Claimer(ISchedulingStore store, SchedulingOptions options, AdmissionControl admission, TrackedRuns tracked, ExecutionTracker executions, Func<string, WorkflowDescriptor?> find, LoopWait wait, ILogger logger)
+    {
+        _store = store;
+        _options = options;
+        _admission = admission;
+        _tracked = tracked;
+        _executions = executions;
+        _find = find;
+        _wait = wait;
+        _logger = logger;
+    }
+
+    /// <summary>The instance id recorded with every lease this scheduler takes.</summary>
+    public string Owner { get; set; } = "";
+
+    /// <summary>Runs claimed ahead and waiting for their instant (read from any thread).</summary>
+    public int ReadyCount => _readyCount;
+
+    /// <summary>
+    /// When the loop should next act for a run claimed ahead: a little before its instant on the real clock (it is
+    /// handed over early and waits on its pool thread), at it otherwise; <see cref="long.MaxValue"/> when none.
+    /// </summary>
+    public long NextReadyTicks() => _readyStart < _ready.Count ? _ready[_readyStart].Run.DueTicks - _wait.HandOffTicks : long.MaxValue;
+
+    /// <summary>
+    /// Claims what the last admission let through (and records the occurrences it skipped). Runs due already are
+    /// claimed as of now; runs due within the pre-claim window as of their instant, one instant per claim. When
+    /// stopping has begun, nothing is claimed and the reserved slots are given back.
+    /// </summary>
+    public async Task ClaimAdmittedAsync(DateTimeOffset now, CancellationToken stop)
+    {
+        var toClaim = _admission.ToClaim;
+        if (stop.IsCancellationRequested)
+        {
+            foreach (var claim in toClaim)
+            {
+                _admission.Unreserve(claim.Kind, claim.Workflow); // no run starts once stopping has begun; they stay pending in the store
+            }
+
+            toClaim.Clear();
+            return;
+        }
+
+        if (_admission.ToSkip.Count > 0)
+        {
+            await SkipAsync(_admission.ToSkip, now, stop).ConfigureAwait(false);
+        }
+
+        for (int offset = 0, chunk = Math.Min(_options.BatchSize, FirstDispatchChunk), end; offset < toClaim.Count; offset = end, chunk = _options.BatchSize)
+        {
+            end = FillClaimBatch(offset, chunk, now.UtcTicks, out long claimAt);
+            var at = claimAt == now.UtcTicks ? now : new DateTimeOffset(claimAt, TimeSpan.Zero);
+            IReadOnlyList<RunLease> leases;
+            try
+            {
+                leases = await _store.ClaimAsync(_claimIds, at, _options.LeaseDuration, Owner, stop).ConfigureAwait(false);
+            }
+            catch
+            {
+                // Nothing claimed (a failed store call changes nothing): give back the slots of this and later batches
+                // and forget the nodes, so the feed loads the runs again after the back-off.
+                for (int i = offset; i < toClaim.Count; i++)
+                {
+                    _tracked.Forget(toClaim[i].Id);
+                    _admission.Unreserve(toClaim[i].Kind, toClaim[i].Workflow);
+                }
+
+                toClaim.Clear();
+                throw;
+            }
+
+            if (stop.IsCancellationRequested)
+            {
+                // Stopping began during the claim: hand the runs back instead of starting them.
+                foreach (var lease in leases)
+                {
+                    await _store.ReleaseAsync(lease.Run.Id, lease.Token, lease.Run.DueTime, lease.Run.Error, CancellationToken.None).ConfigureAwait(false);
+                }
+
+                leases = [];
+            }
+
+            TakeLeases(leases, offset, end, claimAt > now.UtcTicks);
+        }
+
+        toClaim.Clear();
+    }
+
+    /// <summary>Starts the runs claimed ahead whose instant has come (or comes within the hand-off on the real clock).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public void StartReady(long nowTicks)
+    {
+        long handOff = _wait.HandOffTicks;
+        long handOffUntil = nowTicks > long.MaxValue - handOff ? long.MaxValue : nowTicks + handOff;
+        while (_readyStart < _ready.Count && _ready[_readyStart].Run.DueTicks <= handOffUntil)
+        {
+            var lease = _ready[_readyStart++];
+            var execution = _executions.Start(lease, _find(lease.Run.WorkflowName));
+            if (lease.Run.DueTicks > nowTicks)
+            {
+                // Handed over early: the handler starts when the monotonic clock reaches the instant, never before.
+                execution.StartAt = SystemClockWait.TimestampAt(lease.Run.DueTicks, nowTicks);
+            }
+        }
+
+        _executions.Launch();
+
+        if (_readyStart == _ready.Count && _readyStart > 0)
+        {
+            _ready.Clear();
+            _readyStart = 0;
+        }
+
+        _readyCount = _ready.Count - _readyStart;
+    }
+
+    /// <summary>At stop: hands back the runs claimed ahead that have not started, so they stay pending.</summary>
+    public async Task ReleaseReadyAsync()
+    {
+        for (; _readyStart < _ready.Count; _readyStart++)
+        {
+            var lease = _ready[_readyStart];
+            _admission.Unreserve(lease.Run.Kind, lease.Run.WorkflowName);
+            try
+            {
+                await _store.ReleaseAsync(lease.Run.Id, lease.Token, lease.Run.DueTime, lease.Run.Error, CancellationToken.None).ConfigureAwait(false);
+            }
+            catch (Exception e)
+            {
+                Log.CompletionFailed(_logger, e, lease.Run.Id); // its lease expires and the run is claimed again
+            }
+        }
+
+        _ready.Clear();
+        _readyStart = 0;
+        _readyCount = 0;
+    }
+
+    /// <summary>Puts the ids of the next claim in <see cref="_claimIds"/>: up to a chunk of runs sharing one claim instant.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private int FillClaimBatch(int offset, int chunk, long nowTicks, out long claimAt)
+    {
+        var toClaim = _admission.ToClaim;
+        claimAt = Math.Max(nowTicks, toClaim[offset].DueTicks);
+        _claimIds.Clear();
+        int end = offset;
+        for (; end < toClaim.Count && end - offset < chunk && Math.Max(nowTicks, toClaim[end].DueTicks) == claimAt; end++)
+        {
+            _claimIds.Add(toClaim[end].Id);
+        }
+
+        return end;
+    }
+
+    /// <summary>
+    /// Starts the claimed runs of the claim of admitted runs <paramref name="offset"/> to <paramref name="end"/> (or
+    /// keeps them for their instant when claimed ahead), and forgets those nodes: a run claimed is running (the store
+    /// no longer reports it due); one not claimed was claimed elsewhere, deleted, rescheduled or not due after all, and
+    /// gives its slot back. The feed reloads a run if it is due again. Leases come in the order of the ids claimed, so
+    /// one walk pairs them with their nodes.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private void TakeLeases(IReadOnlyList<RunLease> leases, int offset, int end, bool ahead)
+    {
+        var toClaim = _admission.ToClaim;
+        int next = 0;
+        for (int i = offset; i < end; i++)
+        {
+            var claim = toClaim[i];
+            var node = claim.Node;
+            if (node is { Tracked: true })
+            {
+                _tracked.Forget(claim.Id);
+            }
+
+            if (next < leases.Count && leases[next].Run.Id == claim.Id)
+            {
+                TakeLease(leases[next++], ahead, claim.Descriptor);
+            }
+            else
+            {
+                _admission.Unreserve(claim.Kind, claim.Workflow);
+            }
+
+            // Claimed or not, nothing refers to the node now (it left the wheel when it fell due, and the admitted list
+            // is cleared after the claim): the next Track reuses it.
+            if (node is not null)
+            {
+                _tracked.Recycle(node);
+            }
+        }
+
+        // A store that broke the order: the runs it claimed out of order still start, with their slots taken again.
+        for (; next < leases.Count; next++)
+        {
+            _admission.Reserve(leases[next].Run.Kind, leases[next].Run.WorkflowName);
+            TakeLease(leases[next], ahead, _find(leases[next].Run.WorkflowName));
+        }
+
+        _executions.Launch();
+    }
+
+    private void TakeLease(RunLease lease, bool ahead, WorkflowDescriptor? workflow)
+    {
+        if (ahead)
+        {
+            AddReady(lease);
+        }
+        else
+        {
+            _executions.Start(lease, workflow);
+        }
+    }
+
+    /// <summary>Keeps a run claimed ahead until its instant, in due order.</summary>
+    private void AddReady(RunLease lease)
+    {
+        _ready.Add(lease);
+        int last = _ready.Count - 1;
+        if (last > _readyStart && _ready[last - 1].Run.DueTicks > lease.Run.DueTicks)
+        {
+            _ready.Sort(_readyStart, _ready.Count - _readyStart, ReadyOrder.Instance);
+        }
+
+        _readyCount = _ready.Count - _readyStart;
+    }
+
+    /// <summary>Records occurrences skipped by their overlap policy: claimed, then completed as skipped.</summary>
+    private async Task SkipAsync(List<WheelNode> nodes, DateTimeOffset now, CancellationToken stop)
+    {
+        var leases = await _store.ClaimAsync(nodes.ConvertAll(n => n.Id), now, _options.LeaseDuration, Owner, stop).ConfigureAwait(false);
+        var completions = new List<RunCompletion>(leases.Count);
+        foreach (var lease in leases)
+        {
+            var policy = _admission.OverlapOf(lease.Run.WorkflowName);
+            completions.Add(new RunCompletion(lease.Run.Id, lease.Token, RunStatus.Skipped, now, new RunError("Durable.Scheduling.OverlapPolicy", $"Skipped by overlap policy {policy}: an earlier run was still active.")));
+            SchedulingTelemetry.OccurrencesSkipped.Add(1, new KeyValuePair<string, object?>("workflow", lease.Run.WorkflowName));
+            Log.OccurrenceSkipped(_logger, lease.Run.WorkflowName, lease.Run.ScheduledTime, policy);
+        }
+
+        await _store.CompleteAsync(completions, stop).ConfigureAwait(false);
+        foreach (var node in nodes)
+        {
+            _tracked.Forget(node.Id);
+        }
+    }
+
+    private sealed class ReadyOrder : IComparer<RunLease>
+    {
+        public static readonly ReadyOrder Instance = new();
+
+        public int Compare(RunLease x, RunLease y) => x.Run.DueTicks.CompareTo(y.Run.DueTicks);
+    }
+}

@@ -1,0 +1,168 @@
+using System.Diagnostics;
+using Durable.Scheduling.Diagnostics;
+using Durable.Scheduling.Engine.Admission;
+using Durable.Scheduling.Engine.Timing;
+using Durable.Scheduling.Storage;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+
+namespace Durable.Scheduling.Engine.Execution;
+
+/// <summary>
+/// One attempt of a claimed run, on a pool thread: waits for its instant when handed over early, invokes the handler
+/// (in a new DI scope when it needs one), frees its concurrency slot, then applies <see cref="OutcomePolicy"/>: the
+/// outcome to the completion writer, or the run released for a retry or because stopping interrupted it. No exception
+/// escapes.
+/// </summary>
+internal sealed class RunAttempt(
+    ISchedulingStore store,
+    TimeProvider time,
+    ConcurrencySlots slots,
+    WakeSignal signal,
+    ExecutionTracker tracker,
+    IOutcomeWriter writer,
+    IServiceScopeFactory scopes,
+    IServiceProvider services,
+    SchedulingOptions options,
+    ILogger logger,
+    CancellationToken stopping)
+{
+    public async Task ExecuteAsync(RunExecution execution)
+    {
+        var run = execution.Lease.Run;
+        if (execution.StartAt != 0)
+        {
+            PreciseDelay.Spin(execution.StartAt);
+        }
+
+        if (stopping.IsCancellationRequested)
+        {
+            // Stopping began after the run was handed to the thread pool, before its handler started (it waited for a
+            // thread, or behind earlier runs of its batch): no run starts once stopping has begun; it goes back pending.
+            slots.GiveBack();
+            Log.RunReleased(logger, run.Id, run.WorkflowName);
+            await ReleaseQuietlyAsync(execution).ConfigureAwait(false);
+            tracker.Ended(execution);
+            return;
+        }
+
+        var workflow = execution.Workflow;
+        var startedAt = time.GetUtcNow();
+        SchedulingTelemetry.RunsStarted.Add(1, new KeyValuePair<string, object?>("workflow", run.WorkflowName));
+        SchedulingTelemetry.ActiveRuns.Add(1);
+        SchedulingTelemetry.DispatchLag.Record((startedAt - run.DueTime).TotalMilliseconds, new KeyValuePair<string, object?>("workflow", run.WorkflowName));
+        using var activity = SchedulingTelemetry.ActivitySource.StartActivity("durable.scheduling.run", ActivityKind.Internal);
+        activity?.SetTag("durable.scheduling.workflow", run.WorkflowName);
+        activity?.SetTag("durable.scheduling.run_id", run.Id);
+        activity?.SetTag("durable.scheduling.attempt", run.Attempt);
+        Log.RunStarted(logger, run.Id, run.WorkflowName, run.Attempt, run.ScheduledTime);
+        Exception? failure = null;
+        try
+        {
+            if (workflow is null)
+            {
+                throw new InvalidOperationException($"Workflow '{run.WorkflowName}' is not defined in this process.");
+            }
+
+            if (workflow.Timeout is { } timeout)
+            {
+                execution.CancelAfter(timeout, time);
+            }
+
+            var context = workflow.Invoker.TakesContext ? new ScheduledRunContext(run, startedAt, run.Attempt) : null;
+            var input = workflow.Invoker.ReadInput(run.Input, options.JsonSerializerOptions);
+            if (workflow.Invoker.NeedsScope)
+            {
+                var scope = scopes.CreateAsyncScope();
+                await using (scope.ConfigureAwait(false))
+                {
+                    await workflow.Invoker.InvokeAsync(scope.ServiceProvider, context, input, execution.Token).ConfigureAwait(false);
+                }
+            }
+            else
+            {
+                await workflow.Invoker.InvokeAsync(services, context, input, execution.Token).ConfigureAwait(false);
+            }
+        }
+        catch (Exception e)
+        {
+            failure = e;
+        }
+
+        SchedulingTelemetry.ActiveRuns.Add(-1);
+
+        // Free the concurrency slot now (not when the outcome is stored), and wake the loop if runs wait for one.
+        if (slots.Free())
+        {
+            signal.Set();
+        }
+
+        try
+        {
+            await FinishAsync(execution, failure).ConfigureAwait(false);
+        }
+        catch (Exception e)
+        {
+            Log.CompletionFailed(logger, e, run.Id);
+            tracker.Ended(execution);
+        }
+    }
+
+    /// <summary>Releases a run's lease quietly (back to pending, attempt kept); a failure is logged and the lease expires.</summary>
+    public async Task ReleaseQuietlyAsync(RunExecution execution)
+    {
+        try
+        {
+            var run = execution.Lease.Run;
+            await store.ReleaseAsync(run.Id, execution.Lease.Token, run.DueTime, run.Error, CancellationToken.None).ConfigureAwait(false);
+        }
+        catch (Exception e)
+        {
+            Log.CompletionFailed(logger, e, execution.Lease.Run.Id);
+        }
+    }
+
+    private async Task FinishAsync(RunExecution execution, Exception? failure)
+    {
+        var run = execution.Lease.Run;
+        var now = time.GetUtcNow();
+        var outcome = OutcomePolicy.Decide(failure, run, execution.Workflow, execution.CancelledByOverlap, execution.TimedOut, stopping.IsCancellationRequested, now);
+        switch (outcome.Kind)
+        {
+            case OutcomeKind.Succeeded:
+                SchedulingTelemetry.RunsSucceeded.Add(1, new KeyValuePair<string, object?>("workflow", run.WorkflowName));
+                writer.Complete(execution, RunStatus.Succeeded, now, null);
+                return;
+            case OutcomeKind.CancelledByOverlap:
+                writer.Complete(execution, RunStatus.Cancelled, now, new RunError(outcome.Failure!.GetType().FullName!, "Cancelled by overlap policy CancelOther: a newer occurrence came due."));
+                return;
+            case OutcomeKind.ReleasedForStop:
+                Log.RunReleased(logger, run.Id, run.WorkflowName);
+                await ReleaseQuietlyAsync(execution).ConfigureAwait(false);
+                tracker.Ended(execution);
+                return;
+        }
+
+        var error = outcome.Failure!;
+        SchedulingTelemetry.RunsFailed.Add(1, new KeyValuePair<string, object?>("workflow", run.WorkflowName));
+        var recorded = new RunError(error.GetType().FullName ?? error.GetType().Name, error.Message);
+        if (outcome.Kind == OutcomeKind.Retry)
+        {
+            Log.RunRetrying(logger, error, run.Id, run.WorkflowName, run.Attempt, outcome.RetryAt);
+            if (await store.ReleaseAsync(run.Id, execution.Lease.Token, outcome.RetryAt, recorded, CancellationToken.None).ConfigureAwait(false))
+            {
+                execution.Retry = run with { Status = RunStatus.Pending, DueTime = outcome.RetryAt }; // tracked when the loop sees the end
+            }
+            else
+            {
+                Log.LeaseLost(logger, run.Id, run.WorkflowName);
+            }
+
+            tracker.Ended(execution);
+            return;
+        }
+
+        Log.RunFailed(logger, error, run.Id, run.WorkflowName, run.Attempt);
+        writer.Complete(execution, RunStatus.Failed, now, recorded);
+    }
+}

@@ -1,0 +1,111 @@
+using System.Diagnostics;
+using Durable.Scheduling.Storage;
+
+namespace Durable.Scheduling.Engine.Execution;
+
+/// <summary>
+/// One executing run: its lease and the token its handler sees (the stopping token itself, unless the workflow has a
+/// timeout or can be cancelled by <see cref="OverlapPolicy.CancelOther"/>, which need a token of its own). It is its
+/// own thread-pool work item, and is reused for another run once the loop has seen it end.
+/// </summary>
+internal sealed class RunExecution : IDisposable, IThreadPoolWorkItem
+{
+    private readonly RunAttempt _attempt;
+    private CancellationTokenSource? _cancel;
+    private CancellationTokenSource? _timeout;
+    private volatile bool _cancelledByOverlap;
+
+    // The outcome, set when the handler has ended (kept unpacked: an execution exists per run).
+    private RunStatus _status;
+    private long _completedTicks;
+    private RunError? _error;
+
+    public RunExecution(RunAttempt attempt, RunLease lease, WorkflowDescriptor? workflow, bool cancellable, CancellationToken stopping)
+    {
+        _attempt = attempt;
+        Reuse(lease, workflow, cancellable, stopping);
+    }
+
+    public RunLease Lease { get; private set; }
+
+    /// <summary>
+    /// The <see cref="Stopwatch"/> timestamp before which the handler must not start (0: at once): set for a run handed
+    /// to the thread pool ahead of its instant.
+    /// </summary>
+    public long StartAt { get; set; }
+
+    /// <summary>Links of the loop's <see cref="ExecutionList"/>.</summary>
+    public RunExecution? Previous { get; set; }
+
+    public RunExecution? Next { get; set; }
+
+    public WorkflowDescriptor? Workflow { get; private set; }
+
+    public CancellationToken Token { get; private set; }
+
+    public bool CancelledByOverlap => _cancelledByOverlap;
+
+    public bool TimedOut => _timeout?.IsCancellationRequested == true;
+
+    /// <summary>The run as released for a retry, for the loop to track once it sees this attempt end.</summary>
+    public ScheduledRun? Retry { get; set; }
+
+    /// <summary>
+    /// Makes this execution one of another run. Only for an execution the loop has seen end: by then no thread refers
+    /// to it any more.
+    /// </summary>
+    public void Reuse(RunLease lease, WorkflowDescriptor? workflow, bool cancellable, CancellationToken stopping)
+    {
+        Lease = lease;
+        Workflow = workflow;
+        _cancel = cancellable ? CancellationTokenSource.CreateLinkedTokenSource(stopping) : null;
+        _timeout = null;
+        _cancelledByOverlap = false;
+        Token = _cancel?.Token ?? stopping;
+        _status = default;
+        _completedTicks = 0;
+        _error = null;
+        Retry = null;
+        Previous = null;
+        Next = null;
+        StartAt = 0;
+    }
+
+    public void SetOutcome(RunStatus status, long completedTicks, RunError? error)
+    {
+        _status = status;
+        _completedTicks = completedTicks;
+        _error = error;
+    }
+
+    /// <summary>The outcome to store.</summary>
+    public RunCompletion Completion() => new(Lease.Run.Id, Lease.Token, _status, new DateTimeOffset(_completedTicks, TimeSpan.Zero), _error);
+
+    /// <summary>Runs the handler.</summary>
+    void IThreadPoolWorkItem.Execute() => _ = _attempt.ExecuteAsync(this);
+
+    public void CancelAfter(TimeSpan timeout, TimeProvider time)
+    {
+        _timeout = new CancellationTokenSource(timeout, time);
+        _timeout.Token.UnsafeRegister(static s => ((CancellationTokenSource)s!).Cancel(), _cancel);
+    }
+
+    public void CancelByOverlap()
+    {
+        _cancelledByOverlap = true;
+        try
+        {
+            _cancel?.Cancel();
+        }
+        catch (ObjectDisposedException)
+        {
+            // the run ended meanwhile
+        }
+    }
+
+    public void Dispose()
+    {
+        _timeout?.Dispose();
+        _cancel?.Dispose();
+    }
+}

@@ -1,0 +1,85 @@
+using Durable.Scheduling.Engine.Admission;
+using Durable.Scheduling.Engine.Concurrency;
+using Durable.Scheduling.Engine.Timing;
+
+namespace Durable.Scheduling.Engine;
+
+/// <summary>
+/// The engine's inbox: changes the scheduler API made to runs, queued from any thread and applied by the loop at its
+/// next pass. A change carries what the loop needs to file the run, not the run itself (while the loop is behind,
+/// queued changes should not keep whole run snapshots alive past a garbage collection).
+/// </summary>
+internal sealed class RunChangeInbox(WakeSignal signal, ConcurrencySlots slots, bool precise, long wheelHorizonTicks) : IRunChanges
+{
+    private readonly BatchQueue<Change> _changes = new();
+
+    private enum ChangeKind
+    {
+        Added,
+        Removed,
+    }
+
+    public bool IsEmpty => _changes.IsEmpty;
+
+    public void Added(ScheduledRun run)
+    {
+        if (run.Status == RunStatus.Pending)
+        {
+            Post(new Change(ChangeKind.Added, run.Id, run.DueTicks, run.WorkflowName, run.Kind));
+        }
+        else
+        {
+            Removed(run.Id); // no longer pending: whatever the loop holds for it is stale
+        }
+    }
+
+    public void Created(ScheduledRun run, DateTimeOffset now)
+    {
+        if (run.DueTicks <= now.UtcTicks + wheelHorizonTicks)
+        {
+            Added(run);
+        }
+    }
+
+    public void Removed(Guid id) => Post(new Change(ChangeKind.Removed, id, 0, null, default));
+
+    /// <summary>Applies the queued changes (loop only): files, re-files or drops runs; a one-time run due already goes straight to admission.</summary>
+    public void Apply(long nowTicks, TrackedRuns tracked, AdmissionControl admission)
+    {
+        long horizon = nowTicks + wheelHorizonTicks;
+        foreach (var change in _changes.TakeAll())
+        {
+            tracked.Remove(change.Id);
+            if (change.Kind != ChangeKind.Added)
+            {
+                continue;
+            }
+
+            if (change.DueTicks <= nowTicks && change.RunKind == RunKind.OneTime)
+            {
+                // Due already: straight to the queue of due runs (claimed in this pass if a slot is free), as a struct,
+                // without a node, the wheel or the known set. The feed loads no runs while runs wait, so it is never
+                // loaded twice (were it, the second claim would simply fail).
+                admission.EnqueueDueNow(change.Id, change.DueTicks, change.Workflow!);
+            }
+            else if (change.DueTicks <= horizon)
+            {
+                tracked.Track(change.Id, change.DueTicks, change.Workflow!, change.RunKind);
+            }
+        }
+    }
+
+    private void Post(Change change)
+    {
+        _changes.Enqueue(change);
+
+        // While runs wait for a concurrency slot nothing new could start: the loop reads the inbox when it next wakes
+        // (a slot freed, or at most a millisecond later), with whatever else came meanwhile.
+        if (!precise || !slots.Wanted)
+        {
+            signal.Set();
+        }
+    }
+
+    private readonly record struct Change(ChangeKind Kind, Guid Id, long DueTicks, string? Workflow, RunKind RunKind);
+}

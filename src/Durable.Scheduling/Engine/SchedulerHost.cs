@@ -1,0 +1,166 @@
+using Durable.Scheduling.Diagnostics;
+using Durable.Scheduling.Engine.Admission;
+using Durable.Scheduling.Engine.Claiming;
+using Durable.Scheduling.Engine.Completion;
+using Durable.Scheduling.Engine.Execution;
+using Durable.Scheduling.Engine.Feed;
+using Durable.Scheduling.Engine.Maintenance;
+using Durable.Scheduling.Engine.Timing;
+using Durable.Scheduling.Storage;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+using Microsoft.Extensions.Options;
+
+namespace Durable.Scheduling.Engine;
+
+/// <summary>
+/// The hosted service that runs workflows: at start it discovers the workflows (throwing on misconfiguration), wires
+/// the engine's rooms and starts the <see cref="SchedulerLoop"/>; at stop it stops the loop, lets running handlers end
+/// within the host's shutdown timeout and releases what is still running after it. Also what <see cref="IScheduler"/>
+/// talks to (<see cref="Changes"/>) and what <see cref="ISchedulerActivity"/> reads.
+/// </summary>
+internal sealed class SchedulerHost : IHostedService, ISchedulerActivity, IDisposable
+{
+    private readonly ISchedulingStore _store;
+    private readonly WorkflowRegistry _registry;
+    private readonly SchedulingOptions _options;
+    private readonly TimeProvider _time;
+    private readonly ILogger _logger;
+    private readonly IServiceScopeFactory _scopes;
+    private readonly IServiceProvider _services;
+    private readonly CancellationTokenSource _stopping = new();
+    private readonly WakeSignal _signal;
+    private readonly LoopWait _wait;
+    private readonly ConcurrencySlots _slots;
+    private readonly RunChangeInbox _inbox;
+    private readonly ExecutionTracker _executions;
+    private readonly CompletionWriter _writer;
+    private RunAttempt? _attempt;
+    private Claimer? _claimer;
+    private SchedulerLoop? _loop;
+    private Task _loopTask = Task.CompletedTask;
+    private int _disposed;
+
+    public SchedulerHost(ISchedulingStore store, WorkflowRegistry registry, IOptions<SchedulingOptions> options, IServiceScopeFactory scopes, IServiceProvider services, ILogger<SchedulerHost>? logger = null)
+    {
+        _store = store;
+        _registry = registry;
+        _options = options.Value;
+        _time = services.GetService<TimeProvider>() ?? TimeProvider.System;
+        _logger = logger ?? NullLogger<SchedulerHost>.Instance;
+        _scopes = scopes;
+        _services = services;
+        _signal = new WakeSignal(_time);
+        _wait = LoopWait.For(_time, _signal, _options.PollInterval);
+        _slots = new ConcurrencySlots(_options.MaxConcurrency, batchWakes: _wait.IsPrecise);
+        _inbox = new RunChangeInbox(_signal, _slots, _wait.IsPrecise, SchedulerLoop.WheelHorizonTicks(_options));
+        _executions = new ExecutionTracker(_signal, _stopping.Token);
+        _writer = new CompletionWriter(_store, _executions, _signal, _options.BatchSize, wakeOnlyForOccurrences: _wait.IsPrecise, _logger, _stopping.Token);
+    }
+
+    /// <summary>Where the scheduler API reports the runs it changed.</summary>
+    public IRunChanges Changes => _inbox;
+
+    /// <inheritdoc />
+    public int RunningHandlers => _executions.Running;
+
+    /// <inheritdoc />
+    public bool IsIdle =>
+        _loop is null ||
+        ((_signal.IsWaiting || _loop.Stopped) && _inbox.IsEmpty && _executions.NoneEnded && _writer.IsIdle &&
+         _slots.Active == _executions.Running + _claimer!.ReadyCount);
+
+    /// <summary>Starts the scheduler: discovers workflows (throwing on misconfiguration) and starts its loop.</summary>
+    public Task StartAsync(CancellationToken cancellationToken)
+    {
+        _registry.EnsureDiscovered();
+        var now = _time.GetUtcNow();
+        var workflows = _registry.All;
+        var tracked = new TrackedRuns(now.UtcTicks);
+        _attempt = new RunAttempt(_store, _time, _slots, _signal, _executions, _writer, _scopes, _services, _options, _logger, _stopping.Token);
+        _executions.Connect(_attempt, _writer);
+        var admission = new AdmissionControl(_slots, workflows, _registry.Find, _executions.CancelRunning, _logger);
+        _claimer = new Claimer(_store, _options, admission, tracked, _executions, _registry.Find, _wait, _logger)
+        {
+            Owner = _options.InstanceId ?? RunIds.Next(now).ToString("N"),
+        };
+        var planner = new OccurrencePlanner(_store, _options, workflows, tracked, now.UtcTicks, _logger);
+        _loop = new SchedulerLoop(new SchedulerParts(
+            _options, _time, _signal, _wait, _inbox, _slots, tracked,
+            new ClockWatch(now.UtcTicks, _options.PollInterval, _options.LookAhead),
+            admission, _claimer, _executions, _writer,
+            new DueFeeder(_store, tracked, _options.BatchSize),
+            planner,
+            new LeaseRenewer(_store, _executions, _options.LeaseDuration, _logger),
+            new Purger(_store, _time, _options.RunRetention, _options.BatchSize),
+            new OwnedRunRecovery(_store, _options.InstanceId, _logger),
+            _logger));
+        Log.Started(_logger, workflows.Count, planner.Count);
+        var loop = _loop;
+        _loopTask = Task.Run(() => loop.RunAsync(_stopping.Token), CancellationToken.None);
+        return Task.CompletedTask;
+    }
+
+    /// <summary>
+    /// Stops: no run starts after this begins; running handlers see their token cancelled and, if interrupted, are
+    /// released for a later retry. Returns when all have ended or when <paramref name="cancellationToken"/> (the host's
+    /// shutdown timeout) fires, releasing the leases of any still running.
+    /// </summary>
+    public async Task StopAsync(CancellationToken cancellationToken)
+    {
+        if (_stopping.IsCancellationRequested)
+        {
+            return;
+        }
+
+        Log.Stopping(_logger, _executions.Running);
+        await _stopping.CancelAsync().ConfigureAwait(false);
+        _signal.Set();
+        try
+        {
+            await _loopTask.WaitAsync(cancellationToken).ConfigureAwait(false);
+            _writer.WriteStranded();
+            if (_executions.Running > 0)
+            {
+                await _executions.AllEnded.WaitAsync(cancellationToken).ConfigureAwait(false);
+            }
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+            // The shutdown timeout passed: release what is still running so that it is retried later; a handler that
+            // finishes after this is fenced out by its lost lease.
+            if (_loopTask.IsCompleted && _attempt is not null)
+            {
+                foreach (var execution in _executions.Executions.ToList())
+                {
+                    await _attempt.ReleaseQuietlyAsync(execution).ConfigureAwait(false);
+                }
+            }
+        }
+        finally
+        {
+            try
+            {
+                await _writer.Latest.WaitAsync(cancellationToken).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException)
+            {
+                // shutdown timeout: completions not written are retried after their leases expire
+            }
+        }
+    }
+
+    public void Dispose()
+    {
+        if (Interlocked.Exchange(ref _disposed, 1) == 1)
+        {
+            return; // registered both as itself and as a hosted service, so disposed twice
+        }
+
+        _stopping.Cancel();
+        _signal.Dispose();
+        _stopping.Dispose();
+    }
+}

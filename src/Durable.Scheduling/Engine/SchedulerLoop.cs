@@ -1,0 +1,225 @@
+using System.Runtime.CompilerServices;
+using Durable.Scheduling.Diagnostics;
+using Durable.Scheduling.Engine.Admission;
+using Durable.Scheduling.Engine.Claiming;
+using Durable.Scheduling.Engine.Completion;
+using Durable.Scheduling.Engine.Execution;
+using Durable.Scheduling.Engine.Feed;
+using Durable.Scheduling.Engine.Maintenance;
+using Durable.Scheduling.Engine.Timing;
+using Microsoft.Extensions.Logging;
+
+namespace Durable.Scheduling.Engine;
+
+/// <summary>
+/// The scheduler's one loop. Each pass: notice a wall-clock jump; forget ended runs and apply the inbox; start runs
+/// claimed ahead whose instant came; take from the wheel what is due (or due within the pre-claim window), admit and
+/// claim it; otherwise feed (create occurrences, load due runs, renew leases, purge) when a feed is due and no run is
+/// about to start; otherwise sleep until the next instant. It owns the wheel, admission and the claimer; nothing else
+/// touches them. No exception escapes: a failing pass is logged and retried after a poll interval.
+/// </summary>
+internal sealed class SchedulerLoop
+{
+    /// <summary>
+    /// How long before its due instant a run may be claimed: the store's work (a claim is a write) is done ahead, so at
+    /// the instant only the start remains. Runs whose admission depends on what is still running at the instant (an
+    /// overlap policy other than AllowAll) are never claimed early.
+    /// </summary>
+    private static readonly long s_preClaimTicks = TimeSpan.FromMilliseconds(8).Ticks;
+
+    /// <summary>A feed (store reads, creating occurrences) waits for a run due within this to go first.</summary>
+    private static readonly long s_feedGuardTicks = TimeSpan.FromMilliseconds(20).Ticks;
+
+    private readonly SchedulingOptions _options;
+    private readonly TimeProvider _time;
+    private readonly WakeSignal _signal;
+    private readonly LoopWait _wait;
+    private readonly RunChangeInbox _inbox;
+    private readonly ConcurrencySlots _slots;
+    private readonly TrackedRuns _tracked;
+    private readonly ClockWatch _clock;
+    private readonly AdmissionControl _admission;
+    private readonly Claimer _claimer;
+    private readonly ExecutionTracker _executions;
+    private readonly CompletionWriter _writer;
+    private readonly DueFeeder _feeder;
+    private readonly OccurrencePlanner _planner;
+    private readonly LeaseRenewer _renewer;
+    private readonly Purger _purger;
+    private readonly OwnedRunRecovery _recovery;
+    private readonly ILogger _logger;
+    private readonly List<WheelNode> _due = [];
+    private long _nextFeedTicks;
+    private volatile bool _stopped;
+
+    public SchedulerLoop(SchedulerParts parts)
+    {
+        _options = parts.Options;
+        _time = parts.Time;
+        _signal = parts.Signal;
+        _wait = parts.Wait;
+        _inbox = parts.Inbox;
+        _slots = parts.Slots;
+        _tracked = parts.Tracked;
+        _clock = parts.Clock;
+        _admission = parts.Admission;
+        _claimer = parts.Claimer;
+        _executions = parts.Executions;
+        _writer = parts.Writer;
+        _feeder = parts.Feeder;
+        _planner = parts.Planner;
+        _renewer = parts.Renewer;
+        _purger = parts.Purger;
+        _recovery = parts.Recovery;
+        _logger = parts.Logger;
+    }
+
+    /// <summary>True once the loop has ended (stopping).</summary>
+    public bool Stopped => _stopped;
+
+    /// <summary>How far ahead runs enter the timer wheel: two poll intervals.</summary>
+    public static long WheelHorizonTicks(SchedulingOptions options) => options.PollInterval.Ticks * 2;
+
+    public async Task RunAsync(CancellationToken stop)
+    {
+        while (!stop.IsCancellationRequested)
+        {
+            try
+            {
+                var now = _time.GetUtcNow();
+                CheckClock(now);
+                Drain(now);
+
+                // Runs claimed ahead start at their instant; then the runs due now or within the pre-claim window are
+                // claimed. Feeding (store reads, creating occurrences) never delays a run that is due now.
+                _claimer.StartReady(now.UtcTicks);
+                _tracked.Advance(now.UtcTicks + s_preClaimTicks, _due);
+                _admission.ReleaseHeld(now.UtcTicks, _due);
+                if (_due.Count > 0 || (_admission.HasWaiting && _slots.Active < _slots.Max))
+                {
+                    _admission.AdmitDue(now.UtcTicks, _due);
+                    await _claimer.ClaimAdmittedAsync(now, stop).ConfigureAwait(false);
+                    continue;
+                }
+
+                // A feed takes a few milliseconds: it waits for a run due within the guard to go first, unless it is
+                // already a whole poll late.
+                if (now.UtcTicks >= _nextFeedTicks &&
+                    (NextStartTicks() - now.UtcTicks > s_feedGuardTicks || now.UtcTicks >= _nextFeedTicks + _options.PollInterval.Ticks))
+                {
+                    await FeedAsync(now, stop).ConfigureAwait(false);
+                    continue;
+                }
+
+                _writer.WriteStranded();
+                await WaitAsync(stop).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException) when (stop.IsCancellationRequested)
+            {
+                break;
+            }
+            catch (Exception e)
+            {
+                Log.LoopError(_logger, e, _options.PollInterval);
+                _feeder.Restart();
+                _nextFeedTicks = 0; // feed again (from the start) after the back-off
+                await _signal.WaitAsync(_options.PollInterval, stop).ConfigureAwait(false);
+                _signal.Reset();
+            }
+        }
+
+        await _claimer.ReleaseReadyAsync().ConfigureAwait(false);
+        _stopped = true;
+    }
+
+    private void CheckClock(DateTimeOffset now)
+    {
+        if (_clock.Observe(now.UtcTicks) is { } jump)
+        {
+            // The wall clock moved by more than a sleep can explain: re-file the wheel, and let the next feed apply
+            // catch-up policies to anything the jump skipped.
+            Log.ClockJumped(_logger, jump);
+            _claimer.StartReady(long.MaxValue); // claimed just before the jump: their instant is as good as come
+            _tracked.Rebuild(now.UtcTicks);
+            _nextFeedTicks = now.UtcTicks;
+        }
+    }
+
+    /// <summary>Forgets ended runs (tracking a retry due soon, freeing a schedule's slot) and applies the inbox.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)] // runs per run ended and per run added
+    private void Drain(DateTimeOffset now)
+    {
+        long horizon = now.UtcTicks + WheelHorizonTicks(_options);
+        foreach (var execution in _executions.TakeEnded())
+        {
+            if (execution.Retry is { } retry && retry.DueTicks <= horizon && !_tracked.Contains(retry.Id))
+            {
+                _tracked.Track(retry.Id, retry.DueTicks, retry.WorkflowName, retry.Kind); // a later retry is loaded by the feed
+            }
+
+            if (execution.Lease.Run.Kind == RunKind.Occurrence)
+            {
+                _admission.OccurrenceEnded(execution.Lease.Run.WorkflowName, _due);
+            }
+
+            _executions.Recycle(execution);
+        }
+
+        _inbox.Apply(now.UtcTicks, _tracked, _admission);
+    }
+
+    /// <summary>
+    /// Store work, every poll interval (or at once while a batch of due runs remains to read). The wheel holds only
+    /// what falls due before the next two polls: runs this process creates reach it at once if due that soon, and the
+    /// store is read for the same window, so a run added by another process is loaded at least a poll before it is
+    /// due (or within a poll, when it is due at once). Wheel entries so live at most two polls: they die young.
+    /// </summary>
+    private async Task FeedAsync(DateTimeOffset now, CancellationToken stop)
+    {
+        _nextFeedTicks = now.UtcTicks + _options.PollInterval.Ticks;
+        long horizon = now.UtcTicks + WheelHorizonTicks(_options);
+        await _recovery.RecoverOnceAsync(_claimer.Owner, stop).ConfigureAwait(false);
+        await _planner.MaterializeAsync(now, horizon, stop).ConfigureAwait(false);
+        if (await _feeder.LoadAsync(now, new DateTimeOffset(horizon, TimeSpan.Zero), loadDue: !_admission.HasWaiting, stop).ConfigureAwait(false))
+        {
+            _nextFeedTicks = now.UtcTicks; // more to read: read the next batch right away
+        }
+
+        await _renewer.RenewIfDueAsync(now, stop).ConfigureAwait(false);
+        await _purger.PurgeIfDueAsync(now, at => NextStartTicks() - at.UtcTicks > s_feedGuardTicks, stop).ConfigureAwait(false);
+    }
+
+    private async Task WaitAsync(CancellationToken stop)
+    {
+        if (!_inbox.IsEmpty)
+        {
+            return;
+        }
+
+        long now = _time.GetUtcNow().UtcTicks;
+
+        // Wake for the next start (precisely), the next pre-claim (a little before a due instant; no precision needed)
+        // or the next feed, whichever comes first (a postponed feed waits for that run).
+        long nextStart = NextOutsideWheelTicks();
+        long nextDue = _tracked.NextDueTicks();
+        long nextClaim = nextDue == long.MaxValue ? long.MaxValue : nextDue - s_preClaimTicks;
+        long next = Math.Min(nextStart, nextClaim);
+        if (_nextFeedTicks > now)
+        {
+            next = Math.Min(next, _nextFeedTicks);
+        }
+
+        if (next <= now)
+        {
+            return;
+        }
+
+        await _wait.WaitAsync(now, nextStart, next, _slots.Wanted, stop).ConfigureAwait(false);
+    }
+
+    /// <summary>The earliest instant at which a run should start: in the wheel, held, or claimed ahead.</summary>
+    private long NextStartTicks() => Math.Min(_tracked.NextDueTicks(), NextOutsideWheelTicks());
+
+    /// <summary>When the loop should next act for a run held or claimed ahead (out of the wheel, waiting for its instant).</summary>
+    private long NextOutsideWheelTicks() => Math.Min(_claimer.NextReadyTicks(), _admission.NextHeldTicks());
+}
