@@ -1,6 +1,7 @@
 using Durable.Scheduling.Storage;
 using Durable.Scheduling.Sqlite;
-using Durable.Scheduling.Tests.Storage;
+using Durable.Scheduling.Testing;
+using Microsoft.Data.Sqlite;
 using NUnit.Framework;
 
 namespace Durable.Scheduling.Tests.Sqlite;
@@ -14,9 +15,23 @@ public sealed class SqliteSchedulingStoreTests : SchedulingStoreConformanceTests
     protected override Task<ISchedulingStore> CreateStoreAsync()
     {
         var file = SqliteTestFiles.NewFile();
-        var store = new SqliteSchedulingStore(new SqliteSchedulingOptions { ConnectionString = $"Data Source={file}" });
+        var store = new SqliteSchedulingStore(new SqliteSchedulingOptions { ConnectionString = $"Data Source={file}", BusyTimeout = TimeSpan.FromSeconds(1) });
         _files[store] = file;
         return Task.FromResult<ISchedulingStore>(store);
+    }
+
+    /// <summary>Another process's connection holds the write lock past the store's busy timeout.</summary>
+    protected override async Task<IAsyncDisposable?> MakeUnavailableAsync(ISchedulingStore store)
+    {
+        var connection = new SqliteConnection($"Data Source={_files[store]};Pooling=False");
+        await connection.OpenAsync();
+        await using (var begin = connection.CreateCommand())
+        {
+            begin.CommandText = "BEGIN EXCLUSIVE";
+            await begin.ExecuteNonQueryAsync();
+        }
+
+        return connection; // disposing it rolls back and releases the lock
     }
 
     protected override async Task DisposeStoreAsync(ISchedulingStore store)

@@ -1,6 +1,7 @@
 using Durable.Scheduling.Storage;
 using Durable.Scheduling.Storage.InMemory;
 using FluentAssertions;
+using Durable.Scheduling.Testing;
 using NUnit.Framework;
 
 namespace Durable.Scheduling.Tests.Storage;

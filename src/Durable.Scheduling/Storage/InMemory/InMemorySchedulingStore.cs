@@ -59,6 +59,7 @@ public sealed class InMemorySchedulingStore : ISchedulingStore
     [MethodImpl(MethodImplOptions.AggressiveOptimization)] // per-run loops on the dispatch path (see Engine/Claiming)
     public ValueTask<IReadOnlyList<InsertResult>> InsertAsync(IReadOnlyList<ScheduledRun> runs, CancellationToken cancellationToken)
     {
+        cancellationToken.ThrowIfCancellationRequested();
         var results = new InsertResult[runs.Count];
         lock (_lock)
         {
@@ -91,6 +92,7 @@ public sealed class InMemorySchedulingStore : ISchedulingStore
     /// <inheritdoc />
     public ValueTask<InsertResult> InsertOneAsync(ScheduledRun run, CancellationToken cancellationToken)
     {
+        cancellationToken.ThrowIfCancellationRequested();
         lock (_lock)
         {
             return new(InsertOne(run));
@@ -160,6 +162,7 @@ public sealed class InMemorySchedulingStore : ISchedulingStore
     /// <inheritdoc />
     public ValueTask<ScheduledRun?> GetAsync(Guid id, CancellationToken cancellationToken)
     {
+        cancellationToken.ThrowIfCancellationRequested();
         lock (_lock)
         {
             return new(_runs.TryGetValue(id, out var slot) ? ToRun(id, slot) : null);
@@ -169,6 +172,7 @@ public sealed class InMemorySchedulingStore : ISchedulingStore
     /// <inheritdoc />
     public ValueTask<RunPage> ListAsync(RunQuery query, CancellationToken cancellationToken)
     {
+        cancellationToken.ThrowIfCancellationRequested();
         (long afterTicks, Guid afterId) = ContinuationTokens.Decode(query.ContinuationToken);
         var page = new List<(long Scheduled, Guid Id)>();
         lock (_lock)
@@ -192,6 +196,7 @@ public sealed class InMemorySchedulingStore : ISchedulingStore
     /// <inheritdoc />
     public ValueTask<IReadOnlyList<RunRefusal>> DeleteAsync(IReadOnlyCollection<Guid> ids, CancellationToken cancellationToken)
     {
+        cancellationToken.ThrowIfCancellationRequested();
         var refused = new List<RunRefusal>();
         lock (_lock)
         {
@@ -218,6 +223,7 @@ public sealed class InMemorySchedulingStore : ISchedulingStore
     /// <inheritdoc />
     public ValueTask<IReadOnlyList<Guid>> DeleteAsync(RunQuery filter, CancellationToken cancellationToken)
     {
+        cancellationToken.ThrowIfCancellationRequested();
         var deleted = new List<Guid>();
         lock (_lock)
         {
@@ -241,6 +247,7 @@ public sealed class InMemorySchedulingStore : ISchedulingStore
     /// <inheritdoc />
     public ValueTask<IReadOnlyList<ScheduledRun>> RescheduleAsync(IReadOnlyList<RunTimeChange> changes, CancellationToken cancellationToken)
     {
+        cancellationToken.ThrowIfCancellationRequested();
         lock (_lock)
         {
             var refused = new List<RunRefusal>();
@@ -280,6 +287,7 @@ public sealed class InMemorySchedulingStore : ISchedulingStore
     [MethodImpl(MethodImplOptions.AggressiveOptimization)] // per-run loops on the dispatch path (see Engine/Claiming)
     public ValueTask<DuePage> GetDueAsync(DateTimeOffset until, int limit, string? continuation, CancellationToken cancellationToken)
     {
+        cancellationToken.ThrowIfCancellationRequested();
         (long afterDue, Guid afterId) = ContinuationTokens.Decode(continuation);
         long untilTicks = until.UtcTicks;
         var items = new List<DueRun>(Math.Min(limit, 1024));
@@ -346,6 +354,7 @@ public sealed class InMemorySchedulingStore : ISchedulingStore
     /// <inheritdoc />
     public ValueTask<IReadOnlyList<ScheduledRun>> GetExpiredLeasesAsync(DateTimeOffset now, int limit, CancellationToken cancellationToken)
     {
+        cancellationToken.ThrowIfCancellationRequested();
         var expired = new List<ScheduledRun>();
         lock (_lock)
         {
@@ -369,6 +378,7 @@ public sealed class InMemorySchedulingStore : ISchedulingStore
     [MethodImpl(MethodImplOptions.AggressiveOptimization)] // per-run loops on the dispatch path (see Engine/Claiming)
     public ValueTask<IReadOnlyList<RunLease>> ClaimAsync(IReadOnlyList<Guid> ids, DateTimeOffset now, TimeSpan leaseDuration, string owner, CancellationToken cancellationToken)
     {
+        cancellationToken.ThrowIfCancellationRequested();
         long nowTicks = now.UtcTicks;
         long expires = nowTicks + leaseDuration.Ticks;
 
@@ -419,6 +429,7 @@ public sealed class InMemorySchedulingStore : ISchedulingStore
     /// <inheritdoc />
     public ValueTask<bool> RenewAsync(Guid id, Guid leaseToken, DateTimeOffset expiresAt, CancellationToken cancellationToken)
     {
+        cancellationToken.ThrowIfCancellationRequested();
         lock (_lock)
         {
             ref var slot = ref Leased(id, leaseToken);
@@ -436,6 +447,7 @@ public sealed class InMemorySchedulingStore : ISchedulingStore
     [MethodImpl(MethodImplOptions.AggressiveOptimization)] // per-run loops on the dispatch path (see Engine/Claiming)
     public ValueTask<IReadOnlyList<bool>> CompleteAsync(IReadOnlyList<RunCompletion> completions, CancellationToken cancellationToken)
     {
+        cancellationToken.ThrowIfCancellationRequested();
         var results = new bool[completions.Count];
         lock (_lock)
         {
@@ -467,6 +479,7 @@ public sealed class InMemorySchedulingStore : ISchedulingStore
     /// <inheritdoc />
     public ValueTask<bool> ReleaseAsync(Guid id, Guid leaseToken, DateTimeOffset dueTime, RunError? failure, CancellationToken cancellationToken)
     {
+        cancellationToken.ThrowIfCancellationRequested();
         lock (_lock)
         {
             ref var slot = ref TakeLease(id, leaseToken);
@@ -490,6 +503,7 @@ public sealed class InMemorySchedulingStore : ISchedulingStore
     /// <inheritdoc />
     public ValueTask<int> ReleaseOwnedAsync(string owner, CancellationToken cancellationToken)
     {
+        cancellationToken.ThrowIfCancellationRequested();
         lock (_lock)
         {
             var owned = _leases.Where(l => l.Value.Owner == owner).Select(l => l.Key).ToList();
@@ -508,6 +522,7 @@ public sealed class InMemorySchedulingStore : ISchedulingStore
     /// <inheritdoc />
     public ValueTask<DateTimeOffset?> GetWatermarkAsync(string schedule, CancellationToken cancellationToken)
     {
+        cancellationToken.ThrowIfCancellationRequested();
         lock (_lock)
         {
             return new(_watermarks.TryGetValue(schedule, out long ticks) ? new DateTimeOffset(ticks, TimeSpan.Zero) : null);
@@ -517,6 +532,7 @@ public sealed class InMemorySchedulingStore : ISchedulingStore
     /// <inheritdoc />
     public ValueTask AdvanceWatermarkAsync(string schedule, DateTimeOffset value, CancellationToken cancellationToken)
     {
+        cancellationToken.ThrowIfCancellationRequested();
         lock (_lock)
         {
             ref long stored = ref CollectionsMarshal.GetValueRefOrAddDefault(_watermarks, schedule, out bool exists);
@@ -532,6 +548,7 @@ public sealed class InMemorySchedulingStore : ISchedulingStore
     /// <inheritdoc />
     public ValueTask<int> PurgeAsync(DateTimeOffset endedBefore, int limit, CancellationToken cancellationToken)
     {
+        cancellationToken.ThrowIfCancellationRequested();
         int purged = 0;
         lock (_lock)
         {

@@ -2,31 +2,67 @@ using Durable.Scheduling.Storage;
 using FluentAssertions;
 using NUnit.Framework;
 
-namespace Durable.Scheduling.Tests.Storage;
+namespace Durable.Scheduling.Testing;
 
 /// <summary>
-/// The storage contract every <see cref="ISchedulingStore"/> must meet. A store's test fixture derives from this class
-/// and creates a fresh, empty store per test; nothing here may be overridden or skipped.
+/// The storage contract every <see cref="ISchedulingStore"/> must meet, as NUnit tests. A store's test fixture derives
+/// from this class (mark it <c>[TestFixture]</c>) and creates a fresh, empty store per test; every test runs unchanged
+/// against every store. The only optional part is <see cref="MakeUnavailableAsync"/>: a store with a backing resource
+/// (a file, a server) should implement it, so that the failure contract is checked too.
 /// </summary>
+/// <example>
+/// <code>
+/// [TestFixture]
+/// public sealed class MyStoreTests : SchedulingStoreConformanceTests
+/// {
+///     protected override Task&lt;ISchedulingStore&gt; CreateStoreAsync() =&gt; Task.FromResult&lt;ISchedulingStore&gt;(new MyStore(...));
+/// }
+/// </code>
+/// </example>
 public abstract class SchedulingStoreConformanceTests
 {
+    /// <summary>The instant the tests treat as now (UTC); stores never read a clock.</summary>
     protected static readonly DateTimeOffset Now = new(2026, 6, 1, 12, 0, 0, TimeSpan.Zero);
     private static readonly TimeSpan s_lease = TimeSpan.FromMinutes(1);
 
+    private ISchedulingStore _store = null!;
+
     /// <summary>Creates a fresh, empty store.</summary>
+    /// <returns>The store.</returns>
     protected abstract Task<ISchedulingStore> CreateStoreAsync();
 
     /// <summary>Releases what <see cref="CreateStoreAsync"/> created (files, connections).</summary>
+    /// <param name="store">The store.</param>
+    /// <returns>A task that completes when released.</returns>
     protected virtual Task DisposeStoreAsync(ISchedulingStore store) => Task.CompletedTask;
 
-    private ISchedulingStore _store = null!;
+    /// <summary>
+    /// Makes the store's backing resource unavailable (a database locked by someone else past the store's timeout,
+    /// a server stopped) until the returned object is disposed; null (the default) when the store has no such resource,
+    /// in which case the failure-contract test is reported as ignored. While unavailable, a write must fail, and every
+    /// call must either succeed or throw <see cref="IOException"/> or <see cref="TimeoutException"/>.
+    /// </summary>
+    /// <param name="store">The store (created by <see cref="CreateStoreAsync"/>, already used once).</param>
+    /// <returns>What restores the resource when disposed, or null.</returns>
+    protected virtual Task<IAsyncDisposable?> MakeUnavailableAsync(ISchedulingStore store) => Task.FromResult<IAsyncDisposable?>(null);
 
+    /// <summary>Creates the store for a test.</summary>
+    /// <returns>A task that completes when the store exists.</returns>
     [SetUp]
     public async Task SetUpStore() => _store = await CreateStoreAsync();
 
+    /// <summary>Releases the test's store.</summary>
+    /// <returns>A task that completes when released.</returns>
     [TearDown]
     public async Task TearDownStore() => await DisposeStoreAsync(_store);
 
+    /// <summary>A pending one-time run.</summary>
+    /// <param name="at">Its time.</param>
+    /// <param name="workflow">Its workflow.</param>
+    /// <param name="key">The caller's idempotency key, or null.</param>
+    /// <param name="input">Its input JSON, or null.</param>
+    /// <param name="metadata">Its metadata, or null.</param>
+    /// <returns>The run.</returns>
     protected static ScheduledRun OneTime(DateTimeOffset at, string workflow = "wf", string? key = null, string? input = null, IReadOnlyDictionary<string, string>? metadata = null)
     {
         var id = Guid.NewGuid();
@@ -45,6 +81,10 @@ public abstract class SchedulingStoreConformanceTests
         };
     }
 
+    /// <summary>A pending occurrence of a recurring schedule.</summary>
+    /// <param name="at">Its instant.</param>
+    /// <param name="workflow">Its workflow.</param>
+    /// <returns>The run.</returns>
     protected static ScheduledRun Occurrence(DateTimeOffset at, string workflow = "cron") => new()
     {
         Id = Guid.NewGuid(),
@@ -57,6 +97,8 @@ public abstract class SchedulingStoreConformanceTests
         CreatedAt = Now,
     };
 
+    /// <summary>Contract: InsertAsync: when key exists, returns existing run.</summary>
+    /// <returns>The test.</returns>
     [Test]
     public async Task InsertAsync_WhenKeyExists_ReturnsExistingRun()
     {
@@ -74,6 +116,8 @@ public abstract class SchedulingStoreConformanceTests
         (await _store.InsertAsync([OneTime(Now, workflow: "other", key: "k")], default))[0].Created.Should().BeTrue("keys are per workflow");
     }
 
+    /// <summary>Contract: InsertAsync: same key concurrently, creates exactly one run.</summary>
+    /// <returns>The test.</returns>
     [Test]
     public async Task InsertAsync_SameKeyConcurrently_CreatesExactlyOneRun()
     {
@@ -83,6 +127,8 @@ public abstract class SchedulingStoreConformanceTests
         results.Select(r => r.Run.Id).Distinct().Should().ContainSingle();
     }
 
+    /// <summary>Contract: InsertAsync: round trips every field, in utc.</summary>
+    /// <returns>The test.</returns>
     [Test]
     public async Task InsertAsync_RoundTripsEveryField_InUtc()
     {
@@ -102,6 +148,8 @@ public abstract class SchedulingStoreConformanceTests
         stored.CreatedAt.Should().Be(Now);
     }
 
+    /// <summary>Contract: ClaimAsync: concurrently, each run is won once.</summary>
+    /// <returns>The test.</returns>
     [Test]
     public async Task ClaimAsync_Concurrently_EachRunIsWonOnce()
     {
@@ -115,6 +163,8 @@ public abstract class SchedulingStoreConformanceTests
         won.Should().OnlyContain(l => l.Run.Status == RunStatus.Running && l.Run.Attempt == 1 && l.Run.StartedAt == Now);
     }
 
+    /// <summary>Contract: ClaimAsync: returns leases in the order of the ids.</summary>
+    /// <returns>The test.</returns>
     [Test]
     public async Task ClaimAsync_ReturnsLeasesInTheOrderOfTheIds()
     {
@@ -129,6 +179,8 @@ public abstract class SchedulingStoreConformanceTests
         leases.Select(l => l.Run.Id).Should().Equal(runs.Select(r => r.Id).Reverse());
     }
 
+    /// <summary>Contract: ClaimAsync: only takes due pending runs.</summary>
+    /// <returns>The test.</returns>
     [Test]
     public async Task ClaimAsync_OnlyTakesDuePendingRuns()
     {
@@ -138,6 +190,8 @@ public abstract class SchedulingStoreConformanceTests
         (await _store.ClaimAsync([future.Id], Now.AddMinutes(1), s_lease, "node-a", default)).Should().ContainSingle();
     }
 
+    /// <summary>Contract: Lease: when expired, is taken over, and old holder is fenced.</summary>
+    /// <returns>The test.</returns>
     [Test]
     public async Task Lease_WhenExpired_IsTakenOver_AndOldHolderIsFenced()
     {
@@ -165,6 +219,8 @@ public abstract class SchedulingStoreConformanceTests
         (await _store.CompleteAsync([new RunCompletion(run.Id, second.Token, RunStatus.Succeeded, Now.AddMinutes(3))], default)).Should().Equal([false], "a run completes once");
     }
 
+    /// <summary>Contract: RenewAsync: extends lease.</summary>
+    /// <returns>The test.</returns>
     [Test]
     public async Task RenewAsync_ExtendsLease()
     {
@@ -176,6 +232,8 @@ public abstract class SchedulingStoreConformanceTests
         (await _store.GetExpiredLeasesAsync(Now.AddMinutes(5), 10, default)).Should().BeEmpty();
     }
 
+    /// <summary>Contract: ReleaseAsync: returns run to pending, keeping attempts.</summary>
+    /// <returns>The test.</returns>
     [Test]
     public async Task ReleaseAsync_ReturnsRunToPending_KeepingAttempts()
     {
@@ -192,6 +250,8 @@ public abstract class SchedulingStoreConformanceTests
         (await _store.ClaimAsync([run.Id], Now.AddMinutes(5), s_lease, "node-a", default)).Single().Run.Attempt.Should().Be(2);
     }
 
+    /// <summary>Contract: GetDueAsync: returns pending runs in due order, paged without gaps or repeats.</summary>
+    /// <returns>The test.</returns>
     [Test]
     public async Task GetDueAsync_ReturnsPendingRunsInDueOrder_PagedWithoutGapsOrRepeats()
     {
@@ -216,6 +276,8 @@ public abstract class SchedulingStoreConformanceTests
         seen.Select(r => r.DueTime).Should().BeInAscendingOrder();
     }
 
+    /// <summary>Contract: DeleteAsync: by ids, skips running runs.</summary>
+    /// <returns>The test.</returns>
     [Test]
     public async Task DeleteAsync_ByIds_SkipsRunningRuns()
     {
@@ -231,6 +293,8 @@ public abstract class SchedulingStoreConformanceTests
         (await _store.InsertAsync([OneTime(Now, key: "again")], default))[0].Created.Should().BeTrue();
     }
 
+    /// <summary>Contract: DeleteAsync: by filter, matches workflow statuses and metadata.</summary>
+    /// <returns>The test.</returns>
     [Test]
     public async Task DeleteAsync_ByFilter_MatchesWorkflowStatusesAndMetadata()
     {
@@ -245,6 +309,8 @@ public abstract class SchedulingStoreConformanceTests
         (await _store.ListAsync(new RunQuery(), default)).Items.Should().HaveCount(2);
     }
 
+    /// <summary>Contract: RescheduleAsync: is all or nothing.</summary>
+    /// <returns>The test.</returns>
     [Test]
     public async Task RescheduleAsync_IsAllOrNothing()
     {
@@ -262,6 +328,8 @@ public abstract class SchedulingStoreConformanceTests
         (await _store.GetDueAsync(Now.AddMinutes(1), 10, null, default)).Runs.Should().ContainSingle().Which.Id.Should().Be(a.Id);
     }
 
+    /// <summary>Contract: ListAsync: filters and pages, in scheduled order.</summary>
+    /// <returns>The test.</returns>
     [Test]
     public async Task ListAsync_FiltersAndPages_InScheduledOrder()
     {
@@ -278,6 +346,8 @@ public abstract class SchedulingStoreConformanceTests
         range.Items.Should().HaveCount(10);
     }
 
+    /// <summary>Contract: ReleaseOwnedAsync: frees only that owners running runs, keeping attempts.</summary>
+    /// <returns>The test.</returns>
     [Test]
     public async Task ReleaseOwnedAsync_FreesOnlyThatOwnersRunningRuns_KeepingAttempts()
     {
@@ -297,6 +367,8 @@ public abstract class SchedulingStoreConformanceTests
         (await _store.ReleaseOwnedAsync("node-c", default)).Should().Be(0);
     }
 
+    /// <summary>Contract: Watermark: only moves forward.</summary>
+    /// <returns>The test.</returns>
     [Test]
     public async Task Watermark_OnlyMovesForward()
     {
@@ -309,6 +381,8 @@ public abstract class SchedulingStoreConformanceTests
         (await _store.GetWatermarkAsync("other", default)).Should().BeNull();
     }
 
+    /// <summary>Contract: CompleteAsync: after afailed attempt, records the last attempt only.</summary>
+    /// <returns>The test.</returns>
     [Test]
     public async Task CompleteAsync_AfterAFailedAttempt_RecordsTheLastAttemptOnly()
     {
@@ -335,6 +409,8 @@ public abstract class SchedulingStoreConformanceTests
         ended.CompletedAt.Should().Be(Now.AddSeconds(11));
     }
 
+    /// <summary>Contract: PurgeAsync: honours its limit, and skips runs deleted since they ended.</summary>
+    /// <returns>The test.</returns>
     [Test]
     public async Task PurgeAsync_HonoursItsLimit_AndSkipsRunsDeletedSinceTheyEnded()
     {
@@ -353,6 +429,8 @@ public abstract class SchedulingStoreConformanceTests
         }
     }
 
+    /// <summary>Contract: PurgeAsync: deletes only runs ended before cut off.</summary>
+    /// <returns>The test.</returns>
     [Test]
     public async Task PurgeAsync_DeletesOnlyRunsEndedBeforeCutOff()
     {
@@ -367,5 +445,121 @@ public abstract class SchedulingStoreConformanceTests
         (await _store.GetAsync(old.Id, default)).Should().BeNull();
         (await _store.GetAsync(recent.Id, default)).Should().NotBeNull();
         (await _store.GetAsync(pending.Id, default)).Should().NotBeNull();
+    }
+
+    /// <summary>Contract: EveryCall: with acancelled token, throws operation canceled, and changes nothing.</summary>
+    /// <returns>The test.</returns>
+    [Test]
+    public async Task EveryCall_WithACancelledToken_ThrowsOperationCanceled_AndChangesNothing()
+    {
+        var stored = OneTime(Now);
+        await _store.InsertAsync([stored], default);
+        using var cancelled = new CancellationTokenSource();
+        await cancelled.CancelAsync();
+        var token = cancelled.Token;
+        var fresh = OneTime(Now);
+        var calls = new Dictionary<string, Func<Task>>
+        {
+            ["InsertAsync"] = async () => await _store.InsertAsync([fresh], token),
+            ["InsertOneAsync"] = async () => await _store.InsertOneAsync(fresh, token),
+            ["GetAsync"] = async () => await _store.GetAsync(stored.Id, token),
+            ["ListAsync"] = async () => await _store.ListAsync(new RunQuery(), token),
+            ["DeleteAsync(ids)"] = async () => await _store.DeleteAsync([stored.Id], token),
+            ["DeleteAsync(filter)"] = async () => await _store.DeleteAsync(new RunQuery(), token),
+            ["RescheduleAsync"] = async () => await _store.RescheduleAsync([new RunTimeChange(stored.Id, Now.AddHours(1))], token),
+            ["GetDueAsync"] = async () => await _store.GetDueAsync(Now, 10, null, token),
+            ["GetExpiredLeasesAsync"] = async () => await _store.GetExpiredLeasesAsync(Now, 10, token),
+            ["ClaimAsync"] = async () => await _store.ClaimAsync([stored.Id], Now, s_lease, "node-a", token),
+            ["ReleaseOwnedAsync"] = async () => await _store.ReleaseOwnedAsync("node-a", token),
+            ["AdvanceWatermarkAsync"] = async () => await _store.AdvanceWatermarkAsync("cron", Now, token),
+            ["GetWatermarkAsync"] = async () => await _store.GetWatermarkAsync("cron", token),
+            ["PurgeAsync"] = async () => await _store.PurgeAsync(Now.AddDays(1), 10, token),
+        };
+        foreach (var (name, call) in calls)
+        {
+            await call.Should().ThrowAsync<OperationCanceledException>(name);
+        }
+
+        var after = await _store.GetAsync(stored.Id, default);
+        after.Should().NotBeNull("a cancelled delete deletes nothing");
+        after!.Status.Should().Be(RunStatus.Pending, "a cancelled claim claims nothing");
+        after.ScheduledTime.Should().Be(Now, "a cancelled reschedule moves nothing");
+        (await _store.GetAsync(fresh.Id, default)).Should().BeNull("a cancelled insert inserts nothing");
+        (await _store.GetWatermarkAsync("cron", default)).Should().BeNull("a cancelled watermark write writes nothing");
+    }
+
+    /// <summary>
+    /// Contract: while the backing resource is unavailable, a write fails; every call fails only with
+    /// <see cref="IOException"/> or <see cref="TimeoutException"/> (never a provider exception); a failed call changes
+    /// nothing; the store works again once the resource is back.
+    /// </summary>
+    /// <returns>The test.</returns>
+    [Test]
+    public async Task EveryCall_WhenTheStoreIsUnavailable_FailsOnlyWithIOExceptionOrTimeout_AndChangesNothing()
+    {
+        var stored = OneTime(Now);
+        await _store.InsertAsync([stored], default);
+        var outage = await MakeUnavailableAsync(_store);
+        if (outage is null)
+        {
+            Assert.Ignore("This store has no backing resource to lose (MakeUnavailableAsync returns null).");
+            return;
+        }
+
+        var fresh = OneTime(Now);
+        var failures = new Dictionary<string, Exception?>();
+        await using (outage)
+        {
+            var calls = new Dictionary<string, Func<Task>>
+            {
+                ["InsertAsync"] = async () => await _store.InsertAsync([fresh], default),
+                ["GetAsync"] = async () => await _store.GetAsync(stored.Id, default),
+                ["ListAsync"] = async () => await _store.ListAsync(new RunQuery(), default),
+                ["DeleteAsync(ids)"] = async () => await _store.DeleteAsync([stored.Id], default),
+                ["RescheduleAsync"] = async () => await _store.RescheduleAsync([new RunTimeChange(stored.Id, Now.AddHours(1))], default),
+                ["GetDueAsync"] = async () => await _store.GetDueAsync(Now, 10, null, default),
+                ["GetExpiredLeasesAsync"] = async () => await _store.GetExpiredLeasesAsync(Now, 10, default),
+                ["ClaimAsync"] = async () => await _store.ClaimAsync([stored.Id], Now, s_lease, "node-a", default),
+                ["AdvanceWatermarkAsync"] = async () => await _store.AdvanceWatermarkAsync("cron", Now, default),
+                ["GetWatermarkAsync"] = async () => await _store.GetWatermarkAsync("cron", default),
+                ["PurgeAsync"] = async () => await _store.PurgeAsync(Now.AddDays(1), 10, default),
+            };
+            foreach (var (name, call) in calls)
+            {
+                try
+                {
+                    await call();
+                    failures[name] = null;
+                }
+                catch (Exception e)
+                {
+                    failures[name] = e;
+                }
+            }
+        }
+
+        failures["InsertAsync"].Should().NotBeNull("a write cannot succeed while the store is unavailable");
+        foreach (var (name, error) in failures)
+        {
+            if (error is not null)
+            {
+                error.Should().Match(e => e is IOException || e is TimeoutException, $"{name} failed with {error.GetType().FullName}: {error.Message}");
+            }
+        }
+
+        var after = await _store.GetAsync(stored.Id, default);
+        if (failures["DeleteAsync(ids)"] is not null)
+        {
+            after.Should().NotBeNull("the failed delete changed nothing");
+        }
+
+        if (after is not null && failures["ClaimAsync"] is not null && failures["RescheduleAsync"] is not null)
+        {
+            after.Status.Should().Be(RunStatus.Pending, "the failed claim changed nothing");
+            after.ScheduledTime.Should().Be(Now, "the failed reschedule changed nothing");
+        }
+
+        (await _store.GetAsync(fresh.Id, default)).Should().BeNull("the failed insert inserted nothing");
+        (await _store.InsertAsync([OneTime(Now)], default)).Single().Created.Should().BeTrue("the store works again once the resource is back");
     }
 }
