@@ -23,19 +23,19 @@ public sealed class SchedulingOptions
     /// </summary>
     public IList<Type> WorkflowTypes { get; } = [];
 
-    /// <summary>How many runs may execute at once in this process; default 64, from 1 to 100,000.</summary>
+    /// <summary>How many runs may execute at once in this process; default 64, from 1 to 100,000 (see <see cref="SchedulingLimits"/>).</summary>
     public int MaxConcurrency { get; set; } = 64;
 
     /// <summary>
     /// How far ahead recurring occurrences are created in the store (so that a short outage of this process loses
-    /// nothing another instance could run); default 30 seconds, from 1 second to 1 day. Runs enter the in-memory timer
+    /// nothing another instance could run); default 30 seconds, from 1 second to 1 day (see <see cref="SchedulingLimits"/>). Runs enter the in-memory timer
     /// wheel only two poll intervals before they fall due, so its memory is bounded by what falls due that soon.
     /// </summary>
     public TimeSpan LookAhead { get; set; } = TimeSpan.FromSeconds(30);
 
     /// <summary>
     /// The longest the scheduler sleeps between checks of the store and of the wall clock; default 1 second, from
-    /// 10 milliseconds to 10 minutes. A wall-clock jump, or a run added by another process, is noticed within it.
+    /// 10 milliseconds to 10 minutes (see <see cref="SchedulingLimits"/>). A wall-clock jump, or a run added by another process, is noticed within it.
     /// </summary>
     public TimeSpan PollInterval { get; set; } = TimeSpan.FromSeconds(1);
 
@@ -47,17 +47,17 @@ public sealed class SchedulingOptions
 
     /// <summary>
     /// How far back missed occurrences of a recurring schedule are caught up after downtime; older ones are dropped
-    /// and counted. Default 1 day, from zero to 366 days.
+    /// and counted. Default 1 day, from zero to 366 days (see <see cref="SchedulingLimits"/>).
     /// </summary>
     public TimeSpan CatchUpWindow { get; set; } = TimeSpan.FromDays(1);
 
     /// <summary>
     /// The most missed occurrences one schedule catches up at a time (the most recent ones); the rest are dropped and
-    /// counted. Default 100, from 1 to 100,000.
+    /// counted. Default 100, from 1 to 100,000 (see <see cref="SchedulingLimits"/>).
     /// </summary>
     public int MaxCatchUpRuns { get; set; } = 100;
 
-    /// <summary>Attempts per run unless the workflow says otherwise; default 1 (no retry), from 1 to 1,000.</summary>
+    /// <summary>Attempts per run unless the workflow says otherwise; default 1 (no retry), from 1 to 1,000 (see <see cref="SchedulingLimits"/>).</summary>
     public int DefaultMaxAttempts { get; set; } = 1;
 
     /// <summary>First retry delay unless the workflow says otherwise, doubled per retry; default 1 second.</summary>
@@ -80,11 +80,11 @@ public sealed class SchedulingOptions
     /// process start a new random id. Set a value that is stable across restarts and unique among live instances (a
     /// machine or pod name): a restarted instance then frees, at start-up, the runs it held when it died, instead of
     /// waiting up to <see cref="LeaseDuration"/> for their leases to expire. Two live processes must never share it.
-    /// 1 to 200 characters.
+    /// 1 to 200 characters (see <see cref="SchedulingLimits"/>).
     /// </summary>
     public string? InstanceId { get; set; }
 
-    /// <summary>How many runs are read, claimed or completed per store call; default 1,000, from 1 to 100,000.</summary>
+    /// <summary>How many runs are read, claimed or completed per store call; default 1,000, from 1 to 100,000 (see <see cref="SchedulingLimits"/>).</summary>
     public int BatchSize { get; set; } = 1000;
 
     /// <summary>How run inputs are written and read (System.Text.Json); default <see cref="JsonSerializerOptions.Web"/>.</summary>

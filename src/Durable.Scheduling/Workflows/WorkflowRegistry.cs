@@ -11,7 +11,6 @@ namespace Durable.Scheduling;
 /// </summary>
 internal sealed class WorkflowRegistry
 {
-    private const int MaxNameLength = 200;
     private const BindingFlags AllMethods = BindingFlags.Public | BindingFlags.NonPublic | BindingFlags.Static | BindingFlags.Instance | BindingFlags.DeclaredOnly;
     private readonly Lazy<Dictionary<string, WorkflowDescriptor>> _byName;
     private readonly Dictionary<MethodInfo, WorkflowDescriptor> _byMethod = [];
@@ -84,9 +83,9 @@ internal sealed class WorkflowRegistry
         string where = $"{method.DeclaringType?.FullName}.{method.Name}";
         string name = WorkflowNames.Of(method, attribute);
         int before = problems.Count;
-        if (name.Length is 0 or > MaxNameLength || !name.All(c => char.IsAsciiLetterOrDigit(c) || c is '.' or '-' or '_' or '/' or ':'))
+        if (name.Length is 0 or > SchedulingLimits.MaxNameLength || !name.All(c => char.IsAsciiLetterOrDigit(c) || c is '.' or '-' or '_' or '/' or ':'))
         {
-            problems.Add($"{where}: workflow name '{name}' is invalid; use 1 to {MaxNameLength} letters, digits or . - _ / :");
+            problems.Add($"{where}: workflow name '{name}' is invalid; use 1 to {SchedulingLimits.MaxNameLength} letters, digits or . - _ / :");
         }
         else if (found.TryGetValue(name, out var other))
         {
@@ -114,9 +113,9 @@ internal sealed class WorkflowRegistry
             schedule = ReadSchedule(scheduled, where, problems);
         }
 
-        if (attribute.TimeoutSeconds < 0 || attribute.MaxAttempts < 0 || attribute.RetryDelaySeconds < 0 || attribute.MaxAttempts > 1000)
+        if (attribute.TimeoutSeconds < 0 || attribute.MaxAttempts < 0 || attribute.RetryDelaySeconds < 0 || attribute.MaxAttempts > SchedulingLimits.MaxAttempts)
         {
-            problems.Add($"{where}: TimeoutSeconds and RetryDelaySeconds must not be negative, MaxAttempts must be between 0 and 1,000");
+            problems.Add($"{where}: TimeoutSeconds and RetryDelaySeconds must not be negative, MaxAttempts must be between 0 and {SchedulingLimits.MaxAttempts}");
         }
 
         if (problems.Count != before || invoker is null)

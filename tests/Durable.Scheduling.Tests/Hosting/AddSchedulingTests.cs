@@ -29,6 +29,54 @@ public sealed class AddSchedulingTests
     }
 
     [Test]
+    public void Builder_ChoosesTheStore_InOnePlace_TheLastCallWins()
+    {
+        var mine = new InMemorySchedulingStore(maxEndedRuns: 10);
+        var services = new ServiceCollection();
+        services.AddScheduling().UseInMemoryStore().UseStore(_ => mine);
+        services.AddScheduling(); // a later AddScheduling keeps the choice
+        services.Count(d => d.ServiceType == typeof(ISchedulingStore)).Should().Be(1);
+        using var provider = services.BuildServiceProvider();
+        provider.GetRequiredService<ISchedulingStore>().Should().BeSameAs(mine);
+        provider.GetRequiredService<ISchedulerActivity>().IsIdle.Should().BeTrue("nothing has started");
+
+        var badCap = () => new ServiceCollection().AddScheduling().UseInMemoryStore(maxEndedRuns: 0);
+        badCap.Should().Throw<ArgumentOutOfRangeException>().WithParameterName("maxEndedRuns");
+    }
+
+    [Test]
+    public async Task WorkflowTypes_AndAddWorkflow_RegisterWorkflowsFromCode_WithoutScanningTheEntryAssembly()
+    {
+        var services = new ServiceCollection();
+        services.AddLogging();
+        services.AddSingleton<RunLog>();
+        var send = typeof(OneTimeWorkflows).GetMethod(nameof(OneTimeWorkflows.Send))!;
+        services.AddScheduling(o =>
+        {
+            o.WorkflowTypes.Add(typeof(EveryFiveSeconds));
+            o.AddWorkflow(send, new WorkflowAttribute { Name = "send-again" });
+        });
+        await using var provider = services.BuildServiceProvider();
+        foreach (var hosted in provider.GetServices<IHostedService>())
+        {
+            await hosted.StartAsync(default);
+        }
+
+        var scheduler = provider.GetRequiredService<IScheduler>();
+        var run = await scheduler.ScheduleAsync("send-again", DateTimeOffset.UtcNow.AddHours(1), new Reminder(1, "x"));
+        run.WorkflowName.Should().Be("send-again");
+        var notRegistered = async () => await scheduler.ScheduleAsync("send-reminder", DateTimeOffset.UtcNow.AddHours(1), new Reminder(1, "x"));
+        await notRegistered.Should().ThrowAsync<ArgumentException>("only the listed type and the method added from code are workflows");
+        foreach (var hosted in provider.GetServices<IHostedService>())
+        {
+            await hosted.StopAsync(default);
+        }
+
+        var unnamed = () => new SchedulingOptions().AddWorkflow(send, new WorkflowAttribute());
+        unnamed.Should().Throw<ArgumentException>().WithParameterName("attribute");
+    }
+
+    [Test]
     public void AddScheduling_WithInvalidOption_FailsNamingIt()
     {
         var services = new ServiceCollection();

@@ -1,0 +1,35 @@
+namespace Durable.Scheduling;
+
+/// <summary>
+/// The ranges <see cref="SchedulingOptions"/> and workflow attributes accept: what start-up validation checks and the
+/// documentation states. A value outside its range stops start-up with an error naming the option.
+/// </summary>
+public static class SchedulingLimits
+{
+    /// <summary>Least <see cref="SchedulingOptions.MaxConcurrency"/> and <see cref="SchedulingOptions.BatchSize"/>.</summary>
+    public const int MinCount = 1;
+
+    /// <summary>Most <see cref="SchedulingOptions.MaxConcurrency"/>, <see cref="SchedulingOptions.BatchSize"/> and <see cref="SchedulingOptions.MaxCatchUpRuns"/>.</summary>
+    public const int MaxCount = 100_000;
+
+    /// <summary>Most attempts of a run (<see cref="SchedulingOptions.DefaultMaxAttempts"/>, <see cref="WorkflowAttribute.MaxAttempts"/>).</summary>
+    public const int MaxAttempts = 1000;
+
+    /// <summary>Longest workflow name and <see cref="SchedulingOptions.InstanceId"/>, in characters.</summary>
+    public const int MaxNameLength = 200;
+
+    /// <summary>Shortest <see cref="SchedulingOptions.PollInterval"/>.</summary>
+    public static readonly TimeSpan MinPollInterval = TimeSpan.FromMilliseconds(10);
+
+    /// <summary>Longest <see cref="SchedulingOptions.PollInterval"/>.</summary>
+    public static readonly TimeSpan MaxPollInterval = TimeSpan.FromMinutes(10);
+
+    /// <summary>Shortest <see cref="SchedulingOptions.LookAhead"/> and <see cref="SchedulingOptions.LeaseDuration"/>.</summary>
+    public static readonly TimeSpan MinLookAheadOrLease = TimeSpan.FromSeconds(1);
+
+    /// <summary>Longest <see cref="SchedulingOptions.LookAhead"/> and <see cref="SchedulingOptions.LeaseDuration"/>.</summary>
+    public static readonly TimeSpan MaxLookAheadOrLease = TimeSpan.FromDays(1);
+
+    /// <summary>Longest <see cref="SchedulingOptions.CatchUpWindow"/>.</summary>
+    public static readonly TimeSpan MaxCatchUpWindow = TimeSpan.FromDays(366);
+}
