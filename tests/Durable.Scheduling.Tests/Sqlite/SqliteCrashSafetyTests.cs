@@ -14,6 +14,7 @@ namespace Durable.Scheduling.Tests.Sqlite;
 /// process's late completion).
 /// </summary>
 [TestFixture]
+[Category("Slow")]
 [NonParallelizable]
 public sealed class SqliteCrashSafetyTests
 {
