@@ -1,5 +1,3 @@
-using Durable.Scheduling.Storage;
-
 namespace Durable.Scheduling.Sqlite;
 
 /// <summary>The schema, as forward-only migrations; index i moves a file from version i to i + 1.</summary>

@@ -1,5 +1,3 @@
-using Durable.Scheduling.Storage;
-
 namespace Durable.Scheduling.Sqlite;
 
 /// <summary>

@@ -1,5 +1,3 @@
-using Durable.Scheduling.Storage;
-
 namespace Durable.Scheduling.Sqlite;
 
 /// <summary>How hard SQLite works to make each commit survive a power failure (<c>PRAGMA synchronous</c>).</summary>

@@ -1,0 +1,98 @@
+using System.Globalization;
+using System.Text;
+using System.Text.Json;
+using Durable.Scheduling.Storage;
+using Microsoft.Data.Sqlite;
+
+namespace Durable.Scheduling.Sqlite;
+
+/// <summary>Rows and filters: how a run is read from a row, how a <see cref="RunQuery"/> becomes a WHERE clause, how values are bound.</summary>
+internal static class SqliteRows
+{
+    private static readonly IReadOnlyDictionary<string, string> s_noMetadata = new Dictionary<string, string>(0);
+
+    /// <summary>The WHERE clause of a query, its values bound as parameters on <paramref name="command"/>.</summary>
+    public static string Where(SqliteCommand command, RunQuery query)
+    {
+        var where = new StringBuilder("1 = 1");
+        if (query.WorkflowName is not null)
+        {
+            where.Append(" AND workflow = $workflow");
+            command.Parameters.AddWithValue("$workflow", query.WorkflowName);
+        }
+
+        if (query.Statuses is { Count: > 0 } statuses)
+        {
+            where.Append(" AND status IN (").AppendJoin(", ", statuses.Select(s => ((int)s).ToString(CultureInfo.InvariantCulture))).Append(')');
+        }
+
+        if (query.ScheduledFrom is { } from)
+        {
+            where.Append(" AND scheduled >= $from");
+            command.Parameters.AddWithValue("$from", from.UtcTicks);
+        }
+
+        if (query.ScheduledTo is { } to)
+        {
+            where.Append(" AND scheduled < $to");
+            command.Parameters.AddWithValue("$to", to.UtcTicks);
+        }
+
+        int i = 0;
+        foreach (var (key, value) in query.Metadata ?? s_noMetadata)
+        {
+            where.Append(CultureInfo.InvariantCulture, $" AND EXISTS (SELECT 1 FROM ds_run_metadata m WHERE m.run_id = ds_runs.id AND m.key = $mk{i} AND m.value = $mv{i})");
+            command.Parameters.AddWithValue($"$mk{i}", key);
+            command.Parameters.AddWithValue($"$mv{i}", value);
+            i++;
+        }
+
+        if (query.ContinuationToken is not null)
+        {
+            (long ticks, Guid id) = ContinuationTokens.Decode(query.ContinuationToken);
+            where.Append(" AND (scheduled > $afterScheduled OR (scheduled = $afterScheduled AND id > $afterId))");
+            command.Parameters.AddWithValue("$afterScheduled", ticks);
+            command.Parameters.AddWithValue("$afterId", id.ToByteArray());
+        }
+
+        return where.ToString();
+    }
+
+    /// <summary>A run from a row of <see cref="SqliteSchema.RunColumns"/>.</summary>
+    public static ScheduledRun ReadRun(SqliteDataReader reader)
+    {
+        var status = (RunStatus)reader.GetInt32(6);
+        return new ScheduledRun
+        {
+            Id = new Guid((byte[])reader[0]),
+            WorkflowName = reader.GetString(1),
+            Kind = (RunKind)reader.GetInt32(2),
+            IdempotencyKey = reader.GetString(3),
+            ScheduledTime = new DateTimeOffset(reader.GetInt64(4), TimeSpan.Zero),
+            DueTime = new DateTimeOffset(reader.GetInt64(5), TimeSpan.Zero),
+            Status = status,
+            Attempt = reader.GetInt32(7),
+            Input = reader.IsDBNull(8) ? null : reader.GetString(8),
+            Metadata = reader.IsDBNull(9) ? s_noMetadata : JsonSerializer.Deserialize<Dictionary<string, string>>(reader.GetString(9))!,
+            CreatedAt = new DateTimeOffset(reader.GetInt64(10), TimeSpan.Zero),
+            StartedAt = reader.IsDBNull(11) ? null : new DateTimeOffset(reader.GetInt64(11), TimeSpan.Zero),
+            CompletedAt = reader.IsDBNull(12) || status is RunStatus.Pending or RunStatus.Running ? null : new DateTimeOffset(reader.GetInt64(12), TimeSpan.Zero),
+            Error = reader.IsDBNull(13) ? null : new RunError(reader.GetString(13), reader.IsDBNull(14) ? "" : reader.GetString(14)),
+        };
+    }
+
+    /// <summary>Sets a parameter of a reused command (added the first time).</summary>
+    public static void Bind(SqliteCommand command, string name, object? value)
+    {
+        var parameters = command.Parameters;
+        int index = parameters.IndexOf(name);
+        if (index < 0)
+        {
+            parameters.AddWithValue(name, value ?? DBNull.Value);
+        }
+        else
+        {
+            parameters[index].Value = value ?? DBNull.Value;
+        }
+    }
+}

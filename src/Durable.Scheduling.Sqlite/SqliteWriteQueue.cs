@@ -1,0 +1,199 @@
+using System.Threading.Channels;
+using Microsoft.Data.Sqlite;
+
+namespace Durable.Scheduling.Sqlite;
+
+/// <summary>
+/// The one writer connection and its queue: whatever callers queue meanwhile is committed in one transaction (group
+/// commit), each write in its own savepoint so one refusal never undoes another. A write cancelled before the writer
+/// takes it never runs; once taken, it runs and its outcome is returned.
+/// </summary>
+internal sealed class SqliteWriteQueue : IAsyncDisposable
+{
+    private readonly SqliteFile _file;
+    private readonly SqliteConnection _writer;
+    private readonly Channel<WriteOp> _writes = Channel.CreateUnbounded<WriteOp>(new UnboundedChannelOptions { SingleReader = true });
+    private readonly Dictionary<string, SqliteCommand> _writerCommands = new(StringComparer.Ordinal);
+    private readonly Task _writerLoop;
+    private SqliteTransaction? _transaction;
+
+    public SqliteWriteQueue(SqliteFile file, SqliteConnection writer)
+    {
+        _file = file;
+        _writer = writer;
+        _writerLoop = Task.Run(WriterLoopAsync);
+    }
+
+    /// <summary>Queues a write for the next transaction and returns its outcome once committed.</summary>
+    public async Task<T> WriteAsync<T>(Func<T> write, CancellationToken cancellationToken)
+    {
+        var op = new WriteOp(() => write());
+        using var registration = cancellationToken.CanBeCanceled
+            ? cancellationToken.UnsafeRegister(static (state, token) => ((WriteOp)state!).TryCancel(token), op)
+            : default;
+        ObjectDisposedException.ThrowIf(!_writes.Writer.TryWrite(op), this);
+
+        return (T)(await op.Completion.Task.ConfigureAwait(false))!;
+    }
+
+    /// <summary>A prepared command of the writer for <paramref name="sql"/>, in the current transaction (writes only).</summary>
+    public SqliteCommand Command(string sql)
+    {
+        if (!_writerCommands.TryGetValue(sql, out var command))
+        {
+            command = _writer.CreateCommand();
+            command.CommandText = sql;
+            _writerCommands.Add(sql, command);
+        }
+
+        command.Transaction = _transaction;
+        return command;
+    }
+
+    /// <summary>A new command of the writer in the current transaction, for SQL built per call (writes only; dispose it).</summary>
+    public SqliteCommand CreateCommand()
+    {
+        var command = _writer.CreateCommand();
+        command.Transaction = _transaction;
+        return command;
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        _writes.Writer.TryComplete();
+        await _writerLoop.ConfigureAwait(false);
+        foreach (var command in _writerCommands.Values)
+        {
+            await command.DisposeAsync().ConfigureAwait(false);
+        }
+
+        await _writer.DisposeAsync().ConfigureAwait(false);
+    }
+
+    /// <summary>The writer loop: commits every queued write in one transaction, each in its own savepoint.</summary>
+    private async Task WriterLoopAsync()
+    {
+        var batch = new List<WriteOp>(_file.Options.MaxWritesPerTransaction);
+        while (await _writes.Reader.WaitToReadAsync().ConfigureAwait(false))
+        {
+            while (batch.Count < _file.Options.MaxWritesPerTransaction && _writes.Reader.TryRead(out var op))
+            {
+                if (op.TryTake())
+                {
+                    batch.Add(op); // else cancelled while queued: it never runs
+                }
+            }
+
+            if (batch.Count == 0)
+            {
+                continue;
+            }
+
+            try
+            {
+                await _file.RetryBusyAsync(() => CommitBatch(batch)).ConfigureAwait(false);
+                foreach (var op in batch)
+                {
+                    op.Finish();
+                }
+            }
+            catch (Exception e)
+            {
+                // The transaction rolled back: none of these writes happened. Disk full, I/O and similar errors reach
+                // callers as an IOException naming the file, never as a provider exception.
+                var error = e is SqliteException sqlite ? _file.Unavailable(sqlite, "written") : e;
+                foreach (var op in batch)
+                {
+                    op.Completion.TrySetException(error);
+                }
+            }
+
+            batch.Clear();
+        }
+    }
+
+    private bool CommitBatch(List<WriteOp> batch)
+    {
+        using var transaction = _writer.BeginTransaction(deferred: false); // BEGIN IMMEDIATE: take the write lock now
+        _transaction = transaction;
+        try
+        {
+            using var savepoint = _writer.CreateCommand();
+            savepoint.Transaction = transaction;
+            foreach (var op in batch)
+            {
+                op.Reset();
+                savepoint.CommandText = "SAVEPOINT ds_op";
+                savepoint.ExecuteNonQuery();
+                try
+                {
+                    op.Run();
+                    savepoint.CommandText = "RELEASE ds_op";
+                    savepoint.ExecuteNonQuery();
+                }
+                catch (SqliteException e) when (SqliteFile.IsBusy(e))
+                {
+                    throw;
+                }
+                catch (Exception e) when (e is not SqliteException { SqliteErrorCode: 10 or 13 or 14 }) // not I/O, full or can't-open
+                {
+                    savepoint.CommandText = "ROLLBACK TO ds_op; RELEASE ds_op";
+                    savepoint.ExecuteNonQuery();
+                    op.Fail(e);
+                }
+            }
+
+            transaction.Commit();
+            return true;
+        }
+        finally
+        {
+            _transaction = null;
+        }
+    }
+
+    /// <summary>One queued write: runs inside the writer's transaction; its outcome is published after the commit.</summary>
+    private sealed class WriteOp(Func<object?> run)
+    {
+        private const int Queued = 0, Taken = 1, Cancelled = 2;
+        private object? _result;
+        private Exception? _error;
+        private int _state;
+
+        public TaskCompletionSource<object?> Completion { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        public void Reset()
+        {
+            _result = null;
+            _error = null;
+        }
+
+        public void Run() => _result = run();
+
+        /// <summary>The writer takes it for a transaction: false when it was cancelled while queued.</summary>
+        public bool TryTake() => Interlocked.CompareExchange(ref _state, Taken, Queued) == Queued;
+
+        /// <summary>Cancels it unless the writer has taken it.</summary>
+        public void TryCancel(CancellationToken token)
+        {
+            if (Interlocked.CompareExchange(ref _state, Cancelled, Queued) == Queued)
+            {
+                Completion.TrySetCanceled(token);
+            }
+        }
+
+        public void Fail(Exception error) => _error = error;
+
+        public void Finish()
+        {
+            if (_error is null)
+            {
+                Completion.TrySetResult(_result);
+            }
+            else
+            {
+                Completion.TrySetException(_error);
+            }
+        }
+    }
+}
