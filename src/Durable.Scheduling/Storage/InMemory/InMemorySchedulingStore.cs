@@ -30,7 +30,7 @@ public sealed class InMemorySchedulingStore : ISchedulingStore
     private readonly Dictionary<Guid, Slot> _runs = new(RunIdComparer.Instance);
     private readonly Dictionary<(int Workflow, long Ticks), Guid> _occurrenceKeys = [];
     private readonly Dictionary<(int Workflow, string Key), Guid> _callerKeys = [];
-    private readonly SortedDictionary<long, Bucket> _due = [];
+    private readonly SortedDictionary<long, DueBucket> _due = [];
     private readonly Dictionary<string, int> _workflowIds = new(StringComparer.Ordinal);
     private readonly List<string> _workflowNames = [];
     private readonly Dictionary<string, long> _watermarks = new(StringComparer.Ordinal);
@@ -39,7 +39,7 @@ public sealed class InMemorySchedulingStore : ISchedulingStore
     private readonly Queue<Guid> _ended = new(); // runs in the order they ended (ids of runs since deleted are skipped)
     private readonly ulong _tokenSeed = BitConverter.ToUInt64(Guid.NewGuid().ToByteArray(), 0);
     private ulong _tokenCounter; // lease tokens: unique per store, made under the lock (no shared atomic per claim)
-    private Bucket? _lastBucket;
+    private DueBucket? _lastBucket;
     private string? _lastWorkflowName;
     private int _lastWorkflowId;
     private long _lastBucketKey;
@@ -641,7 +641,7 @@ public sealed class InMemorySchedulingStore : ISchedulingStore
             // Runs are usually added in bursts for nearby instants: remember the last bucket to skip the tree lookup.
             if (!_due.TryGetValue(key, out bucket))
             {
-                bucket = new Bucket();
+                bucket = new DueBucket();
                 _due.Add(key, bucket);
             }
 
@@ -753,83 +753,4 @@ public sealed class InMemorySchedulingStore : ISchedulingStore
             CompletedAt = slot.Completed > 0 && slot.Status is not (RunStatus.Pending or RunStatus.Running) ? new DateTimeOffset(slot.Completed, TimeSpan.Zero) : null,
             Error = extra?.Error,
         };
-
-    /// <summary>A run claimed, copied under the lock for its snapshot to be built after.</summary>
-    private readonly record struct Claimed(Guid Id, Slot Slot, Guid Token, string Workflow, Extra? Extra);
-
-    /// <summary>
-    /// The compact state of one run (48 bytes, no object references, so the garbage collector never scans the table of
-    /// them); the rarely used parts live in <see cref="Extra"/>, in a table of their own.
-    /// </summary>
-    private struct Slot
-    {
-        private const byte HasExtraFlag = 0x80;
-
-        public int Workflow;
-        private byte _kindAndFlags;
-        private byte _status;
-        public ushort Attempt;
-        public long Scheduled;
-        public long Due;
-        public long Created;
-        public long Started; // the last attempt's start; 0 before the first
-        public long Completed; // 0 until it ends
-
-        public RunKind Kind
-        {
-            readonly get => (RunKind)(_kindAndFlags & ~HasExtraFlag);
-            set => _kindAndFlags = (byte)((_kindAndFlags & HasExtraFlag) | (byte)value);
-        }
-
-        public RunStatus Status { readonly get => (RunStatus)_status; set => _status = (byte)value; }
-
-        /// <summary>True when the run has an entry in the store's table of rare parts.</summary>
-        public bool HasExtra
-        {
-            readonly get => (_kindAndFlags & HasExtraFlag) != 0;
-            set => _kindAndFlags = (byte)(value ? _kindAndFlags | HasExtraFlag : _kindAndFlags & ~HasExtraFlag);
-        }
-    }
-
-    /// <summary>What few runs have: a caller's key, an input, metadata, or why the last attempt failed.</summary>
-    private sealed class Extra
-    {
-        public string? CallerKey;
-        public string? Input;
-        public IReadOnlyDictionary<string, string>? Metadata;
-        public RunError? Error;
-    }
-
-    /// <summary>The lease of a running run.</summary>
-    private readonly record struct Lease(Guid Token, long Expires, string Owner);
-
-    /// <summary>Runs due within one second; sorted lazily, stale entries dropped when visited.</summary>
-    private sealed class Bucket
-    {
-        private bool _sorted = true;
-
-        public List<(long Due, Guid Id)> Entries { get; } = [];
-
-        public void Add(long due, Guid id)
-        {
-            if (Entries.Count > 0 && _sorted && Entries[^1].CompareTo((due, id)) > 0)
-            {
-                _sorted = false;
-            }
-
-            Entries.Add((due, id));
-        }
-
-        public void EnsureSorted()
-        {
-            if (!_sorted)
-            {
-                Entries.Sort();
-                _sorted = true;
-            }
-        }
-
-        public void Compact(Dictionary<Guid, Slot> runs) =>
-            Entries.RemoveAll(e => !runs.TryGetValue(e.Id, out var slot) || slot.Status != RunStatus.Pending || slot.Due != e.Due);
-    }
 }
