@@ -68,7 +68,7 @@ public sealed class SchedulingOptions
 
     /// <summary>
     /// How long ended runs (succeeded, failed, cancelled, skipped) are kept for <c>GetAsync</c> and <c>ListAsync</c>
-    /// before they are purged; default 1 day (as Hangfire keeps succeeded jobs); null keeps them forever. Mind the
+    /// before they are purged; default 1 day; null keeps them forever. Mind the
     /// volume: a schedule firing every second ends 86,400 runs a day. Purging takes a batch (<see cref="BatchSize"/>)
     /// a minute, or up to ten batches each poll interval while whole batches come back, so it keeps up with up to ten
     /// batches of runs ending per poll interval (10,000 a second with the defaults).

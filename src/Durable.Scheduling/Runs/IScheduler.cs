@@ -24,8 +24,7 @@ public interface IScheduler
     /// </param>
     /// <param name="cancellationToken">Cancels the call.</param>
     /// <returns>
-    /// The stored run (the existing one when the key existed). A <see cref="ValueTask{TResult}"/>, as Quartz's
-    /// <c>ScheduleJob</c>: a store that answers at once (the in-memory one) allocates no task per call. Await it once;
+    /// The stored run (the existing one when the key existed). A <see cref="ValueTask{TResult}"/>: a store that answers at once (the in-memory one) allocates no task per call. Await it once;
     /// call <see cref="ValueTask{TResult}.AsTask"/> to await it more than once or to combine calls with
     /// <see cref="Task.WhenAll(Task[])"/>.
     /// </returns>

@@ -4,9 +4,8 @@ namespace Durable.Scheduling.Storage;
 
 /// <summary>
 /// Fast unique ids in the UUID version 7 layout (a millisecond timestamp first, so ids sort roughly by creation):
-/// the other 74 bits are a per-process random value plus a counter. <see cref="Guid.NewGuid"/> costs about 0.35 µs
-/// here (a cryptographic random source per call), which mattered on the per-run path; these cost a few nanoseconds
-/// and are as unique (62 random bits per process, a counter within it). Not for secrets.
+/// the other 74 bits are a per-process random value plus a counter. <see cref="Guid.NewGuid"/> draws from a cryptographic
+/// random source per call, which is costly on the per-run path; these only count, and are as unique (62 random bits per process, a counter within it). Not for secrets.
 /// </summary>
 public static class RunIds
 {

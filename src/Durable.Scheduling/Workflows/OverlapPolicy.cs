@@ -2,14 +2,14 @@ namespace Durable.Scheduling;
 
 /// <summary>
 /// What a recurring schedule does when an occurrence comes due while a run of the same schedule (in this process) is
-/// still active, with Temporal's semantics. Occurrences skipped by a policy are recorded as runs with
+/// still active. Occurrences skipped by a policy are recorded as runs with
 /// <see cref="RunStatus.Skipped"/> and counted in the <c>durable.scheduling.occurrences.skipped</c> metric: never
 /// silently lost.
 /// </summary>
 public enum OverlapPolicy
 {
     /// <summary>
-    /// The default (as in DBOS and Hatchet). Every occurrence starts its run when due, concurrently with active runs,
+    /// The default. Every occurrence starts its run when due, concurrently with active runs,
     /// so catch-up stays exactly-once per interval. Only the global <see cref="SchedulingOptions.MaxConcurrency"/> limits it.
     /// </summary>
     AllowAll = 0,

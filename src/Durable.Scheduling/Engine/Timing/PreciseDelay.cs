@@ -7,8 +7,8 @@ namespace Durable.Scheduling.Engine.Timing;
 /// <summary>
 /// The last few milliseconds of a wait on the real clock. The .NET timer queue runs on a 4 ms tick on Linux and may
 /// fire early or several milliseconds late, so the scheduler sleeps with it only until <see cref="Window"/> before the
-/// due instant and finishes here: <c>clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME)</c> on Linux (about 0.1 ms late,
-/// no busy CPU), then a spin of at most <see cref="SpinWindow"/>. Used only with <see cref="TimeProvider.System"/>.
+/// due instant and finishes here: <c>clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME)</c> on Linux (a fraction of a
+/// millisecond late, no busy CPU), then a spin of at most <see cref="SpinWindow"/>. Used only with <see cref="TimeProvider.System"/>.
 /// </summary>
 internal static partial class PreciseDelay
 {

@@ -21,7 +21,7 @@ namespace Durable.Scheduling.Storage.InMemory;
 /// </remarks>
 public sealed class InMemorySchedulingStore : ISchedulingStore
 {
-    /// <summary>How many ended runs the store keeps at most (about 110 MB of them).</summary>
+    /// <summary>How many ended runs the store keeps at most, by default.</summary>
     public const int DefaultMaxEndedRuns = 1_000_000;
 
     private const long BucketTicks = TimeSpan.TicksPerSecond;
