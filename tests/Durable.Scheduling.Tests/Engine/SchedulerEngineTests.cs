@@ -29,6 +29,32 @@ public sealed class SchedulerEngineTests
         runs[0].Key.Should().Be("every-5s@2026-06-01T12:00:00.0000000Z");
     }
 
+    [TestCase(5)]
+    [TestCase(10)]
+    public async Task EveryMinute_WithALongPollInterval_NoOccurrenceHidesInTheWheel(int pollMinutes)
+    {
+        // With a long poll, occurrences enter the wheel minutes ahead, at a high level. A run added later, due soon
+        // after one of them, is filed at a lower level: the wheel must still report the occurrence as the earliest,
+        // or it starts late (at the later run's instant).
+        await using var harness = new SchedulerHarness(s_start, [typeof(EveryMinute), typeof(OneTimeWorkflows)], o =>
+        {
+            o.PollInterval = TimeSpan.FromMinutes(pollMinutes);
+            o.LookAhead = TimeSpan.FromSeconds(30); // the default
+        });
+        await harness.StartAsync();
+        for (int minute = 1; minute < 60; minute += 2)
+        {
+            await harness.RunUntilAsync(s_start.AddMinutes(minute).AddSeconds(1));
+            await harness.Scheduler.ScheduleAsync("send-reminder", s_start.AddMinutes(minute + 3).AddSeconds(30), new Reminder(minute, "x"));
+        }
+
+        await harness.RunUntilAsync(s_start.AddHours(1));
+        var runs = harness.Log.Of("every-minute");
+        runs.Should().HaveCount(61);
+        runs.Should().OnlyContain(r => r.Started == r.Scheduled, "every occurrence starts at its instant");
+        harness.Log.Of("send-reminder").Should().HaveCount(28).And.OnlyContain(r => r.Started == r.Scheduled);
+    }
+
     [Test]
     public async Task ScheduledWorkflow_AcrossBothNewYorkDstDays_FollowsGapAndOverlapRules()
     {

@@ -11,6 +11,12 @@ public sealed class EveryFiveSeconds(RunLog log)
     public void Tick(ScheduledRunContext run) => log.Record(run);
 }
 
+public sealed class EveryMinute(RunLog log)
+{
+    [Scheduled("0 * * * * *", Name = "every-minute")]
+    public void Tick(ScheduledRunContext run) => log.Record(run);
+}
+
 /// <summary>New York schedules around DST: a fixed 01:30 (once per day) and every 30 minutes in hour 1 (interval).</summary>
 public sealed class NewYorkDst(RunLog log)
 {

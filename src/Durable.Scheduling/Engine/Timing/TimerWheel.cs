@@ -131,6 +131,12 @@ internal sealed class TimerWheel
     }
 
     /// <summary>The earliest exact due instant in the wheel, or <see cref="long.MaxValue"/> when empty.</summary>
+    /// <remarks>
+    /// A node's level was chosen by its distance when it was added, and the wheel has moved since: a node filed long
+    /// ago at a high level may be due before every node of a lower level. So each level's earliest slot is looked at,
+    /// not only the lowest level's. Within a level, slots ahead of the position cover consecutive windows, so the first
+    /// non-empty one holds that level's earliest node.
+    /// </remarks>
     public long NextDueTicks()
     {
         if (Count == 0)
@@ -139,25 +145,26 @@ internal sealed class TimerWheel
         }
 
         long best = MinOf(_slots[ReadyLevel][0]);
-        if (best != long.MaxValue)
-        {
-            return best;
-        }
-
         for (int level = 0; level < Levels; level++)
         {
+            if (_perLevel[level] == 0)
+            {
+                continue;
+            }
+
             int position = (int)((_current >> (SlotBits * level)) & (SlotCount - 1));
             for (int i = 1; i <= SlotCount; i++)
             {
                 long min = MinOf(_slots[level][(position + i) & (SlotCount - 1)]);
                 if (min != long.MaxValue)
                 {
-                    return min;
+                    best = Math.Min(best, min);
+                    break;
                 }
             }
         }
 
-        return MinOf(_slots[OverflowLevel][0]);
+        return Math.Min(best, MinOf(_slots[OverflowLevel][0]));
     }
 
     /// <summary>Re-files every node relative to <paramref name="nowTicks"/> (after a wall-clock jump).</summary>

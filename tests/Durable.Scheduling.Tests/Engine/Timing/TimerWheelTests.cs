@@ -41,6 +41,58 @@ public sealed class TimerWheelTests
         handed.Should().OnlyContain(h => h.Node.DueTicks == h.At, "each node is handed out at exactly its instant");
     }
 
+    [TestCase(1)]
+    [TestCase(2)]
+    [TestCase(3)]
+    public void RandomInsertsCancelsAndAdvances_AgreeWithASortedReference(int seed)
+    {
+        // Nodes are added as time moves, so a node filed long ago at a high level can be due before one filed lately
+        // at a low level: the next-due answer must still be the true earliest (a run must never hide in the wheel).
+        var random = new Random(seed);
+        var wheel = new TimerWheel(Start);
+        var reference = new SortedSet<(long Due, Guid Id)>();
+        var live = new Dictionary<Guid, WheelNode>();
+        var due = new List<WheelNode>();
+        long now = Start;
+        long[] spans = [TimeSpan.TicksPerMillisecond * 80, TimeSpan.TicksPerSecond * 70, TimeSpan.TicksPerMinute * 70, TimeSpan.TicksPerHour * 5, TimeSpan.TicksPerDay * 15];
+        for (int step = 0; step < 20_000; step++)
+        {
+            switch (random.Next(10))
+            {
+                case < 5:
+                    var node = new WheelNode(Guid.NewGuid(), now + 1 + (long)(random.NextDouble() * spans[random.Next(spans.Length)]), "w", RunKind.OneTime);
+                    wheel.Add(node);
+                    reference.Add((node.DueTicks, node.Id));
+                    live[node.Id] = node;
+                    break;
+                case < 6 when live.Count > 0:
+                    var victim = live.Values.ElementAt(random.Next(live.Count));
+                    wheel.Remove(victim).Should().BeTrue();
+                    reference.Remove((victim.DueTicks, victim.Id));
+                    live.Remove(victim.Id);
+                    break;
+                default:
+                    // Advance either to the reported next instant (as the loop does) or by a random step (a poll).
+                    long next = wheel.NextDueTicks();
+                    next.Should().Be(reference.Count == 0 ? long.MaxValue : reference.Min.Due, "step {0}: the wheel's next-due answer is the true earliest", step);
+                    now = random.Next(2) == 0 && next != long.MaxValue ? next : now + (long)(random.NextDouble() * spans[random.Next(3)]);
+                    wheel.Advance(now, due);
+                    var expected = reference.TakeWhile(r => r.Due <= now).ToList();
+                    due.Select(n => (n.DueTicks, n.Id)).Should().BeEquivalentTo(expected, "step {0}: exactly the nodes due by now are handed out", step);
+                    foreach (var handed in expected)
+                    {
+                        reference.Remove(handed);
+                        live.Remove(handed.Id);
+                    }
+
+                    due.Clear();
+                    break;
+            }
+
+            wheel.Count.Should().Be(reference.Count);
+        }
+    }
+
     [Test]
     public void Remove_CancelsInConstantTime_AndIsIdempotent()
     {
