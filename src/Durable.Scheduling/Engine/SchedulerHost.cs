@@ -89,9 +89,9 @@ internal sealed class SchedulerHost : IHostedService, ISchedulerActivity, IDispo
         var planner = new OccurrencePlanner(_store, _options, workflows, tracked, now.UtcTicks, _logger);
         _loop = new SchedulerLoop(new SchedulerParts(
             _options, _time, _signal, _wait, _inbox, _slots, tracked,
-            new ClockWatch(now.UtcTicks, _options.PollInterval, _options.LookAhead),
+            new ClockWatch(_time, now.UtcTicks),
             admission, _claimer, _executions, _writer,
-            new DueFeeder(_store, tracked, _options.BatchSize),
+            new DueFeeder(_store, tracked, _executions.IsExecuting, _options.BatchSize),
             planner,
             new LeaseRenewer(_store, _executions, _options.LeaseDuration, _logger),
             new Purger(_store, _time, _options.RunRetention, _options.BatchSize),

@@ -14,8 +14,8 @@ namespace Durable.Scheduling.Engine;
 /// <summary>
 /// The scheduler's one loop. Each pass: notice a wall-clock jump; forget ended runs and apply the inbox; start runs
 /// claimed ahead whose instant came; take from the wheel what is due (or due within the pre-claim window), admit and
-/// claim it; otherwise feed (create occurrences, load due runs, renew leases, purge) when a feed is due and no run is
-/// about to start; otherwise sleep until the next instant. It owns the wheel, admission and the claimer; nothing else
+/// claim it (leases of runs executing here are renewed first, on their own schedule); otherwise feed (create
+/// occurrences, load due runs, purge) when a feed is due and no run is about to start; otherwise sleep until the next instant. It owns the wheel, admission and the claimer; nothing else
 /// touches them. No exception escapes: a failing pass is logged and retried after a poll interval.
 /// </summary>
 internal sealed class SchedulerLoop
@@ -93,6 +93,11 @@ internal sealed class SchedulerLoop
                 // Runs claimed ahead start at their instant; then the runs due now or within the pre-claim window are
                 // claimed. Feeding (store reads, creating occurrences) never delays a run that is due now.
                 _claimer.StartReady(now.UtcTicks);
+                if (now.UtcTicks >= _renewer.NextTicks)
+                {
+                    await _renewer.RenewIfDueAsync(now, stop).ConfigureAwait(false); // before any expired lease is read
+                }
+
                 _tracked.Advance(now.UtcTicks + s_preClaimTicks, _due);
                 _admission.ReleaseHeld(now.UtcTicks, _due);
                 if (_due.Count > 0 || (_admission.HasWaiting && _slots.Active < _slots.Max))
@@ -185,7 +190,6 @@ internal sealed class SchedulerLoop
             _nextFeedTicks = now.UtcTicks; // more to read: read the next batch right away
         }
 
-        await _renewer.RenewIfDueAsync(now, stop).ConfigureAwait(false);
         await _purger.PurgeIfDueAsync(now, at => NextStartTicks() - at.UtcTicks > s_feedGuardTicks, stop).ConfigureAwait(false);
     }
 
@@ -208,6 +212,8 @@ internal sealed class SchedulerLoop
         {
             next = Math.Min(next, _nextFeedTicks);
         }
+
+        next = Math.Min(next, _renewer.NextTicks);
 
         if (next <= now)
         {

@@ -35,13 +35,15 @@ public sealed class SchedulingOptions
 
     /// <summary>
     /// The longest the scheduler sleeps between checks of the store and of the wall clock; default 1 second, from
-    /// 10 milliseconds to 10 minutes (see <see cref="SchedulingLimits"/>). A wall-clock jump, or a run added by another process, is noticed within it.
+    /// 10 milliseconds to 10 minutes (see <see cref="SchedulingLimits"/>). A run added by another process, and a wall-clock jump (the wall clock moving
+    /// unlike the monotonic clock), are noticed within it. Independent of <see cref="LeaseDuration"/>: leases are renewed
+    /// on their own schedule.
     /// </summary>
     public TimeSpan PollInterval { get; set; } = TimeSpan.FromSeconds(1);
 
     /// <summary>
-    /// How long a claimed run's lease lasts; renewed at a third of it while the handler runs. Default 30 seconds, from
-    /// 1 second to 1 day. After a crash, another process (or the restarted one) takes the run over once it expires.
+    /// How long a claimed run's lease lasts; renewed every third of it while the handler runs (on its own schedule,
+    /// whatever <see cref="PollInterval"/> is). Default 30 seconds, from 1 second to 1 day. After a crash, another process (or the restarted one) takes the run over once it expires.
     /// </summary>
     public TimeSpan LeaseDuration { get; set; } = TimeSpan.FromSeconds(30);
 

@@ -3,6 +3,7 @@ using Durable.Scheduling.Storage.InMemory;
 using Durable.Scheduling.Tests.Testing;
 using FluentAssertions;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
 using NUnit.Framework;
 
 namespace Durable.Scheduling.Tests.Engine;
@@ -15,6 +16,63 @@ public sealed class OneTimeRunTests
 
     private static SchedulerHarness NewHarness(ISchedulingStore? store = null, DateTimeOffset? start = null) =>
         new(start ?? s_start, [typeof(OneTimeWorkflows)], store: store);
+
+    [Test]
+    public async Task PollIntervalLongerThanTheLease_LeasesAreStillRenewed_SoAnotherInstanceNeverTakesTheRunOver()
+    {
+        // Leases are renewed on their own schedule (a third of the lease), not only when the loop feeds every poll.
+        var store = new InMemorySchedulingStore();
+        await using var first = new SchedulerHarness(s_start, [typeof(OneTimeWorkflows)], o => Options(o, 10), store);
+        await using var second = new SchedulerHarness(s_start, [typeof(OneTimeWorkflows)], o => Options(o, 7), store);
+        await first.StartAsync();
+        await second.StartAsync();
+        var run = await first.Scheduler.ScheduleAsync("slow", s_start.AddSeconds(5));
+        for (int step = 1; step <= 25 * 6; step++)
+        {
+            var until = s_start.AddSeconds(10 * step);
+            await first.RunUntilAsync(until);
+            await second.RunUntilAsync(until);
+        }
+
+        first.Log.Of("slow").Concat(second.Log.Of("slow")).Should().ContainSingle("the lease never lapsed while the handler ran");
+        (await first.Scheduler.GetAsync(run.Id))!.Status.Should().Be(RunStatus.Succeeded);
+
+        static void Options(SchedulingOptions o, int pollMinutes)
+        {
+            o.PollInterval = TimeSpan.FromMinutes(pollMinutes);
+            o.LeaseDuration = TimeSpan.FromSeconds(30);
+        }
+    }
+
+    [TestCase(60)]
+    [TestCase(600)]
+    public async Task FakeClockSteppedPastTheLease_WhileItsHandlerRuns_NeverStartsTheRunAgain_NorReportsAJump(int stepSeconds)
+    {
+        // How users test: a fake clock moved in steps (a minute, ten minutes) past the 30-second lease, while a handler
+        // waits on it; the library's default poll interval, look-ahead and lease.
+        var logs = new CapturedLogs();
+        await using var harness = new SchedulerHarness(
+            s_start,
+            [typeof(OneTimeWorkflows)],
+            o =>
+            {
+                o.PollInterval = TimeSpan.FromSeconds(1);
+                o.LookAhead = TimeSpan.FromSeconds(30);
+            },
+            services: s => s.AddSingleton<ILoggerProvider>(logs));
+        await harness.StartAsync();
+        var run = await harness.Scheduler.ScheduleAsync("slow", s_start.AddSeconds(5));
+        for (int step = 0; step < 15 * 60 / stepSeconds + 1; step++)
+        {
+            harness.Time.Advance(TimeSpan.FromSeconds(stepSeconds));
+            await harness.SettleAsync();
+        }
+
+        harness.Log.Of("slow").Should().ContainSingle("a lease that lapses while this process still runs the handler is renewed, not taken over")
+            .Which.Attempt.Should().Be(1);
+        (await harness.Scheduler.GetAsync(run.Id))!.Status.Should().Be(RunStatus.Succeeded);
+        logs.Entries.Should().NotContain(e => e.Message.Contains("jump", StringComparison.OrdinalIgnoreCase), "a fake clock moved in steps is time passing, not a wall-clock jump");
+    }
 
     [Test]
     public async Task ScheduleAsync_RunsAtItsTime_WithTypedInputAndContext()

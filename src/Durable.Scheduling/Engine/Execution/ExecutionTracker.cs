@@ -89,6 +89,20 @@ internal sealed class ExecutionTracker
         _starting.Clear();
     }
 
+    /// <summary>True when this process has started the run and not yet seen it end (loop only; a scan: for rare checks).</summary>
+    public bool IsExecuting(Guid runId)
+    {
+        for (var execution = _executions.First; execution is not null; execution = execution.Next)
+        {
+            if (execution.Lease.Run.Id == runId)
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
+
     /// <summary>Cancels the running runs of a workflow (<see cref="OverlapPolicy.CancelOther"/>). Loop only.</summary>
     public void CancelRunning(string workflow)
     {

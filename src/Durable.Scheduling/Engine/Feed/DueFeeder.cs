@@ -6,9 +6,10 @@ namespace Durable.Scheduling.Engine.Feed;
 /// <summary>
 /// Loads from the store the pending runs that fall due before the wheel's horizon, a batch per call (resuming where
 /// the last batch ended), and, at the start of each cycle, the running runs whose lease expired (their holder is
-/// presumed dead: they are due at once). Owned by the loop.
+/// presumed dead: they are due at once), except runs this process is executing: their lease lapsed while the handler
+/// still runs here (the clock moved past it at once), and the lease renewer extends it. Owned by the loop.
 /// </summary>
-internal sealed class DueFeeder(ISchedulingStore store, TrackedRuns tracked, int batchSize)
+internal sealed class DueFeeder(ISchedulingStore store, TrackedRuns tracked, Func<Guid, bool> executingHere, int batchSize)
 {
     private static readonly DuePage s_nothing = new([], null);
     private string? _cursor;
@@ -39,7 +40,7 @@ internal sealed class DueFeeder(ISchedulingStore store, TrackedRuns tracked, int
         {
             foreach (var run in await store.GetExpiredLeasesAsync(now, batchSize, stop).ConfigureAwait(false))
             {
-                if (!tracked.Contains(run.Id))
+                if (!tracked.Contains(run.Id) && !executingHere(run.Id))
                 {
                     tracked.Track(run.Id, now.UtcTicks, run.WorkflowName, run.Kind);
                 }
