@@ -55,6 +55,33 @@ public sealed class SchedulerEngineTests
         harness.Log.Of("send-reminder").Should().HaveCount(28).And.OnlyContain(r => r.Started == r.Scheduled);
     }
 
+    [TestCase("2027-03-13T12:00:00.123Z", Description = "spring forward 2027-03-14: 02:30 does not exist")]
+    [TestCase("2027-11-06T12:00:00.123Z", Description = "fall back 2027-11-07: 01:00-02:00 happens twice")]
+    public async Task FixedAndIntervalSchedules_AcrossDstDays_WithTheClockAtFractionsOfASecond_MissNothing(string startText)
+    {
+        // The real clock always carries fractions: the scheduler starts at .123 past the second and every step of the
+        // clock lands 123 ms after the instant its timer asked for. Every occurrence Cronos gives still runs, once.
+        var start = DateTimeOffset.Parse(startText, System.Globalization.CultureInfo.InvariantCulture);
+        var lag = TimeSpan.FromMilliseconds(123);
+        var zone = TimeZoneInfo.FindSystemTimeZoneById("America/New_York");
+        await using var harness = new SchedulerHarness(start, [typeof(NewYorkGap), typeof(NewYorkDst)], o => o.PollInterval = TimeSpan.FromSeconds(1));
+        await harness.StartAsync();
+        await harness.RunUntilAsync(start.AddDays(2), lag);
+
+        foreach (var (workflow, cron) in new[] { ("ny-fixed-0230", "0 30 2 * * *"), ("ny-fixed-0130", "0 30 1 * * *"), ("ny-interval-h1", "*/30 1-2 * * *") })
+        {
+            var expected = CronSchedule.GetNextOccurrences(cron, zone, start, 100).Where(t => t <= start.AddDays(2)).ToList();
+            var runs = harness.Log.Of(workflow);
+            runs.Select(r => r.Scheduled).Should().Equal(expected, "{0} runs every occurrence once, in order", workflow);
+            runs.Should().OnlyContain(r => r.Started >= r.Scheduled && r.Started - r.Scheduled <= lag + TimeSpan.FromMilliseconds(10), "{0} runs each at its instant (plus the clock's lag)", workflow);
+        }
+
+        if (start.Month == 3)
+        {
+            harness.Log.Of("ny-fixed-0230").Select(r => r.Scheduled.UtcDateTime).Should().Contain(new DateTime(2027, 3, 14, 7, 0, 0), "02:30 in the gap fires when the gap ends");
+        }
+    }
+
     [Test]
     public async Task ScheduledWorkflow_AcrossBothNewYorkDstDays_FollowsGapAndOverlapRules()
     {

@@ -66,12 +66,17 @@ public sealed class SchedulerHarness : IAsyncDisposable
         await SettleAsync();
     }
 
-    /// <summary>Moves the clock from timer to timer until <paramref name="until"/>, settling after each step.</summary>
-    public async Task RunUntilAsync(DateTimeOffset until)
+    /// <summary>
+    /// Moves the clock from timer to timer until <paramref name="until"/>, settling after each step; with a
+    /// <paramref name="lag"/>, each step lands that much after the timer's instant (as a real clock, which always
+    /// carries a fraction past the instant a timer asked for).
+    /// </summary>
+    public async Task RunUntilAsync(DateTimeOffset until, TimeSpan lag = default)
     {
         await SettleAsync();
         while (Time.NextTimerDue is { } next && next <= until)
         {
+            next += lag;
             Time.SetUtcNow(next > Time.GetUtcNow() ? next : Time.GetUtcNow());
             await SettleAsync();
         }

@@ -17,6 +17,13 @@ public sealed class EveryMinute(RunLog log)
     public void Tick(ScheduledRunContext run) => log.Record(run);
 }
 
+/// <summary>A fixed New York time inside the spring-forward gap (02:30 does not exist that day).</summary>
+public sealed class NewYorkGap(RunLog log)
+{
+    [Scheduled("0 30 2 * * *", TimeZone = "America/New_York", Name = "ny-fixed-0230")]
+    public void Fixed(ScheduledRunContext run) => log.Record(run);
+}
+
 /// <summary>New York schedules around DST: a fixed 01:30 (once per day) and every 30 minutes in hour 1 (interval).</summary>
 public sealed class NewYorkDst(RunLog log)
 {
