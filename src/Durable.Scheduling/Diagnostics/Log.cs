@@ -46,4 +46,7 @@ internal static partial class Log
 
     [LoggerMessage(14, LogLevel.Warning, "Runs of workflow {Workflow} are due but it is not defined in this process; they stay pending for an instance that defines it.")]
     public static partial void UnknownWorkflow(ILogger logger, string workflow);
+
+    [LoggerMessage(15, LogLevel.Warning, "No workflows were found: nothing will run. Scanned: {Assemblies}. Methods marked [Workflow] or [Scheduled] in other assemblies are not seen: add them with SchedulingOptions.Assemblies.Add(typeof(SomeType).Assembly), list their classes in SchedulingOptions.WorkflowTypes, or register methods with SchedulingOptions.AddWorkflow.")]
+    public static partial void NoWorkflows(ILogger logger, string assemblies);
 }

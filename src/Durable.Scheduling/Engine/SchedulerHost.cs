@@ -98,6 +98,11 @@ internal sealed class SchedulerHost : IHostedService, ISchedulerActivity, IDispo
             new OwnedRunRecovery(_store, _options.InstanceId, _logger),
             _logger));
         Log.Started(_logger, workflows.Count, planner.Count);
+        if (workflows.Count == 0)
+        {
+            Log.NoWorkflows(_logger, _registry.Scanned);
+        }
+
         var loop = _loop;
         _loopTask = Task.Run(() => loop.RunAsync(_stopping.Token), CancellationToken.None);
         return Task.CompletedTask;

@@ -32,4 +32,15 @@ public static class SchedulingLimits
 
     /// <summary>Longest <see cref="SchedulingOptions.CatchUpWindow"/>.</summary>
     public static readonly TimeSpan MaxCatchUpWindow = TimeSpan.FromDays(366);
+
+    /// <summary>The earliest time a run may be scheduled for (<c>2000-01-01T00:00:00Z</c>): earlier values (such as
+    /// <c>default(DateTimeOffset)</c>) are mistakes and are refused at the call.</summary>
+    public static readonly DateTimeOffset EarliestRunTime = new(2000, 1, 1, 0, 0, 0, TimeSpan.Zero);
+
+    /// <summary>The latest time a run may be scheduled for (<c>9000-01-01T00:00:00Z</c>): later values (such as
+    /// <see cref="DateTimeOffset.MaxValue"/>) would never be due and are refused at the call.</summary>
+    public static readonly DateTimeOffset LatestRunTime = new(9000, 1, 1, 0, 0, 0, TimeSpan.Zero);
+
+    /// <summary>Most <see cref="SchedulingOptions.MaxInputBytes"/>.</summary>
+    public const int MaxInputBytesLimit = 64 * 1024 * 1024;
 }

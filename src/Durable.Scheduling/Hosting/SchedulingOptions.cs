@@ -89,6 +89,14 @@ public sealed class SchedulingOptions
     /// <summary>How many runs are read, claimed or completed per store call; default 1,000, from 1 to 100,000 (see <see cref="SchedulingLimits"/>).</summary>
     public int BatchSize { get; set; } = 1000;
 
+    /// <summary>
+    /// The largest input a run may carry, in bytes of its JSON (UTF-16 characters count as bytes here); default 1 MiB,
+    /// from 1 to 64 MiB (see <see cref="SchedulingLimits"/>). A larger input is refused at the call with an
+    /// <see cref="ArgumentException"/> giving its size and this limit: inputs are stored with the run and read back at
+    /// every attempt, so big payloads belong in your own storage, with a key in the input.
+    /// </summary>
+    public int MaxInputBytes { get; set; } = 1024 * 1024;
+
     /// <summary>How run inputs are written and read (System.Text.Json); default <see cref="JsonSerializerOptions.Web"/>.</summary>
     public JsonSerializerOptions JsonSerializerOptions { get; set; } = JsonSerializerOptions.Web;
 

@@ -20,6 +20,7 @@ internal sealed class SchedulingOptionsValidator : IValidateOptions<SchedulingOp
         Check(options.DefaultTimeout is null || options.DefaultTimeout > TimeSpan.Zero, $"DefaultTimeout must be positive when set; got {options.DefaultTimeout}.");
         Check(options.RunRetention is null || options.RunRetention >= TimeSpan.Zero, $"RunRetention must not be negative; got {options.RunRetention}.");
         Check(options.BatchSize is >= MinCount and <= MaxCount, $"BatchSize must be between {MinCount} and {MaxCount}; got {options.BatchSize}.");
+        Check(options.MaxInputBytes is >= 1 and <= MaxInputBytesLimit, $"MaxInputBytes must be between 1 and {MaxInputBytesLimit}; got {options.MaxInputBytes}.");
         Check(options.JsonSerializerOptions is not null, "JsonSerializerOptions must not be null.");
         Check(options.InstanceId is null || options.InstanceId.Length is >= 1 and <= MaxNameLength, $"InstanceId must be 1 to {MaxNameLength} characters when set; got '{options.InstanceId}'.");
         return failures.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(failures);

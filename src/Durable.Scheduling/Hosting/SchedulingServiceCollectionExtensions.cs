@@ -42,6 +42,7 @@ public static class SchedulingServiceCollectionExtensions
         services.AddOptions<SchedulingOptions>().ValidateOnStart();
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<SchedulingOptions>, SchedulingOptionsValidator>());
         services.TryAddSingleton<ISchedulingStore>(_ => new InMemorySchedulingStore());
+        services.TryAddSingleton(TimeProvider.System); // workflows may take it; a TimeProvider registered by the app wins
         services.TryAddSingleton<WorkflowRegistry>();
         services.TryAddSingleton<SchedulerHost>();
         services.TryAddSingleton<IRunChanges>(sp => sp.GetRequiredService<SchedulerHost>().Changes);

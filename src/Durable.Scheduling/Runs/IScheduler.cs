@@ -28,16 +28,21 @@ public interface IScheduler
     /// call <see cref="ValueTask{TResult}.AsTask"/> to await it more than once or to combine calls with
     /// <see cref="Task.WhenAll(Task[])"/>.
     /// </returns>
-    /// <exception cref="ArgumentException">The workflow is unknown, a metadata key is empty, or the key is empty (thrown
-    /// by the call itself, before any task is returned).</exception>
-    /// <exception cref="NotSupportedException">The input cannot be serialized to JSON.</exception>
+    /// <exception cref="ArgumentException">The workflow is unknown, a metadata key is empty, the key is empty, or the input
+    /// is larger than <see cref="SchedulingOptions.MaxInputBytes"/> (thrown by the call itself, before any task is
+    /// returned).</exception>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="runAt"/> is before
+    /// <see cref="SchedulingLimits.EarliestRunTime"/> or after <see cref="SchedulingLimits.LatestRunTime"/>.</exception>
+    /// <exception cref="NotSupportedException">The input cannot be serialized to JSON (the inner exception says why).</exception>
     ValueTask<ScheduledRun> ScheduleAsync(string workflow, DateTimeOffset runAt, object? input = null, IReadOnlyDictionary<string, string>? metadata = null, string? idempotencyKey = null, CancellationToken cancellationToken = default);
 
     /// <summary>Schedules many one-time runs with one store call per batch.</summary>
     /// <param name="runs">The runs.</param>
     /// <param name="cancellationToken">Cancels the call.</param>
     /// <returns>The stored runs, in order.</returns>
-    /// <exception cref="ArgumentException">A request names an unknown workflow or has invalid metadata or key.</exception>
+    /// <exception cref="ArgumentException">A request names an unknown workflow, has invalid metadata or key, or too large an input.</exception>
+    /// <exception cref="ArgumentOutOfRangeException">A request's time is outside <see cref="SchedulingLimits.EarliestRunTime"/> to <see cref="SchedulingLimits.LatestRunTime"/>.</exception>
+    /// <exception cref="NotSupportedException">An input cannot be serialized to JSON.</exception>
     ValueTask<IReadOnlyList<ScheduledRun>> ScheduleManyAsync(IEnumerable<RunRequest> runs, CancellationToken cancellationToken = default);
 
     /// <summary>Gets a run.</summary>
@@ -78,6 +83,7 @@ public interface IScheduler
     /// <param name="cancellationToken">Cancels the call.</param>
     /// <returns>The rescheduled run.</returns>
     /// <exception cref="ScheduledRunStateException">The run does not exist or has triggered (is running or ended).</exception>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="runAt"/> is outside <see cref="SchedulingLimits.EarliestRunTime"/> to <see cref="SchedulingLimits.LatestRunTime"/>.</exception>
     ValueTask<ScheduledRun> RescheduleAsync(Guid id, DateTimeOffset runAt, CancellationToken cancellationToken = default);
 
     /// <summary>Moves pending runs to new times, all or nothing.</summary>
@@ -85,6 +91,7 @@ public interface IScheduler
     /// <param name="cancellationToken">Cancels the call.</param>
     /// <returns>The rescheduled runs, in order.</returns>
     /// <exception cref="ScheduledRunStateException">A run does not exist or has triggered; nothing was changed.</exception>
+    /// <exception cref="ArgumentOutOfRangeException">A new time is outside <see cref="SchedulingLimits.EarliestRunTime"/> to <see cref="SchedulingLimits.LatestRunTime"/>; nothing was changed.</exception>
     ValueTask<IReadOnlyList<ScheduledRun>> BulkRescheduleAsync(IEnumerable<RunTimeChange> changes, CancellationToken cancellationToken = default);
 
 }

@@ -128,13 +128,21 @@ internal sealed class Scheduler : IScheduler
         return deleted.Count;
     }
 
-    public async ValueTask<ScheduledRun> RescheduleAsync(Guid id, DateTimeOffset runAt, CancellationToken cancellationToken = default) =>
-        (await BulkRescheduleAsync([new RunTimeChange(id, runAt)], cancellationToken).ConfigureAwait(false))[0];
+    public async ValueTask<ScheduledRun> RescheduleAsync(Guid id, DateTimeOffset runAt, CancellationToken cancellationToken = default)
+    {
+        CheckRunTime(runAt, nameof(runAt));
+        return (await BulkRescheduleAsync([new RunTimeChange(id, runAt)], cancellationToken).ConfigureAwait(false))[0];
+    }
 
     public async ValueTask<IReadOnlyList<ScheduledRun>> BulkRescheduleAsync(IEnumerable<RunTimeChange> changes, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(changes);
         var list = changes.Select(c => c with { RunAt = c.RunAt.ToUniversalTime() }).ToList();
+        foreach (var change in list)
+        {
+            CheckRunTime(change.RunAt, nameof(changes));
+        }
+
         var duplicate = list.GroupBy(c => c.Id).FirstOrDefault(g => g.Count() > 1);
         if (duplicate is not null)
         {
@@ -151,12 +159,42 @@ internal sealed class Scheduler : IScheduler
     }
 
 
+    /// <summary>Refuses a run time outside <see cref="SchedulingLimits.EarliestRunTime"/> to <see cref="SchedulingLimits.LatestRunTime"/>.</summary>
+    internal static void CheckRunTime(DateTimeOffset runAt, string parameter)
+    {
+        if (runAt < SchedulingLimits.EarliestRunTime || runAt > SchedulingLimits.LatestRunTime)
+        {
+            throw new ArgumentOutOfRangeException(parameter, runAt, $"A run time must be between {SchedulingLimits.EarliestRunTime:O} and {SchedulingLimits.LatestRunTime:O}.");
+        }
+    }
+
+    private string Serialize(object input)
+    {
+        string json;
+        try
+        {
+            json = JsonSerializer.Serialize(input, input.GetType(), _options.JsonSerializerOptions);
+        }
+        catch (Exception e) when (e is JsonException or NotSupportedException or InvalidOperationException or ArgumentException)
+        {
+            throw new NotSupportedException($"The input of type {input.GetType().FullName} cannot be serialized to JSON: {e.Message}", e);
+        }
+
+        if (json.Length > _options.MaxInputBytes)
+        {
+            throw Invalid($"The input is {json.Length:N0} bytes of JSON; the limit is {_options.MaxInputBytes:N0} (SchedulingOptions.MaxInputBytes).", "input");
+        }
+
+        return json;
+    }
+
     /// <summary>An argument error naming the public parameter (of ScheduleAsync) that was wrong.</summary>
     private static ArgumentException Invalid(string message, string parameter) => new(message, parameter);
 
     private ScheduledRun NewRun(string workflow, DateTimeOffset runAt, object? input, IReadOnlyDictionary<string, string>? metadata, string? idempotencyKey, DateTimeOffset now)
     {
         ArgumentNullException.ThrowIfNull(workflow);
+        CheckRunTime(runAt, "runAt");
         if (_registry.Find(workflow) is null)
         {
             var known = string.Join(", ", _registry.All.Select(w => w.Name).Order(StringComparer.Ordinal).Take(20));
@@ -183,7 +221,7 @@ internal sealed class Scheduler : IScheduler
             }
         }
 
-        string? json = input is null ? null : JsonSerializer.Serialize(input, input.GetType(), _options.JsonSerializerOptions);
+        string? json = input is null ? null : Serialize(input);
         var id = RunIds.Next(now);
         return new ScheduledRun
         {

@@ -43,6 +43,12 @@ internal sealed class WorkflowInvoker
         }
 
         var returnType = method.ReturnType;
+        if (returnType == typeof(void) && method.GetCustomAttribute<System.Runtime.CompilerServices.AsyncStateMachineAttribute>() is not null)
+        {
+            problem = "is async void: an exception after its first await would crash the process, and its end cannot be awaited; return Task";
+            return null;
+        }
+
         if (returnType != typeof(void) && returnType != typeof(Task) && returnType != typeof(ValueTask))
         {
             problem = $"returns {returnType.Name}; a workflow returns Task, ValueTask or void";
@@ -82,6 +88,11 @@ internal sealed class WorkflowInvoker
                 takesServices = true;
                 arguments.Add(Expression.Convert(Expression.Call(getService, services, Expression.Constant(type)), type));
             }
+            else if (!CanBeInput(type))
+            {
+                problem = $"parameter '{parameter.Name}' ({type.FullName}) is not a registered service, and it cannot be the run's input (an interface, abstract class, delegate or framework type is never read from JSON): register the service before the host starts";
+                return null;
+            }
             else if (inputType is null)
             {
                 inputType = type;
@@ -94,6 +105,12 @@ internal sealed class WorkflowInvoker
             }
         }
 
+        if (!method.IsStatic && !isService.IsService(method.DeclaringType) && UnresolvableDependency(method.DeclaringType, isService) is { } missing)
+        {
+            problem = missing;
+            return null;
+        }
+
         Expression call = Expression.Call(method.IsStatic ? null : Expression.Convert(target, method.DeclaringType), method, arguments);
         call = returnType == typeof(Task)
             ? Expression.New(typeof(ValueTask).GetConstructor([typeof(Task)])!, call)
@@ -102,6 +119,41 @@ internal sealed class WorkflowInvoker
                 : call;
         var lambda = Expression.Lambda<Func<object?, ScheduledRunContext, CancellationToken, IServiceProvider, object?, ValueTask>>(call, target, context, token, services, input);
         return new WorkflowInvoker(lambda.Compile(), method.IsStatic ? null : method.DeclaringType, inputType, takesServices, takesContext);
+    }
+
+    /// <summary>
+    /// False for types that are never a run's JSON input, so that a service parameter the application forgot to register
+    /// is refused at start-up instead of being taken for the input.
+    /// </summary>
+    private static bool CanBeInput(Type type) =>
+        !type.IsInterface && !type.IsAbstract && !typeof(Delegate).IsAssignableFrom(type) && !type.IsPointer &&
+        type != typeof(IServiceProvider) && type.Namespace?.StartsWith("Microsoft.Extensions", StringComparison.Ordinal) != true;
+
+    /// <summary>
+    /// Why the workflow class cannot be created per run from DI (a constructor parameter that is not a registered
+    /// service and has no default value), or null when it can.
+    /// </summary>
+    private static string? UnresolvableDependency(Type type, IServiceProviderIsService isService)
+    {
+        var constructors = type.GetConstructors();
+        if (constructors.Length == 0)
+        {
+            return $"{type.FullName} has no public constructor, so it cannot be created for a run: make one public or register the class";
+        }
+
+        string? firstProblem = null;
+        foreach (var constructor in constructors.OrderByDescending(c => c.GetParameters().Length))
+        {
+            var missing = constructor.GetParameters().FirstOrDefault(p => !p.HasDefaultValue && !isService.IsService(p.ParameterType));
+            if (missing is null)
+            {
+                return null; // this constructor can be satisfied
+            }
+
+            firstProblem ??= $"constructor parameter '{missing.Name}' ({missing.ParameterType.FullName}) of {type.FullName} is not a registered service: register it before the host starts";
+        }
+
+        return firstProblem;
     }
 
     /// <summary>Deserializes the input (null when absent) for the typed input parameter.</summary>

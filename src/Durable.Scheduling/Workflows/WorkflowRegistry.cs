@@ -23,6 +23,9 @@ internal sealed class WorkflowRegistry
 
     public IReadOnlyCollection<WorkflowDescriptor> All => _byName.Value.Values;
 
+    /// <summary>What discovery looked at (assemblies and types), for the warning when nothing was found.</summary>
+    public string Scanned { get; private set; } = "nothing";
+
     /// <summary>Discovers the workflows now, throwing when any is misconfigured.</summary>
     public void EnsureDiscovered() => _ = _byName.Value;
 
@@ -39,6 +42,7 @@ internal sealed class WorkflowRegistry
         List<Assembly> assemblies = options.Assemblies.Count > 0 || options.WorkflowTypes.Count > 0
             ? [.. options.Assemblies.Distinct()]
             : Assembly.GetEntryAssembly() is { } entry ? [entry] : [];
+        Scanned = string.Join(", ", assemblies.Select(a => "assembly " + a.GetName().Name).Concat(options.WorkflowTypes.Select(t => "type " + t.FullName)).DefaultIfEmpty("nothing (no entry assembly)"));
         var problems = new List<string>();
         var found = new Dictionary<string, WorkflowDescriptor>(StringComparer.Ordinal);
         foreach (var assembly in assemblies)

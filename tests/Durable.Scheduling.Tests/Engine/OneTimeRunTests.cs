@@ -17,6 +17,53 @@ public sealed class OneTimeRunTests
     private static SchedulerHarness NewHarness(ISchedulingStore? store = null, DateTimeOffset? start = null) =>
         new(start ?? s_start, [typeof(OneTimeWorkflows)], store: store);
 
+    private static SchedulerHarness NewHarness(Action<SchedulingOptions> configure) => new(s_start, [typeof(OneTimeWorkflows)], configure);
+
+    [Test]
+    public async Task ScheduleAsync_RefusesRunTimesOutsideTheDocumentedRange_NamingTheArgument()
+    {
+        await using var harness = NewHarness();
+        await harness.StartAsync();
+        foreach (var bad in new[] { default, DateTimeOffset.MinValue, DateTimeOffset.MaxValue, SchedulingLimits.EarliestRunTime.AddTicks(-1), SchedulingLimits.LatestRunTime.AddTicks(1) })
+        {
+            var act = () => harness.Scheduler.ScheduleAsync("send-reminder", bad, new Reminder(1, "x"));
+            act.Should().Throw<ArgumentOutOfRangeException>().WithParameterName("runAt");
+        }
+
+        var run = await harness.Scheduler.ScheduleAsync("send-reminder", s_start.AddHours(1), new Reminder(1, "x"));
+        var reschedule = async () => await harness.Scheduler.RescheduleAsync(run.Id, DateTimeOffset.MaxValue);
+        await reschedule.Should().ThrowAsync<ArgumentOutOfRangeException>().WithParameterName("runAt");
+        var many = async () => await harness.Scheduler.ScheduleManyAsync([new RunRequest("send-reminder", default)]);
+        await many.Should().ThrowAsync<ArgumentOutOfRangeException>();
+        (await harness.Scheduler.ListAsync(new RunQuery())).Items.Should().ContainSingle("nothing refused was stored");
+    }
+
+    [Test]
+    public async Task ScheduleAsync_WithAnInputThatCannotBeSerialized_ThrowsTheDocumentedNotSupportedException()
+    {
+        await using var harness = NewHarness();
+        await harness.StartAsync();
+        var cycle = new Cycle();
+        cycle.Next = cycle;
+        var act = () => harness.Scheduler.ScheduleAsync("send-reminder", s_start.AddHours(1), cycle);
+        act.Should().Throw<NotSupportedException>().WithMessage("*Cycle*").WithInnerException<System.Text.Json.JsonException>();
+    }
+
+    [Test]
+    public async Task ScheduleAsync_WithAnInputOverTheLimit_IsRefused_GivingItsSizeAndTheLimit()
+    {
+        await using var harness = NewHarness(o => o.MaxInputBytes = 1000);
+        await harness.StartAsync();
+        var act = () => harness.Scheduler.ScheduleAsync("send-reminder", s_start.AddHours(1), new Reminder(1, new string('x', 2000)));
+        act.Should().Throw<ArgumentException>().WithParameterName("input").WithMessage("*2,0*bytes*limit is 1,000*MaxInputBytes*");
+        (await harness.Scheduler.ListAsync(new RunQuery())).Items.Should().BeEmpty();
+    }
+
+    public sealed class Cycle
+    {
+        public Cycle? Next { get; set; }
+    }
+
     [Test]
     public async Task PollIntervalLongerThanTheLease_LeasesAreStillRenewed_SoAnotherInstanceNeverTakesTheRunOver()
     {

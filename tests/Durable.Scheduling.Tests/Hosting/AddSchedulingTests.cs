@@ -77,6 +77,22 @@ public sealed class AddSchedulingTests
     }
 
     [Test]
+    public async Task HostStart_WithNoWorkflowFound_WarnsNamingWhatWasScannedAndHowToAddMore()
+    {
+        var logs = new CapturedLogs();
+        var services = new ServiceCollection();
+        services.AddLogging();
+        services.AddSingleton<Microsoft.Extensions.Logging.ILoggerProvider>(logs);
+        services.AddScheduling(o => o.WorkflowTypes.Add(typeof(AddSchedulingTests))); // a type with no workflow
+        await using var provider = services.BuildServiceProvider();
+        var host = provider.GetRequiredService<IHostedService>();
+        await host.StartAsync(CancellationToken.None);
+        await host.StopAsync(CancellationToken.None);
+        logs.Entries.Should().Contain(e => e.Level == Microsoft.Extensions.Logging.LogLevel.Warning && e.Message.Contains("No workflows were found", StringComparison.Ordinal)
+            && e.Message.Contains(typeof(AddSchedulingTests).FullName!, StringComparison.Ordinal) && e.Message.Contains("Assemblies.Add", StringComparison.Ordinal));
+    }
+
+    [Test]
     public void AddScheduling_WithInvalidOption_FailsNamingIt()
     {
         var services = new ServiceCollection();
@@ -96,16 +112,20 @@ public sealed class AddSchedulingTests
         {
             o.WorkflowTypes.Add(typeof(BrokenWorkflows));
             o.WorkflowTypes.Add(typeof(OneTimeWorkflows));
+            o.WorkflowTypes.Add(typeof(NeedsUnregisteredService));
         });
         await using var provider = services.BuildServiceProvider();
         var act = () => provider.GetRequiredService<IHostedService>().StartAsync(CancellationToken.None);
         var error = (await act.Should().ThrowAsync<SchedulingConfigurationException>()).Which;
-        error.Problems.Should().HaveCount(5);
+        error.Problems.Should().HaveCount(8);
         error.Message.Should().Contain("BadCron").And.Contain("Minutes")
             .And.Contain("Mars/Olympus_Mons")
             .And.Contain("TwoInputs").And.Contain("at most one input")
             .And.Contain("ReturnsInt").And.Contain("Int32")
-            .And.Contain("'send-reminder' is already used");
+            .And.Contain("'send-reminder' is already used")
+            .And.Contain("AsyncVoid").And.Contain("async void")
+            .And.Contain("UnregisteredService").And.Contain("'sender'").And.Contain("IUnregisteredSender").And.Contain("not a registered service")
+            .And.Contain("NeedsUnregisteredService").And.Contain("constructor parameter 'sender'");
     }
 
     [Test]

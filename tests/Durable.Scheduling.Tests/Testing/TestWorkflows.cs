@@ -152,6 +152,31 @@ public sealed class BrokenWorkflows
     public void Duplicate()
     {
     }
+
+    [Workflow("async-void")]
+    public async void AsyncVoid()
+    {
+        await Task.Yield();
+    }
+
+    [Workflow("unregistered-service")]
+    public static void UnregisteredService(IUnregisteredSender sender, Reminder input)
+    {
+    }
+}
+
+/// <summary>A service the application never registers.</summary>
+public interface IUnregisteredSender;
+
+/// <summary>A workflow class whose constructor needs a service nobody registered.</summary>
+public sealed class NeedsUnregisteredService(IUnregisteredSender sender)
+{
+    public IUnregisteredSender Sender { get; } = sender;
+
+    [Workflow("needs-unregistered")]
+    public void Run()
+    {
+    }
 }
 #pragma warning restore CA1822
 
