@@ -8,7 +8,8 @@ using QuickStart;
 // dotnet run --project samples/QuickStart -- --duration 20 [--db quickstart.db]
 // Runs a [Scheduled("*/5 * * * * *")] workflow and one one-time run on a SQLite file, printing each run's scheduled and
 // actual time, then stops by itself after --duration seconds (default 20; 0 runs until Ctrl+C). Stop it, wait, start
-// it again: the occurrences missed meanwhile are caught up (each once, in order) before the schedule goes on.
+// it again: the occurrences missed meanwhile are caught up (each once, started in the order of their instants) before
+// the schedule goes on.
 var duration = TimeSpan.FromSeconds(ReadDuration(args));
 string database = ReadOption(args, "--db") ?? "quickstart.db";
 var builder = Host.CreateApplicationBuilder(args);

@@ -82,7 +82,8 @@ public interface IScheduler
     /// <param name="runAt">The new time.</param>
     /// <param name="cancellationToken">Cancels the call.</param>
     /// <returns>The rescheduled run.</returns>
-    /// <exception cref="ScheduledRunStateException">The run does not exist or has triggered (is running or ended).</exception>
+    /// <exception cref="ScheduledRunNotFoundException">The run does not exist.</exception>
+    /// <exception cref="ScheduledRunStateException">The run has triggered (is running or ended).</exception>
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="runAt"/> is outside <see cref="SchedulingLimits.EarliestRunTime"/> to <see cref="SchedulingLimits.LatestRunTime"/>.</exception>
     ValueTask<ScheduledRun> RescheduleAsync(Guid id, DateTimeOffset runAt, CancellationToken cancellationToken = default);
 
@@ -90,7 +91,9 @@ public interface IScheduler
     /// <param name="changes">Run ids with their new times.</param>
     /// <param name="cancellationToken">Cancels the call.</param>
     /// <returns>The rescheduled runs, in order.</returns>
-    /// <exception cref="ScheduledRunStateException">A run does not exist or has triggered; nothing was changed.</exception>
+    /// <exception cref="ScheduledRunNotFoundException">Every refused run does not exist; nothing was changed.</exception>
+    /// <exception cref="ScheduledRunStateException">A run has triggered (its <see cref="ScheduledRunStateException.Refused"/>
+    /// also lists any that do not exist); nothing was changed.</exception>
     /// <exception cref="ArgumentOutOfRangeException">A new time is outside <see cref="SchedulingLimits.EarliestRunTime"/> to <see cref="SchedulingLimits.LatestRunTime"/>; nothing was changed.</exception>
     ValueTask<IReadOnlyList<ScheduledRun>> BulkRescheduleAsync(IEnumerable<RunTimeChange> changes, CancellationToken cancellationToken = default);
 

@@ -2,7 +2,9 @@ namespace Durable.Scheduling;
 
 /// <summary>
 /// A run cannot be changed in its current state: it has triggered (is running or ended) and can no longer be
-/// rescheduled, or is running and cannot be deleted, or does not exist.
+/// rescheduled, or is running and cannot be deleted. A run that does not exist at all is reported by
+/// <see cref="IScheduler"/> as <see cref="ScheduledRunNotFoundException"/> instead (stores report both kinds here, in
+/// <see cref="Refused"/>).
 /// </summary>
 public sealed class ScheduledRunStateException : InvalidOperationException
 {

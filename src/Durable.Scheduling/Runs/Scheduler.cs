@@ -149,7 +149,16 @@ internal sealed class Scheduler : IScheduler
             throw new ArgumentException($"Run {duplicate.Key} appears more than once.", nameof(changes));
         }
 
-        var rescheduled = await _store.RescheduleAsync(list, cancellationToken).ConfigureAwait(false);
+        IReadOnlyList<ScheduledRun> rescheduled;
+        try
+        {
+            rescheduled = await _store.RescheduleAsync(list, cancellationToken).ConfigureAwait(false);
+        }
+        catch (ScheduledRunStateException e) when (e.Refused.Count > 0 && e.Refused.All(r => r.Status is null))
+        {
+            throw new ScheduledRunNotFoundException([.. e.Refused.Select(r => r.Id)], "reschedule", e);
+        }
+
         foreach (var run in rescheduled)
         {
             _changes.Added(run);

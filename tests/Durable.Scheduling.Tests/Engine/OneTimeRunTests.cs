@@ -249,8 +249,12 @@ public sealed class OneTimeRunTests
 
         var act = async () => await harness.Scheduler.RescheduleAsync(run.Id, s_start.AddHours(1));
         (await act.Should().ThrowAsync<ScheduledRunStateException>()).Which.Message.Should().Contain(run.Id.ToString()).And.Contain("Succeeded");
-        var missing = async () => await harness.Scheduler.RescheduleAsync(Guid.NewGuid(), s_start.AddHours(1));
-        (await missing.Should().ThrowAsync<ScheduledRunStateException>()).Which.Message.Should().Contain("does not exist");
+        var missingId = Guid.NewGuid();
+        var missing = async () => await harness.Scheduler.RescheduleAsync(missingId, s_start.AddHours(1));
+        var notFound = (await missing.Should().ThrowAsync<ScheduledRunNotFoundException>("a missing run is not a state error: 404, not 409")).Which;
+        notFound.Message.Should().Contain("does not exist").And.Contain(missingId.ToString());
+        notFound.RunIds.Should().Equal(missingId);
+        notFound.Should().BeAssignableTo<KeyNotFoundException>();
     }
 
     [Test]
@@ -281,7 +285,7 @@ public sealed class OneTimeRunTests
         moved.Select(r => r.ScheduledTime).Should().Equal(s_start.AddMinutes(1), s_start.AddMinutes(2));
 
         var allOrNothing = async () => await harness.Scheduler.BulkRescheduleAsync([new RunTimeChange(runs[4].Id, s_start.AddMinutes(3)), new RunTimeChange(runs[9].Id, s_start.AddMinutes(3))]);
-        await allOrNothing.Should().ThrowAsync<ScheduledRunStateException>("run 9 was deleted");
+        await allOrNothing.Should().ThrowAsync<ScheduledRunNotFoundException>("run 9 was deleted");
         (await harness.Scheduler.GetAsync(runs[4].Id))!.ScheduledTime.Should().Be(s_start.AddHours(1), "nothing changed");
 
         await harness.RunUntilAsync(s_start.AddHours(2));
