@@ -1,3 +1,4 @@
+using Durable.Scheduling.Storage;
 using Microsoft.Data.Sqlite;
 
 namespace Durable.Scheduling.Sqlite;
@@ -8,8 +9,13 @@ namespace Durable.Scheduling.Sqlite;
 /// </summary>
 internal sealed class SqliteFile(SqliteSchedulingOptions options, string connectionString, string path)
 {
+    private const int SqliteError = 1; // a generic SQL error: for our own statements, a missing table or column
     private const int SqliteBusy = 5;
     private const int SqliteLocked = 6;
+    private const int SqliteReadOnly = 8;
+    private const int SqliteCorrupt = 11;
+    private const int SqliteCantOpen = 14;
+    private const int SqliteNotADatabase = 26;
 
     /// <summary>The file's full path.</summary>
     public string Path { get; } = path;
@@ -43,13 +49,21 @@ internal sealed class SqliteFile(SqliteSchedulingOptions options, string connect
         }
         catch (SqliteException e)
         {
-            throw new IOException($"The SQLite database '{Path}' could not be opened: {e.Message} (SQLite error {e.SqliteErrorCode}).", e);
+            throw Unavailable(e, "opened");
         }
     }
 
-    /// <summary>The contract's exception for a failed read or write, naming the file.</summary>
-    public IOException Unavailable(SqliteException e, string action) =>
-        new($"The SQLite database '{Path}' could not be {action}: {e.Message} (SQLite error {e.SqliteErrorCode}).", e);
+    /// <summary>
+    /// The contract's exception for a failed read or write, naming the file: <see cref="StoreUnusableException"/> when
+    /// retrying cannot help (read-only, not a database, cannot be opened or has been damaged), else an IOException.
+    /// </summary>
+    public IOException Unavailable(SqliteException e, string action)
+    {
+        string message = $"The SQLite database '{Path}' could not be {action}: {e.Message} (SQLite error {e.SqliteErrorCode}).";
+        return e.SqliteErrorCode is SqliteReadOnly or SqliteCantOpen or SqliteNotADatabase or SqliteCorrupt or SqliteError
+            ? new StoreUnusableException(message, e)
+            : new IOException(message, e);
+    }
 
     /// <summary>
     /// Runs <paramref name="action"/>, retrying while another connection holds the lock, for

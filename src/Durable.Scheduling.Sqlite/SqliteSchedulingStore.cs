@@ -427,6 +427,33 @@ internal sealed class SqliteSchedulingStore : ISchedulingStore, IAsyncDisposable
 
     private SqliteCommand Command(string sql) => _writes!.Command(sql);
 
+    /// <summary>Creates the file's folder; a path through a regular file is reported as such, naming it.</summary>
+    private void CreateFolder()
+    {
+        var directory = Path.GetDirectoryName(_file.Path);
+        if (string.IsNullOrEmpty(directory))
+        {
+            return;
+        }
+
+        for (var ancestor = directory; !string.IsNullOrEmpty(ancestor); ancestor = Path.GetDirectoryName(ancestor))
+        {
+            if (File.Exists(ancestor))
+            {
+                throw new StoreUnusableException($"The SQLite database '{_file.Path}' cannot be created: '{ancestor}' is a file, not a folder. Check the path in the connection string.");
+            }
+        }
+
+        try
+        {
+            Directory.CreateDirectory(directory);
+        }
+        catch (UnauthorizedAccessException e)
+        {
+            throw new StoreUnusableException($"The SQLite database '{_file.Path}' cannot be created: the folder '{directory}' cannot be created or written ({e.Message}).", e);
+        }
+    }
+
     /// <summary>Opens the file on first use: creates its folder, checks and migrates the schema, starts the writer.</summary>
     private async Task EnsureInitializedAsync()
     {
@@ -443,20 +470,21 @@ internal sealed class SqliteSchedulingStore : ISchedulingStore, IAsyncDisposable
                 return;
             }
 
-            var directory = Path.GetDirectoryName(_file.Path);
-            if (!string.IsNullOrEmpty(directory))
-            {
-                Directory.CreateDirectory(directory);
-            }
-
+            CreateFolder();
             var writer = _file.OpenOrThrow();
             try
             {
                 await SqliteSchemaMigrator.InitializeAsync(_file, writer).ConfigureAwait(false);
             }
+            catch (SqliteException e)
+            {
+                // A read-only file, a file that is not a database...: the contract's IOException, naming the file.
+                await writer.DisposeAsync().ConfigureAwait(false);
+                throw _file.Unavailable(e, "opened for writing");
+            }
             catch
             {
-                // Nothing half-opened stays behind: the next call (the scheduler retries every poll) starts afresh.
+                // Nothing half-opened stays behind: the next call (the scheduler retries) starts afresh.
                 await writer.DisposeAsync().ConfigureAwait(false);
                 throw;
             }

@@ -53,6 +53,10 @@ internal static class SqliteSchema
 
     public static int Latest => Migrations.Length;
 
+    /// <summary>The tables and indexes a file at <paramref name="version"/> has (what its migrations created).</summary>
+    public static IReadOnlyList<string> ObjectsAt(int version) =>
+        [.. Migrations.Take(version).SelectMany(sql => System.Text.RegularExpressions.Regex.Matches(sql, @"CREATE (?:TABLE|INDEX) (\w+)").Select(m => m.Groups[1].Value))];
+
     public const string RunColumns =
         "id, workflow, kind, idem_key, scheduled, due, status, attempt, input, metadata, created, started, completed, error_type, error_message";
 }

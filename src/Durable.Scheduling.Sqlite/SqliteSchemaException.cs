@@ -1,10 +1,13 @@
+using Durable.Scheduling.Storage;
+
 namespace Durable.Scheduling.Sqlite;
 
 /// <summary>
 /// The database file holds a schema this version cannot use: a newer Durable.Scheduling schema, or tables of another
-/// program under our names. The file is never modified in that case.
+/// program under our names, or a damaged one (a table or index missing). The file is never modified in that case. As a
+/// <see cref="StoreUnusableException"/> it fails the host's start-up.
 /// </summary>
-public sealed class SqliteSchemaException : Exception
+public sealed class SqliteSchemaException : StoreUnusableException
 {
     /// <summary>Creates the exception.</summary>
     public SqliteSchemaException()

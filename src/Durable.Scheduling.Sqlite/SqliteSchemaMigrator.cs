@@ -18,9 +18,15 @@ internal static class SqliteSchemaMigrator
         {
             await file.RetryBusyAsync(() =>
             {
-                // Refuse a newer or foreign schema before anything (even the journal mode) changes the file.
+                // Refuse a newer, foreign or damaged schema before anything (even the journal mode) changes the file.
                 using var check = writer.CreateCommand();
-                return ReadVersion(check, file.Path);
+                int? version = ReadVersion(check, file.Path);
+                if (version is { } v)
+                {
+                    CheckObjects(check, file.Path, v);
+                }
+
+                return version;
             }).ConfigureAwait(false);
         }
         catch (SqliteException e) when (e.SqliteErrorCode is SqliteCorrupt or SqliteNotADatabase)
@@ -57,6 +63,26 @@ internal static class SqliteSchemaMigrator
 
         transaction.Commit();
         return true;
+    }
+
+    /// <summary>Refuses a file missing any table or index its version should have (dropped by hand, or damaged).</summary>
+    private static void CheckObjects(SqliteCommand command, string file, int version)
+    {
+        command.CommandText = "SELECT name FROM sqlite_master WHERE type IN ('table', 'index')";
+        var present = new HashSet<string>(StringComparer.Ordinal);
+        using (var reader = command.ExecuteReader())
+        {
+            while (reader.Read())
+            {
+                present.Add(reader.GetString(0));
+            }
+        }
+
+        var missing = SqliteSchema.ObjectsAt(version).Where(name => !present.Contains(name)).ToList();
+        if (missing.Count > 0)
+        {
+            throw new SqliteSchemaException(file, version, SqliteSchema.Latest, $"is damaged: it lacks {string.Join(", ", missing)}");
+        }
     }
 
     /// <summary>The file's schema version (null when it has none yet); throws for a newer or foreign schema.</summary>

@@ -139,7 +139,7 @@ internal sealed class SqliteWriteQueue : IAsyncDisposable
                 {
                     savepoint.CommandText = "ROLLBACK TO ds_op; RELEASE ds_op";
                     savepoint.ExecuteNonQuery();
-                    op.Fail(e);
+                    op.Fail(e is SqliteException sqlite ? _file.Unavailable(sqlite, "written") : e); // never a provider exception
                 }
             }
 

@@ -49,4 +49,7 @@ internal static partial class Log
 
     [LoggerMessage(15, LogLevel.Warning, "No workflows were found: nothing will run. Scanned: {Assemblies}. Methods marked [Workflow] or [Scheduled] in other assemblies are not seen: add them with SchedulingOptions.Assemblies.Add(typeof(SomeType).Assembly), list their classes in SchedulingOptions.WorkflowTypes, or register methods with SchedulingOptions.AddWorkflow.")]
     public static partial void NoWorkflows(ILogger logger, string assemblies);
+
+    [LoggerMessage(16, LogLevel.Warning, "The store failed at start-up (unreachable or locked); the scheduler starts and retries with back-off.")]
+    public static partial void StoreFailingAtStart(ILogger logger, Exception exception);
 }

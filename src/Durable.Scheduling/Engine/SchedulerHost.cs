@@ -23,6 +23,7 @@ namespace Durable.Scheduling.Engine;
 /// </summary>
 internal sealed class SchedulerHost : IHostedService, ISchedulerActivity, IDisposable
 {
+    private const string StartUpCheck = "durable.scheduling:start-up-check";
     private readonly ISchedulingStore _store;
     private readonly WorkflowRegistry _registry;
     private readonly SchedulingOptions _options;
@@ -72,10 +73,27 @@ internal sealed class SchedulerHost : IHostedService, ISchedulerActivity, IDispo
         ((_signal.IsWaiting || _loop.Stopped) && _inbox.IsEmpty && _executions.NoneEnded && _writer.IsIdle &&
          _slots.Active == _executions.Running + _claimer!.ReadyCount);
 
-    /// <summary>Starts the scheduler: discovers workflows (throwing on misconfiguration) and starts its loop.</summary>
-    public Task StartAsync(CancellationToken cancellationToken)
+    /// <summary>
+    /// Starts the scheduler: discovers workflows (throwing on misconfiguration), checks that the store works (a store
+    /// that cannot work as configured, such as a damaged, foreign or read-only file, fails start-up with its
+    /// <see cref="StoreUnusableException"/>; a store merely unreachable or locked lets the scheduler start and retry with
+    /// back-off), and starts its loop.
+    /// </summary>
+    public async Task StartAsync(CancellationToken cancellationToken)
     {
         _registry.EnsureDiscovered();
+        try
+        {
+            // The first call opens, checks and migrates a durable store.
+            await _store.GetWatermarkAsync(StartUpCheck, cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is not StoreUnusableException && e is not OperationCanceledException)
+        {
+            // Unreachable or locked: it may come back; the loop retries with back-off. A store that cannot work as
+            // configured (StoreUnusableException) fails start-up instead.
+            Log.StoreFailingAtStart(_logger, e);
+        }
+
         var now = _time.GetUtcNow();
         var workflows = _registry.All;
         var tracked = new TrackedRuns(now.UtcTicks);
@@ -105,7 +123,6 @@ internal sealed class SchedulerHost : IHostedService, ISchedulerActivity, IDispo
 
         var loop = _loop;
         _loopTask = Task.Run(() => loop.RunAsync(_stopping.Token), CancellationToken.None);
-        return Task.CompletedTask;
     }
 
     /// <summary>

@@ -27,6 +27,9 @@ internal sealed class SchedulerLoop
     /// </summary>
     private static readonly long s_preClaimTicks = TimeSpan.FromMilliseconds(8).Ticks;
 
+    /// <summary>The longest back-off after failures in a row (or the poll interval, when longer).</summary>
+    private static readonly TimeSpan s_maxBackOff = TimeSpan.FromMinutes(1);
+
     /// <summary>A feed (store reads, creating occurrences) waits for a run due within this to go first.</summary>
     private static readonly long s_feedGuardTicks = TimeSpan.FromMilliseconds(20).Ticks;
 
@@ -50,6 +53,7 @@ internal sealed class SchedulerLoop
     private readonly ILogger _logger;
     private readonly List<WheelNode> _due = [];
     private long _nextFeedTicks;
+    private int _failures; // passes failed in a row: the back-off doubles with each, up to MaxBackOff
     private volatile bool _stopped;
 
     public SchedulerLoop(SchedulerParts parts)
@@ -117,6 +121,7 @@ internal sealed class SchedulerLoop
                 }
 
                 _writer.WriteStranded();
+                _failures = 0;
                 await WaitAsync(stop).ConfigureAwait(false);
             }
             catch (OperationCanceledException) when (stop.IsCancellationRequested)
@@ -125,16 +130,26 @@ internal sealed class SchedulerLoop
             }
             catch (Exception e)
             {
-                Log.LoopError(_logger, e, _options.PollInterval);
+                // A failing store is retried after a back-off that doubles with each failure in a row (capped), so an
+                // outage is logged a handful of times, not every poll; the first pass that succeeds resets it.
+                var delay = BackOff(++_failures);
+                Log.LoopError(_logger, e, delay);
                 _feeder.Restart();
                 _nextFeedTicks = 0; // feed again (from the start) after the back-off
-                await _signal.WaitAsync(_options.PollInterval, stop).ConfigureAwait(false);
+                await _signal.WaitAsync(delay, stop).ConfigureAwait(false);
                 _signal.Reset();
             }
         }
 
         await _claimer.ReleaseReadyAsync().ConfigureAwait(false);
         _stopped = true;
+    }
+
+    private TimeSpan BackOff(int failures)
+    {
+        var cap = _options.PollInterval > s_maxBackOff ? _options.PollInterval : s_maxBackOff;
+        double ticks = _options.PollInterval.Ticks * Math.Pow(2, Math.Min(failures - 1, 30));
+        return ticks >= cap.Ticks ? cap : TimeSpan.FromTicks((long)ticks);
     }
 
     private void CheckClock(DateTimeOffset now)

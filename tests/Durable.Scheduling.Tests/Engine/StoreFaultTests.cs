@@ -2,6 +2,7 @@ using Durable.Scheduling.Storage;
 using Durable.Scheduling.Storage.InMemory;
 using Durable.Scheduling.Tests.Testing;
 using FluentAssertions;
+using Microsoft.Extensions.DependencyInjection;
 using NUnit.Framework;
 
 namespace Durable.Scheduling.Tests.Engine;
@@ -20,13 +21,35 @@ public sealed class StoreFaultTests
         await harness.StartAsync(); // does not throw: the host starts without its store
         await harness.RunForAsync(TimeSpan.FromMinutes(25));
         harness.Log.Invocations.Should().BeEmpty();
-        store.Failures.Should().BeGreaterThan(10, "the scheduler kept retrying, every poll interval");
+        store.Failures.Should().BeGreaterThan(10, "the scheduler kept retrying");
 
         store.Down = false;
         await harness.RunForAsync(TimeSpan.FromMinutes(2));
         harness.Log.Of("catchup-all").Select(r => (int)(r.Scheduled - s_start).TotalMinutes).Order().Should().Equal(0, 10, 20);
         harness.Log.Of("catchup-latest").Select(r => (int)(r.Scheduled - s_start).TotalMinutes).Should().Equal(20);
         harness.Log.Of("catchup-active").Should().BeEmpty();
+    }
+
+    [Test]
+    public async Task StoreDownForAnHour_RetriesBackOffExponentially_Capped_AndRecoverAtOnceWhenItReturns()
+    {
+        // Poll every second: without back-off, an hour's outage is 3,600 failed passes and as many error logs.
+        var logs = new CapturedLogs();
+        var store = new FlakyStore(new InMemorySchedulingStore()) { Down = true };
+        await using var harness = new SchedulerHarness(
+            s_start,
+            [typeof(EveryFiveSeconds)],
+            o => o.PollInterval = TimeSpan.FromSeconds(1),
+            store,
+            s => s.AddSingleton<Microsoft.Extensions.Logging.ILoggerProvider>(logs));
+        await harness.StartAsync();
+        await harness.RunForAsync(TimeSpan.FromHours(1));
+        int errors = logs.Entries.Count(e => e.Level == Microsoft.Extensions.Logging.LogLevel.Error);
+        errors.Should().BeInRange(55, 75, "1, 2, 4 ... 32 s, then once a minute (the cap) for the rest of the hour");
+
+        store.Down = false;
+        await harness.RunForAsync(TimeSpan.FromMinutes(1.5));
+        harness.Log.Of("every-5s").Should().NotBeEmpty("the scheduler carries on once the store is back, within a back-off");
     }
 
     [Test]

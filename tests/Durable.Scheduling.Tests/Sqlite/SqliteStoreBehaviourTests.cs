@@ -1,8 +1,10 @@
 using System.Security.Cryptography;
 using Durable.Scheduling.Sqlite;
+using Durable.Scheduling.Storage;
 using Durable.Scheduling.Tests.Testing;
 using FluentAssertions;
 using Microsoft.Data.Sqlite;
+using Microsoft.Extensions.DependencyInjection;
 using NUnit.Framework;
 
 namespace Durable.Scheduling.Tests.Sqlite;
@@ -86,6 +88,77 @@ public sealed class SqliteStoreBehaviourTests
         var act = async () => await store.GetAsync(Guid.NewGuid(), default);
         (await act.Should().ThrowAsync<SqliteSchemaException>()).Which.Message.Should().Contain(_file).And.Contain("not a SQLite database");
         Hash().Should().Equal(before);
+    }
+
+    [TestCase("ds_run_metadata")]
+    [TestCase("ds_watermarks")]
+    [TestCase("ds_runs_due")]
+    public async Task Schema_WhenATableOrIndexIsMissing_IsRefusedNamingIt_AndNotModified(string dropped)
+    {
+        await using (var store = NewStore())
+        {
+            await store.InsertAsync([Run(s_now)], default);
+        }
+
+        await using (var connection = new SqliteConnection($"Data Source={_file};Pooling=False"))
+        {
+            await connection.OpenAsync();
+            await using var drop = connection.CreateCommand();
+            drop.CommandText = $"PRAGMA journal_mode = DELETE; DROP {(dropped.StartsWith("ds_runs_", StringComparison.Ordinal) ? "INDEX" : "TABLE")} {dropped};";
+            await drop.ExecuteNonQueryAsync();
+        }
+
+        var before = Hash();
+        await using var damaged = NewStore();
+        var act = async () => await damaged.InsertAsync([Run(s_now)], default);
+        var error = (await act.Should().ThrowAsync<SqliteSchemaException>()).Which;
+        error.Message.Should().Contain(_file).And.Contain(dropped).And.Contain("damaged");
+        error.Should().BeAssignableTo<StoreUnusableException>("start-up fails with it rather than retrying for ever");
+        Hash().Should().Equal(before, "a damaged file is refused unmodified");
+    }
+
+    [Test]
+    public async Task TableDroppedWhileRunning_WritesFailWithTheContractsIOException_NamingTheFile_NeverAProviderException()
+    {
+        await using var store = NewStore();
+        await store.InsertAsync([Run(s_now)], default);
+        await using (var connection = new SqliteConnection($"Data Source={_file};Pooling=False"))
+        {
+            await connection.OpenAsync();
+            await using var drop = connection.CreateCommand();
+            drop.CommandText = "DROP TABLE ds_run_metadata";
+            await drop.ExecuteNonQueryAsync();
+        }
+
+        var withMetadata = TestRuns.OneTime("send-reminder", s_now, null, s_now) with { Metadata = new Dictionary<string, string> { ["customer"] = "a" } };
+        var act = async () => await store.InsertAsync([withMetadata], default);
+        var error = (await act.Should().ThrowAsync<IOException>()).Which;
+        error.Message.Should().Contain(_file);
+        error.Should().NotBeAssignableTo<SqliteException>();
+        error.InnerException.Should().BeOfType<SqliteException>();
+    }
+
+    [Test]
+    public async Task PathThroughARegularFile_IsReportedAsSuch()
+    {
+        await File.WriteAllTextAsync(_file, "not a folder");
+        await using var store = new SqliteSchedulingStore(new SqliteSchedulingOptions { ConnectionString = $"Data Source={Path.Combine(_file, "sub", "scheduling.db")}" });
+        var act = async () => await store.GetAsync(Guid.NewGuid(), default);
+        (await act.Should().ThrowAsync<StoreUnusableException>()).Which.Message.Should().Contain($"'{_file}' is a file, not a folder");
+    }
+
+    [Test]
+    public async Task HostStart_OnAFileThatIsNotADatabase_FailsStartUp_NamingTheFile()
+    {
+        await File.WriteAllBytesAsync(_file, Enumerable.Range(0, 4096).Select(i => (byte)(i * 7)).ToArray());
+        var services = new Microsoft.Extensions.DependencyInjection.ServiceCollection();
+        services.AddLogging();
+        services.AddScheduling(o => o.WorkflowTypes.Add(typeof(Testing.EveryFiveSeconds))).UseSqlite($"Data Source={_file}");
+        services.AddSingleton<Testing.RunLog>();
+        await using var provider = services.BuildServiceProvider();
+        var host = provider.GetRequiredService<Microsoft.Extensions.Hosting.IHostedService>();
+        var act = () => host.StartAsync(CancellationToken.None);
+        (await act.Should().ThrowAsync<SqliteSchemaException>()).Which.Message.Should().Contain(_file);
     }
 
     [Test]
