@@ -21,6 +21,11 @@ internal static class SqliteRows
             command.Parameters.AddWithValue("$workflow", query.WorkflowName);
         }
 
+        if (query.Kinds is { Count: > 0 } kinds)
+        {
+            where.Append(" AND kind IN (").AppendJoin(", ", kinds.Select(k => ((int)k).ToString(CultureInfo.InvariantCulture))).Append(')');
+        }
+
         if (query.Statuses is { Count: > 0 } statuses)
         {
             where.Append(" AND status IN (").AppendJoin(", ", statuses.Select(s => ((int)s).ToString(CultureInfo.InvariantCulture))).Append(')');

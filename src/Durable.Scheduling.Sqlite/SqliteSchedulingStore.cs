@@ -190,6 +190,32 @@ internal sealed class SqliteSchedulingStore : ISchedulingStore, IAsyncDisposable
             return result;
         }, cancellationToken).ConfigureAwait(false);
 
+    public async ValueTask<IReadOnlyList<Guid>> SkipPendingAsync(IReadOnlyList<Guid> ids, DateTimeOffset at, RunError reason, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(reason);
+        return await WriteAsync<IReadOnlyList<Guid>>(() =>
+        {
+            var skip = Command("""
+                UPDATE ds_runs SET status = 5, completed = $at, error_type = $type, error_message = $message
+                WHERE id = $id AND status = 0
+                """);
+            var skipped = new List<Guid>(ids.Count);
+            foreach (var id in ids)
+            {
+                SqliteRows.Bind(skip, "$id", id.ToByteArray());
+                SqliteRows.Bind(skip, "$at", at.UtcTicks);
+                SqliteRows.Bind(skip, "$type", reason.Type);
+                SqliteRows.Bind(skip, "$message", reason.Message);
+                if (skip.ExecuteNonQuery() == 1)
+                {
+                    skipped.Add(id);
+                }
+            }
+
+            return skipped;
+        }, cancellationToken).ConfigureAwait(false);
+    }
+
     public async ValueTask<IReadOnlyList<RunLease>> ClaimAsync(IReadOnlyList<Guid> ids, DateTimeOffset now, TimeSpan leaseDuration, string owner, CancellationToken cancellationToken) =>
         await WriteAsync<IReadOnlyList<RunLease>>(() =>
         {

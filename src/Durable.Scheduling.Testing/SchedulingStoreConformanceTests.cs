@@ -447,7 +447,44 @@ public abstract class SchedulingStoreConformanceTests
         (await _store.GetAsync(pending.Id, default)).Should().NotBeNull();
     }
 
-    /// <summary>Contract: EveryCall: with acancelled token, throws operation canceled, and changes nothing.</summary>
+    /// <summary>Contract: SkipPendingAsync: ends only pending runs as skipped, with the reason, keeping their keys.</summary>
+    /// <returns>The test.</returns>
+    [Test]
+    public async Task SkipPendingAsync_EndsOnlyPendingRunsAsSkipped_KeepingTheirKeys()
+    {
+        var pending = Occurrence(Now.AddMinutes(5));
+        var running = OneTime(Now);
+        await _store.InsertAsync([pending, running], default);
+        await _store.ClaimAsync([running.Id], Now, s_lease, "node-a", default);
+        var reason = new RunError("Durable.Scheduling.DeletedByUser", "deleted");
+
+        var skipped = await _store.SkipPendingAsync([pending.Id, running.Id, Guid.NewGuid()], Now.AddSeconds(1), reason, default);
+        skipped.Should().Equal(pending.Id);
+        var stored = await _store.GetAsync(pending.Id, default);
+        stored!.Status.Should().Be(RunStatus.Skipped);
+        stored.Error.Should().Be(reason);
+        stored.CompletedAt.Should().Be(Now.AddSeconds(1));
+        (await _store.GetAsync(running.Id, default))!.Status.Should().Be(RunStatus.Running, "only pending runs are skipped");
+        (await _store.InsertAsync([Occurrence(Now.AddMinutes(5))], default))[0].Created.Should().BeFalse("the skipped occurrence keeps its key");
+        (await _store.GetDueAsync(Now.AddHours(1), 10, null, default)).Runs.Should().BeEmpty("a skipped run is never due");
+    }
+
+    /// <summary>Contract: ListAsync and DeleteAsync: the kind filter selects one-time runs or occurrences.</summary>
+    /// <returns>The test.</returns>
+    [Test]
+    public async Task KindsFilter_SelectsOneTimeRunsOrOccurrences()
+    {
+        var once = OneTime(Now, workflow: "same");
+        var occurrence = Occurrence(Now.AddSeconds(1), workflow: "same");
+        await _store.InsertAsync([once, occurrence], default);
+        (await _store.ListAsync(new RunQuery { Kinds = [RunKind.Occurrence] }, default)).Items.Select(r => r.Id).Should().Equal(occurrence.Id);
+        (await _store.ListAsync(new RunQuery { Kinds = [RunKind.OneTime] }, default)).Items.Select(r => r.Id).Should().Equal(once.Id);
+        (await _store.ListAsync(new RunQuery(), default)).Items.Should().HaveCount(2);
+        (await _store.DeleteAsync(new RunQuery { Kinds = [RunKind.OneTime] }, default)).Should().Equal(once.Id);
+        (await _store.GetAsync(occurrence.Id, default)).Should().NotBeNull();
+    }
+
+    /// <summary>Contract: a call whose token is already cancelled throws <see cref="OperationCanceledException"/> and changes nothing.</summary>
     /// <returns>The test.</returns>
     [Test]
     public async Task EveryCall_WithACancelledToken_ThrowsOperationCanceled_AndChangesNothing()
@@ -467,6 +504,7 @@ public abstract class SchedulingStoreConformanceTests
             ["DeleteAsync(ids)"] = async () => await _store.DeleteAsync([stored.Id], token),
             ["DeleteAsync(filter)"] = async () => await _store.DeleteAsync(new RunQuery(), token),
             ["RescheduleAsync"] = async () => await _store.RescheduleAsync([new RunTimeChange(stored.Id, Now.AddHours(1))], token),
+            ["SkipPendingAsync"] = async () => await _store.SkipPendingAsync([stored.Id], Now, new RunError("t", "m"), token),
             ["GetDueAsync"] = async () => await _store.GetDueAsync(Now, 10, null, token),
             ["GetExpiredLeasesAsync"] = async () => await _store.GetExpiredLeasesAsync(Now, 10, token),
             ["ClaimAsync"] = async () => await _store.ClaimAsync([stored.Id], Now, s_lease, "node-a", token),
@@ -484,6 +522,7 @@ public abstract class SchedulingStoreConformanceTests
         after.Should().NotBeNull("a cancelled delete deletes nothing");
         after!.Status.Should().Be(RunStatus.Pending, "a cancelled claim claims nothing");
         after.ScheduledTime.Should().Be(Now, "a cancelled reschedule moves nothing");
+        after.Status.Should().Be(RunStatus.Pending, "a cancelled skip skips nothing");
         (await _store.GetAsync(fresh.Id, default)).Should().BeNull("a cancelled insert inserts nothing");
         (await _store.GetWatermarkAsync("cron", default)).Should().BeNull("a cancelled watermark write writes nothing");
     }

@@ -8,6 +8,13 @@ public sealed record RunQuery
     /// <summary>Only runs of this workflow.</summary>
     public string? WorkflowName { get; init; }
 
+    /// <summary>
+    /// Only runs of these kinds (null or empty: any, when listing). For <see cref="IScheduler.BulkDeleteAsync(RunQuery, CancellationToken)"/>
+    /// null or empty means one-time runs only: occurrences of recurring schedules are deleted only when
+    /// <see cref="RunKind.Occurrence"/> is listed here, and a pending one is then recorded as skipped, not removed.
+    /// </summary>
+    public IReadOnlyCollection<RunKind>? Kinds { get; init; }
+
     /// <summary>Only runs in one of these statuses (null or empty: any).</summary>
     public IReadOnlyCollection<RunStatus>? Statuses { get; init; }
 

@@ -87,6 +87,15 @@ internal sealed class Scheduler : IScheduler
 
     public async ValueTask<bool> DeleteAsync(Guid id, CancellationToken cancellationToken = default)
     {
+        if (await _store.GetAsync(id, cancellationToken).ConfigureAwait(false) is { Kind: RunKind.Occurrence, Status: RunStatus.Pending })
+        {
+            // An occurrence deleted by id is recorded as skipped (its key stays, so it is never created again).
+            if ((await SkipOccurrencesAsync([id], cancellationToken).ConfigureAwait(false)).Count == 1)
+            {
+                return true;
+            }
+        }
+
         var refused = await _store.DeleteAsync([id], cancellationToken).ConfigureAwait(false);
         if (refused.Count > 0)
         {
@@ -106,19 +115,68 @@ internal sealed class Scheduler : IScheduler
     {
         ArgumentNullException.ThrowIfNull(ids);
         var list = ids.Distinct().ToList();
-        var refused = await _store.DeleteAsync(list, cancellationToken).ConfigureAwait(false);
+        var occurrences = new List<Guid>();
+        foreach (var id in list)
+        {
+            if (await _store.GetAsync(id, cancellationToken).ConfigureAwait(false) is { Kind: RunKind.Occurrence, Status: RunStatus.Pending })
+            {
+                occurrences.Add(id);
+            }
+        }
+
+        var skipped = occurrences.Count == 0 ? [] : (await SkipOccurrencesAsync(occurrences, cancellationToken).ConfigureAwait(false)).ToHashSet();
+        var rest = list.Where(id => !skipped.Contains(id)).ToList();
+        var refused = await _store.DeleteAsync(rest, cancellationToken).ConfigureAwait(false);
         var notDeleted = refused.Select(r => r.Id).ToHashSet();
-        foreach (var id in list.Where(id => !notDeleted.Contains(id)))
+        foreach (var id in rest.Where(id => !notDeleted.Contains(id)))
         {
             _changes.Removed(id);
         }
 
-        return list.Count - refused.Count;
+        return skipped.Count + rest.Count - refused.Count;
     }
 
     public async ValueTask<int> BulkDeleteAsync(RunQuery filter, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(filter);
+        var kinds = filter.Kinds is { Count: > 0 } given ? given : [RunKind.OneTime];
+        int count = 0;
+        if (kinds.Contains(RunKind.OneTime))
+        {
+            count += await DeleteMatchingAsync(filter with { Kinds = [RunKind.OneTime], ContinuationToken = null }, cancellationToken).ConfigureAwait(false);
+        }
+
+        if (kinds.Contains(RunKind.Occurrence))
+        {
+            // Explicitly asked for: ended ones leave the history first (so that those skipped below stay recorded),
+            // then pending ones are recorded as skipped by the user.
+            RunStatus[] ended = [RunStatus.Succeeded, RunStatus.Failed, RunStatus.Cancelled, RunStatus.Skipped];
+            var endedWanted = filter.Statuses is { Count: > 0 } statuses ? ended.Where(statuses.Contains).ToArray() : ended;
+            if (endedWanted.Length > 0)
+            {
+                count += await DeleteMatchingAsync(filter with { Kinds = [RunKind.Occurrence], Statuses = endedWanted, ContinuationToken = null }, cancellationToken).ConfigureAwait(false);
+            }
+
+            if (filter.Statuses is not { Count: > 0 } wanted || wanted.Contains(RunStatus.Pending))
+            {
+                var pending = new List<Guid>();
+                var page = filter with { Kinds = [RunKind.Occurrence], Statuses = [RunStatus.Pending], PageSize = 1000, ContinuationToken = null };
+                do
+                {
+                    var result = await _store.ListAsync(page, cancellationToken).ConfigureAwait(false);
+                    pending.AddRange(result.Items.Select(r => r.Id));
+                    page = page with { ContinuationToken = result.ContinuationToken };
+                }
+                while (page.ContinuationToken is not null);
+                count += (await SkipOccurrencesAsync(pending, cancellationToken).ConfigureAwait(false)).Count;
+            }
+        }
+
+        return count;
+    }
+
+    private async ValueTask<int> DeleteMatchingAsync(RunQuery filter, CancellationToken cancellationToken)
+    {
         var deleted = await _store.DeleteAsync(filter, cancellationToken).ConfigureAwait(false);
         foreach (var id in deleted)
         {
@@ -126,6 +184,24 @@ internal sealed class Scheduler : IScheduler
         }
 
         return deleted.Count;
+    }
+
+    private async ValueTask<List<Guid>> SkipOccurrencesAsync(List<Guid> ids, CancellationToken cancellationToken)
+    {
+        var skipped = new List<Guid>(ids.Count);
+        var reason = new RunError("Durable.Scheduling.DeletedByUser", "Deleted by the user before it ran: recorded as skipped, so the occurrence is never created again.");
+        for (int offset = 0; offset < ids.Count; offset += _options.BatchSize)
+        {
+            var batch = ids.Skip(offset).Take(_options.BatchSize).ToList();
+            skipped.AddRange(await _store.SkipPendingAsync(batch, _time.GetUtcNow(), reason, cancellationToken).ConfigureAwait(false));
+        }
+
+        foreach (var id in skipped)
+        {
+            _changes.Removed(id);
+        }
+
+        return skipped;
     }
 
     public async ValueTask<ScheduledRun> RescheduleAsync(Guid id, DateTimeOffset runAt, CancellationToken cancellationToken = default)

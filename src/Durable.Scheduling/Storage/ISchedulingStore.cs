@@ -59,6 +59,18 @@ public interface ISchedulingStore
     ValueTask<IReadOnlyList<Guid>> DeleteAsync(RunQuery filter, CancellationToken cancellationToken);
 
     /// <summary>
+    /// Ends pending runs as <see cref="RunStatus.Skipped"/> without running them (an occurrence deleted by the user, or
+    /// missed under its schedule's catch-up policy): each keeps its record and idempotency key, so it is never created
+    /// again. Runs absent or not pending are left alone.
+    /// </summary>
+    /// <param name="ids">The runs.</param>
+    /// <param name="at">When they were skipped (their completion time).</param>
+    /// <param name="reason">Why, recorded as the run's error.</param>
+    /// <param name="cancellationToken">Cancels the call.</param>
+    /// <returns>The ids skipped, in the order given.</returns>
+    ValueTask<IReadOnlyList<Guid>> SkipPendingAsync(IReadOnlyList<Guid> ids, DateTimeOffset at, RunError reason, CancellationToken cancellationToken);
+
+    /// <summary>
     /// Moves pending runs to new times (scheduled and due time), all or nothing: when any run is absent or not pending,
     /// nothing changes and <see cref="ScheduledRunStateException"/> lists them.
     /// </summary>

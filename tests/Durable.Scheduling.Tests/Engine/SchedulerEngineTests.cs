@@ -83,6 +83,34 @@ public sealed class SchedulerEngineTests
     }
 
     [Test]
+    public async Task BulkDeletingPendingRuns_LeavesOccurrencesAlone_UnlessAskedFor_ThenRecordsThemAsSkippedByTheUser()
+    {
+        await using var harness = new SchedulerHarness(s_start, [typeof(EveryFiveSeconds), typeof(OneTimeWorkflows)]);
+        await harness.StartAsync();
+        await harness.Scheduler.ScheduleAsync("send-reminder", s_start.AddMinutes(1), new Reminder(1, "x"));
+        var ahead = (await harness.Scheduler.ListAsync(new RunQuery { Kinds = [RunKind.Occurrence], Statuses = [RunStatus.Pending], PageSize = 1000 })).Items;
+        ahead.Should().NotBeEmpty("occurrences are created ahead (the look-ahead window)");
+
+        // A one-time-run clean-up: occurrences are not touched by it.
+        (await harness.Scheduler.BulkDeleteAsync(new RunQuery { Statuses = [RunStatus.Pending] })).Should().Be(1);
+        (await harness.Scheduler.ListAsync(new RunQuery { Kinds = [RunKind.Occurrence], Statuses = [RunStatus.Pending], PageSize = 1000 })).Items.Should().HaveCount(ahead.Count);
+
+        // Explicitly: the occurrences of 12:00:30 to 12:00:55 are recorded as skipped by the user, and never run.
+        var window = new RunQuery { Kinds = [RunKind.Occurrence], ScheduledFrom = s_start.AddSeconds(30), ScheduledTo = s_start.AddSeconds(60) };
+        (await harness.Scheduler.BulkDeleteAsync(window)).Should().Be(6);
+        await harness.RunForAsync(TimeSpan.FromMinutes(2));
+        harness.Log.Of("every-5s").Select(r => r.Scheduled).Should().NotContain(t => t >= s_start.AddSeconds(30) && t < s_start.AddSeconds(60));
+        var skipped = (await harness.Scheduler.ListAsync(window with { Statuses = [RunStatus.Skipped] })).Items;
+        skipped.Should().HaveCount(6).And.OnlyContain(r => r.Error!.Type == "Durable.Scheduling.DeletedByUser");
+        harness.Log.Of("every-5s").Should().HaveCount(25 - 6, "12:00:00 to 12:02:00 holds 25 occurrences, 6 of them skipped");
+
+        // By id too: a pending occurrence deleted by id is recorded as skipped.
+        var next = (await harness.Scheduler.ListAsync(new RunQuery { Kinds = [RunKind.Occurrence], Statuses = [RunStatus.Pending] })).Items[0];
+        (await harness.Scheduler.DeleteAsync(next.Id)).Should().BeTrue();
+        (await harness.Scheduler.GetAsync(next.Id))!.Status.Should().Be(RunStatus.Skipped);
+    }
+
+    [Test]
     public async Task ScheduledWorkflow_AcrossBothNewYorkDstDays_FollowsGapAndOverlapRules()
     {
         // Spring forward 2026-03-08 (02:00 EST -> 03:00 EDT) and fall back 2026-11-01 (02:00 EDT -> 01:00 EST).

@@ -35,6 +35,8 @@ public sealed class FlakyStore(ISchedulingStore inner) : ISchedulingStore
 
     public ValueTask<IReadOnlyList<Guid>> DeleteAsync(RunQuery filter, CancellationToken cancellationToken) => Guard(() => inner.DeleteAsync(filter, cancellationToken));
 
+    public ValueTask<IReadOnlyList<Guid>> SkipPendingAsync(IReadOnlyList<Guid> ids, DateTimeOffset at, RunError reason, CancellationToken cancellationToken) => Guard(() => inner.SkipPendingAsync(ids, at, reason, cancellationToken));
+
     public ValueTask<IReadOnlyList<ScheduledRun>> RescheduleAsync(IReadOnlyList<RunTimeChange> changes, CancellationToken cancellationToken) => Guard(() => inner.RescheduleAsync(changes, cancellationToken));
 
     public ValueTask<DuePage> GetDueAsync(DateTimeOffset until, int limit, string? continuation, CancellationToken cancellationToken) => Guard(() => inner.GetDueAsync(until, limit, continuation, cancellationToken));

@@ -42,9 +42,11 @@ public sealed class RunLog
             }
         }
 
-        Interlocked.Increment(ref _parked);
+        // Counted as parked only once its timer exists: a harness that settles on the count must not move the clock
+        // before the timer is armed (the timer would then be armed from the later instant, and never fire in time).
         using var timer = time.CreateTimer(_ => Unpark(false), null, duration, Timeout.InfiniteTimeSpan);
         using var registration = cancellationToken.Register(() => Unpark(true));
+        Interlocked.Increment(ref _parked);
         await done.Task;
     }
 

@@ -477,6 +477,38 @@ public sealed class InMemorySchedulingStore : ISchedulingStore
     }
 
     /// <inheritdoc />
+    public ValueTask<IReadOnlyList<Guid>> SkipPendingAsync(IReadOnlyList<Guid> ids, DateTimeOffset at, RunError reason, CancellationToken cancellationToken)
+    {
+        cancellationToken.ThrowIfCancellationRequested();
+        ArgumentNullException.ThrowIfNull(reason);
+        var skipped = new List<Guid>(ids.Count);
+        lock (_lock)
+        {
+            foreach (var id in ids)
+            {
+                ref var slot = ref CollectionsMarshal.GetValueRefOrNullRef(_runs, id);
+                if (System.Runtime.CompilerServices.Unsafe.IsNullRef(ref slot) || slot.Status != RunStatus.Pending)
+                {
+                    continue;
+                }
+
+                slot.Status = RunStatus.Skipped;
+                slot.Completed = at.UtcTicks;
+                SetError(id, ref slot, reason);
+                _ended.Enqueue(id);
+                if (_ended.Count > _maxEndedRuns)
+                {
+                    DropOldestEnded();
+                }
+
+                skipped.Add(id);
+            }
+        }
+
+        return new(skipped);
+    }
+
+    /// <inheritdoc />
     public ValueTask<bool> ReleaseAsync(Guid id, Guid leaseToken, DateTimeOffset dueTime, RunError? failure, CancellationToken cancellationToken)
     {
         cancellationToken.ThrowIfCancellationRequested();
@@ -703,6 +735,11 @@ public sealed class InMemorySchedulingStore : ISchedulingStore
     private bool Matches(Guid id, in Slot slot, RunQuery query)
     {
         if (query.WorkflowName is not null && _workflowNames[slot.Workflow] != query.WorkflowName)
+        {
+            return false;
+        }
+
+        if (query.Kinds is { Count: > 0 } kinds && !kinds.Contains(slot.Kind))
         {
             return false;
         }
