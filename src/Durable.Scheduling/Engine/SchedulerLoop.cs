@@ -54,6 +54,8 @@ internal sealed class SchedulerLoop
     private readonly List<WheelNode> _due = [];
     private long _nextFeedTicks;
     private int _failures; // passes failed in a row: the back-off doubles with each, up to MaxBackOff
+    private long _lastPassTicks = long.MaxValue;
+    private bool _feedFirst; // after a gap or a jump: the catch-up policy decides about overdue runs before any starts
     private volatile bool _stopped;
 
     public SchedulerLoop(SchedulerParts parts)
@@ -93,6 +95,18 @@ internal sealed class SchedulerLoop
                 var now = _time.GetUtcNow();
                 CheckClock(now);
                 Drain(now);
+                if (now.UtcTicks - _lastPassTicks > 2 * _options.PollInterval.Ticks)
+                {
+                    _feedFirst = true; // the loop did not run for longer than it ever sleeps (a frozen process, a fake clock moved far)
+                }
+
+                _lastPassTicks = now.UtcTicks;
+                if (_feedFirst)
+                {
+                    _feedFirst = false;
+                    await FeedAsync(now, stop).ConfigureAwait(false);
+                    continue;
+                }
 
                 // Runs claimed ahead start at their instant; then the runs due now or within the pre-claim window are
                 // claimed. Feeding (store reads, creating occurrences) never delays a run that is due now.
@@ -161,7 +175,7 @@ internal sealed class SchedulerLoop
             Log.ClockJumped(_logger, jump);
             _claimer.StartReady(long.MaxValue); // claimed just before the jump: their instant is as good as come
             _tracked.Rebuild(now.UtcTicks);
-            _nextFeedTicks = now.UtcTicks;
+            _feedFirst = true;
         }
     }
 

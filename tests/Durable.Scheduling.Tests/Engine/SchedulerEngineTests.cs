@@ -187,6 +187,32 @@ public sealed class SchedulerEngineTests
     }
 
     [Test]
+    public async Task CatchUp_AppliesToOccurrencesCreatedAhead_AfterThreeDaysDown()
+    {
+        // Occurrences created ahead (a 30-minute look-ahead) before the process went down for three days are missed
+        // occurrences like the others: outside the one-day window they do not run, and each policy keeps its count.
+        var store = new InMemorySchedulingStore();
+        await using (var before = new SchedulerHarness(s_start, [typeof(CatchUpWorkflows)], o => o.LookAhead = TimeSpan.FromMinutes(30), store: store))
+        {
+            await before.StartAsync();
+        }
+
+        (await store.ListAsync(new RunQuery { Kinds = [RunKind.Occurrence], Statuses = [RunStatus.Pending], PageSize = 1000 }, default)).Items
+            .Should().HaveCount(3 * 3, "three schedules, 12:10 to 12:30 created ahead (12:00 ran)");
+        var restart = s_start.AddDays(3).AddMinutes(5);
+        await using var after = new SchedulerHarness(restart, [typeof(CatchUpWorkflows)], o => o.MaxCatchUpRuns = 100, store: store);
+        await after.StartAsync();
+
+        var all = after.Log.Of("catchup-all");
+        all.Should().HaveCount(100, "the cap counts every missed occurrence, created ahead or not");
+        all.Should().OnlyContain(r => r.Scheduled >= restart.AddDays(-1), "nothing older than the catch-up window runs");
+        after.Log.Of("catchup-latest").Should().ContainSingle().Which.Scheduled.Should().Be(s_start.AddDays(3));
+        after.Log.Of("catchup-active").Should().BeEmpty("missed occurrences are skipped, whether or not they were created ahead");
+        var skipped = await store.ListAsync(new RunQuery { Kinds = [RunKind.Occurrence], Statuses = [RunStatus.Skipped], ScheduledTo = s_start.AddHours(1), PageSize = 1000 }, default);
+        skipped.Items.Should().HaveCount(3 * 3).And.OnlyContain(r => r.Error!.Type == "Durable.Scheduling.CatchUpPolicy", "each is recorded, never lost in silence");
+    }
+
+    [Test]
     public async Task SameSchedule_InTwoSchedulersOnOneStore_RunsEachOccurrenceOnce()
     {
         var store = new InMemorySchedulingStore();
@@ -222,7 +248,7 @@ public sealed class SchedulerEngineTests
         await harness.RunForAsync(TimeSpan.FromSeconds(1));
 
         int caughtUp = harness.Log.Of("every-5s").Count - before;
-        caughtUp.Should().Be(36 + 10 + 1, "the 36 runs created ahead (12:05:05-12:08:00), the 10 most recent missed ones (the cap), and 17:00:00");
+        caughtUp.Should().Be(10 + 1, "the 10 most recent missed ones (the cap applies to the 36 created ahead too), and 17:00:00");
         harness.Log.Of("catchup-active").Should().NotContain(r => r.Scheduled > s_start.AddMinutes(7) && r.Scheduled < s_start.AddHours(5), "missed occurrences are skipped");
         await harness.RunForAsync(TimeSpan.FromMinutes(1));
         harness.Log.Of("every-5s").Where(r => r.Scheduled > s_start.AddHours(5)).Should().HaveCount(12, "the schedule resumes normally");

@@ -19,7 +19,9 @@ internal sealed class OccurrencePlanner
     private readonly TrackedRuns _tracked;
     private readonly ILogger _logger;
     private readonly List<PlannedSchedule> _schedules = [];
+    private readonly Dictionary<string, PlannedSchedule> _byName = new(StringComparer.Ordinal);
     private readonly long _startedTicks;
+    private bool _firstPass = true;
 
     public OccurrencePlanner(ISchedulingStore store, SchedulingOptions options, IEnumerable<WorkflowDescriptor> workflows, TrackedRuns tracked, long startedTicks, ILogger logger)
     {
@@ -32,7 +34,9 @@ internal sealed class OccurrencePlanner
         {
             if (workflow.Schedule is not null)
             {
-                _schedules.Add(new PlannedSchedule(workflow));
+                var planned = new PlannedSchedule(workflow);
+                _schedules.Add(planned);
+                _byName.Add(workflow.Name, planned);
             }
         }
     }
@@ -56,7 +60,6 @@ internal sealed class OccurrencePlanner
         var advanced = new List<(PlannedSchedule State, long Last)>();
         foreach (var state in _schedules)
         {
-            var schedule = state.Schedule;
             if (!state.Loaded)
             {
                 // A schedule never run starts at this scheduler's start: occurrences since then that could not be
@@ -64,17 +67,37 @@ internal sealed class OccurrencePlanner
                 state.Watermark = (await _store.GetWatermarkAsync(state.Workflow.Name, stop).ConfigureAwait(false))?.UtcTicks ?? _startedTicks - 1;
                 state.Loaded = true;
             }
+        }
 
-            if (state.Watermark >= until)
+        // After a start, a wall-clock jump, or any gap (a schedule whose watermark fell behind): occurrences created
+        // ahead that came due while nothing ran them are missed too, and the catch-up policy decides about them with
+        // the others. A grace of one poll leaves alone what another live instance is about to run.
+        Dictionary<string, List<(long Ticks, Guid Id)>>? overdue = null;
+        if (_firstPass || _schedules.Exists(p => p.Watermark < now.UtcTicks - 1))
+        {
+            overdue = await LoadOverdueAsync(now, stop).ConfigureAwait(false);
+        }
+
+        _firstPass = false;
+        var toSkip = new List<(PlannedSchedule State, List<Guid> Ids)>();
+        foreach (var state in _schedules)
+        {
+            var schedule = state.Schedule;
+            if (state.Watermark >= until && overdue?.ContainsKey(state.Workflow.Name) != true)
             {
                 continue;
             }
 
             int before = runs.Count;
-            bool caughtUp = state.Watermark < now.UtcTicks - 1;
+            var stored = overdue?.GetValueOrDefault(state.Workflow.Name);
+            bool caughtUp = state.Watermark < now.UtcTicks - 1 || stored is { Count: > 0 };
             if (caughtUp)
             {
-                CatchUp(state, now, runs);
+                var skipped = CatchUp(state, now, runs, stored);
+                if (skipped.Count > 0)
+                {
+                    toSkip.Add((state, skipped));
+                }
             }
 
             long from = Math.Max(state.Watermark, now.UtcTicks - 1);
@@ -92,6 +115,15 @@ internal sealed class OccurrencePlanner
             }
 
             state.Watermark = runs.Count - before >= MaxOccurrencesPerPass ? last : Math.Max(last, until);
+        }
+
+        foreach (var (state, ids) in toSkip)
+        {
+            var reason = new RunError("Durable.Scheduling.CatchUpPolicy", $"Missed while nothing ran it; not run under catch-up policy {state.Schedule.CatchUp} (window {_options.CatchUpWindow}, at most {_options.MaxCatchUpRuns} runs).");
+            foreach (var id in await _store.SkipPendingAsync(ids, now, reason, stop).ConfigureAwait(false))
+            {
+                _tracked.Remove(id);
+            }
         }
 
         if (runs.Count > 0)
@@ -113,7 +145,12 @@ internal sealed class OccurrencePlanner
         }
     }
 
-    private void CatchUp(PlannedSchedule state, DateTimeOffset now, List<ScheduledRun> runs)
+    /// <summary>
+    /// Applies the schedule's catch-up policy to every missed occurrence: those stored ahead that came due while nothing
+    /// ran them (<paramref name="stored"/>) and those never created (after the watermark, before now). The kept ones
+    /// run (created when not stored); returns the stored ones not kept, to be recorded as skipped.
+    /// </summary>
+    private List<Guid> CatchUp(PlannedSchedule state, DateTimeOffset now, List<ScheduledRun> runs, List<(long Ticks, Guid Id)>? stored)
     {
         var schedule = state.Schedule;
         long windowStart = now.UtcTicks - _options.CatchUpWindow.Ticks;
@@ -123,36 +160,91 @@ internal sealed class OccurrencePlanner
             CatchUpPolicy.Latest => 1,
             _ => 0,
         };
-        var kept = new Queue<long>(Math.Min(keep, 1024));
+        var kept = new Queue<(long Ticks, Guid? Id)>(Math.Min(keep, 1024));
+        var dropped = new List<Guid>();
         long missed = 0;
-        long t = schedule.Cron.NextUtc(state.Watermark, schedule.Zone, inclusive: false);
-        for (; t >= 0 && t < now.UtcTicks && missed < MaxOccurrencesCounted; t = schedule.Cron.NextUtc(t, schedule.Zone, inclusive: false))
+        long from = state.Watermark;
+        void Consider(long t, Guid? id)
         {
             missed++;
             if (keep > 0 && t >= windowStart)
             {
-                if (kept.Count == keep)
+                if (kept.Count == keep && kept.Dequeue() is { Id: { } pushedOut })
                 {
-                    kept.Dequeue();
+                    dropped.Add(pushedOut);
                 }
 
-                kept.Enqueue(t);
+                kept.Enqueue((t, id));
+            }
+            else if (id is { } storedId)
+            {
+                dropped.Add(storedId);
             }
         }
 
-        foreach (long occurrence in kept)
+        // Stored ones first: they were created ahead, so they come before the watermark; then those never created.
+        foreach (var (ticks, id) in stored ?? [])
         {
-            runs.Add(NewOccurrence(state.Workflow.Name, occurrence, now));
+            from = Math.Min(from, ticks - 1);
+            Consider(ticks, id);
         }
 
-        long dropped = missed - kept.Count;
-        if (dropped > 0)
+        long t = schedule.Cron.NextUtc(state.Watermark, schedule.Zone, inclusive: false);
+        for (; t >= 0 && t < now.UtcTicks && missed < MaxOccurrencesCounted; t = schedule.Cron.NextUtc(t, schedule.Zone, inclusive: false))
         {
-            SchedulingTelemetry.OccurrencesMissed.Add(dropped, new KeyValuePair<string, object?>("workflow", state.Workflow.Name));
-            Log.OccurrencesMissed(_logger, state.Workflow.Name, dropped, new DateTimeOffset(state.Watermark, TimeSpan.Zero), now, schedule.CatchUp);
+            Consider(t, null);
         }
 
-        state.Watermark = now.UtcTicks - 1;
+        foreach (var (occurrence, id) in kept)
+        {
+            if (id is null)
+            {
+                runs.Add(NewOccurrence(state.Workflow.Name, occurrence, now));
+            }
+        }
+
+        long notRun = missed - kept.Count;
+        if (notRun > 0)
+        {
+            SchedulingTelemetry.OccurrencesMissed.Add(notRun, new KeyValuePair<string, object?>("workflow", state.Workflow.Name));
+            Log.OccurrencesMissed(_logger, state.Workflow.Name, notRun, new DateTimeOffset(from, TimeSpan.Zero), now, schedule.CatchUp);
+        }
+
+        state.Watermark = Math.Max(state.Watermark, now.UtcTicks - 1);
+        return dropped;
+    }
+
+    /// <summary>Pending occurrences due before now minus a poll, by workflow, in due order.</summary>
+    private async Task<Dictionary<string, List<(long Ticks, Guid Id)>>> LoadOverdueAsync(DateTimeOffset now, CancellationToken stop)
+    {
+        var overdue = new Dictionary<string, List<(long Ticks, Guid Id)>>(StringComparer.Ordinal);
+        var query = new RunQuery
+        {
+            Kinds = [RunKind.Occurrence],
+            Statuses = [RunStatus.Pending],
+            ScheduledTo = now - _options.PollInterval,
+            PageSize = 1000,
+        };
+        do
+        {
+            var page = await _store.ListAsync(query, stop).ConfigureAwait(false);
+            foreach (var run in page.Items)
+            {
+                if (_byName.ContainsKey(run.WorkflowName) && run.DueTime.UtcTicks < now.UtcTicks - _options.PollInterval.Ticks)
+                {
+                    if (!overdue.TryGetValue(run.WorkflowName, out var list))
+                    {
+                        overdue[run.WorkflowName] = list = [];
+                    }
+
+                    list.Add((run.ScheduledTime.UtcTicks, run.Id));
+                }
+            }
+
+            query = query with { ContinuationToken = page.ContinuationToken };
+        }
+        while (query.ContinuationToken is not null);
+        return overdue;
     }
 
     private static ScheduledRun NewOccurrence(string workflow, long ticks, DateTimeOffset now)
