@@ -52,4 +52,7 @@ internal static partial class Log
 
     [LoggerMessage(16, LogLevel.Warning, "The store failed at start-up (unreachable or locked); the scheduler starts and retries with back-off.")]
     public static partial void StoreFailingAtStart(ILogger logger, Exception exception);
+
+    [LoggerMessage(17, LogLevel.Information, "Scheduler started to schedule only (SchedulingOptions.ExecuteRuns is false): {WorkflowCount} workflows known, none executed in this process.")]
+    public static partial void ClientOnly(ILogger logger, int workflowCount);
 }

@@ -61,8 +61,8 @@ internal sealed class SchedulerHost : IHostedService, ISchedulerActivity, IDispo
         _writer = new CompletionWriter(_store, _executions, _signal, _options.BatchSize, wakeOnlyForOccurrences: _wait.IsPrecise, _logger, _stopping.Token);
     }
 
-    /// <summary>Where the scheduler API reports the runs it changed.</summary>
-    public IRunChanges Changes => _inbox;
+    /// <summary>Where the scheduler API reports the runs it changed (nowhere when this process executes no runs).</summary>
+    public IRunChanges Changes => _options.ExecuteRuns ? _inbox : NoRunChanges.Instance;
 
     /// <inheritdoc />
     public int RunningHandlers => _executions.Running;
@@ -92,6 +92,12 @@ internal sealed class SchedulerHost : IHostedService, ISchedulerActivity, IDispo
             // Unreachable or locked: it may come back; the loop retries with back-off. A store that cannot work as
             // configured (StoreUnusableException) fails start-up instead.
             Log.StoreFailingAtStart(_logger, e);
+        }
+
+        if (!_options.ExecuteRuns)
+        {
+            Log.ClientOnly(_logger, _registry.All.Count);
+            return;
         }
 
         var now = _time.GetUtcNow();
@@ -184,5 +190,23 @@ internal sealed class SchedulerHost : IHostedService, ISchedulerActivity, IDispo
         _stopping.Cancel();
         _signal.Dispose();
         _stopping.Dispose();
+    }
+
+    /// <summary>The changes of a process that executes no runs: nothing to tell.</summary>
+    private sealed class NoRunChanges : IRunChanges
+    {
+        public static readonly NoRunChanges Instance = new();
+
+        public void Added(ScheduledRun run)
+        {
+        }
+
+        public void Created(ScheduledRun run, DateTimeOffset now)
+        {
+        }
+
+        public void Removed(Guid id)
+        {
+        }
     }
 }

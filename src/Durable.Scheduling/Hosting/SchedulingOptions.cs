@@ -86,6 +86,14 @@ public sealed class SchedulingOptions
     /// </summary>
     public string? InstanceId { get; set; }
 
+    /// <summary>
+    /// Whether this process executes runs; default true. Set false in a process that only schedules and manages runs
+    /// (a web front end beside a worker): <see cref="IScheduler"/> works the same, workflows are still discovered and
+    /// validated at start-up (so names are checked at the call), the store is checked, but no run is claimed or
+    /// executed here and no occurrence is created: the processes that execute do that.
+    /// </summary>
+    public bool ExecuteRuns { get; set; } = true;
+
     /// <summary>How many runs are read, claimed or completed per store call; default 1,000, from 1 to 100,000 (see <see cref="SchedulingLimits"/>).</summary>
     public int BatchSize { get; set; } = 1000;
 

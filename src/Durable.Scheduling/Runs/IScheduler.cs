@@ -36,6 +36,19 @@ public interface IScheduler
     /// <exception cref="NotSupportedException">The input cannot be serialized to JSON (the inner exception says why).</exception>
     ValueTask<ScheduledRun> ScheduleAsync(string workflow, DateTimeOffset runAt, object? input = null, IReadOnlyDictionary<string, string>? metadata = null, string? idempotencyKey = null, CancellationToken cancellationToken = default);
 
+    /// <summary>
+    /// Schedules a one-time run, as <see cref="ScheduleAsync(string, DateTimeOffset, object?, IReadOnlyDictionary{string, string}?, string?, CancellationToken)"/>,
+    /// and says whether this call created it or found the run already stored under the request's idempotency key.
+    /// </summary>
+    /// <param name="request">The run.</param>
+    /// <param name="cancellationToken">Cancels the call.</param>
+    /// <returns>The stored run and whether this call created it.</returns>
+    /// <exception cref="ArgumentNullException"><paramref name="request"/> is null.</exception>
+    /// <exception cref="ArgumentException">As for the other overload.</exception>
+    /// <exception cref="ArgumentOutOfRangeException">The request's time is outside the accepted range.</exception>
+    /// <exception cref="NotSupportedException">The input cannot be serialized to JSON.</exception>
+    ValueTask<ScheduleResult> EnsureScheduledAsync(RunRequest request, CancellationToken cancellationToken = default);
+
     /// <summary>Schedules many one-time runs with one store call per batch.</summary>
     /// <param name="runs">The runs.</param>
     /// <param name="cancellationToken">Cancels the call.</param>

@@ -41,6 +41,14 @@ internal sealed class Scheduler : IScheduler
         async Task<ScheduledRun> Awaited(ValueTask<InsertResult> pending, DateTimeOffset now) => Created(await pending.ConfigureAwait(false), now);
     }
 
+    public async ValueTask<ScheduleResult> EnsureScheduledAsync(RunRequest request, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        var now = _time.GetUtcNow();
+        var result = await _store.InsertOneAsync(NewRun(request.Workflow, request.RunAt, request.Input, request.Metadata, request.IdempotencyKey, now), cancellationToken).ConfigureAwait(false);
+        return new ScheduleResult(Created(result, now), result.Created);
+    }
+
     private ScheduledRun Created(InsertResult result, DateTimeOffset now)
     {
         if (result.Created)

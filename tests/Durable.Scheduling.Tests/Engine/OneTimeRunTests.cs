@@ -20,6 +20,42 @@ public sealed class OneTimeRunTests
     private static SchedulerHarness NewHarness(Action<SchedulingOptions> configure) => new(s_start, [typeof(OneTimeWorkflows)], configure);
 
     [Test]
+    public async Task EnsureScheduledAsync_SaysWhetherItCreatedTheRun_OrFoundItUnderTheKey()
+    {
+        await using var harness = NewHarness();
+        await harness.StartAsync();
+        var request = new RunRequest("send-reminder", s_start.AddHours(1), new Reminder(1, "x"), IdempotencyKey: "order-42");
+        var first = await harness.Scheduler.EnsureScheduledAsync(request);
+        first.Created.Should().BeTrue();
+        var second = await harness.Scheduler.EnsureScheduledAsync(request with { RunAt = s_start.AddHours(2) });
+        second.Created.Should().BeFalse("the key existed");
+        second.Run.Id.Should().Be(first.Run.Id);
+        second.Run.ScheduledTime.Should().Be(s_start.AddHours(1), "nothing was changed");
+    }
+
+    [Test]
+    public async Task AProcessThatOnlySchedules_NeverExecutesRuns_TheWorkerDoes()
+    {
+        var store = new InMemorySchedulingStore();
+        await using var frontEnd = new SchedulerHarness(s_start, [typeof(OneTimeWorkflows), typeof(EveryFiveSeconds)], o => o.ExecuteRuns = false, store);
+        await using var worker = new SchedulerHarness(s_start, [typeof(OneTimeWorkflows), typeof(EveryFiveSeconds)], store: store);
+        await frontEnd.StartAsync();
+        await worker.StartAsync();
+        await frontEnd.Scheduler.ScheduleAsync("send-reminder", s_start.AddSeconds(30), new Reminder(7, "from the web"));
+        var unknown = () => frontEnd.Scheduler.ScheduleAsync("no-such-workflow", s_start.AddSeconds(30));
+        unknown.Should().Throw<ArgumentException>("names are still checked where nothing runs");
+        for (int step = 1; step <= 12; step++)
+        {
+            await frontEnd.RunUntilAsync(s_start.AddSeconds(5 * step));
+            await worker.RunUntilAsync(s_start.AddSeconds(5 * step));
+        }
+
+        frontEnd.Log.Invocations.Should().BeEmpty("this process only schedules");
+        worker.Log.Of("send-reminder").Should().ContainSingle().Which.Started.Should().BeOnOrAfter(s_start.AddSeconds(30));
+        worker.Log.Of("every-5s").Should().HaveCount(13, "the worker creates and runs the occurrences");
+    }
+
+    [Test]
     public async Task ScheduleAsync_RefusesRunTimesOutsideTheDocumentedRange_NamingTheArgument()
     {
         await using var harness = NewHarness();
