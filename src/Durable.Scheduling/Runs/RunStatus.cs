@@ -1,6 +1,7 @@
 namespace Durable.Scheduling;
 
 /// <summary>Where a run is in its life.</summary>
+[System.Text.Json.Serialization.JsonConverter(typeof(System.Text.Json.Serialization.JsonStringEnumConverter<RunStatus>))]
 public enum RunStatus : byte
 {
     /// <summary>Waiting for its due time (or for a retry, or in an overlap buffer). Can be rescheduled and deleted.</summary>

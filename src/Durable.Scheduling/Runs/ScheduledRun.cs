@@ -54,7 +54,8 @@ public sealed record ScheduledRun
     /// <summary>Attempts started so far (0 before the first).</summary>
     public int Attempt { get; init; }
 
-    /// <summary>The input, as JSON, or null.</summary>
+    /// <summary>The input, as JSON, or null. Serialized as that JSON itself (not as a string holding it).</summary>
+    [System.Text.Json.Serialization.JsonConverter(typeof(RawJsonConverter))]
     public string? Input { get; init; }
 
     /// <summary>Caller metadata (never null; empty when none).</summary>
@@ -70,6 +71,7 @@ public sealed record ScheduledRun
     public DateTimeOffset? CompletedAt { get => _completed == 0 ? null : Utc(_completed); init => _completed = value?.UtcTicks ?? 0; }
 
     /// <summary>The due time in UTC ticks, without building a <see cref="DateTimeOffset"/>.</summary>
+    [System.Text.Json.Serialization.JsonIgnore]
     internal long DueTicks => _due;
 
     /// <summary>Why it failed, was cancelled or skipped; null otherwise.</summary>
