@@ -346,7 +346,8 @@ internal sealed class SqliteSchedulingStore : ISchedulingStore, IAsyncDisposable
             using var command = connection.CreateCommand();
             string where = SqliteRows.Where(command, query);
             int size = Math.Clamp(query.PageSize, 1, 1000);
-            command.CommandText = $"SELECT {SqliteSchema.RunColumns} FROM ds_runs WHERE {where} ORDER BY scheduled, id LIMIT {size + 1}";
+            string columns = query.IncludeInput ? SqliteSchema.RunColumns : SqliteSchema.RunColumnsWithoutInput; // inputs can be large
+            command.CommandText = $"SELECT {columns} FROM ds_runs WHERE {where} ORDER BY scheduled, id LIMIT {size + 1}";
             var items = new List<ScheduledRun>(size + 1);
             using (var reader = command.ExecuteReader())
             {

@@ -59,4 +59,8 @@ internal static class SqliteSchema
 
     public const string RunColumns =
         "id, workflow, kind, idem_key, scheduled, due, status, attempt, input, metadata, created, started, completed, error_type, error_message";
+
+    /// <summary><see cref="RunColumns"/> with a null in place of the input (for lists, which leave inputs out).</summary>
+    public const string RunColumnsWithoutInput =
+        "id, workflow, kind, idem_key, scheduled, due, status, attempt, NULL AS input, metadata, created, started, completed, error_type, error_message";
 }

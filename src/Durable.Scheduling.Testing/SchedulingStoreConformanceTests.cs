@@ -484,6 +484,18 @@ public abstract class SchedulingStoreConformanceTests
         (await _store.GetAsync(occurrence.Id, default)).Should().NotBeNull();
     }
 
+    /// <summary>Contract: ListAsync: leaves inputs out unless asked (GetAsync always has it).</summary>
+    /// <returns>The test.</returns>
+    [Test]
+    public async Task ListAsync_LeavesInputsOut_UnlessAsked()
+    {
+        var run = OneTime(Now, input: "{\"big\":true}");
+        await _store.InsertAsync([run], default);
+        (await _store.ListAsync(new RunQuery(), default)).Items.Single().Input.Should().BeNull();
+        (await _store.ListAsync(new RunQuery { IncludeInput = true }, default)).Items.Single().Input.Should().Be(run.Input);
+        (await _store.GetAsync(run.Id, default))!.Input.Should().Be(run.Input);
+    }
+
     /// <summary>Contract: a call whose token is already cancelled throws <see cref="OperationCanceledException"/> and changes nothing.</summary>
     /// <returns>The test.</returns>
     [Test]

@@ -27,6 +27,12 @@ public sealed record RunQuery
     /// <summary>Only runs scheduled before this instant.</summary>
     public DateTimeOffset? ScheduledTo { get; init; }
 
+    /// <summary>
+    /// Whether listed runs carry their <see cref="ScheduledRun.Input"/>; default false (the input is null in the page):
+    /// inputs can be large, and a list rarely needs them. <see cref="IScheduler.GetAsync"/> always returns the input.
+    /// </summary>
+    public bool IncludeInput { get; init; }
+
     /// <summary>Page size for listing, 1 to 1,000; default 100. Ignored by bulk deletion.</summary>
     public int PageSize { get; init; } = 100;
 

@@ -187,7 +187,7 @@ public sealed class InMemorySchedulingStore : ISchedulingStore
 
             page.Sort();
             int size = Math.Clamp(query.PageSize, 1, 1000);
-            var items = page.Take(size).Select(p => ToRun(p.Id, _runs[p.Id])).ToList();
+            var items = page.Take(size).Select(p => ToRun(p.Id, _runs[p.Id], query.IncludeInput)).ToList();
             string? token = page.Count > size ? ContinuationTokens.Encode(page[size - 1].Scheduled, page[size - 1].Id) : null;
             return new(new RunPage(items, token));
         }
@@ -769,7 +769,11 @@ public sealed class InMemorySchedulingStore : ISchedulingStore
         return true;
     }
 
-    private ScheduledRun ToRun(Guid id, in Slot slot) => Snapshot(id, slot, _workflowNames[slot.Workflow], ExtraOf(id, slot));
+    private ScheduledRun ToRun(Guid id, in Slot slot, bool withInput = true)
+    {
+        var run = Snapshot(id, slot, _workflowNames[slot.Workflow], ExtraOf(id, slot));
+        return withInput || run.Input is null ? run : run with { Input = null };
+    }
 
     /// <summary>A run's snapshot from a copy of its state (needs no lock).</summary>
     private static ScheduledRun Snapshot(Guid id, in Slot slot, string workflow, Extra? extra) =>
