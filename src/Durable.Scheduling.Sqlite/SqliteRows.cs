@@ -21,6 +21,20 @@ internal static class SqliteRows
             command.Parameters.AddWithValue("$workflow", query.WorkflowName);
         }
 
+        if (query.ExcludedWorkflowNames is { Count: > 0 } excluded)
+        {
+            where.Append(" AND workflow NOT IN (");
+            int n = 0;
+            foreach (string name in excluded)
+            {
+                where.Append(n == 0 ? "" : ", ").Append(CultureInfo.InvariantCulture, $"$xw{n}");
+                command.Parameters.AddWithValue($"$xw{n}", name);
+                n++;
+            }
+
+            where.Append(')');
+        }
+
         if (query.Kinds is { Count: > 0 } kinds)
         {
             where.Append(" AND kind IN (").AppendJoin(", ", kinds.Select(k => ((int)k).ToString(CultureInfo.InvariantCulture))).Append(')');

@@ -484,6 +484,19 @@ public abstract class SchedulingStoreConformanceTests
         (await _store.GetAsync(occurrence.Id, default)).Should().NotBeNull();
     }
 
+    /// <summary>Contract: ListAsync and DeleteAsync: excluded workflows are left out (how orphaned runs are found).</summary>
+    /// <returns>The test.</returns>
+    [Test]
+    public async Task ExcludedWorkflowNames_LeaveThoseWorkflowsOut()
+    {
+        var kept = OneTime(Now, workflow: "defined");
+        var orphan = OneTime(Now, workflow: "removed 'it\"s; DROP");
+        await _store.InsertAsync([kept, orphan], default);
+        (await _store.ListAsync(new RunQuery { ExcludedWorkflowNames = ["defined", "other"] }, default)).Items.Select(r => r.Id).Should().Equal(orphan.Id);
+        (await _store.DeleteAsync(new RunQuery { ExcludedWorkflowNames = ["defined"] }, default)).Should().Equal(orphan.Id);
+        (await _store.GetAsync(kept.Id, default)).Should().NotBeNull();
+    }
+
     /// <summary>Contract: ListAsync: leaves inputs out unless asked (GetAsync always has it).</summary>
     /// <returns>The test.</returns>
     [Test]

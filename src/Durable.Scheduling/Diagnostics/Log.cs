@@ -55,4 +55,7 @@ internal static partial class Log
 
     [LoggerMessage(17, LogLevel.Information, "Scheduler started to schedule only (SchedulingOptions.ExecuteRuns is false): {WorkflowCount} workflows known, none executed in this process.")]
     public static partial void ClientOnly(ILogger logger, int workflowCount);
+
+    [LoggerMessage(18, LogLevel.Warning, "{Count} pending runs belong to workflows this process does not define ({Workflows}): they will not run here. List them with RunQuery.OrphanedOnly and purge them with BulkDeleteAsync, or deploy the code that defines them.")]
+    public static partial void OrphanedRuns(ILogger logger, int count, string workflows);
 }

@@ -24,5 +24,7 @@ internal static class SchedulingTelemetry
 
     public static readonly Counter<long> OccurrencesMissed = Meter.CreateCounter<long>("durable.scheduling.occurrences.missed", "{occurrence}", "Occurrences not run because of the catch-up policy, window or cap.");
 
+    public static readonly Counter<long> OrphanedRunsFound = Meter.CreateCounter<long>("durable.scheduling.runs.orphaned", "{run}", "Pending runs of workflows this process does not define, counted by each hourly check.");
+
     public static readonly Counter<long> OccurrencesSkipped = Meter.CreateCounter<long>("durable.scheduling.occurrences.skipped", "{occurrence}", "Occurrences recorded as skipped by an overlap policy.");
 }

@@ -120,6 +120,7 @@ internal sealed class SchedulerHost : IHostedService, ISchedulerActivity, IDispo
             new LeaseRenewer(_store, _executions, _options.LeaseDuration, _logger),
             new Purger(_store, _time, _options.RunRetention, _options.BatchSize),
             new OwnedRunRecovery(_store, _options.InstanceId, _logger),
+            new OrphanWatch(_store, [.. workflows.Select(w => w.Name)], _logger),
             _logger));
         Log.Started(_logger, workflows.Count, planner.Count);
         if (workflows.Count == 0)

@@ -50,6 +50,7 @@ internal sealed class SchedulerLoop
     private readonly LeaseRenewer _renewer;
     private readonly Purger _purger;
     private readonly OwnedRunRecovery _recovery;
+    private readonly OrphanWatch _orphans;
     private readonly ILogger _logger;
     private readonly List<WheelNode> _due = [];
     private long _nextFeedTicks;
@@ -77,6 +78,7 @@ internal sealed class SchedulerLoop
         _renewer = parts.Renewer;
         _purger = parts.Purger;
         _recovery = parts.Recovery;
+        _orphans = parts.Orphans;
         _logger = parts.Logger;
     }
 
@@ -219,6 +221,7 @@ internal sealed class SchedulerLoop
             _nextFeedTicks = now.UtcTicks; // more to read: read the next batch right away
         }
 
+        await _orphans.CheckIfDueAsync(now, stop).ConfigureAwait(false);
         await _purger.PurgeIfDueAsync(now, at => NextStartTicks() - at.UtcTicks > s_feedGuardTicks, stop).ConfigureAwait(false);
     }
 

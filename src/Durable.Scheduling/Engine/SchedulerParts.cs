@@ -28,4 +28,5 @@ internal sealed record SchedulerParts(
     LeaseRenewer Renewer,
     Purger Purger,
     OwnedRunRecovery Recovery,
+    OrphanWatch Orphans,
     ILogger Logger);

@@ -8,6 +8,18 @@ public sealed record RunQuery
     /// <summary>Only runs of this workflow.</summary>
     public string? WorkflowName { get; init; }
 
+    /// <summary>Only runs of workflows other than these (null or empty: no exclusion).</summary>
+    public IReadOnlyCollection<string>? ExcludedWorkflowNames { get; init; }
+
+    /// <summary>
+    /// Only orphaned runs: runs of workflows this process does not define (removed from code, or renamed), which no
+    /// instance of this version will ever run. <see cref="IScheduler"/> turns it into
+    /// <see cref="ExcludedWorkflowNames"/> (every workflow defined here); stores ignore it. List them to see them, and
+    /// purge them with <see cref="IScheduler.BulkDeleteAsync(RunQuery, CancellationToken)"/> (set
+    /// <see cref="Kinds"/> to include occurrences).
+    /// </summary>
+    public bool OrphanedOnly { get; init; }
+
     /// <summary>
     /// Only runs of these kinds (null or empty: any, when listing). For <see cref="IScheduler.BulkDeleteAsync(RunQuery, CancellationToken)"/>
     /// null or empty means one-time runs only: occurrences of recurring schedules are deleted only when

@@ -90,7 +90,7 @@ internal sealed class Scheduler : IScheduler
             throw new ArgumentOutOfRangeException(nameof(query), query.PageSize, "RunQuery.PageSize must be between 1 and 1,000.");
         }
 
-        return await _store.ListAsync(query, cancellationToken).ConfigureAwait(false);
+        return await _store.ListAsync(Resolve(query), cancellationToken).ConfigureAwait(false);
     }
 
     public async ValueTask<bool> DeleteAsync(Guid id, CancellationToken cancellationToken = default)
@@ -147,6 +147,7 @@ internal sealed class Scheduler : IScheduler
     public async ValueTask<int> BulkDeleteAsync(RunQuery filter, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(filter);
+        filter = Resolve(filter);
         var kinds = filter.Kinds is { Count: > 0 } given ? given : [RunKind.OneTime];
         int count = 0;
         if (kinds.Contains(RunKind.OneTime))
@@ -182,6 +183,12 @@ internal sealed class Scheduler : IScheduler
 
         return count;
     }
+
+    /// <summary>Turns <see cref="RunQuery.OrphanedOnly"/> into the exclusion of every workflow defined here.</summary>
+    private RunQuery Resolve(RunQuery query) =>
+        query.OrphanedOnly
+            ? query with { OrphanedOnly = false, ExcludedWorkflowNames = [.. _registry.All.Select(w => w.Name), .. query.ExcludedWorkflowNames ?? []] }
+            : query;
 
     private async ValueTask<int> DeleteMatchingAsync(RunQuery filter, CancellationToken cancellationToken)
     {

@@ -20,6 +20,25 @@ public sealed class OneTimeRunTests
     private static SchedulerHarness NewHarness(Action<SchedulingOptions> configure) => new(s_start, [typeof(OneTimeWorkflows)], configure);
 
     [Test]
+    public async Task RunsOfAWorkflowRemovedFromCode_AreReported_Listed_AndPurgeable()
+    {
+        var store = new InMemorySchedulingStore();
+        await store.InsertAsync([TestRuns.OneTime("removed-workflow", s_start.AddMinutes(-5), null, s_start), TestRuns.OneTime("removed-workflow", s_start.AddMinutes(5), null, s_start)], default);
+        var logs = new CapturedLogs();
+        await using var harness = new SchedulerHarness(s_start, [typeof(OneTimeWorkflows)], store: store, services: s => s.AddSingleton<ILoggerProvider>(logs));
+        await harness.StartAsync();
+        await harness.Scheduler.ScheduleAsync("send-reminder", s_start.AddMinutes(1), new Reminder(1, "x"));
+        await harness.RunForAsync(TimeSpan.FromMinutes(10));
+
+        logs.Entries.Should().Contain(e => e.Level == LogLevel.Warning && e.Message.Contains("2 pending runs", StringComparison.Ordinal) && e.Message.Contains("removed-workflow", StringComparison.Ordinal));
+        var orphaned = await harness.Scheduler.ListAsync(new RunQuery { OrphanedOnly = true });
+        orphaned.Items.Should().HaveCount(2).And.OnlyContain(r => r.WorkflowName == "removed-workflow" && r.Status == RunStatus.Pending);
+        (await harness.Scheduler.BulkDeleteAsync(new RunQuery { OrphanedOnly = true })).Should().Be(2);
+        (await harness.Scheduler.ListAsync(new RunQuery { OrphanedOnly = true })).Items.Should().BeEmpty();
+        harness.Log.Of("send-reminder").Should().ContainSingle("runs of defined workflows are neither orphaned nor purged");
+    }
+
+    [Test]
     public async Task EnsureScheduledAsync_SaysWhetherItCreatedTheRun_OrFoundItUnderTheKey()
     {
         await using var harness = NewHarness();

@@ -739,6 +739,11 @@ public sealed class InMemorySchedulingStore : ISchedulingStore
             return false;
         }
 
+        if (query.ExcludedWorkflowNames is { Count: > 0 } excluded && excluded.Contains(_workflowNames[slot.Workflow]))
+        {
+            return false;
+        }
+
         if (query.Kinds is { Count: > 0 } kinds && !kinds.Contains(slot.Kind))
         {
             return false;
