@@ -288,6 +288,31 @@ internal sealed class Scheduler : IScheduler
         return json;
     }
 
+    /// <summary>The input must be what the handler takes: its type, or nothing for a handler that takes none.</summary>
+    private static void CheckInput(WorkflowDescriptor workflow, object? input)
+    {
+        var expected = workflow.Invoker.InputType;
+        if (input is null)
+        {
+            if (expected is not null && workflow.Invoker.InputRequired)
+            {
+                throw Invalid($"Workflow '{workflow.Name}' requires an input of type {expected.FullName}; none was given.", "input");
+            }
+
+            return;
+        }
+
+        if (expected is null)
+        {
+            throw Invalid($"Workflow '{workflow.Name}' takes no input; an input of type {input.GetType().FullName} was given.", "input");
+        }
+
+        if (!expected.IsInstanceOfType(input))
+        {
+            throw Invalid($"Workflow '{workflow.Name}' takes an input of type {expected.FullName}; an input of type {input.GetType().FullName} was given.", "input");
+        }
+    }
+
     /// <summary>An argument error naming the public parameter (of ScheduleAsync) that was wrong.</summary>
     private static ArgumentException Invalid(string message, string parameter) => new(message, parameter);
 
@@ -295,11 +320,14 @@ internal sealed class Scheduler : IScheduler
     {
         ArgumentNullException.ThrowIfNull(workflow);
         CheckRunTime(runAt, "runAt");
-        if (_registry.Find(workflow) is null)
+        var descriptor = _registry.Find(workflow);
+        if (descriptor is null)
         {
             var known = string.Join(", ", _registry.All.Select(w => w.Name).Order(StringComparer.Ordinal).Take(20));
             throw Invalid($"Unknown workflow '{workflow}'. Known workflows: {(known.Length == 0 ? "none" : known)}.", "workflow");
         }
+
+        CheckInput(descriptor, input);
 
         if (idempotencyKey is { Length: 0 })
         {

@@ -14,17 +14,21 @@ internal sealed class WorkflowInvoker
     private readonly Func<object?, ScheduledRunContext, CancellationToken, IServiceProvider, object?, ValueTask> _call;
     private readonly Type? _declaringType;
 
-    private WorkflowInvoker(Func<object?, ScheduledRunContext, CancellationToken, IServiceProvider, object?, ValueTask> call, Type? declaringType, Type? inputType, bool takesServices, bool takesContext)
+    private WorkflowInvoker(Func<object?, ScheduledRunContext, CancellationToken, IServiceProvider, object?, ValueTask> call, Type? declaringType, Type? inputType, bool inputRequired, bool takesServices, bool takesContext)
     {
         _call = call;
         _declaringType = declaringType;
         InputType = inputType;
+        InputRequired = inputRequired;
         NeedsScope = declaringType is not null || takesServices;
         TakesContext = takesContext;
     }
 
     /// <summary>The typed input parameter's type, or null when the method takes none.</summary>
     public Type? InputType { get; }
+
+    /// <summary>True when the input parameter cannot be null (a non-nullable reference or value type): a run needs an input.</summary>
+    public bool InputRequired { get; }
 
     /// <summary>Builds the invoker, or returns why the method cannot be a workflow.</summary>
     public static WorkflowInvoker? TryCreate(MethodInfo method, IServiceProviderIsService isService, out string? problem)
@@ -61,6 +65,7 @@ internal sealed class WorkflowInvoker
         var services = Expression.Parameter(typeof(IServiceProvider), "services");
         var input = Expression.Parameter(typeof(object), "input");
         Type? inputType = null;
+        bool inputRequired = false;
         bool takesServices = false;
         bool takesContext = false;
         var arguments = new List<Expression>();
@@ -96,6 +101,9 @@ internal sealed class WorkflowInvoker
             else if (inputType is null)
             {
                 inputType = type;
+                inputRequired = type.IsValueType
+                    ? Nullable.GetUnderlyingType(type) is null
+                    : new NullabilityInfoContext().Create(parameter).WriteState == NullabilityState.NotNull;
                 arguments.Add(Expression.Convert(input, type));
             }
             else
@@ -118,7 +126,7 @@ internal sealed class WorkflowInvoker
                 ? Expression.Block(call, Expression.Default(typeof(ValueTask)))
                 : call;
         var lambda = Expression.Lambda<Func<object?, ScheduledRunContext, CancellationToken, IServiceProvider, object?, ValueTask>>(call, target, context, token, services, input);
-        return new WorkflowInvoker(lambda.Compile(), method.IsStatic ? null : method.DeclaringType, inputType, takesServices, takesContext);
+        return new WorkflowInvoker(lambda.Compile(), method.IsStatic ? null : method.DeclaringType, inputType, inputRequired, takesServices, takesContext);
     }
 
     /// <summary>
@@ -156,22 +164,43 @@ internal sealed class WorkflowInvoker
         return firstProblem;
     }
 
-    /// <summary>Deserializes the input (null when absent) for the typed input parameter.</summary>
-    /// <exception cref="JsonException">The stored input cannot be read as the parameter's type.</exception>
-    public object? ReadInput(string? json, JsonSerializerOptions options)
+    /// <summary>
+    /// Deserializes the input for the typed input parameter, strictly (<paramref name="strict"/>: unknown members,
+    /// missing required members and nulls for non-nullable members are errors), or null when the method takes none.
+    /// </summary>
+    /// <exception cref="JsonException">The stored input does not match the parameter's type; the message names the
+    /// workflow, the run and the member.</exception>
+    public object? ReadInput(string? json, JsonSerializerOptions strict, string workflow, Guid runId)
     {
         if (InputType is null)
         {
             return null;
         }
 
-        if (json is null)
+        if (json is null || json == "null")
         {
-            return InputType.IsValueType ? Activator.CreateInstance(InputType) : null;
+            return InputRequired
+                ? throw new JsonException($"Run {runId} of '{workflow}' has no input, but its handler requires a {InputType.FullName}.")
+                : InputType.IsValueType ? Activator.CreateInstance(InputType) : null;
         }
 
-        return JsonSerializer.Deserialize(json, InputType, options);
+        try
+        {
+            return JsonSerializer.Deserialize(json, InputType, strict);
+        }
+        catch (JsonException e)
+        {
+            throw new JsonException($"Run {runId} of '{workflow}': its input does not match {InputType.FullName} at '{e.Path ?? "$"}': {e.Message}", e.Path, e.LineNumber, e.BytePositionInLine, e);
+        }
     }
+
+    /// <summary>The options used to read inputs: the application's, made strict.</summary>
+    public static JsonSerializerOptions Strict(JsonSerializerOptions options) => new(options)
+    {
+        UnmappedMemberHandling = System.Text.Json.Serialization.JsonUnmappedMemberHandling.Disallow,
+        RespectNullableAnnotations = true,
+        RespectRequiredConstructorParameters = true,
+    };
 
     /// <summary>
     /// Invokes the method; instance methods get their object from <paramref name="services"/> (a per-run scope).

@@ -20,6 +20,41 @@ public sealed class OneTimeRunTests
     private static SchedulerHarness NewHarness(Action<SchedulingOptions> configure) => new(s_start, [typeof(OneTimeWorkflows)], configure);
 
     [Test]
+    public async Task AnInputOfTheWrongType_OrMissing_OrForAWorkflowWithoutOne_IsRefusedAtTheCall()
+    {
+        await using var harness = NewHarness();
+        await harness.StartAsync();
+        var wrongType = () => harness.Scheduler.ScheduleAsync("send-reminder", s_start.AddHours(1), new Invoice(42, 9.5m));
+        wrongType.Should().Throw<ArgumentException>().WithParameterName("input").WithMessage("*send-reminder*Reminder*Invoice*");
+        var missing = () => harness.Scheduler.ScheduleAsync("send-reminder", s_start.AddHours(1));
+        missing.Should().Throw<ArgumentException>().WithParameterName("input").WithMessage("*requires an input*");
+        var unexpected = () => harness.Scheduler.ScheduleAsync("OneTimeWorkflows.NoInput", s_start.AddHours(1), new Reminder(1, "x"));
+        unexpected.Should().Throw<ArgumentException>().WithParameterName("input").WithMessage("*takes no input*");
+        (await harness.Scheduler.ListAsync(new RunQuery())).Items.Should().BeEmpty("nothing refused was stored");
+    }
+
+    [TestCase("""{"customerId":1,"text":"x","extra":true}""", "extra", Description = "an unknown member")]
+    [TestCase("""{"customerId":1}""", "text", Description = "a missing required member")]
+    [TestCase("""{"customerId":1,"text":null}""", "text", Description = "null for a non-nullable member")]
+    [TestCase("null", "requires", Description = "no input for a handler that requires one")]
+    public async Task AStoredInputThatDoesNotMatch_FailsTheRun_NamingWorkflowRunAndMember(string json, string named)
+    {
+        // Stored by an older version of the application, or written by hand: read strictly, never defaulted in silence.
+        var store = new InMemorySchedulingStore();
+        var run = TestRuns.OneTime("send-reminder", s_start.AddSeconds(1), json == "null" ? null : json, s_start);
+        await store.InsertAsync([run], default);
+        await using var harness = NewHarness(store);
+        await harness.StartAsync();
+        await harness.RunForAsync(TimeSpan.FromMinutes(1));
+
+        harness.Log.Of("send-reminder").Should().BeEmpty("the handler never sees a half-read input");
+        var failed = await harness.Scheduler.GetAsync(run.Id);
+        failed!.Status.Should().Be(RunStatus.Failed);
+        failed.Error!.Type.Should().Be("System.Text.Json.JsonException");
+        failed.Error.Message.Should().Contain("send-reminder").And.Contain(run.Id.ToString()).And.Contain(named);
+    }
+
+    [Test]
     public async Task RunsOfAWorkflowRemovedFromCode_AreReported_Listed_AndPurgeable()
     {
         var store = new InMemorySchedulingStore();
@@ -100,7 +135,7 @@ public sealed class OneTimeRunTests
         await harness.StartAsync();
         var cycle = new Cycle();
         cycle.Next = cycle;
-        var act = () => harness.Scheduler.ScheduleAsync("send-reminder", s_start.AddHours(1), cycle);
+        var act = () => harness.Scheduler.ScheduleAsync("takes-object", s_start.AddHours(1), cycle);
         act.Should().Throw<NotSupportedException>().WithMessage("*Cycle*").WithInnerException<System.Text.Json.JsonException>();
     }
 
@@ -244,7 +279,7 @@ public sealed class OneTimeRunTests
         await harness.StartAsync();
         Func<Task> act = async () => await harness.Scheduler.ScheduleAsync("no-such-workflow", s_start).AsTask();
         (await act.Should().ThrowAsync<ArgumentException>()).Which.Message.Should().Contain("no-such-workflow").And.Contain("send-reminder");
-        Func<Task> emptyKey = async () => await harness.Scheduler.ScheduleAsync("send-reminder", s_start, idempotencyKey: "").AsTask();
+        Func<Task> emptyKey = async () => await harness.Scheduler.ScheduleAsync("send-reminder", s_start, new Reminder(1, "x"), idempotencyKey: "").AsTask();
         await emptyKey.Should().ThrowAsync<ArgumentException>().WithParameterName("idempotencyKey");
     }
 

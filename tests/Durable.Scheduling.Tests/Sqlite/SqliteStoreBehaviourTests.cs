@@ -306,7 +306,9 @@ public sealed class SqliteStoreBehaviourTests
         var store = NewStore();
         await using var harness = new SchedulerHarness(s_now, [typeof(OneTimeWorkflows)], store: store);
         await harness.StartAsync();
-        var bad = await harness.Scheduler.ScheduleAsync("send-reminder", s_now.AddSeconds(1), new { customerId = "not a number" });
+        // An input stored by an older version of the application, which the handler's type no longer reads.
+        var bad = TestRuns.OneTime("send-reminder", s_now.AddSeconds(1), """{"customerId":"not a number"}""", s_now);
+        await store.InsertAsync([bad], default);
         var good = await harness.Scheduler.ScheduleAsync("send-reminder", s_now.AddSeconds(2), new Reminder(7, "fine"));
         await harness.RunForAsync(TimeSpan.FromMinutes(1));
 

@@ -80,6 +80,9 @@ public sealed class OverlapWorkflows(RunLog log, TimeProvider time)
     }
 }
 
+/// <summary>An input no workflow here takes.</summary>
+public sealed record Invoice(int Number, decimal Amount);
+
 /// <summary>Workflows run by one-time runs only.</summary>
 public sealed class OneTimeWorkflows(RunLog log, TimeProvider time)
 {
@@ -92,6 +95,11 @@ public sealed class OneTimeWorkflows(RunLog log, TimeProvider time)
 
     [Workflow]
     public static void NoInput()
+    {
+    }
+
+    [Workflow("takes-object")]
+    public static void TakesObject(object payload)
     {
     }
 

@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Text.Json;
 using Durable.Scheduling.Diagnostics;
 using Durable.Scheduling.Engine.Admission;
 using Durable.Scheduling.Engine.Timing;
@@ -27,6 +28,8 @@ internal sealed class RunAttempt(
     ILogger logger,
     CancellationToken stopping)
 {
+    private readonly JsonSerializerOptions _strictJson = WorkflowInvoker.Strict(options.JsonSerializerOptions);
+
     public async Task ExecuteAsync(RunExecution execution)
     {
         var run = execution.Lease.Run;
@@ -70,7 +73,7 @@ internal sealed class RunAttempt(
             }
 
             var context = workflow.Invoker.TakesContext ? new ScheduledRunContext(run, startedAt, run.Attempt) : null;
-            var input = workflow.Invoker.ReadInput(run.Input, options.JsonSerializerOptions);
+            var input = workflow.Invoker.ReadInput(run.Input, _strictJson, run.WorkflowName, run.Id);
             if (workflow.Invoker.NeedsScope)
             {
                 var scope = scopes.CreateAsyncScope();
