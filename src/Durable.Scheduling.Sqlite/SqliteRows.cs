@@ -97,6 +97,7 @@ internal static class SqliteRows
             StartedAt = reader.IsDBNull(11) ? null : new DateTimeOffset(reader.GetInt64(11), TimeSpan.Zero),
             CompletedAt = reader.IsDBNull(12) || status is RunStatus.Pending or RunStatus.Running ? null : new DateTimeOffset(reader.GetInt64(12), TimeSpan.Zero),
             Error = reader.IsDBNull(13) ? null : new RunError(reader.GetString(13), reader.IsDBNull(14) ? "" : reader.GetString(14)),
+            TraceParent = reader.FieldCount > 15 && !reader.IsDBNull(15) ? reader.GetString(15) : null,
         };
     }
 

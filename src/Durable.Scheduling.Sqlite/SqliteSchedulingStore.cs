@@ -79,8 +79,8 @@ internal sealed class SqliteSchedulingStore : ISchedulingStore, IAsyncDisposable
     private InsertResult InsertOne(ScheduledRun run)
     {
         var insert = Command("""
-            INSERT INTO ds_runs (id, workflow, kind, idem_key, scheduled, due, status, attempt, input, metadata, created)
-            VALUES ($id, $workflow, $kind, $key, $scheduled, $due, 0, 0, $input, $metadata, $created)
+            INSERT INTO ds_runs (id, workflow, kind, idem_key, scheduled, due, status, attempt, input, metadata, created, trace_parent)
+            VALUES ($id, $workflow, $kind, $key, $scheduled, $due, 0, 0, $input, $metadata, $created, $trace)
             ON CONFLICT (idem_key) DO NOTHING
             """);
         SqliteRows.Bind(insert, "$id", run.Id.ToByteArray());
@@ -90,6 +90,7 @@ internal sealed class SqliteSchedulingStore : ISchedulingStore, IAsyncDisposable
         SqliteRows.Bind(insert, "$scheduled", run.ScheduledTime.UtcTicks);
         SqliteRows.Bind(insert, "$due", run.DueTime.UtcTicks);
         SqliteRows.Bind(insert, "$input", run.Input);
+        SqliteRows.Bind(insert, "$trace", run.TraceParent);
         SqliteRows.Bind(insert, "$metadata", run.Metadata.Count == 0 ? null : JsonSerializer.Serialize(run.Metadata));
         SqliteRows.Bind(insert, "$created", run.CreatedAt.UtcTicks);
         if (insert.ExecuteNonQuery() == 1)

@@ -49,6 +49,9 @@ internal static class SqliteSchema
         """
         ALTER TABLE ds_runs ADD COLUMN lease_owner TEXT;
         """,
+        """
+        ALTER TABLE ds_runs ADD COLUMN trace_parent TEXT;
+        """,
     ];
 
     public static int Latest => Migrations.Length;
@@ -58,9 +61,9 @@ internal static class SqliteSchema
         [.. Migrations.Take(version).SelectMany(sql => System.Text.RegularExpressions.Regex.Matches(sql, @"CREATE (?:TABLE|INDEX) (\w+)").Select(m => m.Groups[1].Value))];
 
     public const string RunColumns =
-        "id, workflow, kind, idem_key, scheduled, due, status, attempt, input, metadata, created, started, completed, error_type, error_message";
+        "id, workflow, kind, idem_key, scheduled, due, status, attempt, input, metadata, created, started, completed, error_type, error_message, trace_parent";
 
     /// <summary><see cref="RunColumns"/> with a null in place of the input (for lists, which leave inputs out).</summary>
     public const string RunColumnsWithoutInput =
-        "id, workflow, kind, idem_key, scheduled, due, status, attempt, NULL AS input, metadata, created, started, completed, error_type, error_message";
+        "id, workflow, kind, idem_key, scheduled, due, status, attempt, NULL AS input, metadata, created, started, completed, error_type, error_message, trace_parent";
 }

@@ -509,6 +509,20 @@ public abstract class SchedulingStoreConformanceTests
         (await _store.GetAsync(run.Id, default))!.Input.Should().Be(run.Input);
     }
 
+    /// <summary>Contract: InsertAsync: keeps the trace context of the caller, through claims and retries.</summary>
+    /// <returns>The test.</returns>
+    [Test]
+    public async Task TraceParent_RoundTrips()
+    {
+        const string TraceParent = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01";
+        var run = OneTime(Now) with { TraceParent = TraceParent };
+        await _store.InsertAsync([run], default);
+        (await _store.GetAsync(run.Id, default))!.TraceParent.Should().Be(TraceParent);
+        var lease = (await _store.ClaimAsync([run.Id], Now, s_lease, "node-a", default)).Single();
+        lease.Run.TraceParent.Should().Be(TraceParent);
+        (await _store.ListAsync(new RunQuery(), default)).Items.Single().TraceParent.Should().Be(TraceParent);
+    }
+
     /// <summary>Contract: a call whose token is already cancelled throws <see cref="OperationCanceledException"/> and changes nothing.</summary>
     /// <returns>The test.</returns>
     [Test]

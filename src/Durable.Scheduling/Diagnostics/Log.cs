@@ -58,4 +58,7 @@ internal static partial class Log
 
     [LoggerMessage(18, LogLevel.Warning, "{Count} pending runs belong to workflows this process does not define ({Workflows}): they will not run here. List them with RunQuery.OrphanedOnly and purge them with BulkDeleteAsync, or deploy the code that defines them.")]
     public static partial void OrphanedRuns(ILogger logger, int count, string workflows);
+
+    [LoggerMessage(19, LogLevel.Debug, "Run {RunId} of {Workflow} succeeded in {Duration}.")]
+    public static partial void RunSucceeded(ILogger logger, Guid runId, string workflow, TimeSpan duration);
 }

@@ -77,6 +77,12 @@ public sealed record ScheduledRun
     /// <summary>Why it failed, was cancelled or skipped; null otherwise.</summary>
     public RunError? Error { get; init; }
 
+    /// <summary>
+    /// The W3C trace context (<c>traceparent</c>) of the activity that scheduled the run, or null: the run's activity
+    /// continues that trace, so a run shows under the request that scheduled it.
+    /// </summary>
+    public string? TraceParent { get; init; }
+
     internal static readonly IReadOnlyDictionary<string, string> EmptyMetadata = new Dictionary<string, string>(0);
 
     /// <summary>Equal when every property is equal (metadata by reference, as records compare).</summary>
@@ -87,7 +93,7 @@ public sealed record ScheduledRun
         IdempotencyKey == other.IdempotencyKey && _scheduled == other._scheduled && _due == other._due &&
         Status == other.Status && Attempt == other.Attempt && Input == other.Input && ReferenceEquals(Metadata, other.Metadata) &&
         _created == other._created && _started == other._started && _completed == other._completed &&
-        Equals(Error, other.Error);
+        Equals(Error, other.Error) && TraceParent == other.TraceParent;
 
     /// <inheritdoc />
     public override int GetHashCode() => HashCode.Combine(Id, Status, Attempt, _due);

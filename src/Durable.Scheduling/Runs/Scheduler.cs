@@ -363,6 +363,7 @@ internal sealed class Scheduler : IScheduler
             Input = json,
             Metadata = copied ?? ScheduledRun.EmptyMetadata,
             CreatedAt = now,
+            TraceParent = System.Diagnostics.Activity.Current is { IdFormat: System.Diagnostics.ActivityIdFormat.W3C } caller ? caller.Id : null,
         };
     }
 }

@@ -20,6 +20,45 @@ public sealed class OneTimeRunTests
     private static SchedulerHarness NewHarness(Action<SchedulingOptions> configure) => new(s_start, [typeof(OneTimeWorkflows)], configure);
 
     [Test]
+    public async Task ARunsActivity_ContinuesTheTraceThatScheduledIt_WithItsStatus_AndASuccessIsLoggedAtDebugWithItsDuration()
+    {
+        var logs = new CapturedLogs();
+        var stopped = new System.Collections.Concurrent.ConcurrentQueue<System.Diagnostics.Activity>();
+        using var listener = new System.Diagnostics.ActivityListener
+        {
+            ShouldListenTo = source => source.Name is "Durable.Scheduling" or "test-caller",
+            Sample = (ref System.Diagnostics.ActivityCreationOptions<System.Diagnostics.ActivityContext> _) => System.Diagnostics.ActivitySamplingResult.AllDataAndRecorded,
+            ActivityStopped = stopped.Enqueue,
+        };
+        System.Diagnostics.ActivitySource.AddActivityListener(listener);
+        using var caller = new System.Diagnostics.ActivitySource("test-caller");
+        await using var harness = new SchedulerHarness(s_start, [typeof(OneTimeWorkflows)], services: s =>
+        {
+            s.AddSingleton<ILoggerProvider>(logs);
+            s.AddLogging(l => l.SetMinimumLevel(LogLevel.Debug));
+        });
+        await harness.StartAsync();
+        ScheduledRun ok, failing;
+        System.Diagnostics.ActivityTraceId traceId;
+        using (var request = caller.StartActivity("POST /reminders")!)
+        {
+            traceId = request.TraceId;
+            ok = await harness.Scheduler.ScheduleAsync("send-reminder", s_start.AddSeconds(5), new Reminder(1, "x"));
+            failing = await harness.Scheduler.ScheduleAsync("always-fails", s_start.AddSeconds(5));
+        }
+
+        ok.TraceParent.Should().StartWith("00-" + traceId.ToHexString());
+        await harness.RunForAsync(TimeSpan.FromMinutes(1));
+        var runs = stopped.Where(a => a.OperationName == "durable.scheduling.run").ToList();
+        var okRun = runs.Single(a => (Guid)a.GetTagItem("durable.scheduling.run_id")! == ok.Id);
+        okRun.TraceId.Should().Be(traceId, "the run continues the trace of the request that scheduled it");
+        okRun.Status.Should().Be(System.Diagnostics.ActivityStatusCode.Ok);
+        runs.Where(a => (Guid)a.GetTagItem("durable.scheduling.run_id")! == failing.Id).Should().HaveCount(3)
+            .And.OnlyContain(a => a.Status == System.Diagnostics.ActivityStatusCode.Error && a.StatusDescription!.Contains("boom", StringComparison.Ordinal));
+        logs.Entries.Should().Contain(e => e.Level == LogLevel.Debug && e.Message.Contains(ok.Id.ToString(), StringComparison.Ordinal) && e.Message.Contains("succeeded in", StringComparison.Ordinal));
+    }
+
+    [Test]
     public async Task AnInputOfTheWrongType_OrMissing_OrForAWorkflowWithoutOne_IsRefusedAtTheCall()
     {
         await using var harness = NewHarness();

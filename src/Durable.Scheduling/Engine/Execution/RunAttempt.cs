@@ -54,7 +54,10 @@ internal sealed class RunAttempt(
         SchedulingTelemetry.RunsStarted.Add(1, new KeyValuePair<string, object?>("workflow", run.WorkflowName));
         SchedulingTelemetry.ActiveRuns.Add(1);
         SchedulingTelemetry.DispatchLag.Record((startedAt - run.DueTime).TotalMilliseconds, new KeyValuePair<string, object?>("workflow", run.WorkflowName));
-        using var activity = SchedulingTelemetry.ActivitySource.StartActivity("durable.scheduling.run", ActivityKind.Internal);
+        // The run continues the trace of the activity that scheduled it (stored with the run), when there was one.
+        using var activity = run.TraceParent is { } traceParent && ActivityContext.TryParse(traceParent, null, out var caller)
+            ? SchedulingTelemetry.ActivitySource.StartActivity("durable.scheduling.run", ActivityKind.Internal, caller)
+            : SchedulingTelemetry.ActivitySource.StartActivity("durable.scheduling.run", ActivityKind.Internal);
         activity?.SetTag("durable.scheduling.workflow", run.WorkflowName);
         activity?.SetTag("durable.scheduling.run_id", run.Id);
         activity?.SetTag("durable.scheduling.attempt", run.Attempt);
@@ -93,6 +96,15 @@ internal sealed class RunAttempt(
         }
 
         SchedulingTelemetry.ActiveRuns.Add(-1);
+        if (failure is null)
+        {
+            activity?.SetStatus(ActivityStatusCode.Ok);
+            Log.RunSucceeded(logger, run.Id, run.WorkflowName, time.GetUtcNow() - startedAt);
+        }
+        else
+        {
+            activity?.SetStatus(ActivityStatusCode.Error, failure.GetType().FullName + ": " + failure.Message);
+        }
 
         // Free the concurrency slot now (not when the outcome is stored), and wake the loop if runs wait for one.
         if (slots.Free())

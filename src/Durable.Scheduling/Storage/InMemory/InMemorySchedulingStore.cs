@@ -133,7 +133,7 @@ public sealed class InMemorySchedulingStore : ISchedulingStore
             Scheduled = run.ScheduledTime.UtcTicks,
             Due = run.DueTime.UtcTicks,
             Created = run.CreatedAt.UtcTicks,
-            HasExtra = callerKey is not null || run.Input is not null || run.Metadata.Count > 0,
+            HasExtra = callerKey is not null || run.Input is not null || run.Metadata.Count > 0 || run.TraceParent is not null,
         };
         if (!_runs.TryAdd(run.Id, slot))
         {
@@ -152,7 +152,7 @@ public sealed class InMemorySchedulingStore : ISchedulingStore
 
         if (slot.HasExtra)
         {
-            _extras[run.Id] = new Extra { CallerKey = callerKey, Input = run.Input, Metadata = run.Metadata.Count == 0 ? null : run.Metadata };
+            _extras[run.Id] = new Extra { CallerKey = callerKey, Input = run.Input, Metadata = run.Metadata.Count == 0 ? null : run.Metadata, TraceParent = run.TraceParent };
         }
 
         AddDue(slot.Due, run.Id);
@@ -798,5 +798,6 @@ public sealed class InMemorySchedulingStore : ISchedulingStore
             StartedAt = slot.Started > 0 ? new DateTimeOffset(slot.Started, TimeSpan.Zero) : null,
             CompletedAt = slot.Completed > 0 && slot.Status is not (RunStatus.Pending or RunStatus.Running) ? new DateTimeOffset(slot.Completed, TimeSpan.Zero) : null,
             Error = extra?.Error,
+            TraceParent = extra?.TraceParent,
         };
 }

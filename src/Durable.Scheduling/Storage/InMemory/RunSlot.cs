@@ -46,6 +46,7 @@ internal sealed class Extra
     public string? Input;
     public IReadOnlyDictionary<string, string>? Metadata;
     public RunError? Error;
+    public string? TraceParent;
 }
 
 /// <summary>The lease of a running run.</summary>
