@@ -20,6 +20,22 @@ public sealed class OneTimeRunTests
     private static SchedulerHarness NewHarness(Action<SchedulingOptions> configure) => new(s_start, [typeof(OneTimeWorkflows)], configure);
 
     [Test]
+    public async Task ATypedWorkflowReference_CarriesTheInputType_AndIsCheckedWhenMade()
+    {
+        // The compiler now checks the input: ScheduleAsync(reminders, at, new Invoice(...)) does not compile.
+        var reminders = WorkflowRef.Of<OneTimeWorkflows, Reminder>(w => w.Send);
+        reminders.Name.Should().Be("send-reminder");
+        var wrong = () => WorkflowRef.Of<OneTimeWorkflows, Invoice>(w => w.Send);
+        wrong.Should().Throw<ArgumentException>().WithMessage("*Send*send-reminder*Invoice*Reminder input*");
+
+        await using var harness = NewHarness();
+        await harness.StartAsync();
+        var run = await harness.Scheduler.ScheduleAsync(reminders, s_start.AddSeconds(5), new Reminder(3, "typed"));
+        await harness.RunForAsync(TimeSpan.FromSeconds(10));
+        harness.Log.Of("send-reminder").Should().ContainSingle().Which.RunId.Should().Be(run.Id);
+    }
+
+    [Test]
     public async Task ARunsActivity_ContinuesTheTraceThatScheduledIt_WithItsStatus_AndASuccessIsLoggedAtDebugWithItsDuration()
     {
         var logs = new CapturedLogs();
