@@ -68,6 +68,7 @@ public sealed class OneTimeRunTests
         var runs = stopped.Where(a => a.OperationName == "durable.scheduling.run").ToList();
         var okRun = runs.Single(a => (Guid)a.GetTagItem("durable.scheduling.run_id")! == ok.Id);
         okRun.TraceId.Should().Be(traceId, "the run continues the trace of the request that scheduled it");
+        okRun.Links.Should().ContainSingle().Which.Context.TraceId.Should().Be(traceId, "and links to it");
         okRun.Status.Should().Be(System.Diagnostics.ActivityStatusCode.Ok);
         runs.Where(a => (Guid)a.GetTagItem("durable.scheduling.run_id")! == failing.Id).Should().HaveCount(3)
             .And.OnlyContain(a => a.Status == System.Diagnostics.ActivityStatusCode.Error && a.StatusDescription!.Contains("boom", StringComparison.Ordinal));

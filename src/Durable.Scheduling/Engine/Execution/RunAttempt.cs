@@ -55,8 +55,9 @@ internal sealed class RunAttempt(
         SchedulingTelemetry.ActiveRuns.Add(1);
         SchedulingTelemetry.DispatchLag.Record((startedAt - run.DueTime).TotalMilliseconds, new KeyValuePair<string, object?>("workflow", run.WorkflowName));
         // The run continues the trace of the activity that scheduled it (stored with the run), when there was one.
+        // It is also linked to it, for tools that show runs as traces of their own.
         using var activity = run.TraceParent is { } traceParent && ActivityContext.TryParse(traceParent, null, out var caller)
-            ? SchedulingTelemetry.ActivitySource.StartActivity("durable.scheduling.run", ActivityKind.Internal, caller)
+            ? SchedulingTelemetry.ActivitySource.StartActivity("durable.scheduling.run", ActivityKind.Internal, caller, links: [new ActivityLink(caller)])
             : SchedulingTelemetry.ActivitySource.StartActivity("durable.scheduling.run", ActivityKind.Internal);
         activity?.SetTag("durable.scheduling.workflow", run.WorkflowName);
         activity?.SetTag("durable.scheduling.run_id", run.Id);
