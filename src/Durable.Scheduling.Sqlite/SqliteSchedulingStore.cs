@@ -49,6 +49,11 @@ internal sealed class SqliteSchedulingStore : ISchedulingStore, IAsyncDisposable
             throw new ArgumentException($"SqliteSchedulingOptions.ConnectionString is not a valid SQLite connection string: {e.Message}", nameof(options), e);
         }
 
+        if (builder.Mode == SqliteOpenMode.ReadOnly)
+        {
+            throw new ArgumentException("The SQLite store writes (runs, leases, outcomes): the connection string must not open the database read-only (Mode=ReadOnly).", nameof(options));
+        }
+
         if (builder.Mode == SqliteOpenMode.Memory || builder.DataSource is "" or ":memory:")
         {
             throw new ArgumentException("The SQLite store needs a database file; the connection string names an in-memory database. Use the in-memory store instead.", nameof(options));

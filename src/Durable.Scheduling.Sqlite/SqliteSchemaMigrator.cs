@@ -61,6 +61,10 @@ internal static class SqliteSchemaMigrator
             command.ExecuteNonQuery();
         }
 
+        // A write even when nothing was to migrate: a file the store cannot write (read-only) is refused at start-up
+        // (SQLITE_READONLY becomes StoreUnusableException), not after the first run is scheduled.
+        command.CommandText = "UPDATE ds_schema SET version = version WHERE id = 1";
+        command.ExecuteNonQuery();
         transaction.Commit();
         return true;
     }

@@ -139,6 +139,13 @@ public sealed class SqliteStoreBehaviourTests
     }
 
     [Test]
+    public void AReadOnlyConnectionString_IsRefusedAtConfiguration()
+    {
+        var act = () => new SqliteSchedulingStore(new SqliteSchedulingOptions { ConnectionString = $"Data Source={_file};Mode=ReadOnly" });
+        act.Should().Throw<ArgumentException>().WithMessage("*read-only*Mode=ReadOnly*");
+    }
+
+    [Test]
     public async Task PathThroughARegularFile_IsReportedAsSuch()
     {
         await File.WriteAllTextAsync(_file, "not a folder");
