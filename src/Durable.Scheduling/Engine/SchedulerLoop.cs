@@ -105,8 +105,8 @@ internal sealed class SchedulerLoop
                 _lastPassTicks = now.UtcTicks;
                 if (_feedFirst)
                 {
-                    _feedFirst = false;
                     await FeedAsync(now, stop).ConfigureAwait(false);
+                    _feedFirst = false; // only once it succeeded: a failed feed is retried first, after the back-off
                     continue;
                 }
 
