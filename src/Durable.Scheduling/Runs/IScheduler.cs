@@ -71,21 +71,29 @@ public interface IScheduler
     /// <exception cref="ArgumentException">The continuation token is not one this store issued.</exception>
     ValueTask<RunPage> ListAsync(RunQuery query, CancellationToken cancellationToken = default);
 
-    /// <summary>Deletes a run that is not running (pending runs are cancelled; ended runs leave the history).</summary>
+    /// <summary>
+    /// Deletes a run that is not running (pending runs are cancelled; ended runs leave the history). A pending
+    /// occurrence of a recurring schedule is not removed but recorded as skipped by the user, so it is never created
+    /// again.
+    /// </summary>
     /// <param name="id">The run id.</param>
     /// <param name="cancellationToken">Cancels the call.</param>
     /// <returns>True when deleted; false when there was no such run.</returns>
     /// <exception cref="ScheduledRunStateException">The run is running.</exception>
     ValueTask<bool> DeleteAsync(Guid id, CancellationToken cancellationToken = default);
 
-    /// <summary>Deletes runs by id; running runs are left alone.</summary>
+    /// <summary>Deletes runs by id; running runs are left alone; pending occurrences are recorded as skipped (see <see cref="DeleteAsync"/>).</summary>
     /// <param name="ids">The run ids.</param>
     /// <param name="cancellationToken">Cancels the call.</param>
     /// <returns>How many were deleted.</returns>
     ValueTask<int> BulkDeleteAsync(IEnumerable<Guid> ids, CancellationToken cancellationToken = default);
 
-    /// <summary>Deletes every run matching a filter (workflow, statuses, metadata, time range) that is not running.</summary>
-    /// <param name="filter">The filter; paging is ignored. An empty filter deletes every run that is not running.</param>
+    /// <summary>
+    /// Deletes every run matching a filter (workflow, statuses, metadata, time range, kinds, orphaned) that is not
+    /// running. Occurrences of recurring schedules only when <see cref="RunQuery.Kinds"/> lists
+    /// <see cref="RunKind.Occurrence"/>: pending ones are then recorded as skipped by the user, ended ones deleted.
+    /// </summary>
+    /// <param name="filter">The filter; paging is ignored. An empty filter deletes every one-time run that is not running.</param>
     /// <param name="cancellationToken">Cancels the call.</param>
     /// <returns>How many were deleted.</returns>
     ValueTask<int> BulkDeleteAsync(RunQuery filter, CancellationToken cancellationToken = default);
