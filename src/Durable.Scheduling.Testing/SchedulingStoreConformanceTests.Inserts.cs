@@ -1,0 +1,74 @@
+using Durable.Scheduling.Storage;
+using FluentAssertions;
+using NUnit.Framework;
+
+namespace Durable.Scheduling.Testing;
+
+// Inserting runs: idempotency keys, concurrency, every field round-trips.
+public abstract partial class SchedulingStoreConformanceTests
+{
+    /// <summary>Contract: InsertAsync: when key exists, returns existing run.</summary>
+    /// <returns>The test.</returns>
+    [Test]
+    public async Task InsertAsync_WhenKeyExists_ReturnsExistingRun()
+    {
+        var first = Occurrence(Now);
+        var again = Occurrence(Now);
+        (await _store.InsertAsync([first], default))[0].Created.Should().BeTrue();
+        var result = (await _store.InsertAsync([again], default))[0];
+        result.Created.Should().BeFalse();
+        result.Run.Id.Should().Be(first.Id);
+        result.Run.IdempotencyKey.Should().Be(first.IdempotencyKey);
+
+        var keyed = OneTime(Now, key: "k");
+        await _store.InsertAsync([keyed], default);
+        (await _store.InsertAsync([OneTime(Now.AddDays(1), key: "k")], default))[0].Run.Id.Should().Be(keyed.Id);
+        (await _store.InsertAsync([OneTime(Now, workflow: "other", key: "k")], default))[0].Created.Should().BeTrue("keys are per workflow");
+    }
+
+    /// <summary>Contract: InsertAsync: same key concurrently, creates exactly one run.</summary>
+    /// <returns>The test.</returns>
+    [Test]
+    public async Task InsertAsync_SameKeyConcurrently_CreatesExactlyOneRun()
+    {
+        var at = Now.AddMinutes(1);
+        var results = await Task.WhenAll(Enumerable.Range(0, 16).Select(_ => Task.Run(async () => (await _store.InsertAsync([Occurrence(at)], default))[0])));
+        results.Count(r => r.Created).Should().Be(1);
+        results.Select(r => r.Run.Id).Distinct().Should().ContainSingle();
+    }
+
+    /// <summary>Contract: InsertAsync: round trips every field, in utc.</summary>
+    /// <returns>The test.</returns>
+    [Test]
+    public async Task InsertAsync_RoundTripsEveryField_InUtc()
+    {
+        var metadata = new Dictionary<string, string> { ["quote'\"%_"] = "value with \0 NUL", ["big"] = new string('x', 65536) };
+        var run = OneTime(new DateTimeOffset(2026, 6, 1, 14, 0, 0, TimeSpan.FromHours(2)), workflow: "w'%_\"", key: "key'%_", input: """{"a":"'%_\u0000"}""", metadata: metadata);
+        await _store.InsertAsync([run], default);
+        var stored = await _store.GetAsync(run.Id, default);
+        stored.Should().NotBeNull();
+        stored!.WorkflowName.Should().Be(run.WorkflowName);
+        stored.IdempotencyKey.Should().Be(run.IdempotencyKey);
+        stored.Input.Should().Be(run.Input);
+        stored.Metadata.Should().BeEquivalentTo(metadata);
+        stored.ScheduledTime.Should().Be(run.ScheduledTime);
+        stored.ScheduledTime.Offset.Should().Be(TimeSpan.Zero);
+        stored.Status.Should().Be(RunStatus.Pending);
+        stored.Attempt.Should().Be(0);
+        stored.CreatedAt.Should().Be(Now);
+    }
+
+    /// <summary>Contract: InsertAsync: keeps the trace context of the caller, through claims and retries.</summary>
+    /// <returns>The test.</returns>
+    [Test]
+    public async Task TraceParent_RoundTrips()
+    {
+        const string TraceParent = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01";
+        var run = OneTime(Now) with { TraceParent = TraceParent };
+        await _store.InsertAsync([run], default);
+        (await _store.GetAsync(run.Id, default))!.TraceParent.Should().Be(TraceParent);
+        var lease = (await _store.ClaimAsync([run.Id], Now, s_lease, "node-a", default)).Single();
+        lease.Run.TraceParent.Should().Be(TraceParent);
+        (await _store.ListAsync(new RunQuery(), default)).Items.Single().TraceParent.Should().Be(TraceParent);
+    }
+}

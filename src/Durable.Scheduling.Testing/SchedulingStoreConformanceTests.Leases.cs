@@ -1,0 +1,160 @@
+using Durable.Scheduling.Storage;
+using FluentAssertions;
+using NUnit.Framework;
+
+namespace Durable.Scheduling.Testing;
+
+// Claims and leases: exclusive claims, fencing, renewal, release, completion.
+public abstract partial class SchedulingStoreConformanceTests
+{
+    /// <summary>Contract: ClaimAsync: concurrently, each run is won once.</summary>
+    /// <returns>The test.</returns>
+    [Test]
+    public async Task ClaimAsync_Concurrently_EachRunIsWonOnce()
+    {
+        var runs = Enumerable.Range(0, 200).Select(i => OneTime(Now.AddSeconds(-i))).ToList();
+        await _store.InsertAsync(runs, default);
+        var ids = runs.Select(r => r.Id).ToList();
+        var leases = await Task.WhenAll(Enumerable.Range(0, 8).Select(_ => Task.Run(async () => await _store.ClaimAsync(ids, Now, s_lease, "node-a", default))));
+        var won = leases.SelectMany(l => l).ToList();
+        won.Should().HaveCount(200);
+        won.Select(l => l.Run.Id).Should().OnlyHaveUniqueItems();
+        won.Should().OnlyContain(l => l.Run.Status == RunStatus.Running && l.Run.Attempt == 1 && l.Run.StartedAt == Now);
+    }
+
+    /// <summary>Contract: ClaimAsync: returns leases in the order of the ids.</summary>
+    /// <returns>The test.</returns>
+    [Test]
+    public async Task ClaimAsync_ReturnsLeasesInTheOrderOfTheIds()
+    {
+        // The scheduler pairs leases with the runs it asked for in one walk, so the order is part of the contract.
+        var runs = Enumerable.Range(0, 20).Select(i => OneTime(Now.AddSeconds(-i))).ToList();
+        var notDue = OneTime(Now.AddMinutes(5));
+        await _store.InsertAsync([.. runs, notDue], default);
+        var asked = runs.Select(r => r.Id).Reverse().ToList();
+        asked.Insert(7, notDue.Id);
+        asked.Insert(3, Guid.NewGuid());
+        var leases = await _store.ClaimAsync(asked, Now, s_lease, "node-a", default);
+        leases.Select(l => l.Run.Id).Should().Equal(runs.Select(r => r.Id).Reverse());
+    }
+
+    /// <summary>Contract: ClaimAsync: only takes due pending runs.</summary>
+    /// <returns>The test.</returns>
+    [Test]
+    public async Task ClaimAsync_OnlyTakesDuePendingRuns()
+    {
+        var future = OneTime(Now.AddMinutes(1));
+        await _store.InsertAsync([future], default);
+        (await _store.ClaimAsync([future.Id, Guid.NewGuid()], Now, s_lease, "node-a", default)).Should().BeEmpty();
+        (await _store.ClaimAsync([future.Id], Now.AddMinutes(1), s_lease, "node-a", default)).Should().ContainSingle();
+    }
+
+    /// <summary>Contract: Lease: when expired, is taken over, and old holder is fenced.</summary>
+    /// <returns>The test.</returns>
+    [Test]
+    public async Task Lease_WhenExpired_IsTakenOver_AndOldHolderIsFenced()
+    {
+        var run = OneTime(Now);
+        await _store.InsertAsync([run], default);
+        var first = (await _store.ClaimAsync([run.Id], Now, s_lease, "node-a", default)).Single();
+        (await _store.ClaimAsync([run.Id], Now.AddSeconds(30), s_lease, "node-a", default)).Should().BeEmpty("the lease is live");
+        (await _store.GetExpiredLeasesAsync(Now.AddSeconds(30), 10, default)).Should().BeEmpty();
+        (await _store.GetExpiredLeasesAsync(Now.Add(s_lease), 10, default)).Should().ContainSingle().Which.Id.Should().Be(run.Id);
+
+        var second = (await _store.ClaimAsync([run.Id], Now.Add(s_lease), s_lease, "node-a", default)).Single();
+        second.Token.Should().NotBe(first.Token);
+        second.Run.Attempt.Should().Be(2);
+
+        (await _store.CompleteAsync([new RunCompletion(run.Id, first.Token, RunStatus.Succeeded, Now.AddMinutes(2))], default)).Should().Equal(false);
+        (await _store.RenewAsync(run.Id, first.Token, Now.AddHours(1), default)).Should().BeFalse();
+        (await _store.ReleaseAsync(run.Id, first.Token, Now, null, default)).Should().BeFalse();
+        (await _store.GetAsync(run.Id, default))!.Status.Should().Be(RunStatus.Running, "the old holder changed nothing");
+
+        (await _store.CompleteAsync([new RunCompletion(run.Id, second.Token, RunStatus.Failed, Now.AddMinutes(2), new RunError("E", "m"))], default)).Should().Equal(true);
+        var ended = await _store.GetAsync(run.Id, default);
+        ended!.Status.Should().Be(RunStatus.Failed);
+        ended.Error.Should().Be(new RunError("E", "m"));
+        ended.CompletedAt.Should().Be(Now.AddMinutes(2));
+        (await _store.CompleteAsync([new RunCompletion(run.Id, second.Token, RunStatus.Succeeded, Now.AddMinutes(3))], default)).Should().Equal([false], "a run completes once");
+    }
+
+    /// <summary>Contract: RenewAsync: extends lease.</summary>
+    /// <returns>The test.</returns>
+    [Test]
+    public async Task RenewAsync_ExtendsLease()
+    {
+        var run = OneTime(Now);
+        await _store.InsertAsync([run], default);
+        var lease = (await _store.ClaimAsync([run.Id], Now, s_lease, "node-a", default)).Single();
+        (await _store.RenewAsync(run.Id, lease.Token, Now.AddMinutes(10), default)).Should().BeTrue();
+        (await _store.ClaimAsync([run.Id], Now.AddMinutes(5), s_lease, "node-a", default)).Should().BeEmpty();
+        (await _store.GetExpiredLeasesAsync(Now.AddMinutes(5), 10, default)).Should().BeEmpty();
+    }
+
+    /// <summary>Contract: ReleaseAsync: returns run to pending, keeping attempts.</summary>
+    /// <returns>The test.</returns>
+    [Test]
+    public async Task ReleaseAsync_ReturnsRunToPending_KeepingAttempts()
+    {
+        var run = OneTime(Now);
+        await _store.InsertAsync([run], default);
+        var lease = (await _store.ClaimAsync([run.Id], Now, s_lease, "node-a", default)).Single();
+        (await _store.ReleaseAsync(run.Id, lease.Token, Now.AddMinutes(5), new RunError("E", "retry"), default)).Should().BeTrue();
+        var released = await _store.GetAsync(run.Id, default);
+        released!.Status.Should().Be(RunStatus.Pending);
+        released.DueTime.Should().Be(Now.AddMinutes(5));
+        released.ScheduledTime.Should().Be(Now, "the occurrence it stands for does not move");
+        released.Attempt.Should().Be(1);
+        (await _store.ClaimAsync([run.Id], Now.AddMinutes(4), s_lease, "node-a", default)).Should().BeEmpty();
+        (await _store.ClaimAsync([run.Id], Now.AddMinutes(5), s_lease, "node-a", default)).Single().Run.Attempt.Should().Be(2);
+    }
+
+    /// <summary>Contract: ReleaseOwnedAsync: frees only that owners running runs, keeping attempts.</summary>
+    /// <returns>The test.</returns>
+    [Test]
+    public async Task ReleaseOwnedAsync_FreesOnlyThatOwnersRunningRuns_KeepingAttempts()
+    {
+        var mine = OneTime(Now);
+        var theirs = OneTime(Now);
+        await _store.InsertAsync([mine, theirs], default);
+        var myLease = (await _store.ClaimAsync([mine.Id], Now, s_lease, "node-a", default)).Single();
+        await _store.ClaimAsync([theirs.Id], Now, s_lease, "node-b", default);
+
+        (await _store.ReleaseOwnedAsync("node-a", default)).Should().Be(1);
+        var released = await _store.GetAsync(mine.Id, default);
+        released!.Status.Should().Be(RunStatus.Pending);
+        released.Attempt.Should().Be(1);
+        (await _store.GetAsync(theirs.Id, default))!.Status.Should().Be(RunStatus.Running);
+        (await _store.CompleteAsync([new RunCompletion(mine.Id, myLease.Token, RunStatus.Succeeded, Now)], default)).Should().Equal([false], "the old lease is gone");
+        (await _store.ClaimAsync([mine.Id], Now, s_lease, "node-a", default)).Single().Run.Attempt.Should().Be(2, "claimable at once, not after the lease");
+        (await _store.ReleaseOwnedAsync("node-c", default)).Should().Be(0);
+    }
+
+    /// <summary>Contract: CompleteAsync: after afailed attempt, records the last attempt only.</summary>
+    /// <returns>The test.</returns>
+    [Test]
+    public async Task CompleteAsync_AfterAFailedAttempt_RecordsTheLastAttemptOnly()
+    {
+        var run = OneTime(Now);
+        await _store.InsertAsync([run], default);
+        var first = (await _store.ClaimAsync([run.Id], Now, s_lease, "node-a", default)).Single();
+        var failure = new RunError("System.InvalidOperationException", "boom");
+        (await _store.ReleaseAsync(run.Id, first.Token, Now.AddSeconds(10), failure, default)).Should().BeTrue();
+        var released = await _store.GetAsync(run.Id, default);
+        released!.Status.Should().Be(RunStatus.Pending);
+        released.Error.Should().Be(failure);
+        released.CompletedAt.Should().BeNull();
+
+        var second = (await _store.ClaimAsync([run.Id], Now.AddSeconds(10), s_lease, "node-a", default)).Single();
+        second.Run.Attempt.Should().Be(2);
+        second.Run.Error.Should().Be(failure, "the claim shows why the previous attempt failed");
+        second.Token.Should().NotBe(first.Token);
+        (await _store.CompleteAsync([new RunCompletion(run.Id, second.Token, RunStatus.Succeeded, Now.AddSeconds(11))], default)).Should().Equal(true);
+
+        var ended = await _store.GetAsync(run.Id, default);
+        ended!.Status.Should().Be(RunStatus.Succeeded);
+        ended.Error.Should().BeNull("the last attempt succeeded");
+        ended.StartedAt.Should().Be(Now.AddSeconds(10));
+        ended.CompletedAt.Should().Be(Now.AddSeconds(11));
+    }
+}
