@@ -42,6 +42,7 @@ internal sealed class SchedulerHost : IHostedService, ISchedulerActivity, IDispo
     private Claimer? _claimer;
     private SchedulerLoop? _loop;
     private Task _loopTask = Task.CompletedTask;
+    private IDisposable? _notifications;
     private int _disposed;
 
     public SchedulerHost(ISchedulingStore store, WorkflowRegistry registry, IOptions<SchedulingOptions> options, IServiceScopeFactory scopes, IServiceProvider services, ILogger<SchedulerHost>? logger = null)
@@ -129,6 +130,11 @@ internal sealed class SchedulerHost : IHostedService, ISchedulerActivity, IDispo
         }
 
         var loop = _loop;
+        if (_store is IRunChangeNotifications notifications)
+        {
+            _notifications = notifications.Subscribe(loop.ChangedElsewhere);
+        }
+
         _loopTask = Task.Run(() => loop.RunAsync(_stopping.Token), CancellationToken.None);
     }
 
@@ -145,6 +151,7 @@ internal sealed class SchedulerHost : IHostedService, ISchedulerActivity, IDispo
         }
 
         Log.Stopping(_logger, _executions.Running);
+        _notifications?.Dispose();
         await _stopping.CancelAsync().ConfigureAwait(false);
         _signal.Set();
         try
@@ -188,6 +195,7 @@ internal sealed class SchedulerHost : IHostedService, ISchedulerActivity, IDispo
             return; // registered both as itself and as a hosted service, so disposed twice
         }
 
+        _notifications?.Dispose();
         _stopping.Cancel();
         _signal.Dispose();
         _stopping.Dispose();

@@ -57,6 +57,7 @@ internal sealed class SchedulerLoop
     private int _failures; // passes failed in a row: the back-off doubles with each, up to MaxBackOff
     private long _lastPassTicks = long.MaxValue;
     private bool _feedFirst; // after a gap or a jump: the catch-up policy decides about overdue runs before any starts
+    private int _changedElsewhere; // 1 when the store said another process changed runs: feed at the next pass
     private volatile bool _stopped;
 
     public SchedulerLoop(SchedulerParts parts)
@@ -85,6 +86,16 @@ internal sealed class SchedulerLoop
     /// <summary>True once the loop has ended (stopping).</summary>
     public bool Stopped => _stopped;
 
+    /// <summary>
+    /// Another process changed runs (told by a store that implements <c>IRunChangeNotifications</c>; any thread): the
+    /// loop reads the store from the earliest due run at its next pass instead of waiting for the next poll.
+    /// </summary>
+    public void ChangedElsewhere()
+    {
+        Volatile.Write(ref _changedElsewhere, 1);
+        _signal.Set();
+    }
+
     /// <summary>How far ahead runs enter the timer wheel: two poll intervals.</summary>
     public static long WheelHorizonTicks(SchedulingOptions options) => options.PollInterval.Ticks * 2;
 
@@ -103,6 +114,12 @@ internal sealed class SchedulerLoop
                 }
 
                 _lastPassTicks = now.UtcTicks;
+                if (Volatile.Read(ref _changedElsewhere) == 1 && Interlocked.Exchange(ref _changedElsewhere, 0) == 1)
+                {
+                    _feeder.Restart();
+                    _nextFeedTicks = 0; // a run added elsewhere may be due now: read the store at this pass
+                }
+
                 if (_feedFirst)
                 {
                     await FeedAsync(now, stop).ConfigureAwait(false);

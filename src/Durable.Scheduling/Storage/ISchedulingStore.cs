@@ -11,6 +11,10 @@ namespace Durable.Scheduling.Storage;
 /// running run whose lease expired) to <see cref="RunStatus.Running"/> under a new lease token, atomically, so two
 /// claimers never both win. <see cref="CompleteAsync"/>, <see cref="ReleaseAsync"/> and <see cref="RenewAsync"/>
 /// count only with the current lease token (fencing): a holder whose lease was lost changes nothing.</para>
+/// <para><b>Leases between clocks.</b> A lease has expired when the claimer's instant is at or past its expiry. A store
+/// shared by processes whose clocks may differ may in addition require the lease to have run its length on the store's
+/// own clock (measured from the claim, moved by as much as each renewal moves the expiry), so that a process whose clock
+/// runs ahead never takes a live lease; a lease of zero length has expired by any clock.</para>
 /// <para><b>Thread-safety.</b> Every member may be called concurrently, from many processes for durable stores.</para>
 /// <para><b>Failures.</b> A durable store reports an unreachable or failing database as <see cref="IOException"/>
 /// and a lock held past its timeout as <see cref="TimeoutException"/>, never as a provider exception; a call that

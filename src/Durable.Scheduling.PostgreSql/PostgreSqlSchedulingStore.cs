@@ -1,0 +1,740 @@
+using Durable.Scheduling.Storage;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+using Npgsql;
+using NpgsqlTypes;
+
+namespace Durable.Scheduling.PostgreSql;
+
+/// <summary>
+/// The PostgreSQL store: the <see cref="ISchedulingStore"/> operations as SQL, for any number of instances on one
+/// database. Each call is one statement (or one batch) in its own transaction, on a pooled connection of an
+/// <see cref="NpgsqlDataSource"/>; values travel only as parameters, lists as arrays.
+/// </summary>
+/// <remarks>
+/// <para><b>Claims</b> lock the asked-for rows with <c>FOR UPDATE SKIP LOCKED</c>: instances claiming at once never
+/// wait for each other, and a row one of them is claiming is simply not won by the other.</para>
+/// <para><b>Leases</b> carry, besides the expiry the scheduler asked for (its clock), an expiry in the database's clock
+/// (<c>clock_timestamp()</c> plus the lease's length at the claim, moved by as much as each renewal moves the
+/// scheduler's). A lease is taken over only when both have passed: an instance whose clock runs ahead cannot take a
+/// live lease from another.</para>
+/// <para><b>Notifications</b>: inserts and releases send a <c>NOTIFY</c> (in the same transaction, so only once
+/// committed) that wakes the other instances (<see cref="IRunChangeNotifications"/>).</para>
+/// </remarks>
+internal sealed class PostgreSqlSchedulingStore : ISchedulingStore, IRunChangeNotifications, IAsyncDisposable, IDisposable
+{
+    private readonly NpgsqlDataSource _data;
+    private readonly bool _ownsData;
+    private readonly string _schema;
+    private readonly string _channel;
+    private readonly string _self = Guid.NewGuid().ToString("N");
+    private readonly bool _notify;
+    private readonly PostgreSqlErrors _errors;
+    private readonly PostgreSqlChangeListener? _listener;
+    private readonly SemaphoreSlim _initLock = new(1, 1);
+    private readonly string _runs;
+    private volatile bool _initialized;
+
+    public PostgreSqlSchedulingStore(NpgsqlDataSource dataSource, bool ownsDataSource, PostgreSqlSchedulingOptions options, TimeProvider time, ILogger? logger)
+    {
+        _data = dataSource;
+        _ownsData = ownsDataSource;
+        _schema = options.Schema;
+        _notify = options.Notifications;
+        _runs = PostgreSqlSchema.Quote(_schema) + ".runs";
+        _channel = "durable_scheduling." + _schema;
+        var settings = new NpgsqlConnectionStringBuilder(dataSource.ConnectionString);
+        _errors = new PostgreSqlErrors(settings.Host ?? "localhost", settings.Port, settings.Database ?? settings.Username ?? "", _schema);
+        if (_notify)
+        {
+            _listener = new PostgreSqlChangeListener(dataSource, _channel, _self, time, logger ?? NullLogger.Instance, _errors);
+        }
+    }
+
+    /// <summary>Checks the options, naming the one that is wrong.</summary>
+    /// <exception cref="ArgumentException">An option is out of range.</exception>
+    internal static void Validate(PostgreSqlSchedulingOptions options, bool needsConnectionString)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        if (string.IsNullOrEmpty(options.Schema) || options.Schema.Length > 48 || !(char.IsAsciiLetterLower(options.Schema[0]) || options.Schema[0] == '_') ||
+            !options.Schema.All(c => char.IsAsciiLetterLower(c) || char.IsAsciiDigit(c) || c == '_'))
+        {
+            throw new ArgumentException($"PostgreSqlSchedulingOptions.Schema '{options.Schema}' is not a valid schema name: use 1 to 48 lower-case letters, digits and underscores, starting with a letter or underscore.", nameof(options));
+        }
+
+        if (!needsConnectionString)
+        {
+            return;
+        }
+
+        if (string.IsNullOrWhiteSpace(options.ConnectionString))
+        {
+            throw new ArgumentException("PostgreSqlSchedulingOptions.ConnectionString is required, for example \"Host=localhost;Database=app;Username=app;Password=...\".", nameof(options));
+        }
+
+        try
+        {
+            _ = new NpgsqlConnectionStringBuilder(options.ConnectionString);
+        }
+        catch (Exception e) when (e is ArgumentException or FormatException or KeyNotFoundException or InvalidOperationException)
+        {
+            // The provider's message may quote the string (and so a password): name the problem only.
+            throw new ArgumentException("PostgreSqlSchedulingOptions.ConnectionString is not a valid Npgsql connection string (a keyword is unknown or a value malformed).", nameof(options));
+        }
+    }
+
+    /// <inheritdoc />
+    public IDisposable Subscribe(Action changed)
+    {
+        ArgumentNullException.ThrowIfNull(changed);
+        return _listener is null ? NoSubscription.Instance : _listener.Subscribe(changed);
+    }
+
+    // ---- writes -------------------------------------------------------------------------------------------------
+
+    public async ValueTask<IReadOnlyList<InsertResult>> InsertAsync(IReadOnlyList<ScheduledRun> runs, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(runs);
+        if (runs.Count == 0)
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            return [];
+        }
+
+        return await RunAsync<IReadOnlyList<InsertResult>>("insert runs", async ct =>
+        {
+            int n = runs.Count;
+            var ids = new Guid[n];
+            var workflows = new string[n];
+            var kinds = new short[n];
+            var keys = new string[n];
+            var scheduled = new long[n];
+            var due = new long[n];
+            var inputs = new string?[n];
+            var metadata = new string?[n];
+            var created = new long[n];
+            var traces = new string?[n];
+            for (int i = 0; i < n; i++)
+            {
+                var run = runs[i];
+                ids[i] = run.Id;
+                workflows[i] = PostgreSqlRows.Encode(run.WorkflowName)!;
+                kinds[i] = (short)run.Kind;
+                keys[i] = PostgreSqlRows.Encode(run.IdempotencyKey)!;
+                scheduled[i] = run.ScheduledTime.UtcTicks;
+                due[i] = run.DueTime.UtcTicks;
+                inputs[i] = PostgreSqlRows.Encode(run.Input);
+                metadata[i] = PostgreSqlRows.MetadataJson(run);
+                created[i] = run.CreatedAt.UtcTicks;
+                traces[i] = PostgreSqlRows.Encode(run.TraceParent);
+            }
+
+            var batch = _data.CreateBatch();
+
+            await using var batchScope = batch.ConfigureAwait(false);
+            var insert = new NpgsqlBatchCommand($"""
+                INSERT INTO {_runs} (id, workflow, kind, idem_key, scheduled, due, status, attempt, input, metadata, created, trace_parent)
+                SELECT u.id, u.workflow, u.kind, u.key, u.scheduled, u.due, 0, 0, u.input, u.metadata::jsonb, u.created, u.trace
+                FROM unnest(@ids, @workflows, @kinds, @keys, @scheduled, @due, @inputs, @metadata, @created, @traces)
+                    WITH ORDINALITY AS u(id, workflow, kind, key, scheduled, due, input, metadata, created, trace, ord)
+                ORDER BY u.ord
+                ON CONFLICT (idem_key) DO NOTHING
+                RETURNING id
+                """);
+            insert.Parameters.AddWithValue("ids", ids);
+            insert.Parameters.AddWithValue("workflows", workflows);
+            insert.Parameters.AddWithValue("kinds", kinds);
+            insert.Parameters.AddWithValue("keys", keys);
+            insert.Parameters.AddWithValue("scheduled", scheduled);
+            insert.Parameters.AddWithValue("due", due);
+            insert.Parameters.Add(new NpgsqlParameter("inputs", NpgsqlDbType.Array | NpgsqlDbType.Text) { Value = inputs });
+            insert.Parameters.Add(new NpgsqlParameter("metadata", NpgsqlDbType.Array | NpgsqlDbType.Text) { Value = metadata });
+            insert.Parameters.AddWithValue("created", created);
+            insert.Parameters.Add(new NpgsqlParameter("traces", NpgsqlDbType.Array | NpgsqlDbType.Text) { Value = traces });
+            batch.BatchCommands.Add(insert);
+            AddNotify(batch);
+
+            var inserted = new HashSet<Guid>();
+            var reader = await batch.ExecuteReaderAsync(ct).ConfigureAwait(false);
+            await using (reader.ConfigureAwait(false))
+            {
+                while (await reader.ReadAsync(ct).ConfigureAwait(false))
+                {
+                    inserted.Add(reader.GetGuid(0));
+                }
+            }
+
+            var results = new InsertResult[n];
+            List<int>? existing = null;
+            for (int i = 0; i < n; i++)
+            {
+                if (inserted.Remove(runs[i].Id))
+                {
+                    results[i] = new InsertResult(runs[i] with { Status = RunStatus.Pending, Attempt = 0 }, true);
+                }
+                else
+                {
+                    (existing ??= []).Add(i);
+                }
+            }
+
+            if (existing is not null)
+            {
+                var stored = await ByKeysAsync([.. existing.Select(i => keys[i]).Distinct()], ct).ConfigureAwait(false);
+                foreach (int i in existing)
+                {
+                    results[i] = stored.TryGetValue(runs[i].IdempotencyKey, out var run)
+                        ? new InsertResult(run, false)
+                        : throw new InvalidOperationException($"Run {runs[i].Id} conflicts with a stored run on its id but not on its idempotency key.");
+                }
+            }
+
+            return results;
+        }, cancellationToken).ConfigureAwait(false);
+    }
+
+    private async Task<Dictionary<string, ScheduledRun>> ByKeysAsync(string[] keys, CancellationToken ct)
+    {
+        var command = _data.CreateCommand($"SELECT {PostgreSqlSchema.RunColumns} FROM {_runs} WHERE idem_key = ANY(@keys)");
+        await using var commandScope = command.ConfigureAwait(false);
+        command.Parameters.AddWithValue("keys", keys);
+        var runs = new Dictionary<string, ScheduledRun>(StringComparer.Ordinal);
+        var reader = await command.ExecuteReaderAsync(ct).ConfigureAwait(false);
+        await using var readerScope = reader.ConfigureAwait(false);
+        while (await reader.ReadAsync(ct).ConfigureAwait(false))
+        {
+            var run = PostgreSqlRows.ReadRun(reader);
+            runs[run.IdempotencyKey] = run;
+        }
+
+        return runs;
+    }
+
+    public async ValueTask<IReadOnlyList<RunRefusal>> DeleteAsync(IReadOnlyCollection<Guid> ids, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(ids);
+        return await RunAsync<IReadOnlyList<RunRefusal>>("delete runs", async ct =>
+        {
+            var all = ids.ToArray();
+            var deleted = new HashSet<Guid>();
+            var delete = _data.CreateCommand($"DELETE FROM {_runs} WHERE id = ANY(@ids) AND status <> 1 RETURNING id");
+            await using (delete.ConfigureAwait(false))
+            {
+                delete.Parameters.AddWithValue("ids", all);
+                var reader = await delete.ExecuteReaderAsync(ct).ConfigureAwait(false);
+                await using var readerScope = reader.ConfigureAwait(false);
+                while (await reader.ReadAsync(ct).ConfigureAwait(false))
+                {
+                    deleted.Add(reader.GetGuid(0));
+                }
+            }
+
+            var refusedIds = all.Where(id => !deleted.Contains(id)).Distinct().ToArray();
+            if (refusedIds.Length == 0)
+            {
+                return [];
+            }
+
+            var statuses = await StatusesAsync(refusedIds, ct).ConfigureAwait(false);
+            return [.. refusedIds.Select(id => new RunRefusal(id, statuses.TryGetValue(id, out var s) ? s : null))];
+        }, cancellationToken).ConfigureAwait(false);
+    }
+
+    private async Task<Dictionary<Guid, RunStatus>> StatusesAsync(Guid[] ids, CancellationToken ct, NpgsqlConnection? connection = null, NpgsqlTransaction? transaction = null, bool lockRows = false)
+    {
+        string sql = $"SELECT id, status FROM {_runs} WHERE id = ANY(@ids)" + (lockRows ? " FOR UPDATE" : "");
+        var command = connection is null ? _data.CreateCommand(sql) : new NpgsqlCommand(sql, connection, transaction);
+        await using var commandScope = command.ConfigureAwait(false);
+        command.Parameters.AddWithValue("ids", ids);
+        var statuses = new Dictionary<Guid, RunStatus>();
+        var reader = await command.ExecuteReaderAsync(ct).ConfigureAwait(false);
+        await using var readerScope = reader.ConfigureAwait(false);
+        while (await reader.ReadAsync(ct).ConfigureAwait(false))
+        {
+            statuses[reader.GetGuid(0)] = (RunStatus)reader.GetInt16(1);
+        }
+
+        return statuses;
+    }
+
+    public async ValueTask<IReadOnlyList<Guid>> DeleteAsync(RunQuery filter, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(filter);
+        return await RunAsync<IReadOnlyList<Guid>>("delete runs", async ct =>
+        {
+            var command = _data.CreateCommand();
+            await using var commandScope = command.ConfigureAwait(false);
+            string where = PostgreSqlRows.Where(command, filter with { ContinuationToken = null });
+            command.CommandText = $"DELETE FROM {_runs} WHERE {where} AND status <> 1 RETURNING id";
+            var deleted = new List<Guid>();
+            var reader = await command.ExecuteReaderAsync(ct).ConfigureAwait(false);
+            await using var readerScope = reader.ConfigureAwait(false);
+            while (await reader.ReadAsync(ct).ConfigureAwait(false))
+            {
+                deleted.Add(reader.GetGuid(0));
+            }
+
+            return deleted;
+        }, cancellationToken).ConfigureAwait(false);
+    }
+
+    public async ValueTask<IReadOnlyList<ScheduledRun>> RescheduleAsync(IReadOnlyList<RunTimeChange> changes, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(changes);
+        return await RunAsync<IReadOnlyList<ScheduledRun>>("reschedule runs", async ct =>
+        {
+            var ids = changes.Select(c => c.Id).ToArray();
+            var connection = await _data.OpenConnectionAsync(ct).ConfigureAwait(false);
+            await using var connectionScope = connection.ConfigureAwait(false);
+            var transaction = await connection.BeginTransactionAsync(ct).ConfigureAwait(false);
+            await using var transactionScope = transaction.ConfigureAwait(false);
+            var statuses = await StatusesAsync(ids, ct, connection, transaction, lockRows: true).ConfigureAwait(false);
+            var refused = ids.Distinct()
+                .Where(id => !statuses.TryGetValue(id, out var s) || s != RunStatus.Pending)
+                .Select(id => new RunRefusal(id, statuses.TryGetValue(id, out var s) ? s : null))
+                .ToList();
+            if (refused.Count > 0)
+            {
+                throw new ScheduledRunStateException(refused, "reschedule");
+            }
+
+            var result = new Dictionary<Guid, ScheduledRun>();
+            var update = new NpgsqlCommand($"""
+                UPDATE {_runs} r SET scheduled = c.time, due = c.time
+                FROM unnest(@ids, @times) AS c(id, time)
+                WHERE r.id = c.id
+                RETURNING {PostgreSqlSchema.RunColumnsOf("r")}
+                """, connection, transaction);
+            await using (update.ConfigureAwait(false))
+            {
+                update.Parameters.AddWithValue("ids", ids);
+                update.Parameters.AddWithValue("times", changes.Select(c => c.RunAt.UtcTicks).ToArray());
+                var reader = await update.ExecuteReaderAsync(ct).ConfigureAwait(false);
+                await using var readerScope = reader.ConfigureAwait(false);
+                while (await reader.ReadAsync(ct).ConfigureAwait(false))
+                {
+                    var run = PostgreSqlRows.ReadRun(reader);
+                    result[run.Id] = run;
+                }
+            }
+
+            await NotifyAsync(connection, transaction, ct).ConfigureAwait(false);
+            await transaction.CommitAsync(ct).ConfigureAwait(false);
+            return [.. ids.Select(id => result[id])];
+        }, cancellationToken).ConfigureAwait(false);
+    }
+
+    public async ValueTask<IReadOnlyList<Guid>> SkipPendingAsync(IReadOnlyList<Guid> ids, DateTimeOffset at, RunError reason, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(ids);
+        ArgumentNullException.ThrowIfNull(reason);
+        return await RunAsync<IReadOnlyList<Guid>>("skip runs", async ct =>
+        {
+            var skip = _data.CreateCommand($"""
+                UPDATE {_runs} SET status = 5, completed = @at, error_type = @type, error_message = @message
+                WHERE id = ANY(@ids) AND status = 0
+                RETURNING id
+                """);
+            await using var skipScope = skip.ConfigureAwait(false);
+            skip.Parameters.AddWithValue("ids", ids.ToArray());
+            skip.Parameters.AddWithValue("at", at.UtcTicks);
+            skip.Parameters.AddWithValue("type", PostgreSqlRows.Encode(reason.Type)!);
+            skip.Parameters.AddWithValue("message", PostgreSqlRows.Encode(reason.Message)!);
+            var skipped = new HashSet<Guid>();
+            var reader = await skip.ExecuteReaderAsync(ct).ConfigureAwait(false);
+            await using var readerScope = reader.ConfigureAwait(false);
+            while (await reader.ReadAsync(ct).ConfigureAwait(false))
+            {
+                skipped.Add(reader.GetGuid(0));
+            }
+
+            return [.. ids.Where(skipped.Remove)];
+        }, cancellationToken).ConfigureAwait(false);
+    }
+
+    public async ValueTask<IReadOnlyList<RunLease>> ClaimAsync(IReadOnlyList<Guid> ids, DateTimeOffset now, TimeSpan leaseDuration, string owner, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(ids);
+        ArgumentNullException.ThrowIfNull(owner);
+        if (ids.Count == 0)
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            return [];
+        }
+
+        return await RunAsync<IReadOnlyList<RunLease>>("claim runs", async ct =>
+        {
+            var tokens = new Guid[ids.Count];
+            for (int i = 0; i < tokens.Length; i++)
+            {
+                tokens[i] = RunIds.Next(now);
+            }
+
+            long expires = now.UtcTicks + leaseDuration.Ticks;
+            var claim = _data.CreateCommand($"""
+                WITH wanted AS (
+                    SELECT w.id, w.token, w.ord FROM unnest(@ids, @tokens) WITH ORDINALITY AS w(id, token, ord)),
+                locked AS (
+                    SELECT r.id, wanted.token, wanted.ord FROM {_runs} r JOIN wanted ON r.id = wanted.id
+                    WHERE (r.status = 0 AND r.due <= @now)
+                       OR (r.status = 1 AND r.lease_expires <= @now AND r.lease_db_expires <= clock_timestamp())
+                    FOR UPDATE OF r SKIP LOCKED)
+                UPDATE {_runs} r SET status = 1, lease_token = locked.token, lease_expires = @expires,
+                    lease_db_expires = clock_timestamp() + @lease, lease_owner = @owner, attempt = r.attempt + 1, started = @now
+                FROM locked WHERE r.id = locked.id
+                RETURNING locked.ord, locked.token, {PostgreSqlSchema.RunColumnsOf("r")}
+                """);
+            await using var claimScope = claim.ConfigureAwait(false);
+            claim.Parameters.AddWithValue("ids", ids as Guid[] ?? [.. ids]);
+            claim.Parameters.AddWithValue("tokens", tokens);
+            claim.Parameters.AddWithValue("now", now.UtcTicks);
+            claim.Parameters.AddWithValue("expires", expires);
+            claim.Parameters.AddWithValue("lease", leaseDuration < TimeSpan.Zero ? TimeSpan.Zero : leaseDuration);
+            claim.Parameters.AddWithValue("owner", PostgreSqlRows.Encode(owner)!);
+            var won = new List<(long Order, RunLease Lease)>(ids.Count);
+            var expiresAt = PostgreSqlRows.Instant(expires);
+            var reader = await claim.ExecuteReaderAsync(ct).ConfigureAwait(false);
+            await using (reader.ConfigureAwait(false))
+            {
+                while (await reader.ReadAsync(ct).ConfigureAwait(false))
+                {
+                    won.Add((reader.GetInt64(0), new RunLease(PostgreSqlRows.ReadRun(reader, 2), reader.GetGuid(1), expiresAt)));
+                }
+            }
+
+            won.Sort((a, b) => a.Order.CompareTo(b.Order));
+            return [.. won.Select(w => w.Lease)];
+        }, cancellationToken).ConfigureAwait(false);
+    }
+
+    public async ValueTask<bool> RenewAsync(Guid id, Guid leaseToken, DateTimeOffset expiresAt, CancellationToken cancellationToken) =>
+        await RunAsync("renew a lease", async ct =>
+        {
+            // The database's expiry moves by as much as the holder moved its own: no instant crosses between clocks.
+            var renew = _data.CreateCommand($"""
+                UPDATE {_runs} SET lease_expires = @expires,
+                    lease_db_expires = lease_db_expires + make_interval(secs => (@expires - lease_expires) / 10000000.0)
+                WHERE id = @id AND status = 1 AND lease_token = @token
+                """);
+            await using var renewScope = renew.ConfigureAwait(false);
+            renew.Parameters.AddWithValue("id", id);
+            renew.Parameters.AddWithValue("token", leaseToken);
+            renew.Parameters.AddWithValue("expires", expiresAt.UtcTicks);
+            return await renew.ExecuteNonQueryAsync(ct).ConfigureAwait(false) == 1;
+        }, cancellationToken).ConfigureAwait(false);
+
+    public async ValueTask<IReadOnlyList<bool>> CompleteAsync(IReadOnlyList<RunCompletion> completions, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(completions);
+        if (completions.Count == 0)
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            return [];
+        }
+
+        return await RunAsync<IReadOnlyList<bool>>("complete runs", async ct =>
+        {
+            var complete = _data.CreateCommand($"""
+                UPDATE {_runs} r SET status = c.status, completed = c.completed, error_type = c.type, error_message = c.message,
+                    lease_token = NULL, lease_expires = NULL, lease_db_expires = NULL, lease_owner = NULL
+                FROM unnest(@ids, @tokens, @statuses, @completed, @types, @messages) WITH ORDINALITY AS c(id, token, status, completed, type, message, ord)
+                WHERE r.id = c.id AND r.status = 1 AND r.lease_token = c.token
+                RETURNING c.ord
+                """);
+            await using var completeScope = complete.ConfigureAwait(false);
+            complete.Parameters.AddWithValue("ids", completions.Select(c => c.RunId).ToArray());
+            complete.Parameters.AddWithValue("tokens", completions.Select(c => c.LeaseToken).ToArray());
+            complete.Parameters.AddWithValue("statuses", completions.Select(c => (short)c.Status).ToArray());
+            complete.Parameters.AddWithValue("completed", completions.Select(c => c.CompletedAt.UtcTicks).ToArray());
+            complete.Parameters.Add(new NpgsqlParameter("types", NpgsqlDbType.Array | NpgsqlDbType.Text) { Value = completions.Select(c => PostgreSqlRows.Encode(c.Error?.Type)).ToArray() });
+            complete.Parameters.Add(new NpgsqlParameter("messages", NpgsqlDbType.Array | NpgsqlDbType.Text) { Value = completions.Select(c => PostgreSqlRows.Encode(c.Error?.Message)).ToArray() });
+            var counted = new bool[completions.Count];
+            var reader = await complete.ExecuteReaderAsync(ct).ConfigureAwait(false);
+            await using var readerScope = reader.ConfigureAwait(false);
+            while (await reader.ReadAsync(ct).ConfigureAwait(false))
+            {
+                counted[reader.GetInt64(0) - 1] = true;
+            }
+
+            return counted;
+        }, cancellationToken).ConfigureAwait(false);
+    }
+
+    public async ValueTask<bool> ReleaseAsync(Guid id, Guid leaseToken, DateTimeOffset dueTime, RunError? failure, CancellationToken cancellationToken) =>
+        await RunAsync("release a run", async ct =>
+        {
+            var batch = _data.CreateBatch();
+            await using var batchScope = batch.ConfigureAwait(false);
+            var release = new NpgsqlBatchCommand($"""
+                UPDATE {_runs} SET status = 0, due = @due, lease_token = NULL, lease_expires = NULL, lease_db_expires = NULL, lease_owner = NULL,
+                    error_type = coalesce(@type, error_type), error_message = coalesce(@message, error_message)
+                WHERE id = @id AND status = 1 AND lease_token = @token
+                """);
+            release.Parameters.AddWithValue("id", id);
+            release.Parameters.AddWithValue("token", leaseToken);
+            release.Parameters.AddWithValue("due", dueTime.UtcTicks);
+            release.Parameters.Add(new NpgsqlParameter("type", NpgsqlDbType.Text) { Value = (object?)PostgreSqlRows.Encode(failure?.Type) ?? DBNull.Value });
+            release.Parameters.Add(new NpgsqlParameter("message", NpgsqlDbType.Text) { Value = (object?)PostgreSqlRows.Encode(failure?.Message) ?? DBNull.Value });
+            batch.BatchCommands.Add(release);
+            AddNotify(batch);
+            var reader = await batch.ExecuteReaderAsync(ct).ConfigureAwait(false);
+            await using var readerScope = reader.ConfigureAwait(false);
+            return reader.RecordsAffected == 1;
+        }, cancellationToken).ConfigureAwait(false);
+
+    public async ValueTask<int> ReleaseOwnedAsync(string owner, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(owner);
+        return await RunAsync("release an instance's runs", async ct =>
+        {
+            var batch = _data.CreateBatch();
+            await using var batchScope = batch.ConfigureAwait(false);
+            var release = new NpgsqlBatchCommand($"""
+                UPDATE {_runs} SET status = 0, lease_token = NULL, lease_expires = NULL, lease_db_expires = NULL, lease_owner = NULL
+                WHERE status = 1 AND lease_owner = @owner
+                """);
+            release.Parameters.AddWithValue("owner", PostgreSqlRows.Encode(owner)!);
+            batch.BatchCommands.Add(release);
+            AddNotify(batch);
+            var reader = await batch.ExecuteReaderAsync(ct).ConfigureAwait(false);
+            await using var readerScope = reader.ConfigureAwait(false);
+            return reader.RecordsAffected;
+        }, cancellationToken).ConfigureAwait(false);
+    }
+
+    public async ValueTask AdvanceWatermarkAsync(string schedule, DateTimeOffset value, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(schedule);
+        await RunAsync("advance a watermark", async ct =>
+        {
+            var upsert = _data.CreateCommand($"""
+                INSERT INTO {PostgreSqlSchema.Quote(_schema)}.watermarks AS w (schedule, value) VALUES (@schedule, @value)
+                ON CONFLICT (schedule) DO UPDATE SET value = greatest(w.value, excluded.value)
+                """);
+            await using var upsertScope = upsert.ConfigureAwait(false);
+            upsert.Parameters.AddWithValue("schedule", PostgreSqlRows.Encode(schedule)!);
+            upsert.Parameters.AddWithValue("value", value.UtcTicks);
+            return await upsert.ExecuteNonQueryAsync(ct).ConfigureAwait(false);
+        }, cancellationToken).ConfigureAwait(false);
+    }
+
+    public async ValueTask<int> PurgeAsync(DateTimeOffset endedBefore, int limit, CancellationToken cancellationToken) =>
+        await RunAsync("purge ended runs", async ct =>
+        {
+            var purge = _data.CreateCommand($"""
+                DELETE FROM {_runs} WHERE id IN (SELECT id FROM {_runs} WHERE status >= 2 AND completed < @before LIMIT @limit)
+                """);
+            await using var purgeScope = purge.ConfigureAwait(false);
+            purge.Parameters.AddWithValue("before", endedBefore.UtcTicks);
+            purge.Parameters.AddWithValue("limit", limit);
+            return await purge.ExecuteNonQueryAsync(ct).ConfigureAwait(false);
+        }, cancellationToken).ConfigureAwait(false);
+
+    // ---- reads --------------------------------------------------------------------------------------------------
+
+    public async ValueTask<ScheduledRun?> GetAsync(Guid id, CancellationToken cancellationToken) =>
+        await RunAsync("read a run", async ct =>
+        {
+            var command = _data.CreateCommand($"SELECT {PostgreSqlSchema.RunColumns} FROM {_runs} WHERE id = @id");
+            await using var commandScope = command.ConfigureAwait(false);
+            command.Parameters.AddWithValue("id", id);
+            var reader = await command.ExecuteReaderAsync(ct).ConfigureAwait(false);
+            await using var readerScope = reader.ConfigureAwait(false);
+            return await reader.ReadAsync(ct).ConfigureAwait(false) ? PostgreSqlRows.ReadRun(reader) : null;
+        }, cancellationToken).ConfigureAwait(false);
+
+    public async ValueTask<RunPage> ListAsync(RunQuery query, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(query);
+        return await RunAsync("list runs", async ct =>
+        {
+            var command = _data.CreateCommand();
+            await using var commandScope = command.ConfigureAwait(false);
+            string where = PostgreSqlRows.Where(command, query);
+            int size = Math.Clamp(query.PageSize, 1, 1000);
+            string columns = query.IncludeInput ? PostgreSqlSchema.RunColumns : PostgreSqlSchema.RunColumnsWithoutInput; // inputs can be large
+            command.CommandText = $"SELECT {columns} FROM {_runs} WHERE {where} ORDER BY scheduled, id LIMIT {size + 1}";
+            var items = new List<ScheduledRun>(size + 1);
+            var reader = await command.ExecuteReaderAsync(ct).ConfigureAwait(false);
+            await using (reader.ConfigureAwait(false))
+            {
+                while (await reader.ReadAsync(ct).ConfigureAwait(false))
+                {
+                    items.Add(PostgreSqlRows.ReadRun(reader));
+                }
+            }
+
+            string? token = null;
+            if (items.Count > size)
+            {
+                items.RemoveAt(size);
+                token = ContinuationTokens.Encode(items[^1].ScheduledTime.UtcTicks, items[^1].Id);
+            }
+
+            return new RunPage(items, token);
+        }, cancellationToken).ConfigureAwait(false);
+    }
+
+    public async ValueTask<DuePage> GetDueAsync(DateTimeOffset until, int limit, string? continuation, CancellationToken cancellationToken)
+    {
+        (long afterDue, Guid afterId) = ContinuationTokens.Decode(continuation);
+        return await RunAsync("read due runs", async ct =>
+        {
+            var command = _data.CreateCommand($"""
+                SELECT id, workflow, kind, due FROM {_runs}
+                WHERE status = 0 AND due <= @until AND (due, id) > (@afterDue, @afterId)
+                ORDER BY due, id LIMIT @limit
+                """);
+            await using var commandScope = command.ConfigureAwait(false);
+            command.Parameters.AddWithValue("until", until.UtcTicks);
+            command.Parameters.AddWithValue("afterDue", afterDue);
+            command.Parameters.AddWithValue("afterId", afterId);
+            command.Parameters.AddWithValue("limit", limit);
+            var runs = new List<DueRun>();
+            var reader = await command.ExecuteReaderAsync(ct).ConfigureAwait(false);
+            await using var readerScope = reader.ConfigureAwait(false);
+            while (await reader.ReadAsync(ct).ConfigureAwait(false))
+            {
+                runs.Add(new DueRun(reader.GetGuid(0), PostgreSqlRows.Decode(reader.GetString(1))!, (RunKind)reader.GetInt16(2), PostgreSqlRows.Instant(reader.GetInt64(3))));
+            }
+
+            string? token = runs.Count < limit ? null : ContinuationTokens.Encode(runs[^1].DueTime.UtcTicks, runs[^1].Id);
+            return new DuePage(runs, token);
+        }, cancellationToken).ConfigureAwait(false);
+    }
+
+    public async ValueTask<IReadOnlyList<ScheduledRun>> GetExpiredLeasesAsync(DateTimeOffset now, int limit, CancellationToken cancellationToken) =>
+        await RunAsync<IReadOnlyList<ScheduledRun>>("read expired leases", async ct =>
+        {
+            var command = _data.CreateCommand($"""
+                SELECT {PostgreSqlSchema.RunColumns} FROM {_runs}
+                WHERE status = 1 AND lease_expires <= @now AND lease_db_expires <= clock_timestamp() LIMIT @limit
+                """);
+            await using var commandScope = command.ConfigureAwait(false);
+            command.Parameters.AddWithValue("now", now.UtcTicks);
+            command.Parameters.AddWithValue("limit", limit);
+            var runs = new List<ScheduledRun>();
+            var reader = await command.ExecuteReaderAsync(ct).ConfigureAwait(false);
+            await using var readerScope = reader.ConfigureAwait(false);
+            while (await reader.ReadAsync(ct).ConfigureAwait(false))
+            {
+                runs.Add(PostgreSqlRows.ReadRun(reader));
+            }
+
+            return runs;
+        }, cancellationToken).ConfigureAwait(false);
+
+    public async ValueTask<DateTimeOffset?> GetWatermarkAsync(string schedule, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(schedule);
+        return await RunAsync<DateTimeOffset?>("read a watermark", async ct =>
+        {
+            var command = _data.CreateCommand($"SELECT value FROM {PostgreSqlSchema.Quote(_schema)}.watermarks WHERE schedule = @schedule");
+            await using var commandScope = command.ConfigureAwait(false);
+            command.Parameters.AddWithValue("schedule", PostgreSqlRows.Encode(schedule)!);
+            var value = await command.ExecuteScalarAsync(ct).ConfigureAwait(false);
+            return value is long ticks ? PostgreSqlRows.Instant(ticks) : null;
+        }, cancellationToken).ConfigureAwait(false);
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        if (_listener is not null)
+        {
+            await _listener.DisposeAsync().ConfigureAwait(false);
+        }
+
+        if (_ownsData)
+        {
+            await _data.DisposeAsync().ConfigureAwait(false);
+        }
+
+        _initLock.Dispose();
+    }
+
+    public void Dispose() => DisposeAsync().AsTask().GetAwaiter().GetResult();
+
+    // ---- machinery ----------------------------------------------------------------------------------------------
+
+    /// <summary>A NOTIFY in the same batch (so the same transaction): sent only if the change commits.</summary>
+    private void AddNotify(NpgsqlBatch batch)
+    {
+        if (_notify)
+        {
+            var notify = new NpgsqlBatchCommand("SELECT pg_notify(@channel, @self)");
+            notify.Parameters.AddWithValue("channel", _channel);
+            notify.Parameters.AddWithValue("self", _self);
+            batch.BatchCommands.Add(notify);
+        }
+    }
+
+    private async Task NotifyAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, CancellationToken ct)
+    {
+        if (_notify)
+        {
+            var notify = new NpgsqlCommand("SELECT pg_notify(@channel, @self)", connection, transaction);
+            await using var notifyScope = notify.ConfigureAwait(false);
+            notify.Parameters.AddWithValue("channel", _channel);
+            notify.Parameters.AddWithValue("self", _self);
+            await notify.ExecuteNonQueryAsync(ct).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>
+    /// Runs one operation: migrates on first use, maps provider failures to the contract's exceptions (the
+    /// transaction of a failed call is rolled back, so it changed nothing). Cancellation by the caller stays an
+    /// <see cref="OperationCanceledException"/>.
+    /// </summary>
+    private async Task<T> RunAsync<T>(string action, Func<CancellationToken, Task<T>> operation, CancellationToken cancellationToken)
+    {
+        cancellationToken.ThrowIfCancellationRequested();
+        try
+        {
+            if (!_initialized)
+            {
+                await InitializeAsync(cancellationToken).ConfigureAwait(false);
+            }
+
+            return await operation(cancellationToken).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+            throw;
+        }
+        catch (Exception e) when (PostgreSqlErrors.IsProviderError(e))
+        {
+            throw _errors.Map(e, action);
+        }
+    }
+
+    private async Task InitializeAsync(CancellationToken cancellationToken)
+    {
+        await _initLock.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            if (_initialized)
+            {
+                return;
+            }
+
+            var connection = await _data.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+
+            await using var connectionScope = connection.ConfigureAwait(false);
+            await PostgreSqlSchemaMigrator.InitializeAsync(connection, _schema, _errors.Database, cancellationToken).ConfigureAwait(false);
+            _initialized = true;
+        }
+        finally
+        {
+            _initLock.Release();
+        }
+    }
+
+    private sealed class NoSubscription : IDisposable
+    {
+        public static readonly NoSubscription Instance = new();
+
+        public void Dispose()
+        {
+        }
+    }
+}

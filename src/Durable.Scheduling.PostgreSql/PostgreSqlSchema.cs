@@ -1,0 +1,78 @@
+namespace Durable.Scheduling.PostgreSql;
+
+/// <summary>
+/// The schema, as forward-only migrations (index i moves a schema from version i to i + 1), with the schema name
+/// substituted for <c>{s}</c>. Instants are UTC ticks (<c>bigint</c>, the contract's precision); the one instant in the
+/// database's own clock is <c>lease_db_expires</c>, which judges lease expiry between instances whose clocks differ.
+/// </summary>
+internal static class PostgreSqlSchema
+{
+    public const string Product = "Durable.Scheduling";
+
+    private static readonly string[] s_migrations =
+    [
+        """
+        CREATE TABLE {s}.ds_schema (
+            id integer PRIMARY KEY CHECK (id = 1),
+            product text NOT NULL,
+            version integer NOT NULL);
+        CREATE TABLE {s}.runs (
+            id uuid PRIMARY KEY,
+            workflow text NOT NULL,
+            kind smallint NOT NULL,
+            idem_key text NOT NULL,
+            scheduled bigint NOT NULL,
+            due bigint NOT NULL,
+            status smallint NOT NULL,
+            attempt integer NOT NULL,
+            input text,
+            metadata jsonb,
+            created bigint NOT NULL,
+            started bigint,
+            completed bigint,
+            error_type text,
+            error_message text,
+            trace_parent text,
+            lease_token uuid,
+            lease_expires bigint,
+            lease_db_expires timestamptz,
+            lease_owner text,
+            CONSTRAINT runs_idem_key UNIQUE (idem_key));
+        CREATE INDEX runs_due ON {s}.runs (due, id) WHERE status = 0;
+        CREATE INDEX runs_lease ON {s}.runs (lease_expires) WHERE status = 1;
+        CREATE INDEX runs_owner ON {s}.runs (lease_owner) WHERE status = 1;
+        CREATE INDEX runs_scheduled ON {s}.runs (scheduled, id);
+        CREATE INDEX runs_workflow ON {s}.runs (workflow, scheduled, id);
+        CREATE INDEX runs_status ON {s}.runs (status, scheduled, id);
+        CREATE INDEX runs_ended ON {s}.runs (completed) WHERE status >= 2;
+        CREATE INDEX runs_metadata ON {s}.runs USING gin (metadata jsonb_path_ops);
+        CREATE TABLE {s}.watermarks (
+            schedule text PRIMARY KEY,
+            value bigint NOT NULL);
+        INSERT INTO {s}.ds_schema (id, product, version) VALUES (1, 'Durable.Scheduling', 1);
+        """,
+    ];
+
+    /// <summary>The newest schema version this package knows.</summary>
+    public static int Latest => s_migrations.Length;
+
+    /// <summary>The tables a schema at the latest version has.</summary>
+    public static readonly string[] Tables = ["ds_schema", "runs", "watermarks"];
+
+    /// <summary>The migration from <paramref name="version"/> to the next, for schema <paramref name="schema"/> (quoted).</summary>
+    public static string Migration(int version, string schema) => s_migrations[version].Replace("{s}", Quote(schema), StringComparison.Ordinal);
+
+    /// <summary>An identifier quoted for SQL (names are validated to letters, digits and underscores before this).</summary>
+    public static string Quote(string identifier) => "\"" + identifier.Replace("\"", "\"\"", StringComparison.Ordinal) + "\"";
+
+    public const string RunColumns =
+        "id, workflow, kind, idem_key, scheduled, due, status, attempt, input, metadata::text, created, started, completed, error_type, error_message, trace_parent";
+
+    /// <summary><see cref="RunColumns"/> with a null in place of the input (lists leave inputs out).</summary>
+    public const string RunColumnsWithoutInput =
+        "id, workflow, kind, idem_key, scheduled, due, status, attempt, NULL::text, metadata::text, created, started, completed, error_type, error_message, trace_parent";
+
+    /// <summary><see cref="RunColumns"/> qualified by a table alias.</summary>
+    public static string RunColumnsOf(string alias) =>
+        string.Join(", ", RunColumns.Split(", ").Select(c => alias + "." + c));
+}
