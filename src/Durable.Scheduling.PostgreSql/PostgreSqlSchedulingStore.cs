@@ -34,6 +34,7 @@ internal sealed class PostgreSqlSchedulingStore : ISchedulingStore, IRunChangeNo
     private readonly SemaphoreSlim _initLock = new(1, 1);
     private readonly string _runs;
     private volatile bool _initialized;
+    private int _disposed;
 
     public PostgreSqlSchedulingStore(NpgsqlDataSource dataSource, bool ownsDataSource, PostgreSqlSchedulingOptions options, TimeProvider time, ILogger? logger)
     {
@@ -639,6 +640,11 @@ internal sealed class PostgreSqlSchedulingStore : ISchedulingStore, IRunChangeNo
 
     public async ValueTask DisposeAsync()
     {
+        if (Interlocked.Exchange(ref _disposed, 1) == 1)
+        {
+            return; // the host disposes it as a service, and a test or an owner may too
+        }
+
         if (_listener is not null)
         {
             await _listener.DisposeAsync().ConfigureAwait(false);

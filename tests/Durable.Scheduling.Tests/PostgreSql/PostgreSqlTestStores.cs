@@ -20,7 +20,7 @@ internal static class PostgreSqlTestStores
     /// <summary>Drops a schema and everything in it.</summary>
     public static async Task DropSchemaAsync(string schema)
     {
-        await using var connection = new NpgsqlConnection(await PostgreSqlServer.ConnectionStringAsync());
+        await using var connection = new NpgsqlConnection(await PostgreSqlServer.ConnectionStringAsync() + ";Pooling=false");
         await connection.OpenAsync();
         await using var drop = new NpgsqlCommand($"DROP SCHEMA IF EXISTS \"{schema}\" CASCADE", connection);
         await drop.ExecuteNonQueryAsync();
