@@ -26,15 +26,15 @@ public sealed class PackagesTests
         try
         {
             // The shipped projects only (packing the solution would rebuild this very test assembly while it runs).
-            foreach (string package in new[] { "Durable.Scheduling", "Durable.Scheduling.Sqlite", "Durable.Scheduling.Testing" })
+            foreach (string package in new[] { "Durable.Scheduling", "Durable.Scheduling.Sqlite", "Durable.Scheduling.PostgreSql", "Durable.Scheduling.Testing" })
             {
                 var pack = await RepositoryRoot.DotnetAsync(RepositoryRoot.Path, s_step, "pack", Path.Combine("src", package, package + ".csproj"), "-c", "Release", "-o", feed, "-p:PackageVersion=" + version);
                 pack.ExitCode.Should().Be(0, pack.Output);
             }
 
             Directory.GetFiles(feed, "*.nupkg").Select(Path.GetFileName).Should().BeEquivalentTo(
-                $"Durable.Scheduling.{version}.nupkg", $"Durable.Scheduling.Sqlite.{version}.nupkg", $"Durable.Scheduling.Testing.{version}.nupkg");
-            Directory.GetFiles(feed, "*.snupkg").Should().HaveCount(3, "symbols ship beside each package");
+                $"Durable.Scheduling.{version}.nupkg", $"Durable.Scheduling.Sqlite.{version}.nupkg", $"Durable.Scheduling.PostgreSql.{version}.nupkg", $"Durable.Scheduling.Testing.{version}.nupkg");
+            Directory.GetFiles(feed, "*.snupkg").Should().HaveCount(4, "symbols ship beside each package");
 
             foreach (string source in Directory.GetFiles(Path.Combine(RepositoryRoot.Path, "samples", "QuickStart"), "*.cs"))
             {

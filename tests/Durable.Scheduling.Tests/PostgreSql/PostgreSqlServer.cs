@@ -64,6 +64,21 @@ internal static class PostgreSqlServer
         return s_instance!;
     }
 
+    /// <summary>Ignores the test (fails it under CI=true) when the server is an outside one, which tests may not restart.</summary>
+    public static void RequireOwned(Instance server)
+    {
+        if (!server.Owned)
+        {
+            string message = $"The server comes from {EnvironmentVariable}: this test restarts a server it started itself.";
+            if (Environment.GetEnvironmentVariable("CI") == "true")
+            {
+                Assert.Fail(message + " Under CI=true a PostgreSQL test may not be skipped.");
+            }
+
+            Assert.Ignore(message);
+        }
+    }
+
     /// <summary>Stops the server this run started (at the end of the test run).</summary>
     public static void StopAll() => s_instance?.Dispose();
 
