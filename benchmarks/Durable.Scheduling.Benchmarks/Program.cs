@@ -8,13 +8,19 @@ internal static class Program
 {
     /// <summary>
     /// <c>dotnet run -c Release --project benchmarks/Durable.Scheduling.Benchmarks -- --filter *Cron*</c> runs the
-    /// BenchmarkDotNet suites; <c>-- scheduler</c> and <c>-- sqlite</c> run the end-to-end harnesses.
+    /// BenchmarkDotNet suites; <c>-- scheduler</c>, <c>-- sqlite</c> and <c>-- postgres</c> run the end-to-end harnesses.
     /// </summary>
     public static async Task<int> Main(string[] args)
     {
         if (args.Length > 0 && args[0] == "scheduler")
         {
             await SchedulerRunBenchmarks.RunAsync(args);
+            return 0;
+        }
+
+        if (args.Length > 0 && args[0] == "postgres")
+        {
+            await PostgreSqlRunBenchmarks.RunAsync(args);
             return 0;
         }
 

@@ -14,10 +14,10 @@ internal sealed class PostgreSqlChangeListener(NpgsqlDataSource dataSource, stri
     private static readonly TimeSpan s_maxBackOff = TimeSpan.FromSeconds(30);
     private readonly CancellationTokenSource _stop = new();
     private readonly Lock _gate = new();
-    private Action[] _subscribers = [];
+    private Action<DateTimeOffset>[] _subscribers = [];
     private Task? _loop;
 
-    public IDisposable Subscribe(Action changed)
+    public IDisposable Subscribe(Action<DateTimeOffset> changed)
     {
         ArgumentNullException.ThrowIfNull(changed);
         lock (_gate)
@@ -29,7 +29,7 @@ internal sealed class PostgreSqlChangeListener(NpgsqlDataSource dataSource, stri
         return new Subscription(this, changed);
     }
 
-    private void Unsubscribe(Action changed)
+    private void Unsubscribe(Action<DateTimeOffset> changed)
     {
         lock (_gate)
         {
@@ -37,12 +37,32 @@ internal sealed class PostgreSqlChangeListener(NpgsqlDataSource dataSource, stri
         }
     }
 
-    private void Tell()
+    private void Tell(DateTimeOffset earliestDue)
     {
         foreach (var subscriber in Volatile.Read(ref _subscribers))
         {
-            subscriber();
+            subscriber(earliestDue);
         }
+    }
+
+    /// <summary>The payload a change sends: the sender's id, then the earliest due time changed, in UTC ticks.</summary>
+    public static string Payload(string sender, long earliestDueTicks) =>
+        sender + ":" + earliestDueTicks.ToString(System.Globalization.CultureInfo.InvariantCulture);
+
+    /// <summary>Reads a payload; one not from this instance tells the subscribers (an unreadable time means "unknown").</summary>
+    private void Received(string payload)
+    {
+        int colon = payload.IndexOf(':', StringComparison.Ordinal);
+        string sender = colon < 0 ? payload : payload[..colon];
+        if (sender == self)
+        {
+            return;
+        }
+
+        Tell(colon >= 0 && long.TryParse(payload.AsSpan(colon + 1), System.Globalization.NumberStyles.AllowLeadingSign, System.Globalization.CultureInfo.InvariantCulture, out long ticks) &&
+            ticks >= DateTimeOffset.MinValue.UtcTicks && ticks <= DateTimeOffset.MaxValue.UtcTicks
+            ? new DateTimeOffset(ticks, TimeSpan.Zero)
+            : DateTimeOffset.MinValue);
     }
 
     private async Task ListenAsync(CancellationToken stop)
@@ -55,13 +75,7 @@ internal sealed class PostgreSqlChangeListener(NpgsqlDataSource dataSource, stri
             {
                 var connection = await dataSource.OpenConnectionAsync(stop).ConfigureAwait(false);
                 await using var connectionScope = connection.ConfigureAwait(false);
-                connection.Notification += (_, e) =>
-                {
-                    if (e.Payload != self)
-                    {
-                        Tell();
-                    }
-                };
+                connection.Notification += (_, e) => Received(e.Payload);
                 var listen = new NpgsqlCommand($"LISTEN {PostgreSqlSchema.Quote(channel)}", connection);
                 await using (listen.ConfigureAwait(false))
                 {
@@ -71,7 +85,7 @@ internal sealed class PostgreSqlChangeListener(NpgsqlDataSource dataSource, stri
                 if (reconnecting)
                 {
                     PostgreSqlLog.ListenerReconnected(logger, errors.Describe);
-                    Tell(); // what was sent while the connection was down is lost: read the store once
+                    Tell(DateTimeOffset.MinValue); // what was sent while the connection was down is lost: read the store once
                 }
 
                 delay = TimeSpan.FromMilliseconds(250);
@@ -114,7 +128,7 @@ internal sealed class PostgreSqlChangeListener(NpgsqlDataSource dataSource, stri
         _stop.Dispose();
     }
 
-    private sealed class Subscription(PostgreSqlChangeListener listener, Action changed) : IDisposable
+    private sealed class Subscription(PostgreSqlChangeListener listener, Action<DateTimeOffset> changed) : IDisposable
     {
         public void Dispose() => listener.Unsubscribe(changed);
     }

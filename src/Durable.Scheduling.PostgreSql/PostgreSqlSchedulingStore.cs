@@ -85,7 +85,7 @@ internal sealed class PostgreSqlSchedulingStore : ISchedulingStore, IRunChangeNo
     }
 
     /// <inheritdoc />
-    public IDisposable Subscribe(Action changed)
+    public IDisposable Subscribe(Action<DateTimeOffset> changed)
     {
         ArgumentNullException.ThrowIfNull(changed);
         return _listener is null ? NoSubscription.Instance : _listener.Subscribe(changed);
@@ -153,7 +153,7 @@ internal sealed class PostgreSqlSchedulingStore : ISchedulingStore, IRunChangeNo
             insert.Parameters.AddWithValue("created", created);
             insert.Parameters.Add(new NpgsqlParameter("traces", NpgsqlDbType.Array | NpgsqlDbType.Text) { Value = traces });
             batch.BatchCommands.Add(insert);
-            AddNotify(batch);
+            AddNotify(batch, due.Min());
 
             var inserted = new HashSet<Guid>();
             var reader = await batch.ExecuteReaderAsync(ct).ConfigureAwait(false);
@@ -319,7 +319,7 @@ internal sealed class PostgreSqlSchedulingStore : ISchedulingStore, IRunChangeNo
                 }
             }
 
-            await NotifyAsync(connection, transaction, ct).ConfigureAwait(false);
+            await NotifyAsync(connection, transaction, changes.Min(c => c.RunAt.UtcTicks), ct).ConfigureAwait(false);
             await transaction.CommitAsync(ct).ConfigureAwait(false);
             return [.. ids.Select(id => result[id])];
         }, cancellationToken).ConfigureAwait(false);
@@ -477,7 +477,7 @@ internal sealed class PostgreSqlSchedulingStore : ISchedulingStore, IRunChangeNo
             release.Parameters.Add(new NpgsqlParameter("type", NpgsqlDbType.Text) { Value = (object?)PostgreSqlRows.Encode(failure?.Type) ?? DBNull.Value });
             release.Parameters.Add(new NpgsqlParameter("message", NpgsqlDbType.Text) { Value = (object?)PostgreSqlRows.Encode(failure?.Message) ?? DBNull.Value });
             batch.BatchCommands.Add(release);
-            AddNotify(batch);
+            AddNotify(batch, dueTime.UtcTicks);
             var reader = await batch.ExecuteReaderAsync(ct).ConfigureAwait(false);
             await using var readerScope = reader.ConfigureAwait(false);
             return reader.RecordsAffected == 1;
@@ -496,7 +496,7 @@ internal sealed class PostgreSqlSchedulingStore : ISchedulingStore, IRunChangeNo
                 """);
             release.Parameters.AddWithValue("owner", PostgreSqlRows.Encode(owner)!);
             batch.BatchCommands.Add(release);
-            AddNotify(batch);
+            AddNotify(batch, DateTimeOffset.MinValue.UtcTicks); // released runs keep their due times, unknown here
             var reader = await batch.ExecuteReaderAsync(ct).ConfigureAwait(false);
             await using var readerScope = reader.ConfigureAwait(false);
             return reader.RecordsAffected;
@@ -662,26 +662,29 @@ internal sealed class PostgreSqlSchedulingStore : ISchedulingStore, IRunChangeNo
 
     // ---- machinery ----------------------------------------------------------------------------------------------
 
-    /// <summary>A NOTIFY in the same batch (so the same transaction): sent only if the change commits.</summary>
-    private void AddNotify(NpgsqlBatch batch)
+    /// <summary>
+    /// A NOTIFY in the same batch (so the same transaction: sent only if the change commits), carrying this instance's
+    /// id (its own listener ignores it) and the earliest due time changed (listeners ignore runs their poll will load).
+    /// </summary>
+    private void AddNotify(NpgsqlBatch batch, long earliestDueTicks)
     {
         if (_notify)
         {
-            var notify = new NpgsqlBatchCommand("SELECT pg_notify(@channel, @self)");
+            var notify = new NpgsqlBatchCommand("SELECT pg_notify(@channel, @payload)");
             notify.Parameters.AddWithValue("channel", _channel);
-            notify.Parameters.AddWithValue("self", _self);
+            notify.Parameters.AddWithValue("payload", PostgreSqlChangeListener.Payload(_self, earliestDueTicks));
             batch.BatchCommands.Add(notify);
         }
     }
 
-    private async Task NotifyAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, CancellationToken ct)
+    private async Task NotifyAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, long earliestDueTicks, CancellationToken ct)
     {
         if (_notify)
         {
-            var notify = new NpgsqlCommand("SELECT pg_notify(@channel, @self)", connection, transaction);
+            var notify = new NpgsqlCommand("SELECT pg_notify(@channel, @payload)", connection, transaction);
             await using var notifyScope = notify.ConfigureAwait(false);
             notify.Parameters.AddWithValue("channel", _channel);
-            notify.Parameters.AddWithValue("self", _self);
+            notify.Parameters.AddWithValue("payload", PostgreSqlChangeListener.Payload(_self, earliestDueTicks));
             await notify.ExecuteNonQueryAsync(ct).ConfigureAwait(false);
         }
     }

@@ -4,6 +4,9 @@ namespace Durable.Scheduling.PostgreSql;
 /// The schema, as forward-only migrations (index i moves a schema from version i to i + 1), with the schema name
 /// substituted for <c>{s}</c>. Instants are UTC ticks (<c>bigint</c>, the contract's precision); the one instant in the
 /// database's own clock is <c>lease_db_expires</c>, which judges lease expiry between instances whose clocks differ.
+/// Every claim and completion rewrites a row and each of its index entries (the status a claim changes is part of the
+/// partial indexes), so indexes are few: due runs, running leases, time order, workflow, ended runs, and metadata for
+/// the runs that have some. Pending runs are listed through the due index; running ones through the lease index.
 /// </summary>
 internal static class PostgreSqlSchema
 {
@@ -40,12 +43,10 @@ internal static class PostgreSqlSchema
             CONSTRAINT runs_idem_key UNIQUE (idem_key));
         CREATE INDEX runs_due ON {s}.runs (due, id) WHERE status = 0;
         CREATE INDEX runs_lease ON {s}.runs (lease_expires) WHERE status = 1;
-        CREATE INDEX runs_owner ON {s}.runs (lease_owner) WHERE status = 1;
         CREATE INDEX runs_scheduled ON {s}.runs (scheduled, id);
         CREATE INDEX runs_workflow ON {s}.runs (workflow, scheduled, id);
-        CREATE INDEX runs_status ON {s}.runs (status, scheduled, id);
         CREATE INDEX runs_ended ON {s}.runs (completed) WHERE status >= 2;
-        CREATE INDEX runs_metadata ON {s}.runs USING gin (metadata jsonb_path_ops);
+        CREATE INDEX runs_metadata ON {s}.runs USING gin (metadata jsonb_path_ops) WHERE metadata IS NOT NULL;
         CREATE TABLE {s}.watermarks (
             schedule text PRIMARY KEY,
             value bigint NOT NULL);

@@ -57,7 +57,8 @@ internal sealed class SchedulerLoop
     private int _failures; // passes failed in a row: the back-off doubles with each, up to MaxBackOff
     private long _lastPassTicks = long.MaxValue;
     private bool _feedFirst; // after a gap or a jump: the catch-up policy decides about overdue runs before any starts
-    private int _changedElsewhere; // 1 when the store said another process changed runs: feed at the next pass
+    private long _changedDueTicks = long.MaxValue; // the earliest due time of runs another process changed since the last pass
+    private long _lastFeedTicks;
     private volatile bool _stopped;
 
     public SchedulerLoop(SchedulerParts parts)
@@ -86,14 +87,34 @@ internal sealed class SchedulerLoop
     /// <summary>True once the loop has ended (stopping).</summary>
     public bool Stopped => _stopped;
 
+    /// <summary>Notifications from other processes start a feed at most this often, however many come.</summary>
+    private static readonly long s_notifiedFeedGapTicks = TimeSpan.FromMilliseconds(5).Ticks;
+
     /// <summary>
-    /// Another process changed runs (told by a store that implements <c>IRunChangeNotifications</c>; any thread): the
-    /// loop reads the store from the earliest due run at its next pass instead of waiting for the next poll.
+    /// Another process changed runs, the earliest due at <paramref name="earliestDue"/> (told by a store that implements
+    /// <c>IRunChangeNotifications</c>; any thread). If that falls before the next poll would load it, the loop reads the
+    /// store again (from the earliest due run) without waiting for the poll; a later run is left to the poll.
     /// </summary>
-    public void ChangedElsewhere()
+    public void ChangedElsewhere(DateTimeOffset earliestDue)
     {
-        Volatile.Write(ref _changedElsewhere, 1);
-        _signal.Set();
+        long due = earliestDue.UtcTicks;
+        if (due > _time.GetUtcNow().UtcTicks + WheelHorizonTicks(_options))
+        {
+            return;
+        }
+
+        long seen = Volatile.Read(ref _changedDueTicks);
+        while (due < seen)
+        {
+            long found = Interlocked.CompareExchange(ref _changedDueTicks, due, seen);
+            if (found == seen)
+            {
+                _signal.Set();
+                return;
+            }
+
+            seen = found;
+        }
     }
 
     /// <summary>How far ahead runs enter the timer wheel: two poll intervals.</summary>
@@ -114,10 +135,12 @@ internal sealed class SchedulerLoop
                 }
 
                 _lastPassTicks = now.UtcTicks;
-                if (Volatile.Read(ref _changedElsewhere) == 1 && Interlocked.Exchange(ref _changedElsewhere, 0) == 1)
+                if (Volatile.Read(ref _changedDueTicks) != long.MaxValue && Interlocked.Exchange(ref _changedDueTicks, long.MaxValue) != long.MaxValue)
                 {
+                    // A run changed elsewhere falls due before the next poll: feed soon (still after a run about to
+                    // start, and never more often than the gap, so a burst of notifications costs a few reads).
                     _feeder.Restart();
-                    _nextFeedTicks = 0; // a run added elsewhere may be due now: read the store at this pass
+                    _nextFeedTicks = Math.Min(_nextFeedTicks, Math.Max(now.UtcTicks, _lastFeedTicks + s_notifiedFeedGapTicks));
                 }
 
                 if (_feedFirst)
@@ -135,7 +158,7 @@ internal sealed class SchedulerLoop
                     await _renewer.RenewIfDueAsync(now, stop).ConfigureAwait(false); // before any expired lease is read
                 }
 
-                _tracked.Advance(now.UtcTicks + s_preClaimTicks, _due);
+                _tracked.Advance(now.UtcTicks + _claimer.PreClaimTicks, _due); // the store's work is done before the instant
                 _admission.ReleaseHeld(now.UtcTicks, _due);
                 if (_due.Count > 0 || (_admission.HasWaiting && _slots.Active < _slots.Max))
                 {
@@ -229,6 +252,7 @@ internal sealed class SchedulerLoop
     /// </summary>
     private async Task FeedAsync(DateTimeOffset now, CancellationToken stop)
     {
+        _lastFeedTicks = now.UtcTicks;
         _nextFeedTicks = now.UtcTicks + _options.PollInterval.Ticks;
         long horizon = now.UtcTicks + WheelHorizonTicks(_options);
         await _recovery.RecoverOnceAsync(_claimer.Owner, stop).ConfigureAwait(false);
@@ -255,7 +279,7 @@ internal sealed class SchedulerLoop
         // or the next feed, whichever comes first (a postponed feed waits for that run).
         long nextStart = NextOutsideWheelTicks();
         long nextDue = _tracked.NextDueTicks();
-        long nextClaim = nextDue == long.MaxValue ? long.MaxValue : nextDue - s_preClaimTicks;
+        long nextClaim = nextDue == long.MaxValue ? long.MaxValue : nextDue - _claimer.PreClaimTicks;
         long next = Math.Min(nextStart, nextClaim);
         if (_nextFeedTicks > now)
         {

@@ -344,8 +344,8 @@ public sealed class PostgreSqlStoreBehaviourTests
         await a.GetWatermarkAsync("probe", default); // migrated
         var toldA = new SemaphoreSlim(0);
         var toldB = new SemaphoreSlim(0);
-        using var subscriptionA = a.Subscribe(() => toldA.Release());
-        using var subscriptionB = b.Subscribe(() => toldB.Release());
+        using var subscriptionA = a.Subscribe(_ => toldA.Release());
+        using var subscriptionB = b.Subscribe(_ => toldB.Release());
         await Task.Delay(500); // both listening
 
         await b.InsertAsync([Run(s_now)], default);

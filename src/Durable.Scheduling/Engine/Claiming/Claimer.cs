@@ -18,6 +18,12 @@ internal sealed class Claimer
     /// <summary>Runs in the first claim at a due instant, so the first start early; later claims are whole batches.</summary>
     private const int FirstDispatchChunk = 64;
 
+    /// <summary>The least pre-claim window: enough for an in-memory or local store.</summary>
+    private static readonly long s_minPreClaimTicks = TimeSpan.FromMilliseconds(8).Ticks;
+
+    /// <summary>The most: far below any lease, so a run claimed ahead never waits for its instant past its lease.</summary>
+    private static readonly long s_maxPreClaimTicks = TimeSpan.FromMilliseconds(250).Ticks;
+
     private readonly ISchedulingStore _store;
     private readonly SchedulingOptions _options;
     private readonly AdmissionControl _admission;
@@ -25,14 +31,17 @@ internal sealed class Claimer
     private readonly ExecutionTracker _executions;
     private readonly Func<string, WorkflowDescriptor?> _find;
     private readonly LoopWait _wait;
+    private readonly TimeProvider _time;
     private readonly ILogger _logger;
     private readonly List<Guid> _claimIds = []; // scratch list, reused by every claim
     private readonly List<RunLease> _ready = []; // claimed ahead of their due instant, in due order, from _readyStart on
     private int _readyStart;
     private volatile int _readyCount;
+    private long _slowClaimTicks; // the slowest recent claim, decaying by an eighth per claim
 
-    public Claimer(ISchedulingStore store, SchedulingOptions options, AdmissionControl admission, TrackedRuns tracked, ExecutionTracker executions, Func<string, WorkflowDescriptor?> find, LoopWait wait, ILogger logger)
+    public Claimer(ISchedulingStore store, SchedulingOptions options, AdmissionControl admission, TrackedRuns tracked, ExecutionTracker executions, Func<string, WorkflowDescriptor?> find, LoopWait wait, TimeProvider time, ILogger logger)
     {
+        _time = time;
         _store = store;
         _options = options;
         _admission = admission;
@@ -45,6 +54,15 @@ internal sealed class Claimer
 
     /// <summary>The instance id recorded with every lease this scheduler takes.</summary>
     public string Owner { get; set; } = "";
+
+    /// <summary>
+    /// How long before its due instant a run is claimed: the store's work (a claim is a write) is done ahead, so at the
+    /// instant only the start remains. Twice the slowest recent claim (a durable store's commit waits for the disk or
+    /// the network), from 8 ms to 250 ms; measured on the scheduler's clock, so fake time keeps it at its least. Runs
+    /// whose admission depends on what is still running at the instant (an overlap policy other than AllowAll) are
+    /// never claimed early.
+    /// </summary>
+    public long PreClaimTicks => Math.Clamp(2 * _slowClaimTicks, s_minPreClaimTicks, s_maxPreClaimTicks);
 
     /// <summary>Runs claimed ahead and waiting for their instant (read from any thread).</summary>
     public int ReadyCount => _readyCount;
@@ -86,7 +104,10 @@ internal sealed class Claimer
             IReadOnlyList<RunLease> leases;
             try
             {
+                long started = _time.GetTimestamp();
                 leases = await _store.ClaimAsync(_claimIds, at, _options.LeaseDuration, Owner, stop).ConfigureAwait(false);
+                long took = _time.GetElapsedTime(started).Ticks;
+                _slowClaimTicks = Math.Max(took, _slowClaimTicks - (_slowClaimTicks >> 3));
             }
             catch
             {
