@@ -10,4 +10,7 @@ internal static partial class PostgreSqlLog
 
     [LoggerMessage(101, LogLevel.Information, "Listening for changes on {Database} again.")]
     public static partial void ListenerReconnected(ILogger logger, string database);
+
+    [LoggerMessage(102, LogLevel.Warning, "{Database} runs with synchronous_commit off (or local): a server crash may lose commits it acknowledged, so a run scheduled or completed just before may be lost or run again. Use synchronous_commit = on for exactly-once.")]
+    public static partial void AsynchronousCommit(ILogger logger, string database);
 }

@@ -31,6 +31,7 @@ internal sealed class PostgreSqlSchedulingStore : ISchedulingStore, IRunChangeNo
     private readonly bool _notify;
     private readonly PostgreSqlErrors _errors;
     private readonly PostgreSqlChangeListener? _listener;
+    private readonly ILogger _logger;
     private readonly SemaphoreSlim _initLock = new(1, 1);
     private readonly string _runs;
     private volatile bool _initialized;
@@ -46,9 +47,10 @@ internal sealed class PostgreSqlSchedulingStore : ISchedulingStore, IRunChangeNo
         _channel = "durable_scheduling." + _schema;
         var settings = new NpgsqlConnectionStringBuilder(dataSource.ConnectionString);
         _errors = new PostgreSqlErrors(settings.Host ?? "localhost", settings.Port, settings.Database ?? settings.Username ?? "", _schema);
+        _logger = logger ?? NullLogger.Instance;
         if (_notify)
         {
-            _listener = new PostgreSqlChangeListener(dataSource, _channel, _self, time, logger ?? NullLogger.Instance, _errors);
+            _listener = new PostgreSqlChangeListener(dataSource, _channel, _self, time, _logger, _errors);
         }
     }
 
@@ -727,9 +729,19 @@ internal sealed class PostgreSqlSchedulingStore : ISchedulingStore, IRunChangeNo
             }
 
             var connection = await _data.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
-
             await using var connectionScope = connection.ConfigureAwait(false);
             await PostgreSqlSchemaMigrator.InitializeAsync(connection, _schema, _errors.Database, cancellationToken).ConfigureAwait(false);
+            var durability = new NpgsqlCommand("SHOW synchronous_commit", connection);
+            await using (durability.ConfigureAwait(false))
+            {
+                if (await durability.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false) is "off" or "local")
+                {
+                    // An acknowledged commit may then be lost by a server crash: a run scheduled, or one recorded as
+                    // done, could be lost or run again. Said once, at start-up; the setting is the operator's choice.
+                    PostgreSqlLog.AsynchronousCommit(_logger, _errors.Describe);
+                }
+            }
+
             _initialized = true;
         }
         finally

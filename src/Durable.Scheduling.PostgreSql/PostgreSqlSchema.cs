@@ -6,7 +6,7 @@ namespace Durable.Scheduling.PostgreSql;
 /// database's own clock is <c>lease_db_expires</c>, which judges lease expiry between instances whose clocks differ.
 /// Every claim and completion rewrites a row and each of its index entries (the status a claim changes is part of the
 /// partial indexes), so indexes are few: due runs, running leases, time order, workflow, ended runs, and metadata for
-/// the runs that have some. Pending runs are listed through the due index; running ones through the lease index.
+/// the runs that have some. A list filtered by status or kind alone walks the time-order index.
 /// </summary>
 internal static class PostgreSqlSchema
 {

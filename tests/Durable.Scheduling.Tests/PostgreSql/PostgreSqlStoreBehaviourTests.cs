@@ -300,6 +300,30 @@ public sealed class PostgreSqlStoreBehaviourTests
     }
 
     [Test]
+    public async Task ASessionWithoutSynchronousCommit_IsWarnedAbout_OnceAtStartUp()
+    {
+        string schema = PostgreSqlTestStores.NewSchema();
+        string connectionString = await PostgreSqlServer.ConnectionStringAsync() + ";Options=-c synchronous_commit=off";
+        var logs = new CapturedLogs();
+        var store = new PostgreSqlSchedulingStore(NpgsqlDataSource.Create(connectionString), ownsDataSource: true,
+            new PostgreSqlSchedulingOptions { ConnectionString = connectionString, Schema = schema }, TimeProvider.System, logs.CreateLogger("test"));
+        _stores.Add((store, schema));
+        await store.InsertAsync([Run(s_now)], default);
+        await store.GetAsync(Guid.NewGuid(), default);
+
+        logs.Entries.Where(e => e.Level == LogLevel.Warning && e.Message.Contains("synchronous_commit", StringComparison.Ordinal))
+            .Should().ContainSingle("said once, at start-up");
+
+        string plain = await PostgreSqlServer.ConnectionStringAsync();
+        string durableSchema = PostgreSqlTestStores.NewSchema();
+        var durable = new PostgreSqlSchedulingStore(NpgsqlDataSource.Create(plain), ownsDataSource: true,
+            new PostgreSqlSchedulingOptions { ConnectionString = plain, Schema = durableSchema }, TimeProvider.System, logs.CreateLogger("test"));
+        _stores.Add((durable, durableSchema));
+        await durable.GetAsync(Guid.NewGuid(), default);
+        logs.Entries.Count(e => e.Level == LogLevel.Warning).Should().Be(1, "the default (on) is not warned about");
+    }
+
+    [Test]
     public void Options_AreCheckedAtConfiguration_NamingTheOption()
     {
         var services = new ServiceCollection();
@@ -344,12 +368,18 @@ public sealed class PostgreSqlStoreBehaviourTests
         await a.GetWatermarkAsync("probe", default); // migrated
         var toldA = new SemaphoreSlim(0);
         var toldB = new SemaphoreSlim(0);
-        using var subscriptionA = a.Subscribe(_ => toldA.Release());
+        var dueToldA = new System.Collections.Concurrent.ConcurrentQueue<DateTimeOffset>();
+        using var subscriptionA = a.Subscribe(due =>
+        {
+            dueToldA.Enqueue(due);
+            toldA.Release();
+        });
         using var subscriptionB = b.Subscribe(_ => toldB.Release());
         await Task.Delay(500); // both listening
 
-        await b.InsertAsync([Run(s_now)], default);
+        await b.InsertAsync([Run(s_now.AddMinutes(5)), Run(s_now.AddMinutes(1)), Run(s_now.AddMinutes(3))], default);
         (await toldA.WaitAsync(TimeSpan.FromSeconds(30))).Should().BeTrue("A hears B's insert");
+        dueToldA.Should().Equal([s_now.AddMinutes(1)], "one notification per change, carrying the earliest due time");
         await a.InsertAsync([Run(s_now)], default);
         (await toldB.WaitAsync(TimeSpan.FromSeconds(30))).Should().BeTrue("B hears A's insert");
         toldA.CurrentCount.Should().Be(0, "A ignores its own notification");
