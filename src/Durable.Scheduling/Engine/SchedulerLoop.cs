@@ -87,6 +87,9 @@ internal sealed class SchedulerLoop
     /// <summary>True once the loop has ended (stopping).</summary>
     public bool Stopped => _stopped;
 
+    /// <summary>A run changed elsewhere and due this long after the next regular feed is left to that feed.</summary>
+    private static readonly long s_notifiedFeedSlackTicks = TimeSpan.FromMilliseconds(100).Ticks;
+
     /// <summary>Notifications from other processes start a feed at most this often, however many come.</summary>
     private static readonly long s_notifiedFeedGapTicks = TimeSpan.FromMilliseconds(5).Ticks;
 
@@ -97,8 +100,10 @@ internal sealed class SchedulerLoop
     /// </summary>
     public void ChangedElsewhere(DateTimeOffset earliestDue)
     {
+        // The next regular feed loads every run due within two polls of it, so a run due well after that feed needs
+        // no extra read (nor one due beyond the horizon, which a later feed loads).
         long due = earliestDue.UtcTicks;
-        if (due > _time.GetUtcNow().UtcTicks + WheelHorizonTicks(_options))
+        if (due > Volatile.Read(ref _nextFeedTicks) + s_notifiedFeedSlackTicks || due > _time.GetUtcNow().UtcTicks + WheelHorizonTicks(_options))
         {
             return;
         }

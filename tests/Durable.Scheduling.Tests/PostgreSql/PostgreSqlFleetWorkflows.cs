@@ -18,3 +18,14 @@ public sealed class PostgreSqlWakeWorkflows(RunLog log)
     [Workflow("pg-wake")]
     public void Wake(ScheduledRunContext run) => log.Record(run);
 }
+
+/// <summary>A one-time workflow that takes a fifth of a second, for the test of an instance joining a busy fleet.</summary>
+public sealed class PostgreSqlSlowWorkflows(RunLog log)
+{
+    [Workflow("pg-slow")]
+    public async Task Slow(ScheduledRunContext run, CancellationToken cancellationToken)
+    {
+        log.Record(run);
+        await Task.Delay(200, cancellationToken);
+    }
+}

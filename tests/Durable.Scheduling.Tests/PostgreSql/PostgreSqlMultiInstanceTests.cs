@@ -59,6 +59,34 @@ public sealed class PostgreSqlMultiInstanceTests
     }
 
     [Test]
+    public async Task AnInstanceThatJoinsABusyFleet_TakesWorkAtOnce()
+    {
+        string schema = PostgreSqlTestStores.NewSchema();
+        try
+        {
+            // A alone would take about four seconds for the backlog (two at a time, a fifth of a second each).
+            using var a = await StartAsync<PostgreSqlSlowWorkflows>(schema, o => o.MaxConcurrency = 2);
+            var scheduler = a.Services.GetRequiredService<IScheduler>();
+            var runs = await scheduler.ScheduleManyAsync(Enumerable.Range(0, 40).Select(_ => new RunRequest("pg-slow", TimeProvider.System.GetUtcNow())));
+            var logA = a.Services.GetRequiredService<RunLog>();
+            await RealClockHost.UntilAsync(() => !logA.Invocations.IsEmpty);
+
+            using var b = await StartAsync<PostgreSqlSlowWorkflows>(schema, o => o.MaxConcurrency = 2);
+            var logB = b.Services.GetRequiredService<RunLog>();
+            await RealClockHost.UntilAsync(() => logA.Invocations.Count + logB.Invocations.Count >= runs.Count);
+            await b.StopAsync();
+            await a.StopAsync();
+
+            logB.Invocations.Should().NotBeEmpty("the instance that joined took part of the backlog");
+            logA.Invocations.Concat(logB.Invocations).Select(i => i.RunId).Should().BeEquivalentTo(runs.Select(r => r.Id), "each run once");
+        }
+        finally
+        {
+            await PostgreSqlTestStores.DropSchemaAsync(schema);
+        }
+    }
+
+    [Test]
     public async Task ThreeInstancesOnOneDatabase_RunEveryOneTimeRunAndEveryOccurrenceOnce_AndShareTheWork()
     {
         string schema = PostgreSqlTestStores.NewSchema();
