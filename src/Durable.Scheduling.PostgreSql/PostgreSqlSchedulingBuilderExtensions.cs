@@ -29,7 +29,7 @@ public static class PostgreSqlSchedulingBuilderExtensions
         ArgumentNullException.ThrowIfNull(builder);
         var options = new PostgreSqlSchedulingOptions { ConnectionString = connectionString };
         configure?.Invoke(options);
-        PostgreSqlSchedulingStore.Validate(options, needsConnectionString: true);
+        PostgreSqlOptionsValidation.Validate(options, needsConnectionString: true);
         return builder.UseStore(services => new PostgreSqlSchedulingStore(
             new NpgsqlDataSourceBuilder(options.ConnectionString).Build(), ownsDataSource: true, options,
             services.GetService<TimeProvider>() ?? TimeProvider.System, Logger(services)));
@@ -73,7 +73,7 @@ public static class PostgreSqlSchedulingBuilderExtensions
             });
         }
 
-        PostgreSqlSchedulingStore.Validate(options, needsConnectionString: false);
+        PostgreSqlOptionsValidation.Validate(options, needsConnectionString: false);
         return builder.UseStore(services => new PostgreSqlSchedulingStore(
             services.GetService<NpgsqlDataSource>() ?? throw new InvalidOperationException(
                 "UsePostgreSql() without a connection string uses the NpgsqlDataSource registered in the services, and none is registered: register one (services.AddSingleton(NpgsqlDataSource.Create(...)) or AddNpgsqlDataSource) or pass a connection string."),

@@ -1,6 +1,5 @@
 using Durable.Scheduling.Storage;
 using Microsoft.Extensions.Logging;
-using Microsoft.Extensions.Logging.Abstractions;
 using Npgsql;
 using NpgsqlTypes;
 
@@ -23,75 +22,21 @@ namespace Durable.Scheduling.PostgreSql;
 /// </remarks>
 internal sealed class PostgreSqlSchedulingStore : ISchedulingStore, IRunChangeNotifications, IAsyncDisposable, IDisposable
 {
+    private readonly PostgreSqlDatabase _db;
     private readonly NpgsqlDataSource _data;
-    private readonly bool _ownsData;
-    private readonly string _schema;
-    private readonly string _channel;
-    private readonly string _self = Guid.NewGuid().ToString("N");
-    private readonly bool _notify;
-    private readonly PostgreSqlErrors _errors;
-    private readonly PostgreSqlChangeListener? _listener;
-    private readonly ILogger _logger;
-    private readonly SemaphoreSlim _initLock = new(1, 1);
     private readonly string _runs;
-    private volatile bool _initialized;
-    private int _disposed;
+    private readonly string _watermarks;
 
     public PostgreSqlSchedulingStore(NpgsqlDataSource dataSource, bool ownsDataSource, PostgreSqlSchedulingOptions options, TimeProvider time, ILogger? logger)
     {
+        _db = new PostgreSqlDatabase(dataSource, ownsDataSource, options, time, logger);
         _data = dataSource;
-        _ownsData = ownsDataSource;
-        _schema = options.Schema;
-        _notify = options.Notifications;
-        _runs = PostgreSqlSchema.Quote(_schema) + ".runs";
-        _channel = "durable_scheduling." + _schema;
-        var settings = new NpgsqlConnectionStringBuilder(dataSource.ConnectionString);
-        _errors = new PostgreSqlErrors(settings.Host ?? "localhost", settings.Port, settings.Database ?? settings.Username ?? "", _schema);
-        _logger = logger ?? NullLogger.Instance;
-        if (_notify)
-        {
-            _listener = new PostgreSqlChangeListener(dataSource, _channel, _self, time, _logger, _errors);
-        }
-    }
-
-    /// <summary>Checks the options, naming the one that is wrong.</summary>
-    /// <exception cref="ArgumentException">An option is out of range.</exception>
-    internal static void Validate(PostgreSqlSchedulingOptions options, bool needsConnectionString)
-    {
-        ArgumentNullException.ThrowIfNull(options);
-        if (string.IsNullOrEmpty(options.Schema) || options.Schema.Length > 48 || !(char.IsAsciiLetterLower(options.Schema[0]) || options.Schema[0] == '_') ||
-            !options.Schema.All(c => char.IsAsciiLetterLower(c) || char.IsAsciiDigit(c) || c == '_'))
-        {
-            throw new ArgumentException($"PostgreSqlSchedulingOptions.Schema '{options.Schema}' is not a valid schema name: use 1 to 48 lower-case letters, digits and underscores, starting with a letter or underscore.", nameof(options));
-        }
-
-        if (!needsConnectionString)
-        {
-            return;
-        }
-
-        if (string.IsNullOrWhiteSpace(options.ConnectionString))
-        {
-            throw new ArgumentException("PostgreSqlSchedulingOptions.ConnectionString is required, for example \"Host=localhost;Database=app;Username=app;Password=...\".", nameof(options));
-        }
-
-        try
-        {
-            _ = new NpgsqlConnectionStringBuilder(options.ConnectionString);
-        }
-        catch (Exception e) when (e is ArgumentException or FormatException or KeyNotFoundException or InvalidOperationException)
-        {
-            // The provider's message may quote the string (and so a password): name the problem only.
-            throw new ArgumentException("PostgreSqlSchedulingOptions.ConnectionString is not a valid Npgsql connection string (a keyword is unknown or a value malformed).", nameof(options));
-        }
+        _runs = PostgreSqlSchema.Quote(options.Schema) + ".runs";
+        _watermarks = PostgreSqlSchema.Quote(options.Schema) + ".watermarks";
     }
 
     /// <inheritdoc />
-    public IDisposable Subscribe(Action<DateTimeOffset> changed)
-    {
-        ArgumentNullException.ThrowIfNull(changed);
-        return _listener is null ? NoSubscription.Instance : _listener.Subscribe(changed);
-    }
+    public IDisposable Subscribe(Action<DateTimeOffset> changed) => _db.Subscribe(changed);
 
     // ---- writes -------------------------------------------------------------------------------------------------
 
@@ -104,7 +49,7 @@ internal sealed class PostgreSqlSchedulingStore : ISchedulingStore, IRunChangeNo
             return [];
         }
 
-        return await RunAsync<IReadOnlyList<InsertResult>>("insert runs", async ct =>
+        return await _db.RunAsync<IReadOnlyList<InsertResult>>("insert runs", async ct =>
         {
             int n = runs.Count;
             var ids = new Guid[n];
@@ -155,7 +100,7 @@ internal sealed class PostgreSqlSchedulingStore : ISchedulingStore, IRunChangeNo
             insert.Parameters.AddWithValue("created", created);
             insert.Parameters.Add(new NpgsqlParameter("traces", NpgsqlDbType.Array | NpgsqlDbType.Text) { Value = traces });
             batch.BatchCommands.Add(insert);
-            AddNotify(batch, due.Min());
+            _db.AddNotify(batch, due.Min());
 
             var inserted = new HashSet<Guid>();
             var reader = await batch.ExecuteReaderAsync(ct).ConfigureAwait(false);
@@ -216,7 +161,7 @@ internal sealed class PostgreSqlSchedulingStore : ISchedulingStore, IRunChangeNo
     public async ValueTask<IReadOnlyList<RunRefusal>> DeleteAsync(IReadOnlyCollection<Guid> ids, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(ids);
-        return await RunAsync<IReadOnlyList<RunRefusal>>("delete runs", async ct =>
+        return await _db.RunAsync<IReadOnlyList<RunRefusal>>("delete runs", async ct =>
         {
             var all = ids.ToArray();
             var deleted = new HashSet<Guid>();
@@ -263,7 +208,7 @@ internal sealed class PostgreSqlSchedulingStore : ISchedulingStore, IRunChangeNo
     public async ValueTask<IReadOnlyList<Guid>> DeleteAsync(RunQuery filter, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(filter);
-        return await RunAsync<IReadOnlyList<Guid>>("delete runs", async ct =>
+        return await _db.RunAsync<IReadOnlyList<Guid>>("delete runs", async ct =>
         {
             var command = _data.CreateCommand();
             await using var commandScope = command.ConfigureAwait(false);
@@ -284,7 +229,7 @@ internal sealed class PostgreSqlSchedulingStore : ISchedulingStore, IRunChangeNo
     public async ValueTask<IReadOnlyList<ScheduledRun>> RescheduleAsync(IReadOnlyList<RunTimeChange> changes, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(changes);
-        return await RunAsync<IReadOnlyList<ScheduledRun>>("reschedule runs", async ct =>
+        return await _db.RunAsync<IReadOnlyList<ScheduledRun>>("reschedule runs", async ct =>
         {
             var ids = changes.Select(c => c.Id).ToArray();
             var connection = await _data.OpenConnectionAsync(ct).ConfigureAwait(false);
@@ -321,7 +266,7 @@ internal sealed class PostgreSqlSchedulingStore : ISchedulingStore, IRunChangeNo
                 }
             }
 
-            await NotifyAsync(connection, transaction, changes.Min(c => c.RunAt.UtcTicks), ct).ConfigureAwait(false);
+            await _db.NotifyAsync(connection, transaction, changes.Min(c => c.RunAt.UtcTicks), ct).ConfigureAwait(false);
             await transaction.CommitAsync(ct).ConfigureAwait(false);
             return [.. ids.Select(id => result[id])];
         }, cancellationToken).ConfigureAwait(false);
@@ -331,7 +276,7 @@ internal sealed class PostgreSqlSchedulingStore : ISchedulingStore, IRunChangeNo
     {
         ArgumentNullException.ThrowIfNull(ids);
         ArgumentNullException.ThrowIfNull(reason);
-        return await RunAsync<IReadOnlyList<Guid>>("skip runs", async ct =>
+        return await _db.RunAsync<IReadOnlyList<Guid>>("skip runs", async ct =>
         {
             var skip = _data.CreateCommand($"""
                 UPDATE {_runs} SET status = 5, completed = @at, error_type = @type, error_message = @message
@@ -365,7 +310,7 @@ internal sealed class PostgreSqlSchedulingStore : ISchedulingStore, IRunChangeNo
             return [];
         }
 
-        return await RunAsync<IReadOnlyList<RunLease>>("claim runs", async ct =>
+        return await _db.RunAsync<IReadOnlyList<RunLease>>("claim runs", async ct =>
         {
             var tokens = new Guid[ids.Count];
             for (int i = 0; i < tokens.Length; i++)
@@ -411,7 +356,7 @@ internal sealed class PostgreSqlSchedulingStore : ISchedulingStore, IRunChangeNo
     }
 
     public async ValueTask<bool> RenewAsync(Guid id, Guid leaseToken, DateTimeOffset expiresAt, CancellationToken cancellationToken) =>
-        await RunAsync("renew a lease", async ct =>
+        await _db.RunAsync("renew a lease", async ct =>
         {
             // The database's expiry moves by as much as the holder moved its own: no instant crosses between clocks.
             var renew = _data.CreateCommand($"""
@@ -435,7 +380,7 @@ internal sealed class PostgreSqlSchedulingStore : ISchedulingStore, IRunChangeNo
             return [];
         }
 
-        return await RunAsync<IReadOnlyList<bool>>("complete runs", async ct =>
+        return await _db.RunAsync<IReadOnlyList<bool>>("complete runs", async ct =>
         {
             var complete = _data.CreateCommand($"""
                 UPDATE {_runs} r SET status = c.status, completed = c.completed, error_type = c.type, error_message = c.message,
@@ -464,7 +409,7 @@ internal sealed class PostgreSqlSchedulingStore : ISchedulingStore, IRunChangeNo
     }
 
     public async ValueTask<bool> ReleaseAsync(Guid id, Guid leaseToken, DateTimeOffset dueTime, RunError? failure, CancellationToken cancellationToken) =>
-        await RunAsync("release a run", async ct =>
+        await _db.RunAsync("release a run", async ct =>
         {
             var batch = _data.CreateBatch();
             await using var batchScope = batch.ConfigureAwait(false);
@@ -479,7 +424,7 @@ internal sealed class PostgreSqlSchedulingStore : ISchedulingStore, IRunChangeNo
             release.Parameters.Add(new NpgsqlParameter("type", NpgsqlDbType.Text) { Value = (object?)PostgreSqlRows.Encode(failure?.Type) ?? DBNull.Value });
             release.Parameters.Add(new NpgsqlParameter("message", NpgsqlDbType.Text) { Value = (object?)PostgreSqlRows.Encode(failure?.Message) ?? DBNull.Value });
             batch.BatchCommands.Add(release);
-            AddNotify(batch, dueTime.UtcTicks);
+            _db.AddNotify(batch, dueTime.UtcTicks);
             var reader = await batch.ExecuteReaderAsync(ct).ConfigureAwait(false);
             await using var readerScope = reader.ConfigureAwait(false);
             return reader.RecordsAffected == 1;
@@ -488,7 +433,7 @@ internal sealed class PostgreSqlSchedulingStore : ISchedulingStore, IRunChangeNo
     public async ValueTask<int> ReleaseOwnedAsync(string owner, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(owner);
-        return await RunAsync("release an instance's runs", async ct =>
+        return await _db.RunAsync("release an instance's runs", async ct =>
         {
             var batch = _data.CreateBatch();
             await using var batchScope = batch.ConfigureAwait(false);
@@ -498,7 +443,7 @@ internal sealed class PostgreSqlSchedulingStore : ISchedulingStore, IRunChangeNo
                 """);
             release.Parameters.AddWithValue("owner", PostgreSqlRows.Encode(owner)!);
             batch.BatchCommands.Add(release);
-            AddNotify(batch, DateTimeOffset.MinValue.UtcTicks); // released runs keep their due times, unknown here
+            _db.AddNotify(batch, DateTimeOffset.MinValue.UtcTicks); // released runs keep their due times, unknown here
             var reader = await batch.ExecuteReaderAsync(ct).ConfigureAwait(false);
             await using var readerScope = reader.ConfigureAwait(false);
             return reader.RecordsAffected;
@@ -508,10 +453,10 @@ internal sealed class PostgreSqlSchedulingStore : ISchedulingStore, IRunChangeNo
     public async ValueTask AdvanceWatermarkAsync(string schedule, DateTimeOffset value, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(schedule);
-        await RunAsync("advance a watermark", async ct =>
+        await _db.RunAsync("advance a watermark", async ct =>
         {
             var upsert = _data.CreateCommand($"""
-                INSERT INTO {PostgreSqlSchema.Quote(_schema)}.watermarks AS w (schedule, value) VALUES (@schedule, @value)
+                INSERT INTO {_watermarks} AS w (schedule, value) VALUES (@schedule, @value)
                 ON CONFLICT (schedule) DO UPDATE SET value = greatest(w.value, excluded.value)
                 """);
             await using var upsertScope = upsert.ConfigureAwait(false);
@@ -522,7 +467,7 @@ internal sealed class PostgreSqlSchedulingStore : ISchedulingStore, IRunChangeNo
     }
 
     public async ValueTask<int> PurgeAsync(DateTimeOffset endedBefore, int limit, CancellationToken cancellationToken) =>
-        await RunAsync("purge ended runs", async ct =>
+        await _db.RunAsync("purge ended runs", async ct =>
         {
             var purge = _data.CreateCommand($"""
                 DELETE FROM {_runs} WHERE id IN (SELECT id FROM {_runs} WHERE status >= 2 AND completed < @before LIMIT @limit)
@@ -536,7 +481,7 @@ internal sealed class PostgreSqlSchedulingStore : ISchedulingStore, IRunChangeNo
     // ---- reads --------------------------------------------------------------------------------------------------
 
     public async ValueTask<ScheduledRun?> GetAsync(Guid id, CancellationToken cancellationToken) =>
-        await RunAsync("read a run", async ct =>
+        await _db.RunAsync("read a run", async ct =>
         {
             var command = _data.CreateCommand($"SELECT {PostgreSqlSchema.RunColumns} FROM {_runs} WHERE id = @id");
             await using var commandScope = command.ConfigureAwait(false);
@@ -549,7 +494,7 @@ internal sealed class PostgreSqlSchedulingStore : ISchedulingStore, IRunChangeNo
     public async ValueTask<RunPage> ListAsync(RunQuery query, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(query);
-        return await RunAsync("list runs", async ct =>
+        return await _db.RunAsync("list runs", async ct =>
         {
             var command = _data.CreateCommand();
             await using var commandScope = command.ConfigureAwait(false);
@@ -581,7 +526,7 @@ internal sealed class PostgreSqlSchedulingStore : ISchedulingStore, IRunChangeNo
     public async ValueTask<DuePage> GetDueAsync(DateTimeOffset until, int limit, string? continuation, CancellationToken cancellationToken)
     {
         (long afterDue, Guid afterId) = ContinuationTokens.Decode(continuation);
-        return await RunAsync("read due runs", async ct =>
+        return await _db.RunAsync("read due runs", async ct =>
         {
             var command = _data.CreateCommand($"""
                 SELECT id, workflow, kind, due FROM {_runs}
@@ -607,7 +552,7 @@ internal sealed class PostgreSqlSchedulingStore : ISchedulingStore, IRunChangeNo
     }
 
     public async ValueTask<IReadOnlyList<ScheduledRun>> GetExpiredLeasesAsync(DateTimeOffset now, int limit, CancellationToken cancellationToken) =>
-        await RunAsync<IReadOnlyList<ScheduledRun>>("read expired leases", async ct =>
+        await _db.RunAsync<IReadOnlyList<ScheduledRun>>("read expired leases", async ct =>
         {
             var command = _data.CreateCommand($"""
                 SELECT {PostgreSqlSchema.RunColumns} FROM {_runs}
@@ -630,9 +575,9 @@ internal sealed class PostgreSqlSchedulingStore : ISchedulingStore, IRunChangeNo
     public async ValueTask<DateTimeOffset?> GetWatermarkAsync(string schedule, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(schedule);
-        return await RunAsync<DateTimeOffset?>("read a watermark", async ct =>
+        return await _db.RunAsync<DateTimeOffset?>("read a watermark", async ct =>
         {
-            var command = _data.CreateCommand($"SELECT value FROM {PostgreSqlSchema.Quote(_schema)}.watermarks WHERE schedule = @schedule");
+            var command = _data.CreateCommand($"SELECT value FROM {_watermarks} WHERE schedule = @schedule");
             await using var commandScope = command.ConfigureAwait(false);
             command.Parameters.AddWithValue("schedule", PostgreSqlRows.Encode(schedule)!);
             var value = await command.ExecuteScalarAsync(ct).ConfigureAwait(false);
@@ -640,122 +585,7 @@ internal sealed class PostgreSqlSchedulingStore : ISchedulingStore, IRunChangeNo
         }, cancellationToken).ConfigureAwait(false);
     }
 
-    public async ValueTask DisposeAsync()
-    {
-        if (Interlocked.Exchange(ref _disposed, 1) == 1)
-        {
-            return; // the host disposes it as a service, and a test or an owner may too
-        }
-
-        if (_listener is not null)
-        {
-            await _listener.DisposeAsync().ConfigureAwait(false);
-        }
-
-        if (_ownsData)
-        {
-            await _data.DisposeAsync().ConfigureAwait(false);
-        }
-
-        _initLock.Dispose();
-    }
+    public ValueTask DisposeAsync() => _db.DisposeAsync();
 
     public void Dispose() => DisposeAsync().AsTask().GetAwaiter().GetResult();
-
-    // ---- machinery ----------------------------------------------------------------------------------------------
-
-    /// <summary>
-    /// A NOTIFY in the same batch (so the same transaction: sent only if the change commits), carrying this instance's
-    /// id (its own listener ignores it) and the earliest due time changed (listeners ignore runs their poll will load).
-    /// </summary>
-    private void AddNotify(NpgsqlBatch batch, long earliestDueTicks)
-    {
-        if (_notify)
-        {
-            var notify = new NpgsqlBatchCommand("SELECT pg_notify(@channel, @payload)");
-            notify.Parameters.AddWithValue("channel", _channel);
-            notify.Parameters.AddWithValue("payload", PostgreSqlChangeListener.Payload(_self, earliestDueTicks));
-            batch.BatchCommands.Add(notify);
-        }
-    }
-
-    private async Task NotifyAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, long earliestDueTicks, CancellationToken ct)
-    {
-        if (_notify)
-        {
-            var notify = new NpgsqlCommand("SELECT pg_notify(@channel, @payload)", connection, transaction);
-            await using var notifyScope = notify.ConfigureAwait(false);
-            notify.Parameters.AddWithValue("channel", _channel);
-            notify.Parameters.AddWithValue("payload", PostgreSqlChangeListener.Payload(_self, earliestDueTicks));
-            await notify.ExecuteNonQueryAsync(ct).ConfigureAwait(false);
-        }
-    }
-
-    /// <summary>
-    /// Runs one operation: migrates on first use, maps provider failures to the contract's exceptions (the
-    /// transaction of a failed call is rolled back, so it changed nothing). Cancellation by the caller stays an
-    /// <see cref="OperationCanceledException"/>.
-    /// </summary>
-    private async Task<T> RunAsync<T>(string action, Func<CancellationToken, Task<T>> operation, CancellationToken cancellationToken)
-    {
-        cancellationToken.ThrowIfCancellationRequested();
-        try
-        {
-            if (!_initialized)
-            {
-                await InitializeAsync(cancellationToken).ConfigureAwait(false);
-            }
-
-            return await operation(cancellationToken).ConfigureAwait(false);
-        }
-        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
-        {
-            throw;
-        }
-        catch (Exception e) when (PostgreSqlErrors.IsProviderError(e))
-        {
-            throw _errors.Map(e, action);
-        }
-    }
-
-    private async Task InitializeAsync(CancellationToken cancellationToken)
-    {
-        await _initLock.WaitAsync(cancellationToken).ConfigureAwait(false);
-        try
-        {
-            if (_initialized)
-            {
-                return;
-            }
-
-            var connection = await _data.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
-            await using var connectionScope = connection.ConfigureAwait(false);
-            await PostgreSqlSchemaMigrator.InitializeAsync(connection, _schema, _errors.Database, cancellationToken).ConfigureAwait(false);
-            var durability = new NpgsqlCommand("SHOW synchronous_commit", connection);
-            await using (durability.ConfigureAwait(false))
-            {
-                if (await durability.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false) is "off" or "local")
-                {
-                    // An acknowledged commit may then be lost by a server crash: a run scheduled, or one recorded as
-                    // done, could be lost or run again. Said once, at start-up; the setting is the operator's choice.
-                    PostgreSqlLog.AsynchronousCommit(_logger, _errors.Describe);
-                }
-            }
-
-            _initialized = true;
-        }
-        finally
-        {
-            _initLock.Release();
-        }
-    }
-
-    private sealed class NoSubscription : IDisposable
-    {
-        public static readonly NoSubscription Instance = new();
-
-        public void Dispose()
-        {
-        }
-    }
 }
