@@ -17,7 +17,7 @@ namespace Durable.Scheduling.PostgreSql;
 /// (<c>clock_timestamp()</c> plus the lease's length at the claim, moved by as much as each renewal moves the
 /// scheduler's). A lease is taken over only when both have passed: an instance whose clock runs ahead cannot take a
 /// live lease from another.</para>
-/// <para><b>Notifications</b>: inserts and releases send a <c>NOTIFY</c> (in the same transaction, so only once
+/// <para><b>Notifications</b>: inserts, reschedules and releases send a <c>NOTIFY</c> (in the same transaction, so only once
 /// committed) that wakes the other instances (<see cref="IRunChangeNotifications"/>).</para>
 /// </remarks>
 internal sealed class PostgreSqlSchedulingStore : ISchedulingStore, IRunChangeNotifications, IAsyncDisposable, IDisposable
