@@ -13,8 +13,8 @@ namespace Durable.Scheduling.Tests.PostgreSql;
 
 /// <summary>
 /// The fleet test, Jepsen-style (reliability scenarios, group B): three real host processes on one PostgreSQL schema
-/// run an every-second schedule and a stream of one-time runs while a nemesis, in turn, kills one (SIGKILL) and
-/// restarts it, pauses one (SIGSTOP) past its lease and resumes it, cuts one's connections (pg_terminate_backend),
+/// run an every-second schedule and a stream of one-time runs while a nemesis, in turn, kills instances (SIGKILL, four
+/// times) and restarts them, pauses one (SIGSTOP) past its lease and resumes it, cuts one's connections (pg_terminate_backend),
 /// and restarts the server (immediate stop); all along one instance's clock runs seconds ahead. The checker, like
 /// Jepsen's for Chronos: every expected occurrence and every acknowledged one-time run has exactly one record, ended
 /// as succeeded, and was really handled; a handler ran more than once only where a disturbed process explains it;
@@ -82,13 +82,20 @@ public sealed class PostgreSqlFleetTests
             });
 
             // The nemesis, one fault at a time.
+            // Kills, several, of different instances, at moments that often fall inside a handler or between a claim
+            // and its completion; each victim restarts under the same instance id (it frees what it held).
             await Task.Delay(TimeSpan.FromSeconds(4));
-            var killedAt = DateTimeOffset.UtcNow;
-            disturbances.Add(new Disturbance("SIGKILL", processes[0]!.Id, null, killedAt, killedAt));
-            processes[0]!.Kill(entireProcessTree: true);
-            await processes[0]!.WaitForExitAsync();
-            await Task.Delay(TimeSpan.FromSeconds(3));
-            processes[0] = await StartAsync(connectionString, schema, log, 0); // same instance id: it frees what it held
+            var random = new Random(14);
+            foreach (int victim in new[] { 0, 1, 2, 0 })
+            {
+                var killedAt = DateTimeOffset.UtcNow;
+                disturbances.Add(new Disturbance("SIGKILL", processes[victim]!.Id, null, killedAt, killedAt));
+                processes[victim]!.Kill(entireProcessTree: true);
+                await processes[victim]!.WaitForExitAsync();
+                await Task.Delay(TimeSpan.FromMilliseconds(random.Next(500, 2500)));
+                processes[victim] = await StartAsync(connectionString, schema, log, victim);
+                await Task.Delay(TimeSpan.FromMilliseconds(random.Next(200, 1200)));
+            }
 
             await Task.Delay(TimeSpan.FromSeconds(3));
             var pausedAt = DateTimeOffset.UtcNow;
