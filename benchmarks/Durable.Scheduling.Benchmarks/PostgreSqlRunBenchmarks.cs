@@ -19,6 +19,8 @@ namespace Durable.Scheduling.Benchmarks;
 /// gets 64 workers per instance, our default <c>MaxConcurrency</c>), and the lateness of runs scheduled on one instance
 /// and due a second later, started on any of three. Each measurement gets a fresh database. Run with <c>-- postgres</c>;
 /// the server comes from <c>DURABLE_SCHEDULING_POSTGRES</c> or is started here (initdb + pg_ctl, as <c>postgres</c> when root).
+/// <c>-- postgres --lateness</c> and <c>-- postgres --throughput</c> run only ours, for those figures (one instance and
+/// three; 64 and 1,000 slots); <c>BENCH_TRACE=1</c> prints each run later than 100 ms.
 /// </summary>
 internal static class PostgreSqlRunBenchmarks
 {
