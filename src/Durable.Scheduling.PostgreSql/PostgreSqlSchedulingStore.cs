@@ -26,6 +26,8 @@ internal sealed class PostgreSqlSchedulingStore : ISchedulingStore, IRunChangeNo
     private readonly NpgsqlDataSource _data;
     private readonly string _runs;
     private readonly string _watermarks;
+    private readonly string _claimSql; // the per-batch statements of the claim/complete path, composed once
+    private readonly string _completeSql;
 
     public PostgreSqlSchedulingStore(NpgsqlDataSource dataSource, bool ownsDataSource, PostgreSqlSchedulingOptions options, TimeProvider time, ILogger? logger)
     {
@@ -33,6 +35,26 @@ internal sealed class PostgreSqlSchedulingStore : ISchedulingStore, IRunChangeNo
         _data = dataSource;
         _runs = PostgreSqlSchema.Quote(options.Schema) + ".runs";
         _watermarks = PostgreSqlSchema.Quote(options.Schema) + ".watermarks";
+        _claimSql = $"""
+            WITH wanted AS (
+                SELECT w.id, w.token, w.ord FROM unnest(@ids, @tokens) WITH ORDINALITY AS w(id, token, ord)),
+            locked AS (
+                SELECT r.id, wanted.token, wanted.ord FROM {_runs} r JOIN wanted ON r.id = wanted.id
+                WHERE (r.status = 0 AND r.due <= @now)
+                   OR (r.status = 1 AND r.lease_expires <= @now AND r.lease_db_expires <= clock_timestamp())
+                FOR UPDATE OF r SKIP LOCKED)
+            UPDATE {_runs} r SET status = 1, lease_token = locked.token, lease_expires = @expires,
+                lease_db_expires = clock_timestamp() + @lease, lease_owner = @owner, attempt = r.attempt + 1, started = @now
+            FROM locked WHERE r.id = locked.id
+            RETURNING locked.ord, locked.token, {PostgreSqlSchema.RunColumnsOfR}
+            """;
+        _completeSql = $"""
+            UPDATE {_runs} r SET status = c.status, completed = c.completed, error_type = c.type, error_message = c.message,
+                lease_token = NULL, lease_expires = NULL, lease_db_expires = NULL, lease_owner = NULL
+            FROM unnest(@ids, @tokens, @statuses, @completed, @types, @messages) WITH ORDINALITY AS c(id, token, status, completed, type, message, ord)
+            WHERE r.id = c.id AND r.status = 1 AND r.lease_token = c.token
+            RETURNING c.ord
+            """;
     }
 
     /// <inheritdoc />
@@ -251,7 +273,7 @@ internal sealed class PostgreSqlSchedulingStore : ISchedulingStore, IRunChangeNo
                 UPDATE {_runs} r SET scheduled = c.time, due = c.time
                 FROM unnest(@ids, @times) AS c(id, time)
                 WHERE r.id = c.id
-                RETURNING {PostgreSqlSchema.RunColumnsOf("r")}
+                RETURNING {PostgreSqlSchema.RunColumnsOfR}
                 """, connection, transaction);
             await using (update.ConfigureAwait(false))
             {
@@ -319,19 +341,7 @@ internal sealed class PostgreSqlSchedulingStore : ISchedulingStore, IRunChangeNo
             }
 
             long expires = now.UtcTicks + leaseDuration.Ticks;
-            var claim = _data.CreateCommand($"""
-                WITH wanted AS (
-                    SELECT w.id, w.token, w.ord FROM unnest(@ids, @tokens) WITH ORDINALITY AS w(id, token, ord)),
-                locked AS (
-                    SELECT r.id, wanted.token, wanted.ord FROM {_runs} r JOIN wanted ON r.id = wanted.id
-                    WHERE (r.status = 0 AND r.due <= @now)
-                       OR (r.status = 1 AND r.lease_expires <= @now AND r.lease_db_expires <= clock_timestamp())
-                    FOR UPDATE OF r SKIP LOCKED)
-                UPDATE {_runs} r SET status = 1, lease_token = locked.token, lease_expires = @expires,
-                    lease_db_expires = clock_timestamp() + @lease, lease_owner = @owner, attempt = r.attempt + 1, started = @now
-                FROM locked WHERE r.id = locked.id
-                RETURNING locked.ord, locked.token, {PostgreSqlSchema.RunColumnsOf("r")}
-                """);
+            var claim = _data.CreateCommand(_claimSql);
             await using var claimScope = claim.ConfigureAwait(false);
             claim.Parameters.AddWithValue("ids", ids as Guid[] ?? [.. ids]);
             claim.Parameters.AddWithValue("tokens", tokens);
@@ -382,13 +392,7 @@ internal sealed class PostgreSqlSchedulingStore : ISchedulingStore, IRunChangeNo
 
         return await _db.RunAsync<IReadOnlyList<bool>>("complete runs", async ct =>
         {
-            var complete = _data.CreateCommand($"""
-                UPDATE {_runs} r SET status = c.status, completed = c.completed, error_type = c.type, error_message = c.message,
-                    lease_token = NULL, lease_expires = NULL, lease_db_expires = NULL, lease_owner = NULL
-                FROM unnest(@ids, @tokens, @statuses, @completed, @types, @messages) WITH ORDINALITY AS c(id, token, status, completed, type, message, ord)
-                WHERE r.id = c.id AND r.status = 1 AND r.lease_token = c.token
-                RETURNING c.ord
-                """);
+            var complete = _data.CreateCommand(_completeSql);
             await using var completeScope = complete.ConfigureAwait(false);
             complete.Parameters.AddWithValue("ids", completions.Select(c => c.RunId).ToArray());
             complete.Parameters.AddWithValue("tokens", completions.Select(c => c.LeaseToken).ToArray());

@@ -73,7 +73,6 @@ internal static class PostgreSqlSchema
     public const string RunColumnsWithoutInput =
         "id, workflow, kind, idem_key, scheduled, due, status, attempt, NULL::text, metadata::text, created, started, completed, error_type, error_message, trace_parent";
 
-    /// <summary><see cref="RunColumns"/> qualified by a table alias.</summary>
-    public static string RunColumnsOf(string alias) =>
-        string.Join(", ", RunColumns.Split(", ").Select(c => alias + "." + c));
+    /// <summary><see cref="RunColumns"/> qualified by the table alias <c>r</c> (for statements that join).</summary>
+    public static readonly string RunColumnsOfR = string.Join(", ", RunColumns.Split(", ").Select(c => "r." + c));
 }

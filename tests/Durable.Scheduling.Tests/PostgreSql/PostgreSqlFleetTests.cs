@@ -89,7 +89,7 @@ public sealed class PostgreSqlFleetTests
             foreach (int victim in new[] { 0, 1, 2, 0 })
             {
                 var killedAt = DateTimeOffset.UtcNow;
-                disturbances.Add(new Disturbance("SIGKILL", processes[victim]!.Id, null, killedAt, killedAt));
+                disturbances.Add(new Disturbance("SIGKILL", processes[victim]!.Id, killedAt, killedAt));
                 processes[victim]!.Kill(entireProcessTree: true);
                 await processes[victim]!.WaitForExitAsync();
                 await Task.Delay(TimeSpan.FromMilliseconds(random.Next(500, 2500)));
@@ -102,7 +102,7 @@ public sealed class PostgreSqlFleetTests
             Signal("STOP", processes[1]!.Id);
             await Task.Delay(TimeSpan.FromSeconds(5)); // past its 2 s leases
             Signal("CONT", processes[1]!.Id);
-            disturbances.Add(new Disturbance("SIGSTOP", processes[1]!.Id, null, pausedAt, DateTimeOffset.UtcNow));
+            disturbances.Add(new Disturbance("SIGSTOP", processes[1]!.Id, pausedAt, DateTimeOffset.UtcNow));
 
             await Task.Delay(TimeSpan.FromSeconds(3));
             var cutAt = DateTimeOffset.UtcNow;
@@ -112,14 +112,14 @@ public sealed class PostgreSqlFleetTests
                 await Task.Delay(300);
             }
 
-            disturbances.Add(new Disturbance("cut", processes[2]!.Id, null, cutAt, DateTimeOffset.UtcNow));
+            disturbances.Add(new Disturbance("cut", processes[2]!.Id, cutAt, DateTimeOffset.UtcNow));
 
             await Task.Delay(TimeSpan.FromSeconds(3));
             if (server.Owned)
             {
                 var restartAt = DateTimeOffset.UtcNow;
                 await server.RestartImmediateAsync();
-                disturbances.Add(new Disturbance("server restart", null, null, restartAt, DateTimeOffset.UtcNow));
+                disturbances.Add(new Disturbance("server restart", null, restartAt, DateTimeOffset.UtcNow));
             }
 
             await Task.Delay(TimeSpan.FromSeconds(4));
@@ -292,7 +292,7 @@ public sealed class PostgreSqlFleetTests
     private sealed record Invocation(string Key, int Pid, DateTimeOffset At);
 
     /// <summary>A fault: of one process (by pid), or of all (the server), over a window.</summary>
-    private sealed record Disturbance(string What, int? Pid, string? Instance, DateTimeOffset From, DateTimeOffset To)
+    private sealed record Disturbance(string What, int? Pid, DateTimeOffset From, DateTimeOffset To)
     {
         public bool Explains(Invocation invocation) =>
             (Pid is null || Pid == invocation.Pid) && invocation.At >= From - s_margin && invocation.At <= To + s_margin;
