@@ -61,4 +61,10 @@ internal static partial class Log
 
     [LoggerMessage(19, LogLevel.Debug, "Run {RunId} of {Workflow} succeeded in {Duration}.")]
     public static partial void RunSucceeded(ILogger logger, Guid runId, string workflow, TimeSpan duration);
+
+    [LoggerMessage(20, LogLevel.Warning, "Schedule {Schedule} runs workflow {Workflow}, which this process does not define (its code was removed or renamed): no occurrence is created or run here.")]
+    public static partial void ScheduleWithoutWorkflow(ILogger logger, string schedule, string workflow);
+
+    [LoggerMessage(21, LogLevel.Error, "Schedule {Schedule} has a stored definition this process cannot read; it is left alone.")]
+    public static partial void ScheduleUnreadable(ILogger logger, Exception exception, string schedule);
 }

@@ -11,4 +11,7 @@ internal interface IRunChanges
 
     /// <summary>A run was deleted (the loop drops it).</summary>
     void Removed(Guid id);
+
+    /// <summary>A recurring schedule was created, changed or deleted in this process (applied before the loop's next admission).</summary>
+    void ScheduleChanged(Storage.StoredSchedule schedule);
 }

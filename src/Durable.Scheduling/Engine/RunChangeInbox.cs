@@ -1,5 +1,6 @@
 using Durable.Scheduling.Engine.Admission;
 using Durable.Scheduling.Engine.Concurrency;
+using Durable.Scheduling.Engine.Schedules;
 using Durable.Scheduling.Engine.Timing;
 
 namespace Durable.Scheduling.Engine;
@@ -12,6 +13,7 @@ namespace Durable.Scheduling.Engine;
 internal sealed class RunChangeInbox(WakeSignal signal, ConcurrencySlots slots, bool precise, long wheelHorizonTicks) : IRunChanges
 {
     private readonly BatchQueue<Change> _changes = new();
+    private readonly BatchQueue<Storage.StoredSchedule> _schedules = new();
 
     private enum ChangeKind
     {
@@ -19,13 +21,32 @@ internal sealed class RunChangeInbox(WakeSignal signal, ConcurrencySlots slots, 
         Removed,
     }
 
-    public bool IsEmpty => _changes.IsEmpty;
+    public bool IsEmpty => _changes.IsEmpty && _schedules.IsEmpty;
+
+    public void ScheduleChanged(Storage.StoredSchedule schedule)
+    {
+        _schedules.Enqueue(schedule);
+        signal.Set();
+    }
+
+    /// <summary>Applies the schedule changes made in this process (loop only); true when there were any (the loop feeds soon).</summary>
+    public bool ApplySchedules(ScheduleBook book)
+    {
+        bool any = false;
+        foreach (var schedule in _schedules.TakeAll())
+        {
+            book.Apply(schedule, fromStore: false);
+            any = true;
+        }
+
+        return any;
+    }
 
     public void Added(ScheduledRun run)
     {
         if (run.Status == RunStatus.Pending)
         {
-            Post(new Change(ChangeKind.Added, run.Id, run.DueTicks, run.WorkflowName, run.Kind));
+            Post(new Change(ChangeKind.Added, run.Id, run.DueTicks, run.WorkflowName, run.Kind, run.ScheduleId, run.Overlap));
         }
         else
         {
@@ -41,7 +62,7 @@ internal sealed class RunChangeInbox(WakeSignal signal, ConcurrencySlots slots, 
         }
     }
 
-    public void Removed(Guid id) => Post(new Change(ChangeKind.Removed, id, 0, null, default));
+    public void Removed(Guid id) => Post(new Change(ChangeKind.Removed, id, 0, null, default, null, null));
 
     /// <summary>Applies the queued changes (loop only): files, re-files or drops runs; a one-time run due already goes straight to admission.</summary>
     public void Apply(long nowTicks, TrackedRuns tracked, AdmissionControl admission)
@@ -64,7 +85,7 @@ internal sealed class RunChangeInbox(WakeSignal signal, ConcurrencySlots slots, 
             }
             else if (change.DueTicks <= horizon)
             {
-                tracked.Track(change.Id, change.DueTicks, change.Workflow!, change.RunKind);
+                tracked.Track(change.Id, change.DueTicks, change.Workflow!, change.RunKind, change.Schedule, change.Overlap);
             }
         }
     }
@@ -81,5 +102,5 @@ internal sealed class RunChangeInbox(WakeSignal signal, ConcurrencySlots slots, 
         }
     }
 
-    private readonly record struct Change(ChangeKind Kind, Guid Id, long DueTicks, string? Workflow, RunKind RunKind);
+    private readonly record struct Change(ChangeKind Kind, Guid Id, long DueTicks, string? Workflow, RunKind RunKind, string? Schedule, OverlapPolicy? Overlap);
 }

@@ -5,6 +5,7 @@ using Durable.Scheduling.Engine.Completion;
 using Durable.Scheduling.Engine.Execution;
 using Durable.Scheduling.Engine.Feed;
 using Durable.Scheduling.Engine.Maintenance;
+using Durable.Scheduling.Engine.Schedules;
 using Durable.Scheduling.Engine.Timing;
 using Durable.Scheduling.Storage;
 using Microsoft.Extensions.DependencyInjection;
@@ -106,24 +107,27 @@ internal sealed class SchedulerHost : IHostedService, ISchedulerActivity, IDispo
         var tracked = new TrackedRuns(now.UtcTicks);
         _attempt = new RunAttempt(_store, _time, _slots, _signal, _executions, _writer, _scopes, _services, _options, _logger, _stopping.Token);
         _executions.Connect(_attempt, _writer);
-        var admission = new AdmissionControl(_slots, workflows, _registry.Find, _executions.CancelRunning, _logger);
+        var code = new CodeSchedules(_store, workflows);
+        var book = new ScheduleBook(_store, _registry.Find, code.Ids, _logger);
+        var admission = new AdmissionControl(_slots, book, _registry.Find, _executions.CancelRunning, _logger);
         _claimer = new Claimer(_store, _options, admission, tracked, _executions, _registry.Find, _wait, _time, _logger)
         {
             Owner = _options.InstanceId ?? RunIds.Next(now).ToString("N"),
         };
-        var planner = new OccurrencePlanner(_store, _options, workflows, tracked, now.UtcTicks, _logger);
+        var planner = new OccurrencePlanner(_store, _options, book, code, tracked, now.UtcTicks, _logger);
         _loop = new SchedulerLoop(new SchedulerParts(
             _options, _time, _signal, _wait, _inbox, _slots, tracked,
             new ClockWatch(_time, now.UtcTicks),
             admission, _claimer, _executions, _writer,
             new DueFeeder(_store, tracked, _executions.IsExecuting, _options.BatchSize),
             planner,
+            book,
             new LeaseRenewer(_store, _executions, _options.LeaseDuration, _logger),
             new Purger(_store, _time, _options.RunRetention, _options.BatchSize),
             new OwnedRunRecovery(_store, _options.InstanceId, _logger),
             new OrphanWatch(_store, [.. workflows.Select(w => w.Name)], _logger),
             _logger));
-        Log.Started(_logger, workflows.Count, planner.Count);
+        Log.Started(_logger, workflows.Count, code.Ids.Count);
         if (workflows.Count == 0)
         {
             Log.NoWorkflows(_logger, _registry.Scanned);
@@ -215,6 +219,10 @@ internal sealed class SchedulerHost : IHostedService, ISchedulerActivity, IDispo
         }
 
         public void Removed(Guid id)
+        {
+        }
+
+        public void ScheduleChanged(StoredSchedule schedule)
         {
         }
     }

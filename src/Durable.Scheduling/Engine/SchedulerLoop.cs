@@ -6,6 +6,7 @@ using Durable.Scheduling.Engine.Completion;
 using Durable.Scheduling.Engine.Execution;
 using Durable.Scheduling.Engine.Feed;
 using Durable.Scheduling.Engine.Maintenance;
+using Durable.Scheduling.Engine.Schedules;
 using Durable.Scheduling.Engine.Timing;
 using Microsoft.Extensions.Logging;
 
@@ -47,6 +48,7 @@ internal sealed class SchedulerLoop
     private readonly CompletionWriter _writer;
     private readonly DueFeeder _feeder;
     private readonly OccurrencePlanner _planner;
+    private readonly ScheduleBook _book;
     private readonly LeaseRenewer _renewer;
     private readonly Purger _purger;
     private readonly OwnedRunRecovery _recovery;
@@ -77,6 +79,7 @@ internal sealed class SchedulerLoop
         _writer = parts.Writer;
         _feeder = parts.Feeder;
         _planner = parts.Planner;
+        _book = parts.Book;
         _renewer = parts.Renewer;
         _purger = parts.Purger;
         _recovery = parts.Recovery;
@@ -235,18 +238,22 @@ internal sealed class SchedulerLoop
         {
             if (execution.Retry is { } retry && retry.DueTicks <= horizon && !_tracked.Contains(retry.Id))
             {
-                _tracked.Track(retry.Id, retry.DueTicks, retry.WorkflowName, retry.Kind); // a later retry is loaded by the feed
+                _tracked.Track(retry.Id, retry.DueTicks, retry.WorkflowName, retry.Kind, retry.ScheduleId, retry.Overlap); // a later retry is loaded by the feed
             }
 
-            if (execution.Lease.Run.Kind == RunKind.Occurrence)
+            if (ScheduleKeys.Of(execution.Lease.Run.Kind, execution.Lease.Run.ScheduleId, execution.Lease.Run.WorkflowName) is { } schedule)
             {
-                _admission.OccurrenceEnded(execution.Lease.Run.WorkflowName, _due);
+                _admission.OccurrenceEnded(schedule, _due);
             }
 
             _executions.Recycle(execution);
         }
 
         _inbox.Apply(now.UtcTicks, _tracked, _admission);
+        if (_inbox.ApplySchedules(_book))
+        {
+            _nextFeedTicks = Math.Min(_nextFeedTicks, now.UtcTicks); // create its occurrences (or withdraw parked ones) now
+        }
     }
 
     /// <summary>

@@ -25,6 +25,7 @@ internal sealed record SchedulerParts(
     CompletionWriter Writer,
     DueFeeder Feeder,
     OccurrencePlanner Planner,
+    Schedules.ScheduleBook Book,
     LeaseRenewer Renewer,
     Purger Purger,
     OwnedRunRecovery Recovery,

@@ -47,6 +47,7 @@ public static class SchedulingServiceCollectionExtensions
         services.TryAddSingleton<SchedulerHost>();
         services.TryAddSingleton<IRunChanges>(sp => sp.GetRequiredService<SchedulerHost>().Changes);
         services.TryAddSingleton<IScheduler, Scheduler>();
+        services.TryAddSingleton<ISchedules>(sp => sp.GetRequiredService<IScheduler>().Schedules);
         services.TryAddSingleton<ISchedulerActivity>(sp => sp.GetRequiredService<SchedulerHost>());
         services.AddSingleton<IHostedService>(sp => sp.GetRequiredService<SchedulerHost>());
         return new SchedulingBuilder(services);

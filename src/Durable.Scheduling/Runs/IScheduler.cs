@@ -118,4 +118,7 @@ public interface IScheduler
     /// <exception cref="ArgumentOutOfRangeException">A new time is outside <see cref="SchedulingLimits.EarliestRunTime"/> to <see cref="SchedulingLimits.LatestRunTime"/>; nothing was changed.</exception>
     ValueTask<IReadOnlyList<ScheduledRun>> BulkRescheduleAsync(IEnumerable<RunTimeChange> changes, CancellationToken cancellationToken = default);
 
+
+    /// <summary>The recurring schedules (create, describe, list, pause, trigger, backfill, update, delete, preview).</summary>
+    ISchedules Schedules { get; }
 }

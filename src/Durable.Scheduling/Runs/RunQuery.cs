@@ -8,6 +8,9 @@ public sealed record RunQuery
     /// <summary>Only runs of this workflow.</summary>
     public string? WorkflowName { get; init; }
 
+    /// <summary>Only runs of this recurring schedule (occurrences, triggered and backfilled runs).</summary>
+    public string? ScheduleId { get; init; }
+
     /// <summary>Only runs of workflows other than these (null or empty: no exclusion).</summary>
     public IReadOnlyCollection<string>? ExcludedWorkflowNames { get; init; }
 

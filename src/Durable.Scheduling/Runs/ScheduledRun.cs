@@ -18,20 +18,45 @@ public sealed record ScheduledRun
     public required RunKind Kind { get; init; }
 
     /// <summary>
-    /// The key the store enforces once: <c>workflow@yyyy-MM-ddTHH:mm:ss.fffffffZ</c> for occurrences,
-    /// <c>workflow#key</c> for one-time runs (the caller's key, or the run id in 32 hex digits). When not set, it is
-    /// derived from the workflow name and the instant (occurrences) or the id (one-time runs), on first read.
+    /// The key the store enforces once: <c>schedule@yyyy-MM-ddTHH:mm:ss.fffffffZ</c> for occurrences and backfilled
+    /// fire times, <c>schedule!key</c> for triggered runs, <c>workflow#key</c> for one-time runs (the caller's key, or
+    /// the run id in 32 hex digits). When not set, it is derived from the schedule (or workflow) and the instant or id,
+    /// on first read.
     /// </summary>
     public string IdempotencyKey
     {
-        get => _idempotencyKey ?? (Kind == RunKind.Occurrence ? RunKeys.Occurrence(WorkflowName, ScheduledTime) : RunKeys.OneTime(WorkflowName, null, Id));
+        get => _idempotencyKey ?? DerivedKey;
         init => _idempotencyKey = value;
     }
 
-    /// <summary>True when the key is the one derived from the workflow and the instant or id (no caller key).</summary>
-    internal bool HasDerivedKey => _idempotencyKey is null || _idempotencyKey == (Kind == RunKind.Occurrence ? RunKeys.Occurrence(WorkflowName, ScheduledTime) : RunKeys.OneTime(WorkflowName, null, Id));
+    /// <summary>
+    /// The recurring schedule that made the run (occurrences, triggered and backfilled runs), or null for a one-time run.
+    /// An occurrence stored without one belongs to the code-defined schedule named after its workflow.
+    /// </summary>
+    public string? ScheduleId
+    {
+        get => _scheduleId ?? (Kind == RunKind.Occurrence ? WorkflowName : null);
+        init => _scheduleId = value;
+    }
+
+    /// <summary>
+    /// The overlap policy this run was created with, when not its schedule's (a trigger's or backfill's own); null:
+    /// its schedule's.
+    /// </summary>
+    public OverlapPolicy? Overlap { get; init; }
+
+    /// <summary>True when the key is the one derived from the schedule or workflow and the instant or id (no caller key).</summary>
+    internal bool HasDerivedKey => _idempotencyKey is null || _idempotencyKey == DerivedKey;
+
+    private string DerivedKey => Kind switch
+    {
+        RunKind.Occurrence or RunKind.Backfill => RunKeys.Occurrence(ScheduleId ?? WorkflowName, ScheduledTime),
+        RunKind.Triggered => RunKeys.Triggered(ScheduleId ?? WorkflowName, null, Id),
+        _ => RunKeys.OneTime(WorkflowName, null, Id),
+    };
 
     private readonly string? _idempotencyKey;
+    private readonly string? _scheduleId;
 
     // Instants are kept as UTC ticks (a run snapshot is created per claim, so its size is on the hot path); a value
     // given with another offset is stored as the same instant in UTC. Zero stands for "not set" in the nullable ones
@@ -93,7 +118,7 @@ public sealed record ScheduledRun
         IdempotencyKey == other.IdempotencyKey && _scheduled == other._scheduled && _due == other._due &&
         Status == other.Status && Attempt == other.Attempt && Input == other.Input && ReferenceEquals(Metadata, other.Metadata) &&
         _created == other._created && _started == other._started && _completed == other._completed &&
-        Equals(Error, other.Error) && TraceParent == other.TraceParent;
+        Equals(Error, other.Error) && TraceParent == other.TraceParent && ScheduleId == other.ScheduleId && Overlap == other.Overlap;
 
     /// <inheritdoc />
     public override int GetHashCode() => HashCode.Combine(Id, Status, Attempt, _due);

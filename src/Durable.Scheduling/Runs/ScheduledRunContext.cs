@@ -32,6 +32,9 @@ public sealed class ScheduledRunContext
     /// <summary>This attempt's number, from 1.</summary>
     public int Attempt { get; }
 
+    /// <summary>The recurring schedule that made the run (the workflow's name for a <c>[Scheduled]</c> method), or null for a one-time run.</summary>
+    public string? ScheduleId => Run.ScheduleId;
+
     /// <summary>What created the run.</summary>
     public RunKind Kind => Run.Kind;
 

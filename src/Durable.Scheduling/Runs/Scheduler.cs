@@ -24,7 +24,11 @@ internal sealed class Scheduler : IScheduler
         _changes = changes;
         _options = options.Value;
         _time = services.GetService<TimeProvider>() ?? TimeProvider.System;
+        Schedules = new Schedules.ScheduleClient(store, registry, changes, _options, _time);
     }
+
+    /// <inheritdoc />
+    public ISchedules Schedules { get; }
 
     public ValueTask<ScheduledRun> ScheduleAsync(string workflow, DateTimeOffset runAt, object? input = null, IReadOnlyDictionary<string, string>? metadata = null, string? idempotencyKey = null, CancellationToken cancellationToken = default)
     {

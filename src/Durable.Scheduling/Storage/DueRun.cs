@@ -5,4 +5,6 @@ namespace Durable.Scheduling.Storage;
 /// <param name="WorkflowName">Its workflow.</param>
 /// <param name="Kind">What created it.</param>
 /// <param name="DueTime">When it is due (UTC).</param>
-public readonly record struct DueRun(Guid Id, string WorkflowName, RunKind Kind, DateTimeOffset DueTime);
+/// <param name="ScheduleId">Its schedule, as <see cref="ScheduledRun.ScheduleId"/> (null for one-time runs; may be null for an occurrence of a code-defined schedule).</param>
+/// <param name="Overlap">Its own overlap policy, as <see cref="ScheduledRun.Overlap"/>.</param>
+public readonly record struct DueRun(Guid Id, string WorkflowName, RunKind Kind, DateTimeOffset DueTime, string? ScheduleId = null, OverlapPolicy? Overlap = null);

@@ -1,7 +1,7 @@
 namespace Durable.Scheduling.Storage;
 
 /// <summary>
-/// Where runs and schedule watermarks live. Implemented by the in-memory store, the SQLite and PostgreSQL packages;
+/// Where runs, recurring schedules and their watermarks live. Implemented by the in-memory store, the SQLite and PostgreSQL packages;
 /// every implementation must pass the storage conformance suite. Stores never read a clock: every instant they need
 /// comes from the scheduler's <see cref="TimeProvider"/> as an argument. All instants are UTC.
 /// </summary>
@@ -167,10 +167,78 @@ public interface ISchedulingStore
     /// <returns>A task that completes when the watermark is stored.</returns>
     ValueTask AdvanceWatermarkAsync(string schedule, DateTimeOffset value, CancellationToken cancellationToken);
 
+    /// <summary>
+    /// Creates a schedule with <see cref="StoredSchedule.Version"/> 1 and a new <see cref="StoredSchedule.Sequence"/>,
+    /// unless one with its id exists (a deleted one is replaced). Atomic: of two concurrent creates one wins.
+    /// </summary>
+    /// <param name="schedule">The schedule (its version and sequence are set by the store).</param>
+    /// <param name="cancellationToken">Cancels the call.</param>
+    /// <returns>True when created; false when the id exists.</returns>
+    ValueTask<bool> CreateScheduleAsync(StoredSchedule schedule, CancellationToken cancellationToken);
+
+    /// <summary>Gets a schedule by id.</summary>
+    /// <param name="id">The schedule id.</param>
+    /// <param name="cancellationToken">Cancels the call.</param>
+    /// <returns>The schedule, or null when absent or deleted.</returns>
+    ValueTask<StoredSchedule?> GetScheduleAsync(string id, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Lists schedules (not deleted) matching the query's <see cref="ScheduleQuery.Paused"/>,
+    /// <see cref="ScheduleQuery.WorkflowName"/>, <see cref="ScheduleQuery.IdPrefix"/> (ordinal) and
+    /// <see cref="ScheduleQuery.Metadata"/>, ordered by id (ordinal), a page at a time.
+    /// </summary>
+    /// <param name="query">The filter and paging.</param>
+    /// <param name="cancellationToken">Cancels the call.</param>
+    /// <returns>The page.</returns>
+    ValueTask<StoredSchedulePage> ListSchedulesAsync(ScheduleQuery query, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Schedules created, updated or deleted (deleted ones included, with <see cref="StoredSchedule.Deleted"/>) with a
+    /// sequence greater than <paramref name="afterSequence"/>, in sequence order: how a scheduler learns of changes made
+    /// elsewhere. Sequences must be handed out in commit order, so a reader never sees a later one before an earlier one.
+    /// </summary>
+    /// <param name="afterSequence">The last sequence seen (0 for all).</param>
+    /// <param name="limit">The most to return.</param>
+    /// <param name="cancellationToken">Cancels the call.</param>
+    /// <returns>The changed schedules.</returns>
+    ValueTask<IReadOnlyList<StoredSchedule>> GetScheduleChangesAsync(long afterSequence, int limit, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Replaces a schedule's workflow, definition, metadata, pause state, note, code-defined flag, update and spec
+    /// instants, and (when <paramref name="setRemainingRuns"/>) remaining runs, only when its version is
+    /// <paramref name="expectedVersion"/> (optimistic concurrency); the version becomes one more and the sequence new.
+    /// Counters are left as they are.
+    /// </summary>
+    /// <param name="schedule">The new state.</param>
+    /// <param name="expectedVersion">The version the caller read.</param>
+    /// <param name="setRemainingRuns">True to store <see cref="StoredSchedule.RemainingRuns"/> too.</param>
+    /// <param name="cancellationToken">Cancels the call.</param>
+    /// <returns>False when the schedule is absent, deleted, or at another version.</returns>
+    ValueTask<bool> UpdateScheduleAsync(StoredSchedule schedule, long expectedVersion, bool setRemainingRuns, CancellationToken cancellationToken);
+
+    /// <summary>Marks a schedule deleted (with a new sequence, so other schedulers learn of it); its runs are left alone.</summary>
+    /// <param name="id">The schedule id.</param>
+    /// <param name="at">When (its update instant; a deleted schedule is forgotten by <see cref="PurgeAsync"/> after that).</param>
+    /// <param name="cancellationToken">Cancels the call.</param>
+    /// <returns>False when there was no such schedule (or it was deleted already).</returns>
+    ValueTask<bool> DeleteScheduleAsync(string id, DateTimeOffset at, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Adds to a schedule's counters, and takes <paramref name="usedRuns"/> from its remaining runs (never below zero;
+    /// unlimited stays unlimited), atomically; version and sequence unchanged. An absent schedule changes nothing.
+    /// </summary>
+    /// <param name="id">The schedule id.</param>
+    /// <param name="delta">What to add.</param>
+    /// <param name="usedRuns">Occurrences created, to take from the remaining runs.</param>
+    /// <param name="cancellationToken">Cancels the call.</param>
+    /// <returns>A task that completes when stored.</returns>
+    ValueTask AddScheduleCountsAsync(string id, ScheduleCounters delta, long usedRuns, CancellationToken cancellationToken);
+
     /// <summary>Deletes ended runs (succeeded, failed, cancelled, skipped) that ended before a cut-off.</summary>
     /// <param name="endedBefore">The cut-off.</param>
     /// <param name="limit">The most runs to delete in this call.</param>
     /// <param name="cancellationToken">Cancels the call.</param>
     /// <returns>How many were deleted.</returns>
+    /// <remarks>Also forgets schedules deleted before the cut-off.</remarks>
     ValueTask<int> PurgeAsync(DateTimeOffset endedBefore, int limit, CancellationToken cancellationToken);
 }

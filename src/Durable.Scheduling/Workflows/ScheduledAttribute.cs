@@ -2,7 +2,9 @@ namespace Durable.Scheduling;
 
 /// <summary>
 /// Marks a method as a workflow with a code-defined recurring schedule:
-/// <c>[Scheduled("*/30 * * * * *")]</c> (six fields, seconds first) or <c>[Scheduled("0 9 * * MON-FRI")]</c> (five).
+/// <c>[Scheduled("*/30 * * * * *")]</c> (six fields, seconds first), <c>[Scheduled("0 9 * * MON-FRI")]</c> (five), or
+/// <c>[Scheduled(Interval = "5m")]</c>. It is the schedule named after the workflow in <see cref="ISchedules"/>: it can be
+/// paused, resumed, triggered and backfilled there; its spec is applied from code at every start.
 /// </summary>
 /// <remarks>
 /// Every occurrence gets one run, identified by the workflow name and the occurrence's UTC instant, so an occurrence
@@ -21,8 +23,20 @@ public sealed class ScheduledAttribute : WorkflowAttribute
         Cron = cron;
     }
 
-    /// <summary>The cron expression.</summary>
-    public string Cron { get; }
+    /// <summary>Creates the attribute for an <see cref="Interval"/> schedule: <c>[Scheduled(Interval = "5m")]</c>.</summary>
+    public ScheduledAttribute()
+    {
+    }
+
+    /// <summary>The cron expression, or null for an <see cref="Interval"/> schedule.</summary>
+    public string? Cron { get; }
+
+    /// <summary>
+    /// An interval instead of a cron expression (<c>"30s"</c>, <c>"5m"</c>, <c>"1h"</c>, <c>"1d"</c>; see
+    /// <see cref="ScheduleInterval.Parse"/>), or null. The first run is immediate (when the schedule is first stored, at
+    /// the first start), then one every interval after it, on the UTC time line; the phase is kept across restarts.
+    /// </summary>
+    public string? Interval { get; set; }
 
     /// <summary>The IANA (or Windows) time-zone id the expression is read in; default <c>"UTC"</c>.</summary>
     public string TimeZone { get; set; } = "UTC";

@@ -22,5 +22,8 @@ internal sealed class WorkflowDescriptor
     public RecurringSchedule? Schedule { get; init; }
 }
 
-/// <summary>A code-defined recurring schedule.</summary>
-internal sealed record RecurringSchedule(CronSpec Cron, TimeZoneInfo Zone, CatchUpPolicy CatchUp, OverlapPolicy Overlap);
+/// <summary>
+/// A code-defined recurring schedule (stored as the schedule named after its workflow). An interval schedule's first run
+/// is immediate: its phase is set when the schedule is first stored.
+/// </summary>
+internal sealed record RecurringSchedule(ScheduleSpec Spec, CatchUpPolicy CatchUp, OverlapPolicy Overlap, bool IsInterval);

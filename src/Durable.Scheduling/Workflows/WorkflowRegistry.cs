@@ -1,4 +1,3 @@
-using Durable.Scheduling.Cron;
 using System.Reflection;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Options;
@@ -143,24 +142,10 @@ internal sealed class WorkflowRegistry
 
     private static RecurringSchedule? ReadSchedule(ScheduledAttribute scheduled, string where, List<string> problems)
     {
-        CronSpec? cron = null;
-        TimeZoneInfo? zone = null;
-        try
+        if ((scheduled.Cron is null) == (scheduled.Interval is null))
         {
-            cron = CronSpec.Parse(scheduled.Cron, CronFormat.Auto);
-        }
-        catch (CronFormatException e)
-        {
-            problems.Add($"{where}: cron '{scheduled.Cron}' is invalid: {e.Message}");
-        }
-
-        try
-        {
-            zone = scheduled.TimeZone is "UTC" or "Etc/UTC" ? TimeZoneInfo.Utc : TimeZoneInfo.FindSystemTimeZoneById(scheduled.TimeZone);
-        }
-        catch (Exception e) when (e is TimeZoneNotFoundException or InvalidTimeZoneException or ArgumentException)
-        {
-            problems.Add($"{where}: time zone '{scheduled.TimeZone}' is not known on this machine");
+            problems.Add($"{where}: give either a cron expression or an Interval, not {(scheduled.Cron is null ? "neither" : "both")}");
+            return null;
         }
 
         if (!Enum.IsDefined(scheduled.CatchUp) || !Enum.IsDefined(scheduled.Overlap))
@@ -169,7 +154,25 @@ internal sealed class WorkflowRegistry
             return null;
         }
 
-        return cron is null || zone is null ? null : new RecurringSchedule(cron, zone, scheduled.CatchUp, scheduled.Overlap);
+        try
+        {
+            var spec = scheduled.Cron is { } cron
+                ? new ScheduleSpec { Cron = [cron], TimeZone = scheduled.TimeZone }
+                : new ScheduleSpec { Intervals = [ScheduleInterval.Parse(scheduled.Interval!)], TimeZone = scheduled.TimeZone };
+            Schedules.CompiledSpec.Compile(spec);
+            return new RecurringSchedule(spec, scheduled.CatchUp, scheduled.Overlap, scheduled.Interval is not null);
+        }
+        catch (ScheduleSpecException e)
+        {
+            string what = e.Field switch
+            {
+                "Spec.TimeZone" => $"time zone '{scheduled.TimeZone}' is not known on this machine",
+                _ when scheduled.Cron is not null => $"cron '{scheduled.Cron}' is invalid: {(e.InnerException ?? e).Message}",
+                _ => $"interval '{scheduled.Interval}' is invalid: {e.Message}",
+            };
+            problems.Add($"{where}: {what}");
+            return null;
+        }
     }
 
     private static IEnumerable<Type> LoadableTypes(Assembly assembly)

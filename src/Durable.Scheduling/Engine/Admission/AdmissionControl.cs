@@ -1,5 +1,6 @@
 using System.Runtime.CompilerServices;
 using Durable.Scheduling.Diagnostics;
+using Durable.Scheduling.Engine.Schedules;
 using Durable.Scheduling.Engine.Timing;
 using Microsoft.Extensions.Logging;
 
@@ -15,6 +16,7 @@ internal sealed class AdmissionControl
 {
     private readonly ConcurrencySlots _slots;
     private readonly Func<string, WorkflowDescriptor?> _find;
+    private readonly ScheduleBook _book;
     private readonly Action<string> _cancelRunning;
     private readonly ILogger _logger;
     private readonly Dictionary<string, ScheduleSlots> _schedules = new(StringComparer.Ordinal);
@@ -23,23 +25,17 @@ internal sealed class AdmissionControl
     private readonly HashSet<string> _unknownWorkflows = new(StringComparer.Ordinal);
 
     /// <param name="slots">The process's concurrency slots.</param>
-    /// <param name="workflows">The workflows defined here, recurring ones with their overlap policy.</param>
+    /// <param name="book">The recurring schedules: their overlap policies and pause state.</param>
     /// <param name="find">Looks a workflow up by name (null when not defined here).</param>
-    /// <param name="cancelRunning">Cancels the running runs of a workflow (for <see cref="OverlapPolicy.CancelOther"/>).</param>
+    /// <param name="cancelRunning">Cancels the running runs of a schedule (for <see cref="OverlapPolicy.CancelOther"/>).</param>
     /// <param name="logger">Where an unknown workflow is reported, once.</param>
-    public AdmissionControl(ConcurrencySlots slots, IEnumerable<WorkflowDescriptor> workflows, Func<string, WorkflowDescriptor?> find, Action<string> cancelRunning, ILogger logger)
+    public AdmissionControl(ConcurrencySlots slots, ScheduleBook book, Func<string, WorkflowDescriptor?> find, Action<string> cancelRunning, ILogger logger)
     {
         _slots = slots;
+        _book = book;
         _find = find;
         _cancelRunning = cancelRunning;
         _logger = logger;
-        foreach (var workflow in workflows)
-        {
-            if (workflow.Schedule is { } schedule)
-            {
-                _schedules.Add(workflow.Name, new ScheduleSlots(schedule.Overlap));
-            }
-        }
     }
 
     /// <summary>Runs admitted by the last <see cref="AdmitDue"/>, in due order, each with its slot reserved.</summary>
@@ -47,6 +43,12 @@ internal sealed class AdmissionControl
 
     /// <summary>Occurrences the last <see cref="AdmitDue"/> skipped by their overlap policy (to record as skipped).</summary>
     public List<WheelNode> ToSkip { get; } = [];
+
+    /// <summary>The ids in <see cref="ToSkip"/> dropped from a buffer (rather than skipped on arrival).</summary>
+    public List<Guid> Dropped { get; } = [];
+
+    /// <summary>Occurrences of schedules deleted meanwhile, to delete.</summary>
+    public List<WheelNode> ToWithdraw { get; } = [];
 
     /// <summary>True while due runs wait for a concurrency slot.</summary>
     public bool HasWaiting => _waiting.Count > 0;
@@ -72,6 +74,7 @@ internal sealed class AdmissionControl
     {
         ToClaim.Clear();
         ToSkip.Clear();
+        Dropped.Clear();
 
         // Slots are counted here and reserved with one atomic add: handlers ending meanwhile only make the count high.
         int active = _slots.Active;
@@ -141,32 +144,32 @@ internal sealed class AdmissionControl
     /// on what is still running then (a one-time run, or an occurrence whose overlap policy is AllowAll).
     /// </summary>
     public bool ClaimableEarly(WheelNode node) =>
-        node.Kind != RunKind.Occurrence || !_schedules.TryGetValue(node.Workflow, out var state) || state.Overlap == OverlapPolicy.AllowAll;
+        node.Schedule is not { } schedule || OverlapOf(schedule, node.Overlap) == OverlapPolicy.AllowAll;
 
     /// <summary>Takes a slot (and the schedule's) for a run claimed without admission (a store that broke claim order).</summary>
-    public void Reserve(RunKind kind, string workflow)
+    public void Reserve(string? schedule)
     {
         _slots.Take();
-        if (kind == RunKind.Occurrence && _schedules.TryGetValue(workflow, out var state))
+        if (schedule is not null)
         {
-            state.Active++;
+            SlotsOf(schedule).Active++;
         }
     }
 
     /// <summary>Gives back the concurrency slot (and schedule slot) that admission reserved for a run that did not start.</summary>
-    public void Unreserve(RunKind kind, string workflow)
+    public void Unreserve(string? schedule)
     {
         _slots.GiveBack();
-        if (kind == RunKind.Occurrence && _schedules.TryGetValue(workflow, out var state))
+        if (schedule is not null && _schedules.TryGetValue(schedule, out var state))
         {
             state.Active--;
         }
     }
 
-    /// <summary>An occurrence's run ended (seen by the loop): its schedule's slot frees, and a buffered occurrence comes due.</summary>
-    public void OccurrenceEnded(string workflow, List<WheelNode> due)
+    /// <summary>A schedule's run ended (seen by the loop): its schedule's slot frees, and a buffered occurrence comes due.</summary>
+    public void OccurrenceEnded(string schedule, List<WheelNode> due)
     {
-        if (_schedules.TryGetValue(workflow, out var state))
+        if (_schedules.TryGetValue(schedule, out var state))
         {
             state.Active--;
             if (state.Active == 0 && state.Buffer.Count > 0)
@@ -176,8 +179,22 @@ internal sealed class AdmissionControl
         }
     }
 
-    /// <summary>The overlap policy of a recurring workflow (for the record of a skipped occurrence).</summary>
-    public OverlapPolicy OverlapOf(string workflow) => _schedules.TryGetValue(workflow, out var state) ? state.Overlap : OverlapPolicy.AllowAll;
+    /// <summary>The overlap policy for a run of a schedule: its own, or its schedule's.</summary>
+    public OverlapPolicy OverlapOf(string schedule, OverlapPolicy? own) => own ?? _book.OverlapOf(schedule);
+
+    /// <summary>True when a claimed run is to be cancelled by a later run under <see cref="OverlapPolicy.CancelOther"/>.</summary>
+    public bool CancelsOther(ScheduledRun run) =>
+        run.Kind != RunKind.OneTime && run.ScheduleId is { } schedule && _book.OverlapOf(schedule) == OverlapPolicy.CancelOther;
+
+    private ScheduleSlots SlotsOf(string schedule)
+    {
+        if (!_schedules.TryGetValue(schedule, out var state))
+        {
+            _schedules[schedule] = state = new ScheduleSlots();
+        }
+
+        return state;
+    }
 
     private static bool InDueOrder(List<WheelNode> nodes)
     {
@@ -208,11 +225,23 @@ internal sealed class AdmissionControl
             return false;
         }
 
-        if (node.Kind == RunKind.Occurrence && _schedules.TryGetValue(node.Workflow, out var state))
+        if (node.Schedule is { } schedule)
         {
-            if (state.Overlap != OverlapPolicy.AllowAll && state.Active > 0)
+            switch (_book.Gate(schedule, node.Kind))
             {
-                switch (state.Overlap)
+                case ScheduleGate.Parked:
+                    _book.Park(schedule, node.Id); // paused: stays pending, known, out of the wheel until resumed
+                    return false;
+                case ScheduleGate.Deleted:
+                    ToWithdraw.Add(node);
+                    return false;
+            }
+
+            var state = SlotsOf(schedule);
+            var overlap = OverlapOf(schedule, node.Overlap);
+            if (overlap != OverlapPolicy.AllowAll && state.Active > 0)
+            {
+                switch (overlap)
                 {
                     case OverlapPolicy.Skip:
                         ToSkip.Add(node);
@@ -225,6 +254,7 @@ internal sealed class AdmissionControl
                         else
                         {
                             ToSkip.Add(node);
+                            Dropped.Add(node.Id);
                         }
 
                         return false;
@@ -232,10 +262,12 @@ internal sealed class AdmissionControl
                         state.Buffer.Enqueue(node);
                         return false;
                     case OverlapPolicy.CancelOther:
-                        _cancelRunning(node.Workflow);
+                        _cancelRunning(schedule);
                         while (state.Buffer.Count > 0)
                         {
-                            ToSkip.Add(state.Buffer.Dequeue());
+                            var bufferedNode = state.Buffer.Dequeue();
+                            ToSkip.Add(bufferedNode);
+                            Dropped.Add(bufferedNode.Id);
                         }
 
                         state.Buffer.Enqueue(node);
@@ -246,7 +278,7 @@ internal sealed class AdmissionControl
             state.Active++;
         }
 
-        ToClaim.Add(new Claim(node.Id, node.DueTicks, node.Kind, node.Workflow, node.Descriptor, node));
+        ToClaim.Add(new Claim(node.Id, node.DueTicks, node.Kind, node.Workflow, node.Descriptor, node, node.Schedule));
         return true;
     }
 

@@ -4,9 +4,8 @@ namespace Durable.Scheduling.Engine.Admission;
 
 /// <summary>What the overlap policy of one recurring schedule needs: its runs active now and the occurrences it holds
 /// back. Owned by the loop.</summary>
-internal sealed class ScheduleSlots(OverlapPolicy overlap)
+internal sealed class ScheduleSlots
 {
-    public OverlapPolicy Overlap { get; } = overlap;
 
     /// <summary>Occurrences admitted (claimed or running) and not yet seen ended by the loop.</summary>
     public int Active { get; set; }

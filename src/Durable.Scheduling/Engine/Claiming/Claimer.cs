@@ -85,7 +85,7 @@ internal sealed class Claimer
         {
             foreach (var claim in toClaim)
             {
-                _admission.Unreserve(claim.Kind, claim.Workflow); // no run starts once stopping has begun; they stay pending in the store
+                _admission.Unreserve(claim.Schedule); // no run starts once stopping has begun; they stay pending in the store
             }
 
             toClaim.Clear();
@@ -95,6 +95,11 @@ internal sealed class Claimer
         if (_admission.ToSkip.Count > 0)
         {
             await SkipAsync(_admission.ToSkip, now, stop).ConfigureAwait(false);
+        }
+
+        if (_admission.ToWithdraw.Count > 0)
+        {
+            await WithdrawAsync(_admission.ToWithdraw, stop).ConfigureAwait(false);
         }
 
         for (int offset = 0, chunk = Math.Min(_options.BatchSize, FirstDispatchChunk), end; offset < toClaim.Count; offset = end, chunk = _options.BatchSize)
@@ -116,7 +121,7 @@ internal sealed class Claimer
                 for (int i = offset; i < toClaim.Count; i++)
                 {
                     _tracked.Forget(toClaim[i].Id);
-                    _admission.Unreserve(toClaim[i].Kind, toClaim[i].Workflow);
+                    _admission.Unreserve(toClaim[i].Schedule);
                 }
 
                 toClaim.Clear();
@@ -149,7 +154,7 @@ internal sealed class Claimer
         while (_readyStart < _ready.Count && _ready[_readyStart].Run.DueTicks <= handOffUntil)
         {
             var lease = _ready[_readyStart++];
-            var execution = _executions.Start(lease, _find(lease.Run.WorkflowName));
+            var execution = _executions.Start(lease, _find(lease.Run.WorkflowName), _admission.CancelsOther(lease.Run));
             if (lease.Run.DueTicks > nowTicks)
             {
                 // Handed over early: the handler starts when the monotonic clock reaches the instant, never before.
@@ -174,7 +179,7 @@ internal sealed class Claimer
         for (; _readyStart < _ready.Count; _readyStart++)
         {
             var lease = _ready[_readyStart];
-            _admission.Unreserve(lease.Run.Kind, lease.Run.WorkflowName);
+            _admission.Unreserve(ScheduleKeys.Of(lease.Run.Kind, lease.Run.ScheduleId, lease.Run.WorkflowName));
             try
             {
                 await _store.ReleaseAsync(lease.Run.Id, lease.Token, lease.Run.DueTime, lease.Run.Error, CancellationToken.None).ConfigureAwait(false);
@@ -233,7 +238,7 @@ internal sealed class Claimer
             }
             else
             {
-                _admission.Unreserve(claim.Kind, claim.Workflow);
+                _admission.Unreserve(claim.Schedule);
             }
 
             // Claimed or not, nothing refers to the node now (it left the wheel when it fell due, and the admitted list
@@ -247,7 +252,7 @@ internal sealed class Claimer
         // A store that broke the order: the runs it claimed out of order still start, with their slots taken again.
         for (; next < leases.Count; next++)
         {
-            _admission.Reserve(leases[next].Run.Kind, leases[next].Run.WorkflowName);
+            _admission.Reserve(ScheduleKeys.Of(leases[next].Run.Kind, leases[next].Run.ScheduleId, leases[next].Run.WorkflowName));
             TakeLease(leases[next], ahead, _find(leases[next].Run.WorkflowName));
         }
 
@@ -262,7 +267,7 @@ internal sealed class Claimer
         }
         else
         {
-            _executions.Start(lease, workflow);
+            _executions.Start(lease, workflow, _admission.CancelsOther(lease.Run));
         }
     }
 
@@ -279,16 +284,26 @@ internal sealed class Claimer
         _readyCount = _ready.Count - _readyStart;
     }
 
-    /// <summary>Records occurrences skipped by their overlap policy: claimed, then completed as skipped.</summary>
+    /// <summary>
+    /// Records occurrences skipped or dropped by their overlap policy (claimed, then completed as skipped, and counted
+    /// on their schedule), and withdraws those of schedules deleted meanwhile.
+    /// </summary>
     private async Task SkipAsync(List<WheelNode> nodes, DateTimeOffset now, CancellationToken stop)
     {
         var leases = await _store.ClaimAsync(nodes.ConvertAll(n => n.Id), now, _options.LeaseDuration, Owner, stop).ConfigureAwait(false);
         var completions = new List<RunCompletion>(leases.Count);
+        var counts = new Dictionary<string, (long Skipped, long Dropped)>(StringComparer.Ordinal);
+        var dropped = new HashSet<Guid>(_admission.Dropped);
         foreach (var lease in leases)
         {
-            var policy = _admission.OverlapOf(lease.Run.WorkflowName);
-            completions.Add(new RunCompletion(lease.Run.Id, lease.Token, RunStatus.Skipped, now, new RunError("Durable.Scheduling.OverlapPolicy", $"Skipped by overlap policy {policy}: an earlier run was still active.")));
-            SchedulingTelemetry.OccurrencesSkipped.Add(1, new KeyValuePair<string, object?>("workflow", lease.Run.WorkflowName));
+            string schedule = lease.Run.ScheduleId ?? lease.Run.WorkflowName;
+            var policy = _admission.OverlapOf(schedule, lease.Run.Overlap);
+            bool wasDropped = dropped.Contains(lease.Run.Id);
+            string what = wasDropped ? "Dropped from the buffer of overlap policy" : "Skipped by overlap policy";
+            completions.Add(new RunCompletion(lease.Run.Id, lease.Token, RunStatus.Skipped, now, new RunError("Durable.Scheduling.OverlapPolicy", $"{what} {policy}: an earlier run was still active.")));
+            var c = counts.GetValueOrDefault(schedule);
+            counts[schedule] = wasDropped ? (c.Skipped, c.Dropped + 1) : (c.Skipped + 1, c.Dropped);
+            SchedulingTelemetry.OccurrencesSkipped.Add(1, new KeyValuePair<string, object?>("workflow", lease.Run.WorkflowName), new KeyValuePair<string, object?>("schedule", schedule));
             Log.OccurrenceSkipped(_logger, lease.Run.WorkflowName, lease.Run.ScheduledTime, policy);
         }
 
@@ -297,6 +312,23 @@ internal sealed class Claimer
         {
             _tracked.Forget(node.Id);
         }
+
+        foreach (var (schedule, (skipped, droppedCount)) in counts)
+        {
+            await _store.AddScheduleCountsAsync(schedule, new ScheduleCounters { Skipped = skipped, Dropped = droppedCount }, 0, stop).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>Deletes pending runs of schedules deleted meanwhile (created by a pass that raced with the delete).</summary>
+    private async Task WithdrawAsync(List<WheelNode> nodes, CancellationToken stop)
+    {
+        await _store.DeleteAsync(nodes.ConvertAll(n => n.Id), stop).ConfigureAwait(false);
+        foreach (var node in nodes)
+        {
+            _tracked.Forget(node.Id);
+        }
+
+        nodes.Clear();
     }
 
     private sealed class ReadyOrder : IComparer<RunLease>

@@ -48,10 +48,10 @@ internal sealed class ExecutionTracker
         _writer = writer;
     }
 
-    /// <summary>Starts a claimed run of <paramref name="workflow"/> (looked up once, when the run was admitted): queued until <see cref="Launch"/>.</summary>
-    public RunExecution Start(RunLease lease, WorkflowDescriptor? workflow)
+    /// <summary>Starts a claimed run of <paramref name="workflow"/> (looked up once, when the run was admitted): queued until <see cref="Launch"/>. <paramref name="cancelledByOverlap"/>: its schedule's policy is CancelOther.</summary>
+    public RunExecution Start(RunLease lease, WorkflowDescriptor? workflow, bool cancelledByOverlap = false)
     {
-        bool cancellable = workflow?.Timeout is not null || workflow?.Schedule?.Overlap == OverlapPolicy.CancelOther;
+        bool cancellable = workflow?.Timeout is not null || cancelledByOverlap;
         RunExecution execution;
         if (_spare.Count > 0)
         {
@@ -103,12 +103,12 @@ internal sealed class ExecutionTracker
         return false;
     }
 
-    /// <summary>Cancels the running runs of a workflow (<see cref="OverlapPolicy.CancelOther"/>). Loop only.</summary>
-    public void CancelRunning(string workflow)
+    /// <summary>Cancels the running runs of a schedule (<see cref="OverlapPolicy.CancelOther"/>). Loop only.</summary>
+    public void CancelRunning(string schedule)
     {
         for (var execution = _executions.First; execution is not null; execution = execution.Next)
         {
-            if (execution.Lease.Run.WorkflowName == workflow)
+            if (execution.Lease.Run.Kind != RunKind.OneTime && execution.Lease.Run.ScheduleId == schedule)
             {
                 execution.CancelByOverlap();
             }

@@ -79,7 +79,7 @@ internal sealed class RunExecution : IDisposable, IThreadPoolWorkItem
     }
 
     /// <summary>The outcome to store.</summary>
-    public RunCompletion Completion() => new(Lease.Run.Id, Lease.Token, _status, new DateTimeOffset(_completedTicks, TimeSpan.Zero), _error);
+    public RunCompletion Completion() => new(Lease.Run.Id, Lease.Token, _status, new DateTimeOffset(_completedTicks, TimeSpan.Zero), _error) { ScheduleId = Lease.Run.ScheduleId };
 
     /// <summary>Runs the handler.</summary>
     void IThreadPoolWorkItem.Execute() => _ = _attempt.ExecuteAsync(this);

@@ -31,7 +31,7 @@ internal sealed class DueFeeder(ISchedulingStore store, TrackedRuns tracked, Fun
         {
             if (!tracked.Contains(run.Id))
             {
-                tracked.Track(run.Id, run.DueTime.UtcTicks, run.WorkflowName, run.Kind);
+                tracked.Track(run.Id, run.DueTime.UtcTicks, run.WorkflowName, run.Kind, run.ScheduleId, run.Overlap);
             }
         }
 
@@ -42,7 +42,7 @@ internal sealed class DueFeeder(ISchedulingStore store, TrackedRuns tracked, Fun
             {
                 if (!tracked.Contains(run.Id) && !executingHere(run.Id))
                 {
-                    tracked.Track(run.Id, now.UtcTicks, run.WorkflowName, run.Kind);
+                    tracked.Track(run.Id, now.UtcTicks, run.WorkflowName, run.Kind, run.ScheduleId, run.Overlap);
                 }
             }
         }

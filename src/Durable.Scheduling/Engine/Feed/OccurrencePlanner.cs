@@ -1,4 +1,5 @@
 using Durable.Scheduling.Diagnostics;
+using Durable.Scheduling.Engine.Schedules;
 using Durable.Scheduling.Engine.Timing;
 using Durable.Scheduling.Storage;
 using Microsoft.Extensions.Logging;
@@ -18,31 +19,26 @@ internal sealed class OccurrencePlanner
     private readonly SchedulingOptions _options;
     private readonly TrackedRuns _tracked;
     private readonly ILogger _logger;
+    private readonly ScheduleBook _book;
+    private readonly CodeSchedules _code;
     private readonly List<PlannedSchedule> _schedules = [];
-    private readonly Dictionary<string, PlannedSchedule> _byName = new(StringComparer.Ordinal);
     private readonly long _startedTicks;
+    private readonly Dictionary<string, long> _missed = new(StringComparer.Ordinal); // counted by catch-up, stored at the pass's end
     private bool _firstPass = true;
 
-    public OccurrencePlanner(ISchedulingStore store, SchedulingOptions options, IEnumerable<WorkflowDescriptor> workflows, TrackedRuns tracked, long startedTicks, ILogger logger)
+    public OccurrencePlanner(ISchedulingStore store, SchedulingOptions options, ScheduleBook book, CodeSchedules code, TrackedRuns tracked, long startedTicks, ILogger logger)
     {
+        _code = code;
         _store = store;
         _options = options;
+        _book = book;
         _tracked = tracked;
         _logger = logger;
         _startedTicks = startedTicks;
-        foreach (var workflow in workflows)
-        {
-            if (workflow.Schedule is not null)
-            {
-                var planned = new PlannedSchedule(workflow);
-                _schedules.Add(planned);
-                _byName.Add(workflow.Name, planned);
-            }
-        }
     }
 
     /// <summary>How many recurring schedules there are.</summary>
-    public int Count => _schedules.Count;
+    public int Count => _book.Count;
 
     /// <summary>
     /// Creates the occurrences up to the look-ahead past the next feed (so none falls between two feeds); those due
@@ -50,6 +46,24 @@ internal sealed class OccurrencePlanner
     /// </summary>
     public async Task MaterializeAsync(DateTimeOffset now, long wheelHorizonTicks, CancellationToken stop)
     {
+        await _code.SyncOnceAsync(new DateTimeOffset(_startedTicks, TimeSpan.Zero), stop).ConfigureAwait(false);
+        await _book.RefreshAsync(stop).ConfigureAwait(false);
+        var unparked = _book.TakeUnparked();
+        foreach (var id in unparked)
+        {
+            _tracked.Forget(id); // resumed (or deleted): the feed loads them again, after the catch-up policy decided
+        }
+
+        unparked.Clear();
+        _schedules.Clear();
+        foreach (var schedule in _book.All)
+        {
+            if (schedule.Runnable && !schedule.Paused)
+            {
+                _schedules.Add(schedule);
+            }
+        }
+
         if (_schedules.Count == 0)
         {
             return;
@@ -62,10 +76,17 @@ internal sealed class OccurrencePlanner
         {
             if (!state.Loaded)
             {
-                // A schedule never run starts at this scheduler's start: occurrences since then that could not be
-                // created (the store was unreachable) are caught up per policy like any other missed ones.
-                state.Watermark = (await _store.GetWatermarkAsync(state.Workflow.Name, stop).ConfigureAwait(false))?.UtcTicks ?? _startedTicks - 1;
+                // A schedule never run starts at this scheduler's start, or when its spec took effect if later:
+                // occurrences since then that could not be created (the store was unreachable) are caught up per
+                // policy like any other missed ones.
+                state.Watermark = (await _store.GetWatermarkAsync(state.WatermarkKey, stop).ConfigureAwait(false))?.UtcTicks ?? Math.Max(state.SpecSinceTicks, _startedTicks) - 1;
                 state.Loaded = true;
+            }
+
+            if (state.Limited && state.Watermark < until)
+            {
+                // Another instance may have used some of its runs: read what remains before creating any.
+                state.Remaining = (await _store.GetScheduleAsync(state.Id, stop).ConfigureAwait(false))?.RemainingRuns ?? 0;
             }
         }
 
@@ -82,14 +103,14 @@ internal sealed class OccurrencePlanner
         var toSkip = new List<(PlannedSchedule State, List<Guid> Ids)>();
         foreach (var state in _schedules)
         {
-            var schedule = state.Schedule;
-            if (state.Watermark >= until && overdue?.ContainsKey(state.Workflow.Name) != true)
+            var spec = state.Spec;
+            if (state.Watermark >= until && overdue?.ContainsKey(state.Id) != true)
             {
                 continue;
             }
 
             int before = runs.Count;
-            var stored = overdue?.GetValueOrDefault(state.Workflow.Name);
+            var stored = overdue?.GetValueOrDefault(state.Id);
             bool caughtUp = state.Watermark < now.UtcTicks - 1 || stored is { Count: > 0 };
             if (caughtUp)
             {
@@ -102,10 +123,12 @@ internal sealed class OccurrencePlanner
 
             long from = Math.Max(state.Watermark, now.UtcTicks - 1);
             long last = from;
-            for (long t = schedule.Cron.NextUtc(from, schedule.Zone, inclusive: false); t >= 0 && t <= until && runs.Count - before < MaxOccurrencesPerPass; t = schedule.Cron.NextUtc(t, schedule.Zone, inclusive: false))
+            long allowed = state.Limited ? Math.Max(0, state.Remaining - (runs.Count - before)) : long.MaxValue;
+            for (long t = spec.NextUtc(from); t >= 0 && t <= until && runs.Count - before < MaxOccurrencesPerPass && allowed > 0; t = spec.NextUtc(t))
             {
-                runs.Add(NewOccurrence(state.Workflow.Name, t, now));
+                runs.Add(NewOccurrence(state, t, now));
                 last = t;
+                allowed--;
             }
 
             if (runs.Count > before || caughtUp)
@@ -119,7 +142,7 @@ internal sealed class OccurrencePlanner
 
         foreach (var (state, ids) in toSkip)
         {
-            var reason = new RunError("Durable.Scheduling.CatchUpPolicy", $"Missed while nothing ran it; not run under catch-up policy {state.Schedule.CatchUp} (window {_options.CatchUpWindow}, at most {_options.MaxCatchUpRuns} runs).");
+            var reason = new RunError("Durable.Scheduling.CatchUpPolicy", $"Missed while nothing ran it; not run under catch-up policy {state.CatchUp} (window {state.CatchUpWindow ?? _options.CatchUpWindow}, at most {_options.MaxCatchUpRuns} runs).");
             foreach (var id in await _store.SkipPendingAsync(ids, now, reason, stop).ConfigureAwait(false))
             {
                 _tracked.Remove(id);
@@ -128,21 +151,47 @@ internal sealed class OccurrencePlanner
 
         if (runs.Count > 0)
         {
+            Dictionary<string, long>? created = null;
             foreach (var result in await _store.InsertAsync(runs, stop).ConfigureAwait(false))
             {
                 var run = result.Run;
+                if (result.Created)
+                {
+                    created ??= new(StringComparer.Ordinal);
+                    created[run.ScheduleId!] = created.GetValueOrDefault(run.ScheduleId!) + 1;
+                }
+
                 if (run.Status == RunStatus.Pending && run.DueTime.UtcTicks <= wheelHorizonTicks && !_tracked.Contains(run.Id))
                 {
-                    _tracked.Track(run.Id, run.DueTime.UtcTicks, run.WorkflowName, run.Kind);
+                    _tracked.Track(run.Id, run.DueTime.UtcTicks, run.WorkflowName, run.Kind, run.ScheduleId, run.Overlap);
                 }
+            }
+
+            foreach (var (id, count) in created ?? [])
+            {
+                var state = _book.Find(id);
+                bool limited = state?.Limited == true;
+                if (limited)
+                {
+                    state!.Remaining -= count;
+                }
+
+                await _store.AddScheduleCountsAsync(id, new ScheduleCounters { Runs = count }, limited ? count : 0, stop).ConfigureAwait(false);
             }
         }
 
         // Only now that the runs exist: a crash before this point re-creates them (idempotently) on restart.
         foreach (var (state, last) in advanced)
         {
-            await _store.AdvanceWatermarkAsync(state.Workflow.Name, new DateTimeOffset(last, TimeSpan.Zero), stop).ConfigureAwait(false);
+            await _store.AdvanceWatermarkAsync(state.WatermarkKey, new DateTimeOffset(last, TimeSpan.Zero), stop).ConfigureAwait(false);
         }
+
+        foreach (var (id, missed) in _missed)
+        {
+            await _store.AddScheduleCountsAsync(id, new ScheduleCounters { Missed = missed }, 0, stop).ConfigureAwait(false);
+        }
+
+        _missed.Clear();
     }
 
     /// <summary>
@@ -152,9 +201,9 @@ internal sealed class OccurrencePlanner
     /// </summary>
     private List<Guid> CatchUp(PlannedSchedule state, DateTimeOffset now, List<ScheduledRun> runs, List<(long Ticks, Guid Id)>? stored)
     {
-        var schedule = state.Schedule;
-        long windowStart = now.UtcTicks - _options.CatchUpWindow.Ticks;
-        int keep = schedule.CatchUp switch
+        var spec = state.Spec;
+        long windowStart = now.UtcTicks - (state.CatchUpWindow ?? _options.CatchUpWindow).Ticks;
+        int keep = state.CatchUp switch
         {
             CatchUpPolicy.ExactlyOncePerInterval => _options.MaxCatchUpRuns,
             CatchUpPolicy.Latest => 1,
@@ -189,25 +238,27 @@ internal sealed class OccurrencePlanner
             Consider(ticks, id);
         }
 
-        long t = schedule.Cron.NextUtc(state.Watermark, schedule.Zone, inclusive: false);
-        for (; t >= 0 && t < now.UtcTicks && missed < MaxOccurrencesCounted; t = schedule.Cron.NextUtc(t, schedule.Zone, inclusive: false))
+        long t = spec.NextUtc(state.Watermark);
+        for (; t >= 0 && t < now.UtcTicks && missed < MaxOccurrencesCounted; t = spec.NextUtc(t))
         {
             Consider(t, null);
         }
 
+        long allowed = state.Limited ? state.Remaining : long.MaxValue;
         foreach (var (occurrence, id) in kept)
         {
-            if (id is null)
+            if (id is null && allowed-- > 0)
             {
-                runs.Add(NewOccurrence(state.Workflow.Name, occurrence, now));
+                runs.Add(NewOccurrence(state, occurrence, now));
             }
         }
 
         long notRun = missed - kept.Count;
         if (notRun > 0)
         {
-            SchedulingTelemetry.OccurrencesMissed.Add(notRun, new KeyValuePair<string, object?>("workflow", state.Workflow.Name));
-            Log.OccurrencesMissed(_logger, state.Workflow.Name, notRun, new DateTimeOffset(from, TimeSpan.Zero), now, schedule.CatchUp);
+            SchedulingTelemetry.OccurrencesMissed.Add(notRun, new KeyValuePair<string, object?>("workflow", state.Workflow), new KeyValuePair<string, object?>("schedule", state.Id));
+            Log.OccurrencesMissed(_logger, state.Id, notRun, new DateTimeOffset(from, TimeSpan.Zero), now, state.CatchUp);
+            _missed[state.Id] = _missed.GetValueOrDefault(state.Id) + notRun;
         }
 
         state.Watermark = Math.Max(state.Watermark, now.UtcTicks - 1);
@@ -230,11 +281,11 @@ internal sealed class OccurrencePlanner
             var page = await _store.ListAsync(query, stop).ConfigureAwait(false);
             foreach (var run in page.Items)
             {
-                if (_byName.ContainsKey(run.WorkflowName) && run.DueTime.UtcTicks < now.UtcTicks - _options.PollInterval.Ticks)
+                if (run.ScheduleId is { } schedule && _book.Find(schedule) is { Runnable: true, Paused: false } && run.DueTime.UtcTicks < now.UtcTicks - _options.PollInterval.Ticks)
                 {
-                    if (!overdue.TryGetValue(run.WorkflowName, out var list))
+                    if (!overdue.TryGetValue(schedule, out var list))
                     {
-                        overdue[run.WorkflowName] = list = [];
+                        overdue[schedule] = list = [];
                     }
 
                     list.Add((run.ScheduledTime.UtcTicks, run.Id));
@@ -247,18 +298,18 @@ internal sealed class OccurrencePlanner
         return overdue;
     }
 
-    private static ScheduledRun NewOccurrence(string workflow, long ticks, DateTimeOffset now)
-    {
-        var instant = new DateTimeOffset(ticks, TimeSpan.Zero);
-        return new ScheduledRun
+    private static ScheduledRun NewOccurrence(PlannedSchedule schedule, long ticks, DateTimeOffset now) =>
+        new()
         {
             Id = RunIds.Next(now),
-            WorkflowName = workflow,
+            WorkflowName = schedule.Workflow,
+            ScheduleId = schedule.Id,
             Kind = RunKind.Occurrence,
-            ScheduledTime = instant,
-            DueTime = instant,
+            ScheduledTime = new DateTimeOffset(ticks, TimeSpan.Zero),
+            DueTime = new DateTimeOffset(ticks + schedule.Spec.JitterFor(schedule.Id, ticks), TimeSpan.Zero),
             Status = RunStatus.Pending,
+            Input = schedule.Input,
+            Metadata = schedule.Metadata,
             CreatedAt = now,
         };
-    }
 }

@@ -17,9 +17,9 @@ internal sealed class TrackedRuns
     }
 
     /// <summary>Files a run for its due instant and remembers it.</summary>
-    public void Track(Guid id, long dueTicks, string workflow, RunKind kind)
+    public void Track(Guid id, long dueTicks, string workflow, RunKind kind, string? schedule = null, OverlapPolicy? overlap = null)
     {
-        var node = NewNode(id, dueTicks, workflow, kind);
+        var node = NewNode(id, dueTicks, workflow, kind, ScheduleKeys.Of(kind, schedule, workflow), overlap);
         node.Tracked = true;
         _known[id] = node;
         _wheel.Add(node);
@@ -58,15 +58,15 @@ internal sealed class TrackedRuns
         }
     }
 
-    private WheelNode NewNode(Guid id, long dueTicks, string workflow, RunKind kind)
+    private WheelNode NewNode(Guid id, long dueTicks, string workflow, RunKind kind, string? schedule, OverlapPolicy? overlap)
     {
         if (_spareNodes.Count > 0)
         {
             var node = _spareNodes.Pop();
-            node.Reuse(id, dueTicks, workflow, kind);
+            node.Reuse(id, dueTicks, workflow, kind, schedule, overlap);
             return node;
         }
 
-        return new WheelNode(id, dueTicks, workflow, kind);
+        return new WheelNode(id, dueTicks, workflow, kind, schedule, overlap);
     }
 }

@@ -3,7 +3,7 @@ namespace Durable.Scheduling.Engine.Timing;
 /// <summary>An entry of the <see cref="TimerWheel"/>: a run due at an exact instant (UTC ticks).</summary>
 internal sealed class WheelNode
 {
-    public WheelNode(Guid id, long dueTicks, string workflow, RunKind kind) => Reuse(id, dueTicks, workflow, kind);
+    public WheelNode(Guid id, long dueTicks, string workflow, RunKind kind, string? schedule, OverlapPolicy? overlap) => Reuse(id, dueTicks, workflow, kind, schedule, overlap);
 
     public Guid Id { get; private set; }
 
@@ -12,6 +12,12 @@ internal sealed class WheelNode
     public string Workflow { get; private set; }
 
     public RunKind Kind { get; private set; }
+
+    /// <summary>The schedule whose overlap policy applies (null for a one-time run).</summary>
+    public string? Schedule { get; private set; }
+
+    /// <summary>The run's own overlap policy (a trigger's or backfill's), or null: its schedule's.</summary>
+    public OverlapPolicy? Overlap { get; private set; }
 
     /// <summary>True when the node is in the scheduler's known set (false for a run filed straight as due).</summary>
     public bool Tracked { get; set; }
@@ -24,8 +30,10 @@ internal sealed class WheelNode
     /// constructor's work too.
     /// </summary>
     [System.Diagnostics.CodeAnalysis.MemberNotNull(nameof(Workflow))]
-    public void Reuse(Guid id, long dueTicks, string workflow, RunKind kind)
+    public void Reuse(Guid id, long dueTicks, string workflow, RunKind kind, string? schedule, OverlapPolicy? overlap)
     {
+        Schedule = schedule;
+        Overlap = overlap;
         Id = id;
         DueTicks = dueTicks;
         Workflow = workflow;

@@ -34,6 +34,7 @@ public sealed class InMemorySchedulingStore : ISchedulingStore
     private readonly Dictionary<string, int> _workflowIds = new(StringComparer.Ordinal);
     private readonly List<string> _workflowNames = [];
     private readonly Dictionary<string, long> _watermarks = new(StringComparer.Ordinal);
+    private readonly InMemorySchedules _schedules = new();
     private readonly Dictionary<Guid, Lease> _leases = new(RunIdComparer.Instance); // runs in status Running, so lease expiry never scans every run
     private readonly Dictionary<Guid, Extra> _extras = new(RunIdComparer.Instance); // runs with a key, input, metadata or error
     private readonly Queue<Guid> _ended = new(); // runs in the order they ended (ids of runs since deleted are skipped)
@@ -103,9 +104,12 @@ public sealed class InMemorySchedulingStore : ISchedulingStore
     {
         int workflow = WorkflowId(run.WorkflowName);
         string? callerKey = null;
-        if (run.Kind == RunKind.Occurrence)
+        string? scheduleId = run.ScheduleId;
+        bool occurrenceKey = run.Kind is RunKind.Occurrence or RunKind.Backfill && run.HasDerivedKey;
+        int keySpace = occurrenceKey ? WorkflowId(scheduleId ?? run.WorkflowName) : workflow;
+        if (occurrenceKey)
         {
-            var key = (workflow, run.ScheduledTime.UtcTicks);
+            var key = (keySpace, run.ScheduledTime.UtcTicks);
             if (_occurrenceKeys.TryGetValue(key, out var existing))
             {
                 return new InsertResult(ToRun(existing, _runs[existing]), false);
@@ -133,14 +137,14 @@ public sealed class InMemorySchedulingStore : ISchedulingStore
             Scheduled = run.ScheduledTime.UtcTicks,
             Due = run.DueTime.UtcTicks,
             Created = run.CreatedAt.UtcTicks,
-            HasExtra = callerKey is not null || run.Input is not null || run.Metadata.Count > 0 || run.TraceParent is not null,
+            HasExtra = callerKey is not null || run.Input is not null || run.Metadata.Count > 0 || run.TraceParent is not null || OwnSchedule(run) is not null || run.Overlap is not null,
         };
         if (!_runs.TryAdd(run.Id, slot))
         {
             // A new key with an id already stored (a caller reusing ids): refused whole, the key taken back.
-            if (run.Kind == RunKind.Occurrence)
+            if (occurrenceKey)
             {
-                _occurrenceKeys.Remove((workflow, run.ScheduledTime.UtcTicks));
+                _occurrenceKeys.Remove((keySpace, run.ScheduledTime.UtcTicks));
             }
             else if (callerKey is not null)
             {
@@ -152,7 +156,7 @@ public sealed class InMemorySchedulingStore : ISchedulingStore
 
         if (slot.HasExtra)
         {
-            _extras[run.Id] = new Extra { CallerKey = callerKey, Input = run.Input, Metadata = run.Metadata.Count == 0 ? null : run.Metadata, TraceParent = run.TraceParent };
+            _extras[run.Id] = new Extra { CallerKey = callerKey, Input = run.Input, Metadata = run.Metadata.Count == 0 ? null : run.Metadata, TraceParent = run.TraceParent, ScheduleId = OwnSchedule(run), Overlap = run.Overlap };
         }
 
         AddDue(slot.Due, run.Id);
@@ -332,7 +336,8 @@ public sealed class InMemorySchedulingStore : ISchedulingStore
 
                     if (_runs.TryGetValue(id, out var slot) && slot.Status == RunStatus.Pending && slot.Due == due)
                     {
-                        items.Add(new DueRun(id, _workflowNames[slot.Workflow], slot.Kind, new DateTimeOffset(due, TimeSpan.Zero)));
+                        var extra = ExtraOf(id, slot);
+                        items.Add(new DueRun(id, _workflowNames[slot.Workflow], slot.Kind, new DateTimeOffset(due, TimeSpan.Zero), extra?.ScheduleId, extra?.Overlap));
                     }
                 }
             }
@@ -463,6 +468,11 @@ public sealed class InMemorySchedulingStore : ISchedulingStore
                 slot.Status = c.Status;
                 slot.Completed = c.CompletedAt.UtcTicks;
                 SetError(c.RunId, ref slot, c.Error);
+                if (c.ScheduleId is { } schedule)
+                {
+                    _schedules.CountCompletion(schedule, c.Status);
+                }
+
                 _ended.Enqueue(c.RunId);
                 if (_ended.Count > _maxEndedRuns)
                 {
@@ -578,12 +588,89 @@ public sealed class InMemorySchedulingStore : ISchedulingStore
     }
 
     /// <inheritdoc />
+    public ValueTask<bool> CreateScheduleAsync(StoredSchedule schedule, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(schedule);
+        cancellationToken.ThrowIfCancellationRequested();
+        lock (_lock)
+        {
+            return new(_schedules.Create(schedule));
+        }
+    }
+
+    /// <inheritdoc />
+    public ValueTask<StoredSchedule?> GetScheduleAsync(string id, CancellationToken cancellationToken)
+    {
+        cancellationToken.ThrowIfCancellationRequested();
+        lock (_lock)
+        {
+            return new(_schedules.Get(id));
+        }
+    }
+
+    /// <inheritdoc />
+    public ValueTask<StoredSchedulePage> ListSchedulesAsync(ScheduleQuery query, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(query);
+        cancellationToken.ThrowIfCancellationRequested();
+        lock (_lock)
+        {
+            return new(_schedules.List(query));
+        }
+    }
+
+    /// <inheritdoc />
+    public ValueTask<IReadOnlyList<StoredSchedule>> GetScheduleChangesAsync(long afterSequence, int limit, CancellationToken cancellationToken)
+    {
+        cancellationToken.ThrowIfCancellationRequested();
+        lock (_lock)
+        {
+            return new(_schedules.ChangesAfter(afterSequence, limit));
+        }
+    }
+
+    /// <inheritdoc />
+    public ValueTask<bool> UpdateScheduleAsync(StoredSchedule schedule, long expectedVersion, bool setRemainingRuns, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(schedule);
+        cancellationToken.ThrowIfCancellationRequested();
+        lock (_lock)
+        {
+            return new(_schedules.Update(schedule, expectedVersion, setRemainingRuns));
+        }
+    }
+
+    /// <inheritdoc />
+    public ValueTask<bool> DeleteScheduleAsync(string id, DateTimeOffset at, CancellationToken cancellationToken)
+    {
+        cancellationToken.ThrowIfCancellationRequested();
+        lock (_lock)
+        {
+            return new(_schedules.Delete(id, at));
+        }
+    }
+
+    /// <inheritdoc />
+    public ValueTask AddScheduleCountsAsync(string id, ScheduleCounters delta, long usedRuns, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(delta);
+        cancellationToken.ThrowIfCancellationRequested();
+        lock (_lock)
+        {
+            _schedules.AddCounts(id, delta, usedRuns);
+        }
+
+        return ValueTask.CompletedTask;
+    }
+
+    /// <inheritdoc />
     public ValueTask<int> PurgeAsync(DateTimeOffset endedBefore, int limit, CancellationToken cancellationToken)
     {
         cancellationToken.ThrowIfCancellationRequested();
         int purged = 0;
         lock (_lock)
         {
+            _schedules.PurgeDeleted(endedBefore.UtcTicks);
             // Oldest ended first; the look is bounded, so ids of runs deleted since they ended cannot hold the lock long.
             for (int looked = 0; purged < limit && looked < limit * 4 && _ended.TryPeek(out var id); looked++)
             {
@@ -654,13 +741,19 @@ public sealed class InMemorySchedulingStore : ISchedulingStore
     {
         _runs.Remove(id);
         _leases.Remove(id);
-        if (slot.Kind == RunKind.Occurrence)
+        Extra? extra = null;
+        if (slot.HasExtra)
         {
-            _occurrenceKeys.Remove((slot.Workflow, slot.Scheduled));
+            _extras.Remove(id, out extra);
         }
-        if (slot.HasExtra && _extras.Remove(id, out var extra) && extra.CallerKey is { } key)
+
+        if (extra?.CallerKey is { } key)
         {
             _callerKeys.Remove((slot.Workflow, key));
+        }
+        else if (slot.Kind is RunKind.Occurrence or RunKind.Backfill)
+        {
+            _occurrenceKeys.Remove((extra?.ScheduleId is { } schedule ? WorkflowIdOf(schedule) : slot.Workflow, slot.Scheduled));
         }
     }
 
@@ -744,6 +837,11 @@ public sealed class InMemorySchedulingStore : ISchedulingStore
             return false;
         }
 
+        if (query.ScheduleId is { } scheduleId && (ExtraOf(id, slot)?.ScheduleId ?? (slot.Kind == RunKind.Occurrence ? _workflowNames[slot.Workflow] : null)) != scheduleId)
+        {
+            return false;
+        }
+
         if (query.Kinds is { Count: > 0 } kinds && !kinds.Contains(slot.Kind))
         {
             return false;
@@ -799,5 +897,11 @@ public sealed class InMemorySchedulingStore : ISchedulingStore
             CompletedAt = slot.Completed > 0 && slot.Status is not (RunStatus.Pending or RunStatus.Running) ? new DateTimeOffset(slot.Completed, TimeSpan.Zero) : null,
             Error = extra?.Error,
             TraceParent = extra?.TraceParent,
+            ScheduleId = extra?.ScheduleId,
+            Overlap = extra?.Overlap,
         };
+
+    /// <summary>The run's schedule id when it is not the one implied (an occurrence's workflow), else null.</summary>
+    private static string? OwnSchedule(ScheduledRun run) =>
+        run.ScheduleId is { } id && (run.Kind != RunKind.Occurrence || id != run.WorkflowName) ? id : null;
 }

@@ -47,6 +47,8 @@ internal sealed class Extra
     public IReadOnlyDictionary<string, string>? Metadata;
     public RunError? Error;
     public string? TraceParent;
+    public string? ScheduleId; // when not the occurrence's workflow
+    public OverlapPolicy? Overlap;
 }
 
 /// <summary>The lease of a running run.</summary>

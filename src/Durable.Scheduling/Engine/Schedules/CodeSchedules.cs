@@ -1,0 +1,86 @@
+using Durable.Scheduling.Schedules;
+using Durable.Scheduling.Storage;
+
+namespace Durable.Scheduling.Engine.Schedules;
+
+/// <summary>
+/// Stores the code-defined schedules (<c>[Scheduled]</c>) as schedules named after their workflows: created at the first
+/// start, their spec and policies re-applied from code at every start, their state (pause, note, counters, watermark)
+/// kept. Run once by the loop's first feed (retried with it while the store is down).
+/// </summary>
+internal sealed class CodeSchedules(ISchedulingStore store, IEnumerable<WorkflowDescriptor> workflows)
+{
+    private const int MaxAttempts = 10;
+    private bool _done;
+
+    /// <summary>The ids of the schedules this process defines in code.</summary>
+    public HashSet<string> Ids { get; } = [.. workflows.Where(w => w.Schedule is not null).Select(w => w.Name)];
+
+    public async Task SyncOnceAsync(DateTimeOffset now, CancellationToken stop)
+    {
+        if (_done)
+        {
+            return;
+        }
+
+        foreach (var workflow in workflows)
+        {
+            if (workflow.Schedule is { } schedule)
+            {
+                await SyncAsync(workflow.Name, schedule, now, stop).ConfigureAwait(false);
+            }
+        }
+
+        _done = true;
+    }
+
+    private async Task SyncAsync(string name, RecurringSchedule schedule, DateTimeOffset now, CancellationToken stop)
+    {
+        for (int attempt = 0; attempt < MaxAttempts; attempt++)
+        {
+            var current = await store.GetScheduleAsync(name, stop).ConfigureAwait(false);
+            if (current is { CodeDefined: false })
+            {
+                Ids.Remove(name); // a schedule made at run time holds the name: it stays as it is, and the code's is not run
+                return;
+            }
+
+            var spec = schedule.Spec;
+            if (schedule.IsInterval)
+            {
+                // First run at once: the phase is the instant the schedule was first stored, kept while the interval is.
+                var every = spec.Intervals[0].Every;
+                var kept = current is null ? null : ScheduleDocument.FromJson(current.Definition).Spec.Intervals.FirstOrDefault(i => i.Every == every);
+                long phase = kept?.Offset.Ticks ?? ((now.UtcTicks - DateTime.UnixEpoch.Ticks) % every.Ticks / TimeSpan.TicksPerSecond * TimeSpan.TicksPerSecond);
+                spec = spec with { Intervals = [new ScheduleInterval(every, TimeSpan.FromTicks(phase))] };
+            }
+
+            string definition = new ScheduleDocument { Spec = spec, CatchUp = schedule.CatchUp, Overlap = schedule.Overlap }.ToJson();
+            if (current is null)
+            {
+                var created = new StoredSchedule
+                {
+                    Id = name,
+                    WorkflowName = name,
+                    Definition = definition,
+                    CodeDefined = true,
+                    CreatedAt = now,
+                    UpdatedAt = now,
+                    SpecSince = now,
+                };
+                if (await store.CreateScheduleAsync(created, stop).ConfigureAwait(false))
+                {
+                    return;
+                }
+
+                continue; // another instance stored it meanwhile
+            }
+
+            if (current.Definition == definition ||
+                await store.UpdateScheduleAsync(current with { Definition = definition, UpdatedAt = now }, current.Version, setRemainingRuns: false, stop).ConfigureAwait(false))
+            {
+                return;
+            }
+        }
+    }
+}

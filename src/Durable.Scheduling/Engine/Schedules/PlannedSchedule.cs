@@ -1,0 +1,67 @@
+using Durable.Scheduling.Schedules;
+
+namespace Durable.Scheduling.Engine.Schedules;
+
+/// <summary>A recurring schedule as the loop keeps it: what it fires, its state, and how far its occurrences exist.</summary>
+internal sealed class PlannedSchedule
+{
+    public required string Id { get; init; }
+
+    public required string Workflow { get; init; }
+
+    public required CompiledSpec Spec { get; init; }
+
+    public required CatchUpPolicy CatchUp { get; init; }
+
+    /// <summary>The schedule's catch-up window, or null for the options'.</summary>
+    public TimeSpan? CatchUpWindow { get; init; }
+
+    public required OverlapPolicy Overlap { get; init; }
+
+    public string? Input { get; init; }
+
+    public IReadOnlyDictionary<string, string> Metadata { get; init; } = ScheduledRun.EmptyMetadata;
+
+    public bool Paused { get; init; }
+
+    /// <summary>True when the occurrences it may still create are limited.</summary>
+    public bool Limited { get; init; }
+
+    /// <summary>Occurrences it may still create, when <see cref="Limited"/> (read from the store before creating).</summary>
+    public long Remaining { get; set; }
+
+    public bool CodeDefined { get; init; }
+
+    /// <summary>When its spec took effect (UTC ticks).</summary>
+    public long SpecSinceTicks { get; init; }
+
+    /// <summary>
+    /// The watermark's name: the id for a code-defined schedule (as before schedules were stored), the id and the
+    /// instant its spec took effect for one made at run time, so an updated spec starts afresh from then.
+    /// </summary>
+    public string WatermarkKey => CodeDefined ? Id : $"{Id}~{SpecSinceTicks}";
+
+    /// <summary>True once the stored watermark was read.</summary>
+    public bool Loaded { get; set; }
+
+    /// <summary>UTC ticks: every occurrence at or before it has its run.</summary>
+    public long Watermark { get; set; }
+
+    /// <summary>Occurrences that fell due while it was paused, kept pending and out of the wheel.</summary>
+    public List<Guid> Parked { get; set; } = [];
+
+    /// <summary>True when this process defines its workflow (it creates and runs occurrences only then).</summary>
+    public bool Runnable { get; init; }
+
+    /// <summary>Carries over what the loop learnt of the previous state of the same schedule.</summary>
+    public void ContinueFrom(PlannedSchedule previous)
+    {
+        if (previous.WatermarkKey == WatermarkKey)
+        {
+            Loaded = previous.Loaded;
+            Watermark = previous.Watermark;
+        }
+
+        Parked = previous.Parked;
+    }
+}

@@ -1,0 +1,170 @@
+using System.Text.Json;
+using Durable.Scheduling.Diagnostics;
+using Durable.Scheduling.Schedules;
+using Durable.Scheduling.Storage;
+using Microsoft.Extensions.Logging;
+
+namespace Durable.Scheduling.Engine.Schedules;
+
+/// <summary>What admission does with a due run of a schedule, beyond its overlap policy.</summary>
+internal enum ScheduleGate
+{
+    /// <summary>Admit it.</summary>
+    Open,
+
+    /// <summary>An occurrence of a paused schedule: keep it pending until the schedule is resumed.</summary>
+    Parked,
+
+    /// <summary>An occurrence of a deleted schedule (created by a pass that raced with the delete): withdraw it.</summary>
+    Deleted,
+}
+
+/// <summary>
+/// The recurring schedules the loop knows: read from the store's change sequence every feed, and at once from changes
+/// this process made (through the inbox). Owned by the loop; not thread-safe.
+/// </summary>
+internal sealed class ScheduleBook(ISchedulingStore store, Func<string, WorkflowDescriptor?> find, IReadOnlySet<string> codeDefinedHere, ILogger logger)
+{
+    private const int ChangesPerRead = 1000;
+    private readonly Dictionary<string, PlannedSchedule> _byId = new(StringComparer.Ordinal);
+    private readonly HashSet<string> _deleted = new(StringComparer.Ordinal);
+    private readonly HashSet<string> _reported = new(StringComparer.Ordinal);
+    private readonly List<Guid> _unparked = [];
+    private readonly Dictionary<string, long> _sequences = new(StringComparer.Ordinal);
+    private long _sequence;
+
+    public IEnumerable<PlannedSchedule> All => _byId.Values;
+
+    public int Count => _byId.Count;
+
+    public PlannedSchedule? Find(string id) => _byId.GetValueOrDefault(id);
+
+    public OverlapPolicy OverlapOf(string schedule) => _byId.TryGetValue(schedule, out var s) ? s.Overlap : OverlapPolicy.AllowAll;
+
+    public ScheduleGate Gate(string schedule, RunKind kind)
+    {
+        if (kind != RunKind.Occurrence)
+        {
+            return ScheduleGate.Open; // triggers and backfills run also while paused
+        }
+
+        if (_byId.TryGetValue(schedule, out var s))
+        {
+            return s.Paused ? ScheduleGate.Parked : ScheduleGate.Open;
+        }
+
+        return _deleted.Contains(schedule) ? ScheduleGate.Deleted : ScheduleGate.Open;
+    }
+
+    public void Park(string schedule, Guid id) => _byId[schedule].Parked.Add(id);
+
+    /// <summary>Runs parked while their schedule was paused, now resumed or deleted: the loop forgets them, so the feed loads them again.</summary>
+    public List<Guid> TakeUnparked() => _unparked;
+
+    /// <summary>Reads every schedule changed since the last read.</summary>
+    public async Task RefreshAsync(CancellationToken stop)
+    {
+        IReadOnlyList<StoredSchedule> changes;
+        do
+        {
+            changes = await store.GetScheduleChangesAsync(_sequence, ChangesPerRead, stop).ConfigureAwait(false);
+            foreach (var schedule in changes)
+            {
+                Apply(schedule, fromStore: true);
+            }
+        }
+        while (changes.Count == ChangesPerRead);
+    }
+
+    /// <summary>Takes in one schedule's new state (from the store, or from a change made in this process).</summary>
+    public void Apply(StoredSchedule stored, bool fromStore)
+    {
+        if (fromStore)
+        {
+            _sequence = Math.Max(_sequence, stored.Sequence); // a local change's sequence may not be every change's up to it
+        }
+
+        if (stored.Sequence < _sequences.GetValueOrDefault(stored.Id))
+        {
+            return; // an older state than one applied already (a local change raced with a read of the store)
+        }
+
+        _sequences[stored.Id] = stored.Sequence;
+        _byId.TryGetValue(stored.Id, out var previous);
+        if (stored.Deleted)
+        {
+            _byId.Remove(stored.Id);
+            _deleted.Add(stored.Id);
+            if (previous is not null)
+            {
+                _unparked.AddRange(previous.Parked);
+            }
+
+            return;
+        }
+
+        _deleted.Remove(stored.Id);
+        var planned = Parse(stored);
+        if (planned is null)
+        {
+            _byId.Remove(stored.Id);
+            return;
+        }
+
+        if (previous is not null)
+        {
+            planned.ContinueFrom(previous);
+            if (!planned.Paused && planned.Parked.Count > 0)
+            {
+                _unparked.AddRange(planned.Parked);
+                planned.Parked = [];
+            }
+        }
+
+        _byId[stored.Id] = planned;
+    }
+
+    private PlannedSchedule? Parse(StoredSchedule stored)
+    {
+        try
+        {
+            var document = ScheduleDocument.FromJson(stored.Definition);
+            // A code-defined schedule runs only where its code is (its [Scheduled] attribute may have been removed
+            // while the workflow stayed); one made at run time wherever its workflow is defined.
+            var workflow = find(stored.WorkflowName);
+            bool runnable = workflow is not null && (!stored.CodeDefined || codeDefinedHere.Contains(stored.Id));
+            if (!runnable && _reported.Add(stored.Id))
+            {
+                Log.ScheduleWithoutWorkflow(logger, stored.Id, stored.WorkflowName);
+            }
+
+            return new PlannedSchedule
+            {
+                Id = stored.Id,
+                Workflow = stored.WorkflowName,
+                Spec = CompiledSpec.Compile(document.Spec),
+                CatchUp = document.CatchUp,
+                CatchUpWindow = document.CatchUpWindow,
+                Overlap = document.Overlap,
+                Input = document.Input is { } input ? input.GetRawText() : null,
+                Metadata = stored.Metadata,
+                Paused = stored.Paused,
+                Limited = stored.RemainingRuns is not null,
+                Remaining = stored.RemainingRuns ?? long.MaxValue,
+                CodeDefined = stored.CodeDefined,
+                SpecSinceTicks = stored.SpecSince.UtcTicks,
+                Runnable = runnable,
+            };
+        }
+        catch (Exception e) when (e is JsonException or ScheduleSpecException or NotSupportedException)
+        {
+            // A definition this process cannot read (written by a newer version, or a zone unknown on this machine).
+            if (_reported.Add(stored.Id + "\0unreadable"))
+            {
+                Log.ScheduleUnreadable(logger, e, stored.Id);
+            }
+
+            return null;
+        }
+    }
+}

@@ -1,0 +1,532 @@
+using System.Text.Json;
+using Durable.Scheduling.Engine;
+using Durable.Scheduling.Storage;
+
+namespace Durable.Scheduling.Schedules;
+
+/// <summary>The <see cref="ISchedules"/> behind dependency injection: validates, stores, and tells the engine.</summary>
+internal sealed class ScheduleClient(ISchedulingStore store, WorkflowRegistry registry, IRunChanges changes, SchedulingOptions options, TimeProvider time) : ISchedules
+{
+    private const int MaxIdLength = 200;
+    private const int MaxUpdateAttempts = 10;
+    private const int MaxBackfill = 10_000;
+    private static readonly TimeSpan[] s_recentWindows = [TimeSpan.FromMinutes(10), TimeSpan.FromDays(1), TimeSpan.FromDays(30), TimeSpan.FromDays(3650)];
+
+    public async ValueTask<ScheduleDescription> CreateAsync(ScheduleDefinition definition, bool paused = false, CancellationToken cancellationToken = default)
+    {
+        var (document, _) = Validate(definition);
+        var now = time.GetUtcNow();
+        var stored = new StoredSchedule
+        {
+            Id = definition.Id,
+            WorkflowName = definition.WorkflowName,
+            Definition = document.ToJson(),
+            Metadata = definition.Metadata,
+            Paused = paused,
+            CreatedAt = now,
+            UpdatedAt = now,
+            SpecSince = now,
+            RemainingRuns = definition.MaxRuns,
+        };
+        if (!await store.CreateScheduleAsync(stored, cancellationToken).ConfigureAwait(false))
+        {
+            throw new ScheduleStateException(definition.Id, ScheduleRefusal.AlreadyExists, $"A schedule '{definition.Id}' exists already; use CreateOrUpdateAsync to change it.");
+        }
+
+        return await AppliedAsync(definition.Id, cancellationToken).ConfigureAwait(false);
+    }
+
+    public async ValueTask<ScheduleDescription> CreateOrUpdateAsync(ScheduleDefinition definition, CancellationToken cancellationToken = default)
+    {
+        Validate(definition);
+        for (int attempt = 0; attempt < MaxUpdateAttempts; attempt++)
+        {
+            var current = await store.GetScheduleAsync(definition.Id, cancellationToken).ConfigureAwait(false);
+            if (current is null)
+            {
+                try
+                {
+                    return await CreateAsync(definition, paused: false, cancellationToken).ConfigureAwait(false);
+                }
+                catch (ScheduleStateException e) when (e.Reason == ScheduleRefusal.AlreadyExists)
+                {
+                    continue; // created meanwhile by another caller: update it
+                }
+            }
+
+            RefuseCodeDefined(current, "update");
+            if (await TryUpdateAsync(current, _ => definition, cancellationToken).ConfigureAwait(false) is { } done)
+            {
+                return done;
+            }
+        }
+
+        throw Conflict(definition.Id);
+    }
+
+    public async ValueTask<ScheduleDescription> DescribeAsync(string id, int nextFireTimes = 10, int recentRuns = 10, CancellationToken cancellationToken = default)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(nextFireTimes);
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(nextFireTimes, 1000);
+        ArgumentOutOfRangeException.ThrowIfNegative(recentRuns);
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(recentRuns, 1000);
+        var stored = await GetAsync(id, cancellationToken).ConfigureAwait(false);
+        var document = ScheduleDocument.FromJson(stored.Definition);
+        var now = time.GetUtcNow();
+        int count = (int)Math.Min(nextFireTimes, stored.RemainingRuns ?? long.MaxValue);
+        return new ScheduleDescription
+        {
+            Definition = document.ToDefinition(stored.Id, stored.WorkflowName, stored.Metadata),
+            Paused = stored.Paused,
+            Note = stored.Note,
+            CodeDefined = stored.CodeDefined,
+            Orphaned = registry.Find(stored.WorkflowName) is null,
+            CreatedAt = stored.CreatedAt,
+            UpdatedAt = stored.UpdatedAt,
+            Version = stored.Version,
+            Counters = stored.Counters,
+            RemainingRuns = stored.RemainingRuns,
+            NextFireTimes = count == 0 ? [] : CompiledSpec.Compile(document.Spec).Preview(now, count),
+            RecentRuns = recentRuns == 0 ? [] : await RecentRunsAsync(id, now, recentRuns, cancellationToken).ConfigureAwait(false),
+        };
+    }
+
+    public async ValueTask<SchedulePage> ListAsync(ScheduleQuery query, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(query);
+        ArgumentOutOfRangeException.ThrowIfLessThan(query.PageSize, 1, nameof(query));
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(query.PageSize, 1000, nameof(query));
+        var page = await store.ListSchedulesAsync(query, cancellationToken).ConfigureAwait(false);
+        var now = time.GetUtcNow();
+        var items = new List<ScheduleSummary>(page.Items.Count);
+        foreach (var s in page.Items)
+        {
+            DateTimeOffset? next = null;
+            if (s.RemainingRuns is not 0)
+            {
+                try
+                {
+                    long t = CompiledSpec.Compile(ScheduleDocument.FromJson(s.Definition).Spec).NextUtc(now.UtcTicks);
+                    next = t < 0 ? null : new DateTimeOffset(t, TimeSpan.Zero);
+                }
+                catch (Exception e) when (e is JsonException or ScheduleSpecException)
+                {
+                    next = null; // unreadable here (a newer version wrote it): listed without a next fire time
+                }
+            }
+
+            items.Add(new ScheduleSummary(s.Id, s.WorkflowName, s.Paused, s.Note, s.CodeDefined, next, s.Counters, s.Metadata));
+        }
+
+        return new SchedulePage(items, page.ContinuationToken);
+    }
+
+    public ValueTask PauseAsync(string id, string? note = null, CancellationToken cancellationToken = default) =>
+        SetPausedAsync(id, paused: true, note, cancellationToken);
+
+    public ValueTask ResumeAsync(string id, string? note = null, CancellationToken cancellationToken = default) =>
+        SetPausedAsync(id, paused: false, note, cancellationToken);
+
+    public async ValueTask<ScheduledRun> TriggerAsync(string id, OverlapPolicy? overlap = null, string? idempotencyKey = null, CancellationToken cancellationToken = default)
+    {
+        CheckOverlap(overlap, nameof(overlap));
+        if (idempotencyKey is { Length: 0 })
+        {
+            throw new ArgumentException("The idempotency key must not be empty; pass null for none.", nameof(idempotencyKey));
+        }
+
+        var stored = await GetAsync(id, cancellationToken).ConfigureAwait(false);
+        var document = ScheduleDocument.FromJson(stored.Definition);
+        var now = time.GetUtcNow();
+        var runId = RunIds.Next(now);
+        var run = new ScheduledRun
+        {
+            Id = runId,
+            WorkflowName = stored.WorkflowName,
+            ScheduleId = id,
+            Kind = RunKind.Triggered,
+            IdempotencyKey = idempotencyKey is null ? null! : RunKeys.Triggered(id, idempotencyKey, runId),
+            ScheduledTime = now,
+            DueTime = now,
+            Status = RunStatus.Pending,
+            Input = document.Input?.GetRawText(),
+            Metadata = stored.Metadata,
+            Overlap = overlap,
+            CreatedAt = now,
+        };
+        var result = await store.InsertOneAsync(run, cancellationToken).ConfigureAwait(false);
+        if (result.Created)
+        {
+            await store.AddScheduleCountsAsync(id, new ScheduleCounters { Runs = 1 }, 0, cancellationToken).ConfigureAwait(false);
+            changes.Created(result.Run, now);
+        }
+
+        return result.Run;
+    }
+
+    public async ValueTask<IReadOnlyList<Guid>> BackfillAsync(string id, DateTimeOffset rangeStart, DateTimeOffset rangeEnd, OverlapPolicy? overlap = null, CancellationToken cancellationToken = default)
+    {
+        CheckOverlap(overlap, nameof(overlap));
+        var now = time.GetUtcNow();
+        var (start, end) = (rangeStart, rangeEnd);
+        if (end <= start)
+        {
+            throw new ArgumentException($"The range [{start:O}, {end:O}) is empty or reversed.", nameof(rangeEnd));
+        }
+
+        if (end > now)
+        {
+            throw new ArgumentException($"A backfill runs past fire times: its end {end:O} is after now ({now:O}).", nameof(rangeEnd));
+        }
+
+        var stored = await GetAsync(id, cancellationToken).ConfigureAwait(false);
+        var document = ScheduleDocument.FromJson(stored.Definition);
+        var spec = CompiledSpec.Compile(document.Spec);
+        var instants = new List<long>();
+        for (long t = spec.NextUtc(start.UtcTicks - 1); t >= 0 && t < end.UtcTicks; t = spec.NextUtc(t))
+        {
+            if (instants.Count == MaxBackfill)
+            {
+                throw new ArgumentException($"The range holds more than {MaxBackfill:N0} fire times; backfill it in parts.", nameof(rangeEnd));
+            }
+
+            instants.Add(t);
+        }
+
+        string? input = document.Input?.GetRawText();
+        ScheduledRun NewRun(long ticks, string? key) => new()
+        {
+            Id = RunIds.Next(now),
+            WorkflowName = stored.WorkflowName,
+            ScheduleId = id,
+            Kind = RunKind.Backfill,
+            IdempotencyKey = key!,
+            ScheduledTime = new DateTimeOffset(ticks, TimeSpan.Zero),
+            DueTime = new DateTimeOffset(ticks, TimeSpan.Zero),
+            Status = RunStatus.Pending,
+            Input = input,
+            Metadata = stored.Metadata,
+            Overlap = overlap,
+            CreatedAt = now,
+        };
+
+        // Under the occurrence's own key first (a fire time runs once, however it came to run); a fire time whose
+        // occurrence was skipped runs under a key of its own, so a second backfill finds it too.
+        var first = await store.InsertAsync([.. instants.Select(t => NewRun(t, null))], cancellationToken).ConfigureAwait(false);
+        var ids = new Guid[instants.Count];
+        var again = new List<(int Index, ScheduledRun Run)>();
+        var made = new List<ScheduledRun>();
+        for (int i = 0; i < first.Count; i++)
+        {
+            ids[i] = first[i].Run.Id;
+            if (first[i].Created)
+            {
+                made.Add(first[i].Run);
+            }
+            else if (first[i].Run.Status == RunStatus.Skipped)
+            {
+                again.Add((i, NewRun(instants[i], RunKeys.Occurrence(id, new DateTimeOffset(instants[i], TimeSpan.Zero)) + "~backfill")));
+            }
+        }
+
+        if (again.Count > 0)
+        {
+            var second = await store.InsertAsync([.. again.Select(a => a.Run)], cancellationToken).ConfigureAwait(false);
+            for (int i = 0; i < second.Count; i++)
+            {
+                ids[again[i].Index] = second[i].Run.Id;
+                if (second[i].Created)
+                {
+                    made.Add(second[i].Run);
+                }
+            }
+        }
+
+        if (made.Count > 0)
+        {
+            await store.AddScheduleCountsAsync(id, new ScheduleCounters { Runs = made.Count }, 0, cancellationToken).ConfigureAwait(false);
+            foreach (var run in made)
+            {
+                changes.Created(run, now);
+            }
+        }
+
+        return ids;
+    }
+
+    public async ValueTask<ScheduleDescription> UpdateAsync(string id, Func<ScheduleDefinition, ScheduleDefinition?> update, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(update);
+        for (int attempt = 0; attempt < MaxUpdateAttempts; attempt++)
+        {
+            var current = await GetAsync(id, cancellationToken).ConfigureAwait(false);
+            RefuseCodeDefined(current, "update");
+            if (await TryUpdateAsync(current, update, cancellationToken).ConfigureAwait(false) is { } done)
+            {
+                return done;
+            }
+        }
+
+        throw Conflict(id);
+    }
+
+    public async ValueTask<bool> DeleteAsync(string id, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(id);
+        var current = await store.GetScheduleAsync(id, cancellationToken).ConfigureAwait(false);
+        if (current is null)
+        {
+            return false;
+        }
+
+        RefuseCodeDefined(current, "delete");
+        var now = time.GetUtcNow();
+        if (!await store.DeleteScheduleAsync(id, now, cancellationToken).ConfigureAwait(false))
+        {
+            return false;
+        }
+
+        changes.ScheduleChanged(current with { Deleted = true, Sequence = current.Sequence + 1 });
+        await WithdrawPendingAsync(new RunQuery { ScheduleId = id, Statuses = [RunStatus.Pending] }, cancellationToken).ConfigureAwait(false);
+        return true;
+    }
+
+    public IReadOnlyList<FireTime> Preview(ScheduleSpec spec, int count, DateTimeOffset? from = null)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(count);
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(count, CronSchedule.MaxPreviewCount);
+        return CompiledSpec.Compile(spec).Preview(from ?? time.GetUtcNow(), count);
+    }
+
+    /// <summary>Validates a definition: the spec, the workflow, the input, metadata and policies.</summary>
+    internal (ScheduleDocument Document, CompiledSpec Spec) Validate(ScheduleDefinition? definition)
+    {
+        if (definition is null)
+        {
+            throw new ScheduleSpecException("definition", "is null.");
+        }
+
+        if (string.IsNullOrWhiteSpace(definition.Id) || definition.Id.Length > MaxIdLength || definition.Id.Any(char.IsControl))
+        {
+            throw new ScheduleSpecException("Id", $"'{definition.Id}' must be 1 to {MaxIdLength} characters, not blank, without control characters.");
+        }
+
+        var spec = CompiledSpec.Compile(definition.Spec);
+        var workflow = registry.Find(definition.WorkflowName ?? "");
+        if (workflow is null)
+        {
+            var known = string.Join(", ", registry.All.Select(w => w.Name).Order(StringComparer.Ordinal).Take(20));
+            throw new ScheduleSpecException("WorkflowName", $"unknown workflow '{definition.WorkflowName}'. Known workflows: {(known.Length == 0 ? "none" : known)}.");
+        }
+
+        if (!Enum.IsDefined(definition.CatchUp))
+        {
+            throw new ScheduleSpecException("CatchUp", $"{definition.CatchUp} is not a defined CatchUpPolicy.");
+        }
+
+        if (!Enum.IsDefined(definition.Overlap))
+        {
+            throw new ScheduleSpecException("Overlap", $"{definition.Overlap} is not a defined OverlapPolicy.");
+        }
+
+        if (definition.CatchUpWindow is { } window && window <= TimeSpan.Zero)
+        {
+            throw new ScheduleSpecException("CatchUpWindow", $"{window} must be positive (null for the options' window).");
+        }
+
+        if (definition.MaxRuns is < 1)
+        {
+            throw new ScheduleSpecException("MaxRuns", $"{definition.MaxRuns} must be at least 1 (null for no limit).");
+        }
+
+        foreach (var (key, value) in definition.Metadata ?? throw new ScheduleSpecException("Metadata", "is null; leave it unset for none."))
+        {
+            if (string.IsNullOrEmpty(key) || value is null)
+            {
+                throw new ScheduleSpecException("Metadata", $"key '{key}' is empty or its value is null.");
+            }
+        }
+
+        return (ScheduleDocument.From(definition, Input(workflow, definition.Input)), spec);
+    }
+
+    /// <summary>The input as JSON, checked against what the workflow takes.</summary>
+    private JsonElement? Input(WorkflowDescriptor workflow, object? input)
+    {
+        var expected = workflow.Invoker.InputType;
+        if (input is null)
+        {
+            return expected is not null && workflow.Invoker.InputRequired
+                ? throw new ScheduleSpecException("Input", $"workflow '{workflow.Name}' requires an input of type {expected.FullName}; none was given.")
+                : null;
+        }
+
+        if (expected is null)
+        {
+            throw new ScheduleSpecException("Input", $"workflow '{workflow.Name}' takes no input; an input of type {input.GetType().FullName} was given.");
+        }
+
+        try
+        {
+            if (input is JsonElement json)
+            {
+                _ = JsonSerializer.Deserialize(json, expected, options.JsonSerializerOptions); // it must read as the type
+                return json.Clone();
+            }
+
+            if (!expected.IsInstanceOfType(input))
+            {
+                throw new ScheduleSpecException("Input", $"workflow '{workflow.Name}' takes an input of type {expected.FullName}; an input of type {input.GetType().FullName} was given.");
+            }
+
+            var element = JsonSerializer.SerializeToElement(input, expected, options.JsonSerializerOptions);
+            return element.GetRawText().Length > options.MaxInputBytes
+                ? throw new ScheduleSpecException("Input", $"the input's JSON is over the limit of {options.MaxInputBytes:N0} bytes (SchedulingOptions.MaxInputBytes).")
+                : element;
+        }
+        catch (Exception e) when (e is JsonException or NotSupportedException)
+        {
+            throw new ScheduleSpecException("Input", $"does not serialize as {expected.FullName}: {e.Message}", e);
+        }
+    }
+
+    private async Task<ScheduleDescription?> TryUpdateAsync(StoredSchedule current, Func<ScheduleDefinition, ScheduleDefinition?> update, CancellationToken cancellationToken)
+    {
+        var oldDocument = ScheduleDocument.FromJson(current.Definition);
+        var old = oldDocument.ToDefinition(current.Id, current.WorkflowName, current.Metadata);
+        var changed = update(old);
+        if (changed is null)
+        {
+            return await DescribeAsync(current.Id, cancellationToken: cancellationToken).ConfigureAwait(false);
+        }
+
+        if (changed.Id != current.Id)
+        {
+            throw new ScheduleSpecException("Id", $"an update cannot change the id ('{current.Id}' to '{changed.Id}').");
+        }
+
+        var (document, _) = Validate(changed);
+        bool metadataSame = changed.Metadata.Count == current.Metadata.Count && changed.Metadata.All(p => current.Metadata.TryGetValue(p.Key, out var v) && v == p.Value);
+        if (document.ToJson() == oldDocument.ToJson() && changed.WorkflowName == current.WorkflowName && metadataSame)
+        {
+            return await DescribeAsync(current.Id, cancellationToken: cancellationToken).ConfigureAwait(false); // unchanged: nothing to write
+        }
+
+        var now = time.GetUtcNow();
+        bool specChanged = ScheduleDocument.SpecJson(document.Spec) != ScheduleDocument.SpecJson(oldDocument.Spec) || changed.WorkflowName != current.WorkflowName;
+        bool limitChanged = document.MaxRuns != oldDocument.MaxRuns;
+        long? remaining = document.MaxRuns is not { } max ? null
+            : Math.Max(0, max - ((oldDocument.MaxRuns ?? 0) - (current.RemainingRuns ?? 0))); // runs used so far stay used
+        var next = current with
+        {
+            WorkflowName = changed.WorkflowName,
+            Definition = document.ToJson(),
+            Metadata = changed.Metadata,
+            UpdatedAt = now,
+            SpecSince = specChanged ? now : current.SpecSince,
+            RemainingRuns = remaining,
+        };
+        if (!await store.UpdateScheduleAsync(next, current.Version, limitChanged, cancellationToken).ConfigureAwait(false))
+        {
+            return null; // changed meanwhile: the caller reads it again and retries
+        }
+
+        await TellAsync(current.Id, cancellationToken).ConfigureAwait(false);
+        if (specChanged)
+        {
+            // Occurrences created ahead under the old spec, not started: withdrawn; the new spec creates its own.
+            await WithdrawPendingAsync(new RunQuery { ScheduleId = current.Id, Kinds = [RunKind.Occurrence], Statuses = [RunStatus.Pending], ScheduledFrom = now }, cancellationToken).ConfigureAwait(false);
+        }
+
+        return await DescribeAsync(current.Id, cancellationToken: cancellationToken).ConfigureAwait(false);
+    }
+
+    private async ValueTask SetPausedAsync(string id, bool paused, string? note, CancellationToken cancellationToken)
+    {
+        for (int attempt = 0; attempt < MaxUpdateAttempts; attempt++)
+        {
+            var current = await GetAsync(id, cancellationToken).ConfigureAwait(false);
+            var next = current with { Paused = paused, Note = note, UpdatedAt = time.GetUtcNow() };
+            if (await store.UpdateScheduleAsync(next, current.Version, setRemainingRuns: false, cancellationToken).ConfigureAwait(false))
+            {
+                await TellAsync(id, cancellationToken).ConfigureAwait(false);
+                return;
+            }
+        }
+
+        throw Conflict(id);
+    }
+
+    private async Task WithdrawPendingAsync(RunQuery query, CancellationToken cancellationToken)
+    {
+        foreach (var runId in await store.DeleteAsync(query, cancellationToken).ConfigureAwait(false))
+        {
+            changes.Removed(runId);
+        }
+    }
+
+    private async Task<IReadOnlyList<ScheduledRun>> RecentRunsAsync(string id, DateTimeOffset now, int count, CancellationToken cancellationToken)
+    {
+        // Newest first: widen a window back from now until it holds enough (lists are in ascending order).
+        var to = now.AddTicks(1);
+        foreach (var back in s_recentWindows)
+        {
+            var runs = new List<ScheduledRun>();
+            var query = new RunQuery { ScheduleId = id, ScheduledFrom = now - back, ScheduledTo = to, PageSize = 1000 };
+            do
+            {
+                var page = await store.ListAsync(query, cancellationToken).ConfigureAwait(false);
+                runs.AddRange(page.Items);
+                query = query with { ContinuationToken = page.ContinuationToken };
+            }
+            while (query.ContinuationToken is not null);
+            if (runs.Count >= count || back == TimeSpan.FromDays(3650))
+            {
+                runs.Reverse();
+                return runs.Count > count ? runs.GetRange(0, count) : runs;
+            }
+        }
+
+        return [];
+    }
+
+    private async Task<ScheduleDescription> AppliedAsync(string id, CancellationToken cancellationToken)
+    {
+        await TellAsync(id, cancellationToken).ConfigureAwait(false);
+        return await DescribeAsync(id, cancellationToken: cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>Tells this process's loop the schedule's state as stored (with its sequence) before the call returns.</summary>
+    private async Task TellAsync(string id, CancellationToken cancellationToken)
+    {
+        if (await store.GetScheduleAsync(id, cancellationToken).ConfigureAwait(false) is { } stored)
+        {
+            changes.ScheduleChanged(stored);
+        }
+    }
+
+    private async Task<StoredSchedule> GetAsync(string id, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(id);
+        return await store.GetScheduleAsync(id, cancellationToken).ConfigureAwait(false) ?? throw ScheduleNotFoundException.For(id);
+    }
+
+    private static void RefuseCodeDefined(StoredSchedule schedule, string action)
+    {
+        if (schedule.CodeDefined)
+        {
+            throw new ScheduleStateException(schedule.Id, ScheduleRefusal.CodeDefined, $"Schedule '{schedule.Id}' is defined in code ([Scheduled] on {schedule.WorkflowName}): {action} it by changing or removing the attribute. It can be paused, resumed, triggered and backfilled here.");
+        }
+    }
+
+    private static void CheckOverlap(OverlapPolicy? overlap, string parameter)
+    {
+        if (overlap is { } policy && !Enum.IsDefined(policy))
+        {
+            throw new ArgumentOutOfRangeException(parameter, policy, "Not a defined OverlapPolicy.");
+        }
+    }
+
+    private static ScheduleStateException Conflict(string id) =>
+        new(id, ScheduleRefusal.Conflict, $"Schedule '{id}' kept changing while it was being updated ({MaxUpdateAttempts} attempts); try again.");
+}

@@ -1,0 +1,60 @@
+using System.Text.Json;
+using System.Text.Json.Serialization;
+
+namespace Durable.Scheduling.Schedules;
+
+/// <summary>
+/// A schedule's definition as stored (the store keeps it as opaque JSON): everything but the id, workflow and
+/// metadata, which the store keeps as columns it can filter on.
+/// </summary>
+internal sealed record ScheduleDocument
+{
+    private static readonly JsonSerializerOptions s_json = new()
+    {
+        Converters = { new JsonStringEnumConverter() },
+        DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull,
+    };
+
+    public required ScheduleSpec Spec { get; init; }
+
+    public JsonElement? Input { get; init; }
+
+    public CatchUpPolicy CatchUp { get; init; }
+
+    public TimeSpan? CatchUpWindow { get; init; }
+
+    public OverlapPolicy Overlap { get; init; }
+
+    public long? MaxRuns { get; init; }
+
+    public string ToJson() => JsonSerializer.Serialize(this, s_json);
+
+    public static ScheduleDocument FromJson(string json) =>
+        JsonSerializer.Deserialize<ScheduleDocument>(json, s_json) ?? throw new JsonException("The stored schedule definition is null.");
+
+    /// <summary>The spec alone as JSON (to tell whether an update changed it).</summary>
+    public static string SpecJson(ScheduleSpec spec) => JsonSerializer.Serialize(spec, s_json);
+
+    public static ScheduleDocument From(ScheduleDefinition definition, JsonElement? input) => new()
+    {
+        Spec = definition.Spec,
+        Input = input,
+        CatchUp = definition.CatchUp,
+        CatchUpWindow = definition.CatchUpWindow,
+        Overlap = definition.Overlap,
+        MaxRuns = definition.MaxRuns,
+    };
+
+    public ScheduleDefinition ToDefinition(string id, string workflow, IReadOnlyDictionary<string, string> metadata) => new()
+    {
+        Id = id,
+        WorkflowName = workflow,
+        Spec = Spec,
+        Input = Input,
+        Metadata = metadata,
+        CatchUp = CatchUp,
+        CatchUpWindow = CatchUpWindow,
+        Overlap = Overlap,
+        MaxRuns = MaxRuns,
+    };
+}
