@@ -31,6 +31,12 @@ internal static class PostgreSqlRows
             command.Parameters.AddWithValue("excluded", excluded.Select(Encode).ToArray());
         }
 
+        if (query.ScheduleId is not null)
+        {
+            where.Append(" AND schedule_id = @schedule");
+            command.Parameters.AddWithValue("schedule", Encode(query.ScheduleId)!);
+        }
+
         if (query.Kinds is { Count: > 0 } kinds)
         {
             where.Append(" AND kind = ANY(@kinds)");
@@ -93,8 +99,38 @@ internal static class PostgreSqlRows
             CompletedAt = reader.IsDBNull(at + 12) || status is RunStatus.Pending or RunStatus.Running ? null : Instant(reader.GetInt64(at + 12)),
             Error = reader.IsDBNull(at + 13) ? null : new RunError(Decode(reader.GetString(at + 13))!, reader.IsDBNull(at + 14) ? "" : Decode(reader.GetString(at + 14))!),
             TraceParent = reader.IsDBNull(at + 15) ? null : Decode(reader.GetString(at + 15)),
+            ScheduleId = reader.IsDBNull(at + 16) ? null : Decode(reader.GetString(at + 16)),
+            Overlap = reader.IsDBNull(at + 17) ? null : (OverlapPolicy)reader.GetInt16(at + 17),
         };
     }
+
+    /// <summary>A schedule from a row of <see cref="PostgreSqlSchema.ScheduleColumns"/>.</summary>
+    public static StoredSchedule ReadSchedule(NpgsqlDataReader reader) => new()
+    {
+        Id = Decode(reader.GetString(0))!,
+        WorkflowName = Decode(reader.GetString(1))!,
+        Definition = Decode(reader.GetString(2))!,
+        Metadata = reader.IsDBNull(3) ? s_noMetadata : ReadMetadata(reader.GetString(3)),
+        Paused = reader.GetBoolean(4),
+        Note = reader.IsDBNull(5) ? null : Decode(reader.GetString(5)),
+        CodeDefined = reader.GetBoolean(6),
+        CreatedAt = Instant(reader.GetInt64(7)),
+        UpdatedAt = Instant(reader.GetInt64(8)),
+        SpecSince = Instant(reader.GetInt64(9)),
+        Version = reader.GetInt64(10),
+        Sequence = reader.GetInt64(11),
+        Deleted = reader.GetBoolean(12),
+        RemainingRuns = reader.IsDBNull(13) ? null : reader.GetInt64(13),
+        Counters = new ScheduleCounters
+        {
+            Runs = reader.GetInt64(14),
+            Succeeded = reader.GetInt64(15),
+            Failed = reader.GetInt64(16),
+            Missed = reader.GetInt64(17),
+            Skipped = reader.GetInt64(18),
+            Dropped = reader.GetInt64(19),
+        },
+    };
 
     public static DateTimeOffset Instant(long ticks) => new(ticks, TimeSpan.Zero);
 

@@ -20,7 +20,7 @@ namespace Durable.Scheduling.PostgreSql;
 /// <para><b>Notifications</b>: inserts, reschedules and releases send a <c>NOTIFY</c> (in the same transaction, so only once
 /// committed) that wakes the other instances (<see cref="IRunChangeNotifications"/>).</para>
 /// </remarks>
-internal sealed class PostgreSqlSchedulingStore : ISchedulingStore, IRunChangeNotifications, IAsyncDisposable, IDisposable
+internal sealed partial class PostgreSqlSchedulingStore : ISchedulingStore, IRunChangeNotifications, IAsyncDisposable, IDisposable
 {
     private readonly PostgreSqlDatabase _db;
     private readonly NpgsqlDataSource _data;
@@ -28,6 +28,9 @@ internal sealed class PostgreSqlSchedulingStore : ISchedulingStore, IRunChangeNo
     private readonly string _watermarks;
     private readonly string _claimSql; // the per-batch statements of the claim/complete path, composed once
     private readonly string _completeSql;
+    private readonly string _completeCountingSql;
+    private readonly string _schedules;
+    private readonly long _scheduleLock;
 
     public PostgreSqlSchedulingStore(NpgsqlDataSource dataSource, bool ownsDataSource, PostgreSqlSchedulingOptions options, TimeProvider time, ILogger? logger)
     {
@@ -35,6 +38,8 @@ internal sealed class PostgreSqlSchedulingStore : ISchedulingStore, IRunChangeNo
         _data = dataSource;
         _runs = PostgreSqlSchema.Quote(options.Schema) + ".runs";
         _watermarks = PostgreSqlSchema.Quote(options.Schema) + ".watermarks";
+        _schedules = PostgreSqlSchema.Quote(options.Schema) + ".schedules";
+        _scheduleLock = PostgreSqlSchemaMigrator.LockKey(options.Schema + ":schedules");
         _claimSql = $"""
             WITH wanted AS (
                 SELECT w.id, w.token, w.ord FROM unnest(@ids, @tokens) WITH ORDINALITY AS w(id, token, ord)),
@@ -54,6 +59,22 @@ internal sealed class PostgreSqlSchedulingStore : ISchedulingStore, IRunChangeNo
             FROM unnest(@ids, @tokens, @statuses, @completed, @types, @messages) WITH ORDINALITY AS c(id, token, status, completed, type, message, ord)
             WHERE r.id = c.id AND r.status = 1 AND r.lease_token = c.token
             RETURNING c.ord
+            """;
+
+        // With runs of schedules among them: their outcomes are counted on their schedules in the same statement.
+        _completeCountingSql = $"""
+            WITH done AS (
+                UPDATE {_runs} r SET status = c.status, completed = c.completed, error_type = c.type, error_message = c.message,
+                    lease_token = NULL, lease_expires = NULL, lease_db_expires = NULL, lease_owner = NULL
+                FROM unnest(@ids, @tokens, @statuses, @completed, @types, @messages, @schedules) WITH ORDINALITY AS c(id, token, status, completed, type, message, schedule, ord)
+                WHERE r.id = c.id AND r.status = 1 AND r.lease_token = c.token
+                RETURNING c.ord, c.schedule, c.status),
+            counted AS (
+                UPDATE {_schedules} s SET succeeded = s.succeeded + x.ok, failed = s.failed + x.bad
+                FROM (SELECT schedule, count(*) FILTER (WHERE status = 2) AS ok, count(*) FILTER (WHERE status IN (3, 4)) AS bad
+                      FROM done WHERE schedule IS NOT NULL GROUP BY schedule) x
+                WHERE s.id = x.schedule AND NOT s.deleted)
+            SELECT ord FROM done
             """;
     }
 
@@ -84,6 +105,8 @@ internal sealed class PostgreSqlSchedulingStore : ISchedulingStore, IRunChangeNo
             var metadata = new string?[n];
             var created = new long[n];
             var traces = new string?[n];
+            var schedules = new string?[n];
+            var overlaps = new short?[n];
             for (int i = 0; i < n; i++)
             {
                 var run = runs[i];
@@ -97,16 +120,18 @@ internal sealed class PostgreSqlSchedulingStore : ISchedulingStore, IRunChangeNo
                 metadata[i] = PostgreSqlRows.MetadataJson(run);
                 created[i] = run.CreatedAt.UtcTicks;
                 traces[i] = PostgreSqlRows.Encode(run.TraceParent);
+                schedules[i] = PostgreSqlRows.Encode(run.ScheduleId);
+                overlaps[i] = run.Overlap is { } overlap ? (short)overlap : null;
             }
 
             var batch = _data.CreateBatch();
 
             await using var batchScope = batch.ConfigureAwait(false);
             var insert = new NpgsqlBatchCommand($"""
-                INSERT INTO {_runs} (id, workflow, kind, idem_key, scheduled, due, status, attempt, input, metadata, created, trace_parent)
-                SELECT u.id, u.workflow, u.kind, u.key, u.scheduled, u.due, 0, 0, u.input, u.metadata::jsonb, u.created, u.trace
-                FROM unnest(@ids, @workflows, @kinds, @keys, @scheduled, @due, @inputs, @metadata, @created, @traces)
-                    WITH ORDINALITY AS u(id, workflow, kind, key, scheduled, due, input, metadata, created, trace, ord)
+                INSERT INTO {_runs} (id, workflow, kind, idem_key, scheduled, due, status, attempt, input, metadata, created, trace_parent, schedule_id, overlap)
+                SELECT u.id, u.workflow, u.kind, u.key, u.scheduled, u.due, 0, 0, u.input, u.metadata::jsonb, u.created, u.trace, u.schedule, u.overlap
+                FROM unnest(@ids, @workflows, @kinds, @keys, @scheduled, @due, @inputs, @metadata, @created, @traces, @schedules, @overlaps)
+                    WITH ORDINALITY AS u(id, workflow, kind, key, scheduled, due, input, metadata, created, trace, schedule, overlap, ord)
                 ORDER BY u.ord
                 ON CONFLICT (idem_key) DO NOTHING
                 RETURNING id
@@ -121,6 +146,8 @@ internal sealed class PostgreSqlSchedulingStore : ISchedulingStore, IRunChangeNo
             insert.Parameters.Add(new NpgsqlParameter("metadata", NpgsqlDbType.Array | NpgsqlDbType.Text) { Value = metadata });
             insert.Parameters.AddWithValue("created", created);
             insert.Parameters.Add(new NpgsqlParameter("traces", NpgsqlDbType.Array | NpgsqlDbType.Text) { Value = traces });
+            insert.Parameters.Add(new NpgsqlParameter("schedules", NpgsqlDbType.Array | NpgsqlDbType.Text) { Value = schedules });
+            insert.Parameters.Add(new NpgsqlParameter("overlaps", NpgsqlDbType.Array | NpgsqlDbType.Smallint) { Value = overlaps });
             batch.BatchCommands.Add(insert);
             _db.AddNotify(batch, due.Min());
 
@@ -392,8 +419,17 @@ internal sealed class PostgreSqlSchedulingStore : ISchedulingStore, IRunChangeNo
 
         return await _db.RunAsync<IReadOnlyList<bool>>("complete runs", async ct =>
         {
-            var complete = _data.CreateCommand(_completeSql);
+            bool counting = completions.Any(c => c.ScheduleId is not null && c.Status != RunStatus.Skipped);
+            var complete = _data.CreateCommand(counting ? _completeCountingSql : _completeSql);
             await using var completeScope = complete.ConfigureAwait(false);
+            if (counting)
+            {
+                complete.Parameters.Add(new NpgsqlParameter("schedules", NpgsqlDbType.Array | NpgsqlDbType.Text)
+                {
+                    Value = completions.Select(c => c.Status == RunStatus.Skipped ? null : PostgreSqlRows.Encode(c.ScheduleId)).ToArray(),
+                });
+            }
+
             complete.Parameters.AddWithValue("ids", completions.Select(c => c.RunId).ToArray());
             complete.Parameters.AddWithValue("tokens", completions.Select(c => c.LeaseToken).ToArray());
             complete.Parameters.AddWithValue("statuses", completions.Select(c => (short)c.Status).ToArray());
@@ -473,7 +509,10 @@ internal sealed class PostgreSqlSchedulingStore : ISchedulingStore, IRunChangeNo
     public async ValueTask<int> PurgeAsync(DateTimeOffset endedBefore, int limit, CancellationToken cancellationToken) =>
         await _db.RunAsync("purge ended runs", async ct =>
         {
+            // Deleted schedules are forgotten too, except the one holding the highest sequence (the next one follows it).
             var purge = _data.CreateCommand($"""
+                WITH forgotten AS (
+                    DELETE FROM {_schedules} WHERE deleted AND updated < @before AND seq < (SELECT max(seq) FROM {_schedules}))
                 DELETE FROM {_runs} WHERE id IN (SELECT id FROM {_runs} WHERE status >= 2 AND completed < @before LIMIT @limit)
                 """);
             await using var purgeScope = purge.ConfigureAwait(false);
@@ -533,7 +572,7 @@ internal sealed class PostgreSqlSchedulingStore : ISchedulingStore, IRunChangeNo
         return await _db.RunAsync("read due runs", async ct =>
         {
             var command = _data.CreateCommand($"""
-                SELECT id, workflow, kind, due FROM {_runs}
+                SELECT id, workflow, kind, due, schedule_id, overlap FROM {_runs}
                 WHERE status = 0 AND due <= @until AND (due, id) > (@afterDue, @afterId)
                 ORDER BY due, id LIMIT @limit
                 """);
@@ -547,7 +586,9 @@ internal sealed class PostgreSqlSchedulingStore : ISchedulingStore, IRunChangeNo
             await using var readerScope = reader.ConfigureAwait(false);
             while (await reader.ReadAsync(ct).ConfigureAwait(false))
             {
-                runs.Add(new DueRun(reader.GetGuid(0), PostgreSqlRows.Decode(reader.GetString(1))!, (RunKind)reader.GetInt16(2), PostgreSqlRows.Instant(reader.GetInt64(3))));
+                runs.Add(new DueRun(
+                    reader.GetGuid(0), PostgreSqlRows.Decode(reader.GetString(1))!, (RunKind)reader.GetInt16(2), PostgreSqlRows.Instant(reader.GetInt64(3)),
+                    reader.IsDBNull(4) ? null : PostgreSqlRows.Decode(reader.GetString(4)), reader.IsDBNull(5) ? null : (OverlapPolicy)reader.GetInt16(5)));
             }
 
             string? token = runs.Count < limit ? null : ContinuationTokens.Encode(runs[^1].DueTime.UtcTicks, runs[^1].Id);

@@ -52,13 +52,43 @@ internal static class PostgreSqlSchema
             value bigint NOT NULL);
         INSERT INTO {s}.ds_schema (id, product, version) VALUES (1, 'Durable.Scheduling', 1);
         """,
+        """
+        ALTER TABLE {s}.runs ADD COLUMN schedule_id text, ADD COLUMN overlap smallint;
+        CREATE INDEX runs_schedule ON {s}.runs (schedule_id, scheduled, id) WHERE schedule_id IS NOT NULL;
+        CREATE TABLE {s}.schedules (
+            id text PRIMARY KEY,
+            workflow text NOT NULL,
+            definition text NOT NULL,
+            metadata jsonb,
+            paused boolean NOT NULL,
+            note text,
+            code_defined boolean NOT NULL,
+            created bigint NOT NULL,
+            updated bigint NOT NULL,
+            spec_since bigint NOT NULL,
+            version bigint NOT NULL,
+            seq bigint NOT NULL,
+            deleted boolean NOT NULL,
+            remaining bigint,
+            runs bigint NOT NULL DEFAULT 0,
+            succeeded bigint NOT NULL DEFAULT 0,
+            failed bigint NOT NULL DEFAULT 0,
+            missed bigint NOT NULL DEFAULT 0,
+            skipped bigint NOT NULL DEFAULT 0,
+            dropped bigint NOT NULL DEFAULT 0);
+        CREATE INDEX schedules_seq ON {s}.schedules (seq);
+        CREATE INDEX schedules_workflow ON {s}.schedules (workflow, id);
+        """,
     ];
 
     /// <summary>The newest schema version this package knows.</summary>
     public static int Latest => s_migrations.Length;
 
-    /// <summary>The tables a schema at the latest version has.</summary>
-    public static readonly string[] Tables = ["ds_schema", "runs", "watermarks"];
+    /// <summary>The tables this store creates, at any version.</summary>
+    public static readonly string[] Tables = ["ds_schema", "runs", "watermarks", "schedules"];
+
+    /// <summary>The tables a schema at <paramref name="version"/> has.</summary>
+    public static IEnumerable<string> TablesAt(int version) => version >= 2 ? Tables : Tables[..3];
 
     /// <summary>The migration from <paramref name="version"/> to the next, for schema <paramref name="schema"/> (quoted).</summary>
     public static string Migration(int version, string schema) => s_migrations[version].Replace("{s}", Quote(schema), StringComparison.Ordinal);
@@ -67,11 +97,14 @@ internal static class PostgreSqlSchema
     public static string Quote(string identifier) => "\"" + identifier.Replace("\"", "\"\"", StringComparison.Ordinal) + "\"";
 
     public const string RunColumns =
-        "id, workflow, kind, idem_key, scheduled, due, status, attempt, input, metadata::text, created, started, completed, error_type, error_message, trace_parent";
+        "id, workflow, kind, idem_key, scheduled, due, status, attempt, input, metadata::text, created, started, completed, error_type, error_message, trace_parent, schedule_id, overlap";
 
     /// <summary><see cref="RunColumns"/> with a null in place of the input (lists leave inputs out).</summary>
     public const string RunColumnsWithoutInput =
-        "id, workflow, kind, idem_key, scheduled, due, status, attempt, NULL::text, metadata::text, created, started, completed, error_type, error_message, trace_parent";
+        "id, workflow, kind, idem_key, scheduled, due, status, attempt, NULL::text, metadata::text, created, started, completed, error_type, error_message, trace_parent, schedule_id, overlap";
+
+    public const string ScheduleColumns =
+        "id, workflow, definition, metadata::text, paused, note, code_defined, created, updated, spec_since, version, seq, deleted, remaining, runs, succeeded, failed, missed, skipped, dropped";
 
     /// <summary><see cref="RunColumns"/> qualified by the table alias <c>r</c> (for statements that join).</summary>
     public static readonly string RunColumnsOfR = string.Join(", ", RunColumns.Split(", ").Select(c => "r." + c));

@@ -58,9 +58,9 @@ internal static class PostgreSqlSchemaMigrator
             throw new PostgreSqlSchemaException(database, schema, version, PostgreSqlSchema.Latest, "was created by a newer version of Durable.Scheduling.PostgreSql");
         }
 
-        if (version > 0 && !tables.IsSupersetOf(PostgreSqlSchema.Tables))
+        if (version > 0 && !tables.IsSupersetOf(PostgreSqlSchema.TablesAt(version)))
         {
-            throw new PostgreSqlSchemaException(database, schema, version, PostgreSqlSchema.Latest, $"is damaged: table(s) {string.Join(", ", PostgreSqlSchema.Tables.Except(tables))} missing");
+            throw new PostgreSqlSchemaException(database, schema, version, PostgreSqlSchema.Latest, $"is damaged: table(s) {string.Join(", ", PostgreSqlSchema.TablesAt(version).Except(tables))} missing");
         }
 
         if (version == 0)

@@ -35,6 +35,12 @@ internal static class SqliteRows
             where.Append(')');
         }
 
+        if (query.ScheduleId is not null)
+        {
+            where.Append(" AND schedule_id = $schedule");
+            command.Parameters.AddWithValue("$schedule", query.ScheduleId);
+        }
+
         if (query.Kinds is { Count: > 0 } kinds)
         {
             where.Append(" AND kind IN (").AppendJoin(", ", kinds.Select(k => ((int)k).ToString(CultureInfo.InvariantCulture))).Append(')');
@@ -98,8 +104,38 @@ internal static class SqliteRows
             CompletedAt = reader.IsDBNull(12) || status is RunStatus.Pending or RunStatus.Running ? null : new DateTimeOffset(reader.GetInt64(12), TimeSpan.Zero),
             Error = reader.IsDBNull(13) ? null : new RunError(reader.GetString(13), reader.IsDBNull(14) ? "" : reader.GetString(14)),
             TraceParent = reader.FieldCount > 15 && !reader.IsDBNull(15) ? reader.GetString(15) : null,
+            ScheduleId = reader.FieldCount > 16 && !reader.IsDBNull(16) ? reader.GetString(16) : null,
+            Overlap = reader.FieldCount > 17 && !reader.IsDBNull(17) ? (OverlapPolicy)reader.GetInt32(17) : null,
         };
     }
+
+    /// <summary>A schedule from a row of <see cref="SqliteSchema.ScheduleColumns"/>.</summary>
+    public static StoredSchedule ReadSchedule(SqliteDataReader reader) => new()
+    {
+        Id = reader.GetString(0),
+        WorkflowName = reader.GetString(1),
+        Definition = reader.GetString(2),
+        Metadata = reader.IsDBNull(3) ? s_noMetadata : JsonSerializer.Deserialize<Dictionary<string, string>>(reader.GetString(3))!,
+        Paused = reader.GetInt64(4) != 0,
+        Note = reader.IsDBNull(5) ? null : reader.GetString(5),
+        CodeDefined = reader.GetInt64(6) != 0,
+        CreatedAt = new DateTimeOffset(reader.GetInt64(7), TimeSpan.Zero),
+        UpdatedAt = new DateTimeOffset(reader.GetInt64(8), TimeSpan.Zero),
+        SpecSince = new DateTimeOffset(reader.GetInt64(9), TimeSpan.Zero),
+        Version = reader.GetInt64(10),
+        Sequence = reader.GetInt64(11),
+        Deleted = reader.GetInt64(12) != 0,
+        RemainingRuns = reader.IsDBNull(13) ? null : reader.GetInt64(13),
+        Counters = new ScheduleCounters
+        {
+            Runs = reader.GetInt64(14),
+            Succeeded = reader.GetInt64(15),
+            Failed = reader.GetInt64(16),
+            Missed = reader.GetInt64(17),
+            Skipped = reader.GetInt64(18),
+            Dropped = reader.GetInt64(19),
+        },
+    };
 
     /// <summary>Sets a parameter of a reused command (added the first time).</summary>
     public static void Bind(SqliteCommand command, string name, object? value)

@@ -13,7 +13,7 @@ namespace Durable.Scheduling.Sqlite;
 /// write lock serializes their transactions (<c>BEGIN IMMEDIATE</c>), and busy or locked errors are waited out for
 /// <see cref="SqliteSchedulingOptions.BusyTimeout"/>, then reported as <see cref="TimeoutException"/>.
 /// </summary>
-internal sealed class SqliteSchedulingStore : ISchedulingStore, IAsyncDisposable, IDisposable
+internal sealed partial class SqliteSchedulingStore : ISchedulingStore, IAsyncDisposable, IDisposable
 {
     private readonly SqliteFile _file;
     private readonly SemaphoreSlim _initLock = new(1, 1);
@@ -84,8 +84,8 @@ internal sealed class SqliteSchedulingStore : ISchedulingStore, IAsyncDisposable
     private InsertResult InsertOne(ScheduledRun run)
     {
         var insert = Command("""
-            INSERT INTO ds_runs (id, workflow, kind, idem_key, scheduled, due, status, attempt, input, metadata, created, trace_parent)
-            VALUES ($id, $workflow, $kind, $key, $scheduled, $due, 0, 0, $input, $metadata, $created, $trace)
+            INSERT INTO ds_runs (id, workflow, kind, idem_key, scheduled, due, status, attempt, input, metadata, created, trace_parent, schedule_id, overlap)
+            VALUES ($id, $workflow, $kind, $key, $scheduled, $due, 0, 0, $input, $metadata, $created, $trace, $schedule, $overlap)
             ON CONFLICT (idem_key) DO NOTHING
             """);
         SqliteRows.Bind(insert, "$id", run.Id.ToByteArray());
@@ -96,6 +96,8 @@ internal sealed class SqliteSchedulingStore : ISchedulingStore, IAsyncDisposable
         SqliteRows.Bind(insert, "$due", run.DueTime.UtcTicks);
         SqliteRows.Bind(insert, "$input", run.Input);
         SqliteRows.Bind(insert, "$trace", run.TraceParent);
+        SqliteRows.Bind(insert, "$schedule", run.ScheduleId);
+        SqliteRows.Bind(insert, "$overlap", run.Overlap is { } overlap ? (int)overlap : null);
         SqliteRows.Bind(insert, "$metadata", run.Metadata.Count == 0 ? null : JsonSerializer.Serialize(run.Metadata));
         SqliteRows.Bind(insert, "$created", run.CreatedAt.UtcTicks);
         if (insert.ExecuteNonQuery() == 1)
@@ -269,6 +271,7 @@ internal sealed class SqliteSchedulingStore : ISchedulingStore, IAsyncDisposable
                 WHERE id = $id AND status = 1 AND lease_token = $token
                 """);
             var results = new bool[completions.Count];
+            Dictionary<string, (long Succeeded, long Failed)>? counts = null;
             for (int i = 0; i < completions.Count; i++)
             {
                 var c = completions[i];
@@ -279,6 +282,21 @@ internal sealed class SqliteSchedulingStore : ISchedulingStore, IAsyncDisposable
                 SqliteRows.Bind(complete, "$type", c.Error?.Type);
                 SqliteRows.Bind(complete, "$message", c.Error?.Message);
                 results[i] = complete.ExecuteNonQuery() == 1;
+                if (results[i] && c.ScheduleId is { } schedule && c.Status is not RunStatus.Skipped)
+                {
+                    counts ??= new(StringComparer.Ordinal);
+                    var (succeeded, failed) = counts.GetValueOrDefault(schedule);
+                    counts[schedule] = c.Status == RunStatus.Succeeded ? (succeeded + 1, failed) : (succeeded, failed + 1);
+                }
+            }
+
+            foreach (var (schedule, (succeeded, failed)) in counts ?? [])
+            {
+                var count = Command("UPDATE ds_schedules SET succeeded = succeeded + $s, failed = failed + $f WHERE id = $schedule AND deleted = 0");
+                SqliteRows.Bind(count, "$schedule", schedule);
+                SqliteRows.Bind(count, "$s", succeeded);
+                SqliteRows.Bind(count, "$f", failed);
+                count.ExecuteNonQuery();
             }
 
             return results;
@@ -331,7 +349,13 @@ internal sealed class SqliteSchedulingStore : ISchedulingStore, IAsyncDisposable
                 """);
             SqliteRows.Bind(purge, "$before", endedBefore.UtcTicks);
             SqliteRows.Bind(purge, "$limit", limit);
-            return purge.ExecuteNonQuery();
+            int purged = purge.ExecuteNonQuery();
+
+            // Deleted schedules are forgotten too, except the one holding the highest sequence (the next one follows it).
+            var forget = Command("DELETE FROM ds_schedules WHERE deleted = 1 AND updated < $before AND seq < (SELECT max(seq) FROM ds_schedules)");
+            SqliteRows.Bind(forget, "$before", endedBefore.UtcTicks);
+            forget.ExecuteNonQuery();
+            return purged;
         }, cancellationToken).ConfigureAwait(false);
 
     // ---- reads --------------------------------------------------------------------------------------------------
@@ -379,7 +403,7 @@ internal sealed class SqliteSchedulingStore : ISchedulingStore, IAsyncDisposable
             using var command = connection.CreateCommand();
             (long afterDue, Guid afterId) = ContinuationTokens.Decode(continuation);
             command.CommandText = """
-                SELECT id, workflow, kind, due FROM ds_runs
+                SELECT id, workflow, kind, due, schedule_id, overlap FROM ds_runs
                 WHERE status = 0 AND due <= $until AND (due > $afterDue OR (due = $afterDue AND id > $afterId))
                 ORDER BY due, id LIMIT $limit
                 """;
@@ -391,7 +415,9 @@ internal sealed class SqliteSchedulingStore : ISchedulingStore, IAsyncDisposable
             using var reader = command.ExecuteReader();
             while (reader.Read())
             {
-                runs.Add(new DueRun(new Guid((byte[])reader[0]), reader.GetString(1), (RunKind)reader.GetInt32(2), new DateTimeOffset(reader.GetInt64(3), TimeSpan.Zero)));
+                runs.Add(new DueRun(
+                    new Guid((byte[])reader[0]), reader.GetString(1), (RunKind)reader.GetInt32(2), new DateTimeOffset(reader.GetInt64(3), TimeSpan.Zero),
+                    reader.IsDBNull(4) ? null : reader.GetString(4), reader.IsDBNull(5) ? null : (OverlapPolicy)reader.GetInt32(5)));
             }
 
             string? token = runs.Count < limit ? null : ContinuationTokens.Encode(runs[^1].DueTime.UtcTicks, runs[^1].Id);

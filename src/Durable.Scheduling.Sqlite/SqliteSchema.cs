@@ -52,6 +52,34 @@ internal static class SqliteSchema
         """
         ALTER TABLE ds_runs ADD COLUMN trace_parent TEXT;
         """,
+        """
+        ALTER TABLE ds_runs ADD COLUMN schedule_id TEXT;
+        ALTER TABLE ds_runs ADD COLUMN overlap INTEGER;
+        CREATE INDEX ds_runs_schedule ON ds_runs (schedule_id, scheduled) WHERE schedule_id IS NOT NULL;
+        CREATE TABLE ds_schedules (
+            id TEXT PRIMARY KEY,
+            workflow TEXT NOT NULL,
+            definition TEXT NOT NULL,
+            metadata TEXT,
+            paused INTEGER NOT NULL,
+            note TEXT,
+            code_defined INTEGER NOT NULL,
+            created INTEGER NOT NULL,
+            updated INTEGER NOT NULL,
+            spec_since INTEGER NOT NULL,
+            version INTEGER NOT NULL,
+            seq INTEGER NOT NULL,
+            deleted INTEGER NOT NULL,
+            remaining INTEGER,
+            runs INTEGER NOT NULL DEFAULT 0,
+            succeeded INTEGER NOT NULL DEFAULT 0,
+            failed INTEGER NOT NULL DEFAULT 0,
+            missed INTEGER NOT NULL DEFAULT 0,
+            skipped INTEGER NOT NULL DEFAULT 0,
+            dropped INTEGER NOT NULL DEFAULT 0) WITHOUT ROWID;
+        CREATE INDEX ds_schedules_seq ON ds_schedules (seq);
+        CREATE INDEX ds_schedules_workflow ON ds_schedules (workflow, id);
+        """,
     ];
 
     public static int Latest => Migrations.Length;
@@ -61,9 +89,12 @@ internal static class SqliteSchema
         [.. Migrations.Take(version).SelectMany(sql => System.Text.RegularExpressions.Regex.Matches(sql, @"CREATE (?:TABLE|INDEX) (\w+)").Select(m => m.Groups[1].Value))];
 
     public const string RunColumns =
-        "id, workflow, kind, idem_key, scheduled, due, status, attempt, input, metadata, created, started, completed, error_type, error_message, trace_parent";
+        "id, workflow, kind, idem_key, scheduled, due, status, attempt, input, metadata, created, started, completed, error_type, error_message, trace_parent, schedule_id, overlap";
 
     /// <summary><see cref="RunColumns"/> with a null in place of the input (for lists, which leave inputs out).</summary>
     public const string RunColumnsWithoutInput =
-        "id, workflow, kind, idem_key, scheduled, due, status, attempt, NULL AS input, metadata, created, started, completed, error_type, error_message, trace_parent";
+        "id, workflow, kind, idem_key, scheduled, due, status, attempt, NULL AS input, metadata, created, started, completed, error_type, error_message, trace_parent, schedule_id, overlap";
+
+    public const string ScheduleColumns =
+        "id, workflow, definition, metadata, paused, note, code_defined, created, updated, spec_since, version, seq, deleted, remaining, runs, succeeded, failed, missed, skipped, dropped";
 }

@@ -40,7 +40,7 @@ public sealed class SqliteStoreBehaviourTests
         await connection.OpenAsync();
         await using var command = connection.CreateCommand();
         command.CommandText = "SELECT product || ' ' || version FROM ds_schema";
-        (await command.ExecuteScalarAsync()).Should().Be("Durable.Scheduling 3");
+        (await command.ExecuteScalarAsync()).Should().Be("Durable.Scheduling 4");
         command.CommandText = "PRAGMA journal_mode";
         (await command.ExecuteScalarAsync()).Should().Be("wal");
     }
@@ -68,7 +68,7 @@ public sealed class SqliteStoreBehaviourTests
         await check.OpenAsync();
         await using var version = check.CreateCommand();
         version.CommandText = "SELECT version FROM ds_schema";
-        (await version.ExecuteScalarAsync()).Should().Be(3L);
+        (await version.ExecuteScalarAsync()).Should().Be(4L);
     }
 
     [Test]
@@ -200,7 +200,7 @@ public sealed class SqliteStoreBehaviourTests
         await using var newer = NewStore();
         var act = async () => await newer.GetAsync(Guid.NewGuid(), default);
         var error = (await act.Should().ThrowAsync<SqliteSchemaException>()).Which;
-        error.Message.Should().Contain(_file).And.Contain("99").And.Contain("up to 3");
+        error.Message.Should().Contain(_file).And.Contain("99").And.Contain("up to 4");
         error.FoundVersion.Should().Be(99);
         Hash().Should().Equal(before, "a refused file is never written");
     }

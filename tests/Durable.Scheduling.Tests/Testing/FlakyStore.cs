@@ -62,6 +62,21 @@ public sealed class FlakyStore(ISchedulingStore inner) : ISchedulingStore
         static async ValueTask<IReadOnlyList<RunLease>> Reversed(ValueTask<IReadOnlyList<RunLease>> claim) => [.. (await claim).Reverse()];
     }
 
+    public ValueTask<bool> CreateScheduleAsync(StoredSchedule schedule, CancellationToken cancellationToken) => Guard(() => inner.CreateScheduleAsync(schedule, cancellationToken));
+
+    public ValueTask<StoredSchedule?> GetScheduleAsync(string id, CancellationToken cancellationToken) => Guard(() => inner.GetScheduleAsync(id, cancellationToken));
+
+    public ValueTask<StoredSchedulePage> ListSchedulesAsync(ScheduleQuery query, CancellationToken cancellationToken) => Guard(() => inner.ListSchedulesAsync(query, cancellationToken));
+
+    public ValueTask<IReadOnlyList<StoredSchedule>> GetScheduleChangesAsync(long afterSequence, int limit, CancellationToken cancellationToken) => Guard(() => inner.GetScheduleChangesAsync(afterSequence, limit, cancellationToken));
+
+    public ValueTask<bool> UpdateScheduleAsync(StoredSchedule schedule, long expectedVersion, bool setRemainingRuns, CancellationToken cancellationToken) => Guard(() => inner.UpdateScheduleAsync(schedule, expectedVersion, setRemainingRuns, cancellationToken));
+
+    public ValueTask<bool> DeleteScheduleAsync(string id, DateTimeOffset at, CancellationToken cancellationToken) => Guard(() => inner.DeleteScheduleAsync(id, at, cancellationToken));
+
+    public async ValueTask AddScheduleCountsAsync(string id, ScheduleCounters delta, long usedRuns, CancellationToken cancellationToken) =>
+        await Guard(async () => { await inner.AddScheduleCountsAsync(id, delta, usedRuns, cancellationToken); return true; });
+
     public ValueTask<int> ReleaseOwnedAsync(string owner, CancellationToken cancellationToken) => Guard(() => inner.ReleaseOwnedAsync(owner, cancellationToken));
 
     public ValueTask<bool> RenewAsync(Guid id, Guid leaseToken, DateTimeOffset expiresAt, CancellationToken cancellationToken) => Guard(() => inner.RenewAsync(id, leaseToken, expiresAt, cancellationToken));

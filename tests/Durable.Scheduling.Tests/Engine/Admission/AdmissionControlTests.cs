@@ -1,3 +1,7 @@
+using Durable.Scheduling.Engine.Schedules;
+using Durable.Scheduling.Schedules;
+using Durable.Scheduling.Storage;
+using Durable.Scheduling.Storage.InMemory;
 using Durable.Scheduling.Cron;
 using Durable.Scheduling.Engine.Admission;
 using Durable.Scheduling.Engine.Timing;
@@ -147,14 +151,24 @@ public sealed class AdmissionControlTests
         {
             var id = Guid.NewGuid();
             _ids.Add(id);
-            return new WheelNode(id, d, workflow, kind);
+            return new WheelNode(id, d, workflow, kind, kind == RunKind.Occurrence ? workflow : null, null);
         }).ToList();
 
     private (AdmissionControl Admission, ConcurrencySlots Slots) Build(int maxConcurrency = 64, OverlapPolicy policy = OverlapPolicy.AllowAll)
     {
         var workflows = new[] { Descriptor("once", null), Descriptor("cron", policy) };
         var slots = new ConcurrencySlots(maxConcurrency, batchWakes: false);
-        var admission = new AdmissionControl(slots, workflows, name => workflows.FirstOrDefault(w => w.Name == name), _cancelled.Add, NullLogger.Instance);
+        WorkflowDescriptor? Find(string name) => workflows.FirstOrDefault(w => w.Name == name);
+        var book = new ScheduleBook(new InMemorySchedulingStore(), Find, new HashSet<string> { "cron" }, NullLogger.Instance);
+        book.Apply(new StoredSchedule
+        {
+            Id = "cron",
+            WorkflowName = "cron",
+            Definition = new ScheduleDocument { Spec = ScheduleSpec.FromCron("* * * * * *"), Overlap = policy }.ToJson(),
+            CodeDefined = true,
+            Sequence = 1,
+        }, fromStore: true);
+        var admission = new AdmissionControl(slots, book, Find, _cancelled.Add, NullLogger.Instance);
         return (admission, slots);
     }
 
@@ -167,7 +181,7 @@ public sealed class AdmissionControlTests
             Method = method,
             Invoker = WorkflowInvoker.TryCreate(method, new NoServices(), out _)!,
             MaxAttempts = 1,
-            Schedule = overlap is { } policy ? new RecurringSchedule(CronSpec.Parse("* * * * * *"), TimeZoneInfo.Utc, CatchUpPolicy.ExactlyOncePerInterval, policy) : null,
+            Schedule = overlap is { } policy ? new RecurringSchedule(ScheduleSpec.FromCron("* * * * * *"), CatchUpPolicy.ExactlyOncePerInterval, policy, IsInterval: false) : null,
         };
     }
 

@@ -18,7 +18,7 @@ public sealed class TimerWheelTests
         var nodes = Enumerable.Range(0, 5000).Select(i =>
         {
             long span = (i % 5) switch { 0 => TimeSpan.TicksPerMillisecond * 60, 1 => TimeSpan.TicksPerSecond * 4, 2 => TimeSpan.TicksPerMinute * 4, 3 => TimeSpan.TicksPerHour * 4, _ => TimeSpan.TicksPerDay * 20 };
-            return new WheelNode(Guid.NewGuid(), Start + 1 + (long)(random.NextDouble() * span), "w", RunKind.OneTime);
+            return new WheelNode(Guid.NewGuid(), Start + 1 + (long)(random.NextDouble() * span), "w", RunKind.OneTime, null, null);
         }).ToList();
         nodes.ForEach(wheel.Add);
         wheel.Count.Should().Be(5000);
@@ -60,7 +60,7 @@ public sealed class TimerWheelTests
             switch (random.Next(10))
             {
                 case < 5:
-                    var node = new WheelNode(Guid.NewGuid(), now + 1 + (long)(random.NextDouble() * spans[random.Next(spans.Length)]), "w", RunKind.OneTime);
+                    var node = new WheelNode(Guid.NewGuid(), now + 1 + (long)(random.NextDouble() * spans[random.Next(spans.Length)]), "w", RunKind.OneTime, null, null);
                     wheel.Add(node);
                     reference.Add((node.DueTicks, node.Id));
                     live[node.Id] = node;
@@ -97,8 +97,8 @@ public sealed class TimerWheelTests
     public void Remove_CancelsInConstantTime_AndIsIdempotent()
     {
         var wheel = new TimerWheel(Start);
-        var keep = new WheelNode(Guid.NewGuid(), Start + TimeSpan.TicksPerSecond, "w", RunKind.OneTime);
-        var cancel = new WheelNode(Guid.NewGuid(), Start + TimeSpan.TicksPerSecond, "w", RunKind.OneTime);
+        var keep = new WheelNode(Guid.NewGuid(), Start + TimeSpan.TicksPerSecond, "w", RunKind.OneTime, null, null);
+        var cancel = new WheelNode(Guid.NewGuid(), Start + TimeSpan.TicksPerSecond, "w", RunKind.OneTime, null, null);
         wheel.Add(keep);
         wheel.Add(cancel);
         wheel.Remove(cancel).Should().BeTrue();
@@ -113,7 +113,7 @@ public sealed class TimerWheelTests
     public void Advance_AfterClockJumpBack_DoesNotFireEarly()
     {
         var wheel = new TimerWheel(Start);
-        var node = new WheelNode(Guid.NewGuid(), Start + TimeSpan.TicksPerMinute, "w", RunKind.OneTime);
+        var node = new WheelNode(Guid.NewGuid(), Start + TimeSpan.TicksPerMinute, "w", RunKind.OneTime, null, null);
         wheel.Add(node);
         var due = new List<WheelNode>();
         wheel.Advance(Start + (TimeSpan.TicksPerSecond * 30), due);
@@ -129,7 +129,7 @@ public sealed class TimerWheelTests
     public void Add_WhenAlreadyDue_IsHandedOutOnNextAdvance()
     {
         var wheel = new TimerWheel(Start);
-        var late = new WheelNode(Guid.NewGuid(), Start - TimeSpan.TicksPerDay, "w", RunKind.OneTime);
+        var late = new WheelNode(Guid.NewGuid(), Start - TimeSpan.TicksPerDay, "w", RunKind.OneTime, null, null);
         wheel.Add(late);
         wheel.NextDueTicks().Should().Be(late.DueTicks);
         var due = new List<WheelNode>();

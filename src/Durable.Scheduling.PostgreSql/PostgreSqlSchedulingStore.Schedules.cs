@@ -1,0 +1,209 @@
+using System.Text;
+using Durable.Scheduling.Storage;
+using Npgsql;
+using NpgsqlTypes;
+
+namespace Durable.Scheduling.PostgreSql;
+
+/// <summary>
+/// The recurring schedules' operations of the PostgreSQL store. Writes that hand out a change sequence take a
+/// transaction-scoped advisory lock first, so sequences are given in commit order (a reader never sees a later one
+/// before an earlier one); schedule writes are rare, so serializing them costs nothing that matters.
+/// </summary>
+internal sealed partial class PostgreSqlSchedulingStore
+{
+    public async ValueTask<bool> CreateScheduleAsync(StoredSchedule schedule, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(schedule);
+        return await SequencedAsync("create a schedule", $"""
+            INSERT INTO {_schedules} AS s (id, workflow, definition, metadata, paused, note, code_defined, created, updated, spec_since, version, seq, deleted, remaining)
+            VALUES (@id, @workflow, @definition, @metadata::jsonb, @paused, @note, @code, @created, @updated, @since, 1, {NextSequence}, false, @remaining)
+            ON CONFLICT (id) DO UPDATE SET workflow = excluded.workflow, definition = excluded.definition, metadata = excluded.metadata,
+                paused = excluded.paused, note = excluded.note, code_defined = excluded.code_defined, created = excluded.created,
+                updated = excluded.updated, spec_since = excluded.spec_since, version = 1, seq = excluded.seq, deleted = false,
+                remaining = excluded.remaining, runs = 0, succeeded = 0, failed = 0, missed = 0, skipped = 0, dropped = 0
+            WHERE s.deleted
+            """, command =>
+        {
+            BindSchedule(command, schedule);
+        }, cancellationToken).ConfigureAwait(false) == 1;
+    }
+
+    public async ValueTask<StoredSchedule?> GetScheduleAsync(string id, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(id);
+        var found = await ReadSchedulesAsync("read a schedule", $"SELECT {PostgreSqlSchema.ScheduleColumns} FROM {_schedules} WHERE id = @id AND NOT deleted",
+            command => command.Parameters.AddWithValue("id", PostgreSqlRows.Encode(id)!), cancellationToken).ConfigureAwait(false);
+        return found.Count == 0 ? null : found[0];
+    }
+
+    public async ValueTask<StoredSchedulePage> ListSchedulesAsync(ScheduleQuery query, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(query);
+        int size = Math.Clamp(query.PageSize, 1, 1000);
+        var where = new StringBuilder("NOT deleted");
+        if (query.Paused is { } paused)
+        {
+            where.Append(paused ? " AND paused" : " AND NOT paused");
+        }
+
+        where.Append(query.WorkflowName is null ? "" : " AND workflow = @workflow");
+        where.Append(query.IdPrefix is { Length: > 0 } ? " AND starts_with(id, @prefix)" : "");
+        where.Append(query.Metadata is { Count: > 0 } ? " AND metadata @> @metadata" : "");
+        where.Append(query.ContinuationToken is null ? "" : " AND id > @after");
+
+        // Ids compare in the "C" collation: ordinal, as the contract orders them, whatever the database's collation.
+        var items = await ReadSchedulesAsync("list schedules",
+            $"SELECT {PostgreSqlSchema.ScheduleColumns} FROM {_schedules} WHERE {where.Replace("id > @after", "id COLLATE \"C\" > @after")} ORDER BY id COLLATE \"C\" LIMIT {size + 1}",
+            command =>
+            {
+                if (query.WorkflowName is not null)
+                {
+                    command.Parameters.AddWithValue("workflow", PostgreSqlRows.Encode(query.WorkflowName)!);
+                }
+
+                if (query.IdPrefix is { Length: > 0 } prefix)
+                {
+                    command.Parameters.AddWithValue("prefix", PostgreSqlRows.Encode(prefix)!);
+                }
+
+                if (query.Metadata is { Count: > 0 } metadata)
+                {
+                    command.Parameters.Add(new NpgsqlParameter("metadata", NpgsqlDbType.Jsonb) { Value = PostgreSqlRows.MetadataJson(metadata) });
+                }
+
+                if (query.ContinuationToken is { } after)
+                {
+                    command.Parameters.AddWithValue("after", PostgreSqlRows.Encode(after)!);
+                }
+            }, cancellationToken).ConfigureAwait(false);
+        string? token = null;
+        if (items.Count > size)
+        {
+            items.RemoveAt(size);
+            token = items[^1].Id;
+        }
+
+        return new StoredSchedulePage(items, token);
+    }
+
+    public async ValueTask<IReadOnlyList<StoredSchedule>> GetScheduleChangesAsync(long afterSequence, int limit, CancellationToken cancellationToken) =>
+        await ReadSchedulesAsync("read schedule changes", $"SELECT {PostgreSqlSchema.ScheduleColumns} FROM {_schedules} WHERE seq > @after ORDER BY seq LIMIT @limit",
+            command =>
+            {
+                command.Parameters.AddWithValue("after", afterSequence);
+                command.Parameters.AddWithValue("limit", limit);
+            }, cancellationToken).ConfigureAwait(false);
+
+    public async ValueTask<bool> UpdateScheduleAsync(StoredSchedule schedule, long expectedVersion, bool setRemainingRuns, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(schedule);
+        return await SequencedAsync("update a schedule", $"""
+            UPDATE {_schedules} SET workflow = @workflow, definition = @definition, metadata = @metadata::jsonb, paused = @paused,
+                note = @note, code_defined = @code, updated = @updated, spec_since = @since,
+                remaining = CASE WHEN @setRemaining THEN @remaining ELSE remaining END,
+                version = version + 1, seq = {NextSequence}
+            WHERE id = @id AND NOT deleted AND version = @version
+            """, command =>
+        {
+            BindSchedule(command, schedule);
+            command.Parameters.AddWithValue("setRemaining", setRemainingRuns);
+            command.Parameters.AddWithValue("version", expectedVersion);
+        }, cancellationToken).ConfigureAwait(false) == 1;
+    }
+
+    public async ValueTask<bool> DeleteScheduleAsync(string id, DateTimeOffset at, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(id);
+        return await SequencedAsync("delete a schedule", $"""
+            UPDATE {_schedules} SET deleted = true, updated = @at, version = version + 1, seq = {NextSequence}
+            WHERE id = @id AND NOT deleted
+            """, command =>
+        {
+            command.Parameters.AddWithValue("id", PostgreSqlRows.Encode(id)!);
+            command.Parameters.AddWithValue("at", at.UtcTicks);
+        }, cancellationToken).ConfigureAwait(false) == 1;
+    }
+
+    public async ValueTask AddScheduleCountsAsync(string id, ScheduleCounters delta, long usedRuns, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(id);
+        ArgumentNullException.ThrowIfNull(delta);
+        await _db.RunAsync("count a schedule's runs", async ct =>
+        {
+            var add = _data.CreateCommand($"""
+                UPDATE {_schedules} SET runs = runs + @runs, succeeded = succeeded + @succeeded, failed = failed + @failed,
+                    missed = missed + @missed, skipped = skipped + @skipped, dropped = dropped + @dropped,
+                    remaining = CASE WHEN remaining IS NULL THEN NULL ELSE greatest(0, remaining - @used) END
+                WHERE id = @id AND NOT deleted
+                """);
+            await using var addScope = add.ConfigureAwait(false);
+            add.Parameters.AddWithValue("id", PostgreSqlRows.Encode(id)!);
+            add.Parameters.AddWithValue("runs", delta.Runs);
+            add.Parameters.AddWithValue("succeeded", delta.Succeeded);
+            add.Parameters.AddWithValue("failed", delta.Failed);
+            add.Parameters.AddWithValue("missed", delta.Missed);
+            add.Parameters.AddWithValue("skipped", delta.Skipped);
+            add.Parameters.AddWithValue("dropped", delta.Dropped);
+            add.Parameters.AddWithValue("used", usedRuns);
+            return await add.ExecuteNonQueryAsync(ct).ConfigureAwait(false);
+        }, cancellationToken).ConfigureAwait(false);
+    }
+
+    private string NextSequence => $"(SELECT coalesce(max(seq), 0) + 1 FROM {_schedules})";
+
+    /// <summary>Runs a write that hands out a sequence, after the schedules' advisory lock, in one transaction.</summary>
+    private async Task<int> SequencedAsync(string action, string sql, Action<NpgsqlCommand> bind, CancellationToken cancellationToken) =>
+        await _db.RunAsync(action, async ct =>
+        {
+            var connection = await _data.OpenConnectionAsync(ct).ConfigureAwait(false);
+            await using var connectionScope = connection.ConfigureAwait(false);
+            var transaction = await connection.BeginTransactionAsync(ct).ConfigureAwait(false);
+            await using var transactionScope = transaction.ConfigureAwait(false);
+            var lockCommand = new NpgsqlCommand("SELECT pg_advisory_xact_lock(@key)", connection, transaction);
+            await using (lockCommand.ConfigureAwait(false))
+            {
+                lockCommand.Parameters.AddWithValue("key", _scheduleLock);
+                await lockCommand.ExecuteNonQueryAsync(ct).ConfigureAwait(false);
+            }
+
+            var command = new NpgsqlCommand(sql, connection, transaction);
+            await using var commandScope = command.ConfigureAwait(false);
+            bind(command);
+            int changed = await command.ExecuteNonQueryAsync(ct).ConfigureAwait(false);
+            await transaction.CommitAsync(ct).ConfigureAwait(false);
+            return changed;
+        }, cancellationToken).ConfigureAwait(false);
+
+    private async Task<List<StoredSchedule>> ReadSchedulesAsync(string action, string sql, Action<NpgsqlCommand> bind, CancellationToken cancellationToken) =>
+        await _db.RunAsync(action, async ct =>
+        {
+            var command = _data.CreateCommand(sql);
+            await using var commandScope = command.ConfigureAwait(false);
+            bind(command);
+            var items = new List<StoredSchedule>();
+            var reader = await command.ExecuteReaderAsync(ct).ConfigureAwait(false);
+            await using var readerScope = reader.ConfigureAwait(false);
+            while (await reader.ReadAsync(ct).ConfigureAwait(false))
+            {
+                items.Add(PostgreSqlRows.ReadSchedule(reader));
+            }
+
+            return items;
+        }, cancellationToken).ConfigureAwait(false);
+
+    private static void BindSchedule(NpgsqlCommand command, StoredSchedule schedule)
+    {
+        command.Parameters.AddWithValue("id", PostgreSqlRows.Encode(schedule.Id)!);
+        command.Parameters.AddWithValue("workflow", PostgreSqlRows.Encode(schedule.WorkflowName)!);
+        command.Parameters.AddWithValue("definition", PostgreSqlRows.Encode(schedule.Definition)!);
+        command.Parameters.Add(new NpgsqlParameter("metadata", NpgsqlDbType.Text) { Value = schedule.Metadata.Count == 0 ? DBNull.Value : PostgreSqlRows.MetadataJson(schedule.Metadata) });
+        command.Parameters.AddWithValue("paused", schedule.Paused);
+        command.Parameters.Add(new NpgsqlParameter("note", NpgsqlDbType.Text) { Value = (object?)PostgreSqlRows.Encode(schedule.Note) ?? DBNull.Value });
+        command.Parameters.AddWithValue("code", schedule.CodeDefined);
+        command.Parameters.AddWithValue("created", schedule.CreatedAt.UtcTicks);
+        command.Parameters.AddWithValue("updated", schedule.UpdatedAt.UtcTicks);
+        command.Parameters.AddWithValue("since", schedule.SpecSince.UtcTicks);
+        command.Parameters.Add(new NpgsqlParameter("remaining", NpgsqlDbType.Bigint) { Value = (object?)schedule.RemainingRuns ?? DBNull.Value });
+    }
+}

@@ -1,0 +1,189 @@
+using System.Globalization;
+using System.Text;
+using System.Text.Json;
+using Durable.Scheduling.Storage;
+
+namespace Durable.Scheduling.Sqlite;
+
+/// <summary>The recurring schedules' operations of the SQLite store (writes through the writer, so sequences follow commit order).</summary>
+internal sealed partial class SqliteSchedulingStore
+{
+    private const string NextSequence = "(SELECT coalesce(max(seq), 0) + 1 FROM ds_schedules)";
+
+    public async ValueTask<bool> CreateScheduleAsync(StoredSchedule schedule, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(schedule);
+        return await WriteAsync(() =>
+        {
+            var insert = Command($"""
+                INSERT INTO ds_schedules (id, workflow, definition, metadata, paused, note, code_defined, created, updated, spec_since, version, seq, deleted, remaining)
+                VALUES ($id, $workflow, $definition, $metadata, $paused, $note, $code, $created, $updated, $since, 1, {NextSequence}, 0, $remaining)
+                ON CONFLICT (id) DO UPDATE SET workflow = excluded.workflow, definition = excluded.definition, metadata = excluded.metadata,
+                    paused = excluded.paused, note = excluded.note, code_defined = excluded.code_defined, created = excluded.created,
+                    updated = excluded.updated, spec_since = excluded.spec_since, version = 1, seq = excluded.seq, deleted = 0,
+                    remaining = excluded.remaining, runs = 0, succeeded = 0, failed = 0, missed = 0, skipped = 0, dropped = 0
+                WHERE deleted = 1
+                """);
+            SqliteRows.Bind(insert, "$id", schedule.Id);
+            SqliteRows.Bind(insert, "$workflow", schedule.WorkflowName);
+            SqliteRows.Bind(insert, "$definition", schedule.Definition);
+            SqliteRows.Bind(insert, "$metadata", schedule.Metadata.Count == 0 ? null : JsonSerializer.Serialize(schedule.Metadata));
+            SqliteRows.Bind(insert, "$paused", schedule.Paused ? 1 : 0);
+            SqliteRows.Bind(insert, "$note", schedule.Note);
+            SqliteRows.Bind(insert, "$code", schedule.CodeDefined ? 1 : 0);
+            SqliteRows.Bind(insert, "$created", schedule.CreatedAt.UtcTicks);
+            SqliteRows.Bind(insert, "$updated", schedule.UpdatedAt.UtcTicks);
+            SqliteRows.Bind(insert, "$since", schedule.SpecSince.UtcTicks);
+            SqliteRows.Bind(insert, "$remaining", schedule.RemainingRuns);
+            return insert.ExecuteNonQuery() == 1;
+        }, cancellationToken).ConfigureAwait(false);
+    }
+
+    public async ValueTask<StoredSchedule?> GetScheduleAsync(string id, CancellationToken cancellationToken) =>
+        await ReadAsync(connection =>
+        {
+            using var command = connection.CreateCommand();
+            command.CommandText = $"SELECT {SqliteSchema.ScheduleColumns} FROM ds_schedules WHERE id = $id AND deleted = 0";
+            command.Parameters.AddWithValue("$id", id);
+            using var reader = command.ExecuteReader();
+            return reader.Read() ? SqliteRows.ReadSchedule(reader) : null;
+        }, cancellationToken).ConfigureAwait(false);
+
+    public async ValueTask<StoredSchedulePage> ListSchedulesAsync(ScheduleQuery query, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(query);
+        return await ReadAsync(connection =>
+        {
+            using var command = connection.CreateCommand();
+            var where = new StringBuilder("deleted = 0");
+            if (query.Paused is { } paused)
+            {
+                where.Append(paused ? " AND paused = 1" : " AND paused = 0");
+            }
+
+            if (query.WorkflowName is not null)
+            {
+                where.Append(" AND workflow = $workflow");
+                command.Parameters.AddWithValue("$workflow", query.WorkflowName);
+            }
+
+            if (query.IdPrefix is { Length: > 0 } prefix)
+            {
+                where.Append(" AND substr(id, 1, length($prefix)) = $prefix");
+                command.Parameters.AddWithValue("$prefix", prefix);
+            }
+
+            if (query.ContinuationToken is not null)
+            {
+                where.Append(" AND id > $after");
+                command.Parameters.AddWithValue("$after", query.ContinuationToken);
+            }
+
+            int i = 0;
+            foreach (var (key, value) in query.Metadata ?? new Dictionary<string, string>())
+            {
+                where.Append(CultureInfo.InvariantCulture, $" AND EXISTS (SELECT 1 FROM json_each(ds_schedules.metadata) j WHERE j.key = $mk{i} AND j.value = $mv{i})");
+                command.Parameters.AddWithValue($"$mk{i}", key);
+                command.Parameters.AddWithValue($"$mv{i}", value);
+                i++;
+            }
+
+            int size = Math.Clamp(query.PageSize, 1, 1000);
+            command.CommandText = $"SELECT {SqliteSchema.ScheduleColumns} FROM ds_schedules WHERE {where} ORDER BY id LIMIT {size + 1}";
+            var items = new List<StoredSchedule>(size + 1);
+            using (var reader = command.ExecuteReader())
+            {
+                while (reader.Read())
+                {
+                    items.Add(SqliteRows.ReadSchedule(reader));
+                }
+            }
+
+            string? token = null;
+            if (items.Count > size)
+            {
+                items.RemoveAt(size);
+                token = items[^1].Id;
+            }
+
+            return new StoredSchedulePage(items, token);
+        }, cancellationToken).ConfigureAwait(false);
+    }
+
+    public async ValueTask<IReadOnlyList<StoredSchedule>> GetScheduleChangesAsync(long afterSequence, int limit, CancellationToken cancellationToken) =>
+        await ReadAsync<IReadOnlyList<StoredSchedule>>(connection =>
+        {
+            using var command = connection.CreateCommand();
+            command.CommandText = $"SELECT {SqliteSchema.ScheduleColumns} FROM ds_schedules WHERE seq > $after ORDER BY seq LIMIT $limit";
+            command.Parameters.AddWithValue("$after", afterSequence);
+            command.Parameters.AddWithValue("$limit", limit);
+            var items = new List<StoredSchedule>();
+            using var reader = command.ExecuteReader();
+            while (reader.Read())
+            {
+                items.Add(SqliteRows.ReadSchedule(reader));
+            }
+
+            return items;
+        }, cancellationToken).ConfigureAwait(false);
+
+    public async ValueTask<bool> UpdateScheduleAsync(StoredSchedule schedule, long expectedVersion, bool setRemainingRuns, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(schedule);
+        return await WriteAsync(() =>
+        {
+            var update = Command($"""
+                UPDATE ds_schedules SET workflow = $workflow, definition = $definition, metadata = $metadata, paused = $paused,
+                    note = $note, code_defined = $code, updated = $updated, spec_since = $since,
+                    remaining = CASE WHEN $setRemaining = 1 THEN $remaining ELSE remaining END,
+                    version = version + 1, seq = {NextSequence}
+                WHERE id = $id AND deleted = 0 AND version = $version
+                """);
+            SqliteRows.Bind(update, "$id", schedule.Id);
+            SqliteRows.Bind(update, "$workflow", schedule.WorkflowName);
+            SqliteRows.Bind(update, "$definition", schedule.Definition);
+            SqliteRows.Bind(update, "$metadata", schedule.Metadata.Count == 0 ? null : JsonSerializer.Serialize(schedule.Metadata));
+            SqliteRows.Bind(update, "$paused", schedule.Paused ? 1 : 0);
+            SqliteRows.Bind(update, "$note", schedule.Note);
+            SqliteRows.Bind(update, "$code", schedule.CodeDefined ? 1 : 0);
+            SqliteRows.Bind(update, "$updated", schedule.UpdatedAt.UtcTicks);
+            SqliteRows.Bind(update, "$since", schedule.SpecSince.UtcTicks);
+            SqliteRows.Bind(update, "$setRemaining", setRemainingRuns ? 1 : 0);
+            SqliteRows.Bind(update, "$remaining", schedule.RemainingRuns);
+            SqliteRows.Bind(update, "$version", expectedVersion);
+            return update.ExecuteNonQuery() == 1;
+        }, cancellationToken).ConfigureAwait(false);
+    }
+
+    public async ValueTask<bool> DeleteScheduleAsync(string id, DateTimeOffset at, CancellationToken cancellationToken) =>
+        await WriteAsync(() =>
+        {
+            var delete = Command($"UPDATE ds_schedules SET deleted = 1, updated = $at, version = version + 1, seq = {NextSequence} WHERE id = $id AND deleted = 0");
+            SqliteRows.Bind(delete, "$id", id);
+            SqliteRows.Bind(delete, "$at", at.UtcTicks);
+            return delete.ExecuteNonQuery() == 1;
+        }, cancellationToken).ConfigureAwait(false);
+
+    public async ValueTask AddScheduleCountsAsync(string id, ScheduleCounters delta, long usedRuns, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(delta);
+        await WriteAsync(() =>
+        {
+            var add = Command("""
+                UPDATE ds_schedules SET runs = runs + $runs, succeeded = succeeded + $succeeded, failed = failed + $failed,
+                    missed = missed + $missed, skipped = skipped + $skipped, dropped = dropped + $dropped,
+                    remaining = CASE WHEN remaining IS NULL THEN NULL ELSE max(0, remaining - $used) END
+                WHERE id = $id AND deleted = 0
+                """);
+            SqliteRows.Bind(add, "$id", id);
+            SqliteRows.Bind(add, "$runs", delta.Runs);
+            SqliteRows.Bind(add, "$succeeded", delta.Succeeded);
+            SqliteRows.Bind(add, "$failed", delta.Failed);
+            SqliteRows.Bind(add, "$missed", delta.Missed);
+            SqliteRows.Bind(add, "$skipped", delta.Skipped);
+            SqliteRows.Bind(add, "$dropped", delta.Dropped);
+            SqliteRows.Bind(add, "$used", usedRuns);
+            return add.ExecuteNonQuery();
+        }, cancellationToken).ConfigureAwait(false);
+    }
+}
