@@ -35,6 +35,13 @@ public abstract partial class SchedulingStoreConformanceTests
             ["AdvanceWatermarkAsync"] = async () => await _store.AdvanceWatermarkAsync("cron", Now, token),
             ["GetWatermarkAsync"] = async () => await _store.GetWatermarkAsync("cron", token),
             ["PurgeAsync"] = async () => await _store.PurgeAsync(Now.AddDays(1), 10, token),
+            ["CreateScheduleAsync"] = async () => await _store.CreateScheduleAsync(Schedule("s"), token),
+            ["GetScheduleAsync"] = async () => await _store.GetScheduleAsync("s", token),
+            ["ListSchedulesAsync"] = async () => await _store.ListSchedulesAsync(new ScheduleQuery(), token),
+            ["GetScheduleChangesAsync"] = async () => await _store.GetScheduleChangesAsync(0, 10, token),
+            ["UpdateScheduleAsync"] = async () => await _store.UpdateScheduleAsync(Schedule("s"), 1, false, token),
+            ["DeleteScheduleAsync"] = async () => await _store.DeleteScheduleAsync("s", Now, token),
+            ["AddScheduleCountsAsync"] = async () => await _store.AddScheduleCountsAsync("s", new ScheduleCounters { Runs = 1 }, 1, token),
         };
         foreach (var (name, call) in calls)
         {
@@ -48,6 +55,7 @@ public abstract partial class SchedulingStoreConformanceTests
         after.Status.Should().Be(RunStatus.Pending, "a cancelled skip skips nothing");
         (await _store.GetAsync(fresh.Id, default)).Should().BeNull("a cancelled insert inserts nothing");
         (await _store.GetWatermarkAsync("cron", default)).Should().BeNull("a cancelled watermark write writes nothing");
+        (await _store.GetScheduleAsync("s", default)).Should().BeNull("a cancelled schedule create creates nothing");
     }
 
     /// <summary>
@@ -85,6 +93,13 @@ public abstract partial class SchedulingStoreConformanceTests
                 ["AdvanceWatermarkAsync"] = async () => await _store.AdvanceWatermarkAsync("cron", Now, default),
                 ["GetWatermarkAsync"] = async () => await _store.GetWatermarkAsync("cron", default),
                 ["PurgeAsync"] = async () => await _store.PurgeAsync(Now.AddDays(1), 10, default),
+                ["CreateScheduleAsync"] = async () => await _store.CreateScheduleAsync(Schedule("s"), default),
+                ["GetScheduleAsync"] = async () => await _store.GetScheduleAsync("s", default),
+                ["ListSchedulesAsync"] = async () => await _store.ListSchedulesAsync(new ScheduleQuery(), default),
+                ["GetScheduleChangesAsync"] = async () => await _store.GetScheduleChangesAsync(0, 10, default),
+                ["UpdateScheduleAsync"] = async () => await _store.UpdateScheduleAsync(Schedule("s"), 1, false, default),
+                ["DeleteScheduleAsync"] = async () => await _store.DeleteScheduleAsync("s", Now, default),
+                ["AddScheduleCountsAsync"] = async () => await _store.AddScheduleCountsAsync("s", new ScheduleCounters { Runs = 1 }, 1, default),
             };
             foreach (var (name, call) in calls)
             {
@@ -122,6 +137,11 @@ public abstract partial class SchedulingStoreConformanceTests
         }
 
         (await _store.GetAsync(fresh.Id, default)).Should().BeNull("the failed insert inserted nothing");
+        if (failures["CreateScheduleAsync"] is not null)
+        {
+            (await _store.GetScheduleAsync("s", default)).Should().BeNull("the failed schedule create created nothing");
+        }
+
         (await _store.InsertAsync([OneTime(Now)], default)).Single().Created.Should().BeTrue("the store works again once the resource is back");
     }
 }

@@ -1,0 +1,289 @@
+using Durable.Scheduling.Storage;
+using FluentAssertions;
+using NUnit.Framework;
+
+namespace Durable.Scheduling.Testing;
+
+// Recurring schedules: create once, optimistic updates, deletes, the change sequence, lists, counters, and the
+// schedule carried by runs.
+public abstract partial class SchedulingStoreConformanceTests
+{
+    /// <summary>A schedule as the scheduler would store it.</summary>
+    /// <param name="id">Its id.</param>
+    /// <param name="workflow">Its workflow.</param>
+    /// <param name="metadata">Its metadata, or null.</param>
+    /// <param name="paused">Paused or not.</param>
+    /// <param name="remaining">Remaining runs, or null.</param>
+    /// <returns>The schedule.</returns>
+    protected static StoredSchedule Schedule(string id, string workflow = "wf", IReadOnlyDictionary<string, string>? metadata = null, bool paused = false, long? remaining = null) => new()
+    {
+        Id = id,
+        WorkflowName = workflow,
+        Definition = """{"Spec":{"Cron":["0 * * * * *"]},"Note":"'; DROP TABLE x; -- é \u00e9"}""",
+        Metadata = metadata ?? new Dictionary<string, string>(),
+        Paused = paused,
+        CreatedAt = Now,
+        UpdatedAt = Now,
+        SpecSince = Now,
+        RemainingRuns = remaining,
+    };
+
+    /// <summary>Contract: a schedule is stored once per id, as given, at version 1 with a sequence; a second create of the id is refused.</summary>
+    /// <returns>The test.</returns>
+    [Test]
+    public async Task CreateScheduleAsync_StoresItAsGiven_Once()
+    {
+        var schedule = Schedule("reports/daily 'q'", metadata: new Dictionary<string, string> { ["team"] = "a\"b", ["é"] = "%_" }, paused: true, remaining: 5) with { Note = "why" };
+        (await _store.CreateScheduleAsync(schedule, default)).Should().BeTrue();
+        (await _store.CreateScheduleAsync(Schedule("reports/daily 'q'", workflow: "other"), default)).Should().BeFalse("the id exists");
+
+        var stored = await _store.GetScheduleAsync("reports/daily 'q'", default);
+        stored.Should().NotBeNull();
+        stored!.WorkflowName.Should().Be("wf", "the refused create changed nothing");
+        stored.Definition.Should().Be(schedule.Definition);
+        stored.Metadata.Should().BeEquivalentTo(schedule.Metadata);
+        stored.Paused.Should().BeTrue();
+        stored.Note.Should().Be("why");
+        stored.CreatedAt.Should().Be(Now);
+        stored.SpecSince.Should().Be(Now);
+        stored.RemainingRuns.Should().Be(5);
+        stored.Version.Should().Be(1);
+        stored.Sequence.Should().BePositive();
+        stored.Deleted.Should().BeFalse();
+        stored.Counters.IsZero.Should().BeTrue();
+        (await _store.GetScheduleAsync("absent", default)).Should().BeNull();
+    }
+
+    /// <summary>Contract: of concurrent creates of one id, exactly one wins.</summary>
+    /// <returns>The test.</returns>
+    [Test]
+    public async Task CreateScheduleAsync_Concurrently_CreatesItOnce()
+    {
+        var results = await Task.WhenAll(Enumerable.Range(0, 8).Select(i => Task.Run(async () => await _store.CreateScheduleAsync(Schedule("same", workflow: "wf" + i), default))));
+        results.Count(created => created).Should().Be(1);
+    }
+
+    /// <summary>Contract: an update counts only at the version read; it moves the version and the sequence, leaves counters, and sets remaining runs only when asked.</summary>
+    /// <returns>The test.</returns>
+    [Test]
+    public async Task UpdateScheduleAsync_IsOptimistic_AndLeavesCounters()
+    {
+        await _store.CreateScheduleAsync(Schedule("s", remaining: 10), default);
+        await _store.AddScheduleCountsAsync("s", new ScheduleCounters { Runs = 3, Succeeded = 2 }, 3, default);
+        var read = (await _store.GetScheduleAsync("s", default))!;
+        read.RemainingRuns.Should().Be(7);
+
+        var changed = read with { Paused = true, Note = "maintenance", Definition = "{}", UpdatedAt = Now.AddMinutes(1), RemainingRuns = 100 };
+        (await _store.UpdateScheduleAsync(changed, read.Version, setRemainingRuns: false, default)).Should().BeTrue();
+        (await _store.UpdateScheduleAsync(changed with { Note = "stale" }, read.Version, setRemainingRuns: false, default)).Should().BeFalse("the version moved");
+        (await _store.UpdateScheduleAsync(Schedule("absent"), 1, setRemainingRuns: false, default)).Should().BeFalse();
+
+        var after = (await _store.GetScheduleAsync("s", default))!;
+        after.Version.Should().Be(read.Version + 1);
+        after.Sequence.Should().BeGreaterThan(read.Sequence);
+        after.Paused.Should().BeTrue();
+        after.Note.Should().Be("maintenance");
+        after.Definition.Should().Be("{}");
+        after.UpdatedAt.Should().Be(Now.AddMinutes(1));
+        after.RemainingRuns.Should().Be(7, "remaining runs change only when asked");
+        after.Counters.Should().Be(new ScheduleCounters { Runs = 3, Succeeded = 2 });
+
+        (await _store.UpdateScheduleAsync(after with { RemainingRuns = 50 }, after.Version, setRemainingRuns: true, default)).Should().BeTrue();
+        (await _store.GetScheduleAsync("s", default))!.RemainingRuns.Should().Be(50);
+    }
+
+    /// <summary>Contract: a deleted schedule is gone from reads and lists, shows in the changes as deleted, and its id can be created again afresh.</summary>
+    /// <returns>The test.</returns>
+    [Test]
+    public async Task DeleteScheduleAsync_HidesIt_TellsTheChange_AndFreesTheId()
+    {
+        await _store.CreateScheduleAsync(Schedule("s"), default);
+        await _store.AddScheduleCountsAsync("s", new ScheduleCounters { Runs = 4 }, 0, default);
+        var before = (await _store.GetScheduleAsync("s", default))!;
+        (await _store.DeleteScheduleAsync("s", Now.AddMinutes(1), default)).Should().BeTrue();
+        (await _store.DeleteScheduleAsync("s", Now.AddMinutes(1), default)).Should().BeFalse("deleted already");
+        (await _store.DeleteScheduleAsync("absent", Now, default)).Should().BeFalse();
+
+        (await _store.GetScheduleAsync("s", default)).Should().BeNull();
+        (await _store.ListSchedulesAsync(new ScheduleQuery(), default)).Items.Should().BeEmpty();
+        (await _store.UpdateScheduleAsync(before, before.Version, false, default)).Should().BeFalse("a deleted schedule cannot be updated");
+        var change = (await _store.GetScheduleChangesAsync(before.Sequence, 10, default)).Single();
+        change.Id.Should().Be("s");
+        change.Deleted.Should().BeTrue();
+
+        (await _store.CreateScheduleAsync(Schedule("s", workflow: "again"), default)).Should().BeTrue("a deleted id can be used again");
+        var again = (await _store.GetScheduleAsync("s", default))!;
+        again.WorkflowName.Should().Be("again");
+        again.Version.Should().Be(1);
+        again.Counters.IsZero.Should().BeTrue("a new schedule starts with no counts");
+        again.Sequence.Should().BeGreaterThan(change.Sequence);
+    }
+
+    /// <summary>Contract: changes come in sequence order and resume after the last seen; sequences never go back, even after deleted schedules are purged.</summary>
+    /// <returns>The test.</returns>
+    [Test]
+    public async Task GetScheduleChangesAsync_InSequenceOrder_AndSequencesNeverGoBack()
+    {
+        foreach (var id in new[] { "c", "a", "b" })
+        {
+            await _store.CreateScheduleAsync(Schedule(id), default);
+        }
+
+        var a = (await _store.GetScheduleAsync("a", default))!;
+        await _store.UpdateScheduleAsync(a with { Note = "n" }, a.Version, false, default);
+        var all = await _store.GetScheduleChangesAsync(0, 100, default);
+        all.Select(s => s.Id).Should().Equal("c", "b", "a");
+        all.Select(s => s.Sequence).Should().BeInAscendingOrder().And.OnlyHaveUniqueItems();
+        (await _store.GetScheduleChangesAsync(all[0].Sequence, 1, default)).Single().Id.Should().Be("b", "a page resumes after the last seen");
+
+        await _store.DeleteScheduleAsync("c", Now, default);
+        await _store.DeleteScheduleAsync("b", Now, default);
+        long highest = (await _store.GetScheduleChangesAsync(0, 100, default)).Max(s => s.Sequence);
+        await _store.PurgeAsync(Now.AddDays(1), 100, default);
+        (await _store.GetScheduleChangesAsync(0, 100, default)).Where(s => s.Deleted).Should().HaveCountLessThan(2, "deleted schedules are purged");
+        await _store.CreateScheduleAsync(Schedule("d"), default);
+        (await _store.GetScheduleAsync("d", default))!.Sequence.Should().BeGreaterThan(highest, "a sequence is never handed out twice");
+    }
+
+    /// <summary>Contract: lists filter by pause state, workflow, id prefix and metadata, and page in ordinal id order.</summary>
+    /// <returns>The test.</returns>
+    [Test]
+    public async Task ListSchedulesAsync_Filters_AndPagesInIdOrder()
+    {
+        await _store.CreateScheduleAsync(Schedule("tenant-1/b", metadata: new Dictionary<string, string> { ["tier"] = "gold" }), default);
+        await _store.CreateScheduleAsync(Schedule("tenant-1/a", workflow: "other", paused: true), default);
+        await _store.CreateScheduleAsync(Schedule("tenant-2/a", metadata: new Dictionary<string, string> { ["tier"] = "gold", ["x"] = "y" }), default);
+        await _store.CreateScheduleAsync(Schedule("Tenant-1/c"), default);
+        await _store.CreateScheduleAsync(Schedule("tenant-1_%"), default);
+
+        async Task<List<string>> Ids(ScheduleQuery query)
+        {
+            var ids = new List<string>();
+            do
+            {
+                var page = await _store.ListSchedulesAsync(query, default);
+                page.Items.Count.Should().BeLessThanOrEqualTo(query.PageSize);
+                ids.AddRange(page.Items.Select(s => s.Id));
+                query = query with { ContinuationToken = page.ContinuationToken };
+            }
+            while (query.ContinuationToken is not null);
+            return ids;
+        }
+
+        (await Ids(new ScheduleQuery { PageSize = 2 })).Should().Equal("Tenant-1/c", "tenant-1/a", "tenant-1/b", "tenant-1_%", "tenant-2/a");
+        (await Ids(new ScheduleQuery { IdPrefix = "tenant-1/" })).Should().Equal("tenant-1/a", "tenant-1/b");
+        (await Ids(new ScheduleQuery { IdPrefix = "tenant-1_" })).Should().Equal("tenant-1_%");
+        (await Ids(new ScheduleQuery { Paused = true })).Should().Equal("tenant-1/a");
+        (await Ids(new ScheduleQuery { Paused = false, WorkflowName = "wf", PageSize = 1 })).Should().Equal("Tenant-1/c", "tenant-1/b", "tenant-1_%", "tenant-2/a");
+        (await Ids(new ScheduleQuery { Metadata = new Dictionary<string, string> { ["tier"] = "gold" } })).Should().Equal("tenant-1/b", "tenant-2/a");
+        (await Ids(new ScheduleQuery { Metadata = new Dictionary<string, string> { ["tier"] = "gold", ["x"] = "y" } })).Should().Equal("tenant-2/a");
+        (await Ids(new ScheduleQuery { WorkflowName = "none" })).Should().BeEmpty();
+    }
+
+    /// <summary>Contract: counts add up; remaining runs never go below zero; an unlimited schedule stays unlimited.</summary>
+    /// <returns>The test.</returns>
+    [Test]
+    public async Task AddScheduleCountsAsync_Adds_AndTakesFromRemainingRuns()
+    {
+        await _store.CreateScheduleAsync(Schedule("limited", remaining: 2), default);
+        await _store.CreateScheduleAsync(Schedule("unlimited"), default);
+        await _store.AddScheduleCountsAsync("limited", new ScheduleCounters { Runs = 1, Missed = 4 }, 1, default);
+        await _store.AddScheduleCountsAsync("limited", new ScheduleCounters { Runs = 2, Skipped = 1, Dropped = 2, Failed = 1 }, 2, default);
+        await _store.AddScheduleCountsAsync("unlimited", new ScheduleCounters { Runs = 9 }, 9, default);
+        await _store.AddScheduleCountsAsync("absent", new ScheduleCounters { Runs = 9 }, 9, default);
+
+        var limited = (await _store.GetScheduleAsync("limited", default))!;
+        limited.Counters.Should().Be(new ScheduleCounters { Runs = 3, Missed = 4, Skipped = 1, Dropped = 2, Failed = 1 });
+        limited.RemainingRuns.Should().Be(0);
+        (await _store.GetScheduleAsync("unlimited", default))!.RemainingRuns.Should().BeNull();
+        (await _store.GetScheduleAsync("absent", default)).Should().BeNull("counting creates nothing");
+    }
+
+    /// <summary>Contract: a completion that counts adds its outcome to its schedule's counters in the same call; one that does not count adds nothing.</summary>
+    /// <returns>The test.</returns>
+    [Test]
+    public async Task CompleteAsync_CountsOutcomesOnTheRunsSchedule()
+    {
+        await _store.CreateScheduleAsync(Schedule("s"), default);
+        var runs = Enumerable.Range(0, 4).Select(i => ScheduleRun("s", Now.AddSeconds(i))).ToList();
+        await _store.InsertAsync(runs, default);
+        var leases = await _store.ClaimAsync([.. runs.Select(r => r.Id)], Now.AddSeconds(10), s_lease, "node-a", default);
+        var statuses = new[] { RunStatus.Succeeded, RunStatus.Failed, RunStatus.Cancelled, RunStatus.Succeeded };
+        var completions = leases.Select((l, i) => new RunCompletion(l.Run.Id, l.Token, statuses[i], Now.AddSeconds(11)) { ScheduleId = "s" }).ToList();
+        completions[3] = completions[3] with { LeaseToken = Guid.NewGuid() }; // a stale holder: does not count
+        (await _store.CompleteAsync(completions, default)).Should().Equal(true, true, true, false);
+
+        (await _store.GetScheduleAsync("s", default))!.Counters.Should().Be(new ScheduleCounters { Succeeded = 1, Failed = 2 });
+    }
+
+    /// <summary>Contract: runs keep their schedule and own overlap policy, in reads, due pages and claims; lists filter by schedule.</summary>
+    /// <returns>The test.</returns>
+    [Test]
+    public async Task Runs_KeepTheirSchedule_AndListsFilterByIt()
+    {
+        var occurrence = ScheduleRun("s", Now);
+        var triggered = ScheduleRun("s", Now.AddSeconds(1), RunKind.Triggered) with { Overlap = OverlapPolicy.BufferAll };
+        var other = ScheduleRun("t", Now);
+        var oneTime = OneTime(Now);
+        await _store.InsertAsync([occurrence, triggered, other, oneTime], default);
+
+        var read = (await _store.GetAsync(triggered.Id, default))!;
+        read.ScheduleId.Should().Be("s");
+        read.Kind.Should().Be(RunKind.Triggered);
+        read.Overlap.Should().Be(OverlapPolicy.BufferAll);
+        read.IdempotencyKey.Should().Be(triggered.IdempotencyKey);
+        (await _store.GetAsync(oneTime.Id, default))!.ScheduleId.Should().BeNull();
+
+        var due = (await _store.GetDueAsync(Now.AddSeconds(1), 10, null, default)).Runs.ToDictionary(r => r.Id);
+        due[triggered.Id].ScheduleId.Should().Be("s");
+        due[triggered.Id].Overlap.Should().Be(OverlapPolicy.BufferAll);
+        due[occurrence.Id].ScheduleId.Should().Be("s");
+        due[occurrence.Id].Overlap.Should().BeNull();
+
+        (await _store.ListAsync(new RunQuery { ScheduleId = "s" }, default)).Items.Select(r => r.Id).Should().Equal(occurrence.Id, triggered.Id);
+        var lease = (await _store.ClaimAsync([triggered.Id], Now.AddSeconds(1), s_lease, "node-a", default)).Single();
+        lease.Run.ScheduleId.Should().Be("s");
+        lease.Run.Overlap.Should().Be(OverlapPolicy.BufferAll);
+        (await _store.DeleteAsync(new RunQuery { ScheduleId = "t" }, default)).Should().Equal(other.Id);
+    }
+
+    /// <summary>Contract: a backfilled fire time shares its occurrence's key, so it is stored once whichever comes first.</summary>
+    /// <returns>The test.</returns>
+    [Test]
+    public async Task ABackfilledFireTime_SharesItsOccurrencesKey()
+    {
+        var occurrence = ScheduleRun("s", Now);
+        var backfill = ScheduleRun("s", Now, RunKind.Backfill);
+        (await _store.InsertAsync([occurrence], default)).Single().Created.Should().BeTrue();
+        var second = (await _store.InsertAsync([backfill], default)).Single();
+        second.Created.Should().BeFalse();
+        second.Run.Id.Should().Be(occurrence.Id);
+
+        var later = ScheduleRun("s", Now.AddMinutes(1), RunKind.Backfill);
+        (await _store.InsertAsync([later], default)).Single().Created.Should().BeTrue();
+        (await _store.InsertAsync([ScheduleRun("s", Now.AddMinutes(1))], default)).Single().Run.Id.Should().Be(later.Id, "the occurrence finds the backfilled run under its key");
+        (await _store.InsertAsync([ScheduleRun("t", Now)], default)).Single().Created.Should().BeTrue("another schedule's occurrence at the same instant is another run");
+    }
+
+    /// <summary>A pending run of a schedule, keyed as the scheduler keys it.</summary>
+    /// <param name="schedule">The schedule id.</param>
+    /// <param name="at">Its instant.</param>
+    /// <param name="kind">Occurrence, Triggered or Backfill.</param>
+    /// <returns>The run.</returns>
+    protected static ScheduledRun ScheduleRun(string schedule, DateTimeOffset at, RunKind kind = RunKind.Occurrence)
+    {
+        var id = Guid.NewGuid();
+        return new ScheduledRun
+        {
+            Id = id,
+            WorkflowName = "wf",
+            ScheduleId = schedule,
+            Kind = kind,
+            IdempotencyKey = kind == RunKind.Triggered ? RunKeys.Triggered(schedule, null, id) : RunKeys.Occurrence(schedule, at),
+            ScheduledTime = at,
+            DueTime = at,
+            Status = RunStatus.Pending,
+            CreatedAt = Now,
+        };
+    }
+}
