@@ -13,9 +13,11 @@ public sealed class RunLog
     public int Parked => Volatile.Read(ref _parked);
 
     public void Record(ScheduledRunContext context, object? input = null) =>
-        Invocations.Enqueue(new Invocation(context.WorkflowName, context.RunId, context.ScheduledTime, context.StartedAt, context.Attempt, context.IdempotencyKey, input));
+        Invocations.Enqueue(new Invocation(context.WorkflowName, context.RunId, context.ScheduledTime, context.StartedAt, context.Attempt, context.IdempotencyKey, input, context.ScheduleId, context.Kind));
 
     public IReadOnlyList<Invocation> Of(string workflow) => Invocations.Where(i => i.Workflow == workflow).ToList();
+
+    public IReadOnlyList<Invocation> OfSchedule(string schedule) => Invocations.Where(i => i.ScheduleId == schedule).ToList();
 
     /// <summary>
     /// Waits on the fake clock, counted as parked so the harness can settle meanwhile. The count drops inside the timer
@@ -50,5 +52,5 @@ public sealed class RunLog
         await done.Task;
     }
 
-    public sealed record Invocation(string Workflow, Guid RunId, DateTimeOffset Scheduled, DateTimeOffset Started, int Attempt, string Key, object? Input);
+    public sealed record Invocation(string Workflow, Guid RunId, DateTimeOffset Scheduled, DateTimeOffset Started, int Attempt, string Key, object? Input, string? ScheduleId = null, RunKind Kind = RunKind.OneTime);
 }

@@ -230,7 +230,7 @@ internal sealed class AdmissionControl
             switch (_book.Gate(schedule, node.Kind))
             {
                 case ScheduleGate.Parked:
-                    _book.Park(schedule, node.Id); // paused: stays pending, known, out of the wheel until resumed
+                    _book.Park(schedule, node.Id, node.DueTicks); // paused: stays pending, known, out of the wheel until resumed
                     return false;
                 case ScheduleGate.Deleted:
                     ToWithdraw.Add(node);

@@ -51,9 +51,9 @@ internal sealed class RunAttempt(
 
         var workflow = execution.Workflow;
         var startedAt = time.GetUtcNow();
-        SchedulingTelemetry.RunsStarted.Add(1, new KeyValuePair<string, object?>("workflow", run.WorkflowName));
+        SchedulingTelemetry.RunsStarted.Add(1, new KeyValuePair<string, object?>("workflow", run.WorkflowName), new KeyValuePair<string, object?>("schedule", run.ScheduleId));
         SchedulingTelemetry.ActiveRuns.Add(1);
-        SchedulingTelemetry.DispatchLag.Record((startedAt - run.DueTime).TotalMilliseconds, new KeyValuePair<string, object?>("workflow", run.WorkflowName));
+        SchedulingTelemetry.DispatchLag.Record((startedAt - run.DueTime).TotalMilliseconds, new KeyValuePair<string, object?>("workflow", run.WorkflowName), new KeyValuePair<string, object?>("schedule", run.ScheduleId));
         // The run continues the trace of the activity that scheduled it (stored with the run), when there was one.
         // It is also linked to it, for tools that show runs as traces of their own.
         using var activity = run.TraceParent is { } traceParent && ActivityContext.TryParse(traceParent, null, out var caller)
@@ -61,6 +61,7 @@ internal sealed class RunAttempt(
             : SchedulingTelemetry.ActivitySource.StartActivity("durable.scheduling.run", ActivityKind.Internal);
         activity?.SetTag("durable.scheduling.workflow", run.WorkflowName);
         activity?.SetTag("durable.scheduling.run_id", run.Id);
+        activity?.SetTag("durable.scheduling.schedule", run.ScheduleId);
         activity?.SetTag("durable.scheduling.attempt", run.Attempt);
         Log.RunStarted(logger, run.Id, run.WorkflowName, run.Attempt, run.ScheduledTime);
         Exception? failure = null;
@@ -149,7 +150,7 @@ internal sealed class RunAttempt(
         switch (outcome.Kind)
         {
             case OutcomeKind.Succeeded:
-                SchedulingTelemetry.RunsSucceeded.Add(1, new KeyValuePair<string, object?>("workflow", run.WorkflowName));
+                SchedulingTelemetry.RunsSucceeded.Add(1, new KeyValuePair<string, object?>("workflow", run.WorkflowName), new KeyValuePair<string, object?>("schedule", run.ScheduleId));
                 writer.Complete(execution, RunStatus.Succeeded, now, null);
                 return;
             case OutcomeKind.CancelledByOverlap:
@@ -163,7 +164,7 @@ internal sealed class RunAttempt(
         }
 
         var error = outcome.Failure!;
-        SchedulingTelemetry.RunsFailed.Add(1, new KeyValuePair<string, object?>("workflow", run.WorkflowName));
+        SchedulingTelemetry.RunsFailed.Add(1, new KeyValuePair<string, object?>("workflow", run.WorkflowName), new KeyValuePair<string, object?>("schedule", run.ScheduleId));
         var recorded = new RunError(error.GetType().FullName ?? error.GetType().Name, error.Message);
         if (outcome.Kind == OutcomeKind.Retry)
         {

@@ -49,9 +49,21 @@ internal sealed class OccurrencePlanner
         await _code.SyncOnceAsync(new DateTimeOffset(_startedTicks, TimeSpan.Zero), stop).ConfigureAwait(false);
         await _book.RefreshAsync(stop).ConfigureAwait(false);
         var unparked = _book.TakeUnparked();
-        foreach (var id in unparked)
+        Dictionary<string, List<(long Ticks, Guid Id)>>? resumed = null;
+        foreach (var (schedule, id, ticks) in unparked)
         {
             _tracked.Forget(id); // resumed (or deleted): the feed loads them again, after the catch-up policy decided
+            if (ticks < now.UtcTicks)
+            {
+                // Due while paused: missed, like occurrences due while nothing ran (no grace: no instance ran them).
+                resumed ??= new(StringComparer.Ordinal);
+                if (!resumed.TryGetValue(schedule, out var list))
+                {
+                    resumed[schedule] = list = [];
+                }
+
+                list.Add((ticks, id));
+            }
         }
 
         unparked.Clear();
@@ -79,7 +91,10 @@ internal sealed class OccurrencePlanner
                 // A schedule never run starts at this scheduler's start, or when its spec took effect if later:
                 // occurrences since then that could not be created (the store was unreachable) are caught up per
                 // policy like any other missed ones.
-                state.Watermark = (await _store.GetWatermarkAsync(state.WatermarkKey, stop).ConfigureAwait(false))?.UtcTicks ?? Math.Max(state.SpecSinceTicks, _startedTicks) - 1;
+                // (A code-defined schedule's start instant itself is included, so an interval's first run is then; one
+                // made at run time fires first strictly after it was made or changed, as its description previews.)
+                state.Watermark = (await _store.GetWatermarkAsync(state.WatermarkKey, stop).ConfigureAwait(false))?.UtcTicks
+                    ?? Math.Max(state.SpecSinceTicks, _startedTicks) - (state.CodeDefined ? 1 : 0);
                 state.Loaded = true;
             }
 
@@ -100,6 +115,20 @@ internal sealed class OccurrencePlanner
         }
 
         _firstPass = false;
+        foreach (var (schedule, parked) in resumed ?? [])
+        {
+            overdue ??= new(StringComparer.Ordinal);
+            if (overdue.TryGetValue(schedule, out var list))
+            {
+                list.AddRange(parked.Where(p => !list.Exists(o => o.Id == p.Id)));
+                list.Sort((a, b) => a.Ticks.CompareTo(b.Ticks));
+            }
+            else
+            {
+                overdue[schedule] = parked;
+            }
+        }
+
         var toSkip = new List<(PlannedSchedule State, List<Guid> Ids)>();
         foreach (var state in _schedules)
         {

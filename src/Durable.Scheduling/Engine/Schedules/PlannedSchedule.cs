@@ -47,8 +47,8 @@ internal sealed class PlannedSchedule
     /// <summary>UTC ticks: every occurrence at or before it has its run.</summary>
     public long Watermark { get; set; }
 
-    /// <summary>Occurrences that fell due while it was paused, kept pending and out of the wheel.</summary>
-    public List<Guid> Parked { get; set; } = [];
+    /// <summary>Occurrences that fell due while it was paused (id, due instant), kept pending and out of the wheel.</summary>
+    public List<(Guid Id, long Ticks)> Parked { get; set; } = [];
 
     /// <summary>True when this process defines its workflow (it creates and runs occurrences only then).</summary>
     public bool Runnable { get; init; }

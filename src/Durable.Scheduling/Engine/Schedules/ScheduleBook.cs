@@ -29,7 +29,7 @@ internal sealed class ScheduleBook(ISchedulingStore store, Func<string, Workflow
     private readonly Dictionary<string, PlannedSchedule> _byId = new(StringComparer.Ordinal);
     private readonly HashSet<string> _deleted = new(StringComparer.Ordinal);
     private readonly HashSet<string> _reported = new(StringComparer.Ordinal);
-    private readonly List<Guid> _unparked = [];
+    private readonly List<(string Schedule, Guid Id, long Ticks)> _unparked = [];
     private readonly Dictionary<string, long> _sequences = new(StringComparer.Ordinal);
     private long _sequence;
 
@@ -56,10 +56,13 @@ internal sealed class ScheduleBook(ISchedulingStore store, Func<string, Workflow
         return _deleted.Contains(schedule) ? ScheduleGate.Deleted : ScheduleGate.Open;
     }
 
-    public void Park(string schedule, Guid id) => _byId[schedule].Parked.Add(id);
+    public void Park(string schedule, Guid id, long dueTicks) => _byId[schedule].Parked.Add((id, dueTicks));
 
-    /// <summary>Runs parked while their schedule was paused, now resumed or deleted: the loop forgets them, so the feed loads them again.</summary>
-    public List<Guid> TakeUnparked() => _unparked;
+    /// <summary>
+    /// Runs parked while their schedule was paused, now resumed or deleted: the loop forgets them (so the feed loads
+    /// them again), and the catch-up policy decides about those overdue. The caller clears the list.
+    /// </summary>
+    public List<(string Schedule, Guid Id, long Ticks)> TakeUnparked() => _unparked;
 
     /// <summary>Reads every schedule changed since the last read.</summary>
     public async Task RefreshAsync(CancellationToken stop)
@@ -97,7 +100,7 @@ internal sealed class ScheduleBook(ISchedulingStore store, Func<string, Workflow
             _deleted.Add(stored.Id);
             if (previous is not null)
             {
-                _unparked.AddRange(previous.Parked);
+                _unparked.AddRange(previous.Parked.Select(p => (stored.Id, p.Id, p.Ticks)));
             }
 
             return;
@@ -116,7 +119,7 @@ internal sealed class ScheduleBook(ISchedulingStore store, Func<string, Workflow
             planned.ContinueFrom(previous);
             if (!planned.Paused && planned.Parked.Count > 0)
             {
-                _unparked.AddRange(planned.Parked);
+                _unparked.AddRange(planned.Parked.Select(p => (stored.Id, p.Id, p.Ticks)));
                 planned.Parked = [];
             }
         }

@@ -1,0 +1,434 @@
+using Durable.Scheduling.Storage;
+using Durable.Scheduling.Tests.Testing;
+using FluentAssertions;
+using Microsoft.Extensions.DependencyInjection;
+using NUnit.Framework;
+
+namespace Durable.Scheduling.Tests.Schedules;
+
+/// <summary>Recurring schedules managed at run time, under fake time, on the in-memory store unless said otherwise.</summary>
+[TestFixture]
+public sealed class RecurringScheduleTests
+{
+    private static readonly DateTimeOffset s_start = new(2026, 6, 1, 12, 0, 0, TimeSpan.Zero);
+
+    private static ScheduleDefinition Every(string id, string interval, string workflow = "tick") =>
+        new() { Id = id, WorkflowName = workflow, Spec = ScheduleSpec.FromInterval(interval) };
+
+    private static int Second(DateTimeOffset t) => (int)(t - s_start).TotalSeconds;
+
+    private static SchedulerHarness Harness(ISchedulingStore? store = null) =>
+        new(s_start, [typeof(ScheduleWorkflows)], o => o.PollInterval = TimeSpan.FromSeconds(5), store);
+
+    [Test]
+    public async Task ASchedule_RunsEachFireTimeOnce_WithItsInputAndMetadata_AndTheContextNamesIt()
+    {
+        await using var harness = Harness();
+        await harness.StartAsync();
+        var schedules = harness.Scheduler.Schedules;
+        var created = await schedules.CreateAsync(new ScheduleDefinition
+        {
+            Id = "eu-report",
+            WorkflowName = "report",
+            Spec = ScheduleSpec.FromInterval("10s"),
+            Input = new ReportInput("eu", 3),
+            Metadata = new Dictionary<string, string> { ["tenant"] = "acme" },
+        });
+        created.NextFireTimes.Select(f => Second(f.Instant)).Take(3).Should().Equal(10, 20, 30);
+
+        await harness.RunUntilAsync(s_start.AddSeconds(65));
+
+        var runs = harness.Log.OfSchedule("eu-report");
+        runs.Select(r => Second(r.Scheduled)).Should().Equal([10, 20, 30, 40, 50, 60], "the first fire time is the first after the schedule was made");
+        runs.Select(r => r.Started).Should().Equal(runs.Select(r => r.Scheduled), "each starts at its instant");
+        runs.Should().AllSatisfy(r =>
+        {
+            r.Input.Should().Be(new ReportInput("eu", 3));
+            r.Kind.Should().Be(RunKind.Occurrence);
+            r.Key.Should().StartWith("eu-report@");
+        });
+        var stored = await harness.Scheduler.GetAsync(runs[0].RunId);
+        stored!.Metadata.Should().BeEquivalentTo(new Dictionary<string, string> { ["tenant"] = "acme" });
+        stored.ScheduleId.Should().Be("eu-report");
+
+        var described = await schedules.DescribeAsync("eu-report", nextFireTimes: 2, recentRuns: 3);
+        described.Counters.Runs.Should().BeGreaterThanOrEqualTo(6, "occurrences are created ahead");
+        described.Counters.Succeeded.Should().Be(6);
+        described.Counters.Failed.Should().Be(0);
+        described.RecentRuns.Select(r => Second(r.ScheduledTime)).Should().Equal(60, 50, 40);
+        described.RecentRuns.Should().AllSatisfy(r => r.Status.Should().Be(RunStatus.Succeeded));
+        described.NextFireTimes.Select(f => Second(f.Instant)).Should().Equal(70, 80);
+        described.Definition.Input.Should().BeOfType<System.Text.Json.JsonElement>();
+        described.Orphaned.Should().BeFalse();
+        described.CodeDefined.Should().BeFalse();
+    }
+
+    [Test]
+    public async Task Create_AnExistingId_IsRefused_AndCreateOrUpdate_IsIdempotent_KeepingState()
+    {
+        await using var harness = Harness();
+        await harness.StartAsync();
+        var schedules = harness.Scheduler.Schedules;
+        await schedules.CreateAsync(Every("s", "10s"));
+        var refused = await FluentActions.Awaiting(() => schedules.CreateAsync(Every("s", "1m")).AsTask()).Should().ThrowAsync<ScheduleStateException>();
+        refused.Which.Reason.Should().Be(ScheduleRefusal.AlreadyExists);
+
+        await schedules.PauseAsync("s", "maintenance");
+        var before = await schedules.DescribeAsync("s");
+        var same = await schedules.CreateOrUpdateAsync(Every("s", "10s"));
+        same.Version.Should().Be(before.Version, "an unchanged definition changes nothing");
+        same.Paused.Should().BeTrue();
+
+        var changed = await schedules.CreateOrUpdateAsync(Every("s", "1m"));
+        changed.Version.Should().Be(before.Version + 1);
+        changed.Paused.Should().BeTrue("create-or-update keeps the state");
+        changed.Note.Should().Be("maintenance");
+        changed.Definition.Spec.Intervals.Single().Every.Should().Be(TimeSpan.FromMinutes(1));
+
+        (await schedules.CreateOrUpdateAsync(Every("fresh", "1m"))).Version.Should().Be(1, "an absent schedule is created");
+    }
+
+    private static readonly object[] s_invalid =
+    [
+        new object[] { "Spec.Cron[0]", Every("x", "1m") with { Spec = ScheduleSpec.FromCron("61 * * * *") } },
+        new object[] { "Spec.TimeZone", Every("x", "1m") with { Spec = new ScheduleSpec { Cron = ["* * * * *"], TimeZone = "Mars/Olympus_Mons" } } },
+        new object[] { "Spec.EndAt", Every("x", "1m") with { Spec = ScheduleSpec.FromInterval("1m") with { StartAt = s_start, EndAt = s_start.AddDays(-1) } } },
+        new object[] { "Spec.Intervals[0].Every", Every("x", "1m") with { Spec = new ScheduleSpec { Intervals = [new ScheduleInterval(TimeSpan.Zero)] } } },
+        new object[] { "Spec.Jitter", Every("x", "1m") with { Spec = ScheduleSpec.FromInterval("1m") with { Jitter = TimeSpan.FromMinutes(2) } } },
+        new object[] { "Spec.Calendars[0].Hour", Every("x", "1m") with { Spec = new ScheduleSpec { Calendars = [new ScheduleCalendar { Hour = "25" }] } } },
+        new object[] { "Spec.Calendars[0].Year", Every("x", "1m") with { Spec = new ScheduleSpec { Calendars = [new ScheduleCalendar { Year = "1999" }] } } },
+        new object[] { "Spec", Every("x", "1m") with { Spec = new ScheduleSpec() } },
+        new object[] { "WorkflowName", Every("x", "1m", workflow: "no-such-workflow") },
+        new object[] { "Input", Every("x", "1m", workflow: "report") with { Input = "not a report" } },
+        new object[] { "Input", Every("x", "1m", workflow: "report") },
+        new object[] { "MaxRuns", Every("x", "1m") with { MaxRuns = 0 } },
+        new object[] { "Id", Every("", "1m") },
+    ];
+
+    [TestCaseSource(nameof(s_invalid))]
+    public async Task AnInvalidDefinition_IsRefusedAtTheCall_NamingTheField_AndNothingIsStored(string field, ScheduleDefinition definition)
+    {
+        await using var harness = Harness();
+        await harness.StartAsync();
+        var error = await FluentActions.Awaiting(() => harness.Scheduler.Schedules.CreateAsync(definition).AsTask()).Should().ThrowAsync<ScheduleSpecException>();
+        error.Which.Field.Should().Be(field);
+        error.Which.Message.Should().StartWith(field + ":");
+        (await harness.Scheduler.Schedules.ListAsync(new ScheduleQuery())).Items.Should().BeEmpty();
+        if (field.StartsWith("Spec", StringComparison.Ordinal))
+        {
+            FluentActions.Invoking(() => harness.Scheduler.Schedules.Preview(definition.Spec, 1)).Should().Throw<ScheduleSpecException>().Which.Field.Should().Be(field, "a preview validates the spec alike");
+        }
+    }
+
+    [TestCase(CatchUpPolicy.ExactlyOncePerInterval, new[] { 10, 20, 30, 40, 50, 60, 70, 80, 90, 100, 110, 120 })]
+    [TestCase(CatchUpPolicy.ExactlyOncePerIntervalWhenActive, new[] { 10, 120 })]
+    [TestCase(CatchUpPolicy.Latest, new[] { 10, 110, 120 })]
+    public async Task Pause_RacingADueOccurrence_StopsIt_AndResumeCatchesUpPerPolicy(CatchUpPolicy policy, int[] expected)
+    {
+        await using var harness = Harness();
+        await harness.StartAsync();
+        var schedules = harness.Scheduler.Schedules;
+        await schedules.CreateAsync(Every("s", "10s") with { CatchUp = policy });
+        await harness.RunUntilAsync(s_start.AddSeconds(19.9)); // the 20 s occurrence exists, in the wheel, due in 100 ms
+        await schedules.PauseAsync("s", "deploying");
+        await harness.RunUntilAsync(s_start.AddSeconds(115));
+        harness.Log.OfSchedule("s").Select(r => Second(r.Scheduled)).Should().Equal(10);
+        var paused = await schedules.DescribeAsync("s");
+        paused.Paused.Should().BeTrue();
+        paused.Note.Should().Be("deploying");
+        (await schedules.ListAsync(new ScheduleQuery { Paused = true })).Items.Single().Id.Should().Be("s");
+
+        await schedules.ResumeAsync("s", "done");
+        await harness.RunUntilAsync(s_start.AddSeconds(125));
+        var runs = harness.Log.OfSchedule("s");
+        runs.Select(r => Second(r.Scheduled)).Order().Should().Equal(expected);
+        runs.Should().OnlyHaveUniqueItems(r => r.Scheduled);
+        var resumed = await schedules.DescribeAsync("s");
+        resumed.Paused.Should().BeFalse();
+        resumed.Note.Should().Be("done");
+        resumed.Counters.Missed.Should().Be(10 - (expected.Length - 2), "every fire time while paused that did not run is counted as missed");
+    }
+
+    [Test]
+    public async Task APause_SurvivesARestart_OnSqlite_AndResumeRunsAgain()
+    {
+        string file = Path.Combine(Path.GetTempPath(), $"durable-schedules-{Guid.NewGuid():N}.db");
+        try
+        {
+            Durable.Scheduling.Sqlite.SqliteSchedulingStore Open() => new(new Durable.Scheduling.Sqlite.SqliteSchedulingOptions { ConnectionString = $"Data Source={file}" });
+            await using var firstStore = Open();
+            await using (var harness = new SchedulerHarness(s_start, [typeof(ScheduleWorkflows)], o => o.PollInterval = TimeSpan.FromSeconds(5), firstStore))
+            {
+                await harness.StartAsync();
+                await harness.Scheduler.Schedules.CreateAsync(Every("s", "10s"));
+                await harness.RunUntilAsync(s_start.AddSeconds(15));
+                await harness.Scheduler.Schedules.PauseAsync("s", "paused before restart");
+                await harness.RunUntilAsync(s_start.AddSeconds(25));
+                harness.Log.OfSchedule("s").Select(r => Second(r.Scheduled)).Should().Equal(10);
+            }
+
+            await firstStore.DisposeAsync();
+            await using var secondStore = Open();
+            await using (var harness = new SchedulerHarness(s_start.AddSeconds(30), [typeof(ScheduleWorkflows)], o => o.PollInterval = TimeSpan.FromSeconds(5), secondStore))
+            {
+                await harness.StartAsync();
+                await harness.RunUntilAsync(s_start.AddSeconds(60));
+                harness.Log.OfSchedule("s").Should().BeEmpty("the pause survived the restart");
+                var described = await harness.Scheduler.Schedules.DescribeAsync("s");
+                described.Paused.Should().BeTrue();
+                described.Note.Should().Be("paused before restart");
+                described.Counters.Succeeded.Should().Be(1);
+
+                await harness.Scheduler.Schedules.ResumeAsync("s");
+                await harness.RunUntilAsync(s_start.AddSeconds(75));
+                harness.Log.OfSchedule("s").Select(r => Second(r.Scheduled)).Order().Should().Equal(20, 30, 40, 50, 60, 70);
+            }
+        }
+        finally
+        {
+            Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
+            foreach (var f in Directory.GetFiles(Path.GetDirectoryName(file)!, Path.GetFileName(file) + "*"))
+            {
+                File.Delete(f);
+            }
+        }
+    }
+
+    [TestCase(OverlapPolicy.Skip, null, "skipped")]
+    [TestCase(OverlapPolicy.Skip, OverlapPolicy.AllowAll, "at once")]
+    [TestCase(OverlapPolicy.BufferAll, null, "after")]
+    [TestCase(OverlapPolicy.AllowAll, null, "at once")]
+    [TestCase(OverlapPolicy.AllowAll, OverlapPolicy.Skip, "skipped")]
+    public async Task Trigger_WhileARunIsActive_FollowsTheOverlapPolicy_UnlessOverridden(OverlapPolicy policy, OverlapPolicy? overlap, string expected)
+    {
+        await using var harness = Harness();
+        await harness.StartAsync();
+        var schedules = harness.Scheduler.Schedules;
+        await schedules.CreateAsync(Every("s", "1m", workflow: "slow-tick") with { Overlap = policy });
+        await harness.RunUntilAsync(s_start.AddSeconds(65)); // the 60 s run is active until 85 s
+        var triggered = await schedules.TriggerAsync("s", overlap);
+        triggered.Kind.Should().Be(RunKind.Triggered);
+        triggered.IdempotencyKey.Should().StartWith("s!");
+        await harness.RunUntilAsync(s_start.AddSeconds(115));
+
+        var run = (await harness.Scheduler.GetAsync(triggered.Id))!;
+        var invocation = harness.Log.Invocations.SingleOrDefault(i => i.RunId == triggered.Id);
+        switch (expected)
+        {
+            case "skipped":
+                invocation.Should().BeNull();
+                run.Status.Should().Be(RunStatus.Skipped);
+                (await schedules.DescribeAsync("s")).Counters.Skipped.Should().Be(1);
+                break;
+            case "at once":
+                Second(invocation!.Started).Should().Be(65);
+                break;
+            case "after":
+                Second(invocation!.Started).Should().Be(85, "it waits for the active run");
+                break;
+        }
+    }
+
+    [Test]
+    public async Task Trigger_WithAKey_IsIdempotent_AndRunsWhilePaused()
+    {
+        await using var harness = Harness();
+        await harness.StartAsync();
+        var schedules = harness.Scheduler.Schedules;
+        await schedules.CreateAsync(Every("s", "1h"), paused: true);
+        var first = await schedules.TriggerAsync("s", idempotencyKey: "deploy-42");
+        var second = await schedules.TriggerAsync("s", idempotencyKey: "deploy-42");
+        second.Id.Should().Be(first.Id);
+        first.IdempotencyKey.Should().Be("s!deploy-42");
+        await harness.RunForAsync(TimeSpan.FromSeconds(1));
+        harness.Log.OfSchedule("s").Select(r => r.RunId).Should().Equal(first.Id);
+        (await schedules.DescribeAsync("s")).Counters.Runs.Should().Be(1);
+        await FluentActions.Awaiting(() => schedules.TriggerAsync("absent").AsTask()).Should().ThrowAsync<ScheduleNotFoundException>();
+    }
+
+    [Test]
+    public async Task Backfill_RunsEachFireTimeOnce_InOrder_AndASecondBackfillCreatesNothing()
+    {
+        await using var harness = Harness();
+        await harness.StartAsync();
+        await harness.RunUntilAsync(s_start.AddHours(1));
+        var schedules = harness.Scheduler.Schedules;
+        await schedules.CreateAsync(Every("s", "10m"));
+        await harness.RunUntilAsync(s_start.AddHours(1).AddMinutes(25)); // occurrences at 13:10, 13:20
+
+        var ids = await schedules.BackfillAsync("s", s_start, s_start.AddHours(1).AddMinutes(15), OverlapPolicy.BufferAll);
+        ids.Should().HaveCount(8, "12:00 to 13:10, start inclusive, end exclusive");
+        await harness.RunForAsync(TimeSpan.FromMinutes(1));
+        var runs = harness.Log.OfSchedule("s");
+        runs.Select(r => (int)(r.Scheduled - s_start).TotalMinutes).Should().Equal(70, 80, 0, 10, 20, 30, 40, 50, 60);
+        runs.Where(r => r.Kind == RunKind.Backfill).Select(r => r.Key).Should().OnlyHaveUniqueItems().And.AllSatisfy(k => k.Should().StartWith("s@"));
+        ids[7].Should().Be(runs[0].RunId, "a fire time that ran already is returned, not run again");
+        long created = (await schedules.DescribeAsync("s")).Counters.Runs;
+
+        var again = await schedules.BackfillAsync("s", s_start, s_start.AddHours(1).AddMinutes(15));
+        again.Should().Equal(ids, "the same keys: nothing new");
+        await harness.RunForAsync(TimeSpan.FromMinutes(1));
+        harness.Log.OfSchedule("s").Should().HaveCount(9);
+        (await schedules.DescribeAsync("s")).Counters.Runs.Should().Be(created);
+
+        await FluentActions.Awaiting(() => schedules.BackfillAsync("s", s_start, harness.Time.GetUtcNow().AddMinutes(1)).AsTask()).Should().ThrowAsync<ArgumentException>().Where(e => e.ParamName == "rangeEnd");
+        await FluentActions.Awaiting(() => schedules.BackfillAsync("s", s_start, s_start).AsTask()).Should().ThrowAsync<ArgumentException>();
+    }
+
+    [Test]
+    public async Task Backfill_OfAnOccurrenceSkippedByTheUser_RunsIt_Once()
+    {
+        await using var harness = Harness();
+        await harness.StartAsync();
+        var schedules = harness.Scheduler.Schedules;
+        await schedules.CreateAsync(Every("s", "1m"));
+        await harness.RunForAsync(TimeSpan.FromSeconds(30));
+        var pending = (await harness.Scheduler.ListAsync(new RunQuery { ScheduleId = "s", Statuses = [RunStatus.Pending] })).Items.First();
+        await harness.Scheduler.BulkDeleteAsync(new RunQuery { ScheduleId = "s", Statuses = [RunStatus.Pending], Kinds = [RunKind.Occurrence] });
+        (await harness.Scheduler.GetAsync(pending.Id))!.Status.Should().Be(RunStatus.Skipped);
+        await harness.RunUntilAsync(pending.ScheduledTime.AddSeconds(30));
+
+        var ids = await schedules.BackfillAsync("s", pending.ScheduledTime, pending.ScheduledTime.AddSeconds(1));
+        ids.Single().Should().NotBe(pending.Id);
+        (await schedules.BackfillAsync("s", pending.ScheduledTime, pending.ScheduledTime.AddSeconds(1))).Should().Equal(ids);
+        await harness.RunForAsync(TimeSpan.FromSeconds(1));
+        harness.Log.Invocations.Where(i => i.Scheduled == pending.ScheduledTime).Should().ContainSingle().Which.Key.Should().EndWith("~backfill");
+    }
+
+    [Test]
+    public async Task Update_BetweenTwoOccurrences_AppliesTheNewSpecFromNow_WithdrawingOccurrencesCreatedAhead()
+    {
+        await using var harness = Harness();
+        await harness.StartAsync();
+        var schedules = harness.Scheduler.Schedules;
+        await schedules.CreateAsync(Every("s", "10s"));
+        await harness.RunUntilAsync(s_start.AddSeconds(12));
+        var updated = await schedules.UpdateAsync("s", d => d with { Spec = ScheduleSpec.FromInterval("15s") });
+        updated.Definition.Spec.Intervals.Single().Every.Should().Be(TimeSpan.FromSeconds(15));
+        await harness.RunUntilAsync(s_start.AddSeconds(60));
+        harness.Log.OfSchedule("s").Select(r => Second(r.Scheduled)).Should().Equal(10, 15, 30, 45, 60);
+        (await harness.Scheduler.ListAsync(new RunQuery { ScheduleId = "s", Statuses = [RunStatus.Pending] })).Items
+            .Should().AllSatisfy(r => (Second(r.ScheduledTime) % 15).Should().Be(0));
+
+        var unchanged = await schedules.UpdateAsync("s", _ => null);
+        unchanged.Version.Should().Be(updated.Version, "a callback returning null changes nothing");
+        await FluentActions.Awaiting(() => schedules.UpdateAsync("s", d => d with { Id = "other" }).AsTask()).Should().ThrowAsync<ScheduleSpecException>().Where(e => e.Field == "Id");
+        await FluentActions.Awaiting(() => schedules.UpdateAsync("absent", d => d).AsTask()).Should().ThrowAsync<ScheduleNotFoundException>();
+    }
+
+    [Test]
+    public async Task AConflictingUpdate_RunsTheCallbackAgain_OnTheNewerDefinition()
+    {
+        await using var harness = Harness();
+        await harness.StartAsync();
+        var schedules = harness.Scheduler.Schedules;
+        await schedules.CreateAsync(Every("s", "10s"));
+        int calls = 0;
+        var result = await schedules.UpdateAsync("s", d =>
+        {
+            if (++calls == 1)
+            {
+                // Another writer lands between this read and its write.
+                schedules.UpdateAsync("s", other => other with { Metadata = new Dictionary<string, string> { ["owner"] = "ops" } }).AsTask().GetAwaiter().GetResult();
+            }
+
+            return d with { MaxRuns = 100 };
+        });
+        calls.Should().Be(2);
+        result.Definition.MaxRuns.Should().Be(100);
+        result.Definition.Metadata.Should().ContainKey("owner", "the other writer's change is kept");
+
+        int forever = 0;
+        var conflict = await FluentActions.Awaiting(() => schedules.UpdateAsync("s", d =>
+        {
+            schedules.PauseAsync("s", $"interference {forever++}").AsTask().GetAwaiter().GetResult();
+            return d with { MaxRuns = 7 };
+        }).AsTask()).Should().ThrowAsync<ScheduleStateException>();
+        conflict.Which.Reason.Should().Be(ScheduleRefusal.Conflict);
+    }
+
+    [Test]
+    public async Task Delete_RacingAClaim_StopsFutureRunsAtOnce_AndLeavesTheRunningOneAlone()
+    {
+        await using var harness = Harness();
+        await harness.StartAsync();
+        var schedules = harness.Scheduler.Schedules;
+        await schedules.CreateAsync(Every("s", "10s", workflow: "slow-tick"));
+        await harness.RunUntilAsync(s_start.AddSeconds(19.9)); // 10 running; 20 in the wheel, due in 100 ms
+        (await schedules.DeleteAsync("s")).Should().BeTrue();
+        await harness.RunUntilAsync(s_start.AddSeconds(120));
+
+        harness.Log.OfSchedule("s").Select(r => Second(r.Scheduled)).Should().Equal(10);
+        var runs = (await harness.Scheduler.ListAsync(new RunQuery { ScheduleId = "s" })).Items;
+        runs.Where(r => Second(r.ScheduledTime) < 20).Should().AllSatisfy(r => r.Status.Should().Be(RunStatus.Succeeded, "running runs finish"));
+        runs.Where(r => Second(r.ScheduledTime) >= 20).Should().BeEmpty("pending occurrences were withdrawn and none created again");
+        (await schedules.DeleteAsync("s")).Should().BeFalse();
+        await FluentActions.Awaiting(() => schedules.DescribeAsync("s").AsTask()).Should().ThrowAsync<ScheduleNotFoundException>();
+        (await schedules.ListAsync(new ScheduleQuery())).Items.Should().BeEmpty();
+    }
+
+    [Test]
+    public async Task ALimitedSchedule_RunsItsRuns_ThenFiresNoMore()
+    {
+        await using var harness = Harness();
+        await harness.StartAsync();
+        var schedules = harness.Scheduler.Schedules;
+        await schedules.CreateAsync(Every("s", "10s") with { MaxRuns = 3 });
+        await harness.RunUntilAsync(s_start.AddMinutes(5));
+        harness.Log.OfSchedule("s").Select(r => Second(r.Scheduled)).Should().Equal(10, 20, 30);
+        var described = await schedules.DescribeAsync("s");
+        described.RemainingRuns.Should().Be(0);
+        described.NextFireTimes.Should().BeEmpty();
+        described.Counters.Runs.Should().Be(3);
+        (await schedules.TriggerAsync("s")).Should().NotBeNull("a trigger is not limited");
+    }
+
+    [Test]
+    public async Task Jitter_DelaysEachStart_ByAFixedAmountBelowIt_WithoutChangingTheInstantOrKey()
+    {
+        var delays = new List<List<TimeSpan>>();
+        for (int round = 0; round < 2; round++)
+        {
+            await using var harness = Harness();
+            await harness.StartAsync();
+            await harness.Scheduler.Schedules.CreateAsync(Every("s", "1m") with { Spec = ScheduleSpec.FromInterval("1m") with { Jitter = TimeSpan.FromSeconds(30) } });
+            await harness.RunUntilAsync(s_start.AddMinutes(10).AddSeconds(30));
+            var runs = harness.Log.OfSchedule("s");
+            runs.Should().HaveCount(10);
+            runs.Should().AllSatisfy(r =>
+            {
+                (r.Scheduled.Second == 0 && r.Scheduled.Millisecond == 0).Should().BeTrue("the instant is the fire time");
+                (r.Started - r.Scheduled).Should().BeGreaterThanOrEqualTo(TimeSpan.Zero).And.BeLessThan(TimeSpan.FromSeconds(30));
+                r.Key.Should().Be(RunKeys.Occurrence("s", r.Scheduled));
+            });
+            delays.Add([.. runs.Select(r => r.Started - r.Scheduled)]);
+        }
+
+        delays[0].Should().Equal(delays[1], "the delay is fixed per schedule and occurrence");
+        delays[0].Distinct().Should().HaveCountGreaterThan(5, "the delays spread");
+    }
+
+    [Test]
+    public async Task List_FiltersAndPages_EachWithItsNextFireTimeAndCounts()
+    {
+        await using var harness = Harness();
+        await harness.StartAsync();
+        var schedules = harness.Scheduler.Schedules;
+        for (int i = 0; i < 5; i++)
+        {
+            await schedules.CreateAsync(Every($"tenant-{i % 2}/s{i}", "1m", workflow: i == 4 ? "slow-tick" : "tick") with { Metadata = new Dictionary<string, string> { ["tier"] = i < 2 ? "gold" : "free" } }, paused: i == 3);
+        }
+
+        await harness.RunUntilAsync(s_start.AddSeconds(70));
+        var page1 = await schedules.ListAsync(new ScheduleQuery { PageSize = 2 });
+        page1.Items.Select(s => s.Id).Should().Equal("tenant-0/s0", "tenant-0/s2");
+        var page2 = await schedules.ListAsync(new ScheduleQuery { PageSize = 2, ContinuationToken = page1.ContinuationToken });
+        page2.Items.Select(s => s.Id).Should().Equal("tenant-0/s4", "tenant-1/s1");
+        page1.Items[0].NextFireTime.Should().Be(s_start.AddMinutes(2));
+        page1.Items[0].Counters.Succeeded.Should().Be(1);
+        (await schedules.ListAsync(new ScheduleQuery { IdPrefix = "tenant-1/" })).Items.Select(s => s.Id).Should().Equal("tenant-1/s1", "tenant-1/s3");
+        (await schedules.ListAsync(new ScheduleQuery { Paused = true })).Items.Select(s => s.Id).Should().Equal("tenant-1/s3");
+        (await schedules.ListAsync(new ScheduleQuery { WorkflowName = "slow-tick" })).Items.Select(s => s.Id).Should().Equal("tenant-0/s4");
+        (await schedules.ListAsync(new ScheduleQuery { Metadata = new Dictionary<string, string> { ["tier"] = "gold" } })).Items.Select(s => s.Id).Should().Equal("tenant-0/s0", "tenant-1/s1");
+    }
+}
