@@ -1,0 +1,212 @@
+using System.Globalization;
+using Durable.Scheduling.Schedules;
+using Durable.Scheduling.Storage;
+using Durable.Scheduling.Storage.InMemory;
+using Durable.Scheduling.Tests.Testing;
+using FluentAssertions;
+using Microsoft.Extensions.DependencyInjection;
+using NUnit.Framework;
+
+namespace Durable.Scheduling.Tests.Schedules;
+
+/// <summary>Schedules through the engine: DST days in two zones, code-defined schedules, several instances on one store.</summary>
+[TestFixture]
+public sealed class ScheduleEngineTests
+{
+    private static readonly DateTimeOffset s_start = new(2026, 6, 1, 12, 0, 3, TimeSpan.Zero);
+
+    private static string Local(DateTimeOffset instant, string zone)
+    {
+        var tz = TimeZoneInfo.FindSystemTimeZoneById(zone);
+        return TimeZoneInfo.ConvertTime(instant, tz).ToString("MM-dd HH:mm zzz", CultureInfo.InvariantCulture);
+    }
+
+    private static readonly object[] s_dstDays =
+    [
+        new object[] { "America/New_York", new DateTimeOffset(2027, 3, 13, 12, 0, 0, TimeSpan.Zero) },
+        new object[] { "America/New_York", new DateTimeOffset(2027, 11, 6, 12, 0, 0, TimeSpan.Zero) },
+        new object[] { "Australia/Lord_Howe", new DateTimeOffset(2027, 10, 2, 0, 0, 0, TimeSpan.Zero) },
+        new object[] { "Australia/Lord_Howe", new DateTimeOffset(2027, 4, 3, 0, 0, 0, TimeSpan.Zero) },
+    ];
+
+    [TestCaseSource(nameof(s_dstDays))]
+    public async Task IntervalAndCalendarSchedules_AcrossADstDay_RunEachFireTimeOnce_AsPreviewed(string zone, DateTimeOffset start)
+    {
+        await using var harness = new SchedulerHarness(start, [typeof(ScheduleWorkflows)], o => o.PollInterval = TimeSpan.FromSeconds(30));
+        await harness.StartAsync();
+        var specs = new Dictionary<string, ScheduleSpec>
+        {
+            ["hourly"] = new ScheduleSpec { Intervals = [ScheduleInterval.Parse("1h")], TimeZone = zone },
+            ["half-past-two"] = new ScheduleSpec { Calendars = [new ScheduleCalendar { Hour = "2", Minute = "30" }], TimeZone = zone },
+            ["quarter-hours-at-one"] = new ScheduleSpec { Calendars = [new ScheduleCalendar { Hour = "1", Minute = "*/15" }], TimeZone = zone },
+            ["two-fifteen"] = new ScheduleSpec { Calendars = [new ScheduleCalendar { Hour = "2", Minute = "15" }], TimeZone = zone },
+        };
+        foreach (var (id, spec) in specs)
+        {
+            await harness.Scheduler.Schedules.CreateAsync(new ScheduleDefinition { Id = id, WorkflowName = "tick", Spec = spec });
+        }
+
+        var end = start.AddDays(2);
+        await harness.RunUntilAsync(end);
+
+        foreach (var (id, spec) in specs)
+        {
+            var ran = harness.Log.OfSchedule(id).Select(r => r.Scheduled).ToList();
+            var previewed = harness.Scheduler.Schedules.Preview(spec, 1000, start).Select(f => f.Instant).TakeWhile(t => t <= end).ToList();
+            ran.Should().Equal(previewed, $"{id} runs each previewed fire time once, in order");
+            harness.Log.OfSchedule(id).Should().AllSatisfy(r => r.Started.Should().Be(r.Scheduled));
+        }
+
+        harness.Log.OfSchedule("hourly").Should().HaveCount(48, "an interval is absolute: 24 a day whatever DST does");
+        var quarterHours = harness.Log.OfSchedule("quarter-hours-at-one").Select(r => Local(r.Scheduled, zone)).ToList();
+        var twoFifteen = harness.Log.OfSchedule("two-fifteen").Select(r => Local(r.Scheduled, zone)).ToList();
+        var halfPastTwo = harness.Log.OfSchedule("half-past-two").Select(r => Local(r.Scheduled, zone)).ToList();
+        switch (zone, start.Month)
+        {
+            case ("America/New_York", 3):
+                halfPastTwo.Should().Equal("03-14 03:00 -04:00", "03-15 02:30 -04:00"); // 02:30 does not exist on the 14th
+                quarterHours.Should().HaveCount(8);
+                break;
+            case ("America/New_York", 11):
+                quarterHours.Should().Equal("11-07 01:00 -04:00", "11-07 01:15 -04:00", "11-07 01:30 -04:00", "11-07 01:45 -04:00",
+                    "11-07 01:00 -05:00", "11-07 01:15 -05:00", "11-07 01:30 -05:00", "11-07 01:45 -05:00", "11-08 01:00 -05:00", "11-08 01:15 -05:00", "11-08 01:30 -05:00", "11-08 01:45 -05:00");
+                halfPastTwo.Should().Equal("11-07 02:30 -05:00", "11-08 02:30 -05:00");
+                break;
+            case ("Australia/Lord_Howe", 10):
+                twoFifteen.Should().Equal("10-03 02:30 +11:00", "10-04 02:15 +11:00"); // 02:00-02:30 does not exist on the 3rd
+                halfPastTwo.Should().Equal("10-03 02:30 +11:00", "10-04 02:30 +11:00");
+                break;
+            case ("Australia/Lord_Howe", 4):
+                quarterHours.Where(t => t.StartsWith("04-04", StringComparison.Ordinal)).Should().Equal(
+                    "04-04 01:00 +11:00", "04-04 01:15 +11:00", "04-04 01:30 +11:00", "04-04 01:45 +11:00", "04-04 01:30 +10:30", "04-04 01:45 +10:30");
+                break;
+        }
+    }
+
+    [Test]
+    public async Task CodeDefinedSchedules_AreListed_Paused_Triggered_ButNeverUpdatedOrDeleted_AndAnIntervalsFirstRunIsImmediate()
+    {
+        var store = new InMemorySchedulingStore();
+        await using (var harness = new SchedulerHarness(s_start, [typeof(CodeDefinedSchedules), typeof(ScheduleWorkflows)], o => o.PollInterval = TimeSpan.FromSeconds(5), store))
+        {
+            await harness.StartAsync();
+            await harness.RunUntilAsync(s_start.AddMinutes(11));
+            harness.Log.OfSchedule("code-interval").Select(r => r.Scheduled).Should().Equal(s_start, s_start.AddMinutes(5), s_start.AddMinutes(10));
+            harness.Log.OfSchedule("code-interval").Should().AllSatisfy(r => r.Key.Should().Be(RunKeys.Occurrence("code-interval", r.Scheduled)));
+
+            var schedules = harness.Scheduler.Schedules;
+            var listed = (await schedules.ListAsync(new ScheduleQuery())).Items;
+            listed.Select(s => (s.Id, s.CodeDefined)).Should().Equal(("code-hourly", true), ("code-interval", true));
+            var described = await schedules.DescribeAsync("code-interval");
+            described.Counters.Succeeded.Should().Be(3);
+            described.Definition.Spec.Intervals.Single().Should().Be(new ScheduleInterval(TimeSpan.FromMinutes(5), TimeSpan.FromSeconds(3)));
+
+            (await FluentActions.Awaiting(() => schedules.UpdateAsync("code-interval", d => d with { Spec = ScheduleSpec.FromInterval("1m") }).AsTask())
+                .Should().ThrowAsync<ScheduleStateException>()).Which.Reason.Should().Be(ScheduleRefusal.CodeDefined);
+            (await FluentActions.Awaiting(() => schedules.DeleteAsync("code-interval").AsTask()).Should().ThrowAsync<ScheduleStateException>())
+                .Which.Message.Should().Contain("[Scheduled]");
+            (await FluentActions.Awaiting(() => schedules.CreateAsync(new ScheduleDefinition { Id = "code-hourly", WorkflowName = "tick", Spec = ScheduleSpec.FromInterval("1m") }).AsTask())
+                .Should().ThrowAsync<ScheduleStateException>()).Which.Reason.Should().Be(ScheduleRefusal.AlreadyExists);
+
+            await schedules.PauseAsync("code-interval", "quiet hours");
+            var triggered = await schedules.TriggerAsync("code-interval");
+            await harness.RunUntilAsync(s_start.AddMinutes(21));
+            harness.Log.OfSchedule("code-interval").Select(r => r.RunId).Should().EndWith(triggered.Id, "a trigger runs while paused; no occurrence does");
+            harness.Log.OfSchedule("code-interval").Should().HaveCount(4);
+        }
+
+        // A restart re-applies the spec from code and keeps the state: still paused, same phase, counters kept.
+        await using (var harness = new SchedulerHarness(s_start.AddMinutes(30), [typeof(CodeDefinedSchedules), typeof(ScheduleWorkflows)], o => o.PollInterval = TimeSpan.FromSeconds(5), store))
+        {
+            await harness.StartAsync();
+            await harness.RunUntilAsync(s_start.AddMinutes(40));
+            harness.Log.OfSchedule("code-interval").Should().BeEmpty("the pause survived the restart");
+            var described = await harness.Scheduler.Schedules.DescribeAsync("code-interval");
+            described.Paused.Should().BeTrue();
+            described.Note.Should().Be("quiet hours");
+            described.Counters.Succeeded.Should().Be(4);
+            await harness.Scheduler.Schedules.ResumeAsync("code-interval");
+            await harness.RunUntilAsync(s_start.AddMinutes(46));
+            harness.Log.OfSchedule("code-interval").Select(r => r.Scheduled).Should().EndWith(s_start.AddMinutes(45), "the phase set at the first start is kept");
+        }
+
+        // The code is gone: the schedule is reported, never run against a missing handler.
+        var logs = new CapturedLogs();
+        await using (var harness = new SchedulerHarness(s_start.AddMinutes(50), [typeof(ScheduleWorkflows)], o => o.PollInterval = TimeSpan.FromSeconds(5), store, s => s.AddSingleton<Microsoft.Extensions.Logging.ILoggerProvider>(logs)))
+        {
+            await harness.StartAsync();
+            await harness.RunUntilAsync(s_start.AddMinutes(70));
+            harness.Log.Invocations.Should().BeEmpty();
+            var described = await harness.Scheduler.Schedules.DescribeAsync("code-hourly");
+            described.Orphaned.Should().BeTrue();
+            described.CodeDefined.Should().BeTrue();
+            logs.Entries.Select(e => e.Message).Should().Contain(m => m.Contains("code-hourly", StringComparison.Ordinal) && m.Contains("does not define", StringComparison.Ordinal));
+        }
+    }
+
+    [Test]
+    public async Task ACodeDefinedScheduleChangedInCode_IsReappliedAtStart_KeepingItsState()
+    {
+        var store = new InMemorySchedulingStore();
+        await store.CreateScheduleAsync(new StoredSchedule
+        {
+            Id = "code-hourly",
+            WorkflowName = "code-hourly",
+            Definition = new ScheduleDocument { Spec = ScheduleSpec.FromCron("0 */5 * * * *") }.ToJson(), // what an older version of the code said
+            CodeDefined = true,
+            Paused = true,
+            Note = "kept",
+            CreatedAt = s_start.AddDays(-1),
+            UpdatedAt = s_start.AddDays(-1),
+            SpecSince = s_start.AddDays(-1),
+        }, default);
+        await store.AddScheduleCountsAsync("code-hourly", new ScheduleCounters { Runs = 7, Succeeded = 7 }, 0, default);
+        await using var harness = new SchedulerHarness(s_start, [typeof(CodeDefinedSchedules)], o => o.PollInterval = TimeSpan.FromSeconds(5), store);
+        await harness.StartAsync();
+        await harness.RunForAsync(TimeSpan.FromSeconds(1));
+        var described = await harness.Scheduler.Schedules.DescribeAsync("code-hourly");
+        described.Definition.Spec.Cron.Should().Equal("0 0 * * * *");
+        described.Paused.Should().BeTrue();
+        described.Note.Should().Be("kept");
+        described.Counters.Succeeded.Should().Be(7);
+    }
+
+    [Test]
+    public async Task TwoInstancesOnOneStore_SeeEachOthersChanges_WithinAPoll_AndRunEachFireTimeOnce()
+    {
+        var store = new InMemorySchedulingStore();
+        var start = new DateTimeOffset(2026, 6, 1, 12, 0, 0, TimeSpan.Zero);
+        await using var a = new SchedulerHarness(start, [typeof(ScheduleWorkflows)], o => o.PollInterval = TimeSpan.FromSeconds(1), store);
+        await using var b = new SchedulerHarness(start, [typeof(ScheduleWorkflows)], o => o.PollInterval = TimeSpan.FromSeconds(1), store);
+        await a.StartAsync();
+        await b.StartAsync();
+        async Task Until(int second)
+        {
+            for (var t = a.Time.GetUtcNow(); t < start.AddSeconds(second);)
+            {
+                t = t.AddMilliseconds(500);
+                a.Time.SetUtcNow(t);
+                b.Time.SetUtcNow(t);
+                await a.SettleAsync();
+                await b.SettleAsync();
+            }
+        }
+
+        await a.Scheduler.Schedules.CreateAsync(new ScheduleDefinition { Id = "s", WorkflowName = "tick", Spec = ScheduleSpec.FromInterval("5s"), Overlap = OverlapPolicy.Skip });
+        await Until(60);
+        await a.Scheduler.Schedules.PauseAsync("s");
+        await Until(62); // within a poll, the other instance knows too
+        int before = a.Log.OfSchedule("s").Count + b.Log.OfSchedule("s").Count;
+        await Until(90);
+        (a.Log.OfSchedule("s").Count + b.Log.OfSchedule("s").Count).Should().Be(before, "no instance runs a paused schedule's occurrences");
+        (await b.Scheduler.Schedules.DescribeAsync("s")).Paused.Should().BeTrue();
+
+        await b.Scheduler.Schedules.ResumeAsync("s");
+        await b.Scheduler.Schedules.DeleteAsync("s");
+        await Until(120);
+        var runs = a.Log.OfSchedule("s").Concat(b.Log.OfSchedule("s")).ToList();
+        runs.Select(r => r.Key).Should().OnlyHaveUniqueItems("each fire time runs once across both");
+        runs.Where(r => r.Scheduled <= start.AddSeconds(60)).Should().HaveCount(12);
+        runs.Where(r => r.Scheduled > start.AddSeconds(90)).Should().BeEmpty("the delete stopped both");
+    }
+}
