@@ -125,28 +125,80 @@ internal sealed partial class PostgreSqlSchedulingStore
         }, cancellationToken).ConfigureAwait(false) == 1;
     }
 
-    public async ValueTask AddScheduleCountsAsync(string id, ScheduleCounters delta, long usedRuns, CancellationToken cancellationToken)
+    public async ValueTask AddScheduleCountsAsync(IReadOnlyList<ScheduleCountChange> changes, CancellationToken cancellationToken)
     {
-        ArgumentNullException.ThrowIfNull(id);
-        ArgumentNullException.ThrowIfNull(delta);
-        await _db.RunAsync("count a schedule's runs", async ct =>
+        ArgumentNullException.ThrowIfNull(changes);
+        if (changes.Count == 0)
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            return;
+        }
+
+        // One row per schedule (an UPDATE ... FROM joins each target row once), summed here.
+        var sums = changes.GroupBy(c => c.ScheduleId, StringComparer.Ordinal).Select(g => (Id: g.Key,
+            Counters: g.Aggregate(new ScheduleCounters(), (sum, c) => sum.Add(c.Delta)), Used: g.Sum(c => c.UsedRuns))).ToList();
+        await _db.RunAsync("count schedules' runs", async ct =>
         {
             var add = _data.CreateCommand($"""
-                UPDATE {_schedules} SET runs = runs + @runs, succeeded = succeeded + @succeeded, failed = failed + @failed,
-                    missed = missed + @missed, skipped = skipped + @skipped, dropped = dropped + @dropped,
-                    remaining = CASE WHEN remaining IS NULL THEN NULL ELSE greatest(0, remaining - @used) END
-                WHERE id = @id AND NOT deleted
+                UPDATE {_schedules} s SET runs = s.runs + c.runs, succeeded = s.succeeded + c.succeeded, failed = s.failed + c.failed,
+                    missed = s.missed + c.missed, skipped = s.skipped + c.skipped, dropped = s.dropped + c.dropped,
+                    remaining = CASE WHEN s.remaining IS NULL THEN NULL ELSE greatest(0, s.remaining - c.used) END
+                FROM unnest(@ids, @runs, @succeeded, @failed, @missed, @skipped, @dropped, @used) AS c(id, runs, succeeded, failed, missed, skipped, dropped, used)
+                WHERE s.id = c.id AND NOT s.deleted
                 """);
             await using var addScope = add.ConfigureAwait(false);
-            add.Parameters.AddWithValue("id", PostgreSqlRows.Encode(id)!);
-            add.Parameters.AddWithValue("runs", delta.Runs);
-            add.Parameters.AddWithValue("succeeded", delta.Succeeded);
-            add.Parameters.AddWithValue("failed", delta.Failed);
-            add.Parameters.AddWithValue("missed", delta.Missed);
-            add.Parameters.AddWithValue("skipped", delta.Skipped);
-            add.Parameters.AddWithValue("dropped", delta.Dropped);
-            add.Parameters.AddWithValue("used", usedRuns);
+            add.Parameters.AddWithValue("ids", sums.Select(s => PostgreSqlRows.Encode(s.Id)!).ToArray());
+            add.Parameters.AddWithValue("runs", sums.Select(s => s.Counters.Runs).ToArray());
+            add.Parameters.AddWithValue("succeeded", sums.Select(s => s.Counters.Succeeded).ToArray());
+            add.Parameters.AddWithValue("failed", sums.Select(s => s.Counters.Failed).ToArray());
+            add.Parameters.AddWithValue("missed", sums.Select(s => s.Counters.Missed).ToArray());
+            add.Parameters.AddWithValue("skipped", sums.Select(s => s.Counters.Skipped).ToArray());
+            add.Parameters.AddWithValue("dropped", sums.Select(s => s.Counters.Dropped).ToArray());
+            add.Parameters.AddWithValue("used", sums.Select(s => s.Used).ToArray());
             return await add.ExecuteNonQueryAsync(ct).ConfigureAwait(false);
+        }, cancellationToken).ConfigureAwait(false);
+    }
+
+    public async ValueTask<IReadOnlyDictionary<string, DateTimeOffset>> GetWatermarksAsync(IReadOnlyCollection<string> schedules, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(schedules);
+        return await _db.RunAsync<IReadOnlyDictionary<string, DateTimeOffset>>("read watermarks", async ct =>
+        {
+            var command = _data.CreateCommand($"SELECT schedule, value FROM {_watermarks} WHERE schedule = ANY(@names)");
+            await using var commandScope = command.ConfigureAwait(false);
+            command.Parameters.AddWithValue("names", schedules.Select(s => PostgreSqlRows.Encode(s)!).ToArray());
+            var found = new Dictionary<string, DateTimeOffset>(StringComparer.Ordinal);
+            var reader = await command.ExecuteReaderAsync(ct).ConfigureAwait(false);
+            await using var readerScope = reader.ConfigureAwait(false);
+            while (await reader.ReadAsync(ct).ConfigureAwait(false))
+            {
+                found[PostgreSqlRows.Decode(reader.GetString(0))!] = PostgreSqlRows.Instant(reader.GetInt64(1));
+            }
+
+            return found;
+        }, cancellationToken).ConfigureAwait(false);
+    }
+
+    public async ValueTask AdvanceWatermarksAsync(IReadOnlyList<KeyValuePair<string, DateTimeOffset>> values, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(values);
+        if (values.Count == 0)
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            return;
+        }
+
+        var latest = values.GroupBy(v => v.Key, StringComparer.Ordinal).Select(g => (Name: g.Key, Ticks: g.Max(v => v.Value.UtcTicks))).ToList();
+        await _db.RunAsync("advance watermarks", async ct =>
+        {
+            var upsert = _data.CreateCommand($"""
+                INSERT INTO {_watermarks} AS w (schedule, value) SELECT * FROM unnest(@names, @values)
+                ON CONFLICT (schedule) DO UPDATE SET value = greatest(w.value, excluded.value)
+                """);
+            await using var upsertScope = upsert.ConfigureAwait(false);
+            upsert.Parameters.AddWithValue("names", latest.Select(l => PostgreSqlRows.Encode(l.Name)!).ToArray());
+            upsert.Parameters.AddWithValue("values", latest.Select(l => l.Ticks).ToArray());
+            return await upsert.ExecuteNonQueryAsync(ct).ConfigureAwait(false);
         }, cancellationToken).ConfigureAwait(false);
     }
 

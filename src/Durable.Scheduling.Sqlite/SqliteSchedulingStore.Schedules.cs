@@ -164,9 +164,9 @@ internal sealed partial class SqliteSchedulingStore
             return delete.ExecuteNonQuery() == 1;
         }, cancellationToken).ConfigureAwait(false);
 
-    public async ValueTask AddScheduleCountsAsync(string id, ScheduleCounters delta, long usedRuns, CancellationToken cancellationToken)
+    public async ValueTask AddScheduleCountsAsync(IReadOnlyList<ScheduleCountChange> changes, CancellationToken cancellationToken)
     {
-        ArgumentNullException.ThrowIfNull(delta);
+        ArgumentNullException.ThrowIfNull(changes);
         await WriteAsync(() =>
         {
             var add = Command("""
@@ -175,15 +175,59 @@ internal sealed partial class SqliteSchedulingStore
                     remaining = CASE WHEN remaining IS NULL THEN NULL ELSE max(0, remaining - $used) END
                 WHERE id = $id AND deleted = 0
                 """);
-            SqliteRows.Bind(add, "$id", id);
-            SqliteRows.Bind(add, "$runs", delta.Runs);
-            SqliteRows.Bind(add, "$succeeded", delta.Succeeded);
-            SqliteRows.Bind(add, "$failed", delta.Failed);
-            SqliteRows.Bind(add, "$missed", delta.Missed);
-            SqliteRows.Bind(add, "$skipped", delta.Skipped);
-            SqliteRows.Bind(add, "$dropped", delta.Dropped);
-            SqliteRows.Bind(add, "$used", usedRuns);
-            return add.ExecuteNonQuery();
+            foreach (var change in changes)
+            {
+                SqliteRows.Bind(add, "$id", change.ScheduleId);
+                SqliteRows.Bind(add, "$runs", change.Delta.Runs);
+                SqliteRows.Bind(add, "$succeeded", change.Delta.Succeeded);
+                SqliteRows.Bind(add, "$failed", change.Delta.Failed);
+                SqliteRows.Bind(add, "$missed", change.Delta.Missed);
+                SqliteRows.Bind(add, "$skipped", change.Delta.Skipped);
+                SqliteRows.Bind(add, "$dropped", change.Delta.Dropped);
+                SqliteRows.Bind(add, "$used", change.UsedRuns);
+                add.ExecuteNonQuery();
+            }
+
+            return changes.Count;
+        }, cancellationToken).ConfigureAwait(false);
+    }
+
+    public async ValueTask<IReadOnlyDictionary<string, DateTimeOffset>> GetWatermarksAsync(IReadOnlyCollection<string> schedules, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(schedules);
+        return await ReadAsync<IReadOnlyDictionary<string, DateTimeOffset>>(connection =>
+        {
+            using var command = connection.CreateCommand();
+            command.CommandText = "SELECT schedule, value FROM ds_watermarks WHERE schedule IN (SELECT value FROM json_each($names))";
+            command.Parameters.AddWithValue("$names", JsonSerializer.Serialize(schedules));
+            var found = new Dictionary<string, DateTimeOffset>(StringComparer.Ordinal);
+            using var reader = command.ExecuteReader();
+            while (reader.Read())
+            {
+                found[reader.GetString(0)] = new DateTimeOffset(reader.GetInt64(1), TimeSpan.Zero);
+            }
+
+            return found;
+        }, cancellationToken).ConfigureAwait(false);
+    }
+
+    public async ValueTask AdvanceWatermarksAsync(IReadOnlyList<KeyValuePair<string, DateTimeOffset>> values, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(values);
+        await WriteAsync(() =>
+        {
+            var upsert = Command("""
+                INSERT INTO ds_watermarks (schedule, value) VALUES ($schedule, $value)
+                ON CONFLICT (schedule) DO UPDATE SET value = max(value, excluded.value)
+                """);
+            foreach (var (schedule, value) in values)
+            {
+                SqliteRows.Bind(upsert, "$schedule", schedule);
+                SqliteRows.Bind(upsert, "$value", value.UtcTicks);
+                upsert.ExecuteNonQuery();
+            }
+
+            return values.Count;
         }, cancellationToken).ConfigureAwait(false);
     }
 }

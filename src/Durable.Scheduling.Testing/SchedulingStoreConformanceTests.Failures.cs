@@ -41,7 +41,7 @@ public abstract partial class SchedulingStoreConformanceTests
             ["GetScheduleChangesAsync"] = async () => await _store.GetScheduleChangesAsync(0, 10, token),
             ["UpdateScheduleAsync"] = async () => await _store.UpdateScheduleAsync(Schedule("s"), 1, false, token),
             ["DeleteScheduleAsync"] = async () => await _store.DeleteScheduleAsync("s", Now, token),
-            ["AddScheduleCountsAsync"] = async () => await _store.AddScheduleCountsAsync("s", new ScheduleCounters { Runs = 1 }, 1, token),
+            ["AddScheduleCountsAsync"] = async () => await _store.AddScheduleCountsAsync([new ScheduleCountChange("s", new ScheduleCounters { Runs = 1 }, 1)], token),
         };
         foreach (var (name, call) in calls)
         {
@@ -99,7 +99,7 @@ public abstract partial class SchedulingStoreConformanceTests
                 ["GetScheduleChangesAsync"] = async () => await _store.GetScheduleChangesAsync(0, 10, default),
                 ["UpdateScheduleAsync"] = async () => await _store.UpdateScheduleAsync(Schedule("s"), 1, false, default),
                 ["DeleteScheduleAsync"] = async () => await _store.DeleteScheduleAsync("s", Now, default),
-                ["AddScheduleCountsAsync"] = async () => await _store.AddScheduleCountsAsync("s", new ScheduleCounters { Runs = 1 }, 1, default),
+                ["AddScheduleCountsAsync"] = async () => await _store.AddScheduleCountsAsync([new ScheduleCountChange("s", new ScheduleCounters { Runs = 1 }, 1)], default),
             };
             foreach (var (name, call) in calls)
             {

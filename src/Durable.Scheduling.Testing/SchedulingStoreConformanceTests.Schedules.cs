@@ -69,7 +69,7 @@ public abstract partial class SchedulingStoreConformanceTests
     public async Task UpdateScheduleAsync_IsOptimistic_AndLeavesCounters()
     {
         await _store.CreateScheduleAsync(Schedule("s", remaining: 10), default);
-        await _store.AddScheduleCountsAsync("s", new ScheduleCounters { Runs = 3, Succeeded = 2 }, 3, default);
+        await _store.AddScheduleCountsAsync([new ScheduleCountChange("s", new ScheduleCounters { Runs = 3, Succeeded = 2 }, 3)], default);
         var read = (await _store.GetScheduleAsync("s", default))!;
         read.RemainingRuns.Should().Be(7);
 
@@ -98,7 +98,7 @@ public abstract partial class SchedulingStoreConformanceTests
     public async Task DeleteScheduleAsync_HidesIt_TellsTheChange_AndFreesTheId()
     {
         await _store.CreateScheduleAsync(Schedule("s"), default);
-        await _store.AddScheduleCountsAsync("s", new ScheduleCounters { Runs = 4 }, 0, default);
+        await _store.AddScheduleCountsAsync([new ScheduleCountChange("s", new ScheduleCounters { Runs = 4 }, 0)], default);
         var before = (await _store.GetScheduleAsync("s", default))!;
         (await _store.DeleteScheduleAsync("s", Now.AddMinutes(1), default)).Should().BeTrue();
         (await _store.DeleteScheduleAsync("s", Now.AddMinutes(1), default)).Should().BeFalse("deleted already");
@@ -187,10 +187,10 @@ public abstract partial class SchedulingStoreConformanceTests
     {
         await _store.CreateScheduleAsync(Schedule("limited", remaining: 2), default);
         await _store.CreateScheduleAsync(Schedule("unlimited"), default);
-        await _store.AddScheduleCountsAsync("limited", new ScheduleCounters { Runs = 1, Missed = 4 }, 1, default);
-        await _store.AddScheduleCountsAsync("limited", new ScheduleCounters { Runs = 2, Skipped = 1, Dropped = 2, Failed = 1 }, 2, default);
-        await _store.AddScheduleCountsAsync("unlimited", new ScheduleCounters { Runs = 9 }, 9, default);
-        await _store.AddScheduleCountsAsync("absent", new ScheduleCounters { Runs = 9 }, 9, default);
+        await _store.AddScheduleCountsAsync([new ScheduleCountChange("limited", new ScheduleCounters { Runs = 1, Missed = 4 }, 1)], default);
+        await _store.AddScheduleCountsAsync([new ScheduleCountChange("limited", new ScheduleCounters { Runs = 2, Skipped = 1, Dropped = 2, Failed = 1 }, 2)], default);
+        await _store.AddScheduleCountsAsync([new ScheduleCountChange("unlimited", new ScheduleCounters { Runs = 9 }, 9)], default);
+        await _store.AddScheduleCountsAsync([new ScheduleCountChange("absent", new ScheduleCounters { Runs = 9 }, 9)], default);
 
         var limited = (await _store.GetScheduleAsync("limited", default))!;
         limited.Counters.Should().Be(new ScheduleCounters { Runs = 3, Missed = 4, Skipped = 1, Dropped = 2, Failed = 1 });
@@ -263,6 +263,23 @@ public abstract partial class SchedulingStoreConformanceTests
         (await _store.InsertAsync([later], default)).Single().Created.Should().BeTrue();
         (await _store.InsertAsync([ScheduleRun("s", Now.AddMinutes(1))], default)).Single().Run.Id.Should().Be(later.Id, "the occurrence finds the backfilled run under its key");
         (await _store.InsertAsync([ScheduleRun("t", Now)], default)).Single().Created.Should().BeTrue("another schedule's occurrence at the same instant is another run");
+    }
+
+    /// <summary>Contract: watermarks read and advanced together behave as one at a time: only forward, absent ones left out.</summary>
+    /// <returns>The test.</returns>
+    [Test]
+    public async Task Watermarks_ReadAndAdvancedTogether_OnlyMoveForward()
+    {
+        await _store.AdvanceWatermarkAsync("b", Now.AddHours(1), default);
+        await _store.AdvanceWatermarksAsync([KeyValuePair.Create("a", Now), KeyValuePair.Create("b", Now), KeyValuePair.Create("c'; --", Now.AddMinutes(1)), KeyValuePair.Create("a", Now.AddSeconds(1))], default);
+        var read = await _store.GetWatermarksAsync(["a", "b", "c'; --", "absent"], default);
+        read.Should().BeEquivalentTo(new Dictionary<string, DateTimeOffset>
+        {
+            ["a"] = Now.AddSeconds(1),
+            ["b"] = Now.AddHours(1),
+            ["c'; --"] = Now.AddMinutes(1),
+        });
+        (await _store.GetWatermarkAsync("a", default)).Should().Be(Now.AddSeconds(1));
     }
 
     /// <summary>A pending run of a schedule, keyed as the scheduler keys it.</summary>

@@ -157,7 +157,7 @@ internal sealed class ScheduleClient(ISchedulingStore store, WorkflowRegistry re
         var result = await store.InsertOneAsync(run, cancellationToken).ConfigureAwait(false);
         if (result.Created)
         {
-            await store.AddScheduleCountsAsync(id, new ScheduleCounters { Runs = 1 }, 0, cancellationToken).ConfigureAwait(false);
+            await store.AddScheduleCountsAsync([new ScheduleCountChange(id, new ScheduleCounters { Runs = 1 })], cancellationToken).ConfigureAwait(false);
             changes.Created(result.Run, now);
         }
 
@@ -244,7 +244,7 @@ internal sealed class ScheduleClient(ISchedulingStore store, WorkflowRegistry re
 
         if (made.Count > 0)
         {
-            await store.AddScheduleCountsAsync(id, new ScheduleCounters { Runs = made.Count }, 0, cancellationToken).ConfigureAwait(false);
+            await store.AddScheduleCountsAsync([new ScheduleCountChange(id, new ScheduleCounters { Runs = made.Count })], cancellationToken).ConfigureAwait(false);
             foreach (var run in made)
             {
                 changes.Created(run, now);

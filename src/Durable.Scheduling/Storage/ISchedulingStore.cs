@@ -160,6 +160,42 @@ public interface ISchedulingStore
     /// <returns>The watermark, or null for a schedule never run.</returns>
     ValueTask<DateTimeOffset?> GetWatermarkAsync(string schedule, CancellationToken cancellationToken);
 
+    /// <summary>
+    /// Gets several schedules' watermarks in one call. The default implementation calls
+    /// <see cref="GetWatermarkAsync"/> for each; a store may override it to read them together.
+    /// </summary>
+    /// <param name="schedules">The schedule names.</param>
+    /// <param name="cancellationToken">Cancels the call.</param>
+    /// <returns>The watermarks of the schedules that have one.</returns>
+    async ValueTask<IReadOnlyDictionary<string, DateTimeOffset>> GetWatermarksAsync(IReadOnlyCollection<string> schedules, CancellationToken cancellationToken)
+    {
+        var found = new Dictionary<string, DateTimeOffset>(StringComparer.Ordinal);
+        foreach (string schedule in schedules)
+        {
+            if (await GetWatermarkAsync(schedule, cancellationToken).ConfigureAwait(false) is { } value)
+            {
+                found[schedule] = value;
+            }
+        }
+
+        return found;
+    }
+
+    /// <summary>
+    /// Advances several watermarks, with the semantics of <see cref="AdvanceWatermarkAsync"/> for each. The default
+    /// implementation calls that method for each; a store may override it to write them in one transaction.
+    /// </summary>
+    /// <param name="values">Schedule names with their new watermarks.</param>
+    /// <param name="cancellationToken">Cancels the call.</param>
+    /// <returns>A task that completes when stored.</returns>
+    async ValueTask AdvanceWatermarksAsync(IReadOnlyList<KeyValuePair<string, DateTimeOffset>> values, CancellationToken cancellationToken)
+    {
+        foreach (var (schedule, value) in values)
+        {
+            await AdvanceWatermarkAsync(schedule, value, cancellationToken).ConfigureAwait(false);
+        }
+    }
+
     /// <summary>Advances a schedule's watermark; a value at or before the stored one changes nothing.</summary>
     /// <param name="schedule">The schedule name.</param>
     /// <param name="value">The last occurrence handled.</param>
@@ -224,15 +260,14 @@ public interface ISchedulingStore
     ValueTask<bool> DeleteScheduleAsync(string id, DateTimeOffset at, CancellationToken cancellationToken);
 
     /// <summary>
-    /// Adds to a schedule's counters, and takes <paramref name="usedRuns"/> from its remaining runs (never below zero;
-    /// unlimited stays unlimited), atomically; version and sequence unchanged. An absent schedule changes nothing.
+    /// Adds to schedules' counters, and takes each change's <see cref="ScheduleCountChange.UsedRuns"/> from its remaining
+    /// runs (never below zero; unlimited stays unlimited), all in one transaction; versions and sequences unchanged. A
+    /// schedule may appear more than once (the changes add up); an absent or deleted schedule is left out.
     /// </summary>
-    /// <param name="id">The schedule id.</param>
-    /// <param name="delta">What to add.</param>
-    /// <param name="usedRuns">Occurrences created, to take from the remaining runs.</param>
+    /// <param name="changes">The changes.</param>
     /// <param name="cancellationToken">Cancels the call.</param>
     /// <returns>A task that completes when stored.</returns>
-    ValueTask AddScheduleCountsAsync(string id, ScheduleCounters delta, long usedRuns, CancellationToken cancellationToken);
+    ValueTask AddScheduleCountsAsync(IReadOnlyList<ScheduleCountChange> changes, CancellationToken cancellationToken);
 
     /// <summary>Deletes ended runs (succeeded, failed, cancelled, skipped) that ended before a cut-off.</summary>
     /// <param name="endedBefore">The cut-off.</param>

@@ -160,7 +160,7 @@ public sealed class ScheduleEngineTests
             UpdatedAt = s_start.AddDays(-1),
             SpecSince = s_start.AddDays(-1),
         }, default);
-        await store.AddScheduleCountsAsync("code-hourly", new ScheduleCounters { Runs = 7, Succeeded = 7 }, 0, default);
+        await store.AddScheduleCountsAsync([new ScheduleCountChange("code-hourly", new ScheduleCounters { Runs = 7, Succeeded = 7 }, 0)], default);
         await using var harness = new SchedulerHarness(s_start, [typeof(CodeDefinedSchedules)], o => o.PollInterval = TimeSpan.FromSeconds(5), store);
         await harness.StartAsync();
         await harness.RunForAsync(TimeSpan.FromSeconds(1));

@@ -74,8 +74,13 @@ public sealed class FlakyStore(ISchedulingStore inner) : ISchedulingStore
 
     public ValueTask<bool> DeleteScheduleAsync(string id, DateTimeOffset at, CancellationToken cancellationToken) => Guard(() => inner.DeleteScheduleAsync(id, at, cancellationToken));
 
-    public async ValueTask AddScheduleCountsAsync(string id, ScheduleCounters delta, long usedRuns, CancellationToken cancellationToken) =>
-        await Guard(async () => { await inner.AddScheduleCountsAsync(id, delta, usedRuns, cancellationToken); return true; });
+    public async ValueTask AddScheduleCountsAsync(IReadOnlyList<ScheduleCountChange> changes, CancellationToken cancellationToken) =>
+        await Guard(async () => { await inner.AddScheduleCountsAsync(changes, cancellationToken); return true; });
+
+    public ValueTask<IReadOnlyDictionary<string, DateTimeOffset>> GetWatermarksAsync(IReadOnlyCollection<string> schedules, CancellationToken cancellationToken) => Guard(() => inner.GetWatermarksAsync(schedules, cancellationToken));
+
+    public async ValueTask AdvanceWatermarksAsync(IReadOnlyList<KeyValuePair<string, DateTimeOffset>> values, CancellationToken cancellationToken) =>
+        await Guard(async () => { await inner.AdvanceWatermarksAsync(values, cancellationToken); return true; });
 
     public ValueTask<int> ReleaseOwnedAsync(string owner, CancellationToken cancellationToken) => Guard(() => inner.ReleaseOwnedAsync(owner, cancellationToken));
 

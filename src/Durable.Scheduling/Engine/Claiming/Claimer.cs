@@ -313,9 +313,9 @@ internal sealed class Claimer
             _tracked.Forget(node.Id);
         }
 
-        foreach (var (schedule, (skipped, droppedCount)) in counts)
+        if (counts.Count > 0)
         {
-            await _store.AddScheduleCountsAsync(schedule, new ScheduleCounters { Skipped = skipped, Dropped = droppedCount }, 0, stop).ConfigureAwait(false);
+            await _store.AddScheduleCountsAsync([.. counts.Select(c => new ScheduleCountChange(c.Key, new ScheduleCounters { Skipped = c.Value.Skipped, Dropped = c.Value.Dropped }))], stop).ConfigureAwait(false);
         }
     }
 

@@ -24,6 +24,7 @@ internal sealed class OccurrencePlanner
     private readonly List<PlannedSchedule> _schedules = [];
     private readonly long _startedTicks;
     private readonly Dictionary<string, long> _missed = new(StringComparer.Ordinal); // counted by catch-up, stored at the pass's end
+    private readonly List<ScheduleCountChange> _counts = [];
     private bool _firstPass = true;
 
     public OccurrencePlanner(ISchedulingStore store, SchedulingOptions options, ScheduleBook book, CodeSchedules code, TrackedRuns tracked, long startedTicks, ILogger logger)
@@ -84,20 +85,27 @@ internal sealed class OccurrencePlanner
         long until = now.UtcTicks + _options.LookAhead.Ticks + _options.PollInterval.Ticks;
         var runs = new List<ScheduledRun>();
         var advanced = new List<(PlannedSchedule State, long Last)>();
-        foreach (var state in _schedules)
+        var unloaded = _schedules.FindAll(s => !s.Loaded);
+        for (int offset = 0; offset < unloaded.Count; offset += _options.BatchSize)
         {
-            if (!state.Loaded)
+            var chunk = unloaded.GetRange(offset, Math.Min(_options.BatchSize, unloaded.Count - offset));
+            var stored = await _store.GetWatermarksAsync([.. chunk.Select(s => s.WatermarkKey)], stop).ConfigureAwait(false);
+            foreach (var state in chunk)
             {
                 // A schedule never run starts at this scheduler's start, or when its spec took effect if later:
                 // occurrences since then that could not be created (the store was unreachable) are caught up per
-                // policy like any other missed ones.
-                // (A code-defined schedule's start instant itself is included, so an interval's first run is then; one
-                // made at run time fires first strictly after it was made or changed, as its description previews.)
-                state.Watermark = (await _store.GetWatermarkAsync(state.WatermarkKey, stop).ConfigureAwait(false))?.UtcTicks
-                    ?? Math.Max(state.SpecSinceTicks, _startedTicks) - (state.CodeDefined ? 1 : 0);
+                // policy like any other missed ones. (A code-defined schedule's start instant itself is included, so
+                // an interval's first run is then; one made at run time fires first strictly after it was made or
+                // changed, as its description previews.)
+                state.Watermark = stored.TryGetValue(state.WatermarkKey, out var watermark)
+                    ? watermark.UtcTicks
+                    : Math.Max(state.SpecSinceTicks, _startedTicks) - (state.CodeDefined ? 1 : 0);
                 state.Loaded = true;
             }
+        }
 
+        foreach (var state in _schedules)
+        {
             if (state.Limited && state.Watermark < until)
             {
                 // Another instance may have used some of its runs: read what remains before creating any.
@@ -205,22 +213,27 @@ internal sealed class OccurrencePlanner
                     state!.Remaining -= count;
                 }
 
-                await _store.AddScheduleCountsAsync(id, new ScheduleCounters { Runs = count }, limited ? count : 0, stop).ConfigureAwait(false);
+                _counts.Add(new ScheduleCountChange(id, new ScheduleCounters { Runs = count }, limited ? count : 0));
             }
         }
 
         // Only now that the runs exist: a crash before this point re-creates them (idempotently) on restart.
-        foreach (var (state, last) in advanced)
+        if (advanced.Count > 0)
         {
-            await _store.AdvanceWatermarkAsync(state.WatermarkKey, new DateTimeOffset(last, TimeSpan.Zero), stop).ConfigureAwait(false);
+            await _store.AdvanceWatermarksAsync([.. advanced.Select(a => KeyValuePair.Create(a.State.WatermarkKey, new DateTimeOffset(a.Last, TimeSpan.Zero)))], stop).ConfigureAwait(false);
         }
 
         foreach (var (id, missed) in _missed)
         {
-            await _store.AddScheduleCountsAsync(id, new ScheduleCounters { Missed = missed }, 0, stop).ConfigureAwait(false);
+            _counts.Add(new ScheduleCountChange(id, new ScheduleCounters { Missed = missed }));
         }
 
         _missed.Clear();
+        if (_counts.Count > 0)
+        {
+            await _store.AddScheduleCountsAsync(_counts, stop).ConfigureAwait(false);
+            _counts.Clear();
+        }
     }
 
     /// <summary>

@@ -651,13 +651,16 @@ public sealed class InMemorySchedulingStore : ISchedulingStore
     }
 
     /// <inheritdoc />
-    public ValueTask AddScheduleCountsAsync(string id, ScheduleCounters delta, long usedRuns, CancellationToken cancellationToken)
+    public ValueTask AddScheduleCountsAsync(IReadOnlyList<ScheduleCountChange> changes, CancellationToken cancellationToken)
     {
-        ArgumentNullException.ThrowIfNull(delta);
+        ArgumentNullException.ThrowIfNull(changes);
         cancellationToken.ThrowIfCancellationRequested();
         lock (_lock)
         {
-            _schedules.AddCounts(id, delta, usedRuns);
+            foreach (var change in changes)
+            {
+                _schedules.AddCounts(change.ScheduleId, change.Delta, change.UsedRuns);
+            }
         }
 
         return ValueTask.CompletedTask;
