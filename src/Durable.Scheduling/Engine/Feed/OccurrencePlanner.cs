@@ -71,7 +71,7 @@ internal sealed class OccurrencePlanner
         _schedules.Clear();
         foreach (var schedule in _book.All)
         {
-            if (schedule.Runnable && !schedule.Paused)
+            if (schedule.Runnable && !schedule.Paused && !(schedule.Limited && schedule.Remaining <= 0))
             {
                 _schedules.Add(schedule);
             }
@@ -141,9 +141,25 @@ internal sealed class OccurrencePlanner
         foreach (var state in _schedules)
         {
             var spec = state.Spec;
-            if (state.Watermark >= until && overdue?.ContainsKey(state.Id) != true)
+            if (overdue?.ContainsKey(state.Id) != true && state.Watermark >= now.UtcTicks - 1)
             {
-                continue;
+                if (state.Watermark >= until)
+                {
+                    continue;
+                }
+
+                // Nothing due before the horizon (its next fire time is known): no spec is evaluated, so a pass over
+                // many schedules that fire rarely costs a comparison each.
+                if (state.NextTicks == 0)
+                {
+                    state.NextTicks = spec.NextUtc(state.Watermark);
+                }
+
+                if (state.NextTicks < 0 || state.NextTicks > until)
+                {
+                    state.Watermark = until;
+                    continue;
+                }
             }
 
             int before = runs.Count;
@@ -161,12 +177,15 @@ internal sealed class OccurrencePlanner
             long from = Math.Max(state.Watermark, now.UtcTicks - 1);
             long last = from;
             long allowed = state.Limited ? Math.Max(0, state.Remaining - (runs.Count - before)) : long.MaxValue;
-            for (long t = spec.NextUtc(from); t >= 0 && t <= until && runs.Count - before < MaxOccurrencesPerPass && allowed > 0; t = spec.NextUtc(t))
+            long t = spec.NextUtc(from);
+            for (; t >= 0 && t <= until && runs.Count - before < MaxOccurrencesPerPass && allowed > 0; t = spec.NextUtc(t))
             {
                 runs.Add(NewOccurrence(state, t, now));
                 last = t;
                 allowed--;
             }
+
+            state.NextTicks = t > until ? t : 0; // the next fire time past the horizon, or unknown
 
             if (runs.Count > before || caughtUp)
             {

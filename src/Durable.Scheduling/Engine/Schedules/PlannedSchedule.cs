@@ -47,6 +47,9 @@ internal sealed class PlannedSchedule
     /// <summary>UTC ticks: every occurrence at or before it has its run.</summary>
     public long Watermark { get; set; }
 
+    /// <summary>The first fire time after <see cref="Watermark"/> (UTC ticks) when known; 0 when not yet computed, -1 when none.</summary>
+    public long NextTicks { get; set; }
+
     /// <summary>Occurrences that fell due while it was paused (id, due instant), kept pending and out of the wheel.</summary>
     public List<(Guid Id, long Ticks)> Parked { get; set; } = [];
 
