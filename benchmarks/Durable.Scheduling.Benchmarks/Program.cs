@@ -8,7 +8,7 @@ internal static class Program
 {
     /// <summary>
     /// <c>dotnet run -c Release --project benchmarks/Durable.Scheduling.Benchmarks -- --filter *Cron*</c> runs the
-    /// BenchmarkDotNet suites; <c>-- scheduler</c>, <c>-- sqlite</c> and <c>-- postgres</c> run the end-to-end harnesses.
+    /// BenchmarkDotNet suites; <c>-- scheduler</c>, <c>-- sqlite</c>, <c>-- postgres</c> and <c>-- schedules</c> run the end-to-end harnesses.
     /// </summary>
     public static async Task<int> Main(string[] args)
     {
@@ -21,6 +21,12 @@ internal static class Program
         if (args.Length > 0 && args[0] == "postgres")
         {
             await PostgreSqlRunBenchmarks.RunAsync(args);
+            return 0;
+        }
+
+        if (args.Length > 0 && args[0] == "schedules")
+        {
+            await ScheduleBenchmarks.RunAsync(args);
             return 0;
         }
 

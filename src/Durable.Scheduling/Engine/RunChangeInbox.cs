@@ -29,17 +29,20 @@ internal sealed class RunChangeInbox(WakeSignal signal, ConcurrencySlots slots, 
         signal.Set();
     }
 
-    /// <summary>Applies the schedule changes made in this process (loop only); true when there were any (the loop feeds soon).</summary>
-    public bool ApplySchedules(ScheduleBook book)
+    /// <summary>
+    /// Applies the schedule changes made in this process (loop only); returns the earliest instant at which one of them
+    /// needs the planner (its next fire time; now, for one resumed or deleted with occurrences held), or
+    /// <see cref="long.MaxValue"/>.
+    /// </summary>
+    public long ApplySchedules(ScheduleBook book, long nowTicks)
     {
-        bool any = false;
+        long earliest = long.MaxValue;
         foreach (var schedule in _schedules.TakeAll())
         {
-            book.Apply(schedule, fromStore: false);
-            any = true;
+            earliest = Math.Min(earliest, book.Apply(schedule, fromStore: false, nowTicks));
         }
 
-        return any;
+        return earliest;
     }
 
     public void Added(ScheduledRun run)

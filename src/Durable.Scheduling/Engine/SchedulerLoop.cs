@@ -250,9 +250,11 @@ internal sealed class SchedulerLoop
         }
 
         _inbox.Apply(now.UtcTicks, _tracked, _admission);
-        if (_inbox.ApplySchedules(_book))
+        if (_inbox.ApplySchedules(_book, now.UtcTicks) <= _nextFeedTicks + s_notifiedFeedSlackTicks)
         {
-            _nextFeedTicks = Math.Min(_nextFeedTicks, now.UtcTicks); // create its occurrences (or withdraw parked ones) now
+            // A schedule changed here fires before the next feed would create its occurrence (or held occurrences were
+            // freed): feed now. Others wait for the regular feed, so creating many schedules costs few passes.
+            _nextFeedTicks = Math.Min(_nextFeedTicks, now.UtcTicks);
         }
     }
 

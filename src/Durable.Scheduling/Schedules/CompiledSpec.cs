@@ -18,7 +18,6 @@ internal sealed class CompiledSpec
 
     private CompiledSpec(ScheduleSpec spec, TimeZoneInfo zone, SpecSource[] sources, CronSource[] skips)
     {
-        Spec = spec;
         Zone = zone;
         _sources = sources;
         _skips = skips;
@@ -26,8 +25,6 @@ internal sealed class CompiledSpec
         _end = spec.EndAt?.UtcTicks ?? long.MaxValue;
         JitterTicks = spec.Jitter.Ticks;
     }
-
-    public ScheduleSpec Spec { get; }
 
     public TimeZoneInfo Zone { get; }
 

@@ -14,7 +14,7 @@ internal sealed class ScheduleClient(ISchedulingStore store, WorkflowRegistry re
 
     public async ValueTask<ScheduleDescription> CreateAsync(ScheduleDefinition definition, bool paused = false, CancellationToken cancellationToken = default)
     {
-        var (document, _) = Validate(definition);
+        var (document, spec) = Validate(definition);
         var now = time.GetUtcNow();
         var stored = new StoredSchedule
         {
@@ -33,8 +33,11 @@ internal sealed class ScheduleClient(ISchedulingStore store, WorkflowRegistry re
             throw new ScheduleStateException(definition.Id, ScheduleRefusal.AlreadyExists, $"A schedule '{definition.Id}' exists already; use CreateOrUpdateAsync to change it.");
         }
 
-        return await AppliedAsync(definition.Id, cancellationToken).ConfigureAwait(false);
+        await TellAsync(definition.Id, cancellationToken).ConfigureAwait(false);
+        return Describe(stored with { Version = 1 }, document, spec, now, DefaultFireTimes, []); // new: no runs yet
     }
+
+    private const int DefaultFireTimes = 10;
 
     public async ValueTask<ScheduleDescription> CreateOrUpdateAsync(ScheduleDefinition definition, CancellationToken cancellationToken = default)
     {
@@ -73,6 +76,12 @@ internal sealed class ScheduleClient(ISchedulingStore store, WorkflowRegistry re
         var stored = await GetAsync(id, cancellationToken).ConfigureAwait(false);
         var document = ScheduleDocument.FromJson(stored.Definition);
         var now = time.GetUtcNow();
+        var recent = recentRuns == 0 ? [] : await RecentRunsAsync(id, now, recentRuns, cancellationToken).ConfigureAwait(false);
+        return Describe(stored, document, CompiledSpec.Compile(document.Spec), now, nextFireTimes, recent);
+    }
+
+    private ScheduleDescription Describe(StoredSchedule stored, ScheduleDocument document, CompiledSpec spec, DateTimeOffset now, int nextFireTimes, IReadOnlyList<ScheduledRun> recent)
+    {
         int count = (int)Math.Min(nextFireTimes, stored.RemainingRuns ?? long.MaxValue);
         return new ScheduleDescription
         {
@@ -86,8 +95,8 @@ internal sealed class ScheduleClient(ISchedulingStore store, WorkflowRegistry re
             Version = stored.Version,
             Counters = stored.Counters,
             RemainingRuns = stored.RemainingRuns,
-            NextFireTimes = count == 0 ? [] : CompiledSpec.Compile(document.Spec).Preview(now, count),
-            RecentRuns = recentRuns == 0 ? [] : await RecentRunsAsync(id, now, recentRuns, cancellationToken).ConfigureAwait(false),
+            NextFireTimes = count == 0 ? [] : spec.Preview(now, count),
+            RecentRuns = recent,
         };
     }
 
@@ -488,12 +497,6 @@ internal sealed class ScheduleClient(ISchedulingStore store, WorkflowRegistry re
         }
 
         return [];
-    }
-
-    private async Task<ScheduleDescription> AppliedAsync(string id, CancellationToken cancellationToken)
-    {
-        await TellAsync(id, cancellationToken).ConfigureAwait(false);
-        return await DescribeAsync(id, cancellationToken: cancellationToken).ConfigureAwait(false);
     }
 
     /// <summary>Tells this process's loop the schedule's state as stored (with its sequence) before the call returns.</summary>

@@ -34,7 +34,7 @@ public sealed record ScheduleDescription
     public long Version { get; init; }
 
     /// <summary>What it has done so far.</summary>
-    public ScheduleCounters Counters { get; init; } = new();
+    public ScheduleCounters Counters { get; init; } = ScheduleCounters.Zero;
 
     /// <summary>Occurrences left when <see cref="ScheduleDefinition.MaxRuns"/> limits it; null when unlimited.</summary>
     public long? RemainingRuns { get; init; }
@@ -66,6 +66,9 @@ public sealed record ScheduleCounters
 
     /// <summary>Occurrences dropped from a buffer (<see cref="OverlapPolicy.BufferOne"/> full, or <see cref="OverlapPolicy.CancelOther"/>).</summary>
     public long Dropped { get; init; }
+
+    /// <summary>All zero (shared: counters are immutable).</summary>
+    public static ScheduleCounters Zero { get; } = new();
 
     /// <summary>The sum of two sets of counters.</summary>
     /// <param name="other">The other.</param>

@@ -12,7 +12,7 @@ internal sealed record ScheduleDocument
     private static readonly JsonSerializerOptions s_json = new()
     {
         Converters = { new JsonStringEnumConverter() },
-        DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull,
+        DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingDefault, // defaults are left out: a schedule is stored compactly
     };
 
     public required ScheduleSpec Spec { get; init; }
@@ -27,13 +27,23 @@ internal sealed record ScheduleDocument
 
     public long? MaxRuns { get; init; }
 
-    public string ToJson() => JsonSerializer.Serialize(this, s_json);
+    public string ToJson() => JsonSerializer.Serialize(this with { Spec = Compact(Spec) }, s_json);
+
+    /// <summary>The spec without its empty lists and default zone, which reading restores (they are the initial values).</summary>
+    private static ScheduleSpec Compact(ScheduleSpec spec) => spec with
+    {
+        Cron = spec.Cron is { Count: > 0 } ? spec.Cron : null!,
+        Intervals = spec.Intervals is { Count: > 0 } ? spec.Intervals : null!,
+        Calendars = spec.Calendars is { Count: > 0 } ? spec.Calendars : null!,
+        Skip = spec.Skip is { Count: > 0 } ? spec.Skip : null!,
+        TimeZone = spec.TimeZone == "UTC" ? null! : spec.TimeZone,
+    };
 
     public static ScheduleDocument FromJson(string json) =>
         JsonSerializer.Deserialize<ScheduleDocument>(json, s_json) ?? throw new JsonException("The stored schedule definition is null.");
 
     /// <summary>The spec alone as JSON (to tell whether an update changed it).</summary>
-    public static string SpecJson(ScheduleSpec spec) => JsonSerializer.Serialize(spec, s_json);
+    public static string SpecJson(ScheduleSpec spec) => JsonSerializer.Serialize(Compact(spec), s_json);
 
     public static ScheduleDocument From(ScheduleDefinition definition, JsonElement? input) => new()
     {

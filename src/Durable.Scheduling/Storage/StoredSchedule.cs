@@ -55,7 +55,7 @@ public sealed record StoredSchedule
     public long? RemainingRuns { get; init; }
 
     /// <summary>Its counters, kept by the store.</summary>
-    public ScheduleCounters Counters { get; init; } = new();
+    public ScheduleCounters Counters { get; init; } = ScheduleCounters.Zero;
 }
 
 /// <summary>One page of stored schedules, ordered by id (ordinal).</summary>

@@ -80,7 +80,8 @@ internal sealed class ScheduleBook(ISchedulingStore store, Func<string, Workflow
     }
 
     /// <summary>Takes in one schedule's new state (from the store, or from a change made in this process).</summary>
-    public void Apply(StoredSchedule stored, bool fromStore)
+    /// <returns>When the planner next needs to see this schedule (UTC ticks), or <see cref="long.MaxValue"/>.</returns>
+    public long Apply(StoredSchedule stored, bool fromStore, long nowTicks = 0)
     {
         if (fromStore)
         {
@@ -89,7 +90,7 @@ internal sealed class ScheduleBook(ISchedulingStore store, Func<string, Workflow
 
         if (stored.Sequence < _sequences.GetValueOrDefault(stored.Id))
         {
-            return; // an older state than one applied already (a local change raced with a read of the store)
+            return long.MaxValue; // an older state than one applied already (a local change raced with a read of the store)
         }
 
         _sequences[stored.Id] = stored.Sequence;
@@ -98,12 +99,13 @@ internal sealed class ScheduleBook(ISchedulingStore store, Func<string, Workflow
         {
             _byId.Remove(stored.Id);
             _deleted.Add(stored.Id);
-            if (previous is not null)
+            if (previous is { Parked.Count: > 0 })
             {
                 _unparked.AddRange(previous.Parked.Select(p => (stored.Id, p.Id, p.Ticks)));
+                return nowTicks;
             }
 
-            return;
+            return long.MaxValue;
         }
 
         _deleted.Remove(stored.Id);
@@ -111,7 +113,7 @@ internal sealed class ScheduleBook(ISchedulingStore store, Func<string, Workflow
         if (planned is null)
         {
             _byId.Remove(stored.Id);
-            return;
+            return long.MaxValue;
         }
 
         if (previous is not null)
@@ -121,10 +123,13 @@ internal sealed class ScheduleBook(ISchedulingStore store, Func<string, Workflow
             {
                 _unparked.AddRange(planned.Parked.Select(p => (stored.Id, p.Id, p.Ticks)));
                 planned.Parked = [];
+                _byId[stored.Id] = planned;
+                return nowTicks;
             }
         }
 
         _byId[stored.Id] = planned;
+        return planned.Paused || !planned.Runnable ? long.MaxValue : planned.Spec.NextUtc(nowTicks) is var next and >= 0 ? next : long.MaxValue;
     }
 
     private PlannedSchedule? Parse(StoredSchedule stored)

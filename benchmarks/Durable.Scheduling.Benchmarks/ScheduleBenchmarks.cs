@@ -1,0 +1,353 @@
+using System.Collections.Concurrent;
+using System.Collections.Specialized;
+using System.Diagnostics;
+using Hangfire;
+using Hangfire.InMemory;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Quartz;
+using Quartz.Impl;
+
+namespace Durable.Scheduling.Benchmarks;
+
+/// <summary>
+/// Recurring schedules made at run time, ours beside Quartz.NET 4.7.3 (cron triggers, RAM store) and Hangfire 1.8
+/// (recurring jobs on Hangfire.InMemory), in one process run: <c>dotnet run -c Release --project
+/// benchmarks/Durable.Scheduling.Benchmarks -- schedules</c> (all), or with <c>--create</c>, <c>--fire</c>,
+/// <c>--start</c> for one part. Each contender runs in a fresh scheduler; memory is measured after a full
+/// compacting collection.
+/// </summary>
+internal static class ScheduleBenchmarks
+{
+    private const int Created = 100_000;
+    private static readonly ConcurrentDictionary<(string Schedule, long Ticks), int> s_fired = new();
+    private static readonly List<double> s_lateness = [];
+    private static readonly Lock s_lock = new();
+    private static volatile bool s_recording;
+    private static TaskCompletionSource s_first = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+    public static async Task RunAsync(string[] args)
+    {
+        bool all = !args.Any(a => a is "--create" or "--fire" or "--start");
+        Console.WriteLine($"Schedules benchmark, {DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC, {Environment.ProcessorCount} cores, {Environment.OSVersion}, .NET {Environment.Version}");
+        if (all || args.Contains("--create"))
+        {
+            Console.WriteLine($"\n{Created:N0} schedules with distinct cron specs, created one call at a time (SQLite: 64 concurrent callers, each create a durable commit)");
+            Console.WriteLine("| contender | creations/s | retained bytes per schedule |");
+            Console.WriteLine("|---|---|---|");
+            var (rate, bytes) = await OursCreateAsync(sqlite: false);
+            Console.WriteLine($"| Durable.Scheduling, in memory | {rate:N0} | {bytes:N0} |");
+            (rate, bytes) = await OursCreateAsync(sqlite: true);
+            Console.WriteLine($"| Durable.Scheduling, SQLite (synchronous=FULL) | {rate:N0} | {bytes:N0} (process; the schedules are on disk) |");
+            (rate, bytes) = await QuartzCreateAsync();
+            Console.WriteLine($"| Quartz 4.7.3 cron triggers, RAM store | {rate:N0} | {bytes:N0} |");
+            (rate, bytes) = HangfireCreate();
+            Console.WriteLine($"| Hangfire 1.8.25 recurring jobs, Hangfire.InMemory 1.0.0 | {rate:N0} | {bytes:N0} |");
+        }
+
+        if (all || args.Contains("--fire"))
+        {
+            int schedules = 10_000;
+            var duration = TimeSpan.FromMinutes(args.Contains("--short") ? 1 : 5);
+            Console.WriteLine($"\n{schedules:N0} schedules firing every minute (each at its own second: {schedules / 60:N0} per second), for {duration.TotalMinutes} min, real clock, 64 concurrent runs each");
+            Console.WriteLine("| contender | lateness p50 / p99 / max (ms) | fire times expected | ran | missed | doubled |");
+            Console.WriteLine("|---|---|---|---|---|---|");
+            Console.WriteLine($"| Durable.Scheduling, in memory | {await OursFireAsync(schedules, duration)} |");
+            Console.WriteLine($"| Quartz 4.7.3, RAM store, 64 threads | {await QuartzFireAsync(schedules, duration)} |");
+        }
+
+        if (all || args.Contains("--start"))
+        {
+            Console.WriteLine($"\nA host starting on a SQLite file holding {Created:N0} schedules (plus one firing every second)");
+            Console.WriteLine("| measure | value |");
+            Console.WriteLine("|---|---|");
+            foreach (var (name, value) in await OursStartAsync())
+            {
+                Console.WriteLine($"| {name} | {value} |");
+            }
+        }
+    }
+
+    public static void Fired(ScheduledRunContext run) => Record(run.ScheduleId ?? run.WorkflowName, run.ScheduledTime, TimeProvider.System.GetUtcNow());
+
+    public static void First() => s_first.TrySetResult();
+
+    private static void Record(string schedule, DateTimeOffset scheduled, DateTimeOffset now)
+    {
+        if (!s_recording)
+        {
+            return;
+        }
+
+        s_fired.AddOrUpdate((schedule, scheduled.UtcTicks), 1, (_, n) => n + 1);
+        lock (s_lock)
+        {
+            s_lateness.Add((now - scheduled).TotalMilliseconds);
+        }
+    }
+
+    /// <summary>The i-th distinct spec: second, minute, hour and day of week from i (604,800 distinct ones).</summary>
+    private static string Cron(int i) => $"{i % 60} {i / 60 % 60} {i / 3600 % 24} * * {i / 86400 % 7}";
+
+    private static async Task<(IHost Host, ISchedules Schedules)> StartOursAsync(Action<SchedulingBuilder>? store = null, Action<SchedulingOptions>? configure = null)
+    {
+        var builder = Host.CreateApplicationBuilder();
+        builder.Services.AddLogging(l => l.ClearProviders());
+        var scheduling = builder.Services.AddScheduling(o =>
+        {
+            o.WorkflowTypes.Add(typeof(ScheduleBenchWorkflows));
+            configure?.Invoke(o);
+        });
+        store?.Invoke(scheduling);
+        var host = builder.Build();
+        await host.StartAsync();
+        return (host, host.Services.GetRequiredService<ISchedules>());
+    }
+
+    private static async Task<(double Rate, double Bytes)> OursCreateAsync(bool sqlite)
+    {
+        string file = Path.Combine(Path.GetTempPath(), $"bench-schedules-{Guid.NewGuid():N}.db");
+        var (host, schedules) = await StartOursAsync(sqlite ? b => b.UseSqlite($"Data Source={file}") : null);
+        Settle();
+        long before = GC.GetTotalMemory(true);
+        var watch = Stopwatch.StartNew();
+        if (sqlite)
+        {
+            int next = -1;
+            await Task.WhenAll(Enumerable.Range(0, 64).Select(_ => Task.Run(async () =>
+            {
+                for (int i = Interlocked.Increment(ref next); i < Created; i = Interlocked.Increment(ref next))
+                {
+                    await schedules.CreateAsync(new ScheduleDefinition { Id = "s" + i, WorkflowName = "bench-fired", Spec = ScheduleSpec.FromCron(Cron(i)) });
+                }
+            })));
+        }
+        else
+        {
+            for (int i = 0; i < Created; i++)
+            {
+                await schedules.CreateAsync(new ScheduleDefinition { Id = "s" + i, WorkflowName = "bench-fired", Spec = ScheduleSpec.FromCron(Cron(i)) });
+            }
+        }
+
+        double rate = Created / watch.Elapsed.TotalSeconds;
+        await Task.Delay(TimeSpan.FromSeconds(3)); // the loop takes the new schedules in (what it keeps counts too)
+        Settle();
+        double bytes = (GC.GetTotalMemory(true) - before) / (double)Created;
+        await host.StopAsync();
+        host.Dispose();
+        Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
+        foreach (var f in Directory.GetFiles(Path.GetTempPath(), Path.GetFileName(file) + "*"))
+        {
+            File.Delete(f);
+        }
+
+        return (rate, bytes);
+    }
+
+    private static async Task<(double Rate, double Bytes)> QuartzCreateAsync()
+    {
+        var scheduler = await NewQuartzAsync(10);
+        await scheduler.Start();
+        var job = JobBuilder.Create<QuartzFiredJob>().WithIdentity("bench").StoreDurably().Build();
+        await scheduler.AddJob(job, AddJobOptions.Replacing);
+        Settle();
+        long before = GC.GetTotalMemory(true);
+        var watch = Stopwatch.StartNew();
+        for (int i = 0; i < Created; i++)
+        {
+            await scheduler.ScheduleJob(TriggerBuilder.Create().WithIdentity("s" + i).ForJob(job).WithCronSchedule(QuartzCron(i)).Build());
+        }
+
+        double rate = Created / watch.Elapsed.TotalSeconds;
+        await Task.Delay(TimeSpan.FromSeconds(3));
+        Settle();
+        double bytes = (GC.GetTotalMemory(true) - before) / (double)Created;
+        await scheduler.Shutdown(false);
+        return (rate, bytes);
+    }
+
+    /// <summary>Quartz's dialect: day of month '?' when day of week is given, days of week 1-7 from Sunday.</summary>
+    private static string QuartzCron(int i) => $"{i % 60} {i / 60 % 60} {i / 3600 % 24} ? * {(i / 86400 % 7) + 1}";
+
+    private static (double Rate, double Bytes) HangfireCreate()
+    {
+        Settle();
+        long before = GC.GetTotalMemory(true);
+        var storage = new InMemoryStorage();
+        var manager = new RecurringJobManager(storage);
+        var watch = Stopwatch.StartNew();
+        for (int i = 0; i < Created; i++)
+        {
+            manager.AddOrUpdate("s" + i, () => ScheduleBenchWorkflows.HangfireFired(), Cron(i), new RecurringJobOptions());
+        }
+
+        double rate = Created / watch.Elapsed.TotalSeconds;
+        Settle();
+        double bytes = (GC.GetTotalMemory(true) - before) / (double)Created;
+        GC.KeepAlive(storage);
+        GC.KeepAlive(manager);
+        return (rate, bytes);
+    }
+
+    private static async Task<string> OursFireAsync(int schedules, TimeSpan duration)
+    {
+        var (host, api) = await StartOursAsync();
+        for (int i = 0; i < schedules; i++)
+        {
+            await api.CreateAsync(new ScheduleDefinition { Id = "f" + i, WorkflowName = "bench-fired", Spec = ScheduleSpec.FromCron($"{i % 60} * * * * *") });
+        }
+
+        string result = await MeasureFiringAsync(schedules, duration, i => "f" + i);
+        await host.StopAsync();
+        host.Dispose();
+        return result;
+    }
+
+    private static async Task<string> QuartzFireAsync(int schedules, TimeSpan duration)
+    {
+        var scheduler = await NewQuartzAsync(64);
+        var job = JobBuilder.Create<QuartzFiredJob>().WithIdentity("bench").StoreDurably().Build();
+        await scheduler.AddJob(job, AddJobOptions.Replacing);
+        for (int i = 0; i < schedules; i++)
+        {
+            await scheduler.ScheduleJob(TriggerBuilder.Create().WithIdentity("q" + i).ForJob(job).WithCronSchedule($"{i % 60} * * * * ?").Build());
+        }
+
+        await scheduler.Start();
+        string result = await MeasureFiringAsync(schedules, duration, i => "q" + i);
+        await scheduler.Shutdown(false);
+        return result;
+    }
+
+    /// <summary>
+    /// After a minute's warm-up, records every run for the duration (whole minutes), then checks each schedule fired
+    /// once at each of its fire times in the window.
+    /// </summary>
+    private static async Task<string> MeasureFiringAsync(int schedules, TimeSpan duration, Func<int, string> name)
+    {
+        var now = DateTimeOffset.UtcNow;
+        var start = new DateTimeOffset(now.Ticks - (now.Ticks % TimeSpan.TicksPerMinute), TimeSpan.Zero).AddMinutes(2);
+        await Task.Delay(start - DateTimeOffset.UtcNow - TimeSpan.FromSeconds(2));
+        Settle();
+        s_fired.Clear();
+        lock (s_lock)
+        {
+            s_lateness.Clear();
+        }
+
+        await Task.Delay(start - DateTimeOffset.UtcNow);
+        s_recording = true;
+        var end = start + duration;
+        await Task.Delay(end - DateTimeOffset.UtcNow + TimeSpan.FromSeconds(2)); // runs of the last second finish
+        s_recording = false;
+
+        int expected = 0, ran = 0, missed = 0, doubled = 0;
+        for (int i = 0; i < schedules; i++)
+        {
+            for (var minute = start; minute < end; minute = minute.AddMinutes(1))
+            {
+                var fire = minute.AddSeconds(i % 60);
+                expected++;
+                int n = s_fired.GetValueOrDefault((name(i), fire.UtcTicks));
+                ran += n;
+                missed += n == 0 ? 1 : 0;
+                doubled += n > 1 ? 1 : 0;
+            }
+        }
+
+        List<double> sorted;
+        lock (s_lock)
+        {
+            sorted = [.. s_lateness.Order()];
+        }
+
+        double P(double p) => sorted.Count == 0 ? double.NaN : sorted[Math.Min(sorted.Count - 1, (int)(p * sorted.Count))];
+        return $"{P(0.5):F3} / {P(0.99):F3} / {(sorted.Count == 0 ? double.NaN : sorted[^1]):F3} | {expected:N0} | {ran:N0} | {missed:N0} | {doubled:N0}";
+    }
+
+    private static async Task<List<(string, string)>> OursStartAsync()
+    {
+        string file = Path.Combine(Path.GetTempPath(), $"bench-start-{Guid.NewGuid():N}.db");
+        var results = new List<(string, string)>();
+        var (host, api) = await StartOursAsync(b => b.UseSqlite($"Data Source={file}"));
+        int next = -1;
+        await Task.WhenAll(Enumerable.Range(0, 64).Select(_ => Task.Run(async () =>
+        {
+            for (int i = Interlocked.Increment(ref next); i < Created; i = Interlocked.Increment(ref next))
+            {
+                await api.CreateAsync(new ScheduleDefinition { Id = "s" + i, WorkflowName = "bench-fired", Spec = ScheduleSpec.FromCron(Cron(i)) });
+            }
+        })));
+        await api.CreateAsync(new ScheduleDefinition { Id = "every-second", WorkflowName = "bench-first", Spec = ScheduleSpec.FromCron("* * * * * *") });
+        await host.StopAsync();
+        host.Dispose();
+        results.Add(("file size", $"{new FileInfo(file).Length / 1024.0 / 1024.0:F1} MiB"));
+
+        for (int round = 1; round <= 3; round++)
+        {
+            s_first = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            var watch = Stopwatch.StartNew();
+            var builder = Host.CreateApplicationBuilder();
+            builder.Services.AddLogging(l => l.ClearProviders());
+            builder.Services.AddScheduling(o => o.WorkflowTypes.Add(typeof(ScheduleBenchWorkflows))).UseSqlite($"Data Source={file}");
+            var restarted = builder.Build();
+            await restarted.StartAsync();
+            double started = watch.Elapsed.TotalMilliseconds;
+            await s_first.Task.WaitAsync(TimeSpan.FromSeconds(60));
+            double firing = watch.Elapsed.TotalMilliseconds;
+            results.Add(($"restart {round}: StartAsync returned / first run of the every-second schedule", $"{started:N0} ms / {firing:N0} ms"));
+            await restarted.StopAsync();
+            restarted.Dispose();
+        }
+
+        Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
+        foreach (var f in Directory.GetFiles(Path.GetTempPath(), Path.GetFileName(file) + "*"))
+        {
+            File.Delete(f);
+        }
+
+        return results;
+    }
+
+    private static void Settle()
+    {
+        GC.Collect(GC.MaxGeneration, GCCollectionMode.Forced, blocking: true, compacting: true);
+        GC.WaitForPendingFinalizers();
+        GC.Collect(GC.MaxGeneration, GCCollectionMode.Forced, blocking: true, compacting: true);
+    }
+
+    private static async Task<Quartz.IScheduler> NewQuartzAsync(int threads)
+    {
+        var properties = new NameValueCollection
+        {
+            ["quartz.scheduler.instanceName"] = "bench-" + Guid.NewGuid().ToString("N"),
+            ["quartz.jobStore.misfireThreshold"] = "60000", // a run a little late is run, not treated as misfired
+        };
+        return await QuartzSchedulerBuilder.Create(q => q.UseDefaultThreadPool(threads)).UseProperties(properties).BuildScheduler();
+    }
+
+    private sealed class QuartzFiredJob : IJob
+    {
+        public ValueTask Execute(IJobExecutionContext context, CancellationToken cancellationToken)
+        {
+            Record(context.Trigger.Key.Name, context.ScheduledFireTimeUtc!.Value, DateTimeOffset.UtcNow);
+            return ValueTask.CompletedTask;
+        }
+    }
+}
+
+/// <summary>The workflows the schedule benchmarks run.</summary>
+internal static class ScheduleBenchWorkflows
+{
+    [Workflow("bench-fired")]
+    public static void Fired(ScheduledRunContext run) => ScheduleBenchmarks.Fired(run);
+
+    [Workflow("bench-first")]
+    public static void First() => ScheduleBenchmarks.First();
+
+    public static void HangfireFired()
+    {
+    }
+}
