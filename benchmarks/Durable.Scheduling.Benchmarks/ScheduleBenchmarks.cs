@@ -23,6 +23,7 @@ internal static class ScheduleBenchmarks
     private const int Created = 100_000;
     private static readonly ConcurrentDictionary<(string Schedule, long Ticks), int> s_fired = new();
     private static readonly List<double> s_lateness = [];
+    private static readonly List<(double Ms, DateTimeOffset At)> s_worst = [];
     private static readonly Lock s_lock = new();
     private static volatile bool s_recording;
     private static TaskCompletionSource s_first = new(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -51,10 +52,13 @@ internal static class ScheduleBenchmarks
             int schedules = 10_000;
             var duration = TimeSpan.FromMinutes(args.Contains("--short") ? 1 : 5);
             Console.WriteLine($"\n{schedules:N0} schedules firing every minute (each at its own second: {schedules / 60:N0} per second), for {duration.TotalMinutes} min, real clock, 64 concurrent runs each");
-            Console.WriteLine("| contender | lateness p50 / p99 / max (ms) | fire times expected | ran | missed | doubled |");
-            Console.WriteLine("|---|---|---|---|---|---|");
+            Console.WriteLine("| contender | lateness p50 / p99 / max (ms) | fire times expected | ran | missed | doubled | garbage collection meanwhile |");
+            Console.WriteLine("|---|---|---|---|---|---|---|");
             Console.WriteLine($"| Durable.Scheduling, in memory | {await OursFireAsync(schedules, duration)} |");
-            Console.WriteLine($"| Quartz 4.7.3, RAM store, 64 threads | {await QuartzFireAsync(schedules, duration)} |");
+            if (!args.Contains("--ours"))
+            {
+                Console.WriteLine($"| Quartz 4.7.3, RAM store, 64 threads | {await QuartzFireAsync(schedules, duration)} |");
+            }
         }
 
         if (all || args.Contains("--start"))
@@ -84,6 +88,7 @@ internal static class ScheduleBenchmarks
         lock (s_lock)
         {
             s_lateness.Add((now - scheduled).TotalMilliseconds);
+            s_worst.Add(((now - scheduled).TotalMilliseconds, scheduled));
         }
     }
 
@@ -235,13 +240,17 @@ internal static class ScheduleBenchmarks
         lock (s_lock)
         {
             s_lateness.Clear();
+            s_worst.Clear();
         }
 
         await Task.Delay(start - DateTimeOffset.UtcNow);
         s_recording = true;
+        var pause = GC.GetTotalPauseDuration();
+        int gen0 = GC.CollectionCount(0), gen1 = GC.CollectionCount(1), gen2 = GC.CollectionCount(2);
         var end = start + duration;
         await Task.Delay(end - DateTimeOffset.UtcNow + TimeSpan.FromSeconds(2)); // runs of the last second finish
         s_recording = false;
+        string gc = $"GC: {GC.CollectionCount(0) - gen0}/{GC.CollectionCount(1) - gen1}/{GC.CollectionCount(2) - gen2} collections (gen 0/1/2), {(GC.GetTotalPauseDuration() - pause).TotalMilliseconds:N0} ms paused";
 
         int expected = 0, ran = 0, missed = 0, doubled = 0;
         for (int i = 0; i < schedules; i++)
@@ -264,7 +273,15 @@ internal static class ScheduleBenchmarks
         }
 
         double P(double p) => sorted.Count == 0 ? double.NaN : sorted[Math.Min(sorted.Count - 1, (int)(p * sorted.Count))];
-        return $"{P(0.5):F3} / {P(0.99):F3} / {(sorted.Count == 0 ? double.NaN : sorted[^1]):F3} | {expected:N0} | {ran:N0} | {missed:N0} | {doubled:N0}";
+        if (Environment.GetEnvironmentVariable("BENCH_TRACE") == "1")
+        {
+            lock (s_lock)
+            {
+                Console.Error.WriteLine($"{gc}; worst: " + string.Join(", ", s_worst.OrderByDescending(w => w.Ms).Take(30).Select(w => $"{w.Ms:F1}ms@{w.At:mm:ss.fff}")));
+            }
+        }
+
+        return $"{P(0.5):F3} / {P(0.99):F3} / {(sorted.Count == 0 ? double.NaN : sorted[^1]):F3} | {expected:N0} | {ran:N0} | {missed:N0} | {doubled:N0} | {gc}";
     }
 
     private static async Task<List<(string, string)>> OursStartAsync()

@@ -134,4 +134,46 @@ public sealed class PostgreSqlMultiInstanceTests
             await PostgreSqlTestStores.DropSchemaAsync(schema);
         }
     }
+
+    [Test]
+    public async Task AScheduleMadeOnOneInstance_RunsEachFireTimeOnceAcrossThree_AndAPauseOnAnotherStopsAllOfThem()
+    {
+        string schema = PostgreSqlTestStores.NewSchema();
+        var hosts = new List<IHost>();
+        try
+        {
+            for (int i = 0; i < 3; i++)
+            {
+                hosts.Add(await StartAsync<PostgreSqlWakeWorkflows>(schema, o => o.InstanceId = "schedules-" + i));
+            }
+
+            var first = hosts[0].Services.GetRequiredService<ISchedules>();
+            await first.CreateAsync(new ScheduleDefinition { Id = "pg-every-second", WorkflowName = "pg-wake", Spec = ScheduleSpec.FromCron("* * * * * *") });
+            var logs = hosts.Select(h => h.Services.GetRequiredService<RunLog>()).ToList();
+            await RealClockHost.UntilAsync(() => logs.Sum(l => l.OfSchedule("pg-every-second").Count) >= 4);
+
+            await hosts[2].Services.GetRequiredService<ISchedules>().PauseAsync("pg-every-second", "from another instance");
+            await Task.Delay(TimeSpan.FromSeconds(2)); // the others follow within a poll (one second)
+            int afterPause = logs.Sum(l => l.OfSchedule("pg-every-second").Count);
+            await Task.Delay(TimeSpan.FromSeconds(3));
+            logs.Sum(l => l.OfSchedule("pg-every-second").Count).Should().Be(afterPause, "no instance runs a paused schedule");
+
+            var described = await hosts[1].Services.GetRequiredService<ISchedules>().DescribeAsync("pg-every-second");
+            described.Paused.Should().BeTrue();
+            described.Counters.Succeeded.Should().Be(afterPause, "outcomes are counted on the schedule with their completions");
+            var runs = logs.SelectMany(l => l.OfSchedule("pg-every-second")).ToList();
+            runs.Select(r => r.Scheduled).Should().OnlyHaveUniqueItems("each fire time runs once across the instances");
+            runs.Select(r => r.Key).Should().AllSatisfy(k => k.Should().StartWith("pg-every-second@"));
+        }
+        finally
+        {
+            foreach (var host in hosts)
+            {
+                await host.StopAsync();
+                host.Dispose();
+            }
+
+            await PostgreSqlTestStores.DropSchemaAsync(schema);
+        }
+    }
 }

@@ -137,7 +137,9 @@ public sealed class InMemorySchedulingStore : ISchedulingStore
             Scheduled = run.ScheduledTime.UtcTicks,
             Due = run.DueTime.UtcTicks,
             Created = run.CreatedAt.UtcTicks,
-            HasExtra = callerKey is not null || run.Input is not null || run.Metadata.Count > 0 || run.TraceParent is not null || OwnSchedule(run) is not null || run.Overlap is not null,
+            HasExtra = callerKey is not null || run.Input is not null || run.Metadata.Count > 0 || run.TraceParent is not null,
+            Schedule = OwnSchedule(run) is { } own ? WorkflowId(own) + 1 : 0,
+            Overlap = run.Overlap,
         };
         if (!_runs.TryAdd(run.Id, slot))
         {
@@ -156,7 +158,7 @@ public sealed class InMemorySchedulingStore : ISchedulingStore
 
         if (slot.HasExtra)
         {
-            _extras[run.Id] = new Extra { CallerKey = callerKey, Input = run.Input, Metadata = run.Metadata.Count == 0 ? null : run.Metadata, TraceParent = run.TraceParent, ScheduleId = OwnSchedule(run), Overlap = run.Overlap };
+            _extras[run.Id] = new Extra { CallerKey = callerKey, Input = run.Input, Metadata = run.Metadata.Count == 0 ? null : run.Metadata, TraceParent = run.TraceParent };
         }
 
         AddDue(slot.Due, run.Id);
@@ -336,8 +338,7 @@ public sealed class InMemorySchedulingStore : ISchedulingStore
 
                     if (_runs.TryGetValue(id, out var slot) && slot.Status == RunStatus.Pending && slot.Due == due)
                     {
-                        var extra = ExtraOf(id, slot);
-                        items.Add(new DueRun(id, _workflowNames[slot.Workflow], slot.Kind, new DateTimeOffset(due, TimeSpan.Zero), extra?.ScheduleId, extra?.Overlap));
+                        items.Add(new DueRun(id, _workflowNames[slot.Workflow], slot.Kind, new DateTimeOffset(due, TimeSpan.Zero), ScheduleOf(slot), slot.Overlap));
                     }
                 }
             }
@@ -414,7 +415,7 @@ public sealed class InMemorySchedulingStore : ISchedulingStore
                 slot.Started = nowTicks;
                 slot.Status = RunStatus.Running;
                 slot.Attempt++;
-                claimed[count++] = new Claimed(id, slot, token, _workflowNames[slot.Workflow], ExtraOf(id, slot));
+                claimed[count++] = new Claimed(id, slot, token, _workflowNames[slot.Workflow], ScheduleOf(slot), ExtraOf(id, slot));
             }
         }
 
@@ -423,7 +424,7 @@ public sealed class InMemorySchedulingStore : ISchedulingStore
         for (int i = 0; i < count; i++)
         {
             ref readonly var c = ref claimed[i];
-            leases[i] = new RunLease(Snapshot(c.Id, c.Slot, c.Workflow, c.Extra), c.Token, expiresAt);
+            leases[i] = new RunLease(Snapshot(c.Id, c.Slot, c.Workflow, c.Schedule, c.Extra), c.Token, expiresAt);
         }
 
         Array.Clear(claimed, 0, count); // no references kept alive in the pool
@@ -756,7 +757,7 @@ public sealed class InMemorySchedulingStore : ISchedulingStore
         }
         else if (slot.Kind is RunKind.Occurrence or RunKind.Backfill)
         {
-            _occurrenceKeys.Remove((extra?.ScheduleId is { } schedule ? WorkflowIdOf(schedule) : slot.Workflow, slot.Scheduled));
+            _occurrenceKeys.Remove((slot.Schedule > 0 ? slot.Schedule - 1 : slot.Workflow, slot.Scheduled));
         }
     }
 
@@ -840,7 +841,7 @@ public sealed class InMemorySchedulingStore : ISchedulingStore
             return false;
         }
 
-        if (query.ScheduleId is { } scheduleId && (ExtraOf(id, slot)?.ScheduleId ?? (slot.Kind == RunKind.Occurrence ? _workflowNames[slot.Workflow] : null)) != scheduleId)
+        if (query.ScheduleId is { } scheduleId && (ScheduleOf(slot) ?? (slot.Kind == RunKind.Occurrence ? _workflowNames[slot.Workflow] : null)) != scheduleId)
         {
             return false;
         }
@@ -877,12 +878,12 @@ public sealed class InMemorySchedulingStore : ISchedulingStore
 
     private ScheduledRun ToRun(Guid id, in Slot slot, bool withInput = true)
     {
-        var run = Snapshot(id, slot, _workflowNames[slot.Workflow], ExtraOf(id, slot));
+        var run = Snapshot(id, slot, _workflowNames[slot.Workflow], ScheduleOf(slot), ExtraOf(id, slot));
         return withInput || run.Input is null ? run : run with { Input = null };
     }
 
     /// <summary>A run's snapshot from a copy of its state (needs no lock).</summary>
-    private static ScheduledRun Snapshot(Guid id, in Slot slot, string workflow, Extra? extra) =>
+    private static ScheduledRun Snapshot(Guid id, in Slot slot, string workflow, string? schedule, Extra? extra) =>
         new()
         {
             Id = id,
@@ -900,9 +901,12 @@ public sealed class InMemorySchedulingStore : ISchedulingStore
             CompletedAt = slot.Completed > 0 && slot.Status is not (RunStatus.Pending or RunStatus.Running) ? new DateTimeOffset(slot.Completed, TimeSpan.Zero) : null,
             Error = extra?.Error,
             TraceParent = extra?.TraceParent,
-            ScheduleId = extra?.ScheduleId,
-            Overlap = extra?.Overlap,
+            ScheduleId = schedule,
+            Overlap = slot.Overlap,
         };
+
+    /// <summary>The run's schedule when not implied by its workflow, or null.</summary>
+    private string? ScheduleOf(in Slot slot) => slot.Schedule > 0 ? _workflowNames[slot.Schedule - 1] : null;
 
     /// <summary>The run's schedule id when it is not the one implied (an occurrence's workflow), else null.</summary>
     private static string? OwnSchedule(ScheduledRun run) =>

@@ -3,17 +3,22 @@ namespace Durable.Scheduling.Storage.InMemory;
 // How the in-memory store keeps a run: a compact slot per run, rare parts beside it, the lease of a running run.
 
 /// <summary>A run claimed, copied under the lock for its snapshot to be built after.</summary>
-internal readonly record struct Claimed(Guid Id, Slot Slot, Guid Token, string Workflow, Extra? Extra);
+internal readonly record struct Claimed(Guid Id, Slot Slot, Guid Token, string Workflow, string? Schedule, Extra? Extra);
 
 /// <summary>
-/// The compact state of one run (48 bytes, no object references, so the garbage collector never scans the table of
-/// them); the rarely used parts live in <see cref="Extra"/>, in a table of their own.
+/// The compact state of one run (56 bytes, no object references, so the garbage collector never scans the table of
+/// them; a run's schedule is an index, so runs of schedules made at run time need no object of their own either); the rarely used parts live in <see cref="Extra"/>, in a table of their own.
 /// </summary>
 internal struct Slot
 {
     private const byte HasExtraFlag = 0x80;
+    private const byte KindBits = 0x0F;
+    private const int OverlapShift = 4; // bits 4-6: the run's own overlap policy plus one (0: none)
 
     public int Workflow;
+
+    /// <summary>The run's schedule (an index in the store's name table) plus one, when not implied by its workflow; 0 otherwise.</summary>
+    public int Schedule;
     private byte _kindAndFlags;
     private byte _status;
     public ushort Attempt;
@@ -25,8 +30,15 @@ internal struct Slot
 
     public RunKind Kind
     {
-        readonly get => (RunKind)(_kindAndFlags & ~HasExtraFlag);
-        set => _kindAndFlags = (byte)((_kindAndFlags & HasExtraFlag) | (byte)value);
+        readonly get => (RunKind)(_kindAndFlags & KindBits);
+        set => _kindAndFlags = (byte)((_kindAndFlags & ~KindBits) | (byte)value);
+    }
+
+    /// <summary>The run's own overlap policy, or null.</summary>
+    public OverlapPolicy? Overlap
+    {
+        readonly get => (_kindAndFlags >> OverlapShift & 0x7) is var v and > 0 ? (OverlapPolicy)(v - 1) : null;
+        set => _kindAndFlags = (byte)((_kindAndFlags & ~(0x7 << OverlapShift)) | ((value is { } o ? (int)o + 1 : 0) << OverlapShift));
     }
 
     public RunStatus Status { readonly get => (RunStatus)_status; set => _status = (byte)value; }
@@ -47,8 +59,6 @@ internal sealed class Extra
     public IReadOnlyDictionary<string, string>? Metadata;
     public RunError? Error;
     public string? TraceParent;
-    public string? ScheduleId; // when not the occurrence's workflow
-    public OverlapPolicy? Overlap;
 }
 
 /// <summary>The lease of a running run.</summary>
