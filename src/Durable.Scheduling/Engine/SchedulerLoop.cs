@@ -175,10 +175,10 @@ internal sealed class SchedulerLoop
                     continue;
                 }
 
-                // A feed takes a few milliseconds: it waits for a run due within the guard to go first, unless it is
-                // already a whole poll late.
+                // A feed takes a few milliseconds: it waits for a run due within the guard, and for runs waiting for a
+                // concurrency slot, to go first, unless it is already a whole poll late.
                 if (now.UtcTicks >= _nextFeedTicks &&
-                    (NextStartTicks() - now.UtcTicks > s_feedGuardTicks || now.UtcTicks >= _nextFeedTicks + _options.PollInterval.Ticks))
+                    ((NextStartTicks() - now.UtcTicks > s_feedGuardTicks && !_admission.HasWaiting) || now.UtcTicks >= _nextFeedTicks + _options.PollInterval.Ticks))
                 {
                     await FeedAsync(now, stop).ConfigureAwait(false);
                     continue;
