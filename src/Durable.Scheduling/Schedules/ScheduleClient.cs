@@ -315,9 +315,10 @@ internal sealed class ScheduleClient(ISchedulingStore store, WorkflowRegistry re
             throw new ScheduleSpecException("definition", "is null.");
         }
 
-        if (string.IsNullOrWhiteSpace(definition.Id) || definition.Id.Length > MaxIdLength || definition.Id.Any(char.IsControl))
+        if (string.IsNullOrWhiteSpace(definition.Id) || definition.Id.Length > MaxIdLength || definition.Id.Any(c => char.IsControl(c) || c is '@' or '!' or '#' or '~'))
         {
-            throw new ScheduleSpecException("Id", $"'{definition.Id}' must be 1 to {MaxIdLength} characters, not blank, without control characters.");
+            // The separators of run keys stay out of ids, so an occurrence's key can never equal a trigger's.
+            throw new ScheduleSpecException("Id", $"'{definition.Id}' must be 1 to {MaxIdLength} characters, not blank, without control characters or '@', '!', '#', '~'.");
         }
 
         var spec = CompiledSpec.Compile(definition.Spec);

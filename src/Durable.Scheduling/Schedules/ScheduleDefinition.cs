@@ -6,7 +6,11 @@ namespace Durable.Scheduling;
 /// </summary>
 public sealed record ScheduleDefinition
 {
-    /// <summary>The schedule id: 1 to 200 characters, unique in the store (code-defined schedules use their workflow's name).</summary>
+    /// <summary>
+    /// The schedule id: 1 to 200 characters, unique in the store, without control characters or <c>@ ! # ~</c> (the
+    /// separators of run keys, so an occurrence's key never equals a trigger's). Code-defined schedules use their
+    /// workflow's name.
+    /// </summary>
     public required string Id { get; init; }
 
     /// <summary>The workflow each occurrence runs (a <c>[Workflow]</c> or <c>[Scheduled]</c> method's name).</summary>

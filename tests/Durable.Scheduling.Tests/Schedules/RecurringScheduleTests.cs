@@ -103,6 +103,8 @@ public sealed class RecurringScheduleTests
         new object[] { "Input", Every("x", "1m", workflow: "report") },
         new object[] { "MaxRuns", Every("x", "1m") with { MaxRuns = 0 } },
         new object[] { "Id", Every("", "1m") },
+        new object[] { "Id", Every("a@b", "1m") },
+        new object[] { "Id", Every("a!b", "1m") },
     ];
 
     [TestCaseSource(nameof(s_invalid))]
