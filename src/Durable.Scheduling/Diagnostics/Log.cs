@@ -67,4 +67,7 @@ internal static partial class Log
 
     [LoggerMessage(21, LogLevel.Error, "Schedule {Schedule} has a stored definition this process cannot read; it is left alone.")]
     public static partial void ScheduleUnreadable(ILogger logger, Exception exception, string schedule);
+
+    [LoggerMessage(22, LogLevel.Warning, "The [Scheduled] schedule of {Workflow} is not applied: a schedule made at run time holds the id {Workflow}. Delete that schedule, or rename the workflow.")]
+    public static partial void CodeScheduleShadowed(ILogger logger, string workflow);
 }

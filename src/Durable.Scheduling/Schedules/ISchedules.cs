@@ -9,10 +9,10 @@ namespace Durable.Scheduling;
 /// <para><b>Exactly-once.</b> Each occurrence is one run keyed <c>schedule@UTC instant</c> (a code-defined schedule's
 /// id is its workflow's name, so its keys are unchanged); a trigger is keyed <c>schedule!key</c>, which no occurrence
 /// key can equal.</para>
-/// <para><b>Across instances.</b> A change made here applies in this process before the call returns (no occurrence
-/// is claimed here afterwards under the old state); other instances sharing the store see it within one
-/// <see cref="SchedulingOptions.PollInterval"/>. Runs already running are never interrupted by a pause, update or
-/// delete.</para>
+/// <para><b>Across instances.</b> A change made here is handed to this process's loop before the call returns and
+/// applies from its next pass; other instances sharing the store follow within one
+/// <see cref="SchedulingOptions.PollInterval"/>. Runs already claimed (the scheduler claims a run up to a few
+/// milliseconds before its instant) or running are never stopped by a pause, update or delete.</para>
 /// <para><b>Errors.</b> An invalid definition throws <see cref="ScheduleSpecException"/> naming the field, and nothing
 /// is stored; an unknown id <see cref="ScheduleNotFoundException"/>; a refused operation <see cref="ScheduleStateException"/>.</para>
 /// </remarks>

@@ -172,6 +172,32 @@ public sealed class ScheduleEngineTests
     }
 
     [Test]
+    public async Task AScheduleMadeAtRunTime_HoldingACodeDefinedName_IsLeftAlone_AndTheConflictIsLogged()
+    {
+        var store = new InMemorySchedulingStore();
+        await store.CreateScheduleAsync(new StoredSchedule
+        {
+            Id = "code-hourly",
+            WorkflowName = "tick",
+            Definition = new ScheduleDocument { Spec = ScheduleSpec.FromInterval("10m") }.ToJson(),
+            CreatedAt = s_start,
+            UpdatedAt = s_start,
+            SpecSince = s_start,
+        }, default);
+        var logs = new CapturedLogs();
+        await using var harness = new SchedulerHarness(s_start, [typeof(CodeDefinedSchedules), typeof(ScheduleWorkflows)], o => o.PollInterval = TimeSpan.FromSeconds(5), store, s => s.AddSingleton<Microsoft.Extensions.Logging.ILoggerProvider>(logs));
+        await harness.StartAsync();
+        await harness.RunUntilAsync(s_start.AddMinutes(61));
+
+        var described = await harness.Scheduler.Schedules.DescribeAsync("code-hourly");
+        described.CodeDefined.Should().BeFalse();
+        described.Definition.WorkflowName.Should().Be("tick");
+        harness.Log.OfSchedule("code-hourly").Should().HaveCount(6, "the schedule made at run time runs as it was made (every ten minutes)");
+        harness.Log.Of("code-hourly").Should().BeEmpty("the code's hourly schedule is not run under a name taken");
+        logs.Entries.Select(e => e.Message).Should().Contain(m => m.Contains("not applied", StringComparison.Ordinal) && m.Contains("code-hourly", StringComparison.Ordinal));
+    }
+
+    [Test]
     public async Task TwoInstancesOnOneStore_SeeEachOthersChanges_WithinAPoll_AndRunEachFireTimeOnce()
     {
         var store = new InMemorySchedulingStore();

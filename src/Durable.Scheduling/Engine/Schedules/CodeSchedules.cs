@@ -1,5 +1,7 @@
+using Durable.Scheduling.Diagnostics;
 using Durable.Scheduling.Schedules;
 using Durable.Scheduling.Storage;
+using Microsoft.Extensions.Logging;
 
 namespace Durable.Scheduling.Engine.Schedules;
 
@@ -8,7 +10,7 @@ namespace Durable.Scheduling.Engine.Schedules;
 /// start, their spec and policies re-applied from code at every start, their state (pause, note, counters, watermark)
 /// kept. Run once by the loop's first feed (retried with it while the store is down).
 /// </summary>
-internal sealed class CodeSchedules(ISchedulingStore store, IEnumerable<WorkflowDescriptor> workflows)
+internal sealed class CodeSchedules(ISchedulingStore store, IEnumerable<WorkflowDescriptor> workflows, ILogger logger)
 {
     private const int MaxAttempts = 10;
     private bool _done;
@@ -41,7 +43,9 @@ internal sealed class CodeSchedules(ISchedulingStore store, IEnumerable<Workflow
             var current = await store.GetScheduleAsync(name, stop).ConfigureAwait(false);
             if (current is { CodeDefined: false })
             {
-                Ids.Remove(name); // a schedule made at run time holds the name: it stays as it is, and the code's is not run
+                // A schedule made at run time holds the name: it stays as it is, and the code's is not run (said once).
+                Ids.Remove(name);
+                Log.CodeScheduleShadowed(logger, name);
                 return;
             }
 
