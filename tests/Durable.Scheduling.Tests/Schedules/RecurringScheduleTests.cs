@@ -196,6 +196,29 @@ public sealed class RecurringScheduleTests
         }
     }
 
+    [TestCase(CatchUpPolicy.ExactlyOncePerInterval, new[] { 30, 40, 50, 60 })]
+    [TestCase(CatchUpPolicy.Latest, new[] { 60 })]
+    [TestCase(CatchUpPolicy.ExactlyOncePerIntervalWhenActive, new int[0])]
+    public async Task AfterDowntime_MissedFireTimes_FollowTheSchedulesOwnCatchUpPolicyAndWindow(CatchUpPolicy policy, int[] caughtUp)
+    {
+        var store = new Durable.Scheduling.Storage.InMemory.InMemorySchedulingStore();
+        await using (var before = Harness(store))
+        {
+            await before.StartAsync();
+            await before.Scheduler.Schedules.CreateAsync(Every("s", "10m") with { CatchUp = policy, CatchUpWindow = TimeSpan.FromMinutes(35) });
+            await before.RunUntilAsync(s_start.AddMinutes(15));
+            before.Log.OfSchedule("s").Select(r => (int)(r.Scheduled - s_start).TotalMinutes).Should().Equal(10);
+        }
+
+        // Down from 12:15 to 13:05: 12:20 to 13:00 missed; the schedule's window reaches back 35 minutes, to 12:30.
+        await using var after = new SchedulerHarness(s_start.AddMinutes(65), [typeof(ScheduleWorkflows)], o => o.PollInterval = TimeSpan.FromSeconds(5), store);
+        await after.StartAsync();
+        await after.RunUntilAsync(s_start.AddMinutes(75));
+        var runs = after.Log.OfSchedule("s").Select(r => (int)(r.Scheduled - s_start).TotalMinutes).Order().ToList();
+        runs.Should().Equal([.. caughtUp, 70], "fire times within the window follow the policy; the next runs on time");
+        (await after.Scheduler.Schedules.DescribeAsync("s")).Counters.Missed.Should().Be(5 - caughtUp.Length, "the five missed fire times not run are counted");
+    }
+
     [TestCase(OverlapPolicy.Skip, null, "skipped")]
     [TestCase(OverlapPolicy.Skip, OverlapPolicy.AllowAll, "at once")]
     [TestCase(OverlapPolicy.BufferAll, null, "after")]
