@@ -24,17 +24,8 @@ internal sealed partial class SqliteSchedulingStore
                     remaining = excluded.remaining, runs = 0, succeeded = 0, failed = 0, missed = 0, skipped = 0, dropped = 0
                 WHERE deleted = 1
                 """);
-            SqliteRows.Bind(insert, "$id", schedule.Id);
-            SqliteRows.Bind(insert, "$workflow", schedule.WorkflowName);
-            SqliteRows.Bind(insert, "$definition", schedule.Definition);
-            SqliteRows.Bind(insert, "$metadata", schedule.Metadata.Count == 0 ? null : JsonSerializer.Serialize(schedule.Metadata));
-            SqliteRows.Bind(insert, "$paused", schedule.Paused ? 1 : 0);
-            SqliteRows.Bind(insert, "$note", schedule.Note);
-            SqliteRows.Bind(insert, "$code", schedule.CodeDefined ? 1 : 0);
+            BindSchedule(insert, schedule);
             SqliteRows.Bind(insert, "$created", schedule.CreatedAt.UtcTicks);
-            SqliteRows.Bind(insert, "$updated", schedule.UpdatedAt.UtcTicks);
-            SqliteRows.Bind(insert, "$since", schedule.SpecSince.UtcTicks);
-            SqliteRows.Bind(insert, "$remaining", schedule.RemainingRuns);
             return insert.ExecuteNonQuery() == 1;
         }, cancellationToken).ConfigureAwait(false);
     }
@@ -139,17 +130,8 @@ internal sealed partial class SqliteSchedulingStore
                     version = version + 1, seq = {NextSequence}
                 WHERE id = $id AND deleted = 0 AND version = $version
                 """);
-            SqliteRows.Bind(update, "$id", schedule.Id);
-            SqliteRows.Bind(update, "$workflow", schedule.WorkflowName);
-            SqliteRows.Bind(update, "$definition", schedule.Definition);
-            SqliteRows.Bind(update, "$metadata", schedule.Metadata.Count == 0 ? null : JsonSerializer.Serialize(schedule.Metadata));
-            SqliteRows.Bind(update, "$paused", schedule.Paused ? 1 : 0);
-            SqliteRows.Bind(update, "$note", schedule.Note);
-            SqliteRows.Bind(update, "$code", schedule.CodeDefined ? 1 : 0);
-            SqliteRows.Bind(update, "$updated", schedule.UpdatedAt.UtcTicks);
-            SqliteRows.Bind(update, "$since", schedule.SpecSince.UtcTicks);
+            BindSchedule(update, schedule);
             SqliteRows.Bind(update, "$setRemaining", setRemainingRuns ? 1 : 0);
-            SqliteRows.Bind(update, "$remaining", schedule.RemainingRuns);
             SqliteRows.Bind(update, "$version", expectedVersion);
             return update.ExecuteNonQuery() == 1;
         }, cancellationToken).ConfigureAwait(false);
@@ -229,5 +211,20 @@ internal sealed partial class SqliteSchedulingStore
 
             return values.Count;
         }, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>Binds the fields a create and an update both write.</summary>
+    private static void BindSchedule(Microsoft.Data.Sqlite.SqliteCommand command, StoredSchedule schedule)
+    {
+        SqliteRows.Bind(command, "$id", schedule.Id);
+        SqliteRows.Bind(command, "$workflow", schedule.WorkflowName);
+        SqliteRows.Bind(command, "$definition", schedule.Definition);
+        SqliteRows.Bind(command, "$metadata", schedule.Metadata.Count == 0 ? null : JsonSerializer.Serialize(schedule.Metadata));
+        SqliteRows.Bind(command, "$paused", schedule.Paused ? 1 : 0);
+        SqliteRows.Bind(command, "$note", schedule.Note);
+        SqliteRows.Bind(command, "$code", schedule.CodeDefined ? 1 : 0);
+        SqliteRows.Bind(command, "$updated", schedule.UpdatedAt.UtcTicks);
+        SqliteRows.Bind(command, "$since", schedule.SpecSince.UtcTicks);
+        SqliteRows.Bind(command, "$remaining", schedule.RemainingRuns);
     }
 }

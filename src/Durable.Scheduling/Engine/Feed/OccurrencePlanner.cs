@@ -49,25 +49,7 @@ internal sealed class OccurrencePlanner
     {
         await _code.SyncOnceAsync(new DateTimeOffset(_startedTicks, TimeSpan.Zero), stop).ConfigureAwait(false);
         await _book.RefreshAsync(stop).ConfigureAwait(false);
-        var unparked = _book.TakeUnparked();
-        Dictionary<string, List<(long Ticks, Guid Id)>>? resumed = null;
-        foreach (var (schedule, id, ticks) in unparked)
-        {
-            _tracked.Forget(id); // resumed (or deleted): the feed loads them again, after the catch-up policy decided
-            if (ticks < now.UtcTicks)
-            {
-                // Due while paused: missed, like occurrences due while nothing ran (no grace: no instance ran them).
-                resumed ??= new(StringComparer.Ordinal);
-                if (!resumed.TryGetValue(schedule, out var list))
-                {
-                    resumed[schedule] = list = [];
-                }
-
-                list.Add((ticks, id));
-            }
-        }
-
-        unparked.Clear();
+        var resumed = TakeResumed(now);
         _schedules.Clear();
         foreach (var schedule in _book.All)
         {
@@ -106,7 +88,7 @@ internal sealed class OccurrencePlanner
 
         foreach (var state in _schedules)
         {
-            if (state.Limited && state.Watermark < until)
+            if (state.Limited && state.NextTicks >= 0 && state.NextTicks <= until)
             {
                 // Another instance may have used some of its runs: read what remains before creating any.
                 state.Remaining = (await _store.GetScheduleAsync(state.Id, stop).ConfigureAwait(false))?.RemainingRuns ?? 0;
@@ -253,6 +235,34 @@ internal sealed class OccurrencePlanner
             await _store.AddScheduleCountsAsync(_counts, stop).ConfigureAwait(false);
             _counts.Clear();
         }
+    }
+
+    /// <summary>
+    /// Forgets the runs held while their schedule was paused (resumed or deleted now: the feed loads them again) and
+    /// returns, by schedule, those already due: missed occurrences for the catch-up policy, like those due while nothing
+    /// ran (with no grace: no instance ran them).
+    /// </summary>
+    private Dictionary<string, List<(long Ticks, Guid Id)>>? TakeResumed(DateTimeOffset now)
+    {
+        var unparked = _book.TakeUnparked();
+        Dictionary<string, List<(long Ticks, Guid Id)>>? resumed = null;
+        foreach (var (schedule, id, ticks) in unparked)
+        {
+            _tracked.Forget(id);
+            if (ticks < now.UtcTicks)
+            {
+                resumed ??= new(StringComparer.Ordinal);
+                if (!resumed.TryGetValue(schedule, out var list))
+                {
+                    resumed[schedule] = list = [];
+                }
+
+                list.Add((ticks, id));
+            }
+        }
+
+        unparked.Clear();
+        return resumed;
     }
 
     /// <summary>

@@ -39,7 +39,9 @@ internal sealed class PlannedSchedule
     /// The watermark's name: the id for a code-defined schedule (as before schedules were stored), the id and the
     /// instant its spec took effect for one made at run time, so an updated spec starts afresh from then.
     /// </summary>
-    public string WatermarkKey => CodeDefined ? Id : $"{Id}~{SpecSinceTicks}";
+    public string WatermarkKey => _watermarkKey ??= CodeDefined ? Id : $"{Id}~{SpecSinceTicks}";
+
+    private string? _watermarkKey; // made once: the planner asks for it at every pass that writes the watermark
 
     /// <summary>True once the stored watermark was read.</summary>
     public bool Loaded { get; set; }

@@ -1,0 +1,113 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+
+namespace Durable.Scheduling.Storage.InMemory;
+
+// Recurring schedules (kept by InMemorySchedules) and their watermarks.
+public sealed partial class InMemorySchedulingStore
+{
+    /// <inheritdoc />
+    public ValueTask<DateTimeOffset?> GetWatermarkAsync(string schedule, CancellationToken cancellationToken)
+    {
+        cancellationToken.ThrowIfCancellationRequested();
+        lock (_lock)
+        {
+            return new(_watermarks.TryGetValue(schedule, out long ticks) ? new DateTimeOffset(ticks, TimeSpan.Zero) : null);
+        }
+    }
+
+    /// <inheritdoc />
+    public ValueTask AdvanceWatermarkAsync(string schedule, DateTimeOffset value, CancellationToken cancellationToken)
+    {
+        cancellationToken.ThrowIfCancellationRequested();
+        lock (_lock)
+        {
+            ref long stored = ref CollectionsMarshal.GetValueRefOrAddDefault(_watermarks, schedule, out bool exists);
+            if (!exists || value.UtcTicks > stored)
+            {
+                stored = value.UtcTicks;
+            }
+        }
+
+        return ValueTask.CompletedTask;
+    }
+
+    /// <inheritdoc />
+    public ValueTask<bool> CreateScheduleAsync(StoredSchedule schedule, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(schedule);
+        cancellationToken.ThrowIfCancellationRequested();
+        lock (_lock)
+        {
+            return new(_schedules.Create(schedule));
+        }
+    }
+
+    /// <inheritdoc />
+    public ValueTask<StoredSchedule?> GetScheduleAsync(string id, CancellationToken cancellationToken)
+    {
+        cancellationToken.ThrowIfCancellationRequested();
+        lock (_lock)
+        {
+            return new(_schedules.Get(id));
+        }
+    }
+
+    /// <inheritdoc />
+    public ValueTask<StoredSchedulePage> ListSchedulesAsync(ScheduleQuery query, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(query);
+        cancellationToken.ThrowIfCancellationRequested();
+        lock (_lock)
+        {
+            return new(_schedules.List(query));
+        }
+    }
+
+    /// <inheritdoc />
+    public ValueTask<IReadOnlyList<StoredSchedule>> GetScheduleChangesAsync(long afterSequence, int limit, CancellationToken cancellationToken)
+    {
+        cancellationToken.ThrowIfCancellationRequested();
+        lock (_lock)
+        {
+            return new(_schedules.ChangesAfter(afterSequence, limit));
+        }
+    }
+
+    /// <inheritdoc />
+    public ValueTask<bool> UpdateScheduleAsync(StoredSchedule schedule, long expectedVersion, bool setRemainingRuns, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(schedule);
+        cancellationToken.ThrowIfCancellationRequested();
+        lock (_lock)
+        {
+            return new(_schedules.Update(schedule, expectedVersion, setRemainingRuns));
+        }
+    }
+
+    /// <inheritdoc />
+    public ValueTask<bool> DeleteScheduleAsync(string id, DateTimeOffset at, CancellationToken cancellationToken)
+    {
+        cancellationToken.ThrowIfCancellationRequested();
+        lock (_lock)
+        {
+            return new(_schedules.Delete(id, at));
+        }
+    }
+
+    /// <inheritdoc />
+    public ValueTask AddScheduleCountsAsync(IReadOnlyList<ScheduleCountChange> changes, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(changes);
+        cancellationToken.ThrowIfCancellationRequested();
+        lock (_lock)
+        {
+            foreach (var change in changes)
+            {
+                _schedules.AddCounts(change.ScheduleId, change.Delta, change.UsedRuns);
+            }
+        }
+
+        return ValueTask.CompletedTask;
+    }
+}
