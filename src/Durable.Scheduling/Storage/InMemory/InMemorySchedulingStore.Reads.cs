@@ -21,21 +21,17 @@ public sealed partial class InMemorySchedulingStore
     {
         cancellationToken.ThrowIfCancellationRequested();
         (long afterTicks, Guid afterId) = ContinuationTokens.Decode(query.ContinuationToken);
-        var page = new List<(long Scheduled, Guid Id)>();
+        int size = Math.Clamp(query.PageSize, 1, 1000);
         lock (_lock)
         {
-            foreach (var (id, slot) in _runs)
+            var found = Select(query, new RunKey(afterTicks, afterId), size + 1, withRunning: true);
+            var items = new List<ScheduledRun>(Math.Min(found.Count, size));
+            for (int i = 0; i < found.Count && i < size; i++)
             {
-                if (Matches(id, slot, query) && (slot.Scheduled > afterTicks || (slot.Scheduled == afterTicks && id.CompareTo(afterId) > 0)))
-                {
-                    page.Add((slot.Scheduled, id));
-                }
+                items.Add(ToRun(found[i], _runs[found[i]], query.IncludeInput));
             }
 
-            page.Sort();
-            int size = Math.Clamp(query.PageSize, 1, 1000);
-            var items = page.Take(size).Select(p => ToRun(p.Id, _runs[p.Id], query.IncludeInput)).ToList();
-            string? token = page.Count > size ? ContinuationTokens.Encode(page[size - 1].Scheduled, page[size - 1].Id) : null;
+            string? token = found.Count > size ? ContinuationTokens.Encode(items[^1].ScheduledTime.UtcTicks, items[^1].Id) : null;
             return new(new RunPage(items, token));
         }
     }
@@ -129,6 +125,105 @@ public sealed partial class InMemorySchedulingStore
         }
 
         return new(expired);
+    }
+
+    /// <summary>
+    /// The ids of up to <paramref name="limit"/> runs matching <paramref name="query"/>, after <paramref name="after"/>
+    /// in list order. It walks the runs of the query's rarest metadata pair when it names one, else every run in list
+    /// order from the query's first instant, skipping the chunks whose summary rules out a match.
+    /// </summary>
+    private List<Guid> Select(RunQuery query, RunKey after, int limit, bool withRunning)
+    {
+        var found = new List<Guid>(Math.Min(limit, 1024));
+        RunChunks source = _order;
+        foreach (var pair in query.Metadata ?? ScheduledRun.EmptyMetadata)
+        {
+            if (!_byMetadata.TryGetValue((pair.Key, pair.Value), out var runs))
+            {
+                return found; // no run has this pair
+            }
+
+            source = ReferenceEquals(source, _order) || runs.Count < source.Count ? runs : source;
+        }
+
+        int workflowIndex = -1, scheduleIndex = -1; // -1: not asked for
+        if ((query.WorkflowName is { } workflow && !_workflowIds.TryGetValue(workflow, out workflowIndex)) ||
+            (query.ScheduleId is { } schedule && !_workflowIds.TryGetValue(schedule, out scheduleIndex)))
+        {
+            return found; // no run ever had this workflow or schedule
+        }
+
+        ulong workflows = workflowIndex >= 0 ? RunOrder.Bit(workflowIndex) : 0, schedules = scheduleIndex >= 0 ? RunOrder.Bit(scheduleIndex) : 0;
+        int kinds = query.Kinds is { Count: > 0 } wantedKinds ? wantedKinds.Aggregate(0, (mask, kind) => mask | (1 << (int)kind)) : -1;
+        int statuses = query.Statuses is { Count: > 0 } wantedStatuses ? wantedStatuses.Aggregate(0, (mask, status) => mask | (1 << (int)status)) : -1;
+        var from = query.ScheduledFrom is { } start ? new RunKey(start.UtcTicks, Guid.Empty) : RunKey.Lowest;
+        long end = query.ScheduledTo?.UtcTicks ?? long.MaxValue;
+        var seek = from.CompareTo(after) > 0 ? from : after;
+        var chunks = source.Ordered;
+        for (int c = source.Locate(seek); c < chunks.Count; c++)
+        {
+            var chunk = chunks[c];
+            if (chunk.Low.Scheduled >= end)
+            {
+                break;
+            }
+
+            bool tagged = chunk.Statuses is not null; // the main order's chunks: summaries and tags are kept
+            if (chunk.Count == 0 || (tagged &&
+                ((workflows != 0 && (chunk.Workflows & workflows) == 0) || (schedules != 0 && (chunk.Schedules & schedules) == 0) ||
+                (chunk.Kinds & kinds) == 0 || !Holds(chunk.Statuses!, query.Statuses))))
+            {
+                continue;
+            }
+
+            var entries = chunk.Entries;
+            var tags = chunk.Tags;
+            for (int i = chunk.LowerBound(seek); i < chunk.Count; i++)
+            {
+                var key = entries[i];
+                if (key.Scheduled >= end)
+                {
+                    return found;
+                }
+
+                uint tag = tags[i];
+                if (tagged && ((workflowIndex >= 0 && RunOrder.WorkflowOf(tag) != workflowIndex) ||
+                    (statuses & (1 << RunOrder.StatusOf(tag))) == 0 || (kinds & (1 << RunOrder.KindOf(tag))) == 0))
+                {
+                    continue;
+                }
+
+                ref readonly var slot = ref CollectionsMarshal.GetValueRefOrNullRef(_runs, key.Id);
+                if (key.CompareTo(after) > 0 && (withRunning || slot.Status != RunStatus.Running) && Matches(key.Id, slot, query))
+                {
+                    found.Add(key.Id);
+                    if (found.Count == limit)
+                    {
+                        return found;
+                    }
+                }
+            }
+        }
+
+        return found;
+    }
+
+    private static bool Holds(int[] counts, IReadOnlyCollection<RunStatus>? statuses)
+    {
+        if (statuses is not { Count: > 0 })
+        {
+            return true;
+        }
+
+        foreach (var status in statuses)
+        {
+            if (counts[(int)status] > 0)
+            {
+                return true;
+            }
+        }
+
+        return false;
     }
 
     private bool Matches(Guid id, in Slot slot, RunQuery query)

@@ -28,6 +28,8 @@ public sealed partial class InMemorySchedulingStore : ISchedulingStore
 
     private readonly Lock _lock = new();
     private readonly Dictionary<Guid, Slot> _runs = new(RunIdComparer.Instance);
+    private readonly RunOrder _order; // every run in list order, for filtered lists
+    private readonly Dictionary<(string Key, string Value), RunChunks> _byMetadata = []; // runs with each metadata pair, in list order
     private readonly Dictionary<(int Workflow, long Ticks), Guid> _occurrenceKeys = [];
     private readonly Dictionary<(int Workflow, string Key), Guid> _callerKeys = [];
     private readonly SortedDictionary<long, DueBucket> _due = [];
@@ -54,6 +56,7 @@ public sealed partial class InMemorySchedulingStore : ISchedulingStore
     {
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(maxEndedRuns);
         _maxEndedRuns = maxEndedRuns;
+        _order = new RunOrder(_runs);
     }
 
     /// <inheritdoc />
@@ -141,7 +144,8 @@ public sealed partial class InMemorySchedulingStore : ISchedulingStore
             Schedule = OwnSchedule(run) is { } own ? WorkflowId(own) + 1 : 0,
             Overlap = run.Overlap,
         };
-        if (!_runs.TryAdd(run.Id, slot))
+        ref var stored = ref CollectionsMarshal.GetValueRefOrAddDefault(_runs, run.Id, out bool exists);
+        if (exists)
         {
             // A new key with an id already stored (a caller reusing ids): refused whole, the key taken back.
             if (occurrenceKey)
@@ -156,9 +160,13 @@ public sealed partial class InMemorySchedulingStore : ISchedulingStore
             throw new ArgumentException($"A run with id {run.Id} is stored already.", nameof(run));
         }
 
+        stored = slot;
+        _order.Add(run.Id, ref stored);
         if (slot.HasExtra)
         {
-            _extras[run.Id] = new Extra { CallerKey = callerKey, Input = run.Input, Metadata = run.Metadata.Count == 0 ? null : run.Metadata, TraceParent = run.TraceParent };
+            var extra = new Extra { CallerKey = callerKey, Input = run.Input, Metadata = run.Metadata.Count == 0 ? null : run.Metadata, TraceParent = run.TraceParent };
+            _extras[run.Id] = extra;
+            IndexMetadata(run.Id, slot.Scheduled, extra.Metadata);
         }
 
         AddDue(slot.Due, run.Id);
@@ -196,17 +204,10 @@ public sealed partial class InMemorySchedulingStore : ISchedulingStore
     public ValueTask<IReadOnlyList<Guid>> DeleteAsync(RunQuery filter, CancellationToken cancellationToken)
     {
         cancellationToken.ThrowIfCancellationRequested();
-        var deleted = new List<Guid>();
+        List<Guid> deleted;
         lock (_lock)
         {
-            foreach (var (id, slot) in _runs)
-            {
-                if (slot.Status != RunStatus.Running && Matches(id, slot, filter))
-                {
-                    deleted.Add(id);
-                }
-            }
-
+            deleted = Select(filter, RunKey.Lowest, int.MaxValue, withRunning: false);
             foreach (var id in deleted)
             {
                 Remove(id, _runs[id]);
@@ -245,8 +246,13 @@ public sealed partial class InMemorySchedulingStore : ISchedulingStore
             {
                 var (id, time) = changes[i];
                 ref var slot = ref CollectionsMarshal.GetValueRefOrNullRef(_runs, id);
+                var metadata = ExtraOf(id, slot)?.Metadata;
+                _order.Remove(id, slot);
+                UnindexMetadata(id, slot.Scheduled, metadata);
                 slot.Scheduled = time.UtcTicks;
                 slot.Due = time.UtcTicks;
+                _order.Add(id, ref slot);
+                IndexMetadata(id, slot.Scheduled, metadata);
                 AddDue(slot.Due, id);
                 result[i] = ToRun(id, slot);
             }
@@ -288,7 +294,7 @@ public sealed partial class InMemorySchedulingStore : ISchedulingStore
                 var token = NewToken();
                 _leases[id] = new Lease(token, expires, owner);
                 slot.Started = nowTicks;
-                slot.Status = RunStatus.Running;
+                SetStatus(id, ref slot, RunStatus.Running);
                 slot.Attempt++;
                 claimed[count++] = new Claimed(id, slot, token, _workflowNames[slot.Workflow], ScheduleOf(slot), ExtraOf(id, slot));
             }
@@ -341,7 +347,7 @@ public sealed partial class InMemorySchedulingStore : ISchedulingStore
                     continue;
                 }
 
-                slot.Status = c.Status;
+                SetStatus(c.RunId, ref slot, c.Status);
                 slot.Completed = c.CompletedAt.UtcTicks;
                 SetError(c.RunId, ref slot, c.Error);
                 if (c.ScheduleId is { } schedule)
@@ -378,7 +384,7 @@ public sealed partial class InMemorySchedulingStore : ISchedulingStore
                     continue;
                 }
 
-                slot.Status = RunStatus.Skipped;
+                SetStatus(id, ref slot, RunStatus.Skipped);
                 slot.Completed = at.UtcTicks;
                 SetError(id, ref slot, reason);
                 _ended.Enqueue(id);
@@ -406,7 +412,7 @@ public sealed partial class InMemorySchedulingStore : ISchedulingStore
                 return new(false);
             }
 
-            slot.Status = RunStatus.Pending;
+            SetStatus(id, ref slot, RunStatus.Pending);
             slot.Due = dueTime.UtcTicks;
             if (failure is not null)
             {
@@ -428,7 +434,7 @@ public sealed partial class InMemorySchedulingStore : ISchedulingStore
             foreach (var id in owned)
             {
                 ref var slot = ref CollectionsMarshal.GetValueRefOrNullRef(_runs, id);
-                slot.Status = RunStatus.Pending;
+                SetStatus(id, ref slot, RunStatus.Pending);
                 _leases.Remove(id);
                 AddDue(slot.Due, id);
             }
@@ -513,12 +519,14 @@ public sealed partial class InMemorySchedulingStore : ISchedulingStore
 
     private void Remove(Guid id, in Slot slot)
     {
+        _order.Remove(id, slot);
         _runs.Remove(id);
         _leases.Remove(id);
         Extra? extra = null;
         if (slot.HasExtra)
         {
             _extras.Remove(id, out extra);
+            UnindexMetadata(id, slot.Scheduled, extra?.Metadata);
         }
 
         if (extra?.CallerKey is { } key)
@@ -528,6 +536,34 @@ public sealed partial class InMemorySchedulingStore : ISchedulingStore
         else if (slot.Kind is RunKind.Occurrence or RunKind.Backfill)
         {
             _occurrenceKeys.Remove((slot.Schedule > 0 ? slot.Schedule - 1 : slot.Workflow, slot.Scheduled));
+        }
+    }
+
+    /// <summary>Sets a run's status and keeps its chunk's counts.</summary>
+    private void SetStatus(Guid id, ref Slot slot, RunStatus status)
+    {
+        var from = slot.Status;
+        slot.Status = status;
+        _order.StatusChanged(id, slot, from);
+    }
+
+    private void IndexMetadata(Guid id, long scheduled, IReadOnlyDictionary<string, string>? metadata)
+    {
+        foreach (var (key, value) in metadata ?? ScheduledRun.EmptyMetadata)
+        {
+            ref var runs = ref CollectionsMarshal.GetValueRefOrAddDefault(_byMetadata, (key, value), out _);
+            (runs ??= new RunChunks()).Add(new RunKey(scheduled, id));
+        }
+    }
+
+    private void UnindexMetadata(Guid id, long scheduled, IReadOnlyDictionary<string, string>? metadata)
+    {
+        foreach (var (key, value) in metadata ?? ScheduledRun.EmptyMetadata)
+        {
+            if (_byMetadata.TryGetValue((key, value), out var runs) && runs.Remove(new RunKey(scheduled, id)) && runs.Count == 0)
+            {
+                _byMetadata.Remove((key, value));
+            }
         }
     }
 

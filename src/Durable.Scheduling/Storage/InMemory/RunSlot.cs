@@ -19,6 +19,9 @@ internal struct Slot
 
     /// <summary>The run's schedule (an index in the store's name table) plus one, when not implied by its workflow; 0 otherwise.</summary>
     public int Schedule;
+
+    /// <summary>The number of the chunk of the store's list order that holds the run (see <see cref="RunOrder"/>).</summary>
+    public int Chunk;
     private byte _kindAndFlags;
     private byte _status;
     public ushort Attempt;

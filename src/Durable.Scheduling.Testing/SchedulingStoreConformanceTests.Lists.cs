@@ -1,0 +1,182 @@
+using Durable.Scheduling.Storage;
+using FluentAssertions;
+using NUnit.Framework;
+
+namespace Durable.Scheduling.Testing;
+
+// Lists over many runs that have moved through every change a store makes: each filter, paged, agrees with a model.
+public abstract partial class SchedulingStoreConformanceTests
+{
+    /// <summary>
+    /// Contract: ListAsync: over a few thousand runs inserted out of order, claimed, completed, failed, skipped,
+    /// released, rescheduled, deleted and purged, every filter and combination of filters pages through exactly the
+    /// runs a full scan of the test's own model finds, in scheduled order, without repeats or gaps. (A store that
+    /// indexes its lists is checked here against the plain meaning of each filter.)
+    /// </summary>
+    /// <returns>The test.</returns>
+    [Test]
+    public async Task ListAsync_AgreesWithAFullScan_AfterEveryKindOfChange()
+    {
+        var random = new Random(20261206);
+        string[] workflows = ["alpha", "beta", "gamma", "delta", "rare"];
+        string[] tenants = ["t0", "t1", "t2", "t3"];
+        var model = new Dictionary<Guid, (string Workflow, DateTimeOffset Scheduled, RunStatus Status, IReadOnlyDictionary<string, string> Metadata)>();
+        var runs = new List<ScheduledRun>();
+        for (int i = 0; i < 2_500; i++)
+        {
+            // Few distinct instants, so runs share them and their order falls to their ids.
+            var at = Now.AddMinutes(random.Next(-600, 600)).AddSeconds(random.Next(3) * 20);
+            string workflow = i % 97 == 0 ? "rare" : workflows[random.Next(4)];
+            var metadata = new Dictionary<string, string>();
+            if (random.Next(3) > 0)
+            {
+                metadata["tenant"] = tenants[random.Next(tenants.Length)];
+            }
+
+            if (random.Next(50) == 0)
+            {
+                metadata["vip"] = "yes";
+            }
+
+            var run = OneTime(at, workflow, metadata: metadata);
+            runs.Add(run);
+            model[run.Id] = (workflow, at, RunStatus.Pending, metadata);
+        }
+
+        random.Shuffle(System.Runtime.InteropServices.CollectionsMarshal.AsSpan(runs));
+        foreach (var batch in runs.Chunk(400))
+        {
+            await _store.InsertAsync(batch, default);
+        }
+
+        void Set(Guid id, RunStatus status) => model[id] = model[id] with { Status = status };
+        var past = runs.Where(r => r.ScheduledTime <= Now).ToList();
+        var leases = await _store.ClaimAsync([.. past.Select(r => r.Id)], Now, s_lease, "node-a", default);
+        var completions = new List<RunCompletion>();
+        foreach (var (lease, n) in leases.Select((l, n) => (l, n)))
+        {
+            var status = (n % 10) switch { 0 => RunStatus.Failed, 1 => RunStatus.Cancelled, 2 or 3 => RunStatus.Running, _ => RunStatus.Succeeded };
+            if (status == RunStatus.Running)
+            {
+                Set(lease.Run.Id, RunStatus.Running);
+                if (n % 20 == 2)
+                {
+                    await _store.ReleaseAsync(lease.Run.Id, lease.Token, Now.AddMinutes(5), null, default);
+                    Set(lease.Run.Id, RunStatus.Pending);
+                }
+
+                continue;
+            }
+
+            completions.Add(new RunCompletion(lease.Run.Id, lease.Token, status, Now, status == RunStatus.Failed ? new RunError("Boom", "boom") : null));
+            Set(lease.Run.Id, status);
+        }
+
+        await _store.CompleteAsync(completions, default);
+        var future = runs.Where(r => model[r.Id].Status == RunStatus.Pending && r.ScheduledTime > Now).ToList();
+        var skipped = await _store.SkipPendingAsync([.. future.Where((_, n) => n % 13 == 0).Select(r => r.Id)], Now, new RunError("Skipped", "overlap"), default);
+        foreach (var id in skipped)
+        {
+            Set(id, RunStatus.Skipped);
+        }
+
+        var moves = future.Where((r, n) => n % 9 == 1 && model[r.Id].Status == RunStatus.Pending)
+            .Select(r => new RunTimeChange(r.Id, Now.AddMinutes(random.Next(-900, 900)))).ToList();
+        await _store.RescheduleAsync(moves, default);
+        foreach (var (id, time) in moves)
+        {
+            model[id] = model[id] with { Scheduled = time };
+        }
+
+        var doomed = runs.Where((r, n) => n % 7 == 3 && model[r.Id].Status != RunStatus.Running).Select(r => r.Id).ToList();
+        await _store.DeleteAsync(doomed, default);
+        foreach (var id in doomed)
+        {
+            model.Remove(id);
+        }
+
+        await CheckListsAgainstModelAsync(model);
+
+        // Deletes by filter and purges empty whole stretches of the list; everything left must still list as before.
+        var deleted = await _store.DeleteAsync(new RunQuery { WorkflowName = "beta", Statuses = [RunStatus.Succeeded, RunStatus.Pending] }, default);
+        deleted.ToHashSet().SetEquals(model.Where(m => m.Value.Workflow == "beta" && m.Value.Status is RunStatus.Succeeded or RunStatus.Pending).Select(m => m.Key))
+            .Should().BeTrue("a delete by filter takes exactly the runs it matches");
+        foreach (var id in deleted)
+        {
+            model.Remove(id);
+        }
+
+        while (await _store.PurgeAsync(Now.AddSeconds(1), 500, default) > 0)
+        {
+        }
+
+        foreach (var id in model.Where(m => m.Value.Status is not (RunStatus.Pending or RunStatus.Running)).Select(m => m.Key).ToList())
+        {
+            model.Remove(id);
+        }
+
+        await CheckListsAgainstModelAsync(model);
+    }
+
+    private async Task CheckListsAgainstModelAsync(Dictionary<Guid, (string Workflow, DateTimeOffset Scheduled, RunStatus Status, IReadOnlyDictionary<string, string> Metadata)> model)
+    {
+        var tenant1 = new Dictionary<string, string> { ["tenant"] = "t1" };
+        var vip = new Dictionary<string, string> { ["vip"] = "yes" };
+        var both = new Dictionary<string, string> { ["tenant"] = "t2", ["vip"] = "yes" };
+        var queries = new RunQuery[]
+        {
+            new(),
+            new() { WorkflowName = "rare" },
+            new() { WorkflowName = "alpha" },
+            new() { WorkflowName = "nobody" },
+            new() { Statuses = [RunStatus.Failed] },
+            new() { Statuses = [RunStatus.Pending, RunStatus.Running] },
+            new() { Statuses = [RunStatus.Skipped, RunStatus.Cancelled] },
+            new() { Metadata = tenant1 },
+            new() { Metadata = vip },
+            new() { Metadata = both },
+            new() { Metadata = new Dictionary<string, string> { ["tenant"] = "nobody" } },
+            new() { ScheduledFrom = Now.AddHours(-2), ScheduledTo = Now.AddHours(3) },
+            new() { ScheduledFrom = Now.AddMinutes(7) },
+            new() { ScheduledTo = Now.AddMinutes(-7) },
+            new() { WorkflowName = "gamma", Statuses = [RunStatus.Failed] },
+            new() { WorkflowName = "rare", Metadata = tenant1 },
+            new() { Statuses = [RunStatus.Pending], Metadata = vip, ScheduledFrom = Now },
+            new() { WorkflowName = "delta", Statuses = [RunStatus.Succeeded], ScheduledFrom = Now.AddHours(-5), ScheduledTo = Now.AddHours(-1), Metadata = tenant1 },
+            new() { ExcludedWorkflowNames = ["alpha", "beta"], Statuses = [RunStatus.Pending] },
+        };
+        foreach (var query in queries)
+        {
+            var expected = model.Where(m => Matches(m.Value, query)).Select(m => m.Key).ToList();
+            var listed = new List<ScheduledRun>();
+            string? token = null;
+            int pages = 0;
+            do
+            {
+                var page = await _store.ListAsync(query with { PageSize = 37, ContinuationToken = token }, default);
+                listed.AddRange(page.Items);
+                token = page.ContinuationToken;
+                (++pages).Should().BeLessThan(200, "paging must end");
+            }
+            while (token is not null);
+
+            var ids = listed.Select(r => r.Id).ToList();
+            ids.Should().OnlyHaveUniqueItems();
+            ids.Except(expected).Should().BeEmpty("a list holds only what its filter matches ({0})", Describe(query));
+            expected.Except(ids).Should().BeEmpty("a list holds all its filter matches ({0})", Describe(query));
+            listed.Select(r => r.ScheduledTime).Should().BeInAscendingOrder();
+            listed.Where(r => r.ScheduledTime != model[r.Id].Scheduled || r.Status != model[r.Id].Status).Should().BeEmpty("runs list as they are");
+        }
+    }
+
+    private static bool Matches((string Workflow, DateTimeOffset Scheduled, RunStatus Status, IReadOnlyDictionary<string, string> Metadata) run, RunQuery query) =>
+        (query.WorkflowName is null || run.Workflow == query.WorkflowName) &&
+        (query.ExcludedWorkflowNames is null || !query.ExcludedWorkflowNames.Contains(run.Workflow)) &&
+        (query.Statuses is null || query.Statuses.Contains(run.Status)) &&
+        (query.ScheduledFrom is null || run.Scheduled >= query.ScheduledFrom) &&
+        (query.ScheduledTo is null || run.Scheduled < query.ScheduledTo) &&
+        (query.Metadata is null || query.Metadata.All(p => run.Metadata.TryGetValue(p.Key, out var v) && v == p.Value));
+
+    private static string Describe(RunQuery query) =>
+        $"workflow {query.WorkflowName}, statuses {string.Join('/', query.Statuses ?? [])}, metadata {string.Join(',', (query.Metadata ?? new Dictionary<string, string>()).Select(p => $"{p.Key}={p.Value}"))}, from {query.ScheduledFrom}, to {query.ScheduledTo}";
+}

@@ -1,0 +1,236 @@
+namespace Durable.Scheduling.Storage.InMemory;
+
+/// <summary>A run's place in list order: its scheduled instant (UTC ticks), then its id.</summary>
+internal readonly record struct RunKey(long Scheduled, Guid Id) : IComparable<RunKey>
+{
+    public static readonly RunKey Lowest = new(long.MinValue, Guid.Empty);
+
+    public int CompareTo(RunKey other) => Scheduled != other.Scheduled ? Scheduled.CompareTo(other.Scheduled) : Id.CompareTo(other.Id);
+}
+
+/// <summary>
+/// A set of runs in list order, kept as a list of chunks of at most <see cref="Capacity"/> sorted entries, each chunk
+/// covering the keys from its <see cref="RunChunk.Low"/> to the next one's. Not thread-safe (the store's lock guards it).
+/// </summary>
+/// <remarks>
+/// Why our own: the framework's sorted collections allocate a node per entry (an object per run for the collector to
+/// trace, several times the entry's size); a chunk of sorted entries costs the entry itself, and can carry a summary of
+/// what it holds, so a filtered read skips chunks without looking at their runs. An insert is a binary search over the
+/// chunks and a short move inside one; runs added in time order append, and fill their chunks whole.
+/// </remarks>
+internal class RunChunks
+{
+    public const int Capacity = 128;
+
+    private readonly List<RunChunk> _ordered = [new RunChunk(RunKey.Lowest)];
+    private RunChunk? _last; // where the last insert went: runs usually come in bursts of nearby instants
+
+    /// <summary>The chunks in key order; the first covers every key below the second's low key.</summary>
+    public IReadOnlyList<RunChunk> Ordered => _ordered;
+
+    public int Count { get; private set; }
+
+    /// <summary>Adds an entry (which must not be in the set yet), with its tag, and returns the chunk that holds it.</summary>
+    public RunChunk Add(RunKey key, uint tag = 0)
+    {
+        var chunk = _last is { } last && last.Covers(key) ? last : _ordered[Locate(key)];
+        int at = chunk.LowerBound(key);
+        if (chunk.Count == Capacity)
+        {
+            chunk = Split(chunk, key, ref at);
+        }
+
+        chunk.Insert(at, key, tag);
+        Count++;
+        _last = chunk;
+        return chunk;
+    }
+
+    /// <summary>Removes an entry from the chunk that holds it (found by key when <paramref name="chunk"/> is null).</summary>
+    /// <returns>False when the entry was not there.</returns>
+    public bool Remove(RunKey key, RunChunk? chunk = null)
+    {
+        int position = -1;
+        if (chunk is null)
+        {
+            position = Locate(key);
+            chunk = _ordered[position];
+        }
+
+        int at = chunk.LowerBound(key);
+        if (at >= chunk.Count || chunk.Entries[at] != key)
+        {
+            return false;
+        }
+
+        chunk.RemoveAt(at);
+        Count--;
+        if (chunk.Count == 0 && !ReferenceEquals(chunk, _ordered[0]))
+        {
+            // An empty chunk goes; its keys fall to the one before it.
+            position = position >= 0 ? position : Locate(chunk.Low);
+            _ordered[position - 1].Next = chunk.Next;
+            _ordered.RemoveAt(position);
+            _last = null;
+            OnRemoved(chunk);
+        }
+
+        return true;
+    }
+
+    /// <summary>The position in <see cref="Ordered"/> of the chunk covering <paramref name="key"/>.</summary>
+    public int Locate(RunKey key)
+    {
+        int lo = 0, hi = _ordered.Count - 1;
+        while (lo < hi)
+        {
+            int mid = (lo + hi + 1) >>> 1;
+            if (_ordered[mid].Low.CompareTo(key) <= 0)
+            {
+                lo = mid;
+            }
+            else
+            {
+                hi = mid - 1;
+            }
+        }
+
+        return lo;
+    }
+
+    /// <summary>Called for each chunk made after the first.</summary>
+    protected virtual void OnCreated(RunChunk chunk)
+    {
+    }
+
+    /// <summary>Called after the entries from <paramref name="to"/>'s start moved there from <paramref name="from"/>.</summary>
+    protected virtual void OnMoved(RunChunk from, RunChunk to)
+    {
+    }
+
+    /// <summary>Called for each chunk dropped once empty.</summary>
+    protected virtual void OnRemoved(RunChunk chunk)
+    {
+    }
+
+    /// <summary>Splits a full chunk and returns the half <paramref name="key"/> goes to, with its position there.</summary>
+    private RunChunk Split(RunChunk chunk, RunKey key, ref int at)
+    {
+        // A key past every entry starts a new chunk of its own (runs added in time order fill chunks whole);
+        // otherwise the upper half moves.
+        int from = at == chunk.Count ? chunk.Count : chunk.Count / 2;
+        var low = from == chunk.Count ? key : chunk.Entries[from];
+        var upper = new RunChunk(low) { Next = chunk.Next };
+        OnCreated(upper);
+        chunk.MoveTail(from, upper);
+        chunk.Next = upper;
+        _ordered.Insert(Locate(chunk.Low) + 1, upper);
+        OnMoved(chunk, upper);
+        if (at >= from)
+        {
+            at -= from;
+            return upper;
+        }
+
+        return chunk;
+    }
+}
+
+/// <summary>Up to <see cref="RunChunks.Capacity"/> runs in list order, with what the store keeps to skip it.</summary>
+internal sealed class RunChunk(RunKey low)
+{
+    public RunKey[] Entries { get; private set; } = [];
+
+    /// <summary>A small value beside each entry (what the owner needs to rule a run out without looking it up).</summary>
+    public uint[] Tags { get; private set; } = [];
+
+    public int Count { get; private set; }
+
+    /// <summary>The lowest key this chunk covers (it covers up to the next chunk's).</summary>
+    public RunKey Low { get; } = low;
+
+    public RunChunk? Next { get; set; }
+
+    /// <summary>The chunk's number in its store's table (slots refer to their chunk by it).</summary>
+    public int Number { get; set; }
+
+    /// <summary>How many runs of each status it holds (exact), indexed by <see cref="RunStatus"/>; kept by the store's main order only.</summary>
+    public int[]? Statuses { get; set; }
+
+    /// <summary>Bit (workflow index mod 64) of every workflow it may hold: a bit clear means none of that workflow.</summary>
+    public ulong Workflows { get; set; }
+
+    /// <summary>As <see cref="Workflows"/>, for the schedules its runs belong to.</summary>
+    public ulong Schedules { get; set; }
+
+    /// <summary>Bit (1 &lt;&lt; kind) of every kind of run it may hold.</summary>
+    public int Kinds { get; set; }
+
+    public bool Covers(RunKey key) => Low.CompareTo(key) <= 0 && (Next is null || key.CompareTo(Next.Low) < 0);
+
+    /// <summary>The position of the first entry not below <paramref name="key"/>.</summary>
+    public int LowerBound(RunKey key)
+    {
+        int lo = 0, hi = Count;
+        if (hi > 0 && Entries[hi - 1].CompareTo(key) < 0)
+        {
+            return hi; // appending in time order: no search
+        }
+
+        while (lo < hi)
+        {
+            int mid = (lo + hi) >>> 1;
+            if (Entries[mid].CompareTo(key) < 0)
+            {
+                lo = mid + 1;
+            }
+            else
+            {
+                hi = mid;
+            }
+        }
+
+        return lo;
+    }
+
+    public void Insert(int at, RunKey key, uint tag)
+    {
+        if (Count == Entries.Length)
+        {
+            int size = Math.Clamp(Count * 2, 4, RunChunks.Capacity);
+            var grown = new RunKey[size];
+            var tags = new uint[size];
+            Array.Copy(Entries, grown, Count);
+            Array.Copy(Tags, tags, Count);
+            Entries = grown;
+            Tags = tags;
+        }
+
+        Array.Copy(Entries, at, Entries, at + 1, Count - at);
+        Array.Copy(Tags, at, Tags, at + 1, Count - at);
+        Entries[at] = key;
+        Tags[at] = tag;
+        Count++;
+    }
+
+    public void RemoveAt(int at)
+    {
+        Count--;
+        Array.Copy(Entries, at + 1, Entries, at, Count - at);
+        Array.Copy(Tags, at + 1, Tags, at, Count - at);
+        Entries[Count] = default;
+    }
+
+    /// <summary>Moves the entries from <paramref name="from"/> on to the start of an empty chunk.</summary>
+    public void MoveTail(int from, RunChunk to)
+    {
+        int moved = Count - from;
+        to.Entries = new RunKey[RunChunks.Capacity];
+        to.Tags = new uint[RunChunks.Capacity];
+        Array.Copy(Entries, from, to.Entries, 0, moved);
+        Array.Copy(Tags, from, to.Tags, 0, moved);
+        Array.Clear(Entries, from, moved);
+        to.Count = moved;
+        Count = from;
+    }
+}
