@@ -34,6 +34,7 @@ internal sealed class SqliteFile(SqliteSchedulingOptions options, string connect
             PRAGMA busy_timeout = {(long)Options.BusyTimeout.TotalMilliseconds};
             PRAGMA synchronous = {(Options.Synchronous == SqliteSynchronous.Full ? "FULL" : "NORMAL")};
             PRAGMA foreign_keys = ON;
+            PRAGMA cache_size = -16384;
             {(Options.MaxPageCount is long pages ? $"PRAGMA max_page_count = {pages};" : "")}
             """;
         pragmas.ExecuteNonQuery();

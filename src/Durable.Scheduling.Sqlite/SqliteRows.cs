@@ -51,15 +51,15 @@ internal static class SqliteRows
             where.Append(" AND status IN (").AppendJoin(", ", statuses.Select(s => ((int)s).ToString(CultureInfo.InvariantCulture))).Append(')');
         }
 
-        if (query.ScheduledFrom is { } from)
+        if (query.ScheduledFrom is { } from && !SqliteListQuery.StartsAfter(query, from))
         {
-            where.Append(" AND scheduled >= $from");
+            where.Append(" AND ds_runs.scheduled >= $from");
             command.Parameters.AddWithValue("$from", from.UtcTicks);
         }
 
         if (query.ScheduledTo is { } to)
         {
-            where.Append(" AND scheduled < $to");
+            where.Append(" AND ds_runs.scheduled < $to");
             command.Parameters.AddWithValue("$to", to.UtcTicks);
         }
 
@@ -75,7 +75,7 @@ internal static class SqliteRows
         if (query.ContinuationToken is not null)
         {
             (long ticks, Guid id) = ContinuationTokens.Decode(query.ContinuationToken);
-            where.Append(" AND (scheduled > $afterScheduled OR (scheduled = $afterScheduled AND id > $afterId))");
+            where.Append(" AND (ds_runs.scheduled, ds_runs.id) > ($afterScheduled, $afterId)");
             command.Parameters.AddWithValue("$afterScheduled", ticks);
             command.Parameters.AddWithValue("$afterId", id.ToByteArray());
         }

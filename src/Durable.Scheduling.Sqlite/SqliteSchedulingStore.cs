@@ -104,10 +104,11 @@ internal sealed partial class SqliteSchedulingStore : ISchedulingStore, IAsyncDi
         {
             if (run.Metadata.Count > 0)
             {
-                var meta = Command("INSERT INTO ds_run_metadata (run_id, key, value) VALUES ($id, $key, $value)");
+                var meta = Command("INSERT INTO ds_run_metadata (run_id, key, value, scheduled) VALUES ($id, $key, $value, $scheduled)");
                 foreach (var (key, value) in run.Metadata)
                 {
                     SqliteRows.Bind(meta, "$id", run.Id.ToByteArray());
+                    SqliteRows.Bind(meta, "$scheduled", run.ScheduledTime.UtcTicks);
                     SqliteRows.Bind(meta, "$key", key);
                     SqliteRows.Bind(meta, "$value", value);
                     meta.ExecuteNonQuery();
@@ -185,9 +186,13 @@ internal sealed partial class SqliteSchedulingStore : ISchedulingStore, IAsyncDi
             }
 
             var update = Command($"UPDATE ds_runs SET scheduled = $time, due = $time WHERE id = $id RETURNING {SqliteSchema.RunColumns}");
+            var metadata = Command("UPDATE ds_run_metadata SET scheduled = $time WHERE run_id = $id");
             var result = new List<ScheduledRun>(changes.Count);
             foreach (var (id, time) in changes)
             {
+                SqliteRows.Bind(metadata, "$id", id.ToByteArray());
+                SqliteRows.Bind(metadata, "$time", time.UtcTicks);
+                metadata.ExecuteNonQuery();
                 SqliteRows.Bind(update, "$id", id.ToByteArray());
                 SqliteRows.Bind(update, "$time", time.UtcTicks);
                 using var reader = update.ExecuteReader();
@@ -371,31 +376,7 @@ internal sealed partial class SqliteSchedulingStore : ISchedulingStore, IAsyncDi
         }, cancellationToken).ConfigureAwait(false);
 
     public async ValueTask<RunPage> ListAsync(RunQuery query, CancellationToken cancellationToken) =>
-        await ReadAsync(connection =>
-        {
-            using var command = connection.CreateCommand();
-            string where = SqliteRows.Where(command, query);
-            int size = Math.Clamp(query.PageSize, 1, 1000);
-            string columns = query.IncludeInput ? SqliteSchema.RunColumns : SqliteSchema.RunColumnsWithoutInput; // inputs can be large
-            command.CommandText = $"SELECT {columns} FROM ds_runs WHERE {where} ORDER BY scheduled, id LIMIT {size + 1}";
-            var items = new List<ScheduledRun>(size + 1);
-            using (var reader = command.ExecuteReader())
-            {
-                while (reader.Read())
-                {
-                    items.Add(SqliteRows.ReadRun(reader));
-                }
-            }
-
-            string? token = null;
-            if (items.Count > size)
-            {
-                items.RemoveAt(size);
-                token = ContinuationTokens.Encode(items[^1].ScheduledTime.UtcTicks, items[^1].Id);
-            }
-
-            return new RunPage(items, token);
-        }, cancellationToken).ConfigureAwait(false);
+        await ReadAsync(connection => SqliteListQuery.Read(connection, query), cancellationToken).ConfigureAwait(false);
 
     public async ValueTask<DuePage> GetDueAsync(DateTimeOffset until, int limit, string? continuation, CancellationToken cancellationToken) =>
         await ReadAsync(connection =>

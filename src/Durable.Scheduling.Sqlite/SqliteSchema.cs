@@ -80,13 +80,41 @@ internal static class SqliteSchema
         CREATE INDEX ds_schedules_seq ON ds_schedules (seq);
         CREATE INDEX ds_schedules_workflow ON ds_schedules (workflow, id);
         """,
+        // Lists by status and by metadata read their index in list order: a status index (running runs are few and
+        // have the lease index; leaving them out spares claims and completions a write), and each metadata pair
+        // carries its run's instant.
+        """
+        ALTER TABLE ds_run_metadata ADD COLUMN scheduled INTEGER NOT NULL DEFAULT 0;
+        UPDATE ds_run_metadata SET scheduled = (SELECT r.scheduled FROM ds_runs r WHERE r.id = ds_run_metadata.run_id);
+        DROP INDEX ds_run_metadata_value;
+        CREATE INDEX ds_run_metadata_list ON ds_run_metadata (key, value, scheduled);
+        CREATE INDEX ds_runs_status ON ds_runs (status, scheduled) WHERE status <> 1;
+        """,
     ];
 
     public static int Latest => Migrations.Length;
 
     /// <summary>The tables and indexes a file at <paramref name="version"/> has (what its migrations created).</summary>
-    public static IReadOnlyList<string> ObjectsAt(int version) =>
-        [.. Migrations.Take(version).SelectMany(sql => System.Text.RegularExpressions.Regex.Matches(sql, @"CREATE (?:TABLE|INDEX) (\w+)").Select(m => m.Groups[1].Value))];
+    public static IReadOnlyList<string> ObjectsAt(int version)
+    {
+        var objects = new List<string>();
+        foreach (string sql in Migrations.Take(version))
+        {
+            foreach (System.Text.RegularExpressions.Match m in System.Text.RegularExpressions.Regex.Matches(sql, @"(CREATE|DROP) (?:TABLE|INDEX) (\w+)"))
+            {
+                if (m.Groups[1].Value == "CREATE")
+                {
+                    objects.Add(m.Groups[2].Value);
+                }
+                else
+                {
+                    objects.Remove(m.Groups[2].Value);
+                }
+            }
+        }
+
+        return objects;
+    }
 
     public const string RunColumns =
         "id, workflow, kind, idem_key, scheduled, due, status, attempt, input, metadata, created, started, completed, error_type, error_message, trace_parent, schedule_id, overlap";

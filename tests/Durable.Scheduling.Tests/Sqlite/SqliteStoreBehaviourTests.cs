@@ -40,7 +40,7 @@ public sealed class SqliteStoreBehaviourTests
         await connection.OpenAsync();
         await using var command = connection.CreateCommand();
         command.CommandText = "SELECT product || ' ' || version FROM ds_schema";
-        (await command.ExecuteScalarAsync()).Should().Be("Durable.Scheduling 4");
+        (await command.ExecuteScalarAsync()).Should().Be("Durable.Scheduling 5");
         command.CommandText = "PRAGMA journal_mode";
         (await command.ExecuteScalarAsync()).Should().Be("wal");
     }
@@ -59,16 +59,20 @@ public sealed class SqliteStoreBehaviourTests
             insert.Parameters.AddWithValue("$id", id.ToByteArray());
             insert.Parameters.AddWithValue("$key", "w#" + id.ToString("N"));
             await insert.ExecuteNonQueryAsync();
+            insert.CommandText = "INSERT INTO ds_run_metadata (run_id, key, value) VALUES ($id, 'tenant', 'a')";
+            await insert.ExecuteNonQueryAsync();
         }
 
         await using var store = NewStore();
         (await store.GetAsync(id, default))!.WorkflowName.Should().Be("w");
+        var byMetadata = new RunQuery { Metadata = new Dictionary<string, string> { ["tenant"] = "a" }, ScheduledFrom = new DateTimeOffset(1, TimeSpan.Zero) };
+        (await store.ListAsync(byMetadata, default)).Items.Should().ContainSingle("metadata rows learn their run's instant (migration 5)");
         (await store.ClaimAsync([id], s_now, TimeSpan.FromMinutes(1), "node-a", default)).Should().ContainSingle("the new lease_owner column is in place");
         await using var check = new SqliteConnection($"Data Source={_file};Pooling=False");
         await check.OpenAsync();
         await using var version = check.CreateCommand();
         version.CommandText = "SELECT version FROM ds_schema";
-        (await version.ExecuteScalarAsync()).Should().Be(4L);
+        (await version.ExecuteScalarAsync()).Should().Be(5L);
     }
 
     [Test]
@@ -200,7 +204,7 @@ public sealed class SqliteStoreBehaviourTests
         await using var newer = NewStore();
         var act = async () => await newer.GetAsync(Guid.NewGuid(), default);
         var error = (await act.Should().ThrowAsync<SqliteSchemaException>()).Which;
-        error.Message.Should().Contain(_file).And.Contain("99").And.Contain("up to 4");
+        error.Message.Should().Contain(_file).And.Contain("99").And.Contain("up to 5");
         error.FoundVersion.Should().Be(99);
         Hash().Should().Equal(before, "a refused file is never written");
     }

@@ -1,0 +1,242 @@
+using System.Globalization;
+using System.Text;
+using Durable.Scheduling.Storage;
+using Microsoft.Data.Sqlite;
+
+namespace Durable.Scheduling.Sqlite;
+
+/// <summary>
+/// How a page of <see cref="RunQuery"/> is read: from the index of the query's rarest filter, in list order (scheduled
+/// instant, then id), so a page costs about the rows it returns plus the rows of that index it passes over.
+/// </summary>
+/// <remarks>
+/// Why not leave the choice to SQLite's planner: without statistics it takes any equality as selective, and with them
+/// it knows only averages (a status holding 0.1 % of the runs looks like one holding half), so it may walk a large index
+/// in order to fill a page from a rare filter. When a query offers more than one index, each is asked how many rows it
+/// holds for the query from where the page starts, counting at most <see cref="CountCap"/> (then ten times that among
+/// those that reached it), and the smallest is read.
+/// </remarks>
+internal static class SqliteListQuery
+{
+    /// <summary>The most rows counted per index when choosing one, at first (a count reads at most this many index entries).</summary>
+    private const int CountCap = 500;
+
+    private static readonly string s_qualifiedColumns = Qualify(SqliteSchema.RunColumns);
+    private static readonly string s_qualifiedColumnsWithoutInput = Qualify(SqliteSchema.RunColumnsWithoutInput);
+
+    public static RunPage Read(SqliteConnection connection, RunQuery query)
+    {
+        using var command = connection.CreateCommand();
+        string where = SqliteRows.Where(command, query);
+        int size = Math.Clamp(query.PageSize, 1, 1000);
+        var driver = Choose(connection, command, query);
+        command.CommandText = Select(driver, query, where, size + 1);
+        var items = new List<ScheduledRun>(size + 1);
+        using (var reader = command.ExecuteReader())
+        {
+            while (reader.Read())
+            {
+                items.Add(SqliteRows.ReadRun(reader));
+            }
+        }
+
+        string? token = null;
+        if (items.Count > size)
+        {
+            items.RemoveAt(size);
+            token = ContinuationTokens.Encode(items[^1].ScheduledTime.UtcTicks, items[^1].Id);
+        }
+
+        return new RunPage(items, token);
+    }
+
+    /// <summary>The index a page is read from.</summary>
+    private readonly record struct Driver(DriverKind Kind, int Pair = 0);
+
+    private enum DriverKind
+    {
+        /// <summary>Every run in list order (no filter with an index of its own, or a time range is the rarest).</summary>
+        Scheduled,
+        Workflow,
+        Schedule,
+
+        /// <summary>One index range per asked status, merged.</summary>
+        Statuses,
+
+        /// <summary>The runs with one of the asked metadata pairs (<see cref="Driver.Pair"/>), in list order.</summary>
+        Metadata,
+    }
+
+    private static Driver Choose(SqliteConnection connection, SqliteCommand bound, RunQuery query)
+    {
+        // In the order ties are broken: metadata pairs and statuses are usually the rarer filters.
+        var candidates = new List<Driver>();
+        for (int i = 0; i < (query.Metadata?.Count ?? 0); i++)
+        {
+            candidates.Add(new Driver(DriverKind.Metadata, i));
+        }
+
+        if (query.Statuses is { Count: > 0 })
+        {
+            candidates.Add(new Driver(DriverKind.Statuses));
+        }
+
+        if (query.WorkflowName is not null)
+        {
+            candidates.Add(new Driver(DriverKind.Workflow));
+        }
+
+        if (query.ScheduleId is not null)
+        {
+            candidates.Add(new Driver(DriverKind.Schedule));
+        }
+
+        if (query.ScheduledFrom is not null || query.ScheduledTo is not null)
+        {
+            candidates.Add(new Driver(DriverKind.Scheduled));
+        }
+
+        if (candidates.Count <= 1)
+        {
+            return candidates.Count == 1 ? candidates[0] : new Driver(DriverKind.Scheduled);
+        }
+
+        using var count = connection.CreateCommand();
+        foreach (SqliteParameter parameter in bound.Parameters)
+        {
+            count.Parameters.AddWithValue(parameter.ParameterName, parameter.Value);
+        }
+
+        // Counted up to a small cap first; when several reach it, those are counted again up to a larger one.
+        foreach (int cap in (ReadOnlySpan<int>)[CountCap, CountCap * 10])
+        {
+            long fewest = long.MaxValue;
+            var counts = new long[candidates.Count];
+            for (int c = 0; c < candidates.Count; c++)
+            {
+                foreach (string part in Parts(candidates[c], query))
+                {
+                    count.CommandText = $"SELECT count(*) FROM ({part} LIMIT {cap})";
+                    counts[c] += Convert.ToInt64(count.ExecuteScalar(), CultureInfo.InvariantCulture);
+                }
+
+                fewest = Math.Min(fewest, counts[c]);
+            }
+
+            if (fewest < cap)
+            {
+                return candidates[Array.IndexOf(counts, fewest)];
+            }
+
+            candidates = [.. candidates.Where((_, c) => counts[c] == fewest)];
+            if (candidates.Count == 1)
+            {
+                break;
+            }
+        }
+
+        return candidates[0];
+    }
+
+    /// <summary>The rows of a driver's index from where the page starts, as one query per range (the rows only).</summary>
+    private static IEnumerable<string> Parts(Driver driver, RunQuery query)
+    {
+        string range = Range(query, "scheduled", "id");
+        switch (driver.Kind)
+        {
+            case DriverKind.Scheduled:
+                yield return $"SELECT 1 FROM ds_runs INDEXED BY ds_runs_scheduled WHERE 1 = 1{range}";
+                break;
+            case DriverKind.Workflow:
+                yield return $"SELECT 1 FROM ds_runs INDEXED BY ds_runs_workflow WHERE workflow = $workflow{range}";
+                break;
+            case DriverKind.Schedule:
+                yield return $"SELECT 1 FROM ds_runs INDEXED BY ds_runs_schedule WHERE schedule_id = $schedule{range}";
+                break;
+            case DriverKind.Statuses:
+                foreach (var status in query.Statuses!.Distinct())
+                {
+                    yield return $"SELECT 1 FROM ds_runs {StatusTerms(status)}{range}";
+                }
+
+                break;
+            default:
+                yield return $"SELECT 1 FROM ds_run_metadata INDEXED BY ds_run_metadata_list WHERE key = $mk{driver.Pair} AND value = $mv{driver.Pair}{Range(query, "scheduled", "run_id")}";
+                break;
+        }
+    }
+
+    private static string Select(Driver driver, RunQuery query, string where, int limit)
+    {
+        string columns = query.IncludeInput ? SqliteSchema.RunColumns : SqliteSchema.RunColumnsWithoutInput; // inputs can be large
+        string order = $"ORDER BY scheduled, id LIMIT {limit}";
+        switch (driver.Kind)
+        {
+            case DriverKind.Workflow:
+                return $"SELECT {columns} FROM ds_runs INDEXED BY ds_runs_workflow WHERE {where} {order}";
+            case DriverKind.Schedule:
+                return $"SELECT {columns} FROM ds_runs INDEXED BY ds_runs_schedule WHERE {where} {order}";
+            case DriverKind.Statuses:
+                var statuses = query.Statuses!.Distinct().ToList();
+                if (statuses.Count == 1)
+                {
+                    return $"SELECT {columns} FROM ds_runs {StatusTerms(statuses[0])} AND {where} {order}";
+                }
+
+                // One ordered range per status, each cut at the page size, merged: a page never sorts more than that.
+                var union = new StringBuilder();
+                foreach (var status in statuses)
+                {
+                    union.Append(union.Length == 0 ? "" : " UNION ALL ").Append(CultureInfo.InvariantCulture, $"SELECT * FROM (SELECT {columns} FROM ds_runs {StatusTerms(status)} AND {where} {order})");
+                }
+
+                return $"{union} {order}";
+            case DriverKind.Metadata:
+                string qualified = query.IncludeInput ? s_qualifiedColumns : s_qualifiedColumnsWithoutInput;
+                return $"""
+                    SELECT {qualified} FROM ds_run_metadata m INDEXED BY ds_run_metadata_list CROSS JOIN ds_runs ON ds_runs.id = m.run_id
+                    WHERE m.key = $mk{driver.Pair} AND m.value = $mv{driver.Pair}{Range(query, "m.scheduled", "m.run_id")} AND {where}
+                    ORDER BY m.scheduled, m.run_id LIMIT {limit}
+                    """;
+            default:
+                return $"SELECT {columns} FROM ds_runs INDEXED BY ds_runs_scheduled WHERE {where} {order}";
+        }
+    }
+
+    /// <summary>FROM's index and the WHERE terms that let a status be read from it in list order.</summary>
+    private static string StatusTerms(RunStatus status) => status == RunStatus.Running
+        ? "INDEXED BY ds_runs_lease WHERE status = 1" // the running runs are few: read them all and sort
+        : $"INDEXED BY ds_runs_status WHERE status = {(int)status} AND status <> 1";
+
+    /// <summary>The terms bounding a read to the page's start and the query's time range (parameters bound by <see cref="SqliteRows.Where"/>).</summary>
+    private static string Range(RunQuery query, string scheduled, string id)
+    {
+        var range = new StringBuilder();
+        if (query.ContinuationToken is not null)
+        {
+            range.Append(CultureInfo.InvariantCulture, $" AND ({scheduled}, {id}) > ($afterScheduled, $afterId)");
+        }
+
+        if (query.ScheduledFrom is { } from && !StartsAfter(query, from))
+        {
+            range.Append(CultureInfo.InvariantCulture, $" AND {scheduled} >= $from");
+        }
+
+        if (query.ScheduledTo is not null)
+        {
+            range.Append(CultureInfo.InvariantCulture, $" AND {scheduled} < $to");
+        }
+
+        return range.ToString();
+    }
+
+    /// <summary>
+    /// True when the page starts (its continuation) at or after the query's first instant: the start alone then bounds
+    /// the read, and leaving the instant out lets SQLite seek to the start instead of filtering from the instant on.
+    /// </summary>
+    public static bool StartsAfter(RunQuery query, DateTimeOffset from) =>
+        query.ContinuationToken is { } token && ContinuationTokens.Decode(token).Ticks >= from.UtcTicks;
+
+    private static string Qualify(string columns) =>
+        string.Join(", ", columns.Split(", ").Select(c => c.StartsWith("NULL", StringComparison.Ordinal) ? c : "ds_runs." + c));
+}
