@@ -89,6 +89,8 @@ internal static class ListBenchmarks
             ("status Failed (0.1 %)", new RunQuery { Statuses = [RunStatus.Failed] }),
             ("status Pending (30 %)", new RunQuery { Statuses = [RunStatus.Pending] }),
             ("status Running (none)", new RunQuery { Statuses = [RunStatus.Running] }),
+            ("status Succeeded (70 %)", new RunQuery { Statuses = [RunStatus.Succeeded] }),
+            ("status Failed or Pending", new RunQuery { Statuses = [RunStatus.Failed, RunStatus.Pending] }),
             ("metadata vip=yes (0.1 %)", new RunQuery { Metadata = Pairs(("vip", "yes")) }),
             ("metadata tenant=t7 (1 %)", new RunQuery { Metadata = Pairs(("tenant", "t7")) }),
             ("metadata tenant=none (no match)", new RunQuery { Metadata = Pairs(("tenant", "none")) }),

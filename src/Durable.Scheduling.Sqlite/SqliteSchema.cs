@@ -80,15 +80,16 @@ internal static class SqliteSchema
         CREATE INDEX ds_schedules_seq ON ds_schedules (seq);
         CREATE INDEX ds_schedules_workflow ON ds_schedules (workflow, id);
         """,
-        // Lists by status and by metadata read their index in list order: a status index (running runs are few and
-        // have the lease index; leaving them out spares claims and completions a write), and each metadata pair
-        // carries its run's instant.
+        // Lists by status and by metadata read their index in list order: a status index, and each metadata pair
+        // carries its run's instant. The status index leaves out running runs (few, and in the lease index) and
+        // succeeded ones (most ended runs, found densely in list order), so a run that succeeds costs it one entry,
+        // written when the run is added and taken out when it is claimed.
         """
         ALTER TABLE ds_run_metadata ADD COLUMN scheduled INTEGER NOT NULL DEFAULT 0;
         UPDATE ds_run_metadata SET scheduled = (SELECT r.scheduled FROM ds_runs r WHERE r.id = ds_run_metadata.run_id);
         DROP INDEX ds_run_metadata_value;
         CREATE INDEX ds_run_metadata_list ON ds_run_metadata (key, value, scheduled);
-        CREATE INDEX ds_runs_status ON ds_runs (status, scheduled) WHERE status <> 1;
+        CREATE INDEX ds_runs_status ON ds_runs (status, scheduled) WHERE status <> 1 AND status <> 2;
         """,
     ];
 
