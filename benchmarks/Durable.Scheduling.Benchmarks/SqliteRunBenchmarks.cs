@@ -17,7 +17,7 @@ internal static class SqliteRunBenchmarks
     {
         if (args.Contains("--stop"))
         {
-            await StopTimesAsync();
+            await StopTimesAsync(args.SkipWhile(a => a != "--stop").Skip(1).FirstOrDefault());
             return;
         }
 
@@ -83,21 +83,38 @@ internal static class SqliteRunBenchmarks
     /// <c>-- sqlite --stop</c>: how long <c>StopAsync</c> takes on a new file and on a file of 1,000,000 pending runs,
     /// and how long the same file takes to close when opened with no host (what the store does at disposal).
     /// </summary>
-    private static async Task StopTimesAsync()
+    private static async Task StopTimesAsync(string? given)
     {
         string dir = Path.Combine(Path.GetTempPath(), "durable-scheduling-stop-" + Environment.ProcessId);
         Directory.CreateDirectory(dir);
         try
         {
-            foreach (var (name, count) in new[] { ("new file", 0), ("new file", 0), ("1,000,000 pending runs", 1_000_000) })
+            var files = given is null ? new[] { ("new file", 0), ("new file", 0), ("1,000,000 pending runs", 1_000_000) } : new[] { ("new file", 0), ("new file", 0), ("given file", -1) };
+            foreach (var (name, count) in files)
             {
                 string file = Path.Combine(dir, $"stop-{count}.db");
+                if (count < 0)
+                {
+                    // A copy of a given file (its -wal beside it, if any): a file as some other harness left it.
+                    File.Copy(given!, file);
+                    if (File.Exists(given + "-wal"))
+                    {
+                        File.Copy(given + "-wal", file + "-wal");
+                    }
+                }
+
                 if (count > 0)
                 {
                     using var filler = await StartAsync(file);
                     var tomorrow = TimeProvider.System.GetUtcNow().AddDays(1);
                     await filler.Services.GetRequiredService<IScheduler>().ScheduleManyAsync(Enumerable.Range(0, count).Select(i => new RunRequest("bench-noop", tomorrow.AddMilliseconds(i * 80))));
+                    long walBytes = new FileInfo(file + "-wal").Length;
+                    long stopping = Stopwatch.GetTimestamp();
                     await filler.StopAsync();
+                    var stopTime = Stopwatch.GetElapsedTime(stopping);
+                    long disposing = Stopwatch.GetTimestamp();
+                    filler.Dispose();
+                    Console.WriteLine($"| {name}, the host that scheduled them | | stop {stopTime.TotalMilliseconds:F0} ms | dispose {Stopwatch.GetElapsedTime(disposing).TotalMilliseconds:F0} ms | WAL {walBytes / 1024} KB before stop |");
                 }
 
                 for (int round = 0; round < 3; round++)

@@ -5,12 +5,21 @@ namespace Durable.Scheduling.Engine.Maintenance;
 /// <summary>
 /// Deletes ended runs older than <see cref="SchedulingOptions.RunRetention"/>: a batch a minute; while whole batches
 /// come back, up to <see cref="MaxBatchesPerFeed"/> batches every feed (so purging keeps up with runs ending many
-/// batches a second), each only while no run is due soon. Owned by the loop.
+/// batches a second), each only while no run is due soon and the scheduler is not stopping. Owned by the loop.
 /// </summary>
+/// <remarks>
+/// A batch is at most <see cref="MaxBatch"/> runs: a durable store deletes each batch in one transaction, which the
+/// scheduler waits for when it stops, so a short batch keeps a stop short on a file holding many expired runs.
+/// </remarks>
 internal sealed class Purger(ISchedulingStore store, TimeProvider time, TimeSpan? retention, int batchSize)
 {
+    /// <summary>The most runs one batch purges.</summary>
+    public const int MaxBatch = 250;
+
     /// <summary>The most batches one feed purges.</summary>
-    public const int MaxBatchesPerFeed = 10;
+    public const int MaxBatchesPerFeed = 40;
+
+    private readonly int _batch = Math.Min(batchSize, MaxBatch);
 
     private long _nextTicks;
 
@@ -25,10 +34,10 @@ internal sealed class Purger(ISchedulingStore store, TimeProvider time, TimeSpan
         int purged, batches = 0;
         do
         {
-            purged = await store.PurgeAsync(now - keep, batchSize, stop).ConfigureAwait(false);
+            purged = await store.PurgeAsync(now - keep, _batch, stop).ConfigureAwait(false);
         }
-        while (purged >= batchSize && ++batches < MaxBatchesPerFeed && mayGoOn(time.GetUtcNow()));
+        while (purged >= _batch && ++batches < MaxBatchesPerFeed && !stop.IsCancellationRequested && mayGoOn(time.GetUtcNow()));
 
-        _nextTicks = purged >= batchSize ? now.UtcTicks : now.UtcTicks + TimeSpan.TicksPerMinute;
+        _nextTicks = purged >= _batch ? now.UtcTicks : now.UtcTicks + TimeSpan.TicksPerMinute;
     }
 }
