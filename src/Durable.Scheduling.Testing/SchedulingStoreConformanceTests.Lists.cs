@@ -4,7 +4,7 @@ using NUnit.Framework;
 
 namespace Durable.Scheduling.Testing;
 
-// Lists over many runs that have moved through every change a store makes: each filter, paged, agrees with a model.
+// Lists and due pages over many runs that have moved through every change a store makes, checked against a model.
 public abstract partial class SchedulingStoreConformanceTests
 {
     /// <summary>
@@ -116,6 +116,73 @@ public abstract partial class SchedulingStoreConformanceTests
         }
 
         await CheckListsAgainstModelAsync(model);
+    }
+
+    /// <summary>
+    /// Contract: GetDueAsync: over thousands of runs inserted out of order, some claimed, released, rescheduled, skipped
+    /// or deleted, a pass pages through exactly the pending runs due by the horizon, in due order, each once; and a second
+    /// pass (after a store may have tidied what the first one passed) finds the same.
+    /// </summary>
+    /// <returns>The test.</returns>
+    [Test]
+    public async Task GetDueAsync_OverThousandsOfChangedRuns_PagesEveryDueRunOnce()
+    {
+        var random = new Random(61);
+        var runs = Enumerable.Range(0, 3_000).Select(_ => OneTime(Now.AddSeconds(random.Next(-3_600, 3_600)))).ToList();
+        random.Shuffle(System.Runtime.InteropServices.CollectionsMarshal.AsSpan(runs));
+        foreach (var batch in runs.Chunk(500))
+        {
+            await _store.InsertAsync(batch, default);
+        }
+
+        var due = runs.ToDictionary(r => r.Id, r => (DateTimeOffset?)r.DueTime);
+        var leases = await _store.ClaimAsync([.. runs.Where((_, n) => n % 3 == 0 && runs[n].DueTime <= Now).Select(r => r.Id)], Now, s_lease, "node-a", default);
+        foreach (var (lease, n) in leases.Select((l, n) => (l, n)))
+        {
+            due[lease.Run.Id] = null;
+            if (n % 4 == 0)
+            {
+                var again = Now.AddSeconds(random.Next(-60, 60));
+                await _store.ReleaseAsync(lease.Run.Id, lease.Token, again, null, default);
+                due[lease.Run.Id] = again;
+            }
+        }
+
+        var pending = runs.Where(r => due[r.Id] is not null).ToList();
+        var moves = pending.Where((_, n) => n % 11 == 5).Select(r => new RunTimeChange(r.Id, Now.AddSeconds(random.Next(-3_600, 3_600)))).ToList();
+        await _store.RescheduleAsync(moves, default);
+        foreach (var (id, time) in moves)
+        {
+            due[id] = time;
+        }
+
+        var gone = pending.Where((_, n) => n % 13 == 7).Select(r => r.Id).ToList();
+        await _store.DeleteAsync(gone, default);
+        var skipped = await _store.SkipPendingAsync([.. pending.Where((_, n) => n % 17 == 3).Select(r => r.Id).Except(gone)], Now, new RunError("Skipped", "test"), default);
+        foreach (var id in gone.Concat(skipped))
+        {
+            due[id] = null;
+        }
+
+        var horizon = Now.AddMinutes(20);
+        var expected = due.Where(d => d.Value <= horizon).Select(d => d.Key).ToHashSet();
+        for (int pass = 0; pass < 2; pass++)
+        {
+            var seen = new List<DueRun>();
+            string? token = null;
+            do
+            {
+                var page = await _store.GetDueAsync(horizon, 100, token, default);
+                seen.AddRange(page.Runs);
+                token = page.ContinuationToken;
+            }
+            while (token is not null);
+
+            seen.Select(r => r.Id).Should().OnlyHaveUniqueItems();
+            seen.Select(r => r.Id).ToHashSet().SetEquals(expected).Should().BeTrue("pass {0} finds every pending run due by the horizon and nothing else", pass + 1);
+            seen.Select(r => r.DueTime).Should().BeInAscendingOrder();
+            seen.Where(r => r.DueTime != due[r.Id]).Should().BeEmpty("each run is due when it was last set to be");
+        }
     }
 
     private async Task CheckListsAgainstModelAsync(Dictionary<Guid, (string Workflow, DateTimeOffset Scheduled, RunStatus Status, IReadOnlyDictionary<string, string> Metadata)> model)

@@ -42,61 +42,48 @@ public sealed partial class InMemorySchedulingStore
     {
         cancellationToken.ThrowIfCancellationRequested();
         (long afterDue, Guid afterId) = ContinuationTokens.Decode(continuation);
+        var after = new RunKey(afterDue, afterId);
         long untilTicks = until.UtcTicks;
         var items = new List<DueRun>(Math.Min(limit, 1024));
         lock (_lock)
         {
-            long firstBucket = afterDue == long.MinValue ? long.MinValue : afterDue / BucketTicks;
-            List<long>? emptied = null;
-            foreach (var (key, bucket) in _due)
+            var chunks = _due.Ordered;
+            List<RunChunk>? emptied = null;
+            for (int c = _due.Locate(after); c < chunks.Count && items.Count < limit; c++)
             {
-                if (key < firstBucket)
-                {
-                    continue;
-                }
-
-                if (key > untilTicks / BucketTicks || items.Count >= limit)
+                var chunk = chunks[c];
+                if (chunk.Low.Scheduled > untilTicks)
                 {
                     break;
                 }
 
-                if (continuation is null)
+                // Once per pass over the horizon: drop entries of runs since claimed, deleted or moved.
+                if (continuation is null && chunk.Count > 0 && _due.RemoveWhere(chunk, _staleDue))
                 {
-                    // Once per pass over the horizon: drop entries of runs since claimed, deleted or moved.
-                    bucket.Compact(_runs);
-                    if (bucket.Entries.Count == 0)
-                    {
-                        (emptied ??= []).Add(key);
-                        continue;
-                    }
+                    (emptied ??= []).Add(chunk);
+                    continue;
                 }
 
-                bucket.EnsureSorted();
-                var entries = bucket.Entries;
-                int start = entries.BinarySearch((afterDue, afterId));
-                start = start < 0 ? ~start : start + 1;
-                for (int i = start; i < entries.Count && items.Count < limit; i++)
+                var entries = chunk.Entries;
+                for (int i = chunk.LowerBound(after); i < chunk.Count && items.Count < limit; i++)
                 {
                     var (due, id) = entries[i];
                     if (due > untilTicks)
                     {
+                        c = chunks.Count; // past the horizon: done
                         break;
                     }
 
-                    if (_runs.TryGetValue(id, out var slot) && slot.Status == RunStatus.Pending && slot.Due == due)
+                    if (entries[i] != after && _runs.TryGetValue(id, out var slot) && slot.Status == RunStatus.Pending && slot.Due == due)
                     {
                         items.Add(new DueRun(id, _workflowNames[slot.Workflow], slot.Kind, new DateTimeOffset(due, TimeSpan.Zero), ScheduleOf(slot), slot.Overlap));
                     }
                 }
             }
 
-            foreach (var key in emptied ?? [])
+            foreach (var chunk in emptied ?? [])
             {
-                _due.Remove(key);
-                if (_lastBucketKey == key)
-                {
-                    _lastBucket = null;
-                }
+                _due.DropIfEmpty(chunk);
             }
         }
 
@@ -186,8 +173,7 @@ public sealed partial class InMemorySchedulingStore
                     return found;
                 }
 
-                uint tag = tags[i];
-                if (tagged && ((workflowIndex >= 0 && RunOrder.WorkflowOf(tag) != workflowIndex) ||
+                if (tagged && tags[i] is var tag && ((workflowIndex >= 0 && RunOrder.WorkflowOf(tag) != workflowIndex) ||
                     (statuses & (1 << RunOrder.StatusOf(tag))) == 0 || (kinds & (1 << RunOrder.KindOf(tag))) == 0))
                 {
                     continue;

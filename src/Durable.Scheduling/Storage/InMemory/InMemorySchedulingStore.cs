@@ -11,7 +11,7 @@ namespace Durable.Scheduling.Storage.InMemory;
 /// </summary>
 /// <remarks>
 /// A pending one-time run without input or metadata costs one compact slot in a dictionary keyed by run id plus one
-/// entry in a per-second due bucket; idempotency keys of such runs are derived from the id, not stored. A run's whole
+/// entry in the due order and one in the list order (sorted chunks, see <see cref="RunChunks"/>); idempotency keys of such runs are derived from the id, not stored. A run's whole
 /// state (times included) lives in its slot, so claiming or completing it looks up one large dictionary once; leases
 /// live in a small dictionary of the runs running now, and ended runs are queued in the order they ended, for purging
 /// without a scan. Everything runs under one lock, held for a few dictionary operations per run.
@@ -24,15 +24,14 @@ public sealed partial class InMemorySchedulingStore : ISchedulingStore
     /// <summary>How many ended runs the store keeps at most, by default.</summary>
     public const int DefaultMaxEndedRuns = 1_000_000;
 
-    private const long BucketTicks = TimeSpan.TicksPerSecond;
-
     private readonly Lock _lock = new();
     private readonly Dictionary<Guid, Slot> _runs = new(RunIdComparer.Instance);
     private readonly RunOrder _order; // every run in list order, for filtered lists
     private readonly Dictionary<(string Key, string Value), RunChunks> _byMetadata = []; // runs with each metadata pair, in list order
     private readonly Dictionary<(int Workflow, long Ticks), Guid> _occurrenceKeys = [];
     private readonly Dictionary<(int Workflow, string Key), Guid> _callerKeys = [];
-    private readonly SortedDictionary<long, DueBucket> _due = [];
+    private readonly RunChunks _due = new(); // pending runs by due instant (a key's instant is the due one here); entries of runs since claimed, deleted or moved stay until a pass drops them
+    private readonly Func<RunKey, bool> _staleDue;
     private readonly Dictionary<string, int> _workflowIds = new(StringComparer.Ordinal);
     private readonly List<string> _workflowNames = [];
     private readonly Dictionary<string, long> _watermarks = new(StringComparer.Ordinal);
@@ -42,10 +41,8 @@ public sealed partial class InMemorySchedulingStore : ISchedulingStore
     private readonly Queue<Guid> _ended = new(); // runs in the order they ended (ids of runs since deleted are skipped)
     private readonly ulong _tokenSeed = BitConverter.ToUInt64(Guid.NewGuid().ToByteArray(), 0);
     private ulong _tokenCounter; // lease tokens: unique per store, made under the lock (no shared atomic per claim)
-    private DueBucket? _lastBucket;
     private string? _lastWorkflowName;
     private int _lastWorkflowId;
-    private long _lastBucketKey;
     private readonly int _maxEndedRuns;
 
     /// <summary>Creates an empty store.</summary>
@@ -57,6 +54,7 @@ public sealed partial class InMemorySchedulingStore : ISchedulingStore
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(maxEndedRuns);
         _maxEndedRuns = maxEndedRuns;
         _order = new RunOrder(_runs);
+        _staleDue = entry => !_runs.TryGetValue(entry.Id, out var slot) || slot.Status != RunStatus.Pending || slot.Due != entry.Scheduled;
     }
 
     /// <inheritdoc />
@@ -567,25 +565,7 @@ public sealed partial class InMemorySchedulingStore : ISchedulingStore
         }
     }
 
-    private void AddDue(long due, Guid id)
-    {
-        long key = due / BucketTicks;
-        var bucket = _lastBucket;
-        if (bucket is null || _lastBucketKey != key)
-        {
-            // Runs are usually added in bursts for nearby instants: remember the last bucket to skip the tree lookup.
-            if (!_due.TryGetValue(key, out bucket))
-            {
-                bucket = new DueBucket();
-                _due.Add(key, bucket);
-            }
-
-            _lastBucket = bucket;
-            _lastBucketKey = key;
-        }
-
-        bucket.Add(due, id);
-    }
+    private void AddDue(long due, Guid id) => _due.Add(new RunKey(due, id));
 
     /// <summary>A new lease token: unique within this store (a per-store random half and a counter).</summary>
     private Guid NewToken()

@@ -22,8 +22,16 @@ internal class RunChunks
 {
     public const int Capacity = 128;
 
-    private readonly List<RunChunk> _ordered = [new RunChunk(RunKey.Lowest)];
+    private readonly List<RunChunk> _ordered;
+    private readonly bool _tagged;
     private RunChunk? _last; // where the last insert went: runs usually come in bursts of nearby instants
+
+    /// <param name="tagged">True to keep a tag beside each entry (see <see cref="RunChunk.Tags"/>).</param>
+    public RunChunks(bool tagged = false)
+    {
+        _tagged = tagged;
+        _ordered = [new RunChunk(RunKey.Lowest, tagged)];
+    }
 
     /// <summary>The chunks in key order; the first covers every key below the second's low key.</summary>
     public IReadOnlyList<RunChunk> Ordered => _ordered;
@@ -65,16 +73,45 @@ internal class RunChunks
 
         chunk.RemoveAt(at);
         Count--;
-        if (chunk.Count == 0 && !ReferenceEquals(chunk, _ordered[0]))
+        if (chunk.Count == 0)
         {
-            // An empty chunk goes; its keys fall to the one before it.
-            position = position >= 0 ? position : Locate(chunk.Low);
-            _ordered[position - 1].Next = chunk.Next;
-            _ordered.RemoveAt(position);
-            _last = null;
-            OnRemoved(chunk);
+            Drop(chunk, position);
         }
 
+        return true;
+    }
+
+    /// <summary>Removes the entries of one chunk that <paramref name="stale"/> selects, keeping the rest in order (the
+    /// chunk stays, even empty, so positions in <see cref="Ordered"/> hold while a caller walks it).</summary>
+    /// <returns>True when the chunk was left empty (see <see cref="DropIfEmpty"/>).</returns>
+    public bool RemoveWhere(RunChunk chunk, Func<RunKey, bool> stale)
+    {
+        Count -= chunk.RemoveWhere(stale);
+        return chunk.Count == 0;
+    }
+
+    /// <summary>Drops a chunk left empty (other than the first); its keys fall to the one before it.</summary>
+    public void DropIfEmpty(RunChunk chunk)
+    {
+        if (chunk.Count == 0)
+        {
+            Drop(chunk, -1);
+        }
+    }
+
+    /// <summary>Drops an empty chunk other than the first; its keys fall to the one before it.</summary>
+    private bool Drop(RunChunk chunk, int position)
+    {
+        if (ReferenceEquals(chunk, _ordered[0]))
+        {
+            return false;
+        }
+
+        position = position >= 0 ? position : Locate(chunk.Low);
+        _ordered[position - 1].Next = chunk.Next;
+        _ordered.RemoveAt(position);
+        _last = null;
+        OnRemoved(chunk);
         return true;
     }
 
@@ -120,7 +157,7 @@ internal class RunChunks
         // otherwise the upper half moves.
         int from = at == chunk.Count ? chunk.Count : chunk.Count / 2;
         var low = from == chunk.Count ? key : chunk.Entries[from];
-        var upper = new RunChunk(low) { Next = chunk.Next };
+        var upper = new RunChunk(low, _tagged) { Next = chunk.Next };
         OnCreated(upper);
         chunk.MoveTail(from, upper);
         chunk.Next = upper;
@@ -137,11 +174,11 @@ internal class RunChunks
 }
 
 /// <summary>Up to <see cref="RunChunks.Capacity"/> runs in list order, with what the store keeps to skip it.</summary>
-internal sealed class RunChunk(RunKey low)
+internal sealed class RunChunk(RunKey low, bool tagged)
 {
     public RunKey[] Entries { get; private set; } = [];
 
-    /// <summary>A small value beside each entry (what the owner needs to rule a run out without looking it up).</summary>
+    /// <summary>A small value beside each entry (what the owner needs to rule a run out without looking it up); empty when not tagged.</summary>
     public uint[] Tags { get; private set; } = [];
 
     public int Count { get; private set; }
@@ -199,17 +236,24 @@ internal sealed class RunChunk(RunKey low)
         {
             int size = Math.Clamp(Count * 2, 4, RunChunks.Capacity);
             var grown = new RunKey[size];
-            var tags = new uint[size];
             Array.Copy(Entries, grown, Count);
-            Array.Copy(Tags, tags, Count);
             Entries = grown;
-            Tags = tags;
+            if (tagged)
+            {
+                var tags = new uint[size];
+                Array.Copy(Tags, tags, Count);
+                Tags = tags;
+            }
         }
 
         Array.Copy(Entries, at, Entries, at + 1, Count - at);
-        Array.Copy(Tags, at, Tags, at + 1, Count - at);
         Entries[at] = key;
-        Tags[at] = tag;
+        if (tagged)
+        {
+            Array.Copy(Tags, at, Tags, at + 1, Count - at);
+            Tags[at] = tag;
+        }
+
         Count++;
     }
 
@@ -217,8 +261,36 @@ internal sealed class RunChunk(RunKey low)
     {
         Count--;
         Array.Copy(Entries, at + 1, Entries, at, Count - at);
-        Array.Copy(Tags, at + 1, Tags, at, Count - at);
+        if (tagged)
+        {
+            Array.Copy(Tags, at + 1, Tags, at, Count - at);
+        }
+
         Entries[Count] = default;
+    }
+
+    /// <summary>Removes the entries <paramref name="stale"/> selects, keeping the rest in order; returns how many went.</summary>
+    public int RemoveWhere(Func<RunKey, bool> stale)
+    {
+        int kept = 0;
+        for (int i = 0; i < Count; i++)
+        {
+            if (!stale(Entries[i]))
+            {
+                Entries[kept] = Entries[i];
+                if (tagged)
+                {
+                    Tags[kept] = Tags[i];
+                }
+
+                kept++;
+            }
+        }
+
+        int removed = Count - kept;
+        Array.Clear(Entries, kept, removed);
+        Count = kept;
+        return removed;
     }
 
     /// <summary>Moves the entries from <paramref name="from"/> on to the start of an empty chunk.</summary>
@@ -226,9 +298,13 @@ internal sealed class RunChunk(RunKey low)
     {
         int moved = Count - from;
         to.Entries = new RunKey[RunChunks.Capacity];
-        to.Tags = new uint[RunChunks.Capacity];
         Array.Copy(Entries, from, to.Entries, 0, moved);
-        Array.Copy(Tags, from, to.Tags, 0, moved);
+        if (tagged)
+        {
+            to.Tags = new uint[RunChunks.Capacity];
+            Array.Copy(Tags, from, to.Tags, 0, moved);
+        }
+
         Array.Clear(Entries, from, moved);
         to.Count = moved;
         Count = from;

@@ -15,6 +15,7 @@ internal sealed class RunOrder : RunChunks
     private readonly Stack<int> _free = new();
 
     public RunOrder(Dictionary<Guid, Slot> runs)
+        : base(tagged: true)
     {
         _runs = runs;
         OnCreated(Ordered[0]);
