@@ -47,10 +47,15 @@ public sealed class SqliteCrashSafetyTests
         {
             var (a, _) = await StartAsync(database, log, 0, seconds: 0, slow: 1);
             await WaitForLineAsync(log, $"start|{Key}|{a.Id}");
+
+            // Not inside a write: a process frozen in a SQLite write transaction holds the file's write lock, and no
+            // other process can write until it resumes. A's last write before its handler began is its claim; its first
+            // after is a lease renewal, a third of the 2 s lease later, so a short settle stops it between the two.
+            await Task.Delay(TimeSpan.FromMilliseconds(200));
             Signal("STOP", a.Id);
 
             var (b, _) = await StartAsync(database, log, 0, seconds: 0, slow: 1);
-            await WaitForLineAsync(log, $"end|{Key}|{b.Id}");
+            await WaitForLineAsync(log, $"end|{Key}|{b.Id}", database);
             var completedByB = await ReadRunAsync(database, Key);
             completedByB.Should().Be(((int)RunStatus.Succeeded, 2), "B took the run over (attempt 2) and completed it");
             long completedAt = await ReadCompletedAsync(database, Key);
@@ -84,7 +89,7 @@ public sealed class SqliteCrashSafetyTests
         kill.ExitCode.Should().Be(0);
     }
 
-    private static async Task WaitForLineAsync(string log, string line)
+    private static async Task WaitForLineAsync(string log, string line, string? database = null)
     {
         var deadline = DateTime.UtcNow.AddSeconds(60); // a bound, never an assertion on time
         while (DateTime.UtcNow < deadline)
@@ -100,7 +105,34 @@ public sealed class SqliteCrashSafetyTests
             await Task.Delay(50);
         }
 
-        Assert.Fail($"'{line}' never appeared in the observer log.");
+        // What the processes logged and, when known, the run rows: enough to tell a lock held by a frozen process from
+        // a takeover that never happened.
+        var logged = string.Join(" / ", Directory.GetFiles(Path.GetDirectoryName(log)!, Path.GetFileName(log) + ".*").SelectMany(File.ReadAllLines));
+        string rows = database is null ? "" : await DescribeRunsAsync(database);
+        Assert.Fail($"'{line}' never appeared in the observer log. Logged: {logged}. Runs: {rows}");
+    }
+
+    private static async Task<string> DescribeRunsAsync(string database)
+    {
+        try
+        {
+            await using var connection = new SqliteConnection($"Data Source={database};Pooling=False;Mode=ReadOnly");
+            await connection.OpenAsync();
+            await using var command = connection.CreateCommand();
+            command.CommandText = "SELECT idem_key, status, attempt, lease_owner, lease_expires FROM ds_runs";
+            await using var reader = await command.ExecuteReaderAsync();
+            var rows = new List<string>();
+            while (await reader.ReadAsync())
+            {
+                rows.Add($"{reader.GetString(0)} status {reader.GetInt32(1)} attempt {reader.GetInt32(2)} owner {(reader.IsDBNull(3) ? "-" : reader.GetString(3))} expires {(reader.IsDBNull(4) ? "-" : reader.GetInt64(4))}");
+            }
+
+            return string.Join("; ", rows);
+        }
+        catch (SqliteException e)
+        {
+            return "unreadable: " + e.Message;
+        }
     }
 
     private static async Task<(int Status, int Attempt)> ReadRunAsync(string database, string key)
