@@ -8,7 +8,7 @@ internal static class Program
 {
     /// <summary>
     /// <c>dotnet run -c Release --project benchmarks/Durable.Scheduling.Benchmarks -- --filter *Cron*</c> runs the
-    /// BenchmarkDotNet suites; <c>-- scheduler</c>, <c>-- sqlite</c>, <c>-- postgres</c>, <c>-- schedules</c> and <c>-- list</c> run the end-to-end harnesses.
+    /// BenchmarkDotNet suites; <c>-- scheduler</c>, <c>-- sqlite</c>, <c>-- postgres</c>, <c>-- schedules</c>, <c>-- list</c>, <c>-- peers</c> and <c>-- sqlite-peers</c> run the end-to-end harnesses.
     /// </summary>
     public static async Task<int> Main(string[] args)
     {
@@ -27,6 +27,18 @@ internal static class Program
         if (args.Length > 0 && args[0] == "schedules")
         {
             await ScheduleBenchmarks.RunAsync(args);
+            return 0;
+        }
+
+        if (args.Length > 0 && args[0] == "sqlite-peers")
+        {
+            await SqlitePeerBenchmarks.RunAsync(args);
+            return 0;
+        }
+
+        if (args.Length > 0 && args[0] == "peers")
+        {
+            await PeerThroughputBenchmarks.RunAsync(args);
             return 0;
         }
 

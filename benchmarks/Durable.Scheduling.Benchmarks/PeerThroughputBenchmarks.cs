@@ -1,0 +1,152 @@
+using System.Collections.Specialized;
+using System.Diagnostics;
+using Hangfire;
+using Hangfire.InMemory;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Quartz;
+
+namespace Durable.Scheduling.Benchmarks;
+
+/// <summary>
+/// In-memory throughput beside peers configured as their users would tune them (<c>-- peers [--runs N] [--rounds N]</c>):
+/// N one-time runs due now (default 100,000), from the first schedule call to the last completion, trivial handler, a
+/// fresh instance per round, contenders alternating round by round after unmeasured warm-up rounds.
+/// </summary>
+/// <remarks>
+/// Contenders: ours at its defaults (MaxConcurrency 64); Quartz.NET 4.7.3 RAMJobStore at its defaults (10 threads,
+/// triggers acquired one at a time) and tuned (64 threads, batches of 64 triggers, a 60 s misfire threshold, so none of
+/// a backlog counts as misfired); Hangfire 1.8 on Hangfire.InMemory with 64 workers, jobs enqueued (its path for work
+/// due now; a job scheduled for "now" waits for the delayed-job poller).
+/// </remarks>
+internal static class PeerThroughputBenchmarks
+{
+    private const int Concurrency = 64;
+
+    public static async Task RunAsync(string[] args)
+    {
+        int runs = args.SkipWhile(a => a != "--runs").Skip(1).Select(int.Parse).DefaultIfEmpty(100_000).First();
+        int rounds = args.SkipWhile(a => a != "--rounds").Skip(1).Select(int.Parse).DefaultIfEmpty(5).First();
+        GlobalConfiguration.Configuration.UseSimpleAssemblyNameTypeSerializer().UseRecommendedSerializerSettings();
+        var contenders = new (string Name, Func<int, Task<double>> Run)[]
+        {
+            ("Durable.Scheduling (in memory, defaults: 64 slots)", OursAsync),
+            ("Quartz 4.7.3 RAMJobStore, defaults (10 threads)", n => QuartzAsync(n, tuned: false)),
+            ("Quartz 4.7.3 RAMJobStore, tuned (64 threads, batch 64, misfire 60 s)", n => QuartzAsync(n, tuned: true)),
+            ("Hangfire 1.8.25 + Hangfire.InMemory, 64 workers", HangfireAsync),
+        };
+        Console.WriteLine($"# In-memory throughput beside peers, {DateTime.UtcNow:yyyy-MM-dd}, {Environment.ProcessorCount} cores, .NET {Environment.Version}: {runs:N0} runs due now, {rounds} measured rounds after 3 warm-up rounds");
+        for (int warmUp = 0; warmUp < 3; warmUp++)
+        {
+            foreach (var (_, run) in contenders)
+            {
+                await run(Math.Min(runs, 20_000));
+            }
+        }
+
+        var results = contenders.Select(_ => new List<double>()).ToArray();
+        for (int round = 0; round < rounds; round++)
+        {
+            for (int c = 0; c < contenders.Length; c++)
+            {
+                results[c].Add(await contenders[c].Run(runs));
+            }
+        }
+
+        Console.WriteLine();
+        Console.WriteLine("| contender | runs/s per round | median | ours ÷ this, per round |");
+        Console.WriteLine("|---|---|---|---|");
+        for (int c = 0; c < contenders.Length; c++)
+        {
+            var sorted = results[c].Order().ToList();
+            string ratios = c == 0 ? "" : string.Join(", ", results[0].Zip(results[c], (o, p) => $"{o / p:F1}×"));
+            Console.WriteLine($"| {contenders[c].Name} | {string.Join(", ", results[c].Select(r => r.ToString("N0")))} | {sorted[sorted.Count / 2]:N0} | {ratios} |");
+        }
+    }
+
+    private static async Task<double> OursAsync(int count)
+    {
+        var builder = Host.CreateApplicationBuilder();
+        builder.Services.AddLogging(l => l.ClearProviders());
+        builder.Services.AddScheduling(o => o.Assemblies.Add(typeof(PeerThroughputBenchmarks).Assembly));
+        using var host = builder.Build();
+        await host.StartAsync();
+        var scheduler = host.Services.GetRequiredService<IScheduler>();
+        SchedulerRunBenchmarks.Expect(count);
+        var now = TimeProvider.System.GetUtcNow();
+        var watch = Stopwatch.StartNew();
+        for (int i = 0; i < count; i++)
+        {
+            await scheduler.ScheduleAsync("bench-noop", now);
+        }
+
+        await SchedulerRunBenchmarks.Finished;
+        double rate = count / watch.Elapsed.TotalSeconds;
+        await host.StopAsync();
+        return rate;
+    }
+
+    private static async Task<double> QuartzAsync(int count, bool tuned)
+    {
+        var properties = new NameValueCollection
+        {
+            ["quartz.scheduler.instanceName"] = "peers-" + Guid.NewGuid().ToString("N"),
+        };
+        if (tuned)
+        {
+            properties["quartz.scheduler.batchTriggerAcquisitionMaxCount"] = Concurrency.ToString(System.Globalization.CultureInfo.InvariantCulture);
+            properties["quartz.jobStore.misfireThreshold"] = "60000";
+        }
+
+        var scheduler = await QuartzSchedulerBuilder.Create(q => q.UseDefaultThreadPool(tuned ? Concurrency : 10)).UseProperties(properties).BuildScheduler();
+        var job = JobBuilder.Create<PeerNoopJob>().WithIdentity("noop").StoreDurably().Build();
+        await scheduler.AddJob(job, AddJobOptions.Replacing);
+        await scheduler.Start();
+        SchedulerRunBenchmarks.Expect(count);
+        var watch = Stopwatch.StartNew();
+        for (int i = 0; i < count; i++)
+        {
+            await scheduler.ScheduleJob(TriggerBuilder.Create().ForJob(job).StartNow().Build());
+        }
+
+        await SchedulerRunBenchmarks.Finished;
+        double rate = count / watch.Elapsed.TotalSeconds;
+        await scheduler.Shutdown(false);
+        return rate;
+    }
+
+    private static async Task<double> HangfireAsync(int count)
+    {
+        var storage = new InMemoryStorage();
+        using var server = new BackgroundJobServer(new BackgroundJobServerOptions { WorkerCount = Concurrency }, storage);
+        var client = new BackgroundJobClient(storage);
+        SchedulerRunBenchmarks.Expect(count);
+        var watch = Stopwatch.StartNew();
+        for (int i = 0; i < count; i++)
+        {
+            client.Enqueue(() => PeerJobs.Noop());
+        }
+
+        await SchedulerRunBenchmarks.Finished;
+        double rate = count / watch.Elapsed.TotalSeconds;
+        server.SendStop();
+        return rate;
+    }
+
+    private sealed class PeerNoopJob : IJob
+    {
+        public ValueTask Execute(IJobExecutionContext context, CancellationToken cancellationToken)
+        {
+            SchedulerRunBenchmarks.Done();
+            return ValueTask.CompletedTask;
+        }
+    }
+}
+
+/// <summary>Hangfire's job (a public static method, as Hangfire serializes the call).</summary>
+public static class PeerJobs
+{
+    /// <summary>Counts one completion.</summary>
+    public static void Noop() => SchedulerRunBenchmarks.Done();
+}

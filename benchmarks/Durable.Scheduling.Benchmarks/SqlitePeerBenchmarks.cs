@@ -1,0 +1,217 @@
+using System.Collections.Specialized;
+using System.Diagnostics;
+using Microsoft.Data.Sqlite;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Quartz;
+
+namespace Durable.Scheduling.Benchmarks;
+
+/// <summary>
+/// Ours on SQLite beside Quartz.NET 4.7.3's ADO job store on SQLite (<c>-- sqlite-peers</c>), each on a new file in
+/// WAL mode with synchronous=FULL, in the same run: bulk scheduling, one call at a time from 64 concurrent callers, and
+/// durable throughput of runs due now. Ours at its defaults (64 slots); Quartz with 64 threads, batches of 64 triggers,
+/// a 60 s misfire threshold, its schema made by <c>ProvisionSchema()</c>.
+/// </summary>
+internal static class SqlitePeerBenchmarks
+{
+    private const int Callers = 64;
+
+    public static async Task RunAsync(string[] args)
+    {
+        int bulk = 10_000, single = 5_000, due = 10_000;
+        string dir = Path.Combine(Path.GetTempPath(), "durable-scheduling-sqlite-peers-" + Environment.ProcessId);
+        Directory.CreateDirectory(dir);
+        try
+        {
+            Console.WriteLine($"# SQLite beside Quartz's ADO store on SQLite, {DateTime.UtcNow:yyyy-MM-dd}, {Environment.ProcessorCount} cores, .NET {Environment.Version}, WAL + synchronous=FULL");
+            int n = 0;
+            string NewFile() => Path.Combine(dir, $"f{n++}.db");
+
+            // Warm-up (not reported): each path once, small.
+            await OursBulkAsync(NewFile(), 1_000);
+            await QuartzBulkAsync(NewFile(), 1_000);
+            await OursSingleAsync(NewFile(), 500);
+            await QuartzSingleAsync(NewFile(), 500);
+            await OursDueAsync(NewFile(), 1_000);
+            await QuartzDueAsync(NewFile(), 1_000);
+
+            Console.WriteLine();
+            Console.WriteLine("| measure | Durable.Scheduling | Quartz ADO on SQLite | ratio |");
+            Console.WriteLine("|---|---|---|---|");
+            for (int round = 1; round <= 2; round++)
+            {
+                double ours = await OursBulkAsync(NewFile(), bulk), quartz = await QuartzBulkAsync(NewFile(), bulk);
+                Console.WriteLine($"| bulk scheduling, {bulk:N0} runs due tomorrow, round {round}: runs/s | {ours:N0} | {quartz:N0} | {ours / quartz:F1}× |");
+                ours = await OursSingleAsync(NewFile(), single);
+                quartz = await QuartzSingleAsync(NewFile(), single);
+                Console.WriteLine($"| one call per run from {Callers} concurrent callers, {single:N0} runs, round {round}: runs/s | {ours:N0} | {quartz:N0} | {ours / quartz:F1}× |");
+                ours = await OursDueAsync(NewFile(), due);
+                quartz = await QuartzDueAsync(NewFile(), due);
+                Console.WriteLine($"| durable throughput, {due:N0} runs due now (scheduled in bulk), round {round}: runs/s | {ours:N0} | {quartz:N0} | {ours / quartz:F1}× |");
+            }
+        }
+        finally
+        {
+            SqliteConnection.ClearAllPools();
+            Directory.Delete(dir, recursive: true);
+        }
+    }
+
+    // ---- ours -----------------------------------------------------------------------------------------------------
+
+    private static async Task<IHost> StartOursAsync(string file)
+    {
+        var builder = Host.CreateApplicationBuilder();
+        builder.Services.AddLogging(l => l.ClearProviders());
+        builder.Services.AddScheduling(o => o.Assemblies.Add(typeof(SqlitePeerBenchmarks).Assembly)).UseSqlite($"Data Source={file}");
+        var host = builder.Build();
+        await host.StartAsync();
+        await host.Services.GetRequiredService<IScheduler>().GetAsync(Guid.Empty); // the file and schema exist before timing
+        return host;
+    }
+
+    private static async Task<double> OursBulkAsync(string file, int count)
+    {
+        using var host = await StartOursAsync(file);
+        var tomorrow = TimeProvider.System.GetUtcNow().AddDays(1);
+        var requests = Enumerable.Range(0, count).Select(i => new RunRequest("bench-noop", tomorrow.AddMilliseconds(i))).ToList();
+        var watch = Stopwatch.StartNew();
+        await host.Services.GetRequiredService<IScheduler>().ScheduleManyAsync(requests);
+        double rate = count / watch.Elapsed.TotalSeconds;
+        await host.StopAsync();
+        return rate;
+    }
+
+    private static async Task<double> OursSingleAsync(string file, int count)
+    {
+        using var host = await StartOursAsync(file);
+        var scheduler = host.Services.GetRequiredService<IScheduler>();
+        var tomorrow = TimeProvider.System.GetUtcNow().AddDays(1);
+        int next = -1;
+        var watch = Stopwatch.StartNew();
+        await Task.WhenAll(Enumerable.Range(0, Callers).Select(_ => Task.Run(async () =>
+        {
+            for (int i = Interlocked.Increment(ref next); i < count; i = Interlocked.Increment(ref next))
+            {
+                await scheduler.ScheduleAsync("bench-noop", tomorrow.AddMilliseconds(i));
+            }
+        })));
+        double rate = count / watch.Elapsed.TotalSeconds;
+        await host.StopAsync();
+        return rate;
+    }
+
+    private static async Task<double> OursDueAsync(string file, int count)
+    {
+        using var host = await StartOursAsync(file);
+        var now = TimeProvider.System.GetUtcNow();
+        var requests = Enumerable.Range(0, count).Select(_ => new RunRequest("bench-noop", now)).ToList();
+        SchedulerRunBenchmarks.Expect(count);
+        var watch = Stopwatch.StartNew();
+        await host.Services.GetRequiredService<IScheduler>().ScheduleManyAsync(requests);
+        await SchedulerRunBenchmarks.Finished;
+        double rate = count / watch.Elapsed.TotalSeconds;
+        await host.StopAsync();
+        return rate;
+    }
+
+    // ---- Quartz ---------------------------------------------------------------------------------------------------
+
+    private static async Task<Quartz.IScheduler> NewQuartzAsync(string file)
+    {
+        // WAL is a property of the file: set before Quartz opens it (synchronous=FULL is SQLite's default).
+        await using (var connection = new SqliteConnection($"Data Source={file}"))
+        {
+            await connection.OpenAsync();
+            await using var wal = connection.CreateCommand();
+            wal.CommandText = "PRAGMA journal_mode=WAL;";
+            await wal.ExecuteNonQueryAsync();
+        }
+
+        var properties = new NameValueCollection
+        {
+            ["quartz.scheduler.instanceName"] = "sqlite-peers-" + Guid.NewGuid().ToString("N"),
+            ["quartz.scheduler.batchTriggerAcquisitionMaxCount"] = Callers.ToString(System.Globalization.CultureInfo.InvariantCulture),
+            ["quartz.jobStore.misfireThreshold"] = "60000",
+        };
+        var scheduler = await QuartzSchedulerBuilder.Create(q =>
+        {
+            q.UseDefaultThreadPool(Callers);
+            q.UsePersistentStore(store =>
+            {
+                store.UseSqlite($"Data Source={file}");
+                store.UseSystemTextJsonSerializer();
+                store.ProvisionSchema();
+            });
+        }).UseProperties(properties).BuildScheduler();
+        await scheduler.GetJobGroupNames(); // schema in place before timing
+        return scheduler;
+    }
+
+    private static async Task<double> QuartzBulkAsync(string file, int count)
+    {
+        var scheduler = await NewQuartzAsync(file);
+        var tomorrow = DateTimeOffset.UtcNow.AddDays(1);
+        var jobs = new Dictionary<IJobDetail, IReadOnlyCollection<ITrigger>>();
+        for (int i = 0; i < count; i++)
+        {
+            jobs[JobBuilder.Create<SqlitePeerNoopJob>().WithIdentity("job-" + i).Build()] = [TriggerBuilder.Create().StartAt(tomorrow.AddMilliseconds(i)).Build()];
+        }
+
+        var watch = Stopwatch.StartNew();
+        await scheduler.ScheduleJobs(jobs, new ScheduleJobOptions());
+        double rate = count / watch.Elapsed.TotalSeconds;
+        await scheduler.Shutdown();
+        return rate;
+    }
+
+    private static async Task<double> QuartzSingleAsync(string file, int count)
+    {
+        var scheduler = await NewQuartzAsync(file);
+        var job = JobBuilder.Create<SqlitePeerNoopJob>().WithIdentity("noop").StoreDurably().Build();
+        await scheduler.AddJob(job, AddJobOptions.Replacing);
+        var tomorrow = DateTimeOffset.UtcNow.AddDays(1);
+        int next = -1;
+        var watch = Stopwatch.StartNew();
+        await Task.WhenAll(Enumerable.Range(0, Callers).Select(_ => Task.Run(async () =>
+        {
+            for (int i = Interlocked.Increment(ref next); i < count; i = Interlocked.Increment(ref next))
+            {
+                await scheduler.ScheduleJob(TriggerBuilder.Create().ForJob(job).StartAt(tomorrow.AddMilliseconds(i)).Build());
+            }
+        })));
+        double rate = count / watch.Elapsed.TotalSeconds;
+        await scheduler.Shutdown();
+        return rate;
+    }
+
+    private static async Task<double> QuartzDueAsync(string file, int count)
+    {
+        var scheduler = await NewQuartzAsync(file);
+        await scheduler.Start();
+        var jobs = new Dictionary<IJobDetail, IReadOnlyCollection<ITrigger>>();
+        for (int i = 0; i < count; i++)
+        {
+            jobs[JobBuilder.Create<SqlitePeerNoopJob>().WithIdentity("job-" + i).Build()] = [TriggerBuilder.Create().StartNow().Build()];
+        }
+
+        SchedulerRunBenchmarks.Expect(count);
+        var watch = Stopwatch.StartNew();
+        await scheduler.ScheduleJobs(jobs, new ScheduleJobOptions());
+        await SchedulerRunBenchmarks.Finished;
+        double rate = count / watch.Elapsed.TotalSeconds;
+        await scheduler.Shutdown(waitForJobsToComplete: false);
+        return rate;
+    }
+
+    private sealed class SqlitePeerNoopJob : IJob
+    {
+        public ValueTask Execute(IJobExecutionContext context, CancellationToken cancellationToken)
+        {
+            SchedulerRunBenchmarks.Done();
+            return ValueTask.CompletedTask;
+        }
+    }
+}
