@@ -47,48 +47,112 @@ public sealed partial class InMemorySchedulingStore
         var items = new List<DueRun>(Math.Min(limit, 1024));
         lock (_lock)
         {
-            var chunks = _due.Ordered;
-            List<RunChunk>? emptied = null;
-            for (int c = _due.Locate(after); c < chunks.Count && items.Count < limit; c++)
+            AddDueAtScheduled(items, after, untilTicks, limit);
+            if (_dueApart.Count > 0 && AddDueApart(items, after, untilTicks, limit, tidy: continuation is null))
             {
-                var chunk = chunks[c];
-                if (chunk.Low.Scheduled > untilTicks)
+                // Two ordered streams: the first `limit` of their union, in due order.
+                items.Sort(static (x, y) => new RunKey(x.DueTime.UtcTicks, x.Id).CompareTo(new RunKey(y.DueTime.UtcTicks, y.Id)));
+                if (items.Count > limit)
                 {
-                    break;
+                    items.RemoveRange(limit, items.Count - limit);
                 }
-
-                // Once per pass over the horizon: drop entries of runs since claimed, deleted or moved.
-                if (continuation is null && chunk.Count > 0 && _due.RemoveWhere(chunk, _staleDue))
-                {
-                    (emptied ??= []).Add(chunk);
-                    continue;
-                }
-
-                var entries = chunk.Entries;
-                for (int i = chunk.LowerBound(after); i < chunk.Count && items.Count < limit; i++)
-                {
-                    var (due, id) = entries[i];
-                    if (due > untilTicks)
-                    {
-                        c = chunks.Count; // past the horizon: done
-                        break;
-                    }
-
-                    if (entries[i] != after && _runs.TryGetValue(id, out var slot) && slot.Status == RunStatus.Pending && slot.Due == due)
-                    {
-                        items.Add(new DueRun(id, _workflowNames[slot.Workflow], slot.Kind, new DateTimeOffset(due, TimeSpan.Zero), ScheduleOf(slot), slot.Overlap));
-                    }
-                }
-            }
-
-            foreach (var chunk in emptied ?? [])
-            {
-                _due.DropIfEmpty(chunk);
             }
         }
 
         string? token = items.Count < limit ? null : ContinuationTokens.Encode(items[^1].DueTime.UtcTicks, items[^1].Id);
         return new(new DuePage(items, token));
+    }
+
+    /// <summary>Pending runs due at their scheduled instant, after <paramref name="after"/>: read from the list order,
+    /// skipping chunks without a pending run.</summary>
+    private void AddDueAtScheduled(List<DueRun> items, RunKey after, long untilTicks, int limit)
+    {
+        var chunks = _order.Ordered;
+        for (int c = _order.Locate(after); c < chunks.Count && items.Count < limit; c++)
+        {
+            var chunk = chunks[c];
+            if (chunk.Low.Scheduled > untilTicks)
+            {
+                return;
+            }
+
+            if (chunk.Statuses![(int)RunStatus.Pending] == 0)
+            {
+                continue;
+            }
+
+            var entries = chunk.Entries;
+            var tags = chunk.Tags;
+            for (int i = chunk.LowerBound(after); i < chunk.Count && items.Count < limit; i++)
+            {
+                var key = entries[i];
+                if (key.Scheduled > untilTicks)
+                {
+                    return;
+                }
+
+                if (RunOrder.StatusOf(tags[i]) == (int)RunStatus.Pending && key != after)
+                {
+                    ref readonly var slot = ref CollectionsMarshal.GetValueRefOrNullRef(_runs, key.Id);
+                    if (slot.Due == key.Scheduled)
+                    {
+                        items.Add(new DueRun(key.Id, _workflowNames[slot.Workflow], slot.Kind, new DateTimeOffset(key.Scheduled, TimeSpan.Zero), ScheduleOf(slot), slot.Overlap));
+                    }
+                }
+            }
+        }
+    }
+
+    /// <summary>Pending runs due at another instant than their scheduled one, after <paramref name="after"/>; on a pass
+    /// from the start (<paramref name="tidy"/>) it drops the entries of runs since claimed, deleted or moved.</summary>
+    /// <returns>True when it added any.</returns>
+    private bool AddDueApart(List<DueRun> items, RunKey after, long untilTicks, int limit, bool tidy)
+    {
+        int added = 0;
+        var last = after;
+        var chunks = _dueApart.Ordered;
+        List<RunChunk>? emptied = null;
+        for (int c = _dueApart.Locate(after); c < chunks.Count && added < limit; c++)
+        {
+            var chunk = chunks[c];
+            if (chunk.Low.Scheduled > untilTicks)
+            {
+                break;
+            }
+
+            if (tidy && chunk.Count > 0 && _dueApart.RemoveWhere(chunk, _staleApart))
+            {
+                (emptied ??= []).Add(chunk);
+                continue;
+            }
+
+            var entries = chunk.Entries;
+            for (int i = chunk.LowerBound(after); i < chunk.Count && added < limit; i++)
+            {
+                var key = entries[i];
+                if (key.Scheduled > untilTicks)
+                {
+                    c = chunks.Count; // past the horizon: done
+                    break;
+                }
+
+                // A run filed twice (handed back while its entry was still there) is taken once.
+                if (key != last && !_staleApart(key))
+                {
+                    ref readonly var slot = ref CollectionsMarshal.GetValueRefOrNullRef(_runs, key.Id);
+                    items.Add(new DueRun(key.Id, _workflowNames[slot.Workflow], slot.Kind, new DateTimeOffset(key.Scheduled, TimeSpan.Zero), ScheduleOf(slot), slot.Overlap));
+                    last = key;
+                    added++;
+                }
+            }
+        }
+
+        foreach (var chunk in emptied ?? [])
+        {
+            _dueApart.DropIfEmpty(chunk);
+        }
+
+        return added > 0;
     }
 
     /// <inheritdoc />

@@ -11,7 +11,7 @@ namespace Durable.Scheduling.Storage.InMemory;
 /// </summary>
 /// <remarks>
 /// A pending one-time run without input or metadata costs one compact slot in a dictionary keyed by run id plus one
-/// entry in the due order and one in the list order (sorted chunks, see <see cref="RunChunks"/>); idempotency keys of such runs are derived from the id, not stored. A run's whole
+/// entry in the list order (sorted chunks, see <see cref="RunChunks"/>), which also finds it when it is due; idempotency keys of such runs are derived from the id, not stored. A run's whole
 /// state (times included) lives in its slot, so claiming or completing it looks up one large dictionary once; leases
 /// live in a small dictionary of the runs running now, and ended runs are queued in the order they ended, for purging
 /// without a scan. Everything runs under one lock, held for a few dictionary operations per run.
@@ -30,8 +30,8 @@ public sealed partial class InMemorySchedulingStore : ISchedulingStore
     private readonly Dictionary<(string Key, string Value), RunChunks> _byMetadata = []; // runs with each metadata pair, in list order
     private readonly Dictionary<(int Workflow, long Ticks), Guid> _occurrenceKeys = [];
     private readonly Dictionary<(int Workflow, string Key), Guid> _callerKeys = [];
-    private readonly RunChunks _due = new(); // pending runs by due instant (a key's instant is the due one here); entries of runs since claimed, deleted or moved stay until a pass drops them
-    private readonly Func<RunKey, bool> _staleDue;
+    private readonly RunChunks _dueApart = new(); // pending runs due at another instant than their scheduled one (retries, jitter), by due instant; entries of runs since claimed, deleted or moved stay until a pass drops them
+    private readonly Func<RunKey, bool> _staleApart;
     private readonly Dictionary<string, int> _workflowIds = new(StringComparer.Ordinal);
     private readonly List<string> _workflowNames = [];
     private readonly Dictionary<string, long> _watermarks = new(StringComparer.Ordinal);
@@ -54,7 +54,7 @@ public sealed partial class InMemorySchedulingStore : ISchedulingStore
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(maxEndedRuns);
         _maxEndedRuns = maxEndedRuns;
         _order = new RunOrder(_runs);
-        _staleDue = entry => !_runs.TryGetValue(entry.Id, out var slot) || slot.Status != RunStatus.Pending || slot.Due != entry.Scheduled;
+        _staleApart = entry => !_runs.TryGetValue(entry.Id, out var slot) || slot.Status != RunStatus.Pending || slot.Due != entry.Scheduled || slot.Due == slot.Scheduled;
     }
 
     /// <inheritdoc />
@@ -167,7 +167,7 @@ public sealed partial class InMemorySchedulingStore : ISchedulingStore
             IndexMetadata(run.Id, slot.Scheduled, extra.Metadata);
         }
 
-        AddDue(slot.Due, run.Id);
+        AddDue(slot, run.Id);
         return new InsertResult(run, true);
     }
 
@@ -251,7 +251,7 @@ public sealed partial class InMemorySchedulingStore : ISchedulingStore
                 slot.Due = time.UtcTicks;
                 _order.Add(id, ref slot);
                 IndexMetadata(id, slot.Scheduled, metadata);
-                AddDue(slot.Due, id);
+                AddDue(slot, id);
                 result[i] = ToRun(id, slot);
             }
 
@@ -417,7 +417,7 @@ public sealed partial class InMemorySchedulingStore : ISchedulingStore
                 SetError(id, ref slot, failure);
             }
 
-            AddDue(slot.Due, id);
+            AddDue(slot, id);
             return new(true);
         }
     }
@@ -434,7 +434,7 @@ public sealed partial class InMemorySchedulingStore : ISchedulingStore
                 ref var slot = ref CollectionsMarshal.GetValueRefOrNullRef(_runs, id);
                 SetStatus(id, ref slot, RunStatus.Pending);
                 _leases.Remove(id);
-                AddDue(slot.Due, id);
+                AddDue(slot, id);
             }
 
             return new(owned.Count);
@@ -565,7 +565,17 @@ public sealed partial class InMemorySchedulingStore : ISchedulingStore
         }
     }
 
-    private void AddDue(long due, Guid id) => _due.Add(new RunKey(due, id));
+    /// <summary>
+    /// Files a pending run for <see cref="GetDueAsync"/>: a run due at its scheduled instant (most runs) is found in the
+    /// list order, which holds it already; only a run due at another instant needs an entry of its own.
+    /// </summary>
+    private void AddDue(in Slot slot, Guid id)
+    {
+        if (slot.Due != slot.Scheduled)
+        {
+            _dueApart.Add(new RunKey(slot.Due, id));
+        }
+    }
 
     /// <summary>A new lease token: unique within this store (a per-store random half and a counter).</summary>
     private Guid NewToken()

@@ -153,17 +153,21 @@ internal class RunChunks
     /// <summary>Splits a full chunk and returns the half <paramref name="key"/> goes to, with its position there.</summary>
     private RunChunk Split(RunChunk chunk, RunKey key, ref int at)
     {
-        // A key past every entry starts a new chunk of its own (runs added in time order fill chunks whole);
-        // otherwise the upper half moves.
-        int from = at == chunk.Count ? chunk.Count : chunk.Count / 2;
-        var low = from == chunk.Count ? key : chunk.Entries[from];
+        // A key past every entry starts a new chunk of its own, and a key in the last quarter moves only the entries
+        // after it (runs added in time order fill chunks whole, even before a few far later ones); otherwise the upper
+        // half moves.
+        int count = chunk.Count;
+        int from = at == count ? count : at >= count * 3 / 4 ? at : count / 2;
+        var low = from == count ? key : chunk.Entries[from];
         var upper = new RunChunk(low, _tagged) { Next = chunk.Next };
         OnCreated(upper);
         chunk.MoveTail(from, upper);
         chunk.Next = upper;
         _ordered.Insert(Locate(chunk.Low) + 1, upper);
         OnMoved(chunk, upper);
-        if (at >= from)
+        // The key goes above the moved entries' first only past it (or when it starts the new chunk); a key at the cut
+        // is not above the new chunk's low key, so it ends the old chunk, which has room now.
+        if (at > from || from == count)
         {
             at -= from;
             return upper;
