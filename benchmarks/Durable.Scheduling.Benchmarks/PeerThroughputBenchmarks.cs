@@ -125,7 +125,7 @@ internal static class PeerThroughputBenchmarks
         var watch = Stopwatch.StartNew();
         for (int i = 0; i < count; i++)
         {
-            client.Enqueue(() => PeerJobs.Noop());
+            client.Enqueue(() => HangfireJobs.Noop());
         }
 
         await SchedulerRunBenchmarks.Finished;
@@ -142,11 +142,4 @@ internal static class PeerThroughputBenchmarks
             return ValueTask.CompletedTask;
         }
     }
-}
-
-/// <summary>Hangfire's job (a public static method, as Hangfire serializes the call).</summary>
-public static class PeerJobs
-{
-    /// <summary>Counts one completion.</summary>
-    public static void Noop() => SchedulerRunBenchmarks.Done();
 }
