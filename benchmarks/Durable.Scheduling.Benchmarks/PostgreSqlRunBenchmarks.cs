@@ -132,7 +132,8 @@ internal static class PostgreSqlRunBenchmarks
 
     private static async Task<double> OursThroughputAsync(BenchServer server, int count, int instances, int maxConcurrency = Workers)
     {
-        var hosts = await StartOursAsync(await server.NewDatabaseAsync(), instances, maxConcurrency);
+        string database = await server.NewDatabaseAsync();
+        var hosts = await StartOursAsync(database, instances, maxConcurrency);
         var scheduler = hosts[0].Services.GetRequiredService<IScheduler>();
         await scheduler.GetAsync(Guid.Empty);
         SchedulerRunBenchmarks.Expect(count);
@@ -143,6 +144,7 @@ internal static class PostgreSqlRunBenchmarks
         await SchedulerRunBenchmarks.Finished;
         watch.Stop();
         await StopAsync(hosts);
+        await server.PrintStatementsAsync(database);
         return count / watch.Elapsed.TotalSeconds;
     }
 
@@ -400,6 +402,38 @@ internal sealed class BenchServer : IDisposable
 
     public string ConnectionString { get; }
 
+    /// <summary>With <c>BENCH_PG_STATEMENTS=1</c> the server tracks statements and each throughput figure is followed by the costliest.</summary>
+    public static bool Statements { get; } = Environment.GetEnvironmentVariable("BENCH_PG_STATEMENTS") == "1";
+
+    /// <summary>Prints the statements that took the server's time in <paramref name="connectionString"/>'s database, then forgets them.</summary>
+    public async Task PrintStatementsAsync(string connectionString)
+    {
+        if (!Statements)
+        {
+            return;
+        }
+
+        await using var connection = new NpgsqlConnection(connectionString);
+        await connection.OpenAsync();
+        await using (var create = new NpgsqlCommand("CREATE EXTENSION IF NOT EXISTS pg_stat_statements", connection))
+        {
+            await create.ExecuteNonQueryAsync();
+        }
+
+        await using var command = new NpgsqlCommand(
+            "SELECT calls, rows, round(total_exec_time::numeric, 0), round(total_plan_time::numeric, 0), left(regexp_replace(query, '\\s+', ' ', 'g'), 110) FROM pg_stat_statements WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database()) ORDER BY total_exec_time DESC LIMIT 12", connection);
+        await using (var reader = await command.ExecuteReaderAsync())
+        {
+            while (await reader.ReadAsync())
+            {
+                Console.WriteLine($"    {reader.GetInt64(0),8} calls {reader.GetInt64(1),8} rows {reader.GetDecimal(2),7} ms exec {reader.GetDecimal(3),6} ms plan  {reader.GetString(4)}");
+            }
+        }
+
+        await using var reset = new NpgsqlCommand("SELECT pg_stat_statements_reset()", connection);
+        await reset.ExecuteNonQueryAsync();
+    }
+
     public static async Task<BenchServer> StartAsync()
     {
         if (Environment.GetEnvironmentVariable("DURABLE_SCHEDULING_POSTGRES") is { Length: > 0 } outside)
@@ -422,7 +456,7 @@ internal sealed class BenchServer : IDisposable
         listener.Stop();
         await RunAsync(Path.Combine(bin, "initdb"), ["-D", data, "-U", "postgres", "-A", "trust", "-E", "UTF8"], root);
         await RunAsync(Path.Combine(bin, "pg_ctl"), ["-D", data, "-l", Path.Combine(data, "server.log"), "-o",
-            $"-c listen_addresses=127.0.0.1 -p {port} -k {data} -c max_connections=500 -c shared_buffers=512MB", "-w", "start"], root);
+            $"-c listen_addresses=127.0.0.1 -p {port} -k {data} -c max_connections=500 -c shared_buffers=512MB" + (Statements ? " -c shared_preload_libraries=pg_stat_statements" : ""), "-w", "start"], root);
         return new BenchServer($"Host=127.0.0.1;Port={port};Username=postgres;Database=postgres;Maximum Pool Size=100", data, bin, root);
     }
 

@@ -12,6 +12,9 @@ internal interface IRunChanges
     /// <summary>A run was deleted (the loop drops it).</summary>
     void Removed(Guid id);
 
-    /// <summary>A recurring schedule was created, changed or deleted in this process (applied before the loop's next admission).</summary>
-    void ScheduleChanged(Storage.StoredSchedule schedule);
+    /// <summary>
+    /// A recurring schedule was created, changed or deleted in this process (applied before the loop's next admission);
+    /// <paramref name="compiled"/> is its definition as the caller already read it, when it did.
+    /// </summary>
+    void ScheduleChanged(Storage.StoredSchedule schedule, Durable.Scheduling.Schedules.CompiledDefinition? compiled = null);
 }

@@ -13,7 +13,7 @@ namespace Durable.Scheduling.Engine;
 internal sealed class RunChangeInbox(WakeSignal signal, ConcurrencySlots slots, bool precise, long wheelHorizonTicks) : IRunChanges
 {
     private readonly BatchQueue<Change> _changes = new();
-    private readonly BatchQueue<Storage.StoredSchedule> _schedules = new();
+    private readonly BatchQueue<(Storage.StoredSchedule Schedule, Durable.Scheduling.Schedules.CompiledDefinition? Compiled)> _schedules = new();
 
     private enum ChangeKind
     {
@@ -23,9 +23,9 @@ internal sealed class RunChangeInbox(WakeSignal signal, ConcurrencySlots slots, 
 
     public bool IsEmpty => _changes.IsEmpty && _schedules.IsEmpty;
 
-    public void ScheduleChanged(Storage.StoredSchedule schedule)
+    public void ScheduleChanged(Storage.StoredSchedule schedule, Durable.Scheduling.Schedules.CompiledDefinition? compiled = null)
     {
-        _schedules.Enqueue(schedule);
+        _schedules.Enqueue((schedule, compiled));
         signal.Set();
     }
 
@@ -37,9 +37,9 @@ internal sealed class RunChangeInbox(WakeSignal signal, ConcurrencySlots slots, 
     public long ApplySchedules(ScheduleBook book, long nowTicks)
     {
         long earliest = long.MaxValue;
-        foreach (var schedule in _schedules.TakeAll())
+        foreach (var (schedule, compiled) in _schedules.TakeAll())
         {
-            earliest = Math.Min(earliest, book.Apply(schedule, fromStore: false, nowTicks));
+            earliest = Math.Min(earliest, book.Apply(schedule, fromStore: false, nowTicks, compiled));
         }
 
         return earliest;

@@ -7,6 +7,7 @@ using Durable.Scheduling.Engine.Feed;
 using Durable.Scheduling.Engine.Maintenance;
 using Durable.Scheduling.Engine.Schedules;
 using Durable.Scheduling.Engine.Timing;
+using Durable.Scheduling.Schedules;
 using Durable.Scheduling.Storage;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
@@ -222,7 +223,7 @@ internal sealed class SchedulerHost : IHostedService, ISchedulerActivity, IDispo
         {
         }
 
-        public void ScheduleChanged(StoredSchedule schedule)
+        public void ScheduleChanged(StoredSchedule schedule, CompiledDefinition? compiled = null)
         {
         }
     }

@@ -83,7 +83,7 @@ internal sealed class CompiledSpec
         }
 
         var skipCalendars = spec.Skip ?? [];
-        var skips = new CronSource[skipCalendars.Count];
+        var skips = skipCalendars.Count == 0 ? [] : new CronSource[skipCalendars.Count];
         for (int i = 0; i < skips.Length; i++)
         {
             skips[i] = Calendar(skipCalendars[i], $"{path}.Skip[{i}]", skip: true);

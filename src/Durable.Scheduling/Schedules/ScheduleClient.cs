@@ -33,8 +33,9 @@ internal sealed class ScheduleClient(ISchedulingStore store, WorkflowRegistry re
             throw new ScheduleStateException(definition.Id, ScheduleRefusal.AlreadyExists, $"A schedule '{definition.Id}' exists already; use CreateOrUpdateAsync to change it.");
         }
 
-        await TellAsync(definition.Id, cancellationToken).ConfigureAwait(false);
-        return Describe(stored with { Version = 1 }, document, spec, now, DefaultFireTimes, []); // new: no runs yet
+        var told = await TellAsync(definition.Id, new CompiledDefinition(stored.Definition, document, spec), cancellationToken).ConfigureAwait(false);
+        // New: no runs yet. What was written, as read back if nobody changed it since (its counters are zero either way).
+        return Describe(told is { Version: 1 } ? told : stored with { Version = 1 }, document, spec, now, DefaultFireTimes, []);
     }
 
     private const int DefaultFireTimes = 10;
@@ -415,7 +416,7 @@ internal sealed class ScheduleClient(ISchedulingStore store, WorkflowRegistry re
             throw new ScheduleSpecException("Id", $"an update cannot change the id ('{current.Id}' to '{changed.Id}').");
         }
 
-        var (document, _) = Validate(changed);
+        var (document, compiledSpec) = Validate(changed);
         bool metadataSame = changed.Metadata.Count == current.Metadata.Count && changed.Metadata.All(p => current.Metadata.TryGetValue(p.Key, out var v) && v == p.Value);
         if (document.ToJson() == oldDocument.ToJson() && changed.WorkflowName == current.WorkflowName && metadataSame)
         {
@@ -441,7 +442,7 @@ internal sealed class ScheduleClient(ISchedulingStore store, WorkflowRegistry re
             return null; // changed meanwhile: the caller reads it again and retries
         }
 
-        await TellAsync(current.Id, cancellationToken).ConfigureAwait(false);
+        await TellAsync(current.Id, new CompiledDefinition(next.Definition, document, compiledSpec), cancellationToken).ConfigureAwait(false);
         if (specChanged)
         {
             // Occurrences created ahead under the old spec, not started: withdrawn; the new spec creates its own.
@@ -459,7 +460,7 @@ internal sealed class ScheduleClient(ISchedulingStore store, WorkflowRegistry re
             var next = current with { Paused = paused, Note = note, UpdatedAt = time.GetUtcNow() };
             if (await store.UpdateScheduleAsync(next, current.Version, setRemainingRuns: false, cancellationToken).ConfigureAwait(false))
             {
-                await TellAsync(id, cancellationToken).ConfigureAwait(false);
+                await TellAsync(id, null, cancellationToken).ConfigureAwait(false);
                 return;
             }
         }
@@ -501,12 +502,18 @@ internal sealed class ScheduleClient(ISchedulingStore store, WorkflowRegistry re
     }
 
     /// <summary>Tells this process's loop the schedule's state as stored (with its sequence) before the call returns.</summary>
-    private async Task TellAsync(string id, CancellationToken cancellationToken)
+    /// <summary>Tells the loop a schedule's new state (read back for its sequence); <paramref name="compiled"/> when at hand.</summary>
+    /// <returns>The state read back, or null when it is gone (deleted meanwhile).</returns>
+    private async Task<StoredSchedule?> TellAsync(string id, CompiledDefinition? compiled, CancellationToken cancellationToken)
     {
-        if (await store.GetScheduleAsync(id, cancellationToken).ConfigureAwait(false) is { } stored)
+        var stored = await store.GetScheduleAsync(id, cancellationToken).ConfigureAwait(false);
+        if (stored is not null)
         {
-            changes.ScheduleChanged(stored);
+            // Another writer may have changed it since: the compiled form is only the stored one's if the JSON is.
+            changes.ScheduleChanged(stored, compiled is not null && stored.Definition == compiled.Json ? compiled : null);
         }
+
+        return stored;
     }
 
     private async Task<StoredSchedule> GetAsync(string id, CancellationToken cancellationToken)

@@ -26,7 +26,7 @@ public sealed record ScheduleDefinition
     public object? Input { get; init; }
 
     /// <summary>Metadata copied to every run (and filterable in lists); default none.</summary>
-    public IReadOnlyDictionary<string, string> Metadata { get; init; } = new Dictionary<string, string>(0);
+    public IReadOnlyDictionary<string, string> Metadata { get; init; } = System.Collections.ObjectModel.ReadOnlyDictionary<string, string>.Empty;
 
     /// <summary>What happens to occurrences missed while nothing ran them (downtime, or a pause); default <see cref="CatchUpPolicy.ExactlyOncePerInterval"/>.</summary>
     public CatchUpPolicy CatchUp { get; init; } = CatchUpPolicy.ExactlyOncePerInterval;

@@ -280,8 +280,9 @@ internal sealed class OccurrencePlanner
             CatchUpPolicy.Latest => 1,
             _ => 0,
         };
-        var kept = new Queue<(long Ticks, Guid? Id)>(Math.Min(keep, 1024));
-        var dropped = new List<Guid>();
+        // Both grow only as needed: most passes that catch up (a schedule's first, after its creation) miss nothing.
+        var kept = new Queue<(long Ticks, Guid? Id)>();
+        List<Guid>? dropped = null;
         long missed = 0;
         long from = state.Watermark;
         void Consider(long t, Guid? id)
@@ -291,14 +292,14 @@ internal sealed class OccurrencePlanner
             {
                 if (kept.Count == keep && kept.Dequeue() is { Id: { } pushedOut })
                 {
-                    dropped.Add(pushedOut);
+                    (dropped ??= []).Add(pushedOut);
                 }
 
                 kept.Enqueue((t, id));
             }
             else if (id is { } storedId)
             {
-                dropped.Add(storedId);
+                (dropped ??= []).Add(storedId);
             }
         }
 
@@ -333,7 +334,7 @@ internal sealed class OccurrencePlanner
         }
 
         state.Watermark = Math.Max(state.Watermark, now.UtcTicks - 1);
-        return dropped;
+        return dropped ?? [];
     }
 
     /// <summary>Pending occurrences due before now minus a poll, by workflow, in due order.</summary>

@@ -52,8 +52,14 @@ internal sealed class PlannedSchedule
     /// <summary>The first fire time after <see cref="Watermark"/> (UTC ticks) when known; 0 when not yet computed, -1 when none.</summary>
     public long NextTicks { get; set; }
 
-    /// <summary>Occurrences that fell due while it was paused (id, due instant), kept pending and out of the wheel.</summary>
-    public List<(Guid Id, long Ticks)> Parked { get; set; } = [];
+    /// <summary>
+    /// Occurrences that fell due while it was paused (id, due instant), kept pending and out of the wheel; null while
+    /// there are none (most schedules never have any).
+    /// </summary>
+    public List<(Guid Id, long Ticks)>? Parked { get; set; }
+
+    /// <summary>The store's change sequence of the state this was read from.</summary>
+    public long Sequence { get; init; }
 
     /// <summary>True when this process defines its workflow (it creates and runs occurrences only then).</summary>
     public bool Runnable { get; init; }

@@ -30,7 +30,7 @@ internal sealed class ScheduleBook(ISchedulingStore store, Func<string, Workflow
     private readonly HashSet<string> _deleted = new(StringComparer.Ordinal);
     private readonly HashSet<string> _reported = new(StringComparer.Ordinal);
     private readonly List<(string Schedule, Guid Id, long Ticks)> _unparked = [];
-    private readonly Dictionary<string, long> _sequences = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, long> _retiredSequences = new(StringComparer.Ordinal); // of ids not in _byId (deleted, unreadable)
     private long _sequence;
 
     public IEnumerable<PlannedSchedule> All => _byId.Values;
@@ -56,7 +56,7 @@ internal sealed class ScheduleBook(ISchedulingStore store, Func<string, Workflow
         return _deleted.Contains(schedule) ? ScheduleGate.Deleted : ScheduleGate.Open;
     }
 
-    public void Park(string schedule, Guid id, long dueTicks) => _byId[schedule].Parked.Add((id, dueTicks));
+    public void Park(string schedule, Guid id, long dueTicks) => (_byId[schedule].Parked ??= []).Add((id, dueTicks));
 
     /// <summary>
     /// Runs parked while their schedule was paused, now resumed or deleted: the loop forgets them (so the feed loads
@@ -81,24 +81,32 @@ internal sealed class ScheduleBook(ISchedulingStore store, Func<string, Workflow
 
     /// <summary>Takes in one schedule's new state (from the store, or from a change made in this process).</summary>
     /// <returns>When the planner next needs to see this schedule (UTC ticks), or <see cref="long.MaxValue"/>.</returns>
-    public long Apply(StoredSchedule stored, bool fromStore, long nowTicks = 0)
+    /// <param name="stored">The state.</param>
+    /// <param name="fromStore">True when read from the store's change sequence (false: told by this process).</param>
+    /// <param name="nowTicks">Now (UTC ticks).</param>
+    /// <param name="compiled">Its definition already read and compiled by the caller, if so (used only when it is the stored one).</param>
+    public long Apply(StoredSchedule stored, bool fromStore, long nowTicks = 0, CompiledDefinition? compiled = null)
     {
         if (fromStore)
         {
             _sequence = Math.Max(_sequence, stored.Sequence); // a local change's sequence may not be every change's up to it
         }
 
-        if (stored.Sequence < _sequences.GetValueOrDefault(stored.Id))
+        _byId.TryGetValue(stored.Id, out var previous);
+        long known = previous?.Sequence ?? _retiredSequences.GetValueOrDefault(stored.Id);
+        if (stored.Sequence < known || (stored.Sequence == known && previous is not null))
         {
-            return long.MaxValue; // an older state than one applied already (a local change raced with a read of the store)
+            // An older state than one applied already (a local change raced with a read of the store), or the same
+            // one again (a change made here, then read from the store): its counters may differ, but the planner reads
+            // what it needs of those from the store.
+            return long.MaxValue;
         }
 
-        _sequences[stored.Id] = stored.Sequence;
-        _byId.TryGetValue(stored.Id, out var previous);
         if (stored.Deleted)
         {
             _byId.Remove(stored.Id);
             _deleted.Add(stored.Id);
+            _retiredSequences[stored.Id] = stored.Sequence;
             if (previous is { Parked.Count: > 0 })
             {
                 _unparked.AddRange(previous.Parked.Select(p => (stored.Id, p.Id, p.Ticks)));
@@ -109,20 +117,23 @@ internal sealed class ScheduleBook(ISchedulingStore store, Func<string, Workflow
         }
 
         _deleted.Remove(stored.Id);
-        var planned = Parse(stored);
+        var planned = Parse(stored, compiled is not null && compiled.Json == stored.Definition ? compiled : null);
         if (planned is null)
         {
             _byId.Remove(stored.Id);
+            _retiredSequences[stored.Id] = stored.Sequence;
             return long.MaxValue;
         }
+
+        _retiredSequences.Remove(stored.Id);
 
         if (previous is not null)
         {
             planned.ContinueFrom(previous);
-            if (!planned.Paused && planned.Parked.Count > 0)
+            if (!planned.Paused && planned.Parked is { Count: > 0 })
             {
                 _unparked.AddRange(planned.Parked.Select(p => (stored.Id, p.Id, p.Ticks)));
-                planned.Parked = [];
+                planned.Parked = null;
                 _byId[stored.Id] = planned;
                 return nowTicks;
             }
@@ -132,11 +143,11 @@ internal sealed class ScheduleBook(ISchedulingStore store, Func<string, Workflow
         return planned.Paused || !planned.Runnable ? long.MaxValue : planned.Spec.NextUtc(nowTicks) is var next and >= 0 ? next : long.MaxValue;
     }
 
-    private PlannedSchedule? Parse(StoredSchedule stored)
+    private PlannedSchedule? Parse(StoredSchedule stored, CompiledDefinition? compiled)
     {
         try
         {
-            var document = ScheduleDocument.FromJson(stored.Definition);
+            var document = compiled?.Document ?? ScheduleDocument.FromJson(stored.Definition);
             // A code-defined schedule runs only where its code is (its [Scheduled] attribute may have been removed
             // while the workflow stayed); one made at run time wherever its workflow is defined.
             var workflow = find(stored.WorkflowName);
@@ -150,7 +161,7 @@ internal sealed class ScheduleBook(ISchedulingStore store, Func<string, Workflow
             {
                 Id = stored.Id,
                 Workflow = stored.WorkflowName,
-                Spec = CompiledSpec.Compile(document.Spec),
+                Spec = compiled?.Spec ?? CompiledSpec.Compile(document.Spec),
                 CatchUp = document.CatchUp,
                 CatchUpWindow = document.CatchUpWindow,
                 Overlap = document.Overlap,
@@ -162,6 +173,7 @@ internal sealed class ScheduleBook(ISchedulingStore store, Func<string, Workflow
                 CodeDefined = stored.CodeDefined,
                 SpecSinceTicks = stored.SpecSince.UtcTicks,
                 Runnable = runnable,
+                Sequence = stored.Sequence,
             };
         }
         catch (Exception e) when (e is JsonException or ScheduleSpecException or NotSupportedException)

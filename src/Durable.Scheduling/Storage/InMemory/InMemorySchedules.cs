@@ -5,20 +5,42 @@ namespace Durable.Scheduling.Storage.InMemory;
 /// counting an outcome allocates nothing; a <see cref="StoredSchedule"/> is built when one is read. Not thread-safe:
 /// the store calls it under its lock.
 /// </summary>
+/// <remarks>
+/// Every change appends its entry to a log in sequence order, so reading the changes since a sequence (which the loop
+/// does at every feed) costs a binary search and the changes themselves, not a walk over every schedule. A record
+/// left behind by a later change of the same entry is skipped, and dropped when such records outnumber the live ones.
+/// </remarks>
 internal sealed class InMemorySchedules
 {
     private readonly SortedDictionary<string, Entry> _byId = new(StringComparer.Ordinal);
+    private readonly List<(long Sequence, Entry Entry)> _log = [];
     private long _sequence;
 
     public bool Create(StoredSchedule schedule)
     {
-        if (_byId.TryGetValue(schedule.Id, out var existing) && !existing.Stored.Deleted)
+        if (_byId.TryGetValue(schedule.Id, out var existing))
         {
-            return false;
+            if (!existing.Stored.Deleted)
+            {
+                return false;
+            }
+
+            existing.Gone = true; // its tombstone's record in the log is no change any more
         }
 
-        _byId[schedule.Id] = new Entry(schedule with { Version = 1, Sequence = ++_sequence, Deleted = false, Metadata = Copy(schedule.Metadata) }, schedule.RemainingRuns);
+        var entry = new Entry(schedule with { Version = 1, Sequence = ++_sequence, Deleted = false, Metadata = Copy(schedule.Metadata) }, schedule.RemainingRuns);
+        _byId[schedule.Id] = entry;
+        Logged(entry);
         return true;
+    }
+
+    private void Logged(Entry entry)
+    {
+        _log.Add((entry.Stored.Sequence, entry));
+        if (_log.Count > 64 && _log.Count > 2 * _byId.Count)
+        {
+            _log.RemoveAll(r => r.Entry.Gone || r.Entry.Stored.Sequence != r.Sequence);
+        }
     }
 
     public StoredSchedule? Get(string id) => _byId.TryGetValue(id, out var e) && !e.Stored.Deleted ? e.Snapshot() : null;
@@ -53,8 +75,39 @@ internal sealed class InMemorySchedules
         return new StoredSchedulePage(items, null);
     }
 
-    public IReadOnlyList<StoredSchedule> ChangesAfter(long sequence, int limit) =>
-        [.. _byId.Values.Where(e => e.Stored.Sequence > sequence).OrderBy(e => e.Stored.Sequence).Take(limit).Select(e => e.Snapshot())];
+    public IReadOnlyList<StoredSchedule> ChangesAfter(long sequence, int limit)
+    {
+        int lo = 0, hi = _log.Count;
+        while (lo < hi)
+        {
+            int mid = (lo + hi) >>> 1;
+            if (_log[mid].Sequence <= sequence)
+            {
+                lo = mid + 1;
+            }
+            else
+            {
+                hi = mid;
+            }
+        }
+
+        if (lo == _log.Count)
+        {
+            return [];
+        }
+
+        var changes = new List<StoredSchedule>();
+        for (int i = lo; i < _log.Count && changes.Count < limit; i++)
+        {
+            var (logged, entry) = _log[i];
+            if (!entry.Gone && entry.Stored.Sequence == logged)
+            {
+                changes.Add(entry.Snapshot());
+            }
+        }
+
+        return changes;
+    }
 
     public bool Update(StoredSchedule schedule, long expectedVersion, bool setRemaining)
     {
@@ -76,6 +129,7 @@ internal sealed class InMemorySchedules
             Version = expectedVersion + 1,
             Sequence = ++_sequence,
         };
+        Logged(entry);
         if (setRemaining)
         {
             entry.Remaining = schedule.RemainingRuns;
@@ -92,6 +146,7 @@ internal sealed class InMemorySchedules
         }
 
         entry.Stored = entry.Stored with { Deleted = true, UpdatedAt = at, Version = entry.Stored.Version + 1, Sequence = ++_sequence };
+        Logged(entry);
         return true;
     }
 
@@ -131,9 +186,10 @@ internal sealed class InMemorySchedules
     public void PurgeDeleted(long beforeTicks)
     {
         // The entry holding the highest sequence stays, so sequences never go back.
-        foreach (var id in _byId.Values.Where(e => e.Stored.Deleted && e.Stored.UpdatedAt.UtcTicks < beforeTicks && e.Stored.Sequence < _sequence).Select(e => e.Stored.Id).ToList())
+        foreach (var entry in _byId.Values.Where(e => e.Stored.Deleted && e.Stored.UpdatedAt.UtcTicks < beforeTicks && e.Stored.Sequence < _sequence).ToList())
         {
-            _byId.Remove(id);
+            _byId.Remove(entry.Stored.Id);
+            entry.Gone = true;
         }
     }
 
@@ -147,6 +203,9 @@ internal sealed class InMemorySchedules
 
         public long? Remaining { get; set; } = remaining;
 
+        /// <summary>True once the entry left the table (purged, or replaced by a new schedule of its id).</summary>
+        public bool Gone { get; set; }
+
         public long Runs { get; set; }
 
         public long Succeeded { get; set; }
@@ -159,12 +218,25 @@ internal sealed class InMemorySchedules
 
         public long Dropped { get; set; }
 
-        public StoredSchedule Snapshot() => Stored with
+        /// <summary>
+        /// The schedule with its current counters. Records are immutable, so the snapshot is kept as the entry's record
+        /// and handed out again until a counter moves: reading a schedule that did not change allocates nothing.
+        /// </summary>
+        public StoredSchedule Snapshot()
         {
-            RemainingRuns = Remaining,
-            Counters = Runs == 0 && Succeeded == 0 && Failed == 0 && Missed == 0 && Skipped == 0 && Dropped == 0
-                ? ScheduleCounters.Zero
-                : new ScheduleCounters { Runs = Runs, Succeeded = Succeeded, Failed = Failed, Missed = Missed, Skipped = Skipped, Dropped = Dropped },
-        };
+            var c = Stored.Counters;
+            if (Stored.RemainingRuns != Remaining || c.Runs != Runs || c.Succeeded != Succeeded || c.Failed != Failed || c.Missed != Missed || c.Skipped != Skipped || c.Dropped != Dropped)
+            {
+                Stored = Stored with
+                {
+                    RemainingRuns = Remaining,
+                    Counters = Runs == 0 && Succeeded == 0 && Failed == 0 && Missed == 0 && Skipped == 0 && Dropped == 0
+                        ? ScheduleCounters.Zero
+                        : new ScheduleCounters { Runs = Runs, Succeeded = Succeeded, Failed = Failed, Missed = Missed, Skipped = Skipped, Dropped = Dropped },
+                };
+            }
+
+            return Stored;
+        }
     }
 }
