@@ -105,6 +105,7 @@ internal sealed class SchedulerHost : IHostedService, ISchedulerActivity, IDispo
 
         var now = _time.GetUtcNow();
         var workflows = _registry.All;
+        CodeWarmUp.Start(workflows.Select(w => w.Method));
         var tracked = new TrackedRuns(now.UtcTicks);
         _attempt = new RunAttempt(_store, _time, _slots, _signal, _executions, _writer, _scopes, _services, _options, _logger, _stopping.Token);
         _executions.Connect(_attempt, _writer);
