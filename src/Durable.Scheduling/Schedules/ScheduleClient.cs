@@ -501,8 +501,10 @@ internal sealed class ScheduleClient(ISchedulingStore store, WorkflowRegistry re
         return [];
     }
 
-    /// <summary>Tells this process's loop the schedule's state as stored (with its sequence) before the call returns.</summary>
-    /// <summary>Tells the loop a schedule's new state (read back for its sequence); <paramref name="compiled"/> when at hand.</summary>
+    /// <summary>
+    /// Tells this process's loop the schedule's state as stored (read back, with its sequence) before the call returns,
+    /// with <paramref name="compiled"/>, the definition the caller just validated, when at hand.
+    /// </summary>
     /// <returns>The state read back, or null when it is gone (deleted meanwhile).</returns>
     private async Task<StoredSchedule?> TellAsync(string id, CompiledDefinition? compiled, CancellationToken cancellationToken)
     {
