@@ -9,11 +9,14 @@ namespace Durable.Scheduling.Schedules;
 /// </summary>
 internal sealed record ScheduleDocument
 {
-    private static readonly JsonSerializerOptions s_json = new()
+    // Reading: by reflection, which leaves a property the JSON does not hold at its initial value (the generated reader
+    // would set init-only properties it does not find to null). Writing: the generated writer below.
+    private static readonly JsonSerializerOptions s_read = new()
     {
         Converters = { new JsonStringEnumConverter() },
-        DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingDefault, // defaults are left out: a schedule is stored compactly
+        DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingDefault,
     };
+
 
     public required ScheduleSpec Spec { get; init; }
 
@@ -27,7 +30,7 @@ internal sealed record ScheduleDocument
 
     public long? MaxRuns { get; init; }
 
-    public string ToJson() => JsonSerializer.Serialize(this with { Spec = Compact(Spec) }, s_json);
+    public string ToJson() => JsonSerializer.Serialize(this with { Spec = Compact(Spec) }, ScheduleJson.Default.ScheduleDocument);
 
     /// <summary>The spec without its empty lists and default zone, which reading restores (they are the initial values).</summary>
     private static ScheduleSpec Compact(ScheduleSpec spec) => spec with
@@ -40,10 +43,10 @@ internal sealed record ScheduleDocument
     };
 
     public static ScheduleDocument FromJson(string json) =>
-        JsonSerializer.Deserialize<ScheduleDocument>(json, s_json) ?? throw new JsonException("The stored schedule definition is null.");
+        JsonSerializer.Deserialize<ScheduleDocument>(json, s_read) ?? throw new JsonException("The stored schedule definition is null.");
 
     /// <summary>The spec alone as JSON (to tell whether an update changed it).</summary>
-    public static string SpecJson(ScheduleSpec spec) => JsonSerializer.Serialize(Compact(spec), s_json);
+    public static string SpecJson(ScheduleSpec spec) => JsonSerializer.Serialize(Compact(spec), ScheduleJson.Default.ScheduleSpec);
 
     public static ScheduleDocument From(ScheduleDefinition definition, JsonElement? input) => new()
     {
@@ -68,3 +71,12 @@ internal sealed record ScheduleDocument
         MaxRuns = MaxRuns,
     };
 }
+
+/// <summary>
+/// The stored definition's writer, generated at build time (a schedule is written at each create and update): enums as
+/// names, defaults left out so a schedule is stored compactly; what the reflection-based writer with those options wrote.
+/// </summary>
+[JsonSourceGenerationOptions(GenerationMode = JsonSourceGenerationMode.Serialization, UseStringEnumConverter = true, DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingDefault)]
+[JsonSerializable(typeof(ScheduleDocument))]
+[JsonSerializable(typeof(ScheduleSpec))]
+internal sealed partial class ScheduleJson : JsonSerializerContext;
