@@ -31,7 +31,7 @@ internal sealed class SchedulerLoop
     /// <summary>The longest back-off after failures in a row (or the poll interval, when longer).</summary>
     private static readonly TimeSpan s_maxBackOff = TimeSpan.FromMinutes(1);
 
-    /// <summary>A feed (store reads, creating occurrences) waits for a run due within this to go first.</summary>
+    /// <summary>A feed (store reads, creating occurrences) waits for a run due within at least this to go first.</summary>
     private static readonly long s_feedGuardTicks = TimeSpan.FromMilliseconds(20).Ticks;
 
     private readonly SchedulingOptions _options;
@@ -61,6 +61,7 @@ internal sealed class SchedulerLoop
     private bool _feedFirst; // after a gap or a jump: the catch-up policy decides about overdue runs before any starts
     private long _changedDueTicks = long.MaxValue; // the earliest due time of runs another process changed since the last pass
     private long _lastFeedTicks;
+    private long _slowFeedTicks; // the slowest recent feed, decaying (scheduler's clock: fake time keeps it at zero)
     private volatile bool _stopped;
 
     public SchedulerLoop(SchedulerParts parts)
@@ -175,10 +176,10 @@ internal sealed class SchedulerLoop
                     continue;
                 }
 
-                // A feed takes a few milliseconds: it waits for a run due within the guard, and for runs waiting for a
-                // concurrency slot, to go first, unless it is already a whole poll late.
+                // A feed takes milliseconds to tens of them: it lets a run due within the guard (which follows how long
+                // feeds take), and runs waiting for a concurrency slot, go first, unless it is already a whole poll late.
                 if (now.UtcTicks >= _nextFeedTicks &&
-                    ((NextStartTicks() - now.UtcTicks > s_feedGuardTicks && !_admission.HasWaiting) || now.UtcTicks >= _nextFeedTicks + _options.PollInterval.Ticks))
+                    ((NextStartTicks() - now.UtcTicks > FeedGuardTicks && !_admission.HasWaiting) || now.UtcTicks >= _nextFeedTicks + _options.PollInterval.Ticks))
                 {
                     await FeedAsync(now, stop).ConfigureAwait(false);
                     continue;
@@ -266,6 +267,28 @@ internal sealed class SchedulerLoop
     /// </summary>
     private async Task FeedAsync(DateTimeOffset now, CancellationToken stop)
     {
+        long started = _time.GetTimestamp();
+        try
+        {
+            await FeedOnceAsync(now, stop).ConfigureAwait(false);
+        }
+        finally
+        {
+            long took = _time.GetElapsedTime(started).Ticks;
+            _slowFeedTicks = Math.Max(took, _slowFeedTicks - (_slowFeedTicks >> 3));
+        }
+    }
+
+    /// <summary>
+    /// How far the next start must be for a feed to go first: the pre-claim window (the next run is claimed that much
+    /// before its instant) plus twice the slowest recent feed; at least 20 ms, and at most half a poll (so feeds still
+    /// find gaps between runs). A large schedule book or a durable store's reads can make a feed last tens of
+    /// milliseconds; a fixed guard let such a feed begin just before a claim was due and delay that run's start.
+    /// </summary>
+    private long FeedGuardTicks => Math.Max(s_feedGuardTicks, Math.Min(_claimer.PreClaimTicks + (2 * _slowFeedTicks), _options.PollInterval.Ticks / 2));
+
+    private async Task FeedOnceAsync(DateTimeOffset now, CancellationToken stop)
+    {
         _lastFeedTicks = now.UtcTicks;
         _nextFeedTicks = now.UtcTicks + _options.PollInterval.Ticks;
         long horizon = now.UtcTicks + WheelHorizonTicks(_options);
@@ -277,7 +300,7 @@ internal sealed class SchedulerLoop
         }
 
         await _orphans.CheckIfDueAsync(now, stop).ConfigureAwait(false);
-        await _purger.PurgeIfDueAsync(now, at => NextStartTicks() - at.UtcTicks > s_feedGuardTicks, stop).ConfigureAwait(false);
+        await _purger.PurgeIfDueAsync(now, at => NextStartTicks() - at.UtcTicks > FeedGuardTicks, stop).ConfigureAwait(false);
     }
 
     private async Task WaitAsync(CancellationToken stop)

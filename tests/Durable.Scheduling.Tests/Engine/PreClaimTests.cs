@@ -38,6 +38,33 @@ public sealed class PreClaimTests
     }
 
     [Test]
+    public async Task SlowFeeds_WaitForARunDueSoon_InsteadOfDelayingItsClaim()
+    {
+        // Every feed takes 40 ms of the scheduler's clock (its read of schedule changes does: a large book of schedules,
+        // a durable store's reads). Feeds begin each poll, on whole seconds, unless a run is due soon. A run due 30 ms
+        // after a poll is claimed 8 ms before its instant: a feed beginning at the poll would end after that, and the
+        // run would be claimed (and start) late. Once the loop has measured its feeds, it lets such a run go first.
+        // Asserted on the store's record: a run claimed ahead is recorded as started at its instant, one claimed late
+        // at the claim (the handler's own start would also show the clock this test moves inside the store).
+        var store = new FlakyStore(new InMemorySchedulingStore());
+        await using var harness = new SchedulerHarness(s_start, [typeof(OneTimeWorkflows)], o => o.PollInterval = TimeSpan.FromSeconds(1), store: store);
+        await harness.StartAsync();
+        store.OnScheduleChangesRead = () => harness.Time.Advance(TimeSpan.FromMilliseconds(40));
+        await harness.RunUntilAsync(s_start.AddSeconds(3).AddMilliseconds(500)); // a few feeds: their length is known
+
+        var requests = Enumerable.Range(5, 6).Select(k => new RunRequest("send-reminder", s_start.AddSeconds(k).AddMilliseconds(30), new Reminder(k, "x"))).ToList();
+        var ids = (await harness.Scheduler.ScheduleManyAsync(requests)).Select(r => r.Id).ToList();
+        await harness.RunUntilAsync(s_start.AddSeconds(12));
+
+        foreach (var id in ids)
+        {
+            var run = (await harness.Store.GetAsync(id, default))!;
+            run.Status.Should().Be(RunStatus.Succeeded);
+            run.StartedAt.Should().Be(run.ScheduledTime, "no feed began where it would end after the run's claim");
+        }
+    }
+
+    [Test]
     public async Task RealClock_RunsHandedToThePoolAheadOfTheirInstant_NeverStartBeforeIt()
     {
         // On the real clock a run claimed ahead reaches a pool thread half a millisecond before its instant, and that

@@ -14,6 +14,12 @@ public sealed class FlakyStore(ISchedulingStore inner) : ISchedulingStore
     /// <summary>Returns each claim's leases in reverse order (a store breaking the order contract).</summary>
     public bool ReverseClaims { get; set; }
 
+    /// <summary>
+    /// Called at each read of the schedules changed since a sequence (which every feed of the loop makes) before it is
+    /// answered: a test moves the clock in it, for a slow feed.
+    /// </summary>
+    public Action? OnScheduleChangesRead { get; set; }
+
     private T Guard<T>(Func<T> call)
     {
         if (Down)
@@ -68,7 +74,11 @@ public sealed class FlakyStore(ISchedulingStore inner) : ISchedulingStore
 
     public ValueTask<StoredSchedulePage> ListSchedulesAsync(ScheduleQuery query, CancellationToken cancellationToken) => Guard(() => inner.ListSchedulesAsync(query, cancellationToken));
 
-    public ValueTask<IReadOnlyList<StoredSchedule>> GetScheduleChangesAsync(long afterSequence, int limit, CancellationToken cancellationToken) => Guard(() => inner.GetScheduleChangesAsync(afterSequence, limit, cancellationToken));
+    public ValueTask<IReadOnlyList<StoredSchedule>> GetScheduleChangesAsync(long afterSequence, int limit, CancellationToken cancellationToken) => Guard(() =>
+    {
+        OnScheduleChangesRead?.Invoke();
+        return inner.GetScheduleChangesAsync(afterSequence, limit, cancellationToken);
+    });
 
     public ValueTask<bool> UpdateScheduleAsync(StoredSchedule schedule, long expectedVersion, bool setRemainingRuns, CancellationToken cancellationToken) => Guard(() => inner.UpdateScheduleAsync(schedule, expectedVersion, setRemainingRuns, cancellationToken));
 
