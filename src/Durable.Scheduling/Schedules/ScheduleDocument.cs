@@ -33,7 +33,7 @@ internal sealed record ScheduleDocument
     public string ToJson() => JsonSerializer.Serialize(this with { Spec = Compact(Spec) }, ScheduleJson.Default.ScheduleDocument);
 
     /// <summary>The spec without its empty lists and default zone, which reading restores (they are the initial values).</summary>
-    private static ScheduleSpec Compact(ScheduleSpec spec) => spec with
+    internal static ScheduleSpec Compact(ScheduleSpec spec) => spec with
     {
         Cron = spec.Cron is { Count: > 0 } ? spec.Cron : null!,
         Intervals = spec.Intervals is { Count: > 0 } ? spec.Intervals : null!,
