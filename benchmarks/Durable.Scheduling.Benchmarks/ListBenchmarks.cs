@@ -18,6 +18,7 @@ namespace Durable.Scheduling.Benchmarks;
 internal static class ListBenchmarks
 {
     private const int Repetitions = 15;
+    private static string? s_only;
     private static readonly DateTimeOffset Start = new(2026, 1, 1, 0, 0, 0, TimeSpan.Zero);
     private static readonly TimeSpan Span = TimeSpan.FromDays(30);
     private static readonly DateTimeOffset Now = Start + TimeSpan.FromDays(21);
@@ -25,6 +26,7 @@ internal static class ListBenchmarks
     public static async Task RunAsync(string[] args)
     {
         int runs = args.SkipWhile(a => a != "--runs").Skip(1).Select(int.Parse).DefaultIfEmpty(1_000_000).First();
+        s_only = args.SkipWhile(a => a != "--only").Skip(1).FirstOrDefault(); // measure only the filters whose label holds this
         bool memory = !args.Contains("--sqlite");
         bool sqlite = !args.Contains("--memory");
         Console.WriteLine($"# ListAsync at {runs:N0} runs, {DateTime.UtcNow:yyyy-MM-dd}, {Environment.ProcessorCount} cores, .NET {Environment.Version}; page of 100; median / worst of {Repetitions} (ms)");
@@ -103,7 +105,7 @@ internal static class ListBenchmarks
             ("workflow (11 %) + Pending + one day", new RunQuery { WorkflowName = "wf-3", Statuses = [RunStatus.Pending], ScheduledFrom = Now.AddDays(1), ScheduledTo = Now.AddDays(2) }),
             ("status Failed + tenant=t7 + one day", new RunQuery { Statuses = [RunStatus.Failed], Metadata = Pairs(("tenant", "t7")), ScheduledFrom = day, ScheduledTo = day.AddDays(1) }),
         };
-        foreach (var (label, query) in queries)
+        foreach (var (label, query) in queries.Where(q => s_only is null || q.Name.Contains(s_only, StringComparison.Ordinal)))
         {
             int matching = await CountAsync(store, query);
             var first = await TimeAsync(() => store.ListAsync(query, default));

@@ -28,6 +28,8 @@ internal static class PeerThroughputBenchmarks
     {
         int runs = args.SkipWhile(a => a != "--runs").Skip(1).Select(int.Parse).DefaultIfEmpty(100_000).First();
         int rounds = args.SkipWhile(a => a != "--rounds").Skip(1).Select(int.Parse).DefaultIfEmpty(5).First();
+        int warmUps = args.SkipWhile(a => a != "--warm-up").Skip(1).Select(int.Parse).DefaultIfEmpty(3).First();
+        int warmUpRuns = args.SkipWhile(a => a != "--warm-up-runs").Skip(1).Select(int.Parse).DefaultIfEmpty(Math.Min(runs, 20_000)).First();
         GlobalConfiguration.Configuration.UseSimpleAssemblyNameTypeSerializer().UseRecommendedSerializerSettings();
         var contenders = new (string Name, Func<int, Task<double>> Run)[]
         {
@@ -36,12 +38,12 @@ internal static class PeerThroughputBenchmarks
             ("Quartz 4.7.3 RAMJobStore, tuned (64 threads, batch 64, misfire 60 s)", n => QuartzAsync(n, tuned: true)),
             ("Hangfire 1.8.25 + Hangfire.InMemory, 64 workers", HangfireAsync),
         };
-        Console.WriteLine($"# In-memory throughput beside peers, {DateTime.UtcNow:yyyy-MM-dd}, {Environment.ProcessorCount} cores, .NET {Environment.Version}: {runs:N0} runs due now, {rounds} measured rounds after 3 warm-up rounds");
-        for (int warmUp = 0; warmUp < 3; warmUp++)
+        Console.WriteLine($"# In-memory throughput beside peers, {DateTime.UtcNow:yyyy-MM-dd}, {Environment.ProcessorCount} cores, .NET {Environment.Version}: {runs:N0} runs due now, {rounds} measured rounds after {warmUps} warm-up rounds of {warmUpRuns:N0} runs each");
+        for (int warmUp = 0; warmUp < warmUps; warmUp++)
         {
             foreach (var (_, run) in contenders)
             {
-                await run(Math.Min(runs, 20_000));
+                await run(warmUpRuns);
             }
         }
 

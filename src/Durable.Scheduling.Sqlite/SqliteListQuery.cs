@@ -12,13 +12,14 @@ namespace Durable.Scheduling.Sqlite;
 /// <remarks>
 /// Why not leave the choice to SQLite's planner: without statistics it takes any equality as selective, and with them
 /// it knows only averages (a status holding 0.1 % of the runs looks like one holding half), so it may walk a large index
-/// in order to fill a page from a rare filter. When a query offers more than one index, each is asked how many rows it
-/// holds for the query from where the page starts, counting at most <see cref="CountCap"/> (then ten times that among
-/// those that reached it), and the smallest is read.
+/// in order to fill a page from a rare filter. When a query offers more than one index, each is read from where the page
+/// starts for at most <see cref="CountCap"/> rows: an index that runs out first holds the fewest rows, and among those
+/// that do not, the one whose last row read lies furthest on is the sparsest. The other filters are tested beside the
+/// chosen index's rows, by seeks into their own indexes where they have one, before a run's row is read.
 /// </remarks>
 internal static class SqliteListQuery
 {
-    /// <summary>The most rows counted per index when choosing one, at first (a count reads at most this many index entries).</summary>
+    /// <summary>The most rows read of each candidate index when choosing one.</summary>
     private const int CountCap = 500;
 
     private static readonly string s_qualifiedColumns = Qualify(SqliteSchema.RunColumns);
@@ -107,64 +108,76 @@ internal static class SqliteListQuery
             count.Parameters.AddWithValue(parameter.ParameterName, parameter.Value);
         }
 
-        // Counted up to a small cap first; when several reach it, those are counted again up to a larger one.
-        foreach (int cap in (ReadOnlySpan<int>)[CountCap, CountCap * 10])
+        // Each candidate's index is read from the page's start for at most CountCap rows, noting how many it found and
+        // the instant of the last. One that ran out of rows holds fewer than the cap: the fewest such rows win. When
+        // every candidate reached the cap, the one whose cap-th row lies furthest on is the sparsest from the start (a
+        // candidate of several ranges counts as far as its nearest full range reaches), which is the index a page
+        // passes over least of, as its other filters match about as often wherever it is read.
+        int best = -1;
+        long fewest = long.MaxValue;
+        long furthest = long.MinValue;
+        for (int c = 0; c < candidates.Count; c++)
         {
-            long fewest = long.MaxValue;
-            var counts = new long[candidates.Count];
-            for (int c = 0; c < candidates.Count; c++)
+            long rows = 0;
+            long reach = long.MaxValue;
+            foreach (string part in Parts(candidates[c], query))
             {
-                foreach (string part in Parts(candidates[c], query))
+                count.CommandText = $"SELECT count(*), max(at) FROM ({part} LIMIT {CountCap})";
+                using var reader = count.ExecuteReader();
+                reader.Read();
+                long found = reader.GetInt64(0);
+                rows += found;
+                if (found >= CountCap)
                 {
-                    count.CommandText = $"SELECT count(*) FROM ({part} LIMIT {cap})";
-                    counts[c] += Convert.ToInt64(count.ExecuteScalar(), CultureInfo.InvariantCulture);
+                    reach = Math.Min(reach, reader.GetInt64(1));
                 }
-
-                fewest = Math.Min(fewest, counts[c]);
             }
 
-            if (fewest < cap)
+            bool exhausted = reach == long.MaxValue;
+            if (exhausted ? rows < fewest : fewest == long.MaxValue && reach > furthest)
             {
-                return candidates[Array.IndexOf(counts, fewest)];
-            }
-
-            candidates = [.. candidates.Where((_, c) => counts[c] == fewest)];
-            if (candidates.Count == 1)
-            {
-                break;
+                best = c;
+                if (exhausted)
+                {
+                    fewest = rows;
+                }
+                else
+                {
+                    furthest = reach;
+                }
             }
         }
 
-        return candidates[0];
+        return candidates[best];
     }
 
-    /// <summary>The rows of a driver's index from where the page starts, as one query per range (the rows only).</summary>
+    /// <summary>The rows of a driver's index from where the page starts, in list order, as one query per range (each row's instant only).</summary>
     private static IEnumerable<string> Parts(Driver driver, RunQuery query)
     {
         string range = Range(query, "scheduled", "id");
         switch (driver.Kind)
         {
             case DriverKind.Scheduled:
-                yield return $"SELECT 1 FROM ds_runs INDEXED BY ds_runs_scheduled WHERE 1 = 1{range}";
+                yield return $"SELECT scheduled AS at FROM ds_runs INDEXED BY ds_runs_scheduled WHERE 1 = 1{range}";
                 break;
             case DriverKind.Workflow:
-                yield return $"SELECT 1 FROM ds_runs INDEXED BY ds_runs_workflow WHERE workflow = $workflow{range}";
+                yield return $"SELECT scheduled AS at FROM ds_runs INDEXED BY ds_runs_workflow WHERE workflow = $workflow{range}";
                 break;
             case DriverKind.Schedule:
-                yield return $"SELECT 1 FROM ds_runs INDEXED BY ds_runs_schedule WHERE schedule_id = $schedule{range}";
+                yield return $"SELECT scheduled AS at FROM ds_runs INDEXED BY ds_runs_schedule WHERE schedule_id = $schedule{range}";
                 break;
             case DriverKind.Statuses:
                 foreach (var status in query.Statuses!.Distinct())
                 {
                     // Succeeded runs have no index of their own: every run in the range bounds their number.
                     yield return status == RunStatus.Succeeded
-                        ? $"SELECT 1 FROM ds_runs INDEXED BY ds_runs_scheduled WHERE 1 = 1{range}"
-                        : $"SELECT 1 FROM ds_runs {StatusTerms(status)}{range}";
+                        ? $"SELECT scheduled AS at FROM ds_runs INDEXED BY ds_runs_scheduled WHERE 1 = 1{range}"
+                        : $"SELECT scheduled AS at FROM ds_runs {StatusTerms(status)}{range}";
                 }
 
                 break;
             default:
-                yield return $"SELECT 1 FROM ds_run_metadata INDEXED BY ds_run_metadata_list WHERE key = $mk{driver.Pair} AND value = $mv{driver.Pair}{Range(query, "scheduled", "run_id")}";
+                yield return $"SELECT scheduled AS at FROM ds_run_metadata INDEXED BY ds_run_metadata_list WHERE key = $mk{driver.Pair} AND value = $mv{driver.Pair}{Range(query, "scheduled", "run_id")}";
                 break;
         }
     }
@@ -198,12 +211,41 @@ internal static class SqliteListQuery
                 string qualified = query.IncludeInput ? s_qualifiedColumns : s_qualifiedColumnsWithoutInput;
                 return $"""
                     SELECT {qualified} FROM ds_run_metadata m INDEXED BY ds_run_metadata_list CROSS JOIN ds_runs ON ds_runs.id = m.run_id
-                    WHERE m.key = $mk{driver.Pair} AND m.value = $mv{driver.Pair}{Range(query, "m.scheduled", "m.run_id")} AND {where}
+                    WHERE m.key = $mk{driver.Pair} AND m.value = $mv{driver.Pair}{Range(query, "m.scheduled", "m.run_id")}{Probes(query, driver.Pair)} AND {where}
                     ORDER BY m.scheduled, m.run_id LIMIT {limit}
                     """;
             default:
                 return $"SELECT {columns} FROM ds_runs INDEXED BY ds_runs_scheduled WHERE {where} {order}";
         }
+    }
+
+    /// <summary>
+    /// Terms that test a metadata row's run against the query's other indexed filters before the run's row is read: each
+    /// a seek into that filter's index by the run's instant and id (the metadata index is read in instant order, so the
+    /// seeks move forward through the other index, where the run rows it would otherwise read lie scattered by id).
+    /// </summary>
+    private static string Probes(RunQuery query, int driverPair)
+    {
+        var probes = new StringBuilder();
+        if (query.WorkflowName is not null)
+        {
+            probes.Append(" AND EXISTS (SELECT 1 FROM ds_runs w INDEXED BY ds_runs_workflow WHERE w.workflow = $workflow AND w.scheduled = m.scheduled AND w.id = m.run_id)");
+        }
+
+        if (query.ScheduleId is not null)
+        {
+            probes.Append(" AND EXISTS (SELECT 1 FROM ds_runs s INDEXED BY ds_runs_schedule WHERE s.schedule_id = $schedule AND s.scheduled = m.scheduled AND s.id = m.run_id)");
+        }
+
+        for (int i = 0; i < (query.Metadata?.Count ?? 0); i++)
+        {
+            if (i != driverPair)
+            {
+                probes.Append(CultureInfo.InvariantCulture, $" AND EXISTS (SELECT 1 FROM ds_run_metadata p WHERE p.run_id = m.run_id AND p.key = $mk{i} AND p.value = $mv{i})");
+            }
+        }
+
+        return probes.ToString();
     }
 
     /// <summary>FROM's index and the WHERE terms that let a status be read from it in list order.</summary>

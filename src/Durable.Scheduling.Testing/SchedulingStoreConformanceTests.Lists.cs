@@ -185,6 +185,53 @@ public abstract partial class SchedulingStoreConformanceTests
         }
     }
 
+    /// <summary>
+    /// Contract: a list by schedule and metadata holds the schedule's runs with that pair, and only those, in list order,
+    /// whichever filter is the rarer (the schedule's runs are many and the pair rare, then the other way round).
+    /// </summary>
+    /// <returns>The test.</returns>
+    [Test]
+    public async Task ListAsync_ByScheduleAndMetadata_HoldsOnlyTheSchedulesRunsWithThePair()
+    {
+        var runs = new List<ScheduledRun>();
+        for (int i = 0; i < 1_200; i++)
+        {
+            var metadata = new Dictionary<string, string> { ["tenant"] = i % 2 == 0 ? "even" : "odd" };
+            if (i % 100 == 7)
+            {
+                metadata["vip"] = "yes";
+            }
+
+            string schedule = i % 3 == 0 ? "few" : "many"; // "few": 400 runs; "many": 800
+            runs.Add(ScheduleRun(schedule, Now.AddSeconds(i)) with { Metadata = metadata });
+        }
+
+        await _store.InsertAsync(runs, default);
+        foreach (var (schedule, pairs) in new[]
+        {
+            ("many", new Dictionary<string, string> { ["vip"] = "yes" }),
+            ("few", new Dictionary<string, string> { ["vip"] = "yes" }),
+            ("few", new Dictionary<string, string> { ["tenant"] = "odd" }),
+            ("many", new Dictionary<string, string> { ["tenant"] = "even", ["vip"] = "yes" }),
+            ("nobody", new Dictionary<string, string> { ["vip"] = "yes" }),
+        })
+        {
+            var expected = runs.Where(r => r.ScheduleId == schedule && pairs.All(p => r.Metadata.TryGetValue(p.Key, out var v) && v == p.Value))
+                .OrderBy(r => r.ScheduledTime).ThenBy(r => r.Id).Select(r => r.Id).ToList();
+            var listed = new List<Guid>();
+            string? token = null;
+            do
+            {
+                var page = await _store.ListAsync(new RunQuery { ScheduleId = schedule, Metadata = pairs, PageSize = 3, ContinuationToken = token }, default);
+                listed.AddRange(page.Items.Select(r => r.Id));
+                token = page.ContinuationToken;
+            }
+            while (token is not null && listed.Count <= runs.Count);
+
+            listed.Should().Equal(expected, "schedule {0} with {1}, in list order", schedule, string.Join(',', pairs.Select(p => $"{p.Key}={p.Value}")));
+        }
+    }
+
     private async Task CheckListsAgainstModelAsync(Dictionary<Guid, (string Workflow, DateTimeOffset Scheduled, RunStatus Status, IReadOnlyDictionary<string, string> Metadata)> model)
     {
         var tenant1 = new Dictionary<string, string> { ["tenant"] = "t1" };
@@ -208,6 +255,8 @@ public abstract partial class SchedulingStoreConformanceTests
             new() { ScheduledTo = Now.AddMinutes(-7) },
             new() { WorkflowName = "gamma", Statuses = [RunStatus.Failed] },
             new() { WorkflowName = "rare", Metadata = tenant1 },
+            new() { WorkflowName = "alpha", Metadata = vip }, // the rarer metadata pair leads, the workflow is tested beside it
+            new() { WorkflowName = "beta", Metadata = both },
             new() { Statuses = [RunStatus.Pending], Metadata = vip, ScheduledFrom = Now },
             new() { WorkflowName = "delta", Statuses = [RunStatus.Succeeded], ScheduledFrom = Now.AddHours(-5), ScheduledTo = Now.AddHours(-1), Metadata = tenant1 },
             new() { ExcludedWorkflowNames = ["alpha", "beta"], Statuses = [RunStatus.Pending] },

@@ -11,7 +11,8 @@ internal sealed class CompiledSpec
     private const int MaxSkippedInARow = 100_000;
     private static readonly string[] s_calendarFields = ["Second", "Minute", "Hour", "DayOfMonth", "Month", "DayOfWeek"];
     private static readonly string[] s_cronosFields = ["Seconds", "Minutes", "Hours", "Days of month", "Months", "Days of week"];
-    private readonly SpecSource[] _sources;
+    private readonly SpecSource? _only; // the one source of most specs, kept without an array (a schedule book holds many specs)
+    private readonly SpecSource[] _sources; // empty when _only is set
     private readonly CronSource[] _skips;
     private readonly long _start;
     private readonly long _end;
@@ -19,7 +20,16 @@ internal sealed class CompiledSpec
     private CompiledSpec(ScheduleSpec spec, TimeZoneInfo zone, SpecSource[] sources, CronSource[] skips)
     {
         Zone = zone;
-        _sources = sources;
+        if (sources.Length == 1)
+        {
+            _only = sources[0];
+            _sources = [];
+        }
+        else
+        {
+            _sources = sources;
+        }
+
         _skips = skips;
         _start = spec.StartAt?.UtcTicks ?? long.MinValue;
         _end = spec.EndAt?.UtcTicks ?? long.MaxValue;
@@ -137,7 +147,7 @@ internal sealed class CompiledSpec
         long from = Math.Max(fromTicks, _start == long.MinValue ? long.MinValue : _start - 1);
         for (int skipped = 0; skipped < MaxSkippedInARow; skipped++)
         {
-            long best = -1;
+            long best = _only?.Next(from, Zone) ?? -1;
             foreach (var source in _sources)
             {
                 long t = source.Next(from, Zone);
@@ -219,7 +229,7 @@ internal sealed class CompiledSpec
         }
         else
         {
-            foreach (var source in _sources)
+            foreach (var source in _only is null ? _sources : [_only])
             {
                 if (source.Next(ticks - 1, Zone) == ticks && source.MovedByGap(ticks, Zone))
                 {

@@ -70,6 +70,32 @@ public sealed class ScheduleBookTests
         book.Find("b")!.Spec.NextUtc(Now).Should().Be(Now + (15 * TimeSpan.TicksPerSecond));
     }
 
+    [Test]
+    public void Apply_KeepsTheDefinitionsPoliciesAndWindow_AndSetsAsideOneWithAPolicyItDoesNotKnow()
+    {
+        var book = NewBook();
+        var document = new ScheduleDocument
+        {
+            Spec = ScheduleSpec.FromCron("0 * * * * *"),
+            CatchUp = CatchUpPolicy.Latest,
+            CatchUpWindow = TimeSpan.FromMinutes(90),
+            Overlap = OverlapPolicy.CancelOther,
+        };
+        book.Apply(Stored("s", "0 * * * * *", sequence: 1) with { Definition = document.ToJson() }, fromStore: true, Now);
+        var planned = book.Find("s")!;
+        planned.CatchUp.Should().Be(CatchUpPolicy.Latest);
+        planned.CatchUpWindow.Should().Be(TimeSpan.FromMinutes(90));
+        planned.Overlap.Should().Be(OverlapPolicy.CancelOther);
+        book.Apply(Stored("d", "0 * * * * *", sequence: 2), fromStore: true, Now);
+        book.Find("d")!.CatchUpWindow.Should().BeNull("no window of its own: the options' applies");
+
+        // Written by a newer version with a policy this one does not have: not run under a policy it cannot honour.
+        string newer = document.ToJson().Replace("\"Overlap\":\"CancelOther\"", "\"Overlap\":99", StringComparison.Ordinal);
+        newer.Should().Contain("99", "the test edits the stored policy");
+        book.Apply(Stored("n", "0 * * * * *", sequence: 3) with { Definition = newer }, fromStore: true, Now).Should().Be(long.MaxValue);
+        book.Find("n").Should().BeNull();
+    }
+
     private static ScheduleBook NewBook()
     {
         var method = typeof(ScheduleBookTests).GetMethod(nameof(Handler), System.Reflection.BindingFlags.NonPublic | System.Reflection.BindingFlags.Static)!;

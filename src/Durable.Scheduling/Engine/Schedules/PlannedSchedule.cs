@@ -3,20 +3,32 @@ using Durable.Scheduling.Schedules;
 namespace Durable.Scheduling.Engine.Schedules;
 
 /// <summary>A recurring schedule as the loop keeps it: what it fires, its state, and how far its occurrences exist.</summary>
+/// <remarks>
+/// The loop keeps one per schedule, so its size counts: policies are kept in bytes and the catch-up window in ticks
+/// behind the properties, and the watermark's name is made when asked rather than kept.
+/// </remarks>
 internal sealed class PlannedSchedule
 {
+    private long _catchUpWindowTicks = -1; // -1: none of its own
+    private byte _catchUp;
+    private byte _overlap;
+
     public required string Id { get; init; }
 
     public required string Workflow { get; init; }
 
     public required CompiledSpec Spec { get; init; }
 
-    public required CatchUpPolicy CatchUp { get; init; }
+    public required CatchUpPolicy CatchUp { get => (CatchUpPolicy)_catchUp; init => _catchUp = (byte)value; } // defined values only (checked when read)
 
     /// <summary>The schedule's catch-up window, or null for the options'.</summary>
-    public TimeSpan? CatchUpWindow { get; init; }
+    public TimeSpan? CatchUpWindow
+    {
+        get => _catchUpWindowTicks < 0 ? null : TimeSpan.FromTicks(_catchUpWindowTicks);
+        init => _catchUpWindowTicks = value is { } window ? Math.Max(0, window.Ticks) : -1;
+    }
 
-    public required OverlapPolicy Overlap { get; init; }
+    public required OverlapPolicy Overlap { get => (OverlapPolicy)_overlap; init => _overlap = (byte)value; }
 
     public string? Input { get; init; }
 
@@ -39,9 +51,7 @@ internal sealed class PlannedSchedule
     /// The watermark's name: the id for a code-defined schedule (as before schedules were stored), the id and the
     /// instant its spec took effect for one made at run time, so an updated spec starts afresh from then.
     /// </summary>
-    public string WatermarkKey => _watermarkKey ??= CodeDefined ? Id : $"{Id}~{SpecSinceTicks}";
-
-    private string? _watermarkKey; // made once: the planner asks for it at every pass that writes the watermark
+    public string WatermarkKey => CodeDefined ? Id : $"{Id}~{SpecSinceTicks}";
 
     /// <summary>True once the stored watermark was read.</summary>
     public bool Loaded { get; set; }

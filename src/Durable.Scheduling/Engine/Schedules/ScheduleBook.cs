@@ -148,6 +148,11 @@ internal sealed class ScheduleBook(ISchedulingStore store, Func<string, Workflow
         try
         {
             var document = compiled?.Document ?? ScheduleDocument.FromJson(stored.Definition);
+            if (!Enum.IsDefined(document.CatchUp) || !Enum.IsDefined(document.Overlap))
+            {
+                throw new NotSupportedException($"catch-up policy {(int)document.CatchUp} or overlap policy {(int)document.Overlap} is not one this version knows.");
+            }
+
             // A code-defined schedule runs only where its code is (its [Scheduled] attribute may have been removed
             // while the workflow stayed); one made at run time wherever its workflow is defined.
             var workflow = find(stored.WorkflowName);
