@@ -16,14 +16,10 @@ internal sealed class CronSpec : IEquatable<CronSpec>
 
     private readonly Cronos.CronExpression _cron;
 
-    private CronSpec(Cronos.CronExpression cron, string text)
-    {
-        _cron = cron;
-        Text = text;
-    }
+    private CronSpec(Cronos.CronExpression cron) => _cron = cron;
 
-    /// <summary>The expression as written.</summary>
-    public string Text { get; }
+    /// <summary>The parsed expression (a schedule's compiled spec keeps only this).</summary>
+    internal Cronos.CronExpression Expression => _cron;
 
     /// <summary>Parses an expression.</summary>
     /// <exception cref="CronFormatException">The expression is invalid; the message names the field and quotes it.</exception>
@@ -44,7 +40,7 @@ internal sealed class CronSpec : IEquatable<CronSpec>
         string normalized = Normalize(expression, fields);
         try
         {
-            return new CronSpec(Cronos.CronExpression.Parse(normalized, cronosFormat), expression);
+            return new CronSpec(Cronos.CronExpression.Parse(normalized, cronosFormat));
         }
         catch (Cronos.CronFormatException e)
         {
@@ -73,9 +69,12 @@ internal sealed class CronSpec : IEquatable<CronSpec>
     }
 
     /// <summary>The next occurrence after (or at, when inclusive) a UTC instant in ticks, or -1 when there is none.</summary>
-    public long NextUtc(long fromUtcTicks, TimeZoneInfo zone, bool inclusive)
+    public long NextUtc(long fromUtcTicks, TimeZoneInfo zone, bool inclusive) => NextUtc(_cron, fromUtcTicks, zone, inclusive);
+
+    /// <summary>The next occurrence of a parsed expression after (or at, when inclusive) a UTC instant in ticks, or -1 when there is none.</summary>
+    internal static long NextUtc(Cronos.CronExpression cron, long fromUtcTicks, TimeZoneInfo zone, bool inclusive)
     {
-        var next = _cron.GetNextOccurrence(new DateTime(fromUtcTicks, DateTimeKind.Utc), zone, inclusive);
+        var next = cron.GetNextOccurrence(new DateTime(fromUtcTicks, DateTimeKind.Utc), zone, inclusive);
         return next?.Ticks ?? -1;
     }
 

@@ -15,11 +15,11 @@ internal abstract class SpecSource
 /// <summary>A cron expression or calendar, read in the zone by Cronos; a calendar may also allow only some years.</summary>
 internal sealed class CronSource(CronSpec cron, YearSet? years) : SpecSource
 {
-    public CronSpec Cron { get; } = cron;
+    private readonly Cronos.CronExpression _cron = cron.Expression; // only the expression: a schedule book holds one per schedule
 
     public override long Next(long fromTicks, TimeZoneInfo zone)
     {
-        long t = Cron.NextUtc(fromTicks, zone, inclusive: false);
+        long t = CronSpec.NextUtc(_cron, fromTicks, zone, inclusive: false);
         while (t >= 0 && years is not null)
         {
             int year = TimeZoneInfo.ConvertTimeFromUtc(new DateTime(t, DateTimeKind.Utc), zone).Year;
@@ -36,7 +36,7 @@ internal sealed class CronSource(CronSpec cron, YearSet? years) : SpecSource
 
             // From before the allowed year's local start in any zone (the UTC offset is at most 14 hours), never back.
             long jump = new DateTime(next, 1, 1, 0, 0, 0, DateTimeKind.Utc).AddHours(-15).Ticks;
-            t = Cron.NextUtc(Math.Max(jump, t), zone, inclusive: false);
+            t = CronSpec.NextUtc(_cron, Math.Max(jump, t), zone, inclusive: false);
         }
 
         return t;
@@ -44,7 +44,7 @@ internal sealed class CronSource(CronSpec cron, YearSet? years) : SpecSource
 
     /// <summary>True when the instant's local time matches (a skip calendar).</summary>
     public bool Matches(long ticks, TimeZoneInfo zone) =>
-        Cron.NextUtc(ticks - 1, zone, inclusive: false) == ticks &&
+        CronSpec.NextUtc(_cron, ticks - 1, zone, inclusive: false) == ticks &&
         (years is null || years.Contains(TimeZoneInfo.ConvertTimeFromUtc(new DateTime(ticks, DateTimeKind.Utc), zone).Year));
 
     public override bool MovedByGap(long ticks, TimeZoneInfo zone)
@@ -61,7 +61,7 @@ internal sealed class CronSource(CronSpec cron, YearSet? years) : SpecSource
 
         long wallBefore = before + offsetBefore.Ticks;
         long wallAt = ticks + offsetAt.Ticks;
-        long wanted = Cron.NextUtc(wallBefore, TimeZoneInfo.Utc, inclusive: false);
+        long wanted = CronSpec.NextUtc(_cron, wallBefore, TimeZoneInfo.Utc, inclusive: false);
         return wanted >= 0 && wanted < wallAt;
     }
 }

@@ -165,7 +165,7 @@ internal sealed class ScheduleBook(ISchedulingStore store, Func<string, Workflow
             return new PlannedSchedule
             {
                 Id = stored.Id,
-                Workflow = stored.WorkflowName,
+                Workflow = workflow?.Name ?? stored.WorkflowName, // the registry's copy: one string for all its schedules
                 Spec = compiled?.Spec ?? CompiledSpec.Compile(document.Spec),
                 CatchUp = document.CatchUp,
                 CatchUpWindow = document.CatchUpWindow,
