@@ -142,6 +142,7 @@ public sealed partial class InMemorySchedulingStore : ISchedulingStore
             Schedule = OwnSchedule(run) is { } own ? WorkflowId(own) + 1 : 0,
             Overlap = run.Overlap,
         };
+        StepGrowth.MakeRoomForOne(_runs);
         ref var stored = ref CollectionsMarshal.GetValueRefOrAddDefault(_runs, run.Id, out bool exists);
         if (exists)
         {
