@@ -70,4 +70,7 @@ internal static partial class Log
 
     [LoggerMessage(22, LogLevel.Warning, "The [Scheduled] schedule of {Workflow} is not applied: a schedule made at run time holds the id {Workflow}. Delete that schedule, or rename the workflow.")]
     public static partial void CodeScheduleShadowed(ILogger logger, string workflow);
+
+    [LoggerMessage(23, LogLevel.Warning, "Counting the pending runs of workflows this process does not define failed; it is tried again in an hour.")]
+    public static partial void OrphanCountFailed(ILogger logger, Exception exception);
 }

@@ -43,6 +43,7 @@ internal sealed class SchedulerHost : IHostedService, ISchedulerActivity, IDispo
     private RunAttempt? _attempt;
     private Claimer? _claimer;
     private SchedulerLoop? _loop;
+    private OrphanWatch? _orphans;
     private Task _loopTask = Task.CompletedTask;
     private IDisposable? _notifications;
     private int _disposed;
@@ -73,7 +74,7 @@ internal sealed class SchedulerHost : IHostedService, ISchedulerActivity, IDispo
     /// <inheritdoc />
     public bool IsIdle =>
         _loop is null ||
-        ((_signal.IsWaiting || _loop.Stopped) && _inbox.IsEmpty && _executions.NoneEnded && _writer.IsIdle &&
+        ((_signal.IsWaiting || _loop.Stopped) && _inbox.IsEmpty && _executions.NoneEnded && _writer.IsIdle && _orphans!.Idle &&
          _slots.Active == _executions.Running + _claimer!.ReadyCount);
 
     /// <summary>
@@ -127,7 +128,7 @@ internal sealed class SchedulerHost : IHostedService, ISchedulerActivity, IDispo
             new LeaseRenewer(_store, _executions, _options.LeaseDuration, _logger),
             new Purger(_store, _time, _options.RunRetention, _options.BatchSize),
             new OwnedRunRecovery(_store, _options.InstanceId, _logger),
-            new OrphanWatch(_store, [.. workflows.Select(w => w.Name)], _logger),
+            _orphans = new OrphanWatch(_store, workflows.Select(w => w.Name).ToHashSet(StringComparer.Ordinal), _logger), // a set: a store may test each run against it
             _logger));
         Log.Started(_logger, workflows.Count, code.Ids.Count);
         if (workflows.Count == 0)
@@ -163,6 +164,7 @@ internal sealed class SchedulerHost : IHostedService, ISchedulerActivity, IDispo
         try
         {
             await _loopTask.WaitAsync(cancellationToken).ConfigureAwait(false);
+            await (_orphans?.Counting ?? Task.CompletedTask).WaitAsync(cancellationToken).ConfigureAwait(false); // cancelled with the loop
             _writer.WriteStranded();
             if (_executions.Running > 0)
             {

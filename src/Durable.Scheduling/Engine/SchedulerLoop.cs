@@ -299,7 +299,7 @@ internal sealed class SchedulerLoop
             _nextFeedTicks = now.UtcTicks; // more to read: read the next batch right away
         }
 
-        await _orphans.CheckIfDueAsync(now, stop).ConfigureAwait(false);
+        _orphans.StartIfDue(now, stop);
         await _purger.PurgeIfDueAsync(now, at => NextStartTicks() - at.UtcTicks > FeedGuardTicks, stop).ConfigureAwait(false);
     }
 

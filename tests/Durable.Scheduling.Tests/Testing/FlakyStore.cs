@@ -20,6 +20,9 @@ public sealed class FlakyStore(ISchedulingStore inner) : ISchedulingStore
     /// </summary>
     public Action? OnScheduleChangesRead { get; set; }
 
+    /// <summary>Awaited before each list is answered (a slow read); the list is answered when it completes.</summary>
+    public Func<RunQuery, Task>? BeforeList { get; set; }
+
     private T Guard<T>(Func<T> call)
     {
         if (Down)
@@ -35,7 +38,15 @@ public sealed class FlakyStore(ISchedulingStore inner) : ISchedulingStore
 
     public ValueTask<ScheduledRun?> GetAsync(Guid id, CancellationToken cancellationToken) => Guard(() => inner.GetAsync(id, cancellationToken));
 
-    public ValueTask<RunPage> ListAsync(RunQuery query, CancellationToken cancellationToken) => Guard(() => inner.ListAsync(query, cancellationToken));
+    public async ValueTask<RunPage> ListAsync(RunQuery query, CancellationToken cancellationToken)
+    {
+        if (BeforeList is { } before)
+        {
+            await before(query).WaitAsync(cancellationToken).ConfigureAwait(false);
+        }
+
+        return await Guard(() => inner.ListAsync(query, cancellationToken)).ConfigureAwait(false);
+    }
 
     public ValueTask<IReadOnlyList<RunRefusal>> DeleteAsync(IReadOnlyCollection<Guid> ids, CancellationToken cancellationToken) => Guard(() => inner.DeleteAsync(ids, cancellationToken));
 

@@ -205,6 +205,7 @@ public sealed partial class InMemorySchedulingStore
         }
 
         ulong workflows = workflowIndex >= 0 ? RunOrder.Bit(workflowIndex) : 0, schedules = scheduleIndex >= 0 ? RunOrder.Bit(scheduleIndex) : 0;
+        var (excluded, excludedBits) = Excluded(query.ExcludedWorkflowNames);
         int kinds = query.Kinds is { Count: > 0 } wantedKinds ? wantedKinds.Aggregate(0, (mask, kind) => mask | (1 << (int)kind)) : -1;
         int statuses = query.Statuses is { Count: > 0 } wantedStatuses ? wantedStatuses.Aggregate(0, (mask, status) => mask | (1 << (int)status)) : -1;
         var from = query.ScheduledFrom is { } start ? new RunKey(start.UtcTicks, Guid.Empty) : RunKey.Lowest;
@@ -222,6 +223,7 @@ public sealed partial class InMemorySchedulingStore
             bool tagged = chunk.Statuses is not null; // the main order's chunks: summaries and tags are kept
             if (chunk.Count == 0 || (tagged &&
                 ((workflows != 0 && (chunk.Workflows & workflows) == 0) || (schedules != 0 && (chunk.Schedules & schedules) == 0) ||
+                (excluded is not null && (chunk.Workflows & ~excludedBits) == 0) ||
                 (chunk.Kinds & kinds) == 0 || !Holds(chunk.Statuses!, query.Statuses))))
             {
                 continue;
@@ -238,13 +240,14 @@ public sealed partial class InMemorySchedulingStore
                 }
 
                 if (tagged && tags[i] is var tag && ((workflowIndex >= 0 && RunOrder.WorkflowOf(tag) != workflowIndex) ||
+                    (excluded is not null && excluded[RunOrder.WorkflowOf(tag)]) ||
                     (statuses & (1 << RunOrder.StatusOf(tag))) == 0 || (kinds & (1 << RunOrder.KindOf(tag))) == 0))
                 {
                     continue;
                 }
 
                 ref readonly var slot = ref CollectionsMarshal.GetValueRefOrNullRef(_runs, key.Id);
-                if (key.CompareTo(after) > 0 && (withRunning || slot.Status != RunStatus.Running) && Matches(key.Id, slot, query))
+                if (key.CompareTo(after) > 0 && (withRunning || slot.Status != RunStatus.Running) && Matches(key.Id, slot, query, excluded))
                 {
                     found.Add(key.Id);
                     if (found.Count == limit)
@@ -276,14 +279,48 @@ public sealed partial class InMemorySchedulingStore
         return false;
     }
 
-    private bool Matches(Guid id, in Slot slot, RunQuery query)
+    /// <summary>
+    /// The query's excluded workflows as a table by name index (null when none are), and the summary bits of which every
+    /// known name is excluded: a chunk whose runs' workflows all fall on those bits holds no run the query lists.
+    /// Made once per read, so a list that excludes many workflows (the hourly count of runs no workflow here defines
+    /// excludes them all) costs one lookup per run, and skips whole chunks of defined workflows.
+    /// </summary>
+    private (bool[]? Excluded, ulong Bits) Excluded(IReadOnlyCollection<string>? names)
+    {
+        if (names is not { Count: > 0 })
+        {
+            return (null, 0);
+        }
+
+        var excluded = new bool[_workflowNames.Count];
+        foreach (string name in names)
+        {
+            if (name is not null && _workflowIds.TryGetValue(name, out int index))
+            {
+                excluded[index] = true;
+            }
+        }
+
+        ulong bits = ulong.MaxValue;
+        for (int i = 0; i < excluded.Length; i++)
+        {
+            if (!excluded[i])
+            {
+                bits &= ~RunOrder.Bit(i);
+            }
+        }
+
+        return (excluded, bits);
+    }
+
+    private bool Matches(Guid id, in Slot slot, RunQuery query, bool[]? excluded)
     {
         if (query.WorkflowName is not null && _workflowNames[slot.Workflow] != query.WorkflowName)
         {
             return false;
         }
 
-        if (query.ExcludedWorkflowNames is { Count: > 0 } excluded && excluded.Contains(_workflowNames[slot.Workflow]))
+        if (excluded is not null && excluded[slot.Workflow])
         {
             return false;
         }
