@@ -164,7 +164,6 @@ internal sealed class SchedulerHost : IHostedService, ISchedulerActivity, IDispo
         try
         {
             await _loopTask.WaitAsync(cancellationToken).ConfigureAwait(false);
-            await (_orphans?.Counting ?? Task.CompletedTask).WaitAsync(cancellationToken).ConfigureAwait(false); // cancelled with the loop
             _writer.WriteStranded();
             if (_executions.Running > 0)
             {

@@ -14,12 +14,12 @@ internal sealed class OrphanWatch(ISchedulingStore store, IReadOnlyCollection<st
 {
     private const int MaxCounted = 10_000;
     private long _nextTicks;
-    private Task _counting = Task.CompletedTask;
+    private volatile Task _counting = Task.CompletedTask; // written by the loop, read by the host (idle, stop)
 
     /// <summary>True while no count is in progress.</summary>
     public bool Idle => _counting.IsCompleted;
 
-    /// <summary>The count in progress (a completed task when none is); it never faults.</summary>
+    /// <summary>The count in progress (a completed task when none is); it never faults, and ends soon after the stop token is cancelled.</summary>
     public Task Counting => _counting;
 
     /// <summary>Starts a count on the thread pool when one is due and none is running, and returns at once.</summary>
@@ -60,9 +60,9 @@ internal sealed class OrphanWatch(ISchedulingStore store, IReadOnlyCollection<st
                 Log.OrphanedRuns(logger, count, string.Join(", ", workflows.Take(20)));
             }
         }
-        catch (OperationCanceledException) when (stop.IsCancellationRequested)
+        catch (Exception) when (stop.IsCancellationRequested)
         {
-            // Stopping: the next start counts again.
+            // Stopping (the store may be closing under it; stop does not wait for a report): the next start counts again.
         }
         catch (Exception e)
         {
