@@ -84,7 +84,7 @@ internal static class CodeWarmUp
             var store = new InMemorySchedulingStore();
             var run = new ScheduledRun
             {
-                Id = Guid.NewGuid(),
+                Id = RunIds.Next(at), // as the scheduler makes ids (that path warms too)
                 WorkflowName = "warm-up",
                 Kind = RunKind.OneTime,
                 ScheduledTime = at,
