@@ -1,3 +1,4 @@
+using System.Globalization;
 using Durable.Scheduling.Storage;
 using FluentAssertions;
 using NUnit.Framework;
@@ -178,6 +179,46 @@ public abstract partial class SchedulingStoreConformanceTests
         (await Ids(new ScheduleQuery { Metadata = new Dictionary<string, string> { ["tier"] = "gold" } })).Should().Equal("tenant-1/b", "tenant-2/a");
         (await Ids(new ScheduleQuery { Metadata = new Dictionary<string, string> { ["tier"] = "gold", ["x"] = "y" } })).Should().Equal("tenant-2/a");
         (await Ids(new ScheduleQuery { WorkflowName = "none" })).Should().BeEmpty();
+    }
+
+    /// <summary>
+    /// Contract: a list resumes after its token even when that schedule was deleted meanwhile, and an id prefix pages
+    /// through only its own ids, in ordinal order, among many others.
+    /// </summary>
+    /// <returns>The test.</returns>
+    [Test]
+    public async Task ListSchedulesAsync_ResumesAfterADeletedToken_AndPagesAPrefixAmongOthers()
+    {
+        // "x/…" sorts before "x0…" ('/' precedes the digits), and "X…" before both; 300 ids in three interleaved families.
+        var ids = Enumerable.Range(0, 300).Select(i => (i % 3) switch { 0 => "x/", 1 => "x", _ => "X" } + ((i * 7919) % 1000).ToString("D3", CultureInfo.InvariantCulture)).ToList();
+        foreach (string id in ids)
+        {
+            (await _store.CreateScheduleAsync(Schedule(id), default)).Should().BeTrue();
+        }
+
+        var read = new List<string>();
+        var deleted = new List<string>();
+        var query = new ScheduleQuery { IdPrefix = "x/", PageSize = 7 };
+        do
+        {
+            var page = await _store.ListSchedulesAsync(query, default);
+            page.Items.Count.Should().BeLessThanOrEqualTo(7);
+            read.AddRange(page.Items.Select(s => s.Id));
+            if (page.ContinuationToken is { } token)
+            {
+                (await _store.DeleteScheduleAsync(token, Now, default)).Should().BeTrue("the token names the page's last schedule");
+                deleted.Add(token);
+            }
+
+            query = query with { ContinuationToken = page.ContinuationToken };
+        }
+        while (query.ContinuationToken is not null);
+
+        read.Should().Equal(ids.Where(id => id.StartsWith("x/", StringComparison.Ordinal)).Order(StringComparer.Ordinal));
+        var rest = await _store.ListSchedulesAsync(new ScheduleQuery { PageSize = 1000, ContinuationToken = "x/" }, default);
+        rest.Items.Select(s => s.Id).Should().Equal(
+            ids.Where(id => string.CompareOrdinal(id, "x/") > 0 && !deleted.Contains(id)).Order(StringComparer.Ordinal),
+            "the deleted tokens are gone, everything else after \"x/\" is listed");
     }
 
     /// <summary>Contract: counts add up; remaining runs never go below zero; an unlimited schedule stays unlimited.</summary>

@@ -1,7 +1,7 @@
 namespace Durable.Scheduling.Storage.InMemory;
 
 /// <summary>
-/// The in-memory store's schedules: a table by id, the change sequence, counters. Counters are fields of the entry, so
+/// The in-memory store's schedules: a table by id, the ids in order (for lists), the change sequence, counters. Counters are fields of the entry, so
 /// counting an outcome allocates nothing; a <see cref="StoredSchedule"/> is built when one is read. Not thread-safe:
 /// the store calls it under its lock.
 /// </summary>
@@ -12,7 +12,8 @@ namespace Durable.Scheduling.Storage.InMemory;
 /// </remarks>
 internal sealed class InMemorySchedules
 {
-    private readonly SortedDictionary<string, Entry> _byId = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, Entry> _byId = new(StringComparer.Ordinal);
+    private readonly SortedIds _order = new();
     private readonly List<(long Sequence, Entry Entry)> _log = [];
     private long _sequence;
 
@@ -30,6 +31,7 @@ internal sealed class InMemorySchedules
 
         var entry = new Entry(schedule with { Version = 1, Sequence = ++_sequence, Deleted = false, Metadata = Copy(schedule.Metadata) }, schedule.RemainingRuns);
         _byId[schedule.Id] = entry;
+        _order.Add(schedule.Id);
         Logged(entry);
         return true;
     }
@@ -48,17 +50,17 @@ internal sealed class InMemorySchedules
     public StoredSchedulePage List(ScheduleQuery query)
     {
         var items = new List<StoredSchedule>(Math.Min(query.PageSize, 1024));
-        foreach (var (id, entry) in _byId)
+        foreach (string id in _order.From(query.ContinuationToken, query.IdPrefix))
         {
-            var s = entry.Stored;
-            if (query.ContinuationToken is { } after && string.CompareOrdinal(id, after) <= 0)
+            if (query.IdPrefix is { } prefix && !id.StartsWith(prefix, StringComparison.Ordinal))
             {
-                continue;
+                break; // the ids with a prefix lie together in ordinal order, from the prefix itself on
             }
 
+            var entry = _byId[id];
+            var s = entry.Stored;
             if (s.Deleted || (query.Paused is { } paused && s.Paused != paused) ||
                 (query.WorkflowName is { } workflow && s.WorkflowName != workflow) ||
-                (query.IdPrefix is { } prefix && !id.StartsWith(prefix, StringComparison.Ordinal)) ||
                 (query.Metadata is { Count: > 0 } wanted && wanted.Any(p => !s.Metadata.TryGetValue(p.Key, out var v) || v != p.Value)))
             {
                 continue;
@@ -189,6 +191,7 @@ internal sealed class InMemorySchedules
         foreach (var entry in _byId.Values.Where(e => e.Stored.Deleted && e.Stored.UpdatedAt.UtcTicks < beforeTicks && e.Stored.Sequence < _sequence).ToList())
         {
             _byId.Remove(entry.Stored.Id);
+            _order.Remove(entry.Stored.Id);
             entry.Gone = true;
         }
     }
