@@ -41,20 +41,23 @@ internal sealed partial class PostgreSqlSchedulingStore
     {
         ArgumentNullException.ThrowIfNull(query);
         int size = Math.Clamp(query.PageSize, 1, 1000);
-        var where = new StringBuilder("NOT deleted");
+        var filters = new StringBuilder("NOT deleted");
         if (query.Paused is { } paused)
         {
-            where.Append(paused ? " AND paused" : " AND NOT paused");
+            filters.Append(paused ? " AND paused" : " AND NOT paused");
         }
 
-        where.Append(query.WorkflowName is null ? "" : " AND workflow = @workflow");
-        where.Append(query.IdPrefix is { Length: > 0 } ? " AND starts_with(id, @prefix)" : "");
-        where.Append(query.Metadata is { Count: > 0 } ? " AND metadata @> @metadata" : "");
-        where.Append(query.ContinuationToken is null ? "" : " AND id > @after");
+        filters.Append(query.WorkflowName is null ? "" : " AND workflow = @workflow");
+        filters.Append(query.Metadata is { Count: > 0 } ? " AND metadata @> @metadata" : "");
 
         // Ids compare in the "C" collation: ordinal, as the contract orders them, whatever the database's collation.
+        // The ids with a prefix lie together from the prefix on: the list starts there, and the first row past them
+        // (returned whatever the filters say) ends it, rather than reading on to the last schedule.
+        string? prefix = query.IdPrefix is { Length: > 0 } p ? p : null;
+        string where = prefix is null ? filters.ToString() : $"id COLLATE \"C\" >= @prefix AND (NOT starts_with(id, @prefix) OR ({filters}))";
+        where += query.ContinuationToken is null ? "" : " AND id COLLATE \"C\" > @after";
         var items = await ReadSchedulesAsync("list schedules",
-            $"SELECT {PostgreSqlSchema.ScheduleColumns} FROM {_schedules} WHERE {where.Replace("id > @after", "id COLLATE \"C\" > @after")} ORDER BY id COLLATE \"C\" LIMIT {size + 1}",
+            $"SELECT {PostgreSqlSchema.ScheduleColumns} FROM {_schedules} WHERE {where} ORDER BY id COLLATE \"C\" LIMIT {size + 1}",
             command =>
             {
                 if (query.WorkflowName is not null)
@@ -62,7 +65,7 @@ internal sealed partial class PostgreSqlSchedulingStore
                     command.Parameters.AddWithValue("workflow", PostgreSqlRows.Encode(query.WorkflowName)!);
                 }
 
-                if (query.IdPrefix is { Length: > 0 } prefix)
+                if (prefix is not null)
                 {
                     command.Parameters.AddWithValue("prefix", PostgreSqlRows.Encode(prefix)!);
                 }
@@ -77,14 +80,29 @@ internal sealed partial class PostgreSqlSchedulingStore
                     command.Parameters.AddWithValue("after", PostgreSqlRows.Encode(after)!);
                 }
             }, cancellationToken).ConfigureAwait(false);
-        string? token = null;
-        if (items.Count > size)
+        return Page(items, size, prefix);
+    }
+
+    /// <summary>
+    /// The page in rows read in id order (at most one more than the page): up to the first row past the prefix, which
+    /// ends the list; else the page's worth, with a token when there were more.
+    /// </summary>
+    private static StoredSchedulePage Page(List<StoredSchedule> rows, int size, string? prefix)
+    {
+        int past = prefix is null ? -1 : rows.FindIndex(s => !s.Id.StartsWith(prefix, StringComparison.Ordinal));
+        if (past >= 0)
         {
-            items.RemoveAt(size);
-            token = items[^1].Id;
+            rows.RemoveRange(past, rows.Count - past);
+            return new StoredSchedulePage(rows, null);
         }
 
-        return new StoredSchedulePage(items, token);
+        if (rows.Count <= size)
+        {
+            return new StoredSchedulePage(rows, null);
+        }
+
+        rows.RemoveAt(size);
+        return new StoredSchedulePage(rows, rows[^1].Id);
     }
 
     public async ValueTask<IReadOnlyList<StoredSchedule>> GetScheduleChangesAsync(long afterSequence, int limit, CancellationToken cancellationToken) =>

@@ -79,6 +79,13 @@ internal static class PostgreSqlSchema
         CREATE INDEX schedules_seq ON {s}.schedules (seq);
         CREATE INDEX schedules_workflow ON {s}.schedules (workflow, id);
         """,
+        // Schedule lists page in ordinal id order (COLLATE "C"), which an index in the database's own collation cannot
+        // give: without these each page sorted every schedule.
+        """
+        CREATE INDEX schedules_id_c ON {s}.schedules (id COLLATE "C");
+        DROP INDEX {s}.schedules_workflow;
+        CREATE INDEX schedules_workflow ON {s}.schedules (workflow, id COLLATE "C");
+        """,
     ];
 
     /// <summary>The newest schema version this package knows.</summary>

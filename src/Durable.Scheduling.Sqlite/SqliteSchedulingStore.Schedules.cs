@@ -58,18 +58,6 @@ internal sealed partial class SqliteSchedulingStore
                 command.Parameters.AddWithValue("$workflow", query.WorkflowName);
             }
 
-            if (query.IdPrefix is { Length: > 0 } prefix)
-            {
-                where.Append(" AND substr(id, 1, length($prefix)) = $prefix");
-                command.Parameters.AddWithValue("$prefix", prefix);
-            }
-
-            if (query.ContinuationToken is not null)
-            {
-                where.Append(" AND id > $after");
-                command.Parameters.AddWithValue("$after", query.ContinuationToken);
-            }
-
             int i = 0;
             foreach (var (key, value) in query.Metadata ?? new Dictionary<string, string>())
             {
@@ -77,6 +65,21 @@ internal sealed partial class SqliteSchedulingStore
                 command.Parameters.AddWithValue($"$mk{i}", key);
                 command.Parameters.AddWithValue($"$mv{i}", value);
                 i++;
+            }
+
+            // The ids with a prefix lie together from the prefix on: the list seeks there, and the first row past them
+            // (returned whatever the filters say) ends it, rather than reading on to the last schedule.
+            string? prefix = query.IdPrefix is { Length: > 0 } p ? p : null;
+            if (prefix is not null)
+            {
+                where.Insert(0, "id >= $prefix AND (substr(id, 1, length($prefix)) <> $prefix OR (").Append("))");
+                command.Parameters.AddWithValue("$prefix", prefix);
+            }
+
+            if (query.ContinuationToken is not null)
+            {
+                where.Append(" AND id > $after");
+                command.Parameters.AddWithValue("$after", query.ContinuationToken);
             }
 
             int size = Math.Clamp(query.PageSize, 1, 1000);
@@ -90,15 +93,30 @@ internal sealed partial class SqliteSchedulingStore
                 }
             }
 
-            string? token = null;
-            if (items.Count > size)
-            {
-                items.RemoveAt(size);
-                token = items[^1].Id;
-            }
-
-            return new StoredSchedulePage(items, token);
+            return Page(items, size, prefix);
         }, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// The page in rows read in id order (at most one more than the page): up to the first row past the prefix, which
+    /// ends the list; else the page's worth, with a token when there were more.
+    /// </summary>
+    private static StoredSchedulePage Page(List<StoredSchedule> rows, int size, string? prefix)
+    {
+        int past = prefix is null ? -1 : rows.FindIndex(s => !s.Id.StartsWith(prefix, StringComparison.Ordinal));
+        if (past >= 0)
+        {
+            rows.RemoveRange(past, rows.Count - past);
+            return new StoredSchedulePage(rows, null);
+        }
+
+        if (rows.Count <= size)
+        {
+            return new StoredSchedulePage(rows, null);
+        }
+
+        rows.RemoveAt(size);
+        return new StoredSchedulePage(rows, rows[^1].Id);
     }
 
     public async ValueTask<IReadOnlyList<StoredSchedule>> GetScheduleChangesAsync(long afterSequence, int limit, CancellationToken cancellationToken) =>

@@ -174,6 +174,10 @@ public abstract partial class SchedulingStoreConformanceTests
         (await Ids(new ScheduleQuery { PageSize = 2 })).Should().Equal("Tenant-1/c", "tenant-1/a", "tenant-1/b", "tenant-1_%", "tenant-2/a");
         (await Ids(new ScheduleQuery { IdPrefix = "tenant-1/" })).Should().Equal("tenant-1/a", "tenant-1/b");
         (await Ids(new ScheduleQuery { IdPrefix = "tenant-1_" })).Should().Equal("tenant-1_%");
+        (await Ids(new ScheduleQuery { IdPrefix = "tenant-1", Paused = false, PageSize = 1 })).Should().Equal("tenant-1/b", "tenant-1_%");
+        (await Ids(new ScheduleQuery { IdPrefix = "tenant-", WorkflowName = "other" })).Should().Equal("tenant-1/a");
+        (await Ids(new ScheduleQuery { IdPrefix = "tenant-1/", Metadata = new Dictionary<string, string> { ["tier"] = "gold" } })).Should().Equal("tenant-1/b");
+        (await Ids(new ScheduleQuery { IdPrefix = "tenant-3" })).Should().BeEmpty();
         (await Ids(new ScheduleQuery { Paused = true })).Should().Equal("tenant-1/a");
         (await Ids(new ScheduleQuery { Paused = false, WorkflowName = "wf", PageSize = 1 })).Should().Equal("Tenant-1/c", "tenant-1/b", "tenant-1_%", "tenant-2/a");
         (await Ids(new ScheduleQuery { Metadata = new Dictionary<string, string> { ["tier"] = "gold" } })).Should().Equal("tenant-1/b", "tenant-2/a");
