@@ -71,6 +71,17 @@ internal sealed class SchedulerHost : IHostedService, ISchedulerActivity, IDispo
     /// <inheritdoc />
     public int RunningHandlers => _executions.Running;
 
+    /// <summary>How the loop is faring; null until the scheduler has started executing runs.</summary>
+    public LoopHealth? Health => _loop?.Health;
+
+    /// <summary>True once stopping has begun.</summary>
+    public bool Stopping => _stopping.IsCancellationRequested;
+
+    /// <summary>A read of the store as cheap as any (the start-up check's watermark), to see that it answers.</summary>
+    public ValueTask ProbeStoreAsync(CancellationToken cancellationToken) => IgnoreResult(_store.GetWatermarkAsync(StartUpCheck, cancellationToken));
+
+    private static async ValueTask IgnoreResult<T>(ValueTask<T> read) => await read.ConfigureAwait(false);
+
     /// <inheritdoc />
     public bool IsIdle =>
         _loop is null ||

@@ -58,6 +58,7 @@ internal sealed class SchedulerLoop
     private long _nextFeedTicks;
     private int _failures; // passes failed in a row: the back-off doubles with each, up to MaxBackOff
     private long _lastPassTicks = long.MaxValue;
+    private bool _failedLast; // the previous pass threw: this one must end before the loop counts as progressing again
     private bool _feedFirst; // after a gap or a jump: the catch-up policy decides about overdue runs before any starts
     private long _changedDueTicks = long.MaxValue; // the earliest due time of runs another process changed since the last pass
     private long _lastFeedTicks;
@@ -126,6 +127,9 @@ internal sealed class SchedulerLoop
         }
     }
 
+    /// <summary>How the loop is faring (for the health check); written by the loop only.</summary>
+    public LoopHealth Health { get; } = new();
+
     /// <summary>How far ahead runs enter the timer wheel: two poll intervals.</summary>
     public static long WheelHorizonTicks(SchedulingOptions options) => options.PollInterval.Ticks * 2;
 
@@ -136,6 +140,12 @@ internal sealed class SchedulerLoop
             try
             {
                 var now = _time.GetUtcNow();
+                if (!_failedLast)
+                {
+                    Health.Progressed(now.UtcTicks); // the previous pass ended well
+                }
+
+                _failedLast = false;
                 CheckClock(now);
                 Drain(now);
                 if (now.UtcTicks - _lastPassTicks > 2 * _options.PollInterval.Ticks)
@@ -187,6 +197,7 @@ internal sealed class SchedulerLoop
 
                 _writer.WriteStranded();
                 _failures = 0;
+                Health.Progressed(now.UtcTicks);
                 await WaitAsync(stop).ConfigureAwait(false);
             }
             catch (OperationCanceledException) when (stop.IsCancellationRequested)
@@ -198,6 +209,8 @@ internal sealed class SchedulerLoop
                 // A failing store is retried after a back-off that doubles with each failure in a row (capped), so an
                 // outage is logged a handful of times, not every poll; the first pass that succeeds resets it.
                 var delay = BackOff(++_failures);
+                _failedLast = true;
+                Health.Failed(e, _failures);
                 Log.LoopError(_logger, e, delay);
                 _feeder.Restart();
                 _nextFeedTicks = 0; // feed again (from the start) after the back-off
@@ -299,8 +312,27 @@ internal sealed class SchedulerLoop
             _nextFeedTicks = now.UtcTicks; // more to read: read the next batch right away
         }
 
+        Health.Overdue(CountOverdue());
         _orphans.StartIfDue(now, stop);
         await _purger.PurgeIfDueAsync(now, at => NextStartTicks() - at.UtcTicks > FeedGuardTicks, stop).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// Handlers running on past their timeout (a walk over what runs: once a feed, not per pass). One that returned
+    /// since this pass began is still listed, and counted until the next feed.
+    /// </summary>
+    private int CountOverdue()
+    {
+        int overdue = 0;
+        for (var execution = _executions.Executions.First; execution is not null; execution = execution.Next)
+        {
+            if (execution.TimedOut)
+            {
+                overdue++;
+            }
+        }
+
+        return overdue;
     }
 
     private async Task WaitAsync(CancellationToken stop)

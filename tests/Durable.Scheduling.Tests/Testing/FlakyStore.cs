@@ -20,6 +20,9 @@ public sealed class FlakyStore(ISchedulingStore inner) : ISchedulingStore
     /// </summary>
     public Action? OnScheduleChangesRead { get; set; }
 
+    /// <summary>Awaited before each read of due runs (which every feed of the loop makes): a store call that hangs.</summary>
+    public Func<Task>? BeforeDueRead { get; set; }
+
     /// <summary>Awaited before each list is answered (a slow read); the list is answered when it completes.</summary>
     public Func<RunQuery, Task>? BeforeList { get; set; }
 
@@ -56,7 +59,15 @@ public sealed class FlakyStore(ISchedulingStore inner) : ISchedulingStore
 
     public ValueTask<IReadOnlyList<ScheduledRun>> RescheduleAsync(IReadOnlyList<RunTimeChange> changes, CancellationToken cancellationToken) => Guard(() => inner.RescheduleAsync(changes, cancellationToken));
 
-    public ValueTask<DuePage> GetDueAsync(DateTimeOffset until, int limit, string? continuation, CancellationToken cancellationToken) => Guard(() => inner.GetDueAsync(until, limit, continuation, cancellationToken));
+    public async ValueTask<DuePage> GetDueAsync(DateTimeOffset until, int limit, string? continuation, CancellationToken cancellationToken)
+    {
+        if (BeforeDueRead is { } before)
+        {
+            await before().WaitAsync(cancellationToken).ConfigureAwait(false);
+        }
+
+        return await Guard(() => inner.GetDueAsync(until, limit, continuation, cancellationToken)).ConfigureAwait(false);
+    }
 
     public ValueTask<IReadOnlyList<ScheduledRun>> GetExpiredLeasesAsync(DateTimeOffset now, int limit, CancellationToken cancellationToken) => Guard(() => inner.GetExpiredLeasesAsync(now, limit, cancellationToken));
 
