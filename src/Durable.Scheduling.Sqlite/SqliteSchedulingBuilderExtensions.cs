@@ -1,5 +1,6 @@
 using Durable.Scheduling;
 using Durable.Scheduling.Sqlite;
+using Microsoft.Extensions.Logging;
 
 namespace Microsoft.Extensions.DependencyInjection;
 
@@ -10,7 +11,8 @@ public static class SqliteSchedulingBuilderExtensions
 {
     /// <summary>
     /// Stores runs, watermarks and history in a SQLite file, created on first use (WAL journal,
-    /// <c>synchronous=FULL</c> by default). Several processes on one machine may share the file. The options are
+    /// <c>synchronous=FULL</c> by default). Several processes on one machine may share the file; a file on a network
+    /// file system is logged as a warning when first opened (WAL needs every process on one machine). The options are
     /// checked now, so a bad connection string fails at configuration, not at start-up.
     /// </summary>
     /// <param name="builder">The scheduling builder.</param>
@@ -26,6 +28,6 @@ public static class SqliteSchedulingBuilderExtensions
         var sqlite = new SqliteSchedulingOptions { ConnectionString = connectionString };
         configure?.Invoke(sqlite);
         SqliteSchedulingStore.Validate(sqlite);
-        return builder.UseStore(_ => new SqliteSchedulingStore(sqlite));
+        return builder.UseStore(services => new SqliteSchedulingStore(sqlite, services.GetService<ILoggerFactory>()?.CreateLogger("Durable.Scheduling.Sqlite")));
     }
 }

@@ -2,6 +2,8 @@ using System.Globalization;
 using System.Text.Json;
 using Durable.Scheduling.Storage;
 using Microsoft.Data.Sqlite;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
 
 namespace Durable.Scheduling.Sqlite;
 
@@ -16,13 +18,15 @@ namespace Durable.Scheduling.Sqlite;
 internal sealed partial class SqliteSchedulingStore : ISchedulingStore, IAsyncDisposable, IDisposable
 {
     private readonly SqliteFile _file;
+    private readonly ILogger _logger;
     private readonly SemaphoreSlim _initLock = new(1, 1);
     private SqliteWriteQueue? _writes;
     private SqliteReaderPool? _readers;
     private volatile bool _initialized;
 
-    public SqliteSchedulingStore(SqliteSchedulingOptions options)
+    public SqliteSchedulingStore(SqliteSchedulingOptions options, ILogger? logger = null)
     {
+        _logger = logger ?? NullLogger.Instance;
         var builder = Validate(options);
         builder.Pooling = false;
         builder.DefaultTimeout = (int)Math.Ceiling(options.BusyTimeout.TotalSeconds);
@@ -532,6 +536,10 @@ internal sealed partial class SqliteSchedulingStore : ISchedulingStore, IAsyncDi
             _writes = new SqliteWriteQueue(_file, writer);
             _readers = new SqliteReaderPool(_file);
             _initialized = true;
+            if (SqliteFileSystem.NetworkMountOf(_file.Path) is { } mount)
+            {
+                SqliteLog.NetworkFileSystem(_logger, _file.Path, mount.Type, mount.Root);
+            }
         }
         finally
         {
