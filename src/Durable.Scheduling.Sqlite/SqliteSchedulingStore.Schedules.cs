@@ -93,30 +93,8 @@ internal sealed partial class SqliteSchedulingStore
                 }
             }
 
-            return Page(items, size, prefix);
+            return StoredSchedulePage.FromRows(items, size, prefix);
         }, cancellationToken).ConfigureAwait(false);
-    }
-
-    /// <summary>
-    /// The page in rows read in id order (at most one more than the page): up to the first row past the prefix, which
-    /// ends the list; else the page's worth, with a token when there were more.
-    /// </summary>
-    private static StoredSchedulePage Page(List<StoredSchedule> rows, int size, string? prefix)
-    {
-        int past = prefix is null ? -1 : rows.FindIndex(s => !s.Id.StartsWith(prefix, StringComparison.Ordinal));
-        if (past >= 0)
-        {
-            rows.RemoveRange(past, rows.Count - past);
-            return new StoredSchedulePage(rows, null);
-        }
-
-        if (rows.Count <= size)
-        {
-            return new StoredSchedulePage(rows, null);
-        }
-
-        rows.RemoveAt(size);
-        return new StoredSchedulePage(rows, rows[^1].Id);
     }
 
     public async ValueTask<IReadOnlyList<StoredSchedule>> GetScheduleChangesAsync(long afterSequence, int limit, CancellationToken cancellationToken) =>

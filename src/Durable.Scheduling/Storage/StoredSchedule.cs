@@ -61,4 +61,36 @@ public sealed record StoredSchedule
 /// <summary>One page of stored schedules, ordered by id (ordinal).</summary>
 /// <param name="Items">The schedules.</param>
 /// <param name="ContinuationToken">Resumes after the last one; null on the last page.</param>
-public sealed record StoredSchedulePage(IReadOnlyList<StoredSchedule> Items, string? ContinuationToken);
+public sealed record StoredSchedulePage(IReadOnlyList<StoredSchedule> Items, string? ContinuationToken)
+{
+    /// <summary>
+    /// The page in rows a store read in ordinal id order, for a store that reads one row more than the page to learn
+    /// whether another page follows. With an id prefix, the ids holding it lie together from the prefix on, so a store
+    /// may read from the prefix and return the first row past them (whatever the other filters say) to end the list:
+    /// the page stops before it, with no token.
+    /// </summary>
+    /// <param name="rows">At most <paramref name="pageSize"/> + 1 rows, in ordinal id order; the list is trimmed in place and kept.</param>
+    /// <param name="pageSize">The page size asked for (at least 1).</param>
+    /// <param name="idPrefix">The query's id prefix, or null.</param>
+    /// <returns>The page, with a token (the last id) when more rows than the page were read.</returns>
+    /// <exception cref="ArgumentNullException"><paramref name="rows"/> is null.</exception>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="pageSize"/> is below 1.</exception>
+    public static StoredSchedulePage FromRows(List<StoredSchedule> rows, int pageSize, string? idPrefix)
+    {
+        ArgumentNullException.ThrowIfNull(rows);
+        ArgumentOutOfRangeException.ThrowIfLessThan(pageSize, 1);
+        int past = string.IsNullOrEmpty(idPrefix) ? -1 : rows.FindIndex(s => !s.Id.StartsWith(idPrefix, StringComparison.Ordinal));
+        if (past >= 0)
+        {
+            rows.RemoveRange(past, rows.Count - past);
+        }
+
+        if (past >= 0 || rows.Count <= pageSize)
+        {
+            return new StoredSchedulePage(rows, null);
+        }
+
+        rows.RemoveRange(pageSize, rows.Count - pageSize);
+        return new StoredSchedulePage(rows, rows[^1].Id);
+    }
+}
