@@ -36,7 +36,8 @@ public static class SchedulingHealthChecksBuilderExtensions
     /// (at least 30 s) on its <see cref="TimeProvider"/>: it never sleeps longer than one, so a store call
     /// hangs.</description></item>
     /// <item><description><see cref="HealthStatus.Degraded"/> while handlers run on past their workflow's timeout
-    /// (they do not heed their cancellation token): each keeps a concurrency slot.</description></item>
+    /// (they do not heed their cancellation token): each keeps a concurrency slot. The loop counts them at each feed,
+    /// so this shows (and clears) up to about a poll interval late.</description></item>
     /// <item><description>Healthy otherwise.</description></item>
     /// </list>
     /// <para>Its data holds <c>running_handlers</c>, <c>overdue_handlers</c>, <c>failed_passes_in_a_row</c> and
