@@ -1,9 +1,9 @@
 namespace Durable.Scheduling.Storage.InMemory;
 
 /// <summary>
-/// The in-memory store's schedules: a table by id, the ids in order (for lists), the change sequence, counters. Counters are fields of the entry, so
-/// counting an outcome allocates nothing; a <see cref="StoredSchedule"/> is built when one is read. Not thread-safe:
-/// the store calls it under its lock.
+/// The in-memory store's schedules: a table by id, the ids in order (for lists), the change sequence, counters.
+/// Counters are fields of the entry, so counting an outcome allocates nothing; a <see cref="StoredSchedule"/> is built
+/// when one is read. Not thread-safe: the store calls it under its lock.
 /// </summary>
 /// <remarks>
 /// Every change appends its entry to a log in sequence order, so reading the changes since a sequence (which the loop
