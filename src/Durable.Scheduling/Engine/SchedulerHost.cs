@@ -78,9 +78,7 @@ internal sealed class SchedulerHost : IHostedService, ISchedulerActivity, IDispo
     public bool Stopping => _stopping.IsCancellationRequested;
 
     /// <summary>A read of the store as cheap as any (the start-up check's watermark), to see that it answers.</summary>
-    public ValueTask ProbeStoreAsync(CancellationToken cancellationToken) => IgnoreResult(_store.GetWatermarkAsync(StartUpCheck, cancellationToken));
-
-    private static async ValueTask IgnoreResult<T>(ValueTask<T> read) => await read.ConfigureAwait(false);
+    public async ValueTask ProbeStoreAsync(CancellationToken cancellationToken) => await _store.GetWatermarkAsync(StartUpCheck, cancellationToken).ConfigureAwait(false);
 
     /// <inheritdoc />
     public bool IsIdle =>
