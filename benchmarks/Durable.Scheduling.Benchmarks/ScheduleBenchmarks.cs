@@ -309,6 +309,8 @@ internal static class ScheduleBenchmarks
         {
             lock (s_lock)
             {
+                var perSecond = s_worst.GroupBy(w => w.At).Select(g => g.Max(w => w.Ms)).Order().ToList();
+                Console.Error.WriteLine($"each second's last start (ms), over {perSecond.Count} seconds: p10 {perSecond[perSecond.Count / 10]:F3}, p50 {perSecond[perSecond.Count / 2]:F3}, p90 {perSecond[perSecond.Count * 9 / 10]:F3}, max {perSecond[^1]:F3}");
                 Console.Error.WriteLine($"{gc}; late seconds (max, min ms): " + string.Join(", ", s_worst.GroupBy(w => w.At).Select(g => (At: g.Key, Max: g.Max(w => w.Ms), Min: g.Min(w => w.Ms))).Where(g => g.Max > 2).OrderBy(g => g.At).Select(g => $"{g.At:mm:ss} {g.Max:F1}/{g.Min:F1}")));
             }
         }

@@ -2,6 +2,7 @@ using Durable.Scheduling.Diagnostics;
 using Durable.Scheduling.Engine.Schedules;
 using Durable.Scheduling.Engine.Timing;
 using Durable.Scheduling.Storage;
+using System.Runtime.InteropServices;
 using Microsoft.Extensions.Logging;
 
 namespace Durable.Scheduling.Engine.Feed;
@@ -25,6 +26,13 @@ internal sealed class OccurrencePlanner
     private readonly long _startedTicks;
     private readonly Dictionary<string, long> _missed = new(StringComparer.Ordinal); // counted by catch-up, stored at the pass's end
     private readonly List<ScheduleCountChange> _counts = [];
+
+    // Scratch collections of a pass, reused: a pass runs every poll, and what it allocates adds to the collections
+    // that can pause a second's runs.
+    private readonly List<ScheduledRun> _runs = [];
+    private readonly List<(PlannedSchedule State, long Last)> _advanced = [];
+    private readonly List<KeyValuePair<string, DateTimeOffset>> _watermarks = [];
+    private readonly Dictionary<string, long> _created = new(StringComparer.Ordinal);
     private bool _firstPass = true;
 
     public OccurrencePlanner(ISchedulingStore store, SchedulingOptions options, ScheduleBook book, CodeSchedules code, TrackedRuns tracked, long startedTicks, ILogger logger)
@@ -65,9 +73,23 @@ internal sealed class OccurrencePlanner
         }
 
         long until = now.UtcTicks + _options.LookAhead.Ticks + _options.PollInterval.Ticks;
-        var runs = new List<ScheduledRun>();
-        var advanced = new List<(PlannedSchedule State, long Last)>();
-        var unloaded = _schedules.FindAll(s => !s.Loaded);
+        try
+        {
+            await PlanAsync(now, wheelHorizonTicks, until, resumed, stop).ConfigureAwait(false);
+        }
+        finally
+        {
+            _runs.Clear(); // references to this pass's runs are not kept until the next
+            _advanced.Clear();
+            _created.Clear();
+        }
+    }
+
+    private async Task PlanAsync(DateTimeOffset now, long wheelHorizonTicks, long until, Dictionary<string, List<(long Ticks, Guid Id)>>? resumed, CancellationToken stop)
+    {
+        var runs = _runs;
+        var advanced = _advanced;
+        var unloaded = _schedules.Exists(s => !s.Loaded) ? _schedules.FindAll(s => !s.Loaded) : [];
         for (int offset = 0; offset < unloaded.Count; offset += _options.BatchSize)
         {
             var chunk = unloaded.GetRange(offset, Math.Min(_options.BatchSize, unloaded.Count - offset));
@@ -119,7 +141,7 @@ internal sealed class OccurrencePlanner
             }
         }
 
-        var toSkip = new List<(PlannedSchedule State, List<Guid> Ids)>();
+        List<(PlannedSchedule State, List<Guid> Ids)>? toSkip = null;
         foreach (var state in _schedules)
         {
             var spec = state.Spec;
@@ -152,7 +174,7 @@ internal sealed class OccurrencePlanner
                 var skipped = CatchUp(state, now, runs, stored);
                 if (skipped.Count > 0)
                 {
-                    toSkip.Add((state, skipped));
+                    (toSkip ??= []).Add((state, skipped));
                 }
             }
 
@@ -178,7 +200,7 @@ internal sealed class OccurrencePlanner
             state.Watermark = runs.Count - before >= MaxOccurrencesPerPass ? last : Math.Max(last, until);
         }
 
-        foreach (var (state, ids) in toSkip)
+        foreach (var (state, ids) in toSkip ?? [])
         {
             var reason = new RunError("Durable.Scheduling.CatchUpPolicy", $"Missed while nothing ran it; not run under catch-up policy {state.CatchUp} (window {state.CatchUpWindow ?? _options.CatchUpWindow}, at most {_options.MaxCatchUpRuns} runs).");
             foreach (var id in await _store.SkipPendingAsync(ids, now, reason, stop).ConfigureAwait(false))
@@ -189,14 +211,13 @@ internal sealed class OccurrencePlanner
 
         if (runs.Count > 0)
         {
-            Dictionary<string, long>? created = null;
+            var created = _created;
             foreach (var result in await _store.InsertAsync(runs, stop).ConfigureAwait(false))
             {
                 var run = result.Run;
                 if (result.Created)
                 {
-                    created ??= new(StringComparer.Ordinal);
-                    created[run.ScheduleId!] = created.GetValueOrDefault(run.ScheduleId!) + 1;
+                    CollectionsMarshal.GetValueRefOrAddDefault(created, run.ScheduleId!, out _)++;
                 }
 
                 if (run.Status == RunStatus.Pending && run.DueTime.UtcTicks <= wheelHorizonTicks && !_tracked.Contains(run.Id))
@@ -205,7 +226,7 @@ internal sealed class OccurrencePlanner
                 }
             }
 
-            foreach (var (id, count) in created ?? [])
+            foreach (var (id, count) in created)
             {
                 var state = _book.Find(id);
                 bool limited = state?.Limited == true;
@@ -221,7 +242,19 @@ internal sealed class OccurrencePlanner
         // Only now that the runs exist: a crash before this point re-creates them (idempotently) on restart.
         if (advanced.Count > 0)
         {
-            await _store.AdvanceWatermarksAsync([.. advanced.Select(a => KeyValuePair.Create(a.State.WatermarkKey, new DateTimeOffset(a.Last, TimeSpan.Zero)))], stop).ConfigureAwait(false);
+            foreach (var (state, last) in advanced)
+            {
+                _watermarks.Add(KeyValuePair.Create(state.WatermarkKey, new DateTimeOffset(last, TimeSpan.Zero)));
+            }
+
+            try
+            {
+                await _store.AdvanceWatermarksAsync(_watermarks, stop).ConfigureAwait(false);
+            }
+            finally
+            {
+                _watermarks.Clear();
+            }
         }
 
         foreach (var (id, missed) in _missed)

@@ -44,7 +44,7 @@ public sealed partial class InMemorySchedulingStore
         (long afterDue, Guid afterId) = ContinuationTokens.Decode(continuation);
         var after = new RunKey(afterDue, afterId);
         long untilTicks = until.UtcTicks;
-        var items = new List<DueRun>(Math.Min(limit, 1024));
+        var items = new List<DueRun>(); // grows with what is found: most reads find few runs or none
         lock (_lock)
         {
             AddDueAtScheduled(items, after, untilTicks, limit);
