@@ -280,6 +280,11 @@ internal static class SchedulerRunBenchmarks
     public static void Late(ScheduledRunContext run)
     {
         double ms = (TimeProvider.System.GetUtcNow() - run.ScheduledTime).TotalMilliseconds;
+        if (!InWindow(run.ScheduledTime))
+        {
+            return;
+        }
+
         if (s_worst is { } worst)
         {
             lock (worst)
@@ -300,6 +305,42 @@ internal static class SchedulerRunBenchmarks
     }
 
     private static Dictionary<long, (double Min, double Max, int Count)>? s_bySecond;
+
+    // The fire times a cron measure counts (UTC ticks; open while no measure restricts it).
+    private static long s_windowStartTicks = long.MinValue;
+    private static long s_windowEndTicks = long.MaxValue;
+
+    private static bool InWindow(DateTimeOffset scheduled) =>
+        scheduled.UtcTicks >= Volatile.Read(ref s_windowStartTicks) && scheduled.UtcTicks < Volatile.Read(ref s_windowEndTicks);
+
+    /// <summary>
+    /// Counts the runs whose fire time lies in whole seconds from the second after next on, for the duration, then
+    /// returns their percentiles. Runs are counted by fire time, not by when they report: a run delayed past the
+    /// window's start by what came before it (the collection just made) is not counted, nor is a window's first second
+    /// cut short.
+    /// </summary>
+    private static async Task<string> CronWindowAsync(TimeSpan duration)
+    {
+        var now = DateTimeOffset.UtcNow;
+        long start = now.UtcTicks - (now.UtcTicks % TimeSpan.TicksPerSecond) + (2 * TimeSpan.TicksPerSecond);
+        long end = start + duration.Ticks;
+        Volatile.Write(ref s_windowEndTicks, end);
+        Volatile.Write(ref s_windowStartTicks, start);
+        Reset(int.MaxValue);
+        if (s_bySecond is { } bySecond)
+        {
+            lock (bySecond)
+            {
+                bySecond.Clear();
+            }
+        }
+
+        await Task.Delay(new DateTimeOffset(end, TimeSpan.Zero) - DateTimeOffset.UtcNow + TimeSpan.FromSeconds(1)); // the last second's runs report
+        string result = Percentiles();
+        Volatile.Write(ref s_windowStartTicks, long.MinValue);
+        Volatile.Write(ref s_windowEndTicks, long.MaxValue);
+        return result;
+    }
     private static List<(double Ms, DateTimeOffset At)>? s_worst;
 
     private static void RecordLateness(double ms)
@@ -634,10 +675,7 @@ internal static class SchedulerRunBenchmarks
         });
         await Task.Delay(TimeSpan.FromSeconds(3)); // let start-up (1,000 compiled invokers, first occurrences) settle
         Settle(); // and collect: the first collection after start-up promotes all it made, once, outside the measure
-        Reset(int.MaxValue);
-        s_bySecond?.Clear();
-        await Task.Delay(duration);
-        string result = Percentiles();
+        string result = await CronWindowAsync(duration);
         await host.StopAsync();
         host.Dispose();
         return result;
@@ -654,11 +692,9 @@ internal static class SchedulerRunBenchmarks
         }
 
         await scheduler.Start();
-        await Task.Delay(TimeSpan.FromSeconds(2));
+        await Task.Delay(TimeSpan.FromSeconds(3));
         Settle(); // as for ours
-        Reset(int.MaxValue);
-        await Task.Delay(duration);
-        string result = Percentiles();
+        string result = await CronWindowAsync(duration);
         await scheduler.Shutdown(false);
         return result;
     }
@@ -711,7 +747,13 @@ internal static class SchedulerRunBenchmarks
     {
         public ValueTask Execute(IJobExecutionContext context, CancellationToken cancellationToken)
         {
-            RecordLateness((DateTimeOffset.UtcNow - context.ScheduledFireTimeUtc!.Value).TotalMilliseconds);
+            var scheduled = context.ScheduledFireTimeUtc!.Value;
+            double ms = (DateTimeOffset.UtcNow - scheduled).TotalMilliseconds;
+            if (InWindow(scheduled))
+            {
+                RecordLateness(ms);
+            }
+
             return ValueTask.CompletedTask;
         }
     }
