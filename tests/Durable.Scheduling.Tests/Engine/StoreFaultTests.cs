@@ -71,4 +71,24 @@ public sealed class StoreFaultTests
         stored.Attempt.Should().Be(2, "the first attempt's outcome was lost with the store, so the run was taken over");
         harness.Log.Of("hangs").Should().HaveCount(2);
     }
+
+    [Test]
+    public async Task PassesFailingAfterTheirInsert_TheNextPassCreatesAndCountsEachOccurrenceOnce()
+    {
+        // A pass that fails after inserting its runs (advancing the watermarks fails) is redone whole by the next: what
+        // the failed pass had gathered must not be carried into it (its runs, or counted again on the schedule).
+        var inner = new InMemorySchedulingStore();
+        var store = new FlakyStore(inner) { FailWatermarks = 3 };
+        await using var harness = new SchedulerHarness(s_start, [typeof(EveryFiveSeconds)], o => o.PollInterval = TimeSpan.FromSeconds(1), store);
+        await harness.StartAsync();
+        await harness.RunForAsync(TimeSpan.FromMinutes(1));
+        store.FailWatermarks.Should().Be(0, "three passes failed after their insert");
+
+        var runs = await inner.ListAsync(new RunQuery { ScheduleId = "every-5s", PageSize = 1000 }, default);
+        runs.Items.Should().OnlyHaveUniqueItems(r => r.ScheduledTime);
+        runs.Items.Should().HaveCountGreaterThan(12, "a minute of runs every five seconds, and those created ahead");
+        var schedule = await inner.GetScheduleAsync("every-5s", default);
+        schedule!.Counters.Runs.Should().Be(runs.Items.Count, "each run created is counted once");
+        harness.Log.Of("every-5s").Select(r => r.Scheduled).Should().OnlyHaveUniqueItems();
+    }
 }

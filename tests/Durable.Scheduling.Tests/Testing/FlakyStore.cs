@@ -11,6 +11,9 @@ public sealed class FlakyStore(ISchedulingStore inner) : ISchedulingStore
     /// <summary>How many of the next claims fail (each with an <see cref="IOException"/>), whatever <see cref="Down"/> says.</summary>
     public int FailClaims { get; set; }
 
+    /// <summary>How many of the next watermark advances fail (after the pass that makes them has inserted its runs).</summary>
+    public int FailWatermarks { get; set; }
+
     /// <summary>Returns each claim's leases in reverse order (a store breaking the order contract).</summary>
     public bool ReverseClaims { get; set; }
 
@@ -111,8 +114,17 @@ public sealed class FlakyStore(ISchedulingStore inner) : ISchedulingStore
 
     public ValueTask<IReadOnlyDictionary<string, DateTimeOffset>> GetWatermarksAsync(IReadOnlyCollection<string> schedules, CancellationToken cancellationToken) => Guard(() => inner.GetWatermarksAsync(schedules, cancellationToken));
 
-    public async ValueTask AdvanceWatermarksAsync(IReadOnlyList<KeyValuePair<string, DateTimeOffset>> values, CancellationToken cancellationToken) =>
+    public async ValueTask AdvanceWatermarksAsync(IReadOnlyList<KeyValuePair<string, DateTimeOffset>> values, CancellationToken cancellationToken)
+    {
+        if (FailWatermarks > 0)
+        {
+            FailWatermarks--;
+            Failures++;
+            throw new IOException("The database is unreachable (injected fault).");
+        }
+
         await Guard(async () => { await inner.AdvanceWatermarksAsync(values, cancellationToken); return true; });
+    }
 
     public ValueTask<int> ReleaseOwnedAsync(string owner, CancellationToken cancellationToken) => Guard(() => inner.ReleaseOwnedAsync(owner, cancellationToken));
 

@@ -1,8 +1,8 @@
+using System.Runtime.InteropServices;
 using Durable.Scheduling.Diagnostics;
 using Durable.Scheduling.Engine.Schedules;
 using Durable.Scheduling.Engine.Timing;
 using Durable.Scheduling.Storage;
-using System.Runtime.InteropServices;
 using Microsoft.Extensions.Logging;
 
 namespace Durable.Scheduling.Engine.Feed;
