@@ -89,7 +89,7 @@ internal sealed class OccurrencePlanner
     {
         var runs = _runs;
         var advanced = _advanced;
-        var unloaded = _schedules.Exists(s => !s.Loaded) ? _schedules.FindAll(s => !s.Loaded) : [];
+        var unloaded = _schedules.FindAll(s => !s.Loaded);
         for (int offset = 0; offset < unloaded.Count; offset += _options.BatchSize)
         {
             var chunk = unloaded.GetRange(offset, Math.Min(_options.BatchSize, unloaded.Count - offset));
