@@ -93,15 +93,22 @@ internal sealed class OccurrencePlanner
         for (int offset = 0; offset < unloaded.Count; offset += _options.BatchSize)
         {
             var chunk = unloaded.GetRange(offset, Math.Min(_options.BatchSize, unloaded.Count - offset));
-            var stored = await _store.GetWatermarksAsync([.. chunk.Select(s => s.WatermarkKey)], stop).ConfigureAwait(false);
-            foreach (var state in chunk)
+            var keys = new string[chunk.Count]; // the names are made once here (a schedule keeps none)
+            for (int i = 0; i < keys.Length; i++)
             {
+                keys[i] = chunk[i].WatermarkKey;
+            }
+
+            var stored = await _store.GetWatermarksAsync(keys, stop).ConfigureAwait(false);
+            for (int i = 0; i < keys.Length; i++)
+            {
+                var state = chunk[i];
                 // A schedule never run starts at this scheduler's start, or when its spec took effect if later:
                 // occurrences since then that could not be created (the store was unreachable) are caught up per
                 // policy like any other missed ones. (A code-defined schedule's start instant itself is included, so
                 // an interval's first run is then; one made at run time fires first strictly after it was made or
                 // changed, as its description previews.)
-                state.Watermark = stored.TryGetValue(state.WatermarkKey, out var watermark)
+                state.Watermark = stored.TryGetValue(keys[i], out var watermark)
                     ? watermark.UtcTicks
                     : Math.Max(state.SpecSinceTicks, _startedTicks) - (state.CodeDefined ? 1 : 0);
                 state.Loaded = true;
@@ -313,8 +320,8 @@ internal sealed class OccurrencePlanner
             CatchUpPolicy.Latest => 1,
             _ => 0,
         };
-        // Both grow only as needed: most passes that catch up (a schedule's first, after its creation) miss nothing.
-        var kept = new Queue<(long Ticks, Guid? Id)>();
+        // Both are made only when needed: most passes that catch up (a schedule's first, after its creation) miss nothing.
+        Queue<(long Ticks, Guid? Id)>? kept = null;
         List<Guid>? dropped = null;
         long missed = 0;
         long from = state.Watermark;
@@ -323,6 +330,7 @@ internal sealed class OccurrencePlanner
             missed++;
             if (keep > 0 && t >= windowStart)
             {
+                kept ??= new Queue<(long Ticks, Guid? Id)>();
                 if (kept.Count == keep && kept.Dequeue() is { Id: { } pushedOut })
                 {
                     (dropped ??= []).Add(pushedOut);
@@ -350,7 +358,7 @@ internal sealed class OccurrencePlanner
         }
 
         long allowed = state.Limited ? state.Remaining : long.MaxValue;
-        foreach (var (occurrence, id) in kept)
+        foreach (var (occurrence, id) in kept ?? [])
         {
             if (id is null && allowed-- > 0)
             {
@@ -358,7 +366,7 @@ internal sealed class OccurrencePlanner
             }
         }
 
-        long notRun = missed - kept.Count;
+        long notRun = missed - (kept?.Count ?? 0);
         if (notRun > 0)
         {
             SchedulingTelemetry.OccurrencesMissed.Add(notRun, new KeyValuePair<string, object?>("workflow", state.Workflow), new KeyValuePair<string, object?>("schedule", state.Id));

@@ -33,6 +33,46 @@ public sealed partial class InMemorySchedulingStore
     }
 
     /// <inheritdoc />
+    public ValueTask<IReadOnlyDictionary<string, DateTimeOffset>> GetWatermarksAsync(IReadOnlyCollection<string> schedules, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(schedules);
+        cancellationToken.ThrowIfCancellationRequested();
+        var found = new Dictionary<string, DateTimeOffset>(StringComparer.Ordinal);
+        lock (_lock)
+        {
+            foreach (string schedule in schedules)
+            {
+                if (_watermarks.TryGetValue(schedule, out long ticks))
+                {
+                    found[schedule] = new DateTimeOffset(ticks, TimeSpan.Zero);
+                }
+            }
+        }
+
+        return new(found);
+    }
+
+    /// <inheritdoc />
+    public ValueTask AdvanceWatermarksAsync(IReadOnlyList<KeyValuePair<string, DateTimeOffset>> values, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(values);
+        cancellationToken.ThrowIfCancellationRequested();
+        lock (_lock)
+        {
+            foreach (var (schedule, value) in values)
+            {
+                ref long stored = ref CollectionsMarshal.GetValueRefOrAddDefault(_watermarks, schedule, out bool exists);
+                if (!exists || value.UtcTicks > stored)
+                {
+                    stored = value.UtcTicks;
+                }
+            }
+        }
+
+        return ValueTask.CompletedTask;
+    }
+
+    /// <inheritdoc />
     public ValueTask<bool> CreateScheduleAsync(StoredSchedule schedule, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(schedule);
