@@ -16,6 +16,7 @@ internal sealed class OccurrencePlanner
 {
     private const int MaxOccurrencesPerPass = 10_000;
     private const long MaxOccurrencesCounted = 10_000_000;
+    private const int MaxKeptScratch = 4096;
     private readonly ISchedulingStore _store;
     private readonly SchedulingOptions _options;
     private readonly TrackedRuns _tracked;
@@ -82,6 +83,21 @@ internal sealed class OccurrencePlanner
             _runs.Clear(); // references to this pass's runs are not kept until the next
             _advanced.Clear();
             _created.Clear();
+            Trim(_runs);
+            Trim(_advanced);
+            Trim(_watermarks);
+        }
+    }
+
+    /// <summary>
+    /// A pass over many new schedules (a bulk creation, a start) grows the scratch lists far beyond what later passes
+    /// need: they are cut back, so their peak is not kept for the life of the process.
+    /// </summary>
+    private static void Trim<T>(List<T> list)
+    {
+        if (list.Capacity > MaxKeptScratch)
+        {
+            list.Capacity = MaxKeptScratch;
         }
     }
 
