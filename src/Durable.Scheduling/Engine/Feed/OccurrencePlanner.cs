@@ -80,24 +80,24 @@ internal sealed class OccurrencePlanner
         }
         finally
         {
-            _runs.Clear(); // references to this pass's runs are not kept until the next
-            _advanced.Clear();
+            Clear(_runs); // references to this pass's runs are not kept until the next
+            Clear(_advanced);
             _created.Clear();
-            Trim(_runs);
-            Trim(_advanced);
-            Trim(_watermarks);
         }
     }
 
     /// <summary>
-    /// A pass over many new schedules (a bulk creation, a start) grows the scratch lists far beyond what later passes
-    /// need: they are cut back, so their peak is not kept for the life of the process.
+    /// Empties a scratch list. One that a pass over many new schedules (a bulk creation, a start) grew far beyond what
+    /// this pass used is cut back, so that peak is not kept for the life of the process; one that passes fill steadily
+    /// keeps its size (cutting it every pass would allocate it anew every pass).
     /// </summary>
-    private static void Trim<T>(List<T> list)
+    private static void Clear<T>(List<T> list)
     {
-        if (list.Capacity > MaxKeptScratch)
+        int used = list.Count;
+        list.Clear();
+        if (list.Capacity > MaxKeptScratch && list.Capacity > 4 * used)
         {
-            list.Capacity = MaxKeptScratch;
+            list.Capacity = Math.Max(MaxKeptScratch, 2 * used);
         }
     }
 
@@ -276,7 +276,7 @@ internal sealed class OccurrencePlanner
             }
             finally
             {
-                _watermarks.Clear();
+                Clear(_watermarks);
             }
         }
 

@@ -22,14 +22,20 @@ public sealed partial class InMemorySchedulingStore
         cancellationToken.ThrowIfCancellationRequested();
         lock (_lock)
         {
-            ref long stored = ref CollectionsMarshal.GetValueRefOrAddDefault(_watermarks, schedule, out bool exists);
-            if (!exists || value.UtcTicks > stored)
-            {
-                stored = value.UtcTicks;
-            }
+            Advance(schedule, value.UtcTicks);
         }
 
         return ValueTask.CompletedTask;
+    }
+
+    /// <summary>Moves a watermark forward (never back); under the lock.</summary>
+    private void Advance(string schedule, long ticks)
+    {
+        ref long stored = ref CollectionsMarshal.GetValueRefOrAddDefault(_watermarks, schedule, out bool exists);
+        if (!exists || ticks > stored)
+        {
+            stored = ticks;
+        }
     }
 
     /// <inheritdoc />
@@ -61,11 +67,7 @@ public sealed partial class InMemorySchedulingStore
         {
             foreach (var (schedule, value) in values)
             {
-                ref long stored = ref CollectionsMarshal.GetValueRefOrAddDefault(_watermarks, schedule, out bool exists);
-                if (!exists || value.UtcTicks > stored)
-                {
-                    stored = value.UtcTicks;
-                }
+                Advance(schedule, value.UtcTicks);
             }
         }
 
