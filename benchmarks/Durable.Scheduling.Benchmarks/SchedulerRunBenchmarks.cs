@@ -335,8 +335,15 @@ internal static class SchedulerRunBenchmarks
             }
         }
 
+        long allocated = GC.GetTotalAllocatedBytes(precise: true);
+        int gen0 = GC.CollectionCount(0), gen1 = GC.CollectionCount(1), gen2 = GC.CollectionCount(2);
         await Task.Delay(new DateTimeOffset(end, TimeSpan.Zero) - DateTimeOffset.UtcNow + TimeSpan.FromSeconds(1)); // the last second's runs report
         string result = Percentiles();
+        if (Environment.GetEnvironmentVariable("BENCH_TRACE") == "1")
+        {
+            Console.WriteLine($"  window: {(GC.GetTotalAllocatedBytes(precise: true) - allocated) / 1024 / 1024.0:F1} MB allocated, collections {GC.CollectionCount(0) - gen0}/{GC.CollectionCount(1) - gen1}/{GC.CollectionCount(2) - gen2}");
+        }
+
         Volatile.Write(ref s_windowStartTicks, long.MinValue);
         Volatile.Write(ref s_windowEndTicks, long.MaxValue);
         return result;
