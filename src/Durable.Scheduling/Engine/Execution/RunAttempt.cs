@@ -43,6 +43,7 @@ internal sealed class RunAttempt(
             // Stopping began after the run was handed to the thread pool, before its handler started (it waited for a
             // thread, or behind earlier runs of its batch): no run starts once stopping has begun; it goes back pending.
             slots.GiveBack();
+            execution.EndHandler(); // none ran: the lease goes back
             Log.RunReleased(logger, run.Id, run.WorkflowName);
             await ReleaseQuietlyAsync(execution).ConfigureAwait(false);
             tracker.Ended(execution);
@@ -97,6 +98,7 @@ internal sealed class RunAttempt(
             failure = e;
         }
 
+        execution.EndHandler();
         SchedulingTelemetry.ActiveRuns.Add(-1);
         if (failure is null)
         {

@@ -14,6 +14,7 @@ internal sealed class RunExecution : IDisposable, IThreadPoolWorkItem
     private CancellationTokenSource? _cancel;
     private CancellationTokenSource? _timeout;
     private volatile bool _cancelledByOverlap;
+    private volatile bool _handlerEnded;
 
     // The outcome, set when the handler has ended (kept unpacked: an execution exists per run).
     private RunStatus _status;
@@ -45,6 +46,12 @@ internal sealed class RunExecution : IDisposable, IThreadPoolWorkItem
 
     public bool CancelledByOverlap => _cancelledByOverlap;
 
+    /// <summary>
+    /// True once the handler has returned (any thread): its lease is being given up (completed, released for a retry or
+    /// for stop), so a renewal that fails from then on is no lost lease.
+    /// </summary>
+    public bool HandlerEnded => _handlerEnded;
+
     public bool TimedOut => _timeout?.IsCancellationRequested == true;
 
     /// <summary>The run as released for a retry, for the loop to track once it sees this attempt end.</summary>
@@ -61,6 +68,7 @@ internal sealed class RunExecution : IDisposable, IThreadPoolWorkItem
         _cancel = cancellable ? CancellationTokenSource.CreateLinkedTokenSource(stopping) : null;
         _timeout = null;
         _cancelledByOverlap = false;
+        _handlerEnded = false;
         Token = _cancel?.Token ?? stopping;
         _status = default;
         _completedTicks = 0;
@@ -70,6 +78,9 @@ internal sealed class RunExecution : IDisposable, IThreadPoolWorkItem
         Next = null;
         StartAt = 0;
     }
+
+    /// <summary>Marks the handler as returned (see <see cref="HandlerEnded"/>); before anything about the outcome is stored.</summary>
+    public void EndHandler() => _handlerEnded = true;
 
     public void SetOutcome(RunStatus status, long completedTicks, RunError? error)
     {

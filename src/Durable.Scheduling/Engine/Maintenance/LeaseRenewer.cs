@@ -28,7 +28,14 @@ internal sealed class LeaseRenewer(ISchedulingStore store, ExecutionTracker exec
         _nextTicks = now.UtcTicks + (leaseDuration.Ticks / 3);
         foreach (var execution in executions.Executions.ToList())
         {
-            if (!await store.RenewAsync(execution.Lease.Run.Id, execution.Lease.Token, now + leaseDuration, stop).ConfigureAwait(false))
+            // A run whose handler has returned stays listed until the loop sees its outcome stored (up to a poll for a
+            // one-time run): its lease is being given up, and renewing it would fail once the outcome is written.
+            if (execution.HandlerEnded)
+            {
+                continue;
+            }
+
+            if (!await store.RenewAsync(execution.Lease.Run.Id, execution.Lease.Token, now + leaseDuration, stop).ConfigureAwait(false) && !execution.HandlerEnded)
             {
                 Log.LeaseLost(logger, execution.Lease.Run.Id, execution.Lease.Run.WorkflowName);
             }
