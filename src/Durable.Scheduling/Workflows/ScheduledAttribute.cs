@@ -34,7 +34,7 @@ public sealed class ScheduledAttribute : WorkflowAttribute
     /// <summary>
     /// An interval instead of a cron expression (<c>"30s"</c>, <c>"5m"</c>, <c>"1h"</c>, <c>"1d"</c>; see
     /// <see cref="ScheduleInterval.Parse"/>), or null. The first run is immediate (when the schedule is first stored, at
-    /// the first start), then one every interval after it, on the UTC time line; the phase is kept across restarts.
+    /// the first start, or at the whole second after it: a phase is whole seconds), then one every interval after it, on the UTC time line; the phase is kept across restarts.
     /// </summary>
     public string? Interval { get; set; }
 

@@ -83,6 +83,23 @@ public sealed class ScheduleEngineTests
         }
     }
 
+    [TestCase(0)]
+    [TestCase(1)]
+    [TestCase(430)]
+    [TestCase(999)]
+    public async Task AnIntervalCodeSchedulesFirstRun_IsAtTheFirstStart_OrTheWholeSecondAfterIt_WhenTheStartIsBetweenSeconds(int milliseconds)
+    {
+        // A real start is rarely on a whole second; an interval's offset is whole seconds.
+        var start = s_start.AddMilliseconds(milliseconds);
+        var first = new DateTimeOffset(start.UtcTicks + ((TimeSpan.TicksPerSecond - (start.UtcTicks % TimeSpan.TicksPerSecond)) % TimeSpan.TicksPerSecond), TimeSpan.Zero);
+        await using var harness = new SchedulerHarness(start, [typeof(CodeDefinedSchedules), typeof(ScheduleWorkflows)], o => o.PollInterval = TimeSpan.FromSeconds(5), new InMemorySchedulingStore());
+        await harness.StartAsync();
+        await harness.RunUntilAsync(start.AddMinutes(6));
+
+        harness.Log.OfSchedule("code-interval").Select(r => r.Scheduled).Should().Equal(first, first.AddMinutes(5));
+        (first - start).Should().BeLessThan(TimeSpan.FromSeconds(1));
+    }
+
     [Test]
     public async Task CodeDefinedSchedules_AreListed_Paused_Triggered_ButNeverUpdatedOrDeleted_AndAnIntervalsFirstRunIsImmediate()
     {

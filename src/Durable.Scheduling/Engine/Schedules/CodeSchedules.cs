@@ -53,9 +53,12 @@ internal sealed class CodeSchedules(ISchedulingStore store, IEnumerable<Workflow
             if (schedule.IsInterval)
             {
                 // First run at once: the phase is the instant the schedule was first stored, kept while the interval is.
+                // An offset is whole seconds, so that instant is rounded up to one: rounded down, the first fire time
+                // would fall before the start (when the start is not on a whole second), and so never run.
                 var every = spec.Intervals[0].Every;
                 var kept = current is null ? null : ScheduleDocument.FromJson(current.Definition).Spec.Intervals.FirstOrDefault(i => i.Every == every);
-                long phase = kept?.Offset.Ticks ?? ((now.UtcTicks - DateTime.UnixEpoch.Ticks) % every.Ticks / TimeSpan.TicksPerSecond * TimeSpan.TicksPerSecond);
+                long sinceEpoch = now.UtcTicks - DateTime.UnixEpoch.Ticks;
+                long phase = kept?.Offset.Ticks ?? ((sinceEpoch + TimeSpan.TicksPerSecond - 1) / TimeSpan.TicksPerSecond * TimeSpan.TicksPerSecond % every.Ticks);
                 spec = spec with { Intervals = [new ScheduleInterval(every, TimeSpan.FromTicks(phase))] };
             }
 
