@@ -219,6 +219,29 @@ public sealed class RecurringScheduleTests
         (await after.Scheduler.Schedules.DescribeAsync("s")).Counters.Missed.Should().Be(5 - caughtUp.Length, "the five missed fire times not run are counted");
     }
 
+    [TestCase(CatchUpPolicy.ExactlyOncePerInterval, new[] { 20, 30, 40 })]
+    [TestCase(CatchUpPolicy.Latest, new[] { 40 })]
+    [TestCase(CatchUpPolicy.ExactlyOncePerIntervalWhenActive, new int[0])]
+    public async Task ARestartAMomentAfterAFireTime_AppliesThePolicyToThatOneToo_WhenItsOccurrencesWereCreatedAhead(CatchUpPolicy policy, int[] caughtUp)
+    {
+        // Occurrences are created ahead (the look-ahead), so those that fell due while down are stored pending. The last
+        // fell due two seconds before the restart, within a poll: it was missed all the same (no instance ran).
+        var store = new Durable.Scheduling.Storage.InMemory.InMemorySchedulingStore();
+        await using (var before = Harness(store))
+        {
+            await before.StartAsync();
+            await before.Scheduler.Schedules.CreateAsync(Every("s", "10s") with { CatchUp = policy, CatchUpWindow = TimeSpan.FromMinutes(5) });
+            await before.RunUntilAsync(s_start.AddSeconds(15));
+            before.Log.OfSchedule("s").Select(r => Second(r.Scheduled)).Should().Equal(10);
+        }
+
+        await using var after = new SchedulerHarness(s_start.AddSeconds(42), [typeof(ScheduleWorkflows)], o => o.PollInterval = TimeSpan.FromSeconds(5), store);
+        await after.StartAsync();
+        await after.RunUntilAsync(s_start.AddSeconds(55));
+        after.Log.OfSchedule("s").Select(r => Second(r.Scheduled)).Order().Should().Equal([.. caughtUp, 50], "the missed fire times follow the policy; the next runs on time");
+        (await after.Scheduler.Schedules.DescribeAsync("s")).Counters.Missed.Should().Be(3 - caughtUp.Length);
+    }
+
     [TestCase(OverlapPolicy.Skip, null, "skipped")]
     [TestCase(OverlapPolicy.Skip, OverlapPolicy.AllowAll, "at once")]
     [TestCase(OverlapPolicy.BufferAll, null, "after")]

@@ -142,11 +142,14 @@ internal sealed class OccurrencePlanner
 
         // After a start, a wall-clock jump, or any gap (a schedule whose watermark fell behind): occurrences created
         // ahead that came due while nothing ran them are missed too, and the catch-up policy decides about them with
-        // the others. A grace of one poll leaves alone what another live instance is about to run.
+        // the others. A grace of one poll leaves alone what another live instance is about to run; at this scheduler's
+        // first pass, whatever fell due before it started is missed here in any case (a live instance runs an
+        // occurrence at its instant), so a restart a moment after a fire time applies the policy to that one too.
         Dictionary<string, List<(long Ticks, Guid Id)>>? overdue = null;
         if (_firstPass || _schedules.Exists(p => p.Watermark < now.UtcTicks - 1))
         {
-            overdue = await LoadOverdueAsync(now, stop).ConfigureAwait(false);
+            long cutoff = now.UtcTicks - _options.PollInterval.Ticks;
+            overdue = await LoadOverdueAsync(_firstPass ? Math.Max(cutoff, _startedTicks) : cutoff, stop).ConfigureAwait(false);
         }
 
         _firstPass = false;
@@ -394,15 +397,15 @@ internal sealed class OccurrencePlanner
         return dropped ?? [];
     }
 
-    /// <summary>Pending occurrences due before now minus a poll, by workflow, in due order.</summary>
-    private async Task<Dictionary<string, List<(long Ticks, Guid Id)>>> LoadOverdueAsync(DateTimeOffset now, CancellationToken stop)
+    /// <summary>Pending occurrences due before <paramref name="cutoffTicks"/>, by schedule, in due order.</summary>
+    private async Task<Dictionary<string, List<(long Ticks, Guid Id)>>> LoadOverdueAsync(long cutoffTicks, CancellationToken stop)
     {
         var overdue = new Dictionary<string, List<(long Ticks, Guid Id)>>(StringComparer.Ordinal);
         var query = new RunQuery
         {
             Kinds = [RunKind.Occurrence],
             Statuses = [RunStatus.Pending],
-            ScheduledTo = now - _options.PollInterval,
+            ScheduledTo = new DateTimeOffset(cutoffTicks, TimeSpan.Zero),
             PageSize = 1000,
         };
         do
@@ -410,7 +413,7 @@ internal sealed class OccurrencePlanner
             var page = await _store.ListAsync(query, stop).ConfigureAwait(false);
             foreach (var run in page.Items)
             {
-                if (run.ScheduleId is { } schedule && _book.Find(schedule) is { Runnable: true, Paused: false } && run.DueTime.UtcTicks < now.UtcTicks - _options.PollInterval.Ticks)
+                if (run.ScheduleId is { } schedule && _book.Find(schedule) is { Runnable: true, Paused: false } && run.DueTime.UtcTicks < cutoffTicks)
                 {
                     if (!overdue.TryGetValue(schedule, out var list))
                     {
