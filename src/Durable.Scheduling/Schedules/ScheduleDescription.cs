@@ -36,7 +36,11 @@ public sealed record ScheduleDescription
     /// <summary>What it has done so far.</summary>
     public ScheduleCounters Counters { get; init; } = ScheduleCounters.Zero;
 
-    /// <summary>Occurrences left when <see cref="ScheduleDefinition.MaxRuns"/> limits it; null when unlimited.</summary>
+    /// <summary>
+    /// Occurrences it may still create when <see cref="ScheduleDefinition.MaxRuns"/> limits it; null when unlimited.
+    /// Occurrences are created up to <see cref="SchedulingOptions.LookAhead"/> before their instant, so this falls as
+    /// they are created, ahead of their runs.
+    /// </summary>
     public long? RemainingRuns { get; init; }
 
     /// <summary>The next fire times (while paused: when it would fire once resumed); empty when it will not fire again.</summary>
@@ -49,7 +53,11 @@ public sealed record ScheduleDescription
 /// <summary>What a schedule has done; kept by the store, never purged with runs.</summary>
 public sealed record ScheduleCounters
 {
-    /// <summary>Runs created (occurrences, triggers, backfills).</summary>
+    /// <summary>
+    /// Runs created (occurrences, triggers, backfills). An occurrence is created up to
+    /// <see cref="SchedulingOptions.LookAhead"/> (30 seconds by default) before its instant, so this includes occurrences
+    /// pending for their instant: compare <see cref="Succeeded"/> and <see cref="Failed"/> for runs that ended.
+    /// </summary>
     public long Runs { get; init; }
 
     /// <summary>Runs that succeeded.</summary>
