@@ -37,8 +37,10 @@ public class WorkflowAttribute : Attribute
     public string? Name { get; set; }
 
     /// <summary>
-    /// How long one attempt may run before its <see cref="CancellationToken"/> is cancelled and the attempt is failed
-    /// with a <see cref="TimeoutException"/>; 0 (the default) uses <see cref="SchedulingOptions.DefaultTimeout"/>.
+    /// How long one attempt may run before its <see cref="CancellationToken"/> is cancelled; the attempt then fails with
+    /// a <see cref="TimeoutException"/> when the handler ends with <see cref="OperationCanceledException"/>. A handler
+    /// that ignores its token holds its concurrency slot until it returns, and returning normally, even late, records a
+    /// success. 0 (the default) uses <see cref="SchedulingOptions.DefaultTimeout"/>.
     /// </summary>
     public double TimeoutSeconds { get; set; }
 
