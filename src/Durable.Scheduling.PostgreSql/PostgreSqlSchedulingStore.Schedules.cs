@@ -136,11 +136,14 @@ internal sealed partial class PostgreSqlSchedulingStore
         await _db.RunAsync("count schedules' runs", async ct =>
         {
             var add = _data.CreateCommand($"""
+                WITH c AS (
+                    SELECT * FROM unnest(@ids, @runs, @succeeded, @failed, @missed, @skipped, @dropped, @used) AS c(id, runs, succeeded, failed, missed, skipped, dropped, used)),
+                {LockSchedulesInOrder("c", "id")}
                 UPDATE {_schedules} s SET runs = s.runs + c.runs, succeeded = s.succeeded + c.succeeded, failed = s.failed + c.failed,
                     missed = s.missed + c.missed, skipped = s.skipped + c.skipped, dropped = s.dropped + c.dropped,
                     remaining = CASE WHEN s.remaining IS NULL THEN NULL ELSE greatest(0, s.remaining - c.used) END
-                FROM unnest(@ids, @runs, @succeeded, @failed, @missed, @skipped, @dropped, @used) AS c(id, runs, succeeded, failed, missed, skipped, dropped, used)
-                WHERE s.id = c.id AND NOT s.deleted
+                FROM c JOIN ordered o ON o.id = c.id
+                WHERE s.id = c.id
                 """);
             await using var addScope = add.ConfigureAwait(false);
             add.Parameters.AddWithValue("ids", sums.Select(s => PostgreSqlRows.Encode(s.Id)!).ToArray());

@@ -47,11 +47,22 @@ internal sealed partial class PostgreSqlSchedulingStore : ISchedulingStore, IRun
                 SELECT r.id, wanted.token, wanted.ord FROM {_runs} r JOIN wanted ON r.id = wanted.id
                 WHERE (r.status = 0 AND r.due <= @now)
                    OR (r.status = 1 AND r.lease_expires <= @now AND r.lease_db_expires <= clock_timestamp())
-                FOR UPDATE OF r SKIP LOCKED)
-            UPDATE {_runs} r SET status = 1, lease_token = locked.token, lease_expires = @expires,
-                lease_db_expires = clock_timestamp() + @lease, lease_owner = @owner, attempt = r.attempt + 1, started = @now
-            FROM locked WHERE r.id = locked.id
-            RETURNING locked.ord, locked.token, {PostgreSqlSchema.RunColumnsOfR}
+                FOR UPDATE OF r SKIP LOCKED),
+            claimed AS (
+                UPDATE {_runs} r SET status = 1, lease_token = locked.token, lease_expires = @expires,
+                    lease_db_expires = clock_timestamp() + @lease, lease_owner = @owner, attempt = r.attempt + 1, started = @now
+                FROM locked WHERE r.id = locked.id
+                RETURNING locked.ord, locked.token, {PostgreSqlSchema.RunColumnsOfR}),
+            started AS (
+                SELECT schedule, count(*) AS n
+                FROM (SELECT coalesce(schedule_id, CASE WHEN kind = {(int)RunKind.Occurrence} THEN workflow END) AS schedule FROM claimed WHERE attempt = 1) f
+                WHERE schedule IS NOT NULL GROUP BY schedule),
+            {LockSchedulesInOrder("started", "schedule")},
+            counted AS (
+                UPDATE {_schedules} s SET runs = s.runs + x.n
+                FROM started x JOIN ordered o ON o.id = x.schedule
+                WHERE s.id = x.schedule)
+            SELECT * FROM claimed
             """;
         _completeSql = $"""
             UPDATE {_runs} r SET status = c.status, completed = c.completed, error_type = c.type, error_message = c.message,
@@ -69,14 +80,25 @@ internal sealed partial class PostgreSqlSchedulingStore : ISchedulingStore, IRun
                 FROM unnest(@ids, @tokens, @statuses, @completed, @types, @messages, @schedules) WITH ORDINALITY AS c(id, token, status, completed, type, message, schedule, ord)
                 WHERE r.id = c.id AND r.status = 1 AND r.lease_token = c.token
                 RETURNING c.ord, c.schedule, c.status),
+            outcomes AS (
+                SELECT schedule, count(*) FILTER (WHERE status = 2) AS ok, count(*) FILTER (WHERE status IN (3, 4)) AS bad
+                FROM done WHERE schedule IS NOT NULL GROUP BY schedule),
+            {LockSchedulesInOrder("outcomes", "schedule")},
             counted AS (
                 UPDATE {_schedules} s SET succeeded = s.succeeded + x.ok, failed = s.failed + x.bad
-                FROM (SELECT schedule, count(*) FILTER (WHERE status = 2) AS ok, count(*) FILTER (WHERE status IN (3, 4)) AS bad
-                      FROM done WHERE schedule IS NOT NULL GROUP BY schedule) x
-                WHERE s.id = x.schedule AND NOT s.deleted)
+                FROM outcomes x JOIN ordered o ON o.id = x.schedule
+                WHERE s.id = x.schedule)
             SELECT ord FROM done
             """;
     }
+
+    /// <summary>
+    /// A CTE <c>ordered</c> that locks the live schedules named in <paramref name="source"/>'s <paramref name="column"/>
+    /// in id order. Claims, completions and counts of several instances update the same schedules' counters at once;
+    /// rows locked in one order by all of them cannot deadlock, as rows locked in join order could.
+    /// </summary>
+    private string LockSchedulesInOrder(string source, string column) =>
+        $"ordered AS (SELECT s.id FROM {_schedules} s JOIN {source} x ON s.id = x.{column} WHERE NOT s.deleted ORDER BY s.id FOR UPDATE OF s)";
 
     /// <inheritdoc />
     public IDisposable Subscribe(Action<DateTimeOffset> changed) => _db.Subscribe(changed);

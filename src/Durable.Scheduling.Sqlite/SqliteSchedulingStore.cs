@@ -243,6 +243,7 @@ internal sealed partial class SqliteSchedulingStore : ISchedulingStore, IAsyncDi
                 """);
             long expires = now.UtcTicks + leaseDuration.Ticks;
             var leases = new List<RunLease>(ids.Count);
+            Dictionary<string, long>? started = null;
             foreach (var id in ids)
             {
                 var token = RunIds.Next(now);
@@ -254,8 +255,22 @@ internal sealed partial class SqliteSchedulingStore : ISchedulingStore, IAsyncDi
                 using var reader = claim.ExecuteReader();
                 if (reader.Read())
                 {
-                    leases.Add(new RunLease(SqliteRows.ReadRun(reader), token, new DateTimeOffset(expires, TimeSpan.Zero)));
+                    var run = SqliteRows.ReadRun(reader);
+                    leases.Add(new RunLease(run, token, new DateTimeOffset(expires, TimeSpan.Zero)));
+                    if (run is { ScheduleId: { } schedule, Attempt: 1 })
+                    {
+                        started ??= new(StringComparer.Ordinal);
+                        started[schedule] = started.GetValueOrDefault(schedule) + 1;
+                    }
                 }
+            }
+
+            foreach (var (schedule, count) in started ?? [])
+            {
+                var add = Command("UPDATE ds_schedules SET runs = runs + $n WHERE id = $schedule AND deleted = 0");
+                SqliteRows.Bind(add, "$schedule", schedule);
+                SqliteRows.Bind(add, "$n", count);
+                add.ExecuteNonQuery();
             }
 
             return leases;

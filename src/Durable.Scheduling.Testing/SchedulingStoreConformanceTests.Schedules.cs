@@ -258,7 +258,39 @@ public abstract partial class SchedulingStoreConformanceTests
         completions[3] = completions[3] with { LeaseToken = Guid.NewGuid() }; // a stale holder: does not count
         (await _store.CompleteAsync(completions, default)).Should().Equal(true, true, true, false);
 
-        (await _store.GetScheduleAsync("s", default))!.Counters.Should().Be(new ScheduleCounters { Succeeded = 1, Failed = 2 });
+        (await _store.GetScheduleAsync("s", default))!.Counters.Should().Be(new ScheduleCounters { Runs = 4, Succeeded = 1, Failed = 2 });
+    }
+
+    /// <summary>
+    /// Contract: a run of a schedule counts in the schedule's Runs when claimed for its first attempt, once: a retry,
+    /// a takeover after its lease expired and a one-time run add nothing; an occurrence stored without its schedule
+    /// counts on the schedule named after its workflow.
+    /// </summary>
+    /// <returns>The test.</returns>
+    [Test]
+    public async Task ClaimAsync_CountsARunOfASchedule_AtItsFirstAttemptOnly()
+    {
+        await _store.CreateScheduleAsync(Schedule("s"), default);
+        await _store.CreateScheduleAsync(Schedule("wf"), default);
+        var a = ScheduleRun("s", Now);
+        var b = ScheduleRun("s", Now.AddSeconds(1), RunKind.Triggered);
+        var implied = ScheduleRun("s", Now) with { ScheduleId = null, IdempotencyKey = RunKeys.Occurrence("wf", Now) };
+        var oneTime = OneTime(Now);
+        await _store.InsertAsync([a, b, implied, oneTime], default);
+        (await _store.GetScheduleAsync("s", default))!.Counters.Runs.Should().Be(0, "created is not started");
+
+        var leases = await _store.ClaimAsync([a.Id, implied.Id, oneTime.Id], Now.AddSeconds(2), s_lease, "node-a", default);
+        leases.Should().HaveCount(3);
+        (await _store.ClaimAsync([b.Id], Now.AddSeconds(2), TimeSpan.Zero, "node-a", default)).Should().ContainSingle(); // its lease ends at once
+        (await _store.GetScheduleAsync("s", default))!.Counters.Runs.Should().Be(2);
+        (await _store.GetScheduleAsync("wf", default))!.Counters.Runs.Should().Be(1, "an occurrence stored without its schedule is its workflow's");
+
+        var leaseOfA = leases.Single(l => l.Run.Id == a.Id);
+        (await _store.ReleaseAsync(a.Id, leaseOfA.Token, Now.AddSeconds(3), null, default)).Should().BeTrue(); // a retry
+        (await _store.ClaimAsync([a.Id], Now.AddSeconds(3), s_lease, "node-a", default)).Should().ContainSingle().Which.Run.Attempt.Should().Be(2);
+        (await _store.ClaimAsync([b.Id], Now.AddSeconds(3), s_lease, "node-b", default))
+            .Should().ContainSingle("its lease expired: another instance takes it over").Which.Run.Attempt.Should().Be(2);
+        (await _store.GetScheduleAsync("s", default))!.Counters.Runs.Should().Be(2, "a retry and a takeover are not new runs");
     }
 
     /// <summary>Contract: runs keep their schedule and own overlap policy, in reads, due pages and claims; lists filter by schedule.</summary>

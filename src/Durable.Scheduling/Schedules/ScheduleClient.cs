@@ -167,8 +167,7 @@ internal sealed class ScheduleClient(ISchedulingStore store, WorkflowRegistry re
         var result = await store.InsertOneAsync(run, cancellationToken).ConfigureAwait(false);
         if (result.Created)
         {
-            await store.AddScheduleCountsAsync([new ScheduleCountChange(id, new ScheduleCounters { Runs = 1 })], cancellationToken).ConfigureAwait(false);
-            changes.Created(result.Run, now);
+            changes.Created(result.Run, now); // counted in the schedule's Runs when first claimed
         }
 
         return result.Run;
@@ -252,13 +251,9 @@ internal sealed class ScheduleClient(ISchedulingStore store, WorkflowRegistry re
             }
         }
 
-        if (made.Count > 0)
+        foreach (var run in made)
         {
-            await store.AddScheduleCountsAsync([new ScheduleCountChange(id, new ScheduleCounters { Runs = made.Count })], cancellationToken).ConfigureAwait(false);
-            foreach (var run in made)
-            {
-                changes.Created(run, now);
-            }
+            changes.Created(run, now); // counted in the schedule's Runs when first claimed
         }
 
         return ids;

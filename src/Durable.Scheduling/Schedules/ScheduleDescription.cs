@@ -54,9 +54,10 @@ public sealed record ScheduleDescription
 public sealed record ScheduleCounters
 {
     /// <summary>
-    /// Runs created (occurrences, triggers, backfills). An occurrence is created up to
-    /// <see cref="SchedulingOptions.LookAhead"/> (30 seconds by default) before its instant, so this includes occurrences
-    /// pending for their instant: compare <see cref="Succeeded"/> and <see cref="Failed"/> for runs that ended.
+    /// Runs started (occurrences, triggers, backfills), each counted once, when first claimed: a retry or a takeover
+    /// after a lost lease adds nothing; occurrences skipped by the overlap policy or the catch-up policy are counted in
+    /// <see cref="Skipped"/>, <see cref="Dropped"/> or <see cref="Missed"/> instead. Runs started and not yet ended are
+    /// those counted here and not yet in <see cref="Succeeded"/> or <see cref="Failed"/>.
     /// </summary>
     public long Runs { get; init; }
 

@@ -104,7 +104,9 @@ public interface ISchedulingStore
 
     /// <summary>
     /// Claims runs atomically: each pending run due at or before <paramref name="now"/>, or running run whose lease
-    /// expired, becomes running under a new lease token, with its attempt incremented and its start time set.
+    /// expired, becomes running under a new lease token, with its attempt incremented and its start time set. A run of
+    /// a recurring schedule (<see cref="ScheduledRun.ScheduleId"/> set) claimed for its first attempt adds one to that
+    /// schedule's <see cref="ScheduleCounters.Runs"/>, in the same transaction (a retry or a takeover adds nothing).
     /// </summary>
     /// <param name="ids">The runs to claim.</param>
     /// <param name="now">The instant of the claim: the current instant, or, for runs claimed a few milliseconds ahead of

@@ -254,14 +254,13 @@ internal sealed class OccurrencePlanner
 
             foreach (var (id, count) in created)
             {
-                var state = _book.Find(id);
-                bool limited = state?.Limited == true;
-                if (limited)
+                // A limited schedule's remaining runs go as its occurrences are created (the Runs counter moves when a
+                // run is first claimed, in the store).
+                if (_book.Find(id) is { Limited: true } state)
                 {
-                    state!.Remaining -= count;
+                    state.Remaining -= count;
+                    _counts.Add(new ScheduleCountChange(id, ScheduleCounters.Zero, count));
                 }
-
-                _counts.Add(new ScheduleCountChange(id, new ScheduleCounters { Runs = count }, limited ? count : 0));
             }
         }
 

@@ -169,6 +169,15 @@ internal sealed class InMemorySchedules
         }
     }
 
+    /// <summary>Counts a run of the schedule claimed for its first attempt.</summary>
+    public void CountStarted(string scheduleId)
+    {
+        if (_byId.TryGetValue(scheduleId, out var entry) && !entry.Stored.Deleted)
+        {
+            entry.Runs++;
+        }
+    }
+
     /// <summary>Adds a completion that counted to its schedule's counters.</summary>
     public void CountCompletion(string scheduleId, RunStatus status)
     {

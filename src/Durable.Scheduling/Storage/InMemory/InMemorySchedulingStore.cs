@@ -295,7 +295,13 @@ public sealed partial class InMemorySchedulingStore : ISchedulingStore
                 slot.Started = nowTicks;
                 SetStatus(id, ref slot, RunStatus.Running);
                 slot.Attempt++;
-                claimed[count++] = new Claimed(id, slot, token, _workflowNames[slot.Workflow], ScheduleOf(slot), ExtraOf(id, slot));
+                string? schedule = ScheduleOf(slot);
+                if (slot.Attempt == 1 && (schedule ?? (slot.Kind == RunKind.Occurrence ? _workflowNames[slot.Workflow] : null)) is { } counted)
+                {
+                    _schedules.CountStarted(counted); // an occurrence stored without its schedule is its workflow's
+                }
+
+                claimed[count++] = new Claimed(id, slot, token, _workflowNames[slot.Workflow], schedule, ExtraOf(id, slot));
             }
         }
 
