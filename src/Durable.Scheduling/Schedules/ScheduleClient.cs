@@ -419,7 +419,11 @@ internal sealed class ScheduleClient(ISchedulingStore store, WorkflowRegistry re
         }
 
         var now = time.GetUtcNow();
-        bool specChanged = ScheduleDocument.SpecJson(document.Spec) != ScheduleDocument.SpecJson(oldDocument.Spec) || changed.WorkflowName != current.WorkflowName;
+
+        // What its occurrences are made of (when, which workflow, with what input and metadata) applies from now: the
+        // occurrences created ahead with the old are withdrawn below, and the new are created afresh.
+        bool specChanged = ScheduleDocument.SpecJson(document.Spec) != ScheduleDocument.SpecJson(oldDocument.Spec) || changed.WorkflowName != current.WorkflowName ||
+            document.Input?.GetRawText() != oldDocument.Input?.GetRawText() || !metadataSame;
         bool limitChanged = document.MaxRuns != oldDocument.MaxRuns;
         long? remaining = document.MaxRuns is not { } max ? null
             : Math.Max(0, max - ((oldDocument.MaxRuns ?? 0) - (current.RemainingRuns ?? 0))); // runs used so far stay used
@@ -437,13 +441,19 @@ internal sealed class ScheduleClient(ISchedulingStore store, WorkflowRegistry re
             return null; // changed meanwhile: the caller reads it again and retries
         }
 
-        await TellAsync(current.Id, new CompiledDefinition(next.Definition, document, compiledSpec), cancellationToken).ConfigureAwait(false);
         if (specChanged)
         {
-            // Occurrences created ahead under the old spec, not started: withdrawn; the new spec creates its own.
-            await WithdrawPendingAsync(new RunQuery { ScheduleId = current.Id, Kinds = [RunKind.Occurrence], Statuses = [RunStatus.Pending], ScheduledFrom = now }, cancellationToken).ConfigureAwait(false);
+            // Occurrences created ahead under the old definition, not started: withdrawn; the new one creates its own.
+            // A limited schedule gets them back in its remaining runs (they never ran). Done before the loop is told,
+            // so that it plans the new definition with what remains.
+            int withdrawn = await WithdrawPendingAsync(new RunQuery { ScheduleId = current.Id, Kinds = [RunKind.Occurrence], Statuses = [RunStatus.Pending], ScheduledFrom = now }, cancellationToken).ConfigureAwait(false);
+            if (withdrawn > 0 && remaining is not null)
+            {
+                await store.AddScheduleCountsAsync([new ScheduleCountChange(current.Id, ScheduleCounters.Zero, -withdrawn)], cancellationToken).ConfigureAwait(false);
+            }
         }
 
+        await TellAsync(current.Id, new CompiledDefinition(next.Definition, document, compiledSpec), cancellationToken).ConfigureAwait(false);
         return await DescribeAsync(current.Id, cancellationToken: cancellationToken).ConfigureAwait(false);
     }
 
@@ -463,12 +473,16 @@ internal sealed class ScheduleClient(ISchedulingStore store, WorkflowRegistry re
         throw Conflict(id);
     }
 
-    private async Task WithdrawPendingAsync(RunQuery query, CancellationToken cancellationToken)
+    /// <summary>Deletes the pending runs <paramref name="query"/> selects and tells the loop; returns how many.</summary>
+    private async Task<int> WithdrawPendingAsync(RunQuery query, CancellationToken cancellationToken)
     {
-        foreach (var runId in await store.DeleteAsync(query, cancellationToken).ConfigureAwait(false))
+        var withdrawn = await store.DeleteAsync(query, cancellationToken).ConfigureAwait(false);
+        foreach (var runId in withdrawn)
         {
             changes.Removed(runId);
         }
+
+        return withdrawn.Count;
     }
 
     private async Task<IReadOnlyList<ScheduledRun>> RecentRunsAsync(string id, DateTimeOffset now, int count, CancellationToken cancellationToken)

@@ -34,8 +34,8 @@ public sealed record StoredSchedule
     public DateTimeOffset UpdatedAt { get; init; }
 
     /// <summary>
-    /// When its spec last took effect (creation, or an update that changed it): occurrences are counted from here for a
-    /// schedule never run since.
+    /// When its spec last took effect (creation, or an update that changed its spec, workflow, input or metadata: what
+    /// its occurrences are made of): occurrences are counted from here for a schedule never run since.
     /// </summary>
     public DateTimeOffset SpecSince { get; init; }
 

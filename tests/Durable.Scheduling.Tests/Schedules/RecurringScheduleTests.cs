@@ -366,6 +366,53 @@ public sealed class RecurringScheduleTests
     }
 
     [Test]
+    public async Task Update_OfInputAndMetadata_AppliesToTheNextOccurrence_NotOnlyToThoseBeyondTheLookAhead()
+    {
+        await using var harness = Harness();
+        await harness.StartAsync();
+        var schedules = harness.Scheduler.Schedules;
+        await schedules.CreateAsync(new ScheduleDefinition
+        {
+            Id = "r",
+            WorkflowName = "report",
+            Spec = ScheduleSpec.FromInterval("10s"),
+            Input = new ReportInput("eu", 1),
+            Metadata = new Dictionary<string, string> { ["tenant"] = "acme" },
+        });
+        await harness.RunUntilAsync(s_start.AddSeconds(12)); // occurrences are created ahead (the look-ahead) by now
+
+        await schedules.UpdateAsync("r", d => d with { Input = new ReportInput("us", 2), Metadata = new Dictionary<string, string> { ["tenant"] = "globex" } });
+        await harness.RunUntilAsync(s_start.AddSeconds(35));
+
+        var runs = harness.Log.OfSchedule("r");
+        runs.Select(r => Second(r.Scheduled)).Should().Equal(10, 20, 30);
+        runs.Select(r => r.Input).Should().Equal(new ReportInput("eu", 1), new ReportInput("us", 2), new ReportInput("us", 2));
+        foreach (var run in runs.Skip(1))
+        {
+            (await harness.Scheduler.GetAsync(run.RunId))!.Metadata.Should().BeEquivalentTo(new Dictionary<string, string> { ["tenant"] = "globex" });
+        }
+    }
+
+    [TestCase("input")]
+    [TestCase("spec")]
+    public async Task Update_OfALimitedSchedule_StillRunsItsRemainingRuns_AfterWithdrawingThoseCreatedAhead(string change)
+    {
+        await using var harness = Harness();
+        await harness.StartAsync();
+        var schedules = harness.Scheduler.Schedules;
+        await schedules.CreateAsync(new ScheduleDefinition { Id = "five", WorkflowName = "report", Spec = ScheduleSpec.FromInterval("10s"), Input = new ReportInput("eu", 1), MaxRuns = 5 });
+        await harness.RunUntilAsync(s_start.AddSeconds(12)); // all five created ahead by now (the look-ahead)
+
+        await schedules.UpdateAsync("five", d => change == "input" ? d with { Input = new ReportInput("us", 2) } : d with { Spec = ScheduleSpec.FromInterval("5s") });
+        await harness.RunUntilAsync(s_start.AddMinutes(2));
+
+        harness.Log.OfSchedule("five").Should().HaveCount(5, "the occurrences withdrawn by the update were not runs: their places are taken by new ones");
+        var described = await schedules.DescribeAsync("five");
+        described.RemainingRuns.Should().Be(0);
+        described.Counters.Runs.Should().Be(5);
+    }
+
+    [Test]
     public async Task AConflictingUpdate_RunsTheCallbackAgain_OnTheNewerDefinition()
     {
         await using var harness = Harness();
