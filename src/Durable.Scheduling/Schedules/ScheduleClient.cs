@@ -447,8 +447,9 @@ internal sealed class ScheduleClient(ISchedulingStore store, WorkflowRegistry re
             // A limited schedule gets them back in its remaining runs (they never ran). Done before the loop is told,
             // so that it plans the new definition with what remains.
             int withdrawn = await WithdrawPendingAsync(new RunQuery { ScheduleId = current.Id, Kinds = [RunKind.Occurrence], Statuses = [RunStatus.Pending], ScheduledFrom = now }, cancellationToken).ConfigureAwait(false);
-            if (withdrawn > 0 && remaining is not null)
+            if (withdrawn > 0 && remaining is not null && oldDocument.MaxRuns is not null)
             {
+                // (Only when they were counted: a schedule limited by this update never counted them.)
                 await store.AddScheduleCountsAsync([new ScheduleCountChange(current.Id, ScheduleCounters.Zero, -withdrawn)], cancellationToken).ConfigureAwait(false);
             }
         }

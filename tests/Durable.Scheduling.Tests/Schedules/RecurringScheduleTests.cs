@@ -413,6 +413,22 @@ public sealed class RecurringScheduleTests
     }
 
     [Test]
+    public async Task Update_ThatLimitsAnUnlimitedSchedule_AndChangesItsInput_RunsExactlyTheLimit()
+    {
+        await using var harness = Harness();
+        await harness.StartAsync();
+        var schedules = harness.Scheduler.Schedules;
+        await schedules.CreateAsync(new ScheduleDefinition { Id = "open", WorkflowName = "report", Spec = ScheduleSpec.FromInterval("10s"), Input = new ReportInput("eu", 1) });
+        await harness.RunUntilAsync(s_start.AddSeconds(12)); // occurrences created ahead, counted against no limit
+
+        await schedules.UpdateAsync("open", d => d with { Input = new ReportInput("us", 2), MaxRuns = 3 });
+        await harness.RunUntilAsync(s_start.AddMinutes(3));
+
+        harness.Log.OfSchedule("open").Select(r => r.Input).Should().Equal(new ReportInput("eu", 1), new ReportInput("us", 2), new ReportInput("us", 2), new ReportInput("us", 2));
+        (await schedules.DescribeAsync("open")).RemainingRuns.Should().Be(0);
+    }
+
+    [Test]
     public async Task AConflictingUpdate_RunsTheCallbackAgain_OnTheNewerDefinition()
     {
         await using var harness = Harness();
