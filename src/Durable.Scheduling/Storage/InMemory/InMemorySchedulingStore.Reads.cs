@@ -325,7 +325,7 @@ public sealed partial class InMemorySchedulingStore
             return false;
         }
 
-        if (query.ScheduleId is { } scheduleId && (ScheduleOf(slot) ?? (slot.Kind == RunKind.Occurrence ? _workflowNames[slot.Workflow] : null)) != scheduleId)
+        if (query.ScheduleId is { } scheduleId && ImpliedScheduleOf(slot) != scheduleId)
         {
             return false;
         }
@@ -391,4 +391,7 @@ public sealed partial class InMemorySchedulingStore
 
     /// <summary>The run's schedule when not implied by its workflow, or null.</summary>
     private string? ScheduleOf(in Slot slot) => slot.Schedule > 0 ? _workflowNames[slot.Schedule - 1] : null;
+
+    /// <summary>The run's schedule, implied or not (as <see cref="ScheduledRun.ScheduleId"/> reads it), or null for a one-time run.</summary>
+    private string? ImpliedScheduleOf(in Slot slot) => ScheduleOf(slot) ?? (slot.Kind == RunKind.Occurrence ? _workflowNames[slot.Workflow] : null);
 }

@@ -295,13 +295,12 @@ public sealed partial class InMemorySchedulingStore : ISchedulingStore
                 slot.Started = nowTicks;
                 SetStatus(id, ref slot, RunStatus.Running);
                 slot.Attempt++;
-                string? schedule = ScheduleOf(slot);
-                if (slot.Attempt == 1 && (schedule ?? (slot.Kind == RunKind.Occurrence ? _workflowNames[slot.Workflow] : null)) is { } counted)
+                if (slot.Attempt == 1 && ImpliedScheduleOf(slot) is { } schedule)
                 {
-                    _schedules.CountStarted(counted); // an occurrence stored without its schedule is its workflow's
+                    _schedules.CountStarted(schedule);
                 }
 
-                claimed[count++] = new Claimed(id, slot, token, _workflowNames[slot.Workflow], schedule, ExtraOf(id, slot));
+                claimed[count++] = new Claimed(id, slot, token, _workflowNames[slot.Workflow], ScheduleOf(slot), ExtraOf(id, slot));
             }
         }
 
