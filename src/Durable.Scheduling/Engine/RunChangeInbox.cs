@@ -23,6 +23,13 @@ internal sealed class RunChangeInbox(WakeSignal signal, ConcurrencySlots slots, 
 
     public bool IsEmpty => _changes.IsEmpty && _schedules.IsEmpty;
 
+    /// <summary>What the planner holds during a pass, and a schedule's update while it changes the definition.</summary>
+    public Feed.PlanningGate Planning { get; } = new();
+
+    public Task HoldPlanningAsync(CancellationToken cancellationToken) => Planning.EnterAsync(cancellationToken);
+
+    public void ResumePlanning() => Planning.Exit();
+
     public void ScheduleChanged(Storage.StoredSchedule schedule, Durable.Scheduling.Schedules.CompiledDefinition? compiled = null)
     {
         _schedules.Enqueue((schedule, compiled));

@@ -126,7 +126,7 @@ internal sealed class SchedulerHost : IHostedService, ISchedulerActivity, IDispo
         {
             Owner = _options.InstanceId ?? RunIds.Next(now).ToString("N"),
         };
-        var planner = new OccurrencePlanner(_store, _options, book, code, tracked, now.UtcTicks, _logger);
+        var planner = new OccurrencePlanner(_store, _options, book, code, tracked, _inbox.Planning, now.UtcTicks, _logger);
         _loop = new SchedulerLoop(new SchedulerParts(
             _options, _time, _signal, _wait, _inbox, _slots, tracked,
             new ClockWatch(_time, now.UtcTicks),
@@ -235,6 +235,12 @@ internal sealed class SchedulerHost : IHostedService, ISchedulerActivity, IDispo
         }
 
         public void ScheduleChanged(StoredSchedule schedule, CompiledDefinition? compiled = null)
+        {
+        }
+
+        public Task HoldPlanningAsync(CancellationToken cancellationToken) => Task.CompletedTask; // no planner here
+
+        public void ResumePlanning()
         {
         }
     }

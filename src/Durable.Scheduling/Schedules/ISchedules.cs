@@ -109,7 +109,10 @@ public interface ISchedules
     /// Updates a schedule through a callback given the current definition; return the new definition, or null to
     /// change nothing. When another update lands between the read and the write, the callback runs again on the newer
     /// definition (up to 10 times, then <see cref="ScheduleStateException"/> with <see cref="ScheduleRefusal.Conflict"/>).
-    /// A changed spec applies from now: occurrences created ahead under the old spec and not started are withdrawn.
+    /// A changed spec, workflow, input or metadata applies from now: occurrences created ahead under the old definition
+    /// and not started are withdrawn (a limited schedule gets them back), and this process creates none of the schedule's
+    /// occurrences meanwhile. A changed <see cref="ScheduleDefinition.MaxRuns"/> counts the runs used when it is written:
+    /// when some were used after the callback read the definition, the callback runs again.
     /// </summary>
     /// <param name="id">The schedule id.</param>
     /// <param name="update">The callback; it must keep the id.</param>

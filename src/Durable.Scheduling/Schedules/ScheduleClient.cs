@@ -418,44 +418,72 @@ internal sealed class ScheduleClient(ISchedulingStore store, WorkflowRegistry re
             return await DescribeAsync(current.Id, cancellationToken: cancellationToken).ConfigureAwait(false); // unchanged: nothing to write
         }
 
-        var now = time.GetUtcNow();
-
-        // What its occurrences are made of (when, which workflow, with what input and metadata) applies from now: the
-        // occurrences created ahead with the old are withdrawn below, and the new are created afresh.
-        bool specChanged = ScheduleDocument.SpecJson(document.Spec) != ScheduleDocument.SpecJson(oldDocument.Spec) || changed.WorkflowName != current.WorkflowName ||
-            document.Input?.GetRawText() != oldDocument.Input?.GetRawText() || !metadataSame;
-        bool limitChanged = document.MaxRuns != oldDocument.MaxRuns;
-        long? remaining = document.MaxRuns is not { } max ? null
-            : Math.Max(0, max - ((oldDocument.MaxRuns ?? 0) - (current.RemainingRuns ?? 0))); // runs used so far stay used
-        var next = current with
+        // This process's planner waits meanwhile (see PlanningGate): between the write and the withdrawal it would
+        // create occurrences of the new definition that the withdrawal deletes, after moving its watermark past them.
+        await changes.HoldPlanningAsync(cancellationToken).ConfigureAwait(false);
+        try
         {
-            WorkflowName = changed.WorkflowName,
-            Definition = document.ToJson(),
-            Metadata = changed.Metadata,
-            UpdatedAt = now,
-            SpecSince = specChanged ? now : current.SpecSince,
-            RemainingRuns = remaining,
-        };
-        if (!await store.UpdateScheduleAsync(next, current.Version, limitChanged, cancellationToken).ConfigureAwait(false))
-        {
-            return null; // changed meanwhile: the caller reads it again and retries
-        }
-
-        if (specChanged)
-        {
-            // Occurrences created ahead under the old definition, not started: withdrawn; the new one creates its own.
-            // A limited schedule gets them back in its remaining runs (they never ran). Done before the loop is told,
-            // so that it plans the new definition with what remains.
-            int withdrawn = await WithdrawPendingAsync(new RunQuery { ScheduleId = current.Id, Kinds = [RunKind.Occurrence], Statuses = [RunStatus.Pending], ScheduledFrom = now }, cancellationToken).ConfigureAwait(false);
-            if (withdrawn > 0 && remaining is not null && oldDocument.MaxRuns is not null)
+            if (!await WriteUpdateAsync().ConfigureAwait(false))
             {
-                // (Only when they were counted: a schedule limited by this update never counted them.)
-                await store.AddScheduleCountsAsync([new ScheduleCountChange(current.Id, ScheduleCounters.Zero, -withdrawn)], cancellationToken).ConfigureAwait(false);
+                return null;
             }
         }
+        finally
+        {
+            changes.ResumePlanning();
+        }
 
-        await TellAsync(current.Id, new CompiledDefinition(next.Definition, document, compiledSpec), cancellationToken).ConfigureAwait(false);
         return await DescribeAsync(current.Id, cancellationToken: cancellationToken).ConfigureAwait(false);
+
+        async Task<bool> WriteUpdateAsync()
+        {
+            if (document.MaxRuns != oldDocument.MaxRuns &&
+                (await store.GetScheduleAsync(current.Id, cancellationToken).ConfigureAwait(false))?.RemainingRuns != current.RemainingRuns)
+            {
+                // A new limit is set from the runs used so far: a pass that used some since they were read (counts
+                // change no version) would have them used twice over or not at all. Read again and retry.
+                return false;
+            }
+
+            var now = time.GetUtcNow();
+
+            // What its occurrences are made of (when, which workflow, with what input and metadata) applies from now: the
+            // occurrences created ahead with the old are withdrawn below, and the new are created afresh.
+            bool specChanged = ScheduleDocument.SpecJson(document.Spec) != ScheduleDocument.SpecJson(oldDocument.Spec) || changed.WorkflowName != current.WorkflowName ||
+                document.Input?.GetRawText() != oldDocument.Input?.GetRawText() || !metadataSame;
+            bool limitChanged = document.MaxRuns != oldDocument.MaxRuns;
+            long? remaining = document.MaxRuns is not { } max ? null
+                : Math.Max(0, max - ((oldDocument.MaxRuns ?? 0) - (current.RemainingRuns ?? 0))); // runs used so far stay used
+            var next = current with
+            {
+                WorkflowName = changed.WorkflowName,
+                Definition = document.ToJson(),
+                Metadata = changed.Metadata,
+                UpdatedAt = now,
+                SpecSince = specChanged ? now : current.SpecSince,
+                RemainingRuns = remaining,
+            };
+            if (!await store.UpdateScheduleAsync(next, current.Version, limitChanged, cancellationToken).ConfigureAwait(false))
+            {
+                return false; // changed meanwhile: the caller reads it again and retries
+            }
+
+            if (specChanged)
+            {
+                // Occurrences created ahead under the old definition, not started: withdrawn; the new one creates its own.
+                // A limited schedule gets them back in its remaining runs (they never ran). Done before the loop is told,
+                // so that it plans the new definition with what remains.
+                int withdrawn = await WithdrawPendingAsync(new RunQuery { ScheduleId = current.Id, Kinds = [RunKind.Occurrence], Statuses = [RunStatus.Pending], ScheduledFrom = now }, cancellationToken).ConfigureAwait(false);
+                if (withdrawn > 0 && remaining is not null && oldDocument.MaxRuns is not null)
+                {
+                    // (Only when they were counted: a schedule limited by this update never counted them.)
+                    await store.AddScheduleCountsAsync([new ScheduleCountChange(current.Id, ScheduleCounters.Zero, -withdrawn)], cancellationToken).ConfigureAwait(false);
+                }
+            }
+
+            await TellAsync(current.Id, new CompiledDefinition(next.Definition, document, compiledSpec), cancellationToken).ConfigureAwait(false);
+            return true;
+        }
     }
 
     private async ValueTask SetPausedAsync(string id, bool paused, string? note, CancellationToken cancellationToken)

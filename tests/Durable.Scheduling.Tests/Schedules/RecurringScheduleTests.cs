@@ -1,4 +1,5 @@
 using Durable.Scheduling.Storage;
+using Durable.Scheduling.Storage.InMemory;
 using Durable.Scheduling.Tests.Testing;
 using FluentAssertions;
 using Microsoft.Extensions.DependencyInjection;
@@ -391,6 +392,81 @@ public sealed class RecurringScheduleTests
         {
             (await harness.Scheduler.GetAsync(run.RunId))!.Metadata.Should().BeEquivalentTo(new Dictionary<string, string> { ["tenant"] = "globex" });
         }
+    }
+
+    [TestCase("input")]
+    [TestCase("spec")]
+    public async Task Update_WithAFeedLandingBetweenItsWriteAndItsWithdrawal_LosesNoOccurrence(string change)
+    {
+        // A feed of the loop that read the new definition before the update withdrew what was created ahead made the
+        // new definition's occurrences (or found the old ones under the same keys), moved its watermark past them, and
+        // the withdrawal then deleted them: nothing ran until past the look-ahead.
+        var flaky = new FlakyStore(new InMemorySchedulingStore());
+        await using var harness = Harness(flaky);
+        await harness.StartAsync();
+        var schedules = harness.Scheduler.Schedules;
+        await schedules.CreateAsync(new ScheduleDefinition { Id = "r", WorkflowName = "report", Spec = ScheduleSpec.FromInterval("10s"), Input = new ReportInput("eu", 1) });
+        await harness.RunUntilAsync(s_start.AddSeconds(12)); // 20, 30 and 40 created ahead by now
+
+        var fedAfterTheWrite = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        flaky.AfterInsert = runs =>
+        {
+            if (runs.Any(r => r.ScheduleId == "r" && r.CreatedAt > s_start.AddSeconds(12)))
+            {
+                fedAfterTheWrite.TrySetResult();
+            }
+        };
+        flaky.AfterScheduleUpdate = async () =>
+        {
+            flaky.AfterScheduleUpdate = null;
+            harness.Time.SetUtcNow(s_start.AddSeconds(17)); // the loop's next feed falls due now, between write and withdrawal
+            // Real time, bounded, never asserted on: the feed lands here unless it waits for the update to finish.
+            await Task.WhenAny(fedAfterTheWrite.Task, Task.Delay(TimeSpan.FromSeconds(1)));
+        };
+        await schedules.UpdateAsync("r", d => change == "input" ? d with { Input = new ReportInput("us", 2) } : d with { Spec = ScheduleSpec.FromInterval("5s"), Input = new ReportInput("us", 2) });
+        await harness.RunUntilAsync(s_start.AddSeconds(65));
+
+        var runs = harness.Log.OfSchedule("r");
+        var expected = change == "input" ? new[] { 10, 20, 30, 40, 50, 60 } : [10, .. Enumerable.Range(3, 11).Select(i => i * 5)];
+        runs.Select(r => Second(r.Scheduled)).Should().Equal(expected, "every fire time after the update runs once, with the new definition");
+        runs.Skip(1).Should().AllSatisfy(r => r.Input.Should().Be(new ReportInput("us", 2)));
+    }
+
+    [Test]
+    public async Task Update_OfALimit_WithAFeedUsingRunsAfterTheCallbacksRead_RunsExactlyTheNewLimit()
+    {
+        // The new limit is set from the runs used so far, as read before the callback; a feed that created occurrences
+        // (using runs) after that read made them count as unused.
+        var flaky = new FlakyStore(new InMemorySchedulingStore());
+        await using var harness = Harness(flaky);
+        await harness.StartAsync();
+        var schedules = harness.Scheduler.Schedules;
+        await schedules.CreateAsync(new ScheduleDefinition { Id = "l", WorkflowName = "report", Spec = ScheduleSpec.FromInterval("10s"), Input = new ReportInput("eu", 1), MaxRuns = 40 });
+        await harness.RunUntilAsync(s_start.AddSeconds(12));
+
+        var fed = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        flaky.AfterInsert = runs =>
+        {
+            if (runs.Any(r => r.ScheduleId == "l" && r.CreatedAt > s_start.AddSeconds(12)))
+            {
+                fed.TrySetResult();
+            }
+        };
+        int calls = 0;
+        await schedules.UpdateAsync("l", d =>
+        {
+            if (calls++ == 0)
+            {
+                harness.Time.SetUtcNow(s_start.AddSeconds(17)); // a feed falls due after the read, and uses a run
+                fed.Task.Wait(TimeSpan.FromSeconds(10)).Should().BeTrue("the feed creates the next occurrence");
+            }
+
+            return d with { MaxRuns = 50 };
+        });
+        await harness.RunUntilAsync(s_start.AddMinutes(10));
+
+        harness.Log.OfSchedule("l").Should().HaveCount(50);
+        (await schedules.DescribeAsync("l")).RemainingRuns.Should().Be(0);
     }
 
     [TestCase("input")]

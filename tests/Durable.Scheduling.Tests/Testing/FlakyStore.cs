@@ -29,6 +29,12 @@ public sealed class FlakyStore(ISchedulingStore inner) : ISchedulingStore
     /// <summary>Awaited before each list is answered (a slow read); the list is answered when it completes.</summary>
     public Func<RunQuery, Task>? BeforeList { get; set; }
 
+    /// <summary>Awaited after each schedule update that landed, before the caller goes on (a test lands a feed there).</summary>
+    public Func<Task>? AfterScheduleUpdate { get; set; }
+
+    /// <summary>Called with each batch of runs inserted, after the insert.</summary>
+    public Action<IReadOnlyList<ScheduledRun>>? AfterInsert { get; set; }
+
     private T Guard<T>(Func<T> call)
     {
         if (Down)
@@ -40,7 +46,12 @@ public sealed class FlakyStore(ISchedulingStore inner) : ISchedulingStore
         return call();
     }
 
-    public ValueTask<IReadOnlyList<InsertResult>> InsertAsync(IReadOnlyList<ScheduledRun> runs, CancellationToken cancellationToken) => Guard(() => inner.InsertAsync(runs, cancellationToken));
+    public async ValueTask<IReadOnlyList<InsertResult>> InsertAsync(IReadOnlyList<ScheduledRun> runs, CancellationToken cancellationToken)
+    {
+        var results = await Guard(() => inner.InsertAsync(runs, cancellationToken)).ConfigureAwait(false);
+        AfterInsert?.Invoke(runs);
+        return results;
+    }
 
     public ValueTask<ScheduledRun?> GetAsync(Guid id, CancellationToken cancellationToken) => Guard(() => inner.GetAsync(id, cancellationToken));
 
@@ -105,7 +116,16 @@ public sealed class FlakyStore(ISchedulingStore inner) : ISchedulingStore
         return inner.GetScheduleChangesAsync(afterSequence, limit, cancellationToken);
     });
 
-    public ValueTask<bool> UpdateScheduleAsync(StoredSchedule schedule, long expectedVersion, bool setRemainingRuns, CancellationToken cancellationToken) => Guard(() => inner.UpdateScheduleAsync(schedule, expectedVersion, setRemainingRuns, cancellationToken));
+    public async ValueTask<bool> UpdateScheduleAsync(StoredSchedule schedule, long expectedVersion, bool setRemainingRuns, CancellationToken cancellationToken)
+    {
+        bool updated = await Guard(() => inner.UpdateScheduleAsync(schedule, expectedVersion, setRemainingRuns, cancellationToken)).ConfigureAwait(false);
+        if (updated && AfterScheduleUpdate is { } after)
+        {
+            await after().ConfigureAwait(false);
+        }
+
+        return updated;
+    }
 
     public ValueTask<bool> DeleteScheduleAsync(string id, DateTimeOffset at, CancellationToken cancellationToken) => Guard(() => inner.DeleteScheduleAsync(id, at, cancellationToken));
 

@@ -23,6 +23,7 @@ internal sealed class OccurrencePlanner
     private readonly ILogger _logger;
     private readonly ScheduleBook _book;
     private readonly CodeSchedules _code;
+    private readonly PlanningGate _gate;
     private readonly List<PlannedSchedule> _schedules = [];
     private readonly long _startedTicks;
     private readonly Dictionary<string, long> _missed = new(StringComparer.Ordinal); // counted by catch-up, stored at the pass's end
@@ -36,9 +37,10 @@ internal sealed class OccurrencePlanner
     private readonly Dictionary<string, long> _created = new(StringComparer.Ordinal);
     private bool _firstPass = true;
 
-    public OccurrencePlanner(ISchedulingStore store, SchedulingOptions options, ScheduleBook book, CodeSchedules code, TrackedRuns tracked, long startedTicks, ILogger logger)
+    public OccurrencePlanner(ISchedulingStore store, SchedulingOptions options, ScheduleBook book, CodeSchedules code, TrackedRuns tracked, PlanningGate gate, long startedTicks, ILogger logger)
     {
         _code = code;
+        _gate = gate;
         _store = store;
         _options = options;
         _book = book;
@@ -55,6 +57,20 @@ internal sealed class OccurrencePlanner
     /// before <paramref name="wheelHorizonTicks"/> go to the wheel at once.
     /// </summary>
     public async Task MaterializeAsync(DateTimeOffset now, long wheelHorizonTicks, CancellationToken stop)
+    {
+        // From the read of the schedules to the last write: an update in this process lands wholly before or after.
+        await _gate.EnterAsync(stop).ConfigureAwait(false);
+        try
+        {
+            await MaterializeHeldAsync(now, wheelHorizonTicks, stop).ConfigureAwait(false);
+        }
+        finally
+        {
+            _gate.Exit();
+        }
+    }
+
+    private async Task MaterializeHeldAsync(DateTimeOffset now, long wheelHorizonTicks, CancellationToken stop)
     {
         await _code.SyncOnceAsync(new DateTimeOffset(_startedTicks, TimeSpan.Zero), stop).ConfigureAwait(false);
         await _book.RefreshAsync(stop).ConfigureAwait(false);
