@@ -81,7 +81,7 @@ public sealed class RecurringScheduleTests
         same.Paused.Should().BeTrue();
 
         var changed = await schedules.CreateOrUpdateAsync(Every("s", "1m"));
-        changed.Version.Should().Be(before.Version + 1);
+        changed.Version.Should().BeGreaterThan(before.Version, "a change of spec is written (and its start moved on a tick, a second write)");
         changed.Paused.Should().BeTrue("create-or-update keeps the state");
         changed.Note.Should().Be("maintenance");
         changed.Definition.Spec.Intervals.Single().Every.Should().Be(TimeSpan.FromMinutes(1));
@@ -429,6 +429,45 @@ public sealed class RecurringScheduleTests
         var runs = harness.Log.OfSchedule("r");
         var expected = change == "input" ? new[] { 10, 20, 30, 40, 50, 60 } : [10, .. Enumerable.Range(3, 11).Select(i => i * 5)];
         runs.Select(r => Second(r.Scheduled)).Should().Equal(expected, "every fire time after the update runs once, with the new definition");
+        runs.Skip(1).Should().AllSatisfy(r => r.Input.Should().Be(new ReportInput("us", 2)));
+    }
+
+    [TestCase("input")]
+    [TestCase("spec")]
+    public async Task Update_WithAnotherInstancesFeedLandingBetweenItsWriteAndItsWithdrawal_LosesNoOccurrence(string change)
+    {
+        // Two schedulers on one store (a fleet): the other's planner is not held while this one updates. A feed of its
+        // that read the new definition before the withdrawal created occurrences the withdrawal then deleted, with the
+        // new definition's watermark already past them.
+        var shared = new InMemorySchedulingStore();
+        var flaky = new FlakyStore(shared);
+        await using var a = Harness(flaky);
+        await using var b = Harness(shared);
+        await a.StartAsync();
+        await b.StartAsync();
+        async Task RunBothUntil(int second)
+        {
+            for (int t = (int)(a.Time.GetUtcNow() - s_start).TotalSeconds + 1; t <= second; t++)
+            {
+                await a.RunUntilAsync(s_start.AddSeconds(t));
+                await b.RunUntilAsync(s_start.AddSeconds(t));
+            }
+        }
+
+        await a.Scheduler.Schedules.CreateAsync(new ScheduleDefinition { Id = "r", WorkflowName = "report", Spec = ScheduleSpec.FromInterval("10s"), Input = new ReportInput("eu", 1) });
+        await RunBothUntil(12);
+
+        flaky.AfterScheduleUpdate = async () =>
+        {
+            flaky.AfterScheduleUpdate = null;
+            await b.RunUntilAsync(s_start.AddSeconds(17)); // the other's feed lands between this one's write and withdrawal
+        };
+        await a.Scheduler.Schedules.UpdateAsync("r", d => change == "input" ? d with { Input = new ReportInput("us", 2) } : d with { Spec = ScheduleSpec.FromInterval("5s"), Input = new ReportInput("us", 2) });
+        await RunBothUntil(65);
+
+        var runs = a.Log.OfSchedule("r").Concat(b.Log.OfSchedule("r")).OrderBy(r => r.Scheduled).ToList();
+        var expected = change == "input" ? new[] { 10, 20, 30, 40, 50, 60 } : [10, .. Enumerable.Range(3, 11).Select(i => i * 5)];
+        runs.Select(r => Second(r.Scheduled)).Should().Equal(expected, "every fire time after the update runs once, on one of the two");
         runs.Skip(1).Should().AllSatisfy(r => r.Input.Should().Be(new ReportInput("us", 2)));
     }
 
