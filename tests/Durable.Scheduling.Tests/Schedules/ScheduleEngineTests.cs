@@ -189,6 +189,31 @@ public sealed class ScheduleEngineTests
     }
 
     [Test]
+    public async Task ACodeDefinedSpecChangedBetweenTwoStarts_AppliesFromTheStart_WithoutTheOldSpecsOccurrencesCreatedAhead()
+    {
+        // The old spec's occurrences created ahead (the look-ahead) ran after the start that applied the new one, and
+        // the new spec's fire times before the old watermark were never created: its 13:00 run was lost.
+        var store = new InMemorySchedulingStore();
+        var at = new DateTimeOffset(2026, 6, 1, 12, 59, 0, TimeSpan.Zero);
+        await using (var before = new SchedulerHarness(at, [typeof(CodeDefinedSchedulesEarlier)], o => o.PollInterval = TimeSpan.FromSeconds(5), store))
+        {
+            await before.StartAsync();
+            await before.RunUntilAsync(at.AddSeconds(40)); // occurrences every 7 s are created up to the look-ahead
+            before.Log.Of("code-hourly").Should().NotBeEmpty();
+            await before.StopAsync();
+        }
+
+        await using var after = new SchedulerHarness(at.AddSeconds(45), [typeof(CodeDefinedSchedules)], o => o.PollInterval = TimeSpan.FromSeconds(5), store);
+        await after.StartAsync();
+        await after.RunUntilAsync(at.AddMinutes(3));
+
+        after.Log.Of("code-hourly").Where(r => r.Scheduled >= at.AddSeconds(45)).Select(r => r.Scheduled)
+            .Should().Equal([new DateTimeOffset(2026, 6, 1, 13, 0, 0, TimeSpan.Zero)], "the spec in code now is hourly, from the start that applied it");
+        (await after.Scheduler.ListAsync(new RunQuery { ScheduleId = "code-hourly", Statuses = [RunStatus.Pending], PageSize = 1000 })).Items
+            .Where(r => r.ScheduledTime.Minute != 0 || r.ScheduledTime.Second != 0).Should().BeEmpty("nothing of the old spec is left pending");
+    }
+
+    [Test]
     public async Task AScheduleMadeAtRunTime_HoldingACodeDefinedName_IsLeftAlone_AndTheConflictIsLogged()
     {
         var store = new InMemorySchedulingStore();

@@ -30,3 +30,10 @@ public sealed class CodeDefinedSchedules(RunLog log)
     [Scheduled("0 0 * * * *", Name = "code-hourly")]
     public void Hourly(ScheduledRunContext run) => log.Record(run);
 }
+
+/// <summary>What an earlier version of the code said for <c>code-hourly</c>: every seven seconds.</summary>
+public sealed class CodeDefinedSchedulesEarlier(RunLog log)
+{
+    [Scheduled("*/7 * * * * *", Name = "code-hourly")]
+    public void Hourly(ScheduledRunContext run) => log.Record(run);
+}

@@ -83,8 +83,23 @@ internal sealed class CodeSchedules(ISchedulingStore store, IEnumerable<Workflow
                 continue; // another instance stored it meanwhile
             }
 
-            if (current.Definition == definition ||
-                await store.UpdateScheduleAsync(current with { Definition = definition, UpdatedAt = now }, current.Version, setRemainingRuns: false, stop).ConfigureAwait(false))
+            if (current.Definition == definition)
+            {
+                return;
+            }
+
+            bool specChanged = ScheduleDocument.SpecJson(ScheduleDocument.FromJson(current.Definition).Spec) != ScheduleDocument.SpecJson(spec);
+            if (specChanged)
+            {
+                // The spec in code changed: it applies from this start, as an update does. Occurrences the old one
+                // created ahead and not yet due are withdrawn (first, so a retry after a failure withdraws them too),
+                // and the new spec gets a watermark of its own (the old one's lies past fire times the new has).
+                // Those that fell due while the process was down stay, for the catch-up policy.
+                await store.DeleteAsync(new RunQuery { ScheduleId = name, Kinds = [RunKind.Occurrence], Statuses = [RunStatus.Pending], ScheduledFrom = now }, stop).ConfigureAwait(false);
+            }
+
+            var changed = current with { Definition = definition, UpdatedAt = now, SpecSince = specChanged ? now : current.SpecSince };
+            if (await store.UpdateScheduleAsync(changed, current.Version, setRemainingRuns: false, stop).ConfigureAwait(false))
             {
                 return;
             }

@@ -47,11 +47,14 @@ internal sealed class PlannedSchedule
     /// <summary>When its spec took effect (UTC ticks).</summary>
     public long SpecSinceTicks { get; init; }
 
+    /// <summary>True for a code-defined schedule whose spec is the one it was first stored with.</summary>
+    public bool FirstSpec { get; init; }
+
     /// <summary>
-    /// The watermark's name: the id for a code-defined schedule (as before schedules were stored), the id and the
-    /// instant its spec took effect for one made at run time, so an updated spec starts afresh from then.
+    /// The watermark's name: the id and the instant its spec took effect, so a changed spec starts afresh from then;
+    /// just the id for a code-defined schedule still on its first spec (as before schedules were stored).
     /// </summary>
-    public string WatermarkKey => CodeDefined ? Id : $"{Id}~{SpecSinceTicks}";
+    public string WatermarkKey => CodeDefined && FirstSpec ? Id : $"{Id}~{SpecSinceTicks}";
 
     /// <summary>True once the stored watermark was read.</summary>
     public bool Loaded { get; set; }

@@ -176,6 +176,7 @@ internal sealed class ScheduleBook(ISchedulingStore store, Func<string, Workflow
                 Limited = stored.RemainingRuns is not null,
                 Remaining = stored.RemainingRuns ?? long.MaxValue,
                 CodeDefined = stored.CodeDefined,
+                FirstSpec = stored.SpecSince == stored.CreatedAt,
                 SpecSinceTicks = stored.SpecSince.UtcTicks,
                 Runnable = runnable,
                 Sequence = stored.Sequence,
