@@ -473,43 +473,23 @@ internal sealed class ScheduleClient(ISchedulingStore store, WorkflowRegistry re
                 // Occurrences created ahead under the old definition, not started: withdrawn; the new one creates its own.
                 // A limited schedule gets them back in its remaining runs (they never ran). Done before the loop is told,
                 // so that it plans the new definition with what remains.
-                int withdrawn = await WithdrawPendingAsync(new RunQuery { ScheduleId = current.Id, Kinds = [RunKind.Occurrence], Statuses = [RunStatus.Pending], ScheduledFrom = now }, cancellationToken).ConfigureAwait(false);
-                if (withdrawn > 0 && remaining is not null && oldDocument.MaxRuns is not null)
+                var withdrawn = await SpecChange.WithdrawAheadAsync(store, current.Id, now, cancellationToken).ConfigureAwait(false);
+                foreach (var runId in withdrawn)
                 {
-                    // (Only when they were counted: a schedule limited by this update never counted them.)
-                    await store.AddScheduleCountsAsync([new ScheduleCountChange(current.Id, ScheduleCounters.Zero, -withdrawn)], cancellationToken).ConfigureAwait(false);
+                    changes.Removed(runId);
                 }
 
-                await RestartWatermarkAsync(current.Id, now, cancellationToken).ConfigureAwait(false);
+                if (withdrawn.Count > 0 && remaining is not null && oldDocument.MaxRuns is not null)
+                {
+                    // (Only when they were counted: a schedule limited by this update never counted them.)
+                    await store.AddScheduleCountsAsync([new ScheduleCountChange(current.Id, ScheduleCounters.Zero, -withdrawn.Count)], cancellationToken).ConfigureAwait(false);
+                }
+
+                await SpecChange.RestartWatermarkAsync(store, current.Id, now, now.AddTicks(1), cancellationToken).ConfigureAwait(false);
             }
 
             await TellAsync(current.Id, new CompiledDefinition(next.Definition, document, compiledSpec), cancellationToken).ConfigureAwait(false);
             return true;
-        }
-    }
-
-    /// <summary>
-    /// Moves a just-updated schedule's <see cref="StoredSchedule.SpecSince"/> one tick on, which gives it a watermark
-    /// never advanced. Another instance's planner (this process's gate does not hold it) that read the new definition
-    /// before the withdrawal may have created its occurrences, advancing the watermark past them, only for the
-    /// withdrawal to delete them; every planner now creates again what is missing (what survived is found under the
-    /// same keys, so nothing is created twice). Left alone when the schedule changed again meanwhile (deleted, or
-    /// updated with a start of its own).
-    /// </summary>
-    private async Task RestartWatermarkAsync(string id, DateTimeOffset specSince, CancellationToken cancellationToken)
-    {
-        for (int attempt = 0; attempt < MaxUpdateAttempts; attempt++)
-        {
-            var stored = await store.GetScheduleAsync(id, cancellationToken).ConfigureAwait(false);
-            if (stored is null || stored.SpecSince != specSince)
-            {
-                return;
-            }
-
-            if (await store.UpdateScheduleAsync(stored with { SpecSince = specSince.AddTicks(1) }, stored.Version, setRemainingRuns: false, cancellationToken).ConfigureAwait(false))
-            {
-                return;
-            }
         }
     }
 

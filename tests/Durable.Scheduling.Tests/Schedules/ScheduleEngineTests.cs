@@ -211,6 +211,8 @@ public sealed class ScheduleEngineTests
             .Should().Equal([new DateTimeOffset(2026, 6, 1, 13, 0, 0, TimeSpan.Zero)], "the spec in code now is hourly, from the start that applied it");
         (await after.Scheduler.ListAsync(new RunQuery { ScheduleId = "code-hourly", Statuses = [RunStatus.Pending], PageSize = 1000 })).Items
             .Where(r => r.ScheduledTime.Minute != 0 || r.ScheduledTime.Second != 0).Should().BeEmpty("nothing of the old spec is left pending");
+        after.Log.Of("code-interval").Where(r => r.Scheduled >= at.AddSeconds(45)).Select(r => r.Scheduled)
+            .Should().Equal([at.AddSeconds(45)], "a changed interval runs first at the start that applies it, then every five minutes (not at 13:00 and 13:01, as the old one would)");
     }
 
     [Test]

@@ -31,9 +31,12 @@ public sealed class CodeDefinedSchedules(RunLog log)
     public void Hourly(ScheduledRunContext run) => log.Record(run);
 }
 
-/// <summary>What an earlier version of the code said for <c>code-hourly</c>: every seven seconds.</summary>
+/// <summary>What an earlier version of the code said: <c>code-hourly</c> every seven seconds, <c>code-interval</c> every minute.</summary>
 public sealed class CodeDefinedSchedulesEarlier(RunLog log)
 {
+    [Scheduled(Interval = "1m", Name = "code-interval")]
+    public void EveryMinute(ScheduledRunContext run) => log.Record(run);
+
     [Scheduled("*/7 * * * * *", Name = "code-hourly")]
     public void Hourly(ScheduledRunContext run) => log.Record(run);
 }

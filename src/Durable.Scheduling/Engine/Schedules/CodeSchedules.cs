@@ -13,6 +13,7 @@ namespace Durable.Scheduling.Engine.Schedules;
 internal sealed class CodeSchedules(ISchedulingStore store, IEnumerable<WorkflowDescriptor> workflows, ILogger logger)
 {
     private const int MaxAttempts = 10;
+    private readonly List<(string Name, DateTimeOffset Since)> _respecced = []; // spec changed; old occurrences not yet withdrawn
     private bool _done;
 
     /// <summary>The ids of the schedules this process defines in code.</summary>
@@ -25,6 +26,8 @@ internal sealed class CodeSchedules(ISchedulingStore store, IEnumerable<Workflow
             return;
         }
 
+        await WithdrawAheadAsync(stop).ConfigureAwait(false); // what a failed pass left (its definition was written)
+
         foreach (var workflow in workflows)
         {
             if (workflow.Schedule is { } schedule)
@@ -34,6 +37,18 @@ internal sealed class CodeSchedules(ISchedulingStore store, IEnumerable<Workflow
         }
 
         _done = true;
+    }
+
+    private async Task WithdrawAheadAsync(CancellationToken stop)
+    {
+        while (_respecced.Count > 0)
+        {
+            var (name, since) = _respecced[^1];
+            await SpecChange.WithdrawAheadAsync(store, name, since, stop).ConfigureAwait(false);
+            // A tick back, not on: a code-defined schedule's first fire time may be the start instant itself.
+            await SpecChange.RestartWatermarkAsync(store, name, since, since.AddTicks(-1), stop).ConfigureAwait(false);
+            _respecced.RemoveAt(_respecced.Count - 1);
+        }
     }
 
     private async Task SyncAsync(string name, RecurringSchedule schedule, DateTimeOffset now, CancellationToken stop)
@@ -88,19 +103,20 @@ internal sealed class CodeSchedules(ISchedulingStore store, IEnumerable<Workflow
                 return;
             }
 
+            // A spec changed in code applies from this start, as an update does (see SpecChange): after the write, the
+            // occurrences its old spec created ahead and not yet due are withdrawn (those that fell due while the
+            // process was down stay, for the catch-up policy), and the new spec gets a watermark of its own (the old
+            // one's lies past fire times the new may have).
             bool specChanged = ScheduleDocument.SpecJson(ScheduleDocument.FromJson(current.Definition).Spec) != ScheduleDocument.SpecJson(spec);
-            if (specChanged)
-            {
-                // The spec in code changed: it applies from this start, as an update does. Occurrences the old one
-                // created ahead and not yet due are withdrawn (first, so a retry after a failure withdraws them too),
-                // and the new spec gets a watermark of its own (the old one's lies past fire times the new has).
-                // Those that fell due while the process was down stay, for the catch-up policy.
-                await store.DeleteAsync(new RunQuery { ScheduleId = name, Kinds = [RunKind.Occurrence], Statuses = [RunStatus.Pending], ScheduledFrom = now }, stop).ConfigureAwait(false);
-            }
-
             var changed = current with { Definition = definition, UpdatedAt = now, SpecSince = specChanged ? now : current.SpecSince };
             if (await store.UpdateScheduleAsync(changed, current.Version, setRemainingRuns: false, stop).ConfigureAwait(false))
             {
+                if (specChanged)
+                {
+                    _respecced.Add((name, now));
+                    await WithdrawAheadAsync(stop).ConfigureAwait(false);
+                }
+
                 return;
             }
         }
