@@ -186,10 +186,7 @@ internal sealed class SchedulerLoop
                     continue;
                 }
 
-                // A feed takes milliseconds to tens of them: it lets a run due within the guard (which follows how long
-                // feeds take), and runs waiting for a concurrency slot, go first, unless it is already a whole poll late.
-                if (now.UtcTicks >= _nextFeedTicks &&
-                    ((NextStartTicks() - now.UtcTicks > FeedGuardTicks && !_admission.HasWaiting) || now.UtcTicks >= _nextFeedTicks + _options.PollInterval.Ticks))
+                if (FeedGoes(now.UtcTicks))
                 {
                     await FeedAsync(now, stop).ConfigureAwait(false);
                     continue;
@@ -335,6 +332,15 @@ internal sealed class SchedulerLoop
         return overdue;
     }
 
+    /// <summary>
+    /// Whether the feed goes now. A feed takes milliseconds to tens of them: it lets a run due within the guard (which
+    /// follows how long feeds take), and runs waiting for a concurrency slot, go first, unless it is already a whole
+    /// poll late.
+    /// </summary>
+    private bool FeedGoes(long now) =>
+        now >= _nextFeedTicks &&
+        ((NextStartTicks() - now > FeedGuardTicks && !_admission.HasWaiting) || now >= _nextFeedTicks + _options.PollInterval.Ticks);
+
     private async Task WaitAsync(CancellationToken stop)
     {
         if (!_inbox.IsEmpty)
@@ -343,6 +349,12 @@ internal sealed class SchedulerLoop
         }
 
         long now = _time.GetUtcNow().UtcTicks;
+        if (FeedGoes(now))
+        {
+            // It came due since the pass read the clock (store work in the pass takes time): go round, rather than
+            // sleep until the next start or a poll with the feed left out of the wait.
+            return;
+        }
 
         // Wake for the next start (precisely), the next pre-claim (a little before a due instant; no precision needed)
         // or the next feed, whichever comes first (a postponed feed waits for that run).
@@ -350,10 +362,8 @@ internal sealed class SchedulerLoop
         long nextDue = _tracked.NextDueTicks();
         long nextClaim = nextDue == long.MaxValue ? long.MaxValue : nextDue - _claimer.PreClaimTicks;
         long next = Math.Min(nextStart, nextClaim);
-        if (_nextFeedTicks > now)
-        {
-            next = Math.Min(next, _nextFeedTicks);
-        }
+        // A feed put off for a run about to start waits for that run, or for a slot, but a whole poll at most.
+        next = Math.Min(next, _nextFeedTicks > now ? _nextFeedTicks : _nextFeedTicks + _options.PollInterval.Ticks);
 
         next = Math.Min(next, _renewer.NextTicks);
 

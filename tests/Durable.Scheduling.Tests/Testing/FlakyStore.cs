@@ -32,6 +32,9 @@ public sealed class FlakyStore(ISchedulingStore inner) : ISchedulingStore
     /// <summary>Awaited after each schedule update that landed, before the caller goes on (a test lands a feed there).</summary>
     public Func<Task>? AfterScheduleUpdate { get; set; }
 
+    /// <summary>Called before each lease renewal is answered (a test moves the clock in it: a renewal that takes time).</summary>
+    public Action? OnRenew { get; set; }
+
     /// <summary>Called with each batch of runs inserted, after the insert.</summary>
     public Action<IReadOnlyList<ScheduledRun>>? AfterInsert { get; set; }
 
@@ -148,7 +151,11 @@ public sealed class FlakyStore(ISchedulingStore inner) : ISchedulingStore
 
     public ValueTask<int> ReleaseOwnedAsync(string owner, CancellationToken cancellationToken) => Guard(() => inner.ReleaseOwnedAsync(owner, cancellationToken));
 
-    public ValueTask<bool> RenewAsync(Guid id, Guid leaseToken, DateTimeOffset expiresAt, CancellationToken cancellationToken) => Guard(() => inner.RenewAsync(id, leaseToken, expiresAt, cancellationToken));
+    public ValueTask<bool> RenewAsync(Guid id, Guid leaseToken, DateTimeOffset expiresAt, CancellationToken cancellationToken) => Guard(() =>
+    {
+        OnRenew?.Invoke();
+        return inner.RenewAsync(id, leaseToken, expiresAt, cancellationToken);
+    });
 
     public ValueTask<IReadOnlyList<bool>> CompleteAsync(IReadOnlyList<RunCompletion> completions, CancellationToken cancellationToken) => Guard(() => inner.CompleteAsync(completions, cancellationToken));
 

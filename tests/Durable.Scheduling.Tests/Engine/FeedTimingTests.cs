@@ -1,0 +1,55 @@
+using Durable.Scheduling.Schedules;
+using Durable.Scheduling.Storage;
+using Durable.Scheduling.Storage.InMemory;
+using Durable.Scheduling.Tests.Schedules;
+using Durable.Scheduling.Tests.Testing;
+using FluentAssertions;
+using NUnit.Framework;
+
+namespace Durable.Scheduling.Tests.Engine;
+
+/// <summary>When the loop feeds (reads the store, creates occurrences), on a clock that moves while a pass works.</summary>
+[TestFixture]
+public sealed class FeedTimingTests
+{
+    private static readonly DateTimeOffset s_start = new(2026, 6, 1, 12, 0, 0, TimeSpan.Zero);
+
+    [Test]
+    public async Task AFeedComingDueWhileAPassWorks_IsNotPutOffUntilTheLoopNextWakes()
+    {
+        // A pass that looked at the clock just before the next feed was due, and did store work (here a lease renewal)
+        // while the clock passed it, went to sleep without the feed: its wait left out a feed time already past, so
+        // the feed waited for the next wake (up to a poll). A schedule made by another instance was then seen late.
+        var flaky = new FlakyStore(new InMemorySchedulingStore());
+        await using var harness = new SchedulerHarness(s_start, [typeof(ScheduleWorkflows)], o =>
+        {
+            o.PollInterval = TimeSpan.FromSeconds(1);
+            o.LeaseDuration = TimeSpan.FromMilliseconds(2997); // renewals every 999 ms after the claim: just before a feed
+        }, flaky);
+        await harness.StartAsync();
+        await harness.Scheduler.ScheduleAsync("slow-tick", s_start.AddSeconds(10)); // runs 25 s, its lease renewed meanwhile
+        await harness.RunUntilAsync(s_start.AddSeconds(10.5));
+        harness.Log.Of("slow-tick").Should().ContainSingle();
+
+        // Another instance makes a schedule firing at 11 s: only a feed of this one can find it.
+        await flaky.CreateScheduleAsync(new StoredSchedule
+        {
+            Id = "elsewhere",
+            WorkflowName = "tick",
+            Definition = new ScheduleDocument { Spec = ScheduleSpec.FromCron("11 * * * * *") }.ToJson(),
+            CreatedAt = s_start.AddSeconds(10.5),
+            UpdatedAt = s_start.AddSeconds(10.5),
+            SpecSince = s_start.AddSeconds(10.5),
+        }, default);
+        flaky.OnRenew = () =>
+        {
+            flaky.OnRenew = null;
+            harness.Time.Advance(TimeSpan.FromMilliseconds(2)); // the renewal at 10.999 s returns at 11.001 s
+        };
+        await harness.RunUntilAsync(s_start.AddSeconds(13));
+
+        var run = harness.Log.OfSchedule("elsewhere").Should().ContainSingle().Subject;
+        run.Scheduled.Should().Be(s_start.AddSeconds(11));
+        (run.Started - run.Scheduled).Should().BeLessThan(TimeSpan.FromMilliseconds(100), "the feed due at 11 s runs as soon as the pass that passed it ends");
+    }
+}
