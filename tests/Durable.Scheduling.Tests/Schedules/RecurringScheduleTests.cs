@@ -472,6 +472,50 @@ public sealed class RecurringScheduleTests
     }
 
     [Test]
+    public async Task AFeedWhoseInsertFails_CreatesThoseOccurrencesAtTheNextFeed()
+    {
+        // The planner moved its watermark in memory before the insert; when the insert failed, the next feed took the
+        // occurrences as created, and they never ran.
+        var flaky = new FlakyStore(new InMemorySchedulingStore());
+        await using var harness = Harness(flaky);
+        await harness.StartAsync();
+        await harness.Scheduler.Schedules.CreateAsync(Every("s", "10s"));
+        await harness.RunUntilAsync(s_start.AddSeconds(12)); // created up to the look-ahead (two minutes)
+
+        flaky.FailInserts = 1; // the next feed that creates occurrences (the horizon moving past 140 s) fails
+        await harness.RunUntilAsync(s_start.AddSeconds(200));
+
+        flaky.Failures.Should().Be(1);
+        harness.Log.OfSchedule("s").Select(r => Second(r.Scheduled)).Should().Equal(Enumerable.Range(1, 20).Select(i => i * 10));
+    }
+
+    [Test]
+    public async Task Update_WhileThePlannerIsBehind_LeavesNoFireTimeUnaccounted()
+    {
+        // The store was unreachable for minutes, so fire times past the look-ahead were never created; an update made
+        // as it came back started the new definition's watermark at the update, and those fire times were neither run
+        // nor counted as missed.
+        var flaky = new FlakyStore(new InMemorySchedulingStore());
+        await using var harness = Harness(flaky);
+        await harness.StartAsync();
+        var schedules = harness.Scheduler.Schedules;
+        await schedules.CreateAsync(new ScheduleDefinition { Id = "r", WorkflowName = "report", Spec = ScheduleSpec.FromInterval("10s"), Input = new ReportInput("eu", 1) });
+        await harness.RunUntilAsync(s_start.AddSeconds(12)); // created ahead up to the look-ahead (two minutes)
+
+        flaky.Down = true;
+        await harness.RunUntilAsync(s_start.AddMinutes(5));
+        flaky.Down = false;
+        await schedules.UpdateAsync("r", d => d with { Input = new ReportInput("us", 2) }); // before the loop's next feed
+        await harness.RunUntilAsync(s_start.AddMinutes(6).AddSeconds(5));
+
+        var ran = harness.Log.OfSchedule("r").Select(r => Second(r.Scheduled)).ToList();
+        ran.Should().OnlyHaveUniqueItems();
+        var described = await schedules.DescribeAsync("r");
+        long accounted = ran.Count + described.Counters.Missed;
+        accounted.Should().Be(36, "each fire time from 10 s to 6 min either ran or was counted as missed (runs {0}, missed {1})", string.Join(",", ran), described.Counters.Missed);
+    }
+
+    [Test]
     public async Task Update_OfALimit_WithAFeedUsingRunsAfterTheCallbacksRead_RunsExactlyTheNewLimit()
     {
         // The new limit is set from the runs used so far, as read before the callback; a feed that created occurrences

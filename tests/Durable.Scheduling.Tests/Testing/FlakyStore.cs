@@ -14,6 +14,9 @@ public sealed class FlakyStore(ISchedulingStore inner) : ISchedulingStore
     /// <summary>How many of the next watermark advances fail (after the pass that makes them has inserted its runs).</summary>
     public int FailWatermarks { get; set; }
 
+    /// <summary>How many of the next inserts fail (each with an <see cref="IOException"/>, writing nothing).</summary>
+    public int FailInserts { get; set; }
+
     /// <summary>Returns each claim's leases in reverse order (a store breaking the order contract).</summary>
     public bool ReverseClaims { get; set; }
 
@@ -51,6 +54,13 @@ public sealed class FlakyStore(ISchedulingStore inner) : ISchedulingStore
 
     public async ValueTask<IReadOnlyList<InsertResult>> InsertAsync(IReadOnlyList<ScheduledRun> runs, CancellationToken cancellationToken)
     {
+        if (FailInserts > 0)
+        {
+            FailInserts--;
+            Failures++;
+            throw new IOException("Insert failed (test).");
+        }
+
         var results = await Guard(() => inner.InsertAsync(runs, cancellationToken)).ConfigureAwait(false);
         AfterInsert?.Invoke(runs);
         return results;

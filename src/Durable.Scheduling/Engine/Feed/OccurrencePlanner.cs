@@ -94,6 +94,21 @@ internal sealed class OccurrencePlanner
         {
             await PlanAsync(now, wheelHorizonTicks, until, resumed, stop).ConfigureAwait(false);
         }
+        catch
+        {
+            // A pass moves watermarks in memory before its writes: after a failed write, none of that holds. The next
+            // pass reads the stored watermarks again (what was created meanwhile is found again under the same keys),
+            // and counts again what it misses.
+            foreach (var schedule in _schedules)
+            {
+                schedule.Loaded = false;
+                schedule.NextTicks = 0;
+            }
+
+            _missed.Clear();
+            _counts.Clear();
+            throw;
+        }
         finally
         {
             Clear(_runs); // references to this pass's runs are not kept until the next
@@ -140,9 +155,13 @@ internal sealed class OccurrencePlanner
                 // policy like any other missed ones. (A code-defined schedule's start instant itself is included, so
                 // an interval's first run is then; one made at run time fires first strictly after it was made or
                 // changed, as its description previews.)
+                // When its spec changed while this planner was behind (the store was unreachable), the fire times
+                // between what it had created and the change are planned too (under the new spec: as missed, for the
+                // catch-up policy), not left unaccounted for.
+                long since = state.Watermark > 0 ? Math.Min(state.Watermark, state.SpecSinceTicks) : state.SpecSinceTicks;
                 state.Watermark = stored.TryGetValue(keys[i], out var watermark)
                     ? watermark.UtcTicks
-                    : Math.Max(state.SpecSinceTicks, _startedTicks) - (state.CodeDefined ? 1 : 0);
+                    : Math.Max(since, _startedTicks) - (state.CodeDefined ? 1 : 0);
                 state.Loaded = true;
             }
         }

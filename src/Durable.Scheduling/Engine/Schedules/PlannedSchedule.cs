@@ -85,6 +85,10 @@ internal sealed class PlannedSchedule
             Loaded = previous.Loaded;
             Watermark = previous.Watermark;
         }
+        else if (previous.Loaded || previous.Watermark > 0)
+        {
+            Watermark = previous.Watermark; // how far the old spec got: where the new one's starts, if that is earlier
+        }
 
         Parked = previous.Parked;
     }
