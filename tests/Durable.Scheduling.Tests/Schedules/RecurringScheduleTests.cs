@@ -243,6 +243,28 @@ public sealed class RecurringScheduleTests
         (await after.Scheduler.Schedules.DescribeAsync("s")).Counters.Missed.Should().Be(3 - caughtUp.Length);
     }
 
+    [Test]
+    public async Task ARestartWhoseFirstPassFailsToStore_StillAppliesThePolicyToWhatFellDueJustBeforeTheStart()
+    {
+        // The first pass counts everything due before the start as missed; it stopped being the first pass before its
+        // writes, so when one failed, the retry left alone what fell due within a poll of the start, and it ran.
+        var store = new Durable.Scheduling.Storage.InMemory.InMemorySchedulingStore();
+        await using (var before = Harness(store))
+        {
+            await before.StartAsync();
+            await before.Scheduler.Schedules.CreateAsync(Every("s", "10s") with { CatchUp = CatchUpPolicy.ExactlyOncePerIntervalWhenActive });
+            await before.RunUntilAsync(s_start.AddSeconds(15));
+        }
+
+        var flaky = new FlakyStore(store) { FailSkips = 1 };
+        await using var after = new SchedulerHarness(s_start.AddSeconds(42), [typeof(ScheduleWorkflows)], o => o.PollInterval = TimeSpan.FromSeconds(5), flaky);
+        await after.StartAsync();
+        await after.RunUntilAsync(s_start.AddSeconds(55));
+        flaky.Failures.Should().Be(1);
+        after.Log.OfSchedule("s").Select(r => Second(r.Scheduled)).Should().Equal([50], "20, 30 and 40 fell due while nothing ran: not run under this policy");
+        (await after.Scheduler.Schedules.DescribeAsync("s")).Counters.Missed.Should().Be(3);
+    }
+
     [TestCase(OverlapPolicy.Skip, null, "skipped")]
     [TestCase(OverlapPolicy.Skip, OverlapPolicy.AllowAll, "at once")]
     [TestCase(OverlapPolicy.BufferAll, null, "after")]

@@ -14,6 +14,9 @@ public sealed class FlakyStore(ISchedulingStore inner) : ISchedulingStore
     /// <summary>How many of the next watermark advances fail (after the pass that makes them has inserted its runs).</summary>
     public int FailWatermarks { get; set; }
 
+    /// <summary>How many of the next calls that record pending runs as skipped fail (writing nothing).</summary>
+    public int FailSkips { get; set; }
+
     /// <summary>How many of the next inserts fail (each with an <see cref="IOException"/>, writing nothing).</summary>
     public int FailInserts { get; set; }
 
@@ -82,7 +85,17 @@ public sealed class FlakyStore(ISchedulingStore inner) : ISchedulingStore
 
     public ValueTask<IReadOnlyList<Guid>> DeleteAsync(RunQuery filter, CancellationToken cancellationToken) => Guard(() => inner.DeleteAsync(filter, cancellationToken));
 
-    public ValueTask<IReadOnlyList<Guid>> SkipPendingAsync(IReadOnlyList<Guid> ids, DateTimeOffset at, RunError reason, CancellationToken cancellationToken) => Guard(() => inner.SkipPendingAsync(ids, at, reason, cancellationToken));
+    public ValueTask<IReadOnlyList<Guid>> SkipPendingAsync(IReadOnlyList<Guid> ids, DateTimeOffset at, RunError reason, CancellationToken cancellationToken)
+    {
+        if (FailSkips > 0)
+        {
+            FailSkips--;
+            Failures++;
+            throw new IOException("Skip failed (test).");
+        }
+
+        return Guard(() => inner.SkipPendingAsync(ids, at, reason, cancellationToken));
+    }
 
     public ValueTask<IReadOnlyList<ScheduledRun>> RescheduleAsync(IReadOnlyList<RunTimeChange> changes, CancellationToken cancellationToken) => Guard(() => inner.RescheduleAsync(changes, cancellationToken));
 

@@ -86,6 +86,7 @@ internal sealed class OccurrencePlanner
 
         if (_schedules.Count == 0)
         {
+            _book.TakeUnparked().Clear(); // held for schedules that no longer plan: forgotten, the feed loads them
             return;
         }
 
@@ -187,7 +188,6 @@ internal sealed class OccurrencePlanner
             overdue = await LoadOverdueAsync(_firstPass ? Math.Max(cutoff, _startedTicks) : cutoff, stop).ConfigureAwait(false);
         }
 
-        _firstPass = false;
         foreach (var (schedule, parked) in resumed ?? [])
         {
             overdue ??= new(StringComparer.Ordinal);
@@ -328,6 +328,9 @@ internal sealed class OccurrencePlanner
             await _store.AddScheduleCountsAsync(_counts, stop).ConfigureAwait(false);
             _counts.Clear();
         }
+
+        _firstPass = false; // only once a pass has been stored: a failed first pass is retried as the first
+        _book.TakeUnparked().Clear(); // the resumed runs this pass decided about (kept for the next pass if it failed)
     }
 
     /// <summary>
@@ -354,7 +357,6 @@ internal sealed class OccurrencePlanner
             }
         }
 
-        unparked.Clear();
         return resumed;
     }
 
