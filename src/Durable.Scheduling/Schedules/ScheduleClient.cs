@@ -437,7 +437,8 @@ internal sealed class ScheduleClient(ISchedulingStore store, WorkflowRegistry re
 
         async Task<bool> WriteUpdateAsync()
         {
-            if (document.MaxRuns != oldDocument.MaxRuns &&
+            bool limitChanged = document.MaxRuns != oldDocument.MaxRuns;
+            if (limitChanged &&
                 (await store.GetScheduleAsync(current.Id, cancellationToken).ConfigureAwait(false))?.RemainingRuns != current.RemainingRuns)
             {
                 // A new limit is set from the runs used so far: a pass that used some since they were read (counts
@@ -451,7 +452,6 @@ internal sealed class ScheduleClient(ISchedulingStore store, WorkflowRegistry re
             // occurrences created ahead with the old are withdrawn below, and the new are created afresh.
             bool specChanged = ScheduleDocument.SpecJson(document.Spec) != ScheduleDocument.SpecJson(oldDocument.Spec) || changed.WorkflowName != current.WorkflowName ||
                 document.Input?.GetRawText() != oldDocument.Input?.GetRawText() || !metadataSame;
-            bool limitChanged = document.MaxRuns != oldDocument.MaxRuns;
             long? remaining = document.MaxRuns is not { } max ? null
                 : Math.Max(0, max - ((oldDocument.MaxRuns ?? 0) - (current.RemainingRuns ?? 0))); // runs used so far stay used
             var next = current with
