@@ -45,7 +45,8 @@ internal sealed partial class PostgreSqlSchedulingStore : ISchedulingStore, IRun
                 SELECT w.id, w.token, w.ord FROM unnest(@ids, @tokens) WITH ORDINALITY AS w(id, token, ord)),
             locked AS (
                 SELECT r.id, wanted.token, wanted.ord FROM {_runs} r JOIN wanted ON r.id = wanted.id
-                WHERE (r.status = 0 AND r.due <= @now)
+                WHERE (r.status = 0 AND r.due <= @now AND NOT (r.kind = {(int)RunKind.Occurrence} AND EXISTS (
+                        SELECT 1 FROM {_schedules} s WHERE s.id = coalesce(r.schedule_id, r.workflow) AND (s.paused OR s.deleted))))
                    OR (r.status = 1 AND r.lease_expires <= @now AND r.lease_db_expires <= clock_timestamp())
                 FOR UPDATE OF r SKIP LOCKED),
             claimed AS (

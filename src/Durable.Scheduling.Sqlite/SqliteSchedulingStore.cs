@@ -238,7 +238,9 @@ internal sealed partial class SqliteSchedulingStore : ISchedulingStore, IAsyncDi
         {
             var claim = Command($"""
                 UPDATE ds_runs SET status = 1, lease_token = $token, lease_expires = $expires, lease_owner = $owner, attempt = attempt + 1, started = $now
-                WHERE id = $id AND ((status = 0 AND due <= $now) OR (status = 1 AND lease_expires <= $now))
+                WHERE id = $id AND ((status = 0 AND due <= $now AND NOT (kind = {(int)RunKind.Occurrence} AND EXISTS (
+                        SELECT 1 FROM ds_schedules s WHERE s.id = coalesce(ds_runs.schedule_id, ds_runs.workflow) AND (s.paused = 1 OR s.deleted = 1))))
+                    OR (status = 1 AND lease_expires <= $now))
                 RETURNING {SqliteSchema.RunColumns}
                 """);
             long expires = now.UtcTicks + leaseDuration.Ticks;

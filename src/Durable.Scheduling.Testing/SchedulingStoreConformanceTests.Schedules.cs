@@ -293,6 +293,43 @@ public abstract partial class SchedulingStoreConformanceTests
         (await _store.GetScheduleAsync("s", default))!.Counters.Runs.Should().Be(2, "a retry and a takeover are not new runs");
     }
 
+    /// <summary>
+    /// Contract: a pending occurrence of a paused or deleted schedule is not claimed (an instance that has not yet read
+    /// the change would start it); once resumed it is. Its triggered runs are claimed, as is an occurrence that had
+    /// started and whose lease expired (a takeover).
+    /// </summary>
+    /// <returns>The test.</returns>
+    [Test]
+    public async Task ClaimAsync_LeavesPendingOccurrencesOfAPausedOrDeletedSchedule()
+    {
+        await _store.CreateScheduleAsync(Schedule("p"), default);
+        await _store.CreateScheduleAsync(Schedule("d"), default);
+        await _store.CreateScheduleAsync(Schedule("wf"), default);
+        var occurrence = ScheduleRun("p", Now);
+        var triggered = ScheduleRun("p", Now, RunKind.Triggered);
+        var started = ScheduleRun("p", Now.AddSeconds(-1));
+        var ofDeleted = ScheduleRun("d", Now);
+        var implied = ScheduleRun("p", Now) with { ScheduleId = null, IdempotencyKey = RunKeys.Occurrence("wf", Now) }; // a code-defined schedule's
+        await _store.InsertAsync([occurrence, triggered, started, ofDeleted, implied], default);
+        (await _store.ClaimAsync([started.Id], Now, TimeSpan.Zero, "node-a", default)).Should().ContainSingle(); // its lease ends at once
+
+        var p = (await _store.GetScheduleAsync("p", default))!;
+        (await _store.UpdateScheduleAsync(p with { Paused = true }, p.Version, setRemainingRuns: false, default)).Should().BeTrue();
+        var wf = (await _store.GetScheduleAsync("wf", default))!;
+        (await _store.UpdateScheduleAsync(wf with { Paused = true }, wf.Version, setRemainingRuns: false, default)).Should().BeTrue();
+        (await _store.DeleteScheduleAsync("d", Now, default)).Should().BeTrue();
+
+        var leases = await _store.ClaimAsync([occurrence.Id, triggered.Id, started.Id, ofDeleted.Id, implied.Id], Now.AddSeconds(1), s_lease, "node-b", default);
+        leases.Select(l => l.Run.Id).Should().BeEquivalentTo([triggered.Id, started.Id], "a triggered run runs while paused, and a takeover finishes what had started");
+        (await _store.GetAsync(occurrence.Id, default))!.Status.Should().Be(RunStatus.Pending);
+        (await _store.GetAsync(implied.Id, default))!.Status.Should().Be(RunStatus.Pending);
+
+        p = (await _store.GetScheduleAsync("p", default))!;
+        (await _store.UpdateScheduleAsync(p with { Paused = false }, p.Version, setRemainingRuns: false, default)).Should().BeTrue();
+        (await _store.ClaimAsync([occurrence.Id, implied.Id], Now.AddSeconds(2), s_lease, "node-b", default)).Select(l => l.Run.Id)
+            .Should().Equal([occurrence.Id], "resumed, its occurrences are claimed; the other schedule is still paused");
+    }
+
     /// <summary>Contract: runs keep their schedule and own overlap policy, in reads, due pages and claims; lists filter by schedule.</summary>
     /// <returns>The test.</returns>
     [Test]

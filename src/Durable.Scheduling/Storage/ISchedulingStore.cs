@@ -107,6 +107,9 @@ public interface ISchedulingStore
     /// expired, becomes running under a new lease token, with its attempt incremented and its start time set. A run of
     /// a recurring schedule (<see cref="ScheduledRun.ScheduleId"/> set) claimed for its first attempt adds one to that
     /// schedule's <see cref="ScheduleCounters.Runs"/>, in the same transaction (a retry or a takeover adds nothing).
+    /// A pending occurrence (<see cref="RunKind.Occurrence"/>) whose schedule is paused or deleted is not claimed: the
+    /// instance asking may not have read the change yet (an occurrence stored without a schedule id is its workflow's
+    /// schedule's; triggered and backfilled runs, and takeovers of started runs, are claimed as usual).
     /// </summary>
     /// <param name="ids">The runs to claim.</param>
     /// <param name="now">The instant of the claim: the current instant, or, for runs claimed a few milliseconds ahead of
@@ -116,7 +119,7 @@ public interface ISchedulingStore
     /// <param name="cancellationToken">Cancels the call.</param>
     /// <returns>
     /// The leases won, in the order of <paramref name="ids"/>; runs not claimable (absent, not due, held by a live lease,
-    /// ended) are left out. The scheduler pairs leases with the runs it asked for in that order (a store that breaks it
+    /// ended, an occurrence of a paused or deleted schedule) are left out. The scheduler pairs leases with the runs it asked for in that order (a store that breaks it
     /// costs a little work, never a run).
     /// </returns>
     ValueTask<IReadOnlyList<RunLease>> ClaimAsync(IReadOnlyList<Guid> ids, DateTimeOffset now, TimeSpan leaseDuration, string owner, CancellationToken cancellationToken);

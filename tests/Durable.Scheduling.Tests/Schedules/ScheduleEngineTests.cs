@@ -279,4 +279,37 @@ public sealed class ScheduleEngineTests
         runs.Where(r => r.Scheduled <= start.AddSeconds(60)).Should().HaveCount(12);
         runs.Where(r => r.Scheduled > start.AddSeconds(90)).Should().BeEmpty("the delete stopped both");
     }
+
+    [Test]
+    public async Task APause_HoldsOnAnotherInstance_ThatHasNotReadItYet()
+    {
+        // The other instance reads schedule changes at its feeds; until then it claimed a paused schedule's occurrence
+        // that fell due, and ran it after the pause had returned.
+        var store = new InMemorySchedulingStore();
+        var start = new DateTimeOffset(2026, 6, 1, 12, 0, 0, TimeSpan.Zero);
+        await using var a = new SchedulerHarness(start, [typeof(ScheduleWorkflows)], o => o.PollInterval = TimeSpan.FromSeconds(5), store);
+        await using var b = new SchedulerHarness(start, [typeof(ScheduleWorkflows)], o => o.PollInterval = TimeSpan.FromSeconds(5), store);
+        await a.StartAsync();
+        await b.StartAsync();
+        async Task Until(double second)
+        {
+            for (var t = a.Time.GetUtcNow(); t < start.AddSeconds(second);)
+            {
+                t = t.AddMilliseconds(100);
+                a.Time.SetUtcNow(t);
+                b.Time.SetUtcNow(t);
+                await a.SettleAsync();
+                await b.SettleAsync();
+            }
+        }
+
+        await a.Scheduler.Schedules.CreateAsync(new ScheduleDefinition { Id = "s", WorkflowName = "tick", Spec = ScheduleSpec.FromInterval("10s") });
+        await Until(19.9); // both hold the occurrence at 20 s; the other's next feed is at 20 s, after that run
+        await a.Scheduler.Schedules.PauseAsync("s");
+        await Until(25);
+
+        a.Log.OfSchedule("s").Concat(b.Log.OfSchedule("s")).Select(r => r.Scheduled).Should().Equal([start.AddSeconds(10)], "after the pause returned, no instance starts its occurrences");
+        (await store.ListAsync(new RunQuery { ScheduleId = "s", Statuses = [RunStatus.Pending] }, default)).Items
+            .Should().Contain(r => r.ScheduledTime == start.AddSeconds(20), "held for the resume, which applies the catch-up policy to it");
+    }
 }

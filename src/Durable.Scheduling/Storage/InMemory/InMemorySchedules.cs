@@ -169,6 +169,9 @@ internal sealed class InMemorySchedules
         }
     }
 
+    /// <summary>True when the schedule is paused or deleted: its pending occurrences are not claimed.</summary>
+    public bool Holds(string scheduleId) => _byId.TryGetValue(scheduleId, out var entry) && (entry.Stored.Paused || entry.Stored.Deleted);
+
     /// <summary>Counts a run of the schedule claimed for its first attempt.</summary>
     public void CountStarted(string scheduleId)
     {

@@ -283,7 +283,10 @@ public sealed partial class InMemorySchedulingStore : ISchedulingStore
                     continue;
                 }
 
-                bool claimable = (slot.Status == RunStatus.Pending && slot.Due <= nowTicks) ||
+                // A pending occurrence of a paused or deleted schedule is left alone: the instance claiming it may not
+                // have read the change yet.
+                bool claimable = (slot.Status == RunStatus.Pending && slot.Due <= nowTicks &&
+                        !(slot.Kind == RunKind.Occurrence && _schedules.Holds(ImpliedScheduleOf(slot)!))) ||
                     (slot.Status == RunStatus.Running && _leases[id].Expires <= nowTicks);
                 if (!claimable)
                 {
