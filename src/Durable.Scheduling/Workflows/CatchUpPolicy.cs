@@ -17,7 +17,9 @@ public enum CatchUpPolicy
 
     /// <summary>
     /// Missed occurrences are skipped and counted; the schedule resumes with the first occurrence after start-up.
-    /// Each occurrence that does come due while the scheduler is active still runs exactly once.
+    /// Each occurrence that does come due while the scheduler is active (and the schedule not paused) still runs
+    /// exactly once, also when the feed that creates it comes a moment after its instant (a schedule made or changed
+    /// just before a fire time, or by another instance).
     /// </summary>
     ExactlyOncePerIntervalWhenActive = 1,
 

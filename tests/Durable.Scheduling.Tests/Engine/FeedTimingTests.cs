@@ -52,4 +52,48 @@ public sealed class FeedTimingTests
         run.Scheduled.Should().Be(s_start.AddSeconds(11));
         (run.Started - run.Scheduled).Should().BeLessThan(TimeSpan.FromMilliseconds(100), "the feed due at 11 s runs as soon as the pass that passed it ends");
     }
+
+    [Test]
+    public async Task AnOccurrenceDueBetweenAScheduleBeingMadeAndTheFeedThatFindsIt_RunsUnderEveryPolicy()
+    {
+        // Made 10 ms before a fire time, by another instance: the feed that finds it comes after that fire time. The
+        // scheduler was running and the schedule active, so the occurrence is late, not missed: under
+        // ExactlyOncePerIntervalWhenActive it was dropped as if the process had been down.
+        var store = new InMemorySchedulingStore();
+        var start = s_start.AddMilliseconds(500); // feeds at half seconds
+        await using var harness = new SchedulerHarness(start, [typeof(ScheduleWorkflows)], o => o.PollInterval = TimeSpan.FromSeconds(1), store);
+        await harness.StartAsync();
+        await harness.RunUntilAsync(s_start.AddSeconds(9.99));
+        var made = s_start.AddSeconds(9.99);
+        await store.CreateScheduleAsync(new StoredSchedule
+        {
+            Id = "elsewhere",
+            WorkflowName = "tick",
+            Definition = new ScheduleDocument { Spec = ScheduleSpec.FromInterval("1s"), CatchUp = CatchUpPolicy.ExactlyOncePerIntervalWhenActive }.ToJson(),
+            CreatedAt = made,
+            UpdatedAt = made,
+            SpecSince = made,
+        }, default);
+        await harness.RunUntilAsync(s_start.AddSeconds(12.2));
+
+        harness.Log.OfSchedule("elsewhere").Select(r => r.Scheduled).Should().Equal(s_start.AddSeconds(10), s_start.AddSeconds(11), s_start.AddSeconds(12));
+        (await store.GetScheduleAsync("elsewhere", default))!.Counters.Missed.Should().Be(0);
+    }
+
+    [Test]
+    public async Task AResume_StillSkipsUnderWhenActive_TheFireTimesThatFellWhilePaused_EvenWithinAPoll()
+    {
+        var store = new InMemorySchedulingStore();
+        await using var harness = new SchedulerHarness(s_start, [typeof(ScheduleWorkflows)], o => o.PollInterval = TimeSpan.FromSeconds(5), store);
+        await harness.StartAsync();
+        var schedules = harness.Scheduler.Schedules;
+        await schedules.CreateAsync(new ScheduleDefinition { Id = "s", WorkflowName = "tick", Spec = ScheduleSpec.FromInterval("1s"), CatchUp = CatchUpPolicy.ExactlyOncePerIntervalWhenActive });
+        await harness.RunUntilAsync(s_start.AddSeconds(2.5));
+        await schedules.PauseAsync("s");
+        await harness.RunUntilAsync(s_start.AddSeconds(200.5)); // past the look-ahead: fire times while paused were never created
+        await schedules.ResumeAsync("s");
+        await harness.RunUntilAsync(s_start.AddSeconds(203.2));
+
+        harness.Log.OfSchedule("s").Select(r => (int)(r.Scheduled - s_start).TotalSeconds).Should().Equal(1, 2, 201, 202, 203);
+    }
 }

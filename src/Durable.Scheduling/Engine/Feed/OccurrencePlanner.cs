@@ -36,6 +36,8 @@ internal sealed class OccurrencePlanner
     private readonly List<KeyValuePair<string, DateTimeOffset>> _watermarks = [];
     private readonly Dictionary<string, long> _created = new(StringComparer.Ordinal);
     private bool _firstPass = true;
+    private long _lastPassTicks; // when the previous pass looked at the clock
+    private long _lateFromTicks = long.MaxValue; // see CatchUp
 
     public OccurrencePlanner(ISchedulingStore store, SchedulingOptions options, ScheduleBook book, CodeSchedules code, TrackedRuns tracked, PlanningGate gate, long startedTicks, ILogger logger)
     {
@@ -47,6 +49,7 @@ internal sealed class OccurrencePlanner
         _tracked = tracked;
         _logger = logger;
         _startedTicks = startedTicks;
+        _lastPassTicks = startedTicks;
     }
 
     /// <summary>How many recurring schedules there are.</summary>
@@ -72,6 +75,10 @@ internal sealed class OccurrencePlanner
 
     private async Task MaterializeHeldAsync(DateTimeOffset now, long wheelHorizonTicks, CancellationToken stop)
     {
+        // Fire times since the previous pass came due while this scheduler ran, unless the gap is longer than passes
+        // ever are apart (the process stalled, or the wall clock jumped): then they are missed.
+        _lateFromTicks = now.UtcTicks - _lastPassTicks <= 2 * _options.PollInterval.Ticks ? _lastPassTicks : long.MaxValue;
+        _lastPassTicks = Math.Max(_lastPassTicks, now.UtcTicks);
         await _code.SyncOnceAsync(new DateTimeOffset(_startedTicks, TimeSpan.Zero), stop).ConfigureAwait(false);
         await _book.RefreshAsync(stop).ConfigureAwait(false);
         var resumed = TakeResumed(now);
@@ -406,16 +413,36 @@ internal sealed class OccurrencePlanner
             Consider(ticks, id);
         }
 
+        // A fire time since the previous pass, after this scheduler started and the schedule last changed (made,
+        // updated, resumed), came due while both were active: the feed that creates it is merely late (it ran just
+        // after, or another instance made the schedule), so it runs under every policy rather than counting as missed.
+        long lateFrom = Math.Max(_lateFromTicks, Math.Max(_startedTicks, state.ChangedTicks));
+        List<long>? late = null;
         long t = spec.NextUtc(state.Watermark);
         for (; t >= 0 && t < now.UtcTicks && missed < MaxOccurrencesCounted; t = spec.NextUtc(t))
         {
-            Consider(t, null);
+            if (t > lateFrom)
+            {
+                (late ??= []).Add(t);
+            }
+            else
+            {
+                Consider(t, null);
+            }
         }
 
         long allowed = state.Limited ? state.Remaining : long.MaxValue;
         foreach (var (occurrence, id) in kept ?? [])
         {
             if (id is null && allowed-- > 0)
+            {
+                runs.Add(NewOccurrence(state, occurrence, now));
+            }
+        }
+
+        foreach (var occurrence in late ?? [])
+        {
+            if (allowed-- > 0)
             {
                 runs.Add(NewOccurrence(state, occurrence, now));
             }

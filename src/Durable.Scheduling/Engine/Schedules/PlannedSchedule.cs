@@ -47,6 +47,9 @@ internal sealed class PlannedSchedule
     /// <summary>When its spec took effect (UTC ticks).</summary>
     public long SpecSinceTicks { get; init; }
 
+    /// <summary>When it last changed (made, updated, resumed; UTC ticks): it has been active, if not paused, since.</summary>
+    public long ChangedTicks { get; init; }
+
     /// <summary>True for a code-defined schedule whose spec is the one it was first stored with.</summary>
     public bool FirstSpec { get; init; }
 

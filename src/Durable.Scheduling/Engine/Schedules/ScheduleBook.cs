@@ -178,6 +178,7 @@ internal sealed class ScheduleBook(ISchedulingStore store, Func<string, Workflow
                 CodeDefined = stored.CodeDefined,
                 FirstSpec = stored.SpecSince == stored.CreatedAt,
                 SpecSinceTicks = stored.SpecSince.UtcTicks,
+                ChangedTicks = stored.UpdatedAt.UtcTicks,
                 Runnable = runnable,
                 Sequence = stored.Sequence,
             };
