@@ -96,4 +96,26 @@ public sealed class FeedTimingTests
 
         harness.Log.OfSchedule("s").Select(r => (int)(r.Scheduled - s_start).TotalSeconds).Should().Equal(1, 2, 201, 202, 203);
     }
+
+    [Test]
+    public async Task AResumeMadeElsewhere_JustBeforeAFireTime_RunsThatOccurrence_UnderWhenActive()
+    {
+        // The occurrence was created ahead and held while paused; the instance holding it learnt of the resume at its
+        // next feed, after the fire time, and dropped it as missed while paused, though it came due after the resume.
+        var store = new InMemorySchedulingStore();
+        var start = s_start.AddMilliseconds(500); // feeds at half seconds
+        await using var runner = new SchedulerHarness(start, [typeof(ScheduleWorkflows)], o => o.PollInterval = TimeSpan.FromSeconds(1), store);
+        await using var admin = new SchedulerHarness(start, [typeof(ScheduleWorkflows)], o => { o.PollInterval = TimeSpan.FromSeconds(1); o.ExecuteRuns = false; }, store);
+        await runner.StartAsync();
+        await admin.StartAsync();
+        await runner.Scheduler.Schedules.CreateAsync(new ScheduleDefinition { Id = "s", WorkflowName = "tick", Spec = ScheduleSpec.FromInterval("1s"), CatchUp = CatchUpPolicy.ExactlyOncePerIntervalWhenActive });
+        await runner.RunUntilAsync(s_start.AddSeconds(2.7));
+        await runner.Scheduler.Schedules.PauseAsync("s");
+        await runner.RunUntilAsync(s_start.AddSeconds(7.99));
+        admin.Time.SetUtcNow(s_start.AddSeconds(7.99));
+        await admin.Scheduler.Schedules.ResumeAsync("s");
+        await runner.RunUntilAsync(s_start.AddSeconds(10.2));
+
+        runner.Log.OfSchedule("s").Select(r => (int)(r.Scheduled - s_start).TotalSeconds).Should().Equal(1, 2, 8, 9, 10);
+    }
 }

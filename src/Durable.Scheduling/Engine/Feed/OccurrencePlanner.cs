@@ -406,17 +406,24 @@ internal sealed class OccurrencePlanner
             }
         }
 
+        // A fire time since the previous pass, after this scheduler started and the schedule last changed (made,
+        // updated, resumed), came due while both were active: the feed that creates or frees it is merely late (it ran
+        // just after, or another instance made the change), so it runs under every policy rather than counting as
+        // missed (one stored stays pending, and the feed loads it).
+        long lateFrom = Math.Max(_lateFromTicks, Math.Max(_startedTicks, state.ChangedTicks));
+
         // Stored ones first: they were created ahead, so they come before the watermark; then those never created.
         foreach (var (ticks, id) in stored ?? [])
         {
+            if (ticks > lateFrom)
+            {
+                continue;
+            }
+
             from = Math.Min(from, ticks - 1);
             Consider(ticks, id);
         }
 
-        // A fire time since the previous pass, after this scheduler started and the schedule last changed (made,
-        // updated, resumed), came due while both were active: the feed that creates it is merely late (it ran just
-        // after, or another instance made the schedule), so it runs under every policy rather than counting as missed.
-        long lateFrom = Math.Max(_lateFromTicks, Math.Max(_startedTicks, state.ChangedTicks));
         List<long>? late = null;
         long t = spec.NextUtc(state.Watermark);
         for (; t >= 0 && t < now.UtcTicks && missed < MaxOccurrencesCounted; t = spec.NextUtc(t))
