@@ -78,7 +78,7 @@ internal sealed class OccurrencePlanner
         // Fire times since the previous pass came due while this scheduler ran, unless the gap is longer than passes
         // ever are apart (the process stalled, or the wall clock jumped): then they are missed.
         _lateFromTicks = now.UtcTicks - _lastPassTicks <= 2 * _options.PollInterval.Ticks ? _lastPassTicks : long.MaxValue;
-        _lastPassTicks = Math.Max(_lastPassTicks, now.UtcTicks);
+        _lastPassTicks = now.UtcTicks;
         await _code.SyncOnceAsync(new DateTimeOffset(_startedTicks, TimeSpan.Zero), stop).ConfigureAwait(false);
         await _book.RefreshAsync(stop).ConfigureAwait(false);
         var resumed = TakeResumed(now);
