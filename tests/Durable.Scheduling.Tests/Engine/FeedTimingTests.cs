@@ -118,4 +118,23 @@ public sealed class FeedTimingTests
 
         runner.Log.OfSchedule("s").Select(r => (int)(r.Scheduled - s_start).TotalSeconds).Should().Equal(1, 2, 8, 9, 10);
     }
+
+    [TestCase(CatchUpPolicy.ExactlyOncePerIntervalWhenActive)]
+    [TestCase(CatchUpPolicy.Latest)]
+    public async Task OccurrencesWaitingBehindARunningOne_AreNotTakenForMissed_WhenAnotherScheduleIsMade(CatchUpPolicy policy)
+    {
+        // Buffered occurrences wait, pending, for the run ahead of them. Making another schedule had the planner look
+        // for missed occurrences, and it took every pending one due more than a poll ago for missed: under these
+        // policies the buffer was dropped, though the scheduler ran all along.
+        await using var harness = new SchedulerHarness(s_start, [typeof(ScheduleWorkflows)], o => o.PollInterval = TimeSpan.FromSeconds(1));
+        await harness.StartAsync();
+        var schedules = harness.Scheduler.Schedules;
+        await schedules.CreateAsync(new ScheduleDefinition { Id = "slow", WorkflowName = "slow-tick", Spec = ScheduleSpec.FromInterval("10s"), Overlap = OverlapPolicy.BufferAll, CatchUp = policy });
+        await harness.RunUntilAsync(s_start.AddSeconds(45.5)); // 10 runs until 35; 20 until 60 (25 s each); 30 and 40 wait
+        await schedules.CreateAsync(new ScheduleDefinition { Id = "other", WorkflowName = "tick", Spec = ScheduleSpec.FromInterval("10s") });
+        await harness.RunUntilAsync(s_start.AddSeconds(90.5));
+
+        harness.Log.OfSchedule("slow").Select(r => (int)(r.Scheduled - s_start).TotalSeconds).Should().Equal([10, 20, 30, 40], "buffered, each runs after the one before it");
+        (await schedules.DescribeAsync("slow")).Counters.Missed.Should().Be(0);
+    }
 }

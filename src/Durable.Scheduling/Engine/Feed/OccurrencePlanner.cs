@@ -37,7 +37,7 @@ internal sealed class OccurrencePlanner
     private readonly Dictionary<string, long> _created = new(StringComparer.Ordinal);
     private bool _firstPass = true;
     private long _lastPassTicks; // when the previous pass looked at the clock
-    private long _lateFromTicks = long.MaxValue; // see CatchUp
+    private long _activeSinceTicks; // since when passes have followed each other without a gap (see CatchUp)
 
     public OccurrencePlanner(ISchedulingStore store, SchedulingOptions options, ScheduleBook book, CodeSchedules code, TrackedRuns tracked, PlanningGate gate, long startedTicks, ILogger logger)
     {
@@ -50,6 +50,7 @@ internal sealed class OccurrencePlanner
         _logger = logger;
         _startedTicks = startedTicks;
         _lastPassTicks = startedTicks;
+        _activeSinceTicks = startedTicks;
     }
 
     /// <summary>How many recurring schedules there are.</summary>
@@ -66,6 +67,7 @@ internal sealed class OccurrencePlanner
         try
         {
             await MaterializeHeldAsync(now, wheelHorizonTicks, stop).ConfigureAwait(false);
+            _lastPassTicks = now.UtcTicks; // a pass that failed (the store unreachable) does not count as running
         }
         finally
         {
@@ -75,10 +77,12 @@ internal sealed class OccurrencePlanner
 
     private async Task MaterializeHeldAsync(DateTimeOffset now, long wheelHorizonTicks, CancellationToken stop)
     {
-        // Fire times since the previous pass came due while this scheduler ran, unless the gap is longer than passes
-        // ever are apart (the process stalled, or the wall clock jumped): then they are missed.
-        _lateFromTicks = now.UtcTicks - _lastPassTicks <= 2 * _options.PollInterval.Ticks ? _lastPassTicks : long.MaxValue;
-        _lastPassTicks = now.UtcTicks;
+        // A gap since the last pass that succeeded longer than passes are ever apart (the process stalled, the store
+        // was unreachable, or the wall clock jumped ahead): what came due in it came due while nothing ran.
+        if (now.UtcTicks - _lastPassTicks > 2 * _options.PollInterval.Ticks)
+        {
+            _activeSinceTicks = now.UtcTicks;
+        }
         await _code.SyncOnceAsync(new DateTimeOffset(_startedTicks, TimeSpan.Zero), stop).ConfigureAwait(false);
         await _book.RefreshAsync(stop).ConfigureAwait(false);
         var resumed = TakeResumed(now);
@@ -406,11 +410,12 @@ internal sealed class OccurrencePlanner
             }
         }
 
-        // A fire time since the previous pass, after this scheduler started and the schedule last changed (made,
-        // updated, resumed), came due while both were active: the feed that creates or frees it is merely late (it ran
-        // just after, or another instance made the change), so it runs under every policy rather than counting as
-        // missed (one stored stays pending, and the feed loads it).
-        long lateFrom = Math.Max(_lateFromTicks, Math.Max(_startedTicks, state.ChangedTicks));
+        // A fire time after this scheduler became active (started, or came back from a stall or clock jump) and after
+        // the schedule last changed (made, updated, resumed) came due while both were active: it is not missed. One
+        // stored is pending for a reason of its own (it waits behind a running one under BufferAll, or for a slot)
+        // and is left to run; one never created is late (the feed that creates it came just after its instant, or
+        // another instance made the change), and runs under every policy.
+        long lateFrom = Math.Max(_activeSinceTicks, Math.Max(_startedTicks, state.ChangedTicks));
 
         // Stored ones first: they were created ahead, so they come before the watermark; then those never created.
         foreach (var (ticks, id) in stored ?? [])
