@@ -73,4 +73,8 @@ internal static partial class Log
 
     [LoggerMessage(23, LogLevel.Warning, "Counting the pending runs of workflows this process does not define failed; it is tried again in an hour.")]
     public static partial void OrphanCountFailed(ILogger logger, Exception exception);
+
+    // Information, not a warning: the schedule was paused on purpose (event 7 is for what fell due while nothing ran).
+    [LoggerMessage(24, LogLevel.Information, "Schedule {Schedule}: {Dropped} occurrences that fell due while it was paused, between {From:O} and {To:O}, were not run (policy {Policy}).")]
+    public static partial void OccurrencesMissedWhilePaused(ILogger logger, string schedule, long dropped, DateTimeOffset from, DateTimeOffset to, CatchUpPolicy policy);
 }

@@ -4,6 +4,7 @@ using Durable.Scheduling.Storage.InMemory;
 using Durable.Scheduling.Tests.Schedules;
 using Durable.Scheduling.Tests.Testing;
 using FluentAssertions;
+using Microsoft.Extensions.DependencyInjection;
 using NUnit.Framework;
 
 namespace Durable.Scheduling.Tests.Engine;
@@ -84,7 +85,8 @@ public sealed class FeedTimingTests
     public async Task AResume_StillSkipsUnderWhenActive_TheFireTimesThatFellWhilePaused_EvenWithinAPoll()
     {
         var store = new InMemorySchedulingStore();
-        await using var harness = new SchedulerHarness(s_start, [typeof(ScheduleWorkflows)], o => o.PollInterval = TimeSpan.FromSeconds(5), store);
+        var logs = new CapturedLogs();
+        await using var harness = new SchedulerHarness(s_start, [typeof(ScheduleWorkflows)], o => o.PollInterval = TimeSpan.FromSeconds(5), store, s => s.AddSingleton<Microsoft.Extensions.Logging.ILoggerProvider>(logs));
         await harness.StartAsync();
         var schedules = harness.Scheduler.Schedules;
         await schedules.CreateAsync(new ScheduleDefinition { Id = "s", WorkflowName = "tick", Spec = ScheduleSpec.FromInterval("1s"), CatchUp = CatchUpPolicy.ExactlyOncePerIntervalWhenActive });
@@ -95,6 +97,9 @@ public sealed class FeedTimingTests
         await harness.RunUntilAsync(s_start.AddSeconds(203.2));
 
         harness.Log.OfSchedule("s").Select(r => (int)(r.Scheduled - s_start).TotalSeconds).Should().Equal(1, 2, 201, 202, 203);
+        logs.Entries.Should().NotContain(e => e.Level >= Microsoft.Extensions.Logging.LogLevel.Warning, "a pause is chosen: what it skips is no warning");
+        logs.Entries.Should().ContainSingle(e => e.Event.Id == 24).Which.Message.Should().Contain("198 occurrences that fell due while it was paused");
+        (await schedules.DescribeAsync("s")).Counters.Missed.Should().Be(198);
     }
 
     [Test]

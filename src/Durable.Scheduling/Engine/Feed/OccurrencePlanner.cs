@@ -464,7 +464,16 @@ internal sealed class OccurrencePlanner
         if (notRun > 0)
         {
             SchedulingTelemetry.OccurrencesMissed.Add(notRun, new KeyValuePair<string, object?>("workflow", state.Workflow), new KeyValuePair<string, object?>("schedule", state.Id));
-            Log.OccurrencesMissed(_logger, state.Id, notRun, new DateTimeOffset(from, TimeSpan.Zero), now, state.CatchUp);
+            if (from >= _activeSinceTicks && from >= _startedTicks)
+            {
+                // All fell due while this scheduler ran: they were missed only because the schedule was paused.
+                Log.OccurrencesMissedWhilePaused(_logger, state.Id, notRun, new DateTimeOffset(from, TimeSpan.Zero), now, state.CatchUp);
+            }
+            else
+            {
+                Log.OccurrencesMissed(_logger, state.Id, notRun, new DateTimeOffset(from, TimeSpan.Zero), now, state.CatchUp);
+            }
+
             _missed[state.Id] = _missed.GetValueOrDefault(state.Id) + notRun;
         }
 
