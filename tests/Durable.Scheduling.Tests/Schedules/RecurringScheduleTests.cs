@@ -21,6 +21,16 @@ public sealed class RecurringScheduleTests
     private static SchedulerHarness Harness(ISchedulingStore? store = null) =>
         new(s_start, [typeof(ScheduleWorkflows)], o => o.PollInterval = TimeSpan.FromSeconds(5), store);
 
+    /// <summary>A scheduler on <paramref name="store"/> makes <paramref name="definition"/>, runs until <paramref name="until"/>, and goes down.</summary>
+    private static async Task<RunLog> RunThenGoDownAsync(ISchedulingStore store, ScheduleDefinition definition, DateTimeOffset until)
+    {
+        await using var before = Harness(store);
+        await before.StartAsync();
+        await before.Scheduler.Schedules.CreateAsync(definition);
+        await before.RunUntilAsync(until);
+        return before.Log;
+    }
+
     [Test]
     public async Task ASchedule_RunsEachFireTimeOnce_WithItsInputAndMetadata_AndTheContextNamesIt()
     {
@@ -203,13 +213,8 @@ public sealed class RecurringScheduleTests
     public async Task AfterDowntime_MissedFireTimes_FollowTheSchedulesOwnCatchUpPolicyAndWindow(CatchUpPolicy policy, int[] caughtUp)
     {
         var store = new Durable.Scheduling.Storage.InMemory.InMemorySchedulingStore();
-        await using (var before = Harness(store))
-        {
-            await before.StartAsync();
-            await before.Scheduler.Schedules.CreateAsync(Every("s", "10m") with { CatchUp = policy, CatchUpWindow = TimeSpan.FromMinutes(35) });
-            await before.RunUntilAsync(s_start.AddMinutes(15));
-            before.Log.OfSchedule("s").Select(r => (int)(r.Scheduled - s_start).TotalMinutes).Should().Equal(10);
-        }
+        var before = await RunThenGoDownAsync(store, Every("s", "10m") with { CatchUp = policy, CatchUpWindow = TimeSpan.FromMinutes(35) }, s_start.AddMinutes(15));
+        before.OfSchedule("s").Select(r => (int)(r.Scheduled - s_start).TotalMinutes).Should().Equal(10);
 
         // Down from 12:15 to 13:05: 12:20 to 13:00 missed; the schedule's window reaches back 35 minutes, to 12:30.
         await using var after = new SchedulerHarness(s_start.AddMinutes(65), [typeof(ScheduleWorkflows)], o => o.PollInterval = TimeSpan.FromSeconds(5), store);
@@ -228,13 +233,8 @@ public sealed class RecurringScheduleTests
         // Occurrences are created ahead (the look-ahead), so those that fell due while down are stored pending. The last
         // fell due two seconds before the restart, within a poll: it was missed all the same (no instance ran).
         var store = new Durable.Scheduling.Storage.InMemory.InMemorySchedulingStore();
-        await using (var before = Harness(store))
-        {
-            await before.StartAsync();
-            await before.Scheduler.Schedules.CreateAsync(Every("s", "10s") with { CatchUp = policy, CatchUpWindow = TimeSpan.FromMinutes(5) });
-            await before.RunUntilAsync(s_start.AddSeconds(15));
-            before.Log.OfSchedule("s").Select(r => Second(r.Scheduled)).Should().Equal(10);
-        }
+        var before = await RunThenGoDownAsync(store, Every("s", "10s") with { CatchUp = policy, CatchUpWindow = TimeSpan.FromMinutes(5) }, s_start.AddSeconds(15));
+        before.OfSchedule("s").Select(r => Second(r.Scheduled)).Should().Equal(10);
 
         await using var after = new SchedulerHarness(s_start.AddSeconds(42), [typeof(ScheduleWorkflows)], o => o.PollInterval = TimeSpan.FromSeconds(5), store);
         await after.StartAsync();
@@ -249,12 +249,7 @@ public sealed class RecurringScheduleTests
         // The first pass counts everything due before the start as missed; it stopped being the first pass before its
         // writes, so when one failed, the retry left alone what fell due within a poll of the start, and it ran.
         var store = new Durable.Scheduling.Storage.InMemory.InMemorySchedulingStore();
-        await using (var before = Harness(store))
-        {
-            await before.StartAsync();
-            await before.Scheduler.Schedules.CreateAsync(Every("s", "10s") with { CatchUp = CatchUpPolicy.ExactlyOncePerIntervalWhenActive });
-            await before.RunUntilAsync(s_start.AddSeconds(15));
-        }
+        await RunThenGoDownAsync(store, Every("s", "10s") with { CatchUp = CatchUpPolicy.ExactlyOncePerIntervalWhenActive }, s_start.AddSeconds(15));
 
         var flaky = new FlakyStore(store) { FailSkips = 1 };
         await using var after = new SchedulerHarness(s_start.AddSeconds(42), [typeof(ScheduleWorkflows)], o => o.PollInterval = TimeSpan.FromSeconds(5), flaky);
@@ -467,14 +462,7 @@ public sealed class RecurringScheduleTests
         await using var b = Harness(shared);
         await a.StartAsync();
         await b.StartAsync();
-        async Task RunBothUntil(int second)
-        {
-            for (int t = (int)(a.Time.GetUtcNow() - s_start).TotalSeconds + 1; t <= second; t++)
-            {
-                await a.RunUntilAsync(s_start.AddSeconds(t));
-                await b.RunUntilAsync(s_start.AddSeconds(t));
-            }
-        }
+        Task RunBothUntil(int second) => SchedulerHarness.RunTogetherUntilAsync(s_start.AddSeconds(second), TimeSpan.FromSeconds(1), a, b);
 
         await a.Scheduler.Schedules.CreateAsync(new ScheduleDefinition { Id = "r", WorkflowName = "report", Spec = ScheduleSpec.FromInterval("10s"), Input = new ReportInput("eu", 1) });
         await RunBothUntil(12);

@@ -250,17 +250,7 @@ public sealed class ScheduleEngineTests
         await using var b = new SchedulerHarness(start, [typeof(ScheduleWorkflows)], o => o.PollInterval = TimeSpan.FromSeconds(1), store);
         await a.StartAsync();
         await b.StartAsync();
-        async Task Until(int second)
-        {
-            for (var t = a.Time.GetUtcNow(); t < start.AddSeconds(second);)
-            {
-                t = t.AddMilliseconds(500);
-                a.Time.SetUtcNow(t);
-                b.Time.SetUtcNow(t);
-                await a.SettleAsync();
-                await b.SettleAsync();
-            }
-        }
+        Task Until(int second) => SchedulerHarness.RunTogetherUntilAsync(start.AddSeconds(second), TimeSpan.FromMilliseconds(500), a, b);
 
         await a.Scheduler.Schedules.CreateAsync(new ScheduleDefinition { Id = "s", WorkflowName = "tick", Spec = ScheduleSpec.FromInterval("5s"), Overlap = OverlapPolicy.Skip });
         await Until(60);
@@ -291,17 +281,7 @@ public sealed class ScheduleEngineTests
         await using var b = new SchedulerHarness(start, [typeof(ScheduleWorkflows)], o => o.PollInterval = TimeSpan.FromSeconds(5), store);
         await a.StartAsync();
         await b.StartAsync();
-        async Task Until(double second)
-        {
-            for (var t = a.Time.GetUtcNow(); t < start.AddSeconds(second);)
-            {
-                t = t.AddMilliseconds(100);
-                a.Time.SetUtcNow(t);
-                b.Time.SetUtcNow(t);
-                await a.SettleAsync();
-                await b.SettleAsync();
-            }
-        }
+        Task Until(double second) => SchedulerHarness.RunTogetherUntilAsync(start.AddSeconds(second), TimeSpan.FromMilliseconds(100), a, b);
 
         await a.Scheduler.Schedules.CreateAsync(new ScheduleDefinition { Id = "s", WorkflowName = "tick", Spec = ScheduleSpec.FromInterval("10s") });
         await Until(19.9); // both hold the occurrence at 20 s; the other's next feed is at 20 s, after that run

@@ -90,6 +90,23 @@ public sealed class SchedulerHarness : IAsyncDisposable
 
     public Task RunForAsync(TimeSpan duration) => RunUntilAsync(Time.GetUtcNow() + duration);
 
+    /// <summary>
+    /// Runs several schedulers (instances sharing a store) side by side until <paramref name="until"/>: each moves to
+    /// the next step (its timers in between fired in order) before any moves to the one after.
+    /// </summary>
+    public static async Task RunTogetherUntilAsync(DateTimeOffset until, TimeSpan step, params SchedulerHarness[] harnesses)
+    {
+        var at = harnesses.Min(h => h.Time.GetUtcNow());
+        while (at < until)
+        {
+            at = at + step < until ? at + step : until;
+            foreach (var harness in harnesses)
+            {
+                await harness.RunUntilAsync(at);
+            }
+        }
+    }
+
     /// <summary>Waits (in real time, without ever asserting on it) until the scheduler has nothing left to do now.</summary>
     public async Task SettleAsync()
     {

@@ -36,7 +36,7 @@ internal sealed class OccurrencePlanner
     private readonly List<KeyValuePair<string, DateTimeOffset>> _watermarks = [];
     private readonly Dictionary<string, long> _created = new(StringComparer.Ordinal);
     private bool _firstPass = true;
-    private long _lastPassTicks; // when the previous pass looked at the clock
+    private long _lastPassTicks; // the clock reading of the last pass that succeeded
     private long _activeSinceTicks; // since when passes have followed each other without a gap (see CatchUp)
 
     public OccurrencePlanner(ISchedulingStore store, SchedulingOptions options, ScheduleBook book, CodeSchedules code, TrackedRuns tracked, PlanningGate gate, long startedTicks, ILogger logger)
@@ -83,6 +83,7 @@ internal sealed class OccurrencePlanner
         {
             _activeSinceTicks = now.UtcTicks;
         }
+
         await _code.SyncOnceAsync(new DateTimeOffset(_startedTicks, TimeSpan.Zero), stop).ConfigureAwait(false);
         await _book.RefreshAsync(stop).ConfigureAwait(false);
         var resumed = TakeResumed(now);
