@@ -93,7 +93,7 @@ public sealed partial class InMemorySchedulingStore
 
                 if (RunOrder.StatusOf(tags[i]) == (int)RunStatus.Pending && key != after)
                 {
-                    ref readonly var slot = ref CollectionsMarshal.GetValueRefOrNullRef(_runs, key.Id);
+                    ref readonly var slot = ref _runs.Find(key.Id);
                     if (slot.Due == key.Scheduled)
                     {
                         items.Add(new DueRun(key.Id, _workflowNames[slot.Workflow], slot.Kind, new DateTimeOffset(key.Scheduled, TimeSpan.Zero), ScheduleOf(slot), slot.Overlap));
@@ -139,7 +139,7 @@ public sealed partial class InMemorySchedulingStore
                 // A run filed twice (handed back while its entry was still there) is taken once.
                 if (key != last && !_staleApart(key))
                 {
-                    ref readonly var slot = ref CollectionsMarshal.GetValueRefOrNullRef(_runs, key.Id);
+                    ref readonly var slot = ref _runs.Find(key.Id);
                     items.Add(new DueRun(key.Id, _workflowNames[slot.Workflow], slot.Kind, new DateTimeOffset(key.Scheduled, TimeSpan.Zero), ScheduleOf(slot), slot.Overlap));
                     last = key;
                     added++;
@@ -246,7 +246,7 @@ public sealed partial class InMemorySchedulingStore
                     continue;
                 }
 
-                ref readonly var slot = ref CollectionsMarshal.GetValueRefOrNullRef(_runs, key.Id);
+                ref readonly var slot = ref _runs.Find(key.Id);
                 if (key.CompareTo(after) > 0 && (withRunning || slot.Status != RunStatus.Running) && Matches(key.Id, slot, query, excluded))
                 {
                     found.Add(key.Id);

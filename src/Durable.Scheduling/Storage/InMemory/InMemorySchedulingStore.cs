@@ -10,9 +10,9 @@ namespace Durable.Scheduling.Storage.InMemory;
 /// Chosen with <c>AddScheduling().UseInMemoryStore()</c>; constructed directly, it can be shared or inspected in tests.
 /// </summary>
 /// <remarks>
-/// A pending one-time run without input or metadata costs one compact slot in a dictionary keyed by run id plus one
-/// entry in the list order (sorted chunks, see <see cref="RunChunks"/>), which also finds it when it is due; idempotency keys of such runs are derived from the id, not stored. A run's whole
-/// state (times included) lives in its slot, so claiming or completing it looks up one large dictionary once; leases
+/// A pending one-time run without input or metadata costs one compact slot (in pages that never move, found by id
+/// through a dictionary of slot numbers, see <see cref="RunTable"/>) plus one entry in the list order (sorted chunks, see <see cref="RunChunks"/>), which also finds it when it is due; idempotency keys of such runs are derived from the id, not stored. A run's whole
+/// state (times included) lives in its slot, so claiming or completing it looks its id up once; leases
 /// live in a small dictionary of the runs running now, and ended runs are queued in the order they ended, for purging
 /// without a scan. Everything runs under one lock, held for a few dictionary operations per run.
 /// <para>It keeps at most <see cref="DefaultMaxEndedRuns"/> ended runs: beyond that, each run that ends drops the oldest
@@ -25,7 +25,7 @@ public sealed partial class InMemorySchedulingStore : ISchedulingStore
     public const int DefaultMaxEndedRuns = 1_000_000;
 
     private readonly Lock _lock = new();
-    private readonly Dictionary<Guid, Slot> _runs = new(RunIdComparer.Instance);
+    private readonly RunTable _runs = new();
     private readonly RunOrder _order; // every run in list order, for filtered lists
     private readonly Dictionary<(string Key, string Value), RunChunks> _byMetadata = []; // runs with each metadata pair, in list order
     private readonly Dictionary<(int Workflow, long Ticks), Guid> _occurrenceKeys = [];
@@ -142,8 +142,7 @@ public sealed partial class InMemorySchedulingStore : ISchedulingStore
             Schedule = OwnSchedule(run) is { } own ? WorkflowId(own) + 1 : 0,
             Overlap = run.Overlap,
         };
-        StepGrowth.MakeRoomForOne(_runs);
-        ref var stored = ref CollectionsMarshal.GetValueRefOrAddDefault(_runs, run.Id, out bool exists);
+        ref var stored = ref _runs.Add(run.Id, out bool exists);
         if (exists)
         {
             // A new key with an id already stored (a caller reusing ids): refused whole, the key taken back.
@@ -244,7 +243,7 @@ public sealed partial class InMemorySchedulingStore : ISchedulingStore
             for (int i = 0; i < changes.Count; i++)
             {
                 var (id, time) = changes[i];
-                ref var slot = ref CollectionsMarshal.GetValueRefOrNullRef(_runs, id);
+                ref var slot = ref _runs.Find(id);
                 var metadata = ExtraOf(id, slot)?.Metadata;
                 _order.Remove(id, slot);
                 UnindexMetadata(id, slot.Scheduled, metadata);
@@ -277,7 +276,7 @@ public sealed partial class InMemorySchedulingStore : ISchedulingStore
             for (int i = 0; i < ids.Count; i++)
             {
                 var id = ids[i];
-                ref var slot = ref CollectionsMarshal.GetValueRefOrNullRef(_runs, id);
+                ref var slot = ref _runs.Find(id);
                 if (System.Runtime.CompilerServices.Unsafe.IsNullRef(ref slot))
                 {
                     continue;
@@ -385,7 +384,7 @@ public sealed partial class InMemorySchedulingStore : ISchedulingStore
         {
             foreach (var id in ids)
             {
-                ref var slot = ref CollectionsMarshal.GetValueRefOrNullRef(_runs, id);
+                ref var slot = ref _runs.Find(id);
                 if (System.Runtime.CompilerServices.Unsafe.IsNullRef(ref slot) || slot.Status != RunStatus.Pending)
                 {
                     continue;
@@ -440,7 +439,7 @@ public sealed partial class InMemorySchedulingStore : ISchedulingStore
             var owned = _leases.Where(l => l.Value.Owner == owner).Select(l => l.Key).ToList();
             foreach (var id in owned)
             {
-                ref var slot = ref CollectionsMarshal.GetValueRefOrNullRef(_runs, id);
+                ref var slot = ref _runs.Find(id);
                 SetStatus(id, ref slot, RunStatus.Pending);
                 _leases.Remove(id);
                 AddDue(slot, id);
@@ -461,7 +460,7 @@ public sealed partial class InMemorySchedulingStore : ISchedulingStore
             // Oldest ended first; the look is bounded, so ids of runs deleted since they ended cannot hold the lock long.
             for (int looked = 0; purged < limit && looked < limit * 4 && _ended.TryPeek(out var id); looked++)
             {
-                ref var slot = ref CollectionsMarshal.GetValueRefOrNullRef(_runs, id);
+                ref var slot = ref _runs.Find(id);
                 if (!System.Runtime.CompilerServices.Unsafe.IsNullRef(ref slot) && slot.Status is not (RunStatus.Pending or RunStatus.Running))
                 {
                     if (slot.Completed >= endedBefore.UtcTicks)
@@ -485,7 +484,7 @@ public sealed partial class InMemorySchedulingStore : ISchedulingStore
     {
         while (_ended.Count > _maxEndedRuns && _ended.TryDequeue(out var id))
         {
-            ref var slot = ref CollectionsMarshal.GetValueRefOrNullRef(_runs, id);
+            ref var slot = ref _runs.Find(id);
             if (!System.Runtime.CompilerServices.Unsafe.IsNullRef(ref slot) && slot.Status is not (RunStatus.Pending or RunStatus.Running))
             {
                 Remove(id, slot);
@@ -495,7 +494,7 @@ public sealed partial class InMemorySchedulingStore : ISchedulingStore
 
     private ref Slot Leased(Guid id, Guid token)
     {
-        ref var slot = ref CollectionsMarshal.GetValueRefOrNullRef(_runs, id);
+        ref var slot = ref _runs.Find(id);
         if (!System.Runtime.CompilerServices.Unsafe.IsNullRef(ref slot) &&
             slot.Status == RunStatus.Running && _leases.TryGetValue(id, out var lease) && lease.Token == token)
         {
@@ -509,7 +508,7 @@ public sealed partial class InMemorySchedulingStore : ISchedulingStore
     /// <returns>The run's slot, or a null reference when the lease was lost (and is then left as it was).</returns>
     private ref Slot TakeLease(Guid id, Guid token)
     {
-        ref var slot = ref CollectionsMarshal.GetValueRefOrNullRef(_runs, id);
+        ref var slot = ref _runs.Find(id);
         if (System.Runtime.CompilerServices.Unsafe.IsNullRef(ref slot) || slot.Status != RunStatus.Running || !_leases.Remove(id, out var lease))
         {
             return ref System.Runtime.CompilerServices.Unsafe.NullRef<Slot>();

@@ -10,11 +10,11 @@ namespace Durable.Scheduling.Storage.InMemory;
 /// </summary>
 internal sealed class RunOrder : RunChunks
 {
-    private readonly Dictionary<Guid, Slot> _runs;
+    private readonly RunTable _runs;
     private readonly List<RunChunk?> _numbered = [];
     private readonly Stack<int> _free = new();
 
-    public RunOrder(Dictionary<Guid, Slot> runs)
+    public RunOrder(RunTable runs)
         : base(tagged: true)
     {
         _runs = runs;
@@ -87,7 +87,7 @@ internal sealed class RunOrder : RunChunks
         // (a summary may claim more than a chunk holds, never less).
         for (int i = 0; i < to.Count; i++)
         {
-            ref var slot = ref CollectionsMarshal.GetValueRefOrNullRef(_runs, to.Entries[i].Id);
+            ref var slot = ref _runs.Find(to.Entries[i].Id);
             slot.Chunk = to.Number;
             from.Statuses![(int)slot.Status]--;
             Note(to, slot);
