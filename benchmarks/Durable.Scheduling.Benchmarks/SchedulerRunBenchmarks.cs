@@ -74,14 +74,18 @@ internal static class SchedulerRunBenchmarks
             // Warm-up long enough for the runtime to recompile the path optimized: it promotes a method only once no
             // new code has been compiled for a while, and every host start compiles some (workflow invokers), so a
             // 100,000-run warm-up left the 10k and 100k rounds measuring unoptimized code (about three times slower).
+            // Quartz (RAMJobStore, defaults) is warmed up the same way and measured in the same rounds, alternating.
             await OursPendingCostAsync(1_000_000);
             await OursPendingCostAsync(100_000);
+            await QuartzPendingCostAsync(1_000_000);
+            await QuartzPendingCostAsync(100_000);
             foreach (int count in new[] { 10_000, 100_000, 1_000_000 })
             {
                 for (int round = 0; round < 3; round++)
                 {
                     var (cost, bytes) = await OursPendingCostAsync(count);
-                    Console.WriteLine($"(b) {count:N0} pending runs over a day: {cost:F2} µs / {bytes:N0} B per run");
+                    var (peerCost, peerBytes) = await QuartzPendingCostAsync(count);
+                    Console.WriteLine($"(b) {count:N0} pending runs over a day: {cost:F2} µs / {bytes:N0} B per run; Quartz RAMJobStore {peerCost:F2} µs / {peerBytes:N0} B per run");
                 }
             }
 
