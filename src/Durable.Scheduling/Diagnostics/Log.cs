@@ -77,4 +77,7 @@ internal static partial class Log
     // Information, not a warning: the schedule was paused on purpose (event 7 is for what fell due while nothing ran).
     [LoggerMessage(24, LogLevel.Information, "Schedule {Schedule}: {Dropped} occurrences that fell due while it was paused, between {From:O} and {To:O}, were not run (policy {Policy}).")]
     public static partial void OccurrencesMissedWhilePaused(ILogger logger, string schedule, long dropped, DateTimeOffset from, DateTimeOffset to, CatchUpPolicy policy);
+
+    [LoggerMessage(25, LogLevel.Debug, "Occurrence {RunId} of schedule {Schedule} was claimed before the schedule was paused or deleted here; it was handed back, not started.")]
+    public static partial void OccurrenceHeld(ILogger logger, Guid runId, string schedule);
 }

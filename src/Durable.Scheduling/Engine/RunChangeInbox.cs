@@ -26,12 +26,16 @@ internal sealed class RunChangeInbox(WakeSignal signal, ConcurrencySlots slots, 
     /// <summary>What the planner holds during a pass, and a schedule's update while it changes the definition.</summary>
     public Feed.PlanningGate Planning { get; } = new();
 
+    /// <summary>The schedules paused or deleted in this process: what an occurrence claimed before that checks as it starts.</summary>
+    public ScheduleHolds Holds { get; } = new();
+
     public Task HoldPlanningAsync(CancellationToken cancellationToken) => Planning.EnterAsync(cancellationToken);
 
     public void ResumePlanning() => Planning.Exit();
 
     public void ScheduleChanged(Storage.StoredSchedule schedule, Durable.Scheduling.Schedules.CompiledDefinition? compiled = null)
     {
+        Holds.Changed(schedule.Id, schedule.Sequence, schedule.Paused || schedule.Deleted); // at once: the loop applies the rest at its next pass
         _schedules.Enqueue((schedule, compiled));
         signal.Set();
     }

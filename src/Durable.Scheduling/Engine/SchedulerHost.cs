@@ -117,12 +117,12 @@ internal sealed class SchedulerHost : IHostedService, ISchedulerActivity, IDispo
         var workflows = _registry.All;
         CodeWarmUp.Start(workflows.Select(w => w.Method));
         var tracked = new TrackedRuns(now.UtcTicks);
-        _attempt = new RunAttempt(_store, _time, _slots, _signal, _executions, _writer, _scopes, _services, _options, _logger, _stopping.Token);
+        _attempt = new RunAttempt(_store, _time, _slots, _signal, _executions, _writer, _scopes, _services, _options, _inbox.Holds, _logger, _stopping.Token);
         _executions.Connect(_attempt, _writer);
         var code = new CodeSchedules(_store, workflows, _logger);
         var book = new ScheduleBook(_store, _registry.Find, code.Ids, _logger);
         var admission = new AdmissionControl(_slots, book, _registry.Find, _executions.CancelRunning, _logger);
-        _claimer = new Claimer(_store, _options, admission, tracked, _executions, _registry.Find, _wait, _time, _logger)
+        _claimer = new Claimer(_store, _options, admission, tracked, _executions, _registry.Find, _wait, _inbox.Holds, _time, _logger)
         {
             Owner = _options.InstanceId ?? RunIds.Next(now).ToString("N"),
         };

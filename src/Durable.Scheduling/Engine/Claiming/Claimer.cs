@@ -2,6 +2,7 @@ using System.Runtime.CompilerServices;
 using Durable.Scheduling.Diagnostics;
 using Durable.Scheduling.Engine.Admission;
 using Durable.Scheduling.Engine.Execution;
+using Durable.Scheduling.Engine.Schedules;
 using Durable.Scheduling.Engine.Timing;
 using Durable.Scheduling.Storage;
 using Microsoft.Extensions.Logging;
@@ -31,16 +32,18 @@ internal sealed class Claimer
     private readonly ExecutionTracker _executions;
     private readonly Func<string, WorkflowDescriptor?> _find;
     private readonly LoopWait _wait;
+    private readonly ScheduleHolds _holds;
     private readonly TimeProvider _time;
     private readonly ILogger _logger;
     private readonly List<Guid> _claimIds = []; // scratch list, reused by every claim
-    private readonly List<RunLease> _ready = []; // claimed ahead of their due instant, in due order, from _readyStart on
+    private readonly List<(RunLease Lease, long ClaimedAfterChange)> _ready = []; // claimed ahead of their due instant, in due order, from _readyStart on
     private int _readyStart;
     private volatile int _readyCount;
     private long _slowClaimTicks; // the slowest recent claim, decaying by an eighth per claim
 
-    public Claimer(ISchedulingStore store, SchedulingOptions options, AdmissionControl admission, TrackedRuns tracked, ExecutionTracker executions, Func<string, WorkflowDescriptor?> find, LoopWait wait, TimeProvider time, ILogger logger)
+    public Claimer(ISchedulingStore store, SchedulingOptions options, AdmissionControl admission, TrackedRuns tracked, ExecutionTracker executions, Func<string, WorkflowDescriptor?> find, LoopWait wait, ScheduleHolds holds, TimeProvider time, ILogger logger)
     {
+        _holds = holds;
         _time = time;
         _store = store;
         _options = options;
@@ -71,7 +74,7 @@ internal sealed class Claimer
     /// When the loop should next act for a run claimed ahead: a little before its instant on the real clock (it is
     /// handed over early and waits on its pool thread), at it otherwise; <see cref="long.MaxValue"/> when none.
     /// </summary>
-    public long NextReadyTicks() => _readyStart < _ready.Count ? _ready[_readyStart].Run.DueTicks - _wait.HandOffTicks : long.MaxValue;
+    public long NextReadyTicks() => _readyStart < _ready.Count ? _ready[_readyStart].Lease.Run.DueTicks - _wait.HandOffTicks : long.MaxValue;
 
     /// <summary>
     /// Claims what the last admission let through (and records the occurrences it skipped). Runs due already are
@@ -107,6 +110,7 @@ internal sealed class Claimer
             end = FillClaimBatch(offset, chunk, now.UtcTicks, out long claimAt);
             var at = claimAt == now.UtcTicks ? now : new DateTimeOffset(claimAt, TimeSpan.Zero);
             IReadOnlyList<RunLease> leases;
+            long claimedAfterChange = _holds.Current; // a schedule paused or deleted here after this reads so at its runs' start
             try
             {
                 long started = _time.GetTimestamp();
@@ -139,7 +143,7 @@ internal sealed class Claimer
                 leases = [];
             }
 
-            TakeLeases(leases, offset, end, claimAt > now.UtcTicks);
+            TakeLeases(leases, offset, end, claimAt > now.UtcTicks, claimedAfterChange);
         }
 
         toClaim.Clear();
@@ -151,10 +155,11 @@ internal sealed class Claimer
     {
         long handOff = _wait.HandOffTicks;
         long handOffUntil = nowTicks > long.MaxValue - handOff ? long.MaxValue : nowTicks + handOff;
-        while (_readyStart < _ready.Count && _ready[_readyStart].Run.DueTicks <= handOffUntil)
+        while (_readyStart < _ready.Count && _ready[_readyStart].Lease.Run.DueTicks <= handOffUntil)
         {
-            var lease = _ready[_readyStart++];
+            var (lease, claimedAfterChange) = _ready[_readyStart++];
             var execution = _executions.Start(lease, _find(lease.Run.WorkflowName), _admission.CancelsOther(lease.Run));
+            execution.ClaimedAfterChange = claimedAfterChange;
             if (lease.Run.DueTicks > nowTicks)
             {
                 // Handed over early: the handler starts when the monotonic clock reaches the instant, never before.
@@ -178,7 +183,7 @@ internal sealed class Claimer
     {
         for (; _readyStart < _ready.Count; _readyStart++)
         {
-            var lease = _ready[_readyStart];
+            var lease = _ready[_readyStart].Lease;
             _admission.Unreserve(ScheduleKeys.Of(lease.Run.Kind, lease.Run.ScheduleId, lease.Run.WorkflowName));
             try
             {
@@ -219,7 +224,7 @@ internal sealed class Claimer
     /// one walk pairs them with their nodes.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private void TakeLeases(IReadOnlyList<RunLease> leases, int offset, int end, bool ahead)
+    private void TakeLeases(IReadOnlyList<RunLease> leases, int offset, int end, bool ahead, long claimedAfterChange)
     {
         var toClaim = _admission.ToClaim;
         int next = 0;
@@ -234,7 +239,7 @@ internal sealed class Claimer
 
             if (next < leases.Count && leases[next].Run.Id == claim.Id)
             {
-                TakeLease(leases[next++], ahead, claim.Descriptor);
+                TakeLease(leases[next++], ahead, claim.Descriptor, claimedAfterChange);
             }
             else
             {
@@ -253,30 +258,30 @@ internal sealed class Claimer
         for (; next < leases.Count; next++)
         {
             _admission.Reserve(ScheduleKeys.Of(leases[next].Run.Kind, leases[next].Run.ScheduleId, leases[next].Run.WorkflowName));
-            TakeLease(leases[next], ahead, _find(leases[next].Run.WorkflowName));
+            TakeLease(leases[next], ahead, _find(leases[next].Run.WorkflowName), claimedAfterChange);
         }
 
         _executions.Launch();
     }
 
-    private void TakeLease(RunLease lease, bool ahead, WorkflowDescriptor? workflow)
+    private void TakeLease(RunLease lease, bool ahead, WorkflowDescriptor? workflow, long claimedAfterChange)
     {
         if (ahead)
         {
-            AddReady(lease);
+            AddReady(lease, claimedAfterChange);
         }
         else
         {
-            _executions.Start(lease, workflow, _admission.CancelsOther(lease.Run));
+            _executions.Start(lease, workflow, _admission.CancelsOther(lease.Run)).ClaimedAfterChange = claimedAfterChange;
         }
     }
 
     /// <summary>Keeps a run claimed ahead until its instant, in due order.</summary>
-    private void AddReady(RunLease lease)
+    private void AddReady(RunLease lease, long claimedAfterChange)
     {
-        _ready.Add(lease);
+        _ready.Add((lease, claimedAfterChange));
         int last = _ready.Count - 1;
-        if (last > _readyStart && _ready[last - 1].Run.DueTicks > lease.Run.DueTicks)
+        if (last > _readyStart && _ready[last - 1].Lease.Run.DueTicks > lease.Run.DueTicks)
         {
             _ready.Sort(_readyStart, _ready.Count - _readyStart, ReadyOrder.Instance);
         }
@@ -331,10 +336,10 @@ internal sealed class Claimer
         nodes.Clear();
     }
 
-    private sealed class ReadyOrder : IComparer<RunLease>
+    private sealed class ReadyOrder : IComparer<(RunLease Lease, long ClaimedAfterChange)>
     {
         public static readonly ReadyOrder Instance = new();
 
-        public int Compare(RunLease x, RunLease y) => x.Run.DueTicks.CompareTo(y.Run.DueTicks);
+        public int Compare((RunLease Lease, long ClaimedAfterChange) x, (RunLease Lease, long ClaimedAfterChange) y) => x.Lease.Run.DueTicks.CompareTo(y.Lease.Run.DueTicks);
     }
 }

@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Text.Json;
 using Durable.Scheduling.Diagnostics;
 using Durable.Scheduling.Engine.Admission;
+using Durable.Scheduling.Engine.Schedules;
 using Durable.Scheduling.Engine.Timing;
 using Durable.Scheduling.Storage;
 using Microsoft.Extensions.DependencyInjection;
@@ -25,6 +26,7 @@ internal sealed class RunAttempt(
     IServiceScopeFactory scopes,
     IServiceProvider services,
     SchedulingOptions options,
+    ScheduleHolds holds,
     ILogger logger,
     CancellationToken stopping)
 {
@@ -42,11 +44,18 @@ internal sealed class RunAttempt(
         {
             // Stopping began after the run was handed to the thread pool, before its handler started (it waited for a
             // thread, or behind earlier runs of its batch): no run starts once stopping has begun; it goes back pending.
-            slots.GiveBack();
-            execution.EndHandler(); // none ran: the lease goes back
             Log.RunReleased(logger, run.Id, run.WorkflowName);
-            await ReleaseQuietlyAsync(execution).ConfigureAwait(false);
-            tracker.Ended(execution);
+            await HandBackAsync(execution).ConfigureAwait(false);
+            return;
+        }
+
+        if (run.Kind == RunKind.Occurrence && holds.HeldSince(run.ScheduleId!, execution.ClaimedAfterChange))
+        {
+            // Its schedule was paused or deleted here after the claim (a run is claimed a little before its instant):
+            // it goes back pending, as if it had not been claimed. A paused schedule keeps it for the resume, which
+            // applies the catch-up policy; a deleted one's is withdrawn by the loop.
+            Log.OccurrenceHeld(logger, run.Id, run.ScheduleId!);
+            await HandBackAsync(execution).ConfigureAwait(false);
             return;
         }
 
@@ -128,6 +137,15 @@ internal sealed class RunAttempt(
             Log.CompletionFailed(logger, e, run.Id);
             tracker.Ended(execution);
         }
+    }
+
+    /// <summary>Gives up a run whose handler has not started: its slot back, its lease released (back to pending).</summary>
+    private async Task HandBackAsync(RunExecution execution)
+    {
+        slots.GiveBack();
+        execution.EndHandler(); // none ran: the lease goes back
+        await ReleaseQuietlyAsync(execution).ConfigureAwait(false);
+        tracker.Ended(execution);
     }
 
     /// <summary>Releases a run's lease quietly (back to pending, attempt kept); a failure is logged and the lease expires.</summary>

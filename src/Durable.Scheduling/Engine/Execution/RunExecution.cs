@@ -35,6 +35,12 @@ internal sealed class RunExecution : IDisposable, IThreadPoolWorkItem
     /// </summary>
     public long StartAt { get; set; }
 
+    /// <summary>
+    /// The number of the last schedule change made in this process before the run was claimed (see
+    /// <see cref="Engine.Schedules.ScheduleHolds"/>): an occurrence whose schedule was paused or deleted here since does not start.
+    /// </summary>
+    public long ClaimedAfterChange { get; set; }
+
     /// <summary>Links of the loop's <see cref="ExecutionList"/>.</summary>
     public RunExecution? Previous { get; set; }
 
@@ -77,6 +83,7 @@ internal sealed class RunExecution : IDisposable, IThreadPoolWorkItem
         Previous = null;
         Next = null;
         StartAt = 0;
+        ClaimedAfterChange = 0;
     }
 
     /// <summary>Marks the handler as returned (see <see cref="HandlerEnded"/>); before anything about the outcome is stored.</summary>
