@@ -10,7 +10,7 @@ namespace Durable.Scheduling.Engine;
 /// next pass. A change carries what the loop needs to file the run, not the run itself (while the loop is behind,
 /// queued changes should not keep whole run snapshots alive past a garbage collection).
 /// </summary>
-internal sealed class RunChangeInbox(WakeSignal signal, ConcurrencySlots slots, bool precise, long wheelHorizonTicks) : IRunChanges
+internal sealed class RunChangeInbox(WakeSignal signal, ConcurrencySlots slots, bool precise, long wheelHorizonTicks, TimeProvider time) : IRunChanges
 {
     private readonly BatchQueue<Change> _changes = new();
     private readonly BatchQueue<(Storage.StoredSchedule Schedule, Durable.Scheduling.Schedules.CompiledDefinition? Compiled)> _schedules = new();
@@ -27,7 +27,7 @@ internal sealed class RunChangeInbox(WakeSignal signal, ConcurrencySlots slots, 
     public Feed.PlanningGate Planning { get; } = new();
 
     /// <summary>The schedules paused or deleted in this process: what an occurrence claimed before that checks as it starts.</summary>
-    public ScheduleHolds Holds { get; } = new();
+    public ScheduleHolds Holds { get; } = new(time);
 
     public Task HoldPlanningAsync(CancellationToken cancellationToken) => Planning.EnterAsync(cancellationToken);
 

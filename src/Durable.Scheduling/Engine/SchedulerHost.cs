@@ -60,7 +60,7 @@ internal sealed class SchedulerHost : IHostedService, ISchedulerActivity, IDispo
         _signal = new WakeSignal(_time);
         _wait = LoopWait.For(_time, _signal, _options.PollInterval);
         _slots = new ConcurrencySlots(_options.MaxConcurrency, batchWakes: _wait.IsPrecise);
-        _inbox = new RunChangeInbox(_signal, _slots, _wait.IsPrecise, SchedulerLoop.WheelHorizonTicks(_options));
+        _inbox = new RunChangeInbox(_signal, _slots, _wait.IsPrecise, SchedulerLoop.WheelHorizonTicks(_options), _time);
         _executions = new ExecutionTracker(_signal, _stopping.Token);
         _writer = new CompletionWriter(_store, _executions, _signal, _options.BatchSize, wakeOnlyForOccurrences: _wait.IsPrecise, _logger, _stopping.Token);
     }
