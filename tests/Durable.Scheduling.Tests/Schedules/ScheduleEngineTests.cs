@@ -293,47 +293,52 @@ public sealed class ScheduleEngineTests
             .Should().Contain(r => r.ScheduledTime == start.AddSeconds(20), "held for the resume, which applies the catch-up policy to it");
     }
 
+    private static readonly DateTimeOffset s_claimAheadStart = new(2026, 6, 1, 12, 0, 0, TimeSpan.Zero);
+
+    /// <summary>A scheduler running schedule "s" every 10 s, 3 ms before its occurrence at 20 s: claimed ahead, not started.</summary>
+    private static async Task<SchedulerHarness> WithTheOccurrenceAt20sClaimedAheadAsync(InMemorySchedulingStore store)
+    {
+        var harness = new SchedulerHarness(s_claimAheadStart, [typeof(ScheduleWorkflows)], o => o.PollInterval = TimeSpan.FromSeconds(5), store);
+        await harness.StartAsync();
+        await harness.Scheduler.Schedules.CreateAsync(new ScheduleDefinition { Id = "s", WorkflowName = "tick", Spec = ScheduleSpec.FromInterval("10s") });
+        await harness.RunUntilAsync(s_claimAheadStart.AddSeconds(19.997));
+        (await store.ListAsync(new RunQuery { ScheduleId = "s", Statuses = [RunStatus.Running] }, default)).Items
+            .Should().ContainSingle(r => r.ScheduledTime == s_claimAheadStart.AddSeconds(20), "the occurrence at 20 s is claimed ahead of its instant");
+        harness.Log.OfSchedule("s").Should().ContainSingle("only the occurrence at 10 s has started");
+        return harness;
+    }
+
     [Test]
     public async Task APauseReturningAfterTheOccurrenceWasClaimedAhead_StillStopsItsStart()
     {
         // The scheduler claims a run a few milliseconds before its instant; a pause returning in that window let the
         // claimed occurrence start at its instant, after PauseAsync had returned.
-        var start = new DateTimeOffset(2026, 6, 1, 12, 0, 0, TimeSpan.Zero);
         var store = new InMemorySchedulingStore();
-        await using var harness = new SchedulerHarness(start, [typeof(ScheduleWorkflows)], o => o.PollInterval = TimeSpan.FromSeconds(5), store);
-        await harness.StartAsync();
-        await harness.Scheduler.Schedules.CreateAsync(new ScheduleDefinition { Id = "s", WorkflowName = "tick", Spec = ScheduleSpec.FromInterval("10s") });
-        await harness.RunUntilAsync(start.AddSeconds(19.997));
-        (await store.ListAsync(new RunQuery { ScheduleId = "s", Statuses = [RunStatus.Running] }, default)).Items
-            .Should().ContainSingle(r => r.ScheduledTime == start.AddSeconds(20), "the occurrence at 20 s is claimed ahead of its instant");
+        await using var harness = await WithTheOccurrenceAt20sClaimedAheadAsync(store);
 
         await harness.Scheduler.Schedules.PauseAsync("s");
-        await harness.RunUntilAsync(start.AddSeconds(25));
+        await harness.RunUntilAsync(s_claimAheadStart.AddSeconds(25));
 
-        harness.Log.OfSchedule("s").Select(r => r.Scheduled).Should().Equal([start.AddSeconds(10)], "nothing starts after the pause returned");
+        harness.Log.OfSchedule("s").Select(r => r.Scheduled).Should().Equal([s_claimAheadStart.AddSeconds(10)], "nothing starts after the pause returned");
         (await store.ListAsync(new RunQuery { ScheduleId = "s", Statuses = [RunStatus.Pending] }, default)).Items
-            .Should().Contain(r => r.ScheduledTime == start.AddSeconds(20), "handed back, held for the resume as any occurrence that fell due while paused");
+            .Should().Contain(r => r.ScheduledTime == s_claimAheadStart.AddSeconds(20), "handed back, held for the resume as any occurrence that fell due while paused");
 
         await harness.Scheduler.Schedules.ResumeAsync("s");
-        await harness.RunUntilAsync(start.AddSeconds(35));
-        harness.Log.OfSchedule("s").Select(r => r.Scheduled).Should().Equal([start.AddSeconds(10), start.AddSeconds(20), start.AddSeconds(30)], "the default catch-up policy runs what fell due while paused, once");
-        harness.Log.OfSchedule("s")[1].Started.Should().BeOnOrAfter(start.AddSeconds(25), "it started after the resume, not at its instant");
+        await harness.RunUntilAsync(s_claimAheadStart.AddSeconds(35));
+        harness.Log.OfSchedule("s").Select(r => r.Scheduled).Should().Equal([s_claimAheadStart.AddSeconds(10), s_claimAheadStart.AddSeconds(20), s_claimAheadStart.AddSeconds(30)], "the default catch-up policy runs what fell due while paused, once");
+        harness.Log.OfSchedule("s")[1].Started.Should().BeOnOrAfter(s_claimAheadStart.AddSeconds(25), "it started after the resume, not at its instant");
     }
 
     [Test]
     public async Task ADeleteReturningAfterTheOccurrenceWasClaimedAhead_StillStopsItsStart()
     {
-        var start = new DateTimeOffset(2026, 6, 1, 12, 0, 0, TimeSpan.Zero);
         var store = new InMemorySchedulingStore();
-        await using var harness = new SchedulerHarness(start, [typeof(ScheduleWorkflows)], o => o.PollInterval = TimeSpan.FromSeconds(5), store);
-        await harness.StartAsync();
-        await harness.Scheduler.Schedules.CreateAsync(new ScheduleDefinition { Id = "s", WorkflowName = "tick", Spec = ScheduleSpec.FromInterval("10s") });
-        await harness.RunUntilAsync(start.AddSeconds(19.997));
+        await using var harness = await WithTheOccurrenceAt20sClaimedAheadAsync(store);
 
         await harness.Scheduler.Schedules.DeleteAsync("s");
-        await harness.RunUntilAsync(start.AddSeconds(45));
+        await harness.RunUntilAsync(s_claimAheadStart.AddSeconds(45));
 
-        harness.Log.OfSchedule("s").Select(r => r.Scheduled).Should().Equal([start.AddSeconds(10)], "nothing starts after the delete returned");
+        harness.Log.OfSchedule("s").Select(r => r.Scheduled).Should().Equal([s_claimAheadStart.AddSeconds(10)], "nothing starts after the delete returned");
         (await store.ListAsync(new RunQuery { ScheduleId = "s", Statuses = [RunStatus.Pending, RunStatus.Running] }, default)).Items
             .Should().BeEmpty("the occurrence claimed ahead was handed back and withdrawn");
     }
