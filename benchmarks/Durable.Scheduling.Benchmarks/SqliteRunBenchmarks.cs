@@ -38,6 +38,12 @@ internal static class SqliteRunBenchmarks
             return;
         }
 
+        if (args.Contains("--floor"))
+        {
+            await SchemaFloorAsync();
+            return;
+        }
+
         if (args.Contains("--stop"))
         {
             await StopTimesAsync(args.SkipWhile(a => a != "--stop").Skip(1).FirstOrDefault());
@@ -95,6 +101,82 @@ internal static class SqliteRunBenchmarks
             {
                 w.Value = "bench";
                 s.Value = j;
+                insert.ExecuteNonQuery();
+            }
+
+            transaction.Commit();
+        }
+
+        return rows / watch.Elapsed.TotalSeconds;
+    }
+
+    /// <summary>
+    /// <c>-- sqlite --floor</c>: what this schema costs without the library: bare SQL inserts (one prepared statement,
+    /// 1,000 rows per transaction, the columns a one-time run without input or metadata fills) of 100,000 runs due
+    /// tomorrow into a file whose schema the library made, three rounds; beside the same with the three indexes the
+    /// lists read (by status, by workflow, in time order) dropped. The ceiling of bulk scheduling on this disk.
+    /// </summary>
+    private static async Task SchemaFloorAsync()
+    {
+        string dir = Path.Combine(Path.GetTempPath(), "durable-scheduling-floor-" + Environment.ProcessId);
+        Directory.CreateDirectory(dir);
+        try
+        {
+            for (int round = 1; round <= 3; round++)
+            {
+                foreach (bool listIndexes in new[] { true, false })
+                {
+                    string file = Path.Combine(dir, $"floor-{round}-{listIndexes}.db");
+                    using (var host = await StartAsync(file))
+                    {
+                        await host.Services.GetRequiredService<IScheduler>().GetAsync(Guid.Empty); // the library makes the schema
+                        await host.StopAsync();
+                    }
+
+                    SqliteConnection.ClearAllPools();
+                    double rate = BareInserts(file, 100_000, dropListIndexes: !listIndexes);
+                    Console.WriteLine($"floor, round {round}: {rate:N0} rows/s {(listIndexes ? "with every index" : "without the three list indexes")}");
+                }
+            }
+        }
+        finally
+        {
+            SqliteConnection.ClearAllPools();
+            Directory.Delete(dir, recursive: true);
+        }
+    }
+
+    private static double BareInserts(string file, int rows, bool dropListIndexes)
+    {
+        using var connection = new SqliteConnection($"Data Source={file};Pooling=False");
+        connection.Open();
+        using (var setup = connection.CreateCommand())
+        {
+            setup.CommandText = "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;" +
+                (dropListIndexes ? "DROP INDEX ds_runs_status; DROP INDEX ds_runs_workflow; DROP INDEX ds_runs_scheduled;" : "");
+            setup.ExecuteNonQuery();
+        }
+
+        using var insert = connection.CreateCommand();
+        insert.CommandText = "INSERT INTO ds_runs (id, workflow, kind, idem_key, scheduled, due, status, attempt, created) VALUES ($id, 'bench-noop', 0, $key, $at, $at, 0, 0, $created) ON CONFLICT (idem_key) DO NOTHING";
+        var id = insert.Parameters.Add("$id", SqliteType.Blob);
+        var key = insert.Parameters.Add("$key", SqliteType.Text);
+        var at = insert.Parameters.Add("$at", SqliteType.Integer);
+        var created = insert.Parameters.Add("$created", SqliteType.Integer);
+        insert.Prepare();
+        long tomorrow = DateTimeOffset.UtcNow.AddDays(1).UtcTicks;
+        var watch = Stopwatch.StartNew();
+        for (int i = 0; i < rows; i += 1000)
+        {
+            using var transaction = connection.BeginTransaction();
+            insert.Transaction = transaction;
+            for (int j = i; j < i + 1000 && j < rows; j++)
+            {
+                var runId = Guid.CreateVersion7();
+                id.Value = runId.ToByteArray();
+                key.Value = "bench-noop#" + runId.ToString("N");
+                at.Value = tomorrow + (j * TimeSpan.TicksPerMillisecond);
+                created.Value = tomorrow;
                 insert.ExecuteNonQuery();
             }
 
