@@ -296,11 +296,11 @@ public sealed class ScheduleEngineTests
     private static readonly DateTimeOffset s_claimAheadStart = new(2026, 6, 1, 12, 0, 0, TimeSpan.Zero);
 
     /// <summary>A scheduler running schedule "s" every 10 s, 3 ms before its occurrence at 20 s: claimed ahead, not started.</summary>
-    private static async Task<SchedulerHarness> WithTheOccurrenceAt20sClaimedAheadAsync(InMemorySchedulingStore store)
+    private static async Task<SchedulerHarness> WithTheOccurrenceAt20sClaimedAheadAsync(InMemorySchedulingStore store, CatchUpPolicy catchUp = CatchUpPolicy.ExactlyOncePerInterval)
     {
         var harness = new SchedulerHarness(s_claimAheadStart, [typeof(ScheduleWorkflows)], o => o.PollInterval = TimeSpan.FromSeconds(5), store);
         await harness.StartAsync();
-        await harness.Scheduler.Schedules.CreateAsync(new ScheduleDefinition { Id = "s", WorkflowName = "tick", Spec = ScheduleSpec.FromInterval("10s") });
+        await harness.Scheduler.Schedules.CreateAsync(new ScheduleDefinition { Id = "s", WorkflowName = "tick", Spec = ScheduleSpec.FromInterval("10s"), CatchUp = catchUp });
         await harness.RunUntilAsync(s_claimAheadStart.AddSeconds(19.997));
         (await store.ListAsync(new RunQuery { ScheduleId = "s", Statuses = [RunStatus.Running] }, default)).Items
             .Should().ContainSingle(r => r.ScheduledTime == s_claimAheadStart.AddSeconds(20), "the occurrence at 20 s is claimed ahead of its instant");
@@ -327,6 +327,24 @@ public sealed class ScheduleEngineTests
         await harness.RunUntilAsync(s_claimAheadStart.AddSeconds(35));
         harness.Log.OfSchedule("s").Select(r => r.Scheduled).Should().Equal([s_claimAheadStart.AddSeconds(10), s_claimAheadStart.AddSeconds(20), s_claimAheadStart.AddSeconds(30)], "the default catch-up policy runs what fell due while paused, once");
         harness.Log.OfSchedule("s")[1].Started.Should().BeOnOrAfter(s_claimAheadStart.AddSeconds(25), "it started after the resume, not at its instant");
+    }
+
+    [Test]
+    public async Task AnOccurrenceHandedBackByAPause_IsMissedOnResume_UnderWhenActive_AsAnyThatFellDueWhilePaused()
+    {
+        var store = new InMemorySchedulingStore();
+        await using var harness = await WithTheOccurrenceAt20sClaimedAheadAsync(store, CatchUpPolicy.ExactlyOncePerIntervalWhenActive);
+
+        await harness.Scheduler.Schedules.PauseAsync("s");
+        await harness.RunUntilAsync(s_claimAheadStart.AddSeconds(25));
+        await harness.Scheduler.Schedules.ResumeAsync("s");
+        await harness.RunUntilAsync(s_claimAheadStart.AddSeconds(35));
+
+        harness.Log.OfSchedule("s").Select(r => r.Scheduled).Should().Equal([s_claimAheadStart.AddSeconds(10), s_claimAheadStart.AddSeconds(30)], "it fell due while paused: not run under WhenActive");
+        var description = await harness.Scheduler.Schedules.DescribeAsync("s");
+        description.Counters.Missed.Should().Be(1);
+        (await store.ListAsync(new RunQuery { ScheduleId = "s", Statuses = [RunStatus.Pending, RunStatus.Running] }, default)).Items
+            .Should().NotContain(r => r.ScheduledTime == s_claimAheadStart.AddSeconds(20), "decided, not left pending");
     }
 
     [Test]
