@@ -6,8 +6,9 @@ using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 
 // dotnet Durable.Scheduling.CrashHost.dll <database file> <observer log> <one-time burst size> [<seconds to run, 0 = until killed>] [<slow runs>]
-// Runs an every-second schedule and a burst of one-time runs on a SQLite file; every handler invocation appends
-// "start|key|pid" and, when it returns, "end|key|pid" to the observer log, outside the database.
+// Runs an every-second schedule (paused when slow runs are asked for) and a burst of one-time runs on a SQLite file;
+// every handler invocation appends "start|key|pid" and, when it returns, "end|key|pid" to the observer log, outside the
+// database.
 string database = args[0];
 ObserverLog.Path = args[1];
 int burst = int.Parse(args[2], CultureInfo.InvariantCulture);
@@ -29,6 +30,13 @@ Console.WriteLine($"starting {TimeProvider.System.GetUtcNow().UtcTicks}");
 await host.StartAsync();
 
 var scheduler = host.Services.GetRequiredService<IScheduler>();
+if (slow > 0)
+{
+    // The pause scenario freezes this process mid-handler; the every-second schedule's writes would make it likelier
+    // to freeze inside a write transaction, which holds the file's write lock and stalls every other process.
+    await scheduler.Schedules.PauseAsync("crash-every-second", "pause scenario");
+}
+
 var now = TimeProvider.System.GetUtcNow();
 await scheduler.ScheduleManyAsync(Enumerable.Range(0, burst).Select(i =>
     new RunRequest("crash-one-time", now.AddMilliseconds(20 * i), IdempotencyKey: "burst-" + i.ToString(CultureInfo.InvariantCulture))));

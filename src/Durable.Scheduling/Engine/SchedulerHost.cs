@@ -95,10 +95,12 @@ internal sealed class SchedulerHost : IHostedService, ISchedulerActivity, IDispo
     public async Task StartAsync(CancellationToken cancellationToken)
     {
         _registry.EnsureDiscovered();
+        bool storeAnswered = false;
         try
         {
             // The first call opens, checks and migrates a durable store.
             await _store.GetWatermarkAsync(StartUpCheck, cancellationToken).ConfigureAwait(false);
+            storeAnswered = true;
         }
         catch (Exception e) when (e is not StoreUnusableException && e is not OperationCanceledException)
         {
@@ -120,6 +122,19 @@ internal sealed class SchedulerHost : IHostedService, ISchedulerActivity, IDispo
         _attempt = new RunAttempt(_store, _time, _slots, _signal, _executions, _writer, _scopes, _services, _options, _inbox.Holds, _logger, _stopping.Token);
         _executions.Connect(_attempt, _writer);
         var code = new CodeSchedules(_store, workflows, _logger);
+        if (storeAnswered)
+        {
+            try
+            {
+                // Stored before start-up returns, so that the app's next line can describe, pause or trigger them.
+                await code.SyncOnceAsync(now, cancellationToken).ConfigureAwait(false);
+            }
+            catch (Exception e) when (e is not OperationCanceledException)
+            {
+                Log.StoreFailingAtStart(_logger, e); // the loop's first pass retries it, with back-off
+            }
+        }
+
         var book = new ScheduleBook(_store, _registry.Find, code.Ids, _logger);
         var admission = new AdmissionControl(_slots, book, _registry.Find, _executions.CancelRunning, _logger);
         _claimer = new Claimer(_store, _options, admission, tracked, _executions, _registry.Find, _wait, _inbox.Holds, _time, _logger)

@@ -101,6 +101,39 @@ public sealed class ScheduleEngineTests
     }
 
     [Test]
+    public async Task CodeDefinedSchedules_AreStoredBeforeStartUpReturns_SoTheAppsNextLineCanManageThem()
+    {
+        // What an app writes after starting its host: pause a code-defined schedule. They were stored by the loop's first
+        // pass, after start-up returned, and the call could find no such schedule. A slow store write makes that race
+        // certain without the fix.
+        var store = new FlakyStore(new InMemorySchedulingStore()) { BeforeScheduleCreate = () => Task.Delay(50) };
+        await using var harness = new SchedulerHarness(s_start, [typeof(CodeDefinedSchedules), typeof(ScheduleWorkflows)], o => o.PollInterval = TimeSpan.FromSeconds(5), store);
+        await harness.StartAsync(settle: false);
+
+        var schedules = harness.Scheduler.Schedules;
+        await schedules.PauseAsync("code-hourly", "paused at start-up");
+        (await schedules.DescribeAsync("code-interval")).CodeDefined.Should().BeTrue();
+        await harness.RunUntilAsync(s_start.AddHours(1));
+        harness.Log.OfSchedule("code-hourly").Should().BeEmpty("paused before its first fire time, at 13:00, came due");
+        harness.Log.OfSchedule("code-interval").Should().HaveCount(13);
+        (await schedules.DescribeAsync("code-hourly")).Note.Should().Be("paused at start-up");
+    }
+
+    [Test]
+    public async Task CodeDefinedSchedules_AreStored_WhenTheStoreFailedAtStartUp_OnceItAnswers()
+    {
+        var store = new FlakyStore(new InMemorySchedulingStore()) { Down = true };
+        await using var harness = new SchedulerHarness(s_start, [typeof(CodeDefinedSchedules), typeof(ScheduleWorkflows)], o => o.PollInterval = TimeSpan.FromSeconds(5), store);
+        await harness.StartAsync();
+        store.Failures.Should().BePositive();
+
+        store.Down = false;
+        await harness.RunUntilAsync(s_start.AddMinutes(11));
+        (await harness.Scheduler.Schedules.DescribeAsync("code-interval")).CodeDefined.Should().BeTrue();
+        harness.Log.OfSchedule("code-interval").Should().NotBeEmpty();
+    }
+
+    [Test]
     public async Task CodeDefinedSchedules_AreListed_Paused_Triggered_ButNeverUpdatedOrDeleted_AndAnIntervalsFirstRunIsImmediate()
     {
         var store = new InMemorySchedulingStore();

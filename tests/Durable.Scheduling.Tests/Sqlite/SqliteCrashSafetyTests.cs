@@ -50,9 +50,18 @@ public sealed class SqliteCrashSafetyTests
 
             // Not inside a write: a process frozen in a SQLite write transaction holds the file's write lock, and no
             // other process can write until it resumes. A's last write before its handler began is its claim; its first
-            // after is a lease renewal, a third of the 2 s lease later, so a short settle stops it between the two.
+            // after is a lease renewal, a third of the 2 s lease later, so a short settle stops it between the two. The
+            // host pauses its every-second schedule in this scenario, but a poll may still write: when the frozen A
+            // holds the lock, it is let go and frozen again a moment later.
             await Task.Delay(TimeSpan.FromMilliseconds(200));
             Signal("STOP", a.Id);
+            for (int attempt = 1; !await IsWriteLockFreeAsync(database); attempt++)
+            {
+                attempt.Should().BeLessThan(20, "A must be frozen outside a write transaction");
+                Signal("CONT", a.Id);
+                await Task.Delay(TimeSpan.FromMilliseconds(30));
+                Signal("STOP", a.Id);
+            }
 
             var (b, _) = await StartAsync(database, log, 0, seconds: 0, slow: 1);
             await WaitForLineAsync(log, $"end|{Key}|{b.Id}", database);
@@ -110,6 +119,28 @@ public sealed class SqliteCrashSafetyTests
         var logged = string.Join(" / ", Directory.GetFiles(Path.GetDirectoryName(log)!, Path.GetFileName(log) + ".*").SelectMany(File.ReadAllLines));
         string rows = database is null ? "" : await DescribeRunsAsync(database);
         Assert.Fail($"'{line}' never appeared in the observer log. Logged: {logged}. Runs: {rows}");
+    }
+
+    /// <summary>Whether another connection can take the file's write lock now (then gives it back at once).</summary>
+    private static async Task<bool> IsWriteLockFreeAsync(string database)
+    {
+        await using var connection = new SqliteConnection($"Data Source={database};Pooling=False");
+        await connection.OpenAsync();
+        await using var command = connection.CreateCommand();
+        command.CommandTimeout = 1;
+        command.CommandText = "BEGIN IMMEDIATE";
+        try
+        {
+            await command.ExecuteNonQueryAsync();
+        }
+        catch (SqliteException e) when (e.SqliteErrorCode is 5 or 6) // SQLITE_BUSY, SQLITE_LOCKED
+        {
+            return false;
+        }
+
+        command.CommandText = "ROLLBACK";
+        await command.ExecuteNonQueryAsync();
+        return true;
     }
 
     private static async Task<string> DescribeRunsAsync(string database)

@@ -38,6 +38,9 @@ public sealed class FlakyStore(ISchedulingStore inner) : ISchedulingStore
     /// <summary>Awaited after each schedule update that landed, before the caller goes on (a test lands a feed there).</summary>
     public Func<Task>? AfterScheduleUpdate { get; set; }
 
+    /// <summary>Awaited before each schedule is created (a slow write); it is created when it completes.</summary>
+    public Func<Task>? BeforeScheduleCreate { get; set; }
+
     /// <summary>Called before each lease renewal is answered (a test moves the clock in it: a renewal that takes time).</summary>
     public Action? OnRenew { get; set; }
 
@@ -130,7 +133,15 @@ public sealed class FlakyStore(ISchedulingStore inner) : ISchedulingStore
         static async ValueTask<IReadOnlyList<RunLease>> Reversed(ValueTask<IReadOnlyList<RunLease>> claim) => [.. (await claim).Reverse()];
     }
 
-    public ValueTask<bool> CreateScheduleAsync(StoredSchedule schedule, CancellationToken cancellationToken) => Guard(() => inner.CreateScheduleAsync(schedule, cancellationToken));
+    public async ValueTask<bool> CreateScheduleAsync(StoredSchedule schedule, CancellationToken cancellationToken)
+    {
+        if (BeforeScheduleCreate is { } before)
+        {
+            await before();
+        }
+
+        return await Guard(() => inner.CreateScheduleAsync(schedule, cancellationToken));
+    }
 
     public ValueTask<StoredSchedule?> GetScheduleAsync(string id, CancellationToken cancellationToken) => Guard(() => inner.GetScheduleAsync(id, cancellationToken));
 

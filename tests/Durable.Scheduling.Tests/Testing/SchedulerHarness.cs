@@ -55,7 +55,11 @@ public sealed class SchedulerHarness : IAsyncDisposable
 
     public IServiceProvider Services => _provider;
 
-    public async Task StartAsync()
+    /// <summary>
+    /// Starts the hosted services and, unless <paramref name="settle"/> is false, waits until the loop is idle (false:
+    /// what an app's next line after starting its host sees).
+    /// </summary>
+    public async Task StartAsync(bool settle = true)
     {
         foreach (var service in _provider.GetServices<IHostedService>())
         {
@@ -63,7 +67,10 @@ public sealed class SchedulerHarness : IAsyncDisposable
         }
 
         _started = true;
-        await SettleAsync();
+        if (settle)
+        {
+            await SettleAsync();
+        }
     }
 
     /// <summary>

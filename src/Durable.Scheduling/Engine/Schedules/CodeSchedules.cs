@@ -8,7 +8,8 @@ namespace Durable.Scheduling.Engine.Schedules;
 /// <summary>
 /// Stores the code-defined schedules (<c>[Scheduled]</c>) as schedules named after their workflows: created at the first
 /// start, their spec and policies re-applied from code at every start, their state (pause, note, counters, watermark)
-/// kept. Run once by the loop's first feed (retried with it while the store is down).
+/// kept. Run once: by the host's start-up when the store answers then, else by the loop's first feed (retried with it
+/// while the store is down).
 /// </summary>
 internal sealed class CodeSchedules(ISchedulingStore store, IEnumerable<WorkflowDescriptor> workflows, ILogger logger)
 {
