@@ -648,6 +648,52 @@ public sealed class RecurringScheduleTests
         (await schedules.ListAsync(new ScheduleQuery())).Items.Should().BeEmpty();
     }
 
+    [TestCase("in memory")]
+    [TestCase("SQLite")]
+    public async Task ADeletedIdCreatedAgain_IsANewSchedule_RunningEveryFireTimeFromItsCreation(string storeName)
+    {
+        // The deleted schedule had planned ahead (its watermark and counters were stored under the id): the new schedule
+        // of that id must not inherit them, nor lose the fire times the old one had created ahead and withdrawn.
+        string? file = storeName == "SQLite" ? Path.Combine(Path.GetTempPath(), $"recreate-{Guid.NewGuid():N}.db") : null;
+        ISchedulingStore store = file is null ? new InMemorySchedulingStore() : new Durable.Scheduling.Sqlite.SqliteSchedulingStore(new Durable.Scheduling.Sqlite.SqliteSchedulingOptions { ConnectionString = $"Data Source={file}" });
+        try
+        {
+            await using var harness = Harness(store);
+            await harness.StartAsync();
+            var schedules = harness.Scheduler.Schedules;
+            await schedules.CreateAsync(Every("s", "10s") with { MaxRuns = 5 });
+            await harness.RunUntilAsync(s_start.AddSeconds(35));
+            (await schedules.DeleteAsync("s")).Should().BeTrue();
+            await schedules.CreateAsync(Every("s", "10s") with { MaxRuns = 5 });
+            var described = await schedules.DescribeAsync("s");
+            described.Counters.Runs.Should().Be(0, "a new schedule counts from zero");
+            described.RemainingRuns.Should().Be(5);
+            described.NextFireTimes[0].Instant.Should().Be(s_start.AddSeconds(40));
+            await harness.RunUntilAsync(s_start.AddMinutes(3));
+
+            harness.Log.OfSchedule("s").Select(r => Second(r.Scheduled)).Should().Equal(10, 20, 30, 40, 50, 60, 70, 80);
+            (await schedules.DescribeAsync("s")).Counters.Runs.Should().Be(5);
+
+            // Run keys are the id and the instant: a backfill over instants the old schedule ran returns those runs.
+            var oldRuns = (await harness.Scheduler.ListAsync(new RunQuery { ScheduleId = "s", ScheduledTo = s_start.AddSeconds(35) })).Items.Select(r => r.Id);
+            var backfilled = await schedules.BackfillAsync("s", s_start, s_start.AddSeconds(35));
+            await harness.RunUntilAsync(s_start.AddMinutes(4));
+            backfilled.Should().HaveCount(4).And.Contain(oldRuns);
+            harness.Log.OfSchedule("s").Select(r => Second(r.Scheduled)).Should().Equal(10, 20, 30, 40, 50, 60, 70, 80, 0);
+        }
+        finally
+        {
+            if (file is not null)
+            {
+                Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
+                foreach (var f in Directory.GetFiles(Path.GetTempPath(), Path.GetFileName(file) + "*"))
+                {
+                    File.Delete(f);
+                }
+            }
+        }
+    }
+
     [Test]
     public async Task ALimitedSchedule_RunsItsRuns_ThenFiresNoMore()
     {
