@@ -1,3 +1,4 @@
+using Durable.Scheduling.Storage;
 using Durable.Scheduling.Storage.InMemory;
 using FluentAssertions;
 using NUnit.Framework;
@@ -8,6 +9,48 @@ namespace Durable.Scheduling.Tests.Storage;
 [TestFixture]
 public sealed class RunChunksTests
 {
+    [Test]
+    public void RunKeys_OrderIdsExactlyAsGuidCompareTo_IncludingTheSameMillisecondsIds_AndEveryByteAtItsExtremes()
+    {
+        var random = new Random(11);
+        var ids = new List<Guid> { Guid.Empty, Guid.AllBitsSet };
+        var now = new DateTimeOffset(2026, 6, 1, 12, 0, 0, TimeSpan.Zero);
+        ids.AddRange(Enumerable.Range(0, 500).Select(_ => RunIds.Next(now))); // one millisecond: they differ in their last bytes
+        ids.AddRange(Enumerable.Range(0, 500).Select(_ => Guid.NewGuid()));
+        // Variants of one id, each with one or two bytes changed: their order is decided by exactly those bytes, so every
+        // field and byte is compared against every other.
+        var common = new byte[16];
+        random.NextBytes(common);
+        for (int position = 0; position < 16; position++)
+        {
+            foreach (byte value in new byte[] { 0x00, 0x01, 0x7F, 0x80, 0xFE, 0xFF })
+            {
+                var bytes = (byte[])common.Clone();
+                bytes[position] = value;
+                ids.Add(new Guid(bytes));
+                bytes[(position + 5) % 16] = (byte)~value;
+                ids.Add(new Guid(bytes));
+            }
+        }
+
+        var disagreements = new List<string>();
+        foreach (var x in ids)
+        {
+            foreach (var y in ids)
+            {
+                int expected = Math.Sign(x.CompareTo(y));
+                if (Math.Sign(RunKey.CompareIds(x, y)) != expected || Math.Sign(new RunKey(5, x).CompareTo(new RunKey(5, y))) != expected)
+                {
+                    disagreements.Add($"{x} against {y}");
+                }
+            }
+        }
+
+        disagreements.Should().BeEmpty();
+
+        new RunKey(4, Guid.AllBitsSet).CompareTo(new RunKey(5, Guid.Empty)).Should().BeNegative("the instant comes first");
+    }
+
     [TestCase("ascending")]
     [TestCase("descending")]
     [TestCase("random")]

@@ -1,11 +1,43 @@
+using System.Buffers.Binary;
+using System.Runtime.CompilerServices;
+
 namespace Durable.Scheduling.Storage.InMemory;
 
-/// <summary>A run's place in list order: its scheduled instant (UTC ticks), then its id.</summary>
+/// <summary>A run's place in list order: its scheduled instant (UTC ticks), then its id (in <see cref="Guid.CompareTo(Guid)"/> order).</summary>
 internal readonly record struct RunKey(long Scheduled, Guid Id) : IComparable<RunKey>
 {
     public static readonly RunKey Lowest = new(long.MinValue, Guid.Empty);
 
-    public int CompareTo(RunKey other) => Scheduled != other.Scheduled ? Scheduled.CompareTo(other.Scheduled) : Id.CompareTo(other.Id);
+    public int CompareTo(RunKey other) => Scheduled != other.Scheduled ? Scheduled.CompareTo(other.Scheduled) : CompareIds(Id, other.Id);
+
+    /// <summary>
+    /// The order of <see cref="Guid.CompareTo(Guid)"/>, as two unsigned 64-bit comparisons. Why: runs created in the same
+    /// millisecond share their ids' first bytes, and the framework's comparison goes field by field and then byte by byte,
+    /// several times slower, in every binary search of a chunk (runs due at one instant are common).
+    /// </summary>
+    internal static int CompareIds(Guid x, Guid y)
+    {
+        if (!BitConverter.IsLittleEndian)
+        {
+            return x.CompareTo(y);
+        }
+
+        ref byte bx = ref Unsafe.As<Guid, byte>(ref x);
+        ref byte by = ref Unsafe.As<Guid, byte>(ref y);
+        ulong hx = High(Unsafe.ReadUnaligned<ulong>(ref bx)), hy = High(Unsafe.ReadUnaligned<ulong>(ref by));
+        if (hx != hy)
+        {
+            return hx < hy ? -1 : 1;
+        }
+
+        ulong lx = BinaryPrimitives.ReverseEndianness(Unsafe.ReadUnaligned<ulong>(ref Unsafe.Add(ref bx, 8)));
+        ulong ly = BinaryPrimitives.ReverseEndianness(Unsafe.ReadUnaligned<ulong>(ref Unsafe.Add(ref by, 8)));
+        return lx == ly ? 0 : lx < ly ? -1 : 1;
+    }
+
+    // A Guid's first eight bytes hold its 32-bit field, then two 16-bit ones, each little-endian; compared as unsigned
+    // values in that order, they are one 64-bit value with the first field on top. The last eight are compared as bytes.
+    private static ulong High(ulong first8) => (first8 << 32) | ((first8 >> 16) & 0xFFFF_0000) | (first8 >> 48);
 }
 
 /// <summary>
