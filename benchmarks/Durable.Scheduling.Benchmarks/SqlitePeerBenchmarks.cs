@@ -12,7 +12,8 @@ namespace Durable.Scheduling.Benchmarks;
 /// Ours on SQLite beside Quartz.NET 4.7.3's ADO job store on SQLite (<c>-- sqlite-peers</c>), each on a new file in
 /// WAL mode with synchronous=FULL, in the same run: bulk scheduling, one call at a time from 64 concurrent callers, and
 /// durable throughput of runs due now. Ours at its defaults (64 slots); Quartz with 64 threads, batches of 64 triggers,
-/// a 60 s misfire threshold, its schema made by <c>ProvisionSchema()</c>.
+/// a 60 s misfire threshold, its schema made by <c>ProvisionSchema()</c>. Hangfire 1.8 on Hangfire.Storage.SQLite
+/// (WAL, its default) runs in a process of its own (see <see cref="HangfireSqlitePeer"/>), with 64 callers or workers.
 /// </summary>
 internal static class SqlitePeerBenchmarks
 {
@@ -21,6 +22,7 @@ internal static class SqlitePeerBenchmarks
     public static async Task RunAsync(string[] args)
     {
         int bulk = 10_000, single = 5_000, due = 10_000;
+        int hangfireDue = 2_000; // about a hundred runs a second: ten thousand would take minutes a round
         string dir = Path.Combine(Path.GetTempPath(), "durable-scheduling-sqlite-peers-" + Environment.ProcessId);
         Directory.CreateDirectory(dir);
         try
@@ -36,20 +38,26 @@ internal static class SqlitePeerBenchmarks
             await QuartzSingleAsync(NewFile(), 500);
             await OursDueAsync(NewFile(), 1_000);
             await QuartzDueAsync(NewFile(), 1_000);
+            var hangfire = await HangfireSqlitePeer.PrepareAsync();
+            await hangfire.RunAsync("single", NewFile(), 200, Callers);
+            await hangfire.RunAsync("due", NewFile(), 200, Callers);
 
             Console.WriteLine();
-            Console.WriteLine("| measure | Durable.Scheduling | Quartz ADO on SQLite | ratio |");
-            Console.WriteLine("|---|---|---|---|");
+            Console.WriteLine("| measure | Durable.Scheduling | Quartz ADO on SQLite | Hangfire on Hangfire.Storage.SQLite | ours ÷ Quartz | ours ÷ Hangfire |");
+            Console.WriteLine("|---|---|---|---|---|---|");
             for (int round = 1; round <= 2; round++)
             {
                 double ours = await OursBulkAsync(NewFile(), bulk), quartz = await QuartzBulkAsync(NewFile(), bulk);
-                Console.WriteLine($"| bulk scheduling, {bulk:N0} runs due tomorrow, round {round}: runs/s | {ours:N0} | {quartz:N0} | {ours / quartz:F1}× |");
+                double hangfireRate = await hangfire.RunAsync("bulk", NewFile(), bulk, 1);
+                Console.WriteLine($"| bulk scheduling, {bulk:N0} runs due tomorrow, round {round}: runs/s | {ours:N0} | {quartz:N0} | {hangfireRate:N0} (no bulk API: one call each, one caller) | {ours / quartz:F1}× | {ours / hangfireRate:F0}× |");
                 ours = await OursSingleAsync(NewFile(), single);
                 quartz = await QuartzSingleAsync(NewFile(), single);
-                Console.WriteLine($"| one call per run from {Callers} concurrent callers, {single:N0} runs, round {round}: runs/s | {ours:N0} | {quartz:N0} | {ours / quartz:F1}× |");
+                hangfireRate = await hangfire.RunAsync("single", NewFile(), single, Callers);
+                Console.WriteLine($"| one call per run from {Callers} concurrent callers, {single:N0} runs, round {round}: runs/s | {ours:N0} | {quartz:N0} | {hangfireRate:N0} | {ours / quartz:F1}× | {ours / hangfireRate:F0}× |");
                 ours = await OursDueAsync(NewFile(), due);
                 quartz = await QuartzDueAsync(NewFile(), due);
-                Console.WriteLine($"| durable throughput, {due:N0} runs due now (scheduled in bulk), round {round}: runs/s | {ours:N0} | {quartz:N0} | {ours / quartz:F1}× |");
+                hangfireRate = await hangfire.RunAsync("due", NewFile(), hangfireDue, Callers);
+                Console.WriteLine($"| durable throughput, {due:N0} runs due now (scheduled in bulk; Hangfire: {hangfireDue:N0} enqueued one call each), round {round}: runs/s | {ours:N0} | {quartz:N0} | {hangfireRate:N0} | {ours / quartz:F1}× | {ours / hangfireRate:F0}× |");
             }
         }
         finally
