@@ -63,6 +63,23 @@ internal sealed class PostgreSqlDatabase : IAsyncDisposable
         }
     }
 
+    /// <summary>
+    /// A select-list item that tells the other instances of a run due at the instant in <paramref name="dueTicksSql"/>
+    /// (when notifications are on; its parameters are added to <paramref name="command"/>), or <c>NULL</c>: for a
+    /// statement that learns the due time only as it runs.
+    /// </summary>
+    public string NotifyItem(NpgsqlBatchCommand command, string dueTicksSql)
+    {
+        if (!_notify)
+        {
+            return "NULL";
+        }
+
+        command.Parameters.AddWithValue("notify_channel", _channel);
+        command.Parameters.AddWithValue("notify_sender", _self + ":");
+        return $"pg_notify(@notify_channel, @notify_sender || ({dueTicksSql})::text)";
+    }
+
     public async Task NotifyAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, long earliestDueTicks, CancellationToken ct)
     {
         if (_notify)

@@ -493,6 +493,32 @@ internal sealed partial class PostgreSqlSchedulingStore : ISchedulingStore, IRun
             return reader.RecordsAffected == 1;
         }, cancellationToken).ConfigureAwait(false);
 
+    public async ValueTask<bool> UnclaimAsync(Guid id, Guid leaseToken, CancellationToken cancellationToken) =>
+        await _db.RunAsync("undo a claim", async ct =>
+        {
+            // Rows are locked in the order every statement here takes them: the run, then its schedule.
+            var batch = _data.CreateBatch();
+            await using var batchScope = batch.ConfigureAwait(false);
+            var unclaim = new NpgsqlBatchCommand();
+            unclaim.CommandText = $"""
+                WITH unclaimed AS (
+                    UPDATE {_runs} SET status = 0, attempt = greatest(attempt - 1, 0), started = CASE WHEN attempt <= 1 THEN NULL ELSE started END,
+                        lease_token = NULL, lease_expires = NULL, lease_db_expires = NULL, lease_owner = NULL
+                    WHERE id = @id AND status = 1 AND lease_token = @token
+                    RETURNING attempt, due, coalesce(schedule_id, CASE WHEN kind = {(int)RunKind.Occurrence} THEN workflow END) AS schedule),
+                uncounted AS (
+                    UPDATE {_schedules} s SET runs = greatest(s.runs - 1, 0)
+                    FROM unclaimed u WHERE u.attempt = 0 AND s.id = u.schedule)
+                SELECT due, {_db.NotifyItem(unclaim, "due")} FROM unclaimed
+                """;
+            unclaim.Parameters.AddWithValue("id", id);
+            unclaim.Parameters.AddWithValue("token", leaseToken);
+            batch.BatchCommands.Add(unclaim);
+            var reader = await batch.ExecuteReaderAsync(ct).ConfigureAwait(false);
+            await using var readerScope = reader.ConfigureAwait(false);
+            return await reader.ReadAsync(ct).ConfigureAwait(false);
+        }, cancellationToken).ConfigureAwait(false);
+
     public async ValueTask<int> ReleaseOwnedAsync(string owner, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(owner);

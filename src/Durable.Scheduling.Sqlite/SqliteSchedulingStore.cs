@@ -344,6 +344,41 @@ internal sealed partial class SqliteSchedulingStore : ISchedulingStore, IAsyncDi
             return release.ExecuteNonQuery() == 1;
         }, cancellationToken).ConfigureAwait(false);
 
+    public async ValueTask<bool> UnclaimAsync(Guid id, Guid leaseToken, CancellationToken cancellationToken) =>
+        await WriteAsync(() =>
+        {
+            var unclaim = Command($"""
+                UPDATE ds_runs SET status = 0, attempt = max(attempt - 1, 0), started = CASE WHEN attempt <= 1 THEN NULL ELSE started END,
+                    lease_token = NULL, lease_expires = NULL, lease_owner = NULL
+                WHERE id = $id AND status = 1 AND lease_token = $token
+                RETURNING attempt, coalesce(schedule_id, CASE WHEN kind = {(int)RunKind.Occurrence} THEN workflow END)
+                """);
+            SqliteRows.Bind(unclaim, "$id", id.ToByteArray());
+            SqliteRows.Bind(unclaim, "$token", leaseToken.ToByteArray());
+            string? uncounted = null;
+            using (var reader = unclaim.ExecuteReader())
+            {
+                if (!reader.Read())
+                {
+                    return false;
+                }
+
+                if (reader.GetInt64(0) == 0 && !reader.IsDBNull(1))
+                {
+                    uncounted = reader.GetString(1); // the claim counted it on its schedule (an occurrence stored without one: its workflow's)
+                }
+            }
+
+            if (uncounted is not null)
+            {
+                var take = Command("UPDATE ds_schedules SET runs = max(runs - 1, 0) WHERE id = $schedule AND deleted = 0");
+                SqliteRows.Bind(take, "$schedule", uncounted);
+                take.ExecuteNonQuery();
+            }
+
+            return true;
+        }, cancellationToken).ConfigureAwait(false);
+
     public async ValueTask<int> ReleaseOwnedAsync(string owner, CancellationToken cancellationToken) =>
         await WriteAsync(() =>
         {

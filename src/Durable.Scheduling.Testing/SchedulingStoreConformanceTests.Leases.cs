@@ -124,6 +124,64 @@ public abstract partial class SchedulingStoreConformanceTests
         (await _store.ClaimAsync([run.Id], Now.AddMinutes(5), s_lease, "node-a", default)).Single().Run.Attempt.Should().Be(2);
     }
 
+    /// <summary>
+    /// Contract: UnclaimAsync: the run is pending again as if never claimed (attempt and start undone, due time kept),
+    /// and claimable at once by anyone; the old token is fenced out.
+    /// </summary>
+    /// <returns>The test.</returns>
+    [Test]
+    public async Task UnclaimAsync_ReturnsRunToPending_AsIfNeverClaimed()
+    {
+        var run = OneTime(Now);
+        await _store.InsertAsync([run], default);
+        var lease = (await _store.ClaimAsync([run.Id], Now, s_lease, "node-a", default)).Single();
+        (await _store.UnclaimAsync(run.Id, lease.Token, default)).Should().BeTrue();
+
+        var unclaimed = await _store.GetAsync(run.Id, default);
+        unclaimed!.Status.Should().Be(RunStatus.Pending);
+        unclaimed.Attempt.Should().Be(0, "the attempt never began");
+        unclaimed.StartedAt.Should().BeNull();
+        unclaimed.DueTime.Should().Be(Now);
+        (await _store.GetExpiredLeasesAsync(Now.AddDays(1), 10, default)).Should().BeEmpty("no lease is left");
+        (await _store.UnclaimAsync(run.Id, lease.Token, default)).Should().BeFalse("the claim is undone already");
+        (await _store.CompleteAsync([new RunCompletion(run.Id, lease.Token, RunStatus.Succeeded, Now)], default)).Should().Equal(false);
+
+        var again = (await _store.ClaimAsync([run.Id], Now, s_lease, "node-b", default)).Single();
+        again.Run.Attempt.Should().Be(1);
+        again.Run.StartedAt.Should().Be(Now);
+    }
+
+    /// <summary>
+    /// Contract: UnclaimAsync: of a retry, takes back only that attempt (the earlier ones and their error stay); with a
+    /// stale token or on a run that is not running, changes nothing.
+    /// </summary>
+    /// <returns>The test.</returns>
+    [Test]
+    public async Task UnclaimAsync_OfARetry_KeepsEarlierAttempts_AndAStaleTokenChangesNothing()
+    {
+        var run = OneTime(Now);
+        var pending = OneTime(Now);
+        await _store.InsertAsync([run, pending], default);
+        var first = (await _store.ClaimAsync([run.Id], Now, s_lease, "node-a", default)).Single();
+        (await _store.ReleaseAsync(run.Id, first.Token, Now.AddSeconds(10), new RunError("E", "retry"), default)).Should().BeTrue();
+        var second = (await _store.ClaimAsync([run.Id], Now.AddSeconds(10), s_lease, "node-a", default)).Single();
+        second.Run.Attempt.Should().Be(2);
+
+        (await _store.UnclaimAsync(run.Id, first.Token, default)).Should().BeFalse("a stale token");
+        (await _store.UnclaimAsync(pending.Id, first.Token, default)).Should().BeFalse("not running");
+        (await _store.UnclaimAsync(Guid.NewGuid(), second.Token, default)).Should().BeFalse("absent");
+        (await _store.GetAsync(run.Id, default))!.Status.Should().Be(RunStatus.Running);
+        (await _store.GetAsync(pending.Id, default))!.Attempt.Should().Be(0);
+
+        (await _store.UnclaimAsync(run.Id, second.Token, default)).Should().BeTrue();
+        var unclaimed = await _store.GetAsync(run.Id, default);
+        unclaimed!.Status.Should().Be(RunStatus.Pending);
+        unclaimed.Attempt.Should().Be(1);
+        unclaimed.DueTime.Should().Be(Now.AddSeconds(10));
+        unclaimed.Error.Should().Be(new RunError("E", "retry"));
+        (await _store.ClaimAsync([run.Id], Now.AddSeconds(10), s_lease, "node-b", default)).Single().Run.Attempt.Should().Be(2);
+    }
+
     /// <summary>Contract: ReleaseOwnedAsync: frees only that owners running runs, keeping attempts.</summary>
     /// <returns>The test.</returns>
     [Test]

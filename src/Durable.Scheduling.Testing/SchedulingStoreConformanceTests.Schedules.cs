@@ -294,6 +294,37 @@ public abstract partial class SchedulingStoreConformanceTests
     }
 
     /// <summary>
+    /// Contract: undoing the claim of a schedule's run at its first attempt takes back the one the claim added to the
+    /// schedule's Runs (an occurrence stored without its schedule: its workflow's), so the claim that then starts it
+    /// counts it once; undoing a retry's claim takes back nothing.
+    /// </summary>
+    /// <returns>The test.</returns>
+    [Test]
+    public async Task UnclaimAsync_TakesBackTheRunItsFirstClaimCounted()
+    {
+        await _store.CreateScheduleAsync(Schedule("s"), default);
+        await _store.CreateScheduleAsync(Schedule("wf"), default);
+        var a = ScheduleRun("s", Now);
+        var implied = ScheduleRun("s", Now) with { ScheduleId = null, IdempotencyKey = RunKeys.Occurrence("wf", Now) };
+        await _store.InsertAsync([a, implied], default);
+        var leases = await _store.ClaimAsync([a.Id, implied.Id], Now, s_lease, "node-a", default);
+        (await _store.GetScheduleAsync("s", default))!.Counters.Runs.Should().Be(1);
+        (await _store.GetScheduleAsync("wf", default))!.Counters.Runs.Should().Be(1);
+
+        (await _store.UnclaimAsync(a.Id, leases[0].Token, default)).Should().BeTrue();
+        (await _store.UnclaimAsync(implied.Id, leases[1].Token, default)).Should().BeTrue();
+        (await _store.GetScheduleAsync("s", default))!.Counters.Runs.Should().Be(0);
+        (await _store.GetScheduleAsync("wf", default))!.Counters.Runs.Should().Be(0);
+
+        var lease = (await _store.ClaimAsync([a.Id], Now, s_lease, "node-b", default)).Single();
+        (await _store.GetScheduleAsync("s", default))!.Counters.Runs.Should().Be(1, "started once");
+        (await _store.ReleaseAsync(a.Id, lease.Token, Now.AddSeconds(1), null, default)).Should().BeTrue(); // a retry
+        var retry = (await _store.ClaimAsync([a.Id], Now.AddSeconds(1), s_lease, "node-b", default)).Single();
+        (await _store.UnclaimAsync(a.Id, retry.Token, default)).Should().BeTrue();
+        (await _store.GetScheduleAsync("s", default))!.Counters.Runs.Should().Be(1, "its first attempt did start");
+    }
+
+    /// <summary>
     /// Contract: a pending occurrence of a paused or deleted schedule is not claimed (an instance that has not yet read
     /// the change would start it); once resumed it is. Its triggered runs are claimed, as is an occurrence that had
     /// started and whose lease expired (a takeover).

@@ -159,6 +159,20 @@ public interface ISchedulingStore
     /// <returns>False when the lease was lost.</returns>
     ValueTask<bool> ReleaseAsync(Guid id, Guid leaseToken, DateTimeOffset dueTime, RunError? failure, CancellationToken cancellationToken);
 
+    /// <summary>
+    /// Undoes the claim of a run whose handler never started (the scheduler stopped, or its schedule was paused or
+    /// deleted, between the claim and the run's instant), only with its current lease token: the run is pending again,
+    /// its due time and error unchanged, and its attempt count is one less, so the attempt that never ran is neither
+    /// reported nor taken from its retries. When that brings the count back to zero, its start time is cleared, and the
+    /// one that the claim added to its schedule's <see cref="ScheduleCounters.Runs"/> is taken back in the same
+    /// transaction (never below zero); otherwise its start time is left as the claim set it.
+    /// </summary>
+    /// <param name="id">The run.</param>
+    /// <param name="leaseToken">The lease token of the claim to undo.</param>
+    /// <param name="cancellationToken">Cancels the call.</param>
+    /// <returns>False when the lease was lost (the run was taken over, or is no longer running): nothing changed.</returns>
+    ValueTask<bool> UnclaimAsync(Guid id, Guid leaseToken, CancellationToken cancellationToken);
+
     /// <summary>Gets a recurring schedule's watermark: the last occurrence handled.</summary>
     /// <param name="schedule">The schedule name.</param>
     /// <param name="cancellationToken">Cancels the call.</param>

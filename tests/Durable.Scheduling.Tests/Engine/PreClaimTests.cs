@@ -112,7 +112,9 @@ public sealed class PreClaimTests
         await using var after = new SchedulerHarness(due.AddMilliseconds(-1), [typeof(OneTimeWorkflows)], store: store);
         await after.StartAsync();
         await after.RunUntilAsync(due.AddSeconds(1));
-        after.Log.Of("send-reminder").Should().ContainSingle().Which.Started.Should().Be(due);
+        var ran = after.Log.Of("send-reminder").Should().ContainSingle().Subject;
+        ran.Started.Should().Be(due);
+        ran.Attempt.Should().Be(1, "the attempt handed back never started its handler");
     }
 
     [Test]

@@ -360,6 +360,8 @@ public sealed class ScheduleEngineTests
         await harness.RunUntilAsync(s_claimAheadStart.AddSeconds(35));
         harness.Log.OfSchedule("s").Select(r => r.Scheduled).Should().Equal([s_claimAheadStart.AddSeconds(10), s_claimAheadStart.AddSeconds(20), s_claimAheadStart.AddSeconds(30)], "the default catch-up policy runs what fell due while paused, once");
         harness.Log.OfSchedule("s")[1].Started.Should().BeOnOrAfter(s_claimAheadStart.AddSeconds(25), "it started after the resume, not at its instant");
+        harness.Log.OfSchedule("s").Select(r => r.Attempt).Should().Equal([1, 1, 1], "the claim handed back was undone: no attempt of it began");
+        (await harness.Scheduler.Schedules.DescribeAsync("s")).Counters.Runs.Should().Be(3, "each run counted once, when it started");
     }
 
     [Test]
@@ -376,6 +378,7 @@ public sealed class ScheduleEngineTests
         harness.Log.OfSchedule("s").Select(r => r.Scheduled).Should().Equal([s_claimAheadStart.AddSeconds(10), s_claimAheadStart.AddSeconds(30)], "it fell due while paused: not run under WhenActive");
         var description = await harness.Scheduler.Schedules.DescribeAsync("s");
         description.Counters.Missed.Should().Be(1);
+        description.Counters.Runs.Should().Be(2, "the occurrence handed back never started: it is missed, not run");
         (await store.ListAsync(new RunQuery { ScheduleId = "s", Statuses = [RunStatus.Pending, RunStatus.Running] }, default)).Items
             .Should().NotContain(r => r.ScheduledTime == s_claimAheadStart.AddSeconds(20), "decided, not left pending");
     }

@@ -195,6 +195,8 @@ public sealed class FlakyStore(ISchedulingStore inner) : ISchedulingStore
 
     public ValueTask<bool> ReleaseAsync(Guid id, Guid leaseToken, DateTimeOffset dueTime, RunError? failure, CancellationToken cancellationToken) => Guard(() => inner.ReleaseAsync(id, leaseToken, dueTime, failure, cancellationToken));
 
+    public ValueTask<bool> UnclaimAsync(Guid id, Guid leaseToken, CancellationToken cancellationToken) => Guard(() => inner.UnclaimAsync(id, leaseToken, cancellationToken));
+
     public ValueTask<DateTimeOffset?> GetWatermarkAsync(string schedule, CancellationToken cancellationToken) => Guard(() => inner.GetWatermarkAsync(schedule, cancellationToken));
 
     public ValueTask AdvanceWatermarkAsync(string schedule, DateTimeOffset value, CancellationToken cancellationToken) => Guard(() => inner.AdvanceWatermarkAsync(schedule, value, cancellationToken));

@@ -134,10 +134,11 @@ internal sealed class Claimer
 
             if (stop.IsCancellationRequested)
             {
-                // Stopping began during the claim: hand the runs back instead of starting them.
+                // Stopping began during the claim: hand the runs back instead of starting them (the claims undone:
+                // no attempt of theirs began).
                 foreach (var lease in leases)
                 {
-                    await _store.ReleaseAsync(lease.Run.Id, lease.Token, lease.Run.DueTime, lease.Run.Error, CancellationToken.None).ConfigureAwait(false);
+                    await _store.UnclaimAsync(lease.Run.Id, lease.Token, CancellationToken.None).ConfigureAwait(false);
                 }
 
                 leases = [];
@@ -178,7 +179,7 @@ internal sealed class Claimer
         _readyCount = _ready.Count - _readyStart;
     }
 
-    /// <summary>At stop: hands back the runs claimed ahead that have not started, so they stay pending.</summary>
+    /// <summary>At stop: hands back the runs claimed ahead that have not started (their claims undone), so they stay pending.</summary>
     public async Task ReleaseReadyAsync()
     {
         for (; _readyStart < _ready.Count; _readyStart++)
@@ -187,7 +188,7 @@ internal sealed class Claimer
             _admission.Unreserve(ScheduleKeys.Of(lease.Run.Kind, lease.Run.ScheduleId, lease.Run.WorkflowName));
             try
             {
-                await _store.ReleaseAsync(lease.Run.Id, lease.Token, lease.Run.DueTime, lease.Run.Error, CancellationToken.None).ConfigureAwait(false);
+                await _store.UnclaimAsync(lease.Run.Id, lease.Token, CancellationToken.None).ConfigureAwait(false);
             }
             catch (Exception e)
             {

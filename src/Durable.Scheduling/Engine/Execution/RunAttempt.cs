@@ -139,12 +139,23 @@ internal sealed class RunAttempt(
         }
     }
 
-    /// <summary>Gives up a run whose handler has not started: its slot back, its lease released (back to pending).</summary>
+    /// <summary>
+    /// Gives up a run whose handler has not started: its slot back, its claim undone (back to pending, the attempt that
+    /// never began not counted).
+    /// </summary>
     private async Task HandBackAsync(RunExecution execution)
     {
         slots.GiveBack();
         execution.EndHandler(); // none ran: the lease goes back
-        await ReleaseQuietlyAsync(execution).ConfigureAwait(false);
+        try
+        {
+            await store.UnclaimAsync(execution.Lease.Run.Id, execution.Lease.Token, CancellationToken.None).ConfigureAwait(false);
+        }
+        catch (Exception e)
+        {
+            Log.CompletionFailed(logger, e, execution.Lease.Run.Id); // its lease expires and the run is claimed again
+        }
+
         tracker.Ended(execution);
     }
 

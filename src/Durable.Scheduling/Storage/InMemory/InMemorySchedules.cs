@@ -181,6 +181,15 @@ internal sealed class InMemorySchedules
         }
     }
 
+    /// <summary>Takes back what <see cref="CountStarted"/> added for a claim undone before its run started (never below zero).</summary>
+    public void UncountStarted(string scheduleId)
+    {
+        if (_byId.TryGetValue(scheduleId, out var entry) && !entry.Stored.Deleted && entry.Runs > 0)
+        {
+            entry.Runs--;
+        }
+    }
+
     /// <summary>Adds a completion that counted to its schedule's counters.</summary>
     public void CountCompletion(string scheduleId, RunStatus status)
     {

@@ -431,6 +431,33 @@ public sealed partial class InMemorySchedulingStore : ISchedulingStore
     }
 
     /// <inheritdoc />
+    public ValueTask<bool> UnclaimAsync(Guid id, Guid leaseToken, CancellationToken cancellationToken)
+    {
+        cancellationToken.ThrowIfCancellationRequested();
+        lock (_lock)
+        {
+            ref var slot = ref TakeLease(id, leaseToken);
+            if (System.Runtime.CompilerServices.Unsafe.IsNullRef(ref slot))
+            {
+                return new(false);
+            }
+
+            SetStatus(id, ref slot, RunStatus.Pending);
+            if (slot.Attempt > 0 && --slot.Attempt == 0)
+            {
+                slot.Started = 0;
+                if (ImpliedScheduleOf(slot) is { } schedule)
+                {
+                    _schedules.UncountStarted(schedule);
+                }
+            }
+
+            AddDue(slot, id);
+            return new(true);
+        }
+    }
+
+    /// <inheritdoc />
     public ValueTask<int> ReleaseOwnedAsync(string owner, CancellationToken cancellationToken)
     {
         cancellationToken.ThrowIfCancellationRequested();
