@@ -347,6 +347,7 @@ public sealed class SchedulerEngineTests
             late.Should().BeLessThanOrEqualTo(ThreadPool.ThreadCount, "no run waiting in the batch starts once stopping has begun");
             var pending = await scheduler.ListAsync(new RunQuery { WorkflowName = "wait-for-stop", Statuses = [RunStatus.Pending] });
             pending.Items.Should().HaveCount(count - started - late, "every run that did not start is handed back pending");
+            pending.Items.Should().OnlyContain(r => r.Attempt == 0 && r.StartedAt == null, "a run handed back before its handler began has its claim undone");
             started.Should().BeLessThan(count / 2, "most runs were still waiting in the batch when stopping began");
         }
     }
