@@ -225,7 +225,7 @@ public abstract partial class SchedulingStoreConformanceTests
             "the deleted tokens are gone, everything else after \"x/\" is listed");
     }
 
-    /// <summary>Contract: counts add up; remaining runs never go below zero; an unlimited schedule stays unlimited.</summary>
+    /// <summary>Contract: counts add up (a negative delta subtracts); remaining runs never go below zero; an unlimited schedule stays unlimited.</summary>
     /// <returns>The test.</returns>
     [Test]
     public async Task AddScheduleCountsAsync_Adds_AndTakesFromRemainingRuns()
@@ -236,9 +236,11 @@ public abstract partial class SchedulingStoreConformanceTests
         await _store.AddScheduleCountsAsync([new ScheduleCountChange("limited", new ScheduleCounters { Runs = 2, Skipped = 1, Dropped = 2, Failed = 1 }, 2)], default);
         await _store.AddScheduleCountsAsync([new ScheduleCountChange("unlimited", new ScheduleCounters { Runs = 9 }, 9)], default);
         await _store.AddScheduleCountsAsync([new ScheduleCountChange("absent", new ScheduleCounters { Runs = 9 }, 9)], default);
+        // A negative delta subtracts: the scheduler takes back the runs counted by claims of occurrences it then skipped.
+        await _store.AddScheduleCountsAsync([new ScheduleCountChange("limited", new ScheduleCounters { Runs = -1, Skipped = 1 })], default);
 
         var limited = (await _store.GetScheduleAsync("limited", default))!;
-        limited.Counters.Should().Be(new ScheduleCounters { Runs = 3, Missed = 4, Skipped = 1, Dropped = 2, Failed = 1 });
+        limited.Counters.Should().Be(new ScheduleCounters { Runs = 2, Missed = 4, Skipped = 2, Dropped = 2, Failed = 1 });
         limited.RemainingRuns.Should().Be(0);
         (await _store.GetScheduleAsync("unlimited", default))!.RemainingRuns.Should().BeNull();
         (await _store.GetScheduleAsync("absent", default)).Should().BeNull("counting creates nothing");

@@ -39,6 +39,11 @@ public sealed class OverlapPolicyTests
             run.Error!.Message.Should().Contain("overlap policy");
         }
 
+        // Code-defined schedules are named after their workflow: each occurrence counts once, as a run or as skipped or dropped.
+        var counters = (await harness.Scheduler.Schedules.DescribeAsync(workflow)).Counters;
+        counters.Runs.Should().Be(harness.Log.Of(workflow).Count, "only occurrences that started count as runs");
+        (counters.Skipped + counters.Dropped).Should().Be(skipped.Length);
+
         if (workflow == "overlap-cancelother")
         {
             var cancelled = await harness.Scheduler.ListAsync(new RunQuery { WorkflowName = workflow, Statuses = [RunStatus.Cancelled] });

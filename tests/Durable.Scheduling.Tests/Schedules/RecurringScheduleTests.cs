@@ -285,6 +285,7 @@ public sealed class RecurringScheduleTests
                 invocation.Should().BeNull();
                 run.Status.Should().Be(RunStatus.Skipped);
                 (await schedules.DescribeAsync("s")).Counters.Skipped.Should().Be(1);
+                (await schedules.DescribeAsync("s")).Counters.Runs.Should().Be(1, "a skipped run never started: only the occurrence at 60 s counts");
                 break;
             case "at once":
                 Second(invocation!.Started).Should().Be(65);

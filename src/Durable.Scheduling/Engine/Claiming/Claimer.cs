@@ -292,13 +292,13 @@ internal sealed class Claimer
 
     /// <summary>
     /// Records occurrences skipped or dropped by their overlap policy (claimed, then completed as skipped, and counted
-    /// on their schedule), and withdraws those of schedules deleted meanwhile.
+    /// on their schedule as skipped or dropped, not as runs).
     /// </summary>
     private async Task SkipAsync(List<WheelNode> nodes, DateTimeOffset now, CancellationToken stop)
     {
         var leases = await _store.ClaimAsync(nodes.ConvertAll(n => n.Id), now, _options.LeaseDuration, Owner, stop).ConfigureAwait(false);
         var completions = new List<RunCompletion>(leases.Count);
-        var counts = new Dictionary<string, (long Skipped, long Dropped)>(StringComparer.Ordinal);
+        var counts = new Dictionary<string, (long Skipped, long Dropped, long Claimed)>(StringComparer.Ordinal);
         var dropped = new HashSet<Guid>(_admission.Dropped);
         foreach (var lease in leases)
         {
@@ -308,7 +308,8 @@ internal sealed class Claimer
             string what = wasDropped ? "Dropped from the buffer of overlap policy" : "Skipped by overlap policy";
             completions.Add(new RunCompletion(lease.Run.Id, lease.Token, RunStatus.Skipped, now, new RunError("Durable.Scheduling.OverlapPolicy", $"{what} {policy}: an earlier run was still active.")));
             var c = counts.GetValueOrDefault(schedule);
-            counts[schedule] = wasDropped ? (c.Skipped, c.Dropped + 1) : (c.Skipped + 1, c.Dropped);
+            long claimed = c.Claimed + (lease.Run.Attempt == 1 ? 1 : 0); // the store counted it in Runs when claimed
+            counts[schedule] = wasDropped ? (c.Skipped, c.Dropped + 1, claimed) : (c.Skipped + 1, c.Dropped, claimed);
             SchedulingTelemetry.OccurrencesSkipped.Add(1, new KeyValuePair<string, object?>("workflow", lease.Run.WorkflowName), new KeyValuePair<string, object?>("schedule", schedule));
             Log.OccurrenceSkipped(_logger, lease.Run.WorkflowName, lease.Run.ScheduledTime, policy);
         }
@@ -321,7 +322,8 @@ internal sealed class Claimer
 
         if (counts.Count > 0)
         {
-            await _store.AddScheduleCountsAsync([.. counts.Select(c => new ScheduleCountChange(c.Key, new ScheduleCounters { Skipped = c.Value.Skipped, Dropped = c.Value.Dropped }))], stop).ConfigureAwait(false);
+            // A skipped occurrence never started: the Runs its claim counted is taken back.
+            await _store.AddScheduleCountsAsync([.. counts.Select(c => new ScheduleCountChange(c.Key, new ScheduleCounters { Skipped = c.Value.Skipped, Dropped = c.Value.Dropped, Runs = -c.Value.Claimed }))], stop).ConfigureAwait(false);
         }
     }
 
