@@ -31,6 +31,7 @@ internal sealed partial class PostgreSqlSchedulingStore : ISchedulingStore, IRun
     private readonly string _completeCountingSql;
     private readonly string _schedules;
     private readonly long _scheduleLock;
+    private readonly string _runScheduleLockPrefix; // with a schedule id, the key of the lock exclusive claims of its runs take
 
     public PostgreSqlSchedulingStore(NpgsqlDataSource dataSource, bool ownsDataSource, PostgreSqlSchedulingOptions options, TimeProvider time, ILogger? logger)
     {
@@ -40,6 +41,7 @@ internal sealed partial class PostgreSqlSchedulingStore : ISchedulingStore, IRun
         _watermarks = PostgreSqlSchema.Quote(options.Schema) + ".watermarks";
         _schedules = PostgreSqlSchema.Quote(options.Schema) + ".schedules";
         _scheduleLock = PostgreSqlSchemaMigrator.LockKey(options.Schema + ":schedules");
+        _runScheduleLockPrefix = options.Schema + ":runs-of:";
         _claimSql = $"""
             WITH wanted AS (
                 SELECT w.id, w.token, w.ord FROM unnest(@ids, @tokens) WITH ORDINALITY AS w(id, token, ord)),
@@ -412,6 +414,87 @@ internal sealed partial class PostgreSqlSchedulingStore : ISchedulingStore, IRun
 
             won.Sort((a, b) => a.Order.CompareTo(b.Order));
             return [.. won.Select(w => w.Lease)];
+        }, cancellationToken).ConfigureAwait(false);
+    }
+
+    public async ValueTask<ExclusiveClaim> ClaimExclusiveAsync(Guid id, DateTimeOffset now, TimeSpan leaseDuration, string owner, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(owner);
+        return await _db.RunAsync("claim a run of a schedule", async ct =>
+        {
+            var connection = await _data.OpenConnectionAsync(ct).ConfigureAwait(false);
+            await using var connectionScope = connection.ConfigureAwait(false);
+            var transaction = await connection.BeginTransactionAsync(ct).ConfigureAwait(false);
+            await using var transactionScope = transaction.ConfigureAwait(false);
+
+            // Claimers of one schedule's runs take its lock (held to the commit) before they look, and look in a
+            // statement of its own (a snapshot taken once the lock is held): two of them never both see the schedule
+            // idle. A lease counts as live until both clocks say it expired (as for takeovers).
+            string? schedule = null;
+            var lockSchedule = new NpgsqlCommand($"""
+                SELECT schedule, pg_advisory_xact_lock(hashtextextended(@prefix || schedule, 0))::text
+                FROM (SELECT coalesce(schedule_id, CASE WHEN kind = {(int)RunKind.Occurrence} THEN workflow END) AS schedule FROM {_runs} WHERE id = @id) run
+                WHERE schedule IS NOT NULL
+                """, connection, transaction);
+            await using (lockSchedule.ConfigureAwait(false))
+            {
+                lockSchedule.Parameters.AddWithValue("id", id);
+                lockSchedule.Parameters.AddWithValue("prefix", _runScheduleLockPrefix);
+                var reader = await lockSchedule.ExecuteReaderAsync(ct).ConfigureAwait(false);
+                await using (reader.ConfigureAwait(false))
+                {
+                    if (await reader.ReadAsync(ct).ConfigureAwait(false))
+                    {
+                        schedule = reader.GetString(0);
+                    }
+                }
+            }
+
+            if (schedule is not null)
+            {
+                var busy = new NpgsqlCommand($"""
+                    SELECT EXISTS (
+                        SELECT 1 FROM {_runs}
+                        WHERE status = 1 AND id <> @id AND (lease_expires > @now OR lease_db_expires > clock_timestamp())
+                          AND coalesce(schedule_id, CASE WHEN kind = {(int)RunKind.Occurrence} THEN workflow END) = @schedule)
+                    """, connection, transaction);
+                await using (busy.ConfigureAwait(false))
+                {
+                    busy.Parameters.AddWithValue("id", id);
+                    busy.Parameters.AddWithValue("now", now.UtcTicks);
+                    busy.Parameters.AddWithValue("schedule", schedule);
+                    if ((bool)(await busy.ExecuteScalarAsync(ct).ConfigureAwait(false))!)
+                    {
+                        await transaction.CommitAsync(ct).ConfigureAwait(false);
+                        return ExclusiveClaim.ScheduleBusy;
+                    }
+                }
+            }
+
+            var token = RunIds.Next(now);
+            long expires = now.UtcTicks + leaseDuration.Ticks;
+            RunLease? lease = null;
+            var claim = new NpgsqlCommand(_claimSql, connection, transaction);
+            await using (claim.ConfigureAwait(false))
+            {
+                claim.Parameters.AddWithValue("ids", new[] { id });
+                claim.Parameters.AddWithValue("tokens", new[] { token });
+                claim.Parameters.AddWithValue("now", now.UtcTicks);
+                claim.Parameters.AddWithValue("expires", expires);
+                claim.Parameters.AddWithValue("lease", leaseDuration < TimeSpan.Zero ? TimeSpan.Zero : leaseDuration);
+                claim.Parameters.AddWithValue("owner", PostgreSqlRows.Encode(owner)!);
+                var reader = await claim.ExecuteReaderAsync(ct).ConfigureAwait(false);
+                await using (reader.ConfigureAwait(false))
+                {
+                    if (await reader.ReadAsync(ct).ConfigureAwait(false))
+                    {
+                        lease = new RunLease(PostgreSqlRows.ReadRun(reader, 2), reader.GetGuid(1), PostgreSqlRows.Instant(expires));
+                    }
+                }
+            }
+
+            await transaction.CommitAsync(ct).ConfigureAwait(false);
+            return lease is { } won ? new ExclusiveClaim(won, false) : ExclusiveClaim.NotClaimable;
         }, cancellationToken).ConfigureAwait(false);
     }
 

@@ -234,49 +234,79 @@ internal sealed partial class SqliteSchedulingStore : ISchedulingStore, IAsyncDi
     }
 
     public async ValueTask<IReadOnlyList<RunLease>> ClaimAsync(IReadOnlyList<Guid> ids, DateTimeOffset now, TimeSpan leaseDuration, string owner, CancellationToken cancellationToken) =>
-        await WriteAsync<IReadOnlyList<RunLease>>(() =>
+        await WriteAsync<IReadOnlyList<RunLease>>(() => ClaimRuns(ids, now, leaseDuration, owner), cancellationToken).ConfigureAwait(false);
+
+    public async ValueTask<ExclusiveClaim> ClaimExclusiveAsync(Guid id, DateTimeOffset now, TimeSpan leaseDuration, string owner, CancellationToken cancellationToken) =>
+        await WriteAsync(() =>
         {
-            var claim = Command($"""
-                UPDATE ds_runs SET status = 1, lease_token = $token, lease_expires = $expires, lease_owner = $owner, attempt = attempt + 1, started = $now
-                WHERE id = $id AND ((status = 0 AND due <= $now AND NOT (kind = {(int)RunKind.Occurrence} AND EXISTS (
-                        SELECT 1 FROM ds_schedules s WHERE s.id = coalesce(ds_runs.schedule_id, ds_runs.workflow) AND (s.paused = 1 OR s.deleted = 1))))
-                    OR (status = 1 AND lease_expires <= $now))
-                RETURNING {SqliteSchema.RunColumns}
-                """);
-            long expires = now.UtcTicks + leaseDuration.Ticks;
-            var leases = new List<RunLease>(ids.Count);
-            Dictionary<string, long>? started = null;
-            foreach (var id in ids)
+            // One write transaction (the file's only writer meanwhile): the check and the claim are one step.
+            var find = Command($"SELECT {s_impliedSchedule} FROM ds_runs WHERE id = $id");
+            SqliteRows.Bind(find, "$id", id.ToByteArray());
+            if (find.ExecuteScalar() is string schedule)
             {
-                var token = RunIds.Next(now);
-                SqliteRows.Bind(claim, "$id", id.ToByteArray());
-                SqliteRows.Bind(claim, "$token", token.ToByteArray());
-                SqliteRows.Bind(claim, "$expires", expires);
-                SqliteRows.Bind(claim, "$now", now.UtcTicks);
-                SqliteRows.Bind(claim, "$owner", owner);
-                using var reader = claim.ExecuteReader();
-                if (reader.Read())
+                var busy = Command($"""
+                    SELECT EXISTS (SELECT 1 FROM ds_runs WHERE status = 1 AND lease_expires > $now AND id <> $id AND {s_impliedSchedule} = $schedule)
+                    """);
+                SqliteRows.Bind(busy, "$id", id.ToByteArray());
+                SqliteRows.Bind(busy, "$now", now.UtcTicks);
+                SqliteRows.Bind(busy, "$schedule", schedule);
+                if (Convert.ToInt64(busy.ExecuteScalar(), CultureInfo.InvariantCulture) != 0)
                 {
-                    var run = SqliteRows.ReadRun(reader);
-                    leases.Add(new RunLease(run, token, new DateTimeOffset(expires, TimeSpan.Zero)));
-                    if (run is { ScheduleId: { } schedule, Attempt: 1 })
-                    {
-                        started ??= new(StringComparer.Ordinal);
-                        started[schedule] = started.GetValueOrDefault(schedule) + 1;
-                    }
+                    return ExclusiveClaim.ScheduleBusy;
                 }
             }
 
-            foreach (var (schedule, count) in started ?? [])
-            {
-                var add = Command("UPDATE ds_schedules SET runs = runs + $n WHERE id = $schedule AND deleted = 0");
-                SqliteRows.Bind(add, "$schedule", schedule);
-                SqliteRows.Bind(add, "$n", count);
-                add.ExecuteNonQuery();
-            }
-
-            return leases;
+            var leases = ClaimRuns([id], now, leaseDuration, owner);
+            return leases.Count == 0 ? ExclusiveClaim.NotClaimable : new ExclusiveClaim(leases[0], false);
         }, cancellationToken).ConfigureAwait(false);
+
+    /// <summary>A run's schedule, in SQL: its own, or for an occurrence stored without one, its workflow's.</summary>
+    private static readonly string s_impliedSchedule = $"coalesce(schedule_id, CASE WHEN kind = {(int)RunKind.Occurrence} THEN workflow END)";
+
+    /// <summary>The claim itself (see <see cref="ClaimAsync"/>), inside a write.</summary>
+    private List<RunLease> ClaimRuns(IReadOnlyList<Guid> ids, DateTimeOffset now, TimeSpan leaseDuration, string owner)
+    {
+        var claim = Command($"""
+            UPDATE ds_runs SET status = 1, lease_token = $token, lease_expires = $expires, lease_owner = $owner, attempt = attempt + 1, started = $now
+            WHERE id = $id AND ((status = 0 AND due <= $now AND NOT (kind = {(int)RunKind.Occurrence} AND EXISTS (
+                    SELECT 1 FROM ds_schedules s WHERE s.id = coalesce(ds_runs.schedule_id, ds_runs.workflow) AND (s.paused = 1 OR s.deleted = 1))))
+                OR (status = 1 AND lease_expires <= $now))
+            RETURNING {SqliteSchema.RunColumns}
+            """);
+        long expires = now.UtcTicks + leaseDuration.Ticks;
+        var leases = new List<RunLease>(ids.Count);
+        Dictionary<string, long>? started = null;
+        foreach (var id in ids)
+        {
+            var token = RunIds.Next(now);
+            SqliteRows.Bind(claim, "$id", id.ToByteArray());
+            SqliteRows.Bind(claim, "$token", token.ToByteArray());
+            SqliteRows.Bind(claim, "$expires", expires);
+            SqliteRows.Bind(claim, "$now", now.UtcTicks);
+            SqliteRows.Bind(claim, "$owner", owner);
+            using var reader = claim.ExecuteReader();
+            if (reader.Read())
+            {
+                var run = SqliteRows.ReadRun(reader);
+                leases.Add(new RunLease(run, token, new DateTimeOffset(expires, TimeSpan.Zero)));
+                if (run is { ScheduleId: { } schedule, Attempt: 1 })
+                {
+                    started ??= new(StringComparer.Ordinal);
+                    started[schedule] = started.GetValueOrDefault(schedule) + 1;
+                }
+            }
+        }
+
+        foreach (var (schedule, count) in started ?? [])
+        {
+            var add = Command("UPDATE ds_schedules SET runs = runs + $n WHERE id = $schedule AND deleted = 0");
+            SqliteRows.Bind(add, "$schedule", schedule);
+            SqliteRows.Bind(add, "$n", count);
+            add.ExecuteNonQuery();
+        }
+
+        return leases;
+    }
 
     public async ValueTask<bool> RenewAsync(Guid id, Guid leaseToken, DateTimeOffset expiresAt, CancellationToken cancellationToken) =>
         await WriteAsync(() =>
@@ -351,7 +381,7 @@ internal sealed partial class SqliteSchedulingStore : ISchedulingStore, IAsyncDi
                 UPDATE ds_runs SET status = 0, attempt = max(attempt - 1, 0), started = CASE WHEN attempt <= 1 THEN NULL ELSE started END,
                     lease_token = NULL, lease_expires = NULL, lease_owner = NULL
                 WHERE id = $id AND status = 1 AND lease_token = $token
-                RETURNING attempt, coalesce(schedule_id, CASE WHEN kind = {(int)RunKind.Occurrence} THEN workflow END)
+                RETURNING attempt, {s_impliedSchedule}
                 """);
             SqliteRows.Bind(unclaim, "$id", id.ToByteArray());
             SqliteRows.Bind(unclaim, "$token", leaseToken.ToByteArray());

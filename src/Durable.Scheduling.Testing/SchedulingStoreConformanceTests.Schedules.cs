@@ -412,6 +412,75 @@ public abstract partial class SchedulingStoreConformanceTests
         (await _store.InsertAsync([ScheduleRun("t", Now)], default)).Single().Created.Should().BeTrue("another schedule's occurrence at the same instant is another run");
     }
 
+    /// <summary>
+    /// Contract: ClaimExclusiveAsync claims a run only while no other run of its schedule runs under a live lease; a run
+    /// of another schedule, or of none, is claimed as usual; once the running one ends, the next is claimed.
+    /// </summary>
+    /// <returns>The test.</returns>
+    [Test]
+    public async Task ClaimExclusiveAsync_WhileAnotherRunOfItsScheduleRuns_IsBusy_AndChangesNothing()
+    {
+        var a = ScheduleRun("s", Now);
+        var b = ScheduleRun("s", Now.AddSeconds(1));
+        var triggered = ScheduleRun("s", Now, RunKind.Triggered);
+        var other = ScheduleRun("t", Now);
+        var oneTime = OneTime(Now);
+        var notDue = ScheduleRun("u", Now.AddMinutes(5));
+        await _store.InsertAsync([a, b, triggered, other, oneTime, notDue], default);
+        var first = (await _store.ClaimAsync([a.Id], Now, s_lease, "node-a", default)).Single();
+
+        var busy = await _store.ClaimExclusiveAsync(b.Id, Now.AddSeconds(1), s_lease, "node-b", default);
+        busy.Should().Be(ExclusiveClaim.ScheduleBusy);
+        (await _store.ClaimExclusiveAsync(triggered.Id, Now.AddSeconds(1), s_lease, "node-b", default)).Busy.Should().BeTrue("a triggered run belongs to its schedule too");
+        var untouched = await _store.GetAsync(b.Id, default);
+        untouched!.Status.Should().Be(RunStatus.Pending);
+        untouched.Attempt.Should().Be(0);
+
+        (await _store.ClaimExclusiveAsync(other.Id, Now.AddSeconds(1), s_lease, "node-b", default)).Lease!.Value.Run.Id.Should().Be(other.Id);
+        (await _store.ClaimExclusiveAsync(oneTime.Id, Now.AddSeconds(1), s_lease, "node-b", default)).Lease!.Value.Run.Id.Should().Be(oneTime.Id);
+        (await _store.ClaimExclusiveAsync(notDue.Id, Now.AddSeconds(1), s_lease, "node-b", default)).Should().Be(ExclusiveClaim.NotClaimable);
+        (await _store.ClaimExclusiveAsync(Guid.NewGuid(), Now.AddSeconds(1), s_lease, "node-b", default)).Should().Be(ExclusiveClaim.NotClaimable);
+
+        (await _store.CompleteAsync([new RunCompletion(a.Id, first.Token, RunStatus.Succeeded, Now.AddSeconds(2)) { ScheduleId = "s" }], default)).Should().Equal(true);
+        var won = await _store.ClaimExclusiveAsync(b.Id, Now.AddSeconds(2), s_lease, "node-b", default);
+        won.Busy.Should().BeFalse();
+        won.Lease!.Value.Run.Should().Match<ScheduledRun>(r => r.Id == b.Id && r.Status == RunStatus.Running && r.Attempt == 1);
+        (await _store.ClaimExclusiveAsync(b.Id, Now.AddSeconds(2), s_lease, "node-c", default)).Should().Be(ExclusiveClaim.NotClaimable, "it runs itself: held by a live lease");
+    }
+
+    /// <summary>
+    /// Contract: for ClaimExclusiveAsync a run whose lease expired is not running (its run may be taken over), and an
+    /// occurrence stored without its schedule belongs to the schedule named after its workflow.
+    /// </summary>
+    /// <returns>The test.</returns>
+    [Test]
+    public async Task ClaimExclusiveAsync_IgnoresExpiredLeases_AndKnowsAnOccurrencesImpliedSchedule()
+    {
+        var implied = ScheduleRun("s", Now) with { ScheduleId = null, IdempotencyKey = RunKeys.Occurrence("wf", Now) };
+        var explicitOfWf = ScheduleRun("wf", Now.AddSeconds(1));
+        var expiring = ScheduleRun("x", Now);
+        var next = ScheduleRun("x", Now.AddSeconds(1));
+        await _store.InsertAsync([implied, explicitOfWf, expiring, next], default);
+
+        (await _store.ClaimAsync([implied.Id], Now, s_lease, "node-a", default)).Should().ContainSingle();
+        (await _store.ClaimExclusiveAsync(explicitOfWf.Id, Now.AddSeconds(1), s_lease, "node-b", default)).Busy.Should().BeTrue("both are runs of schedule wf");
+
+        (await _store.ClaimAsync([expiring.Id], Now, TimeSpan.Zero, "node-a", default)).Should().ContainSingle(); // its lease ends at once
+        (await _store.ClaimExclusiveAsync(next.Id, Now.AddSeconds(1), s_lease, "node-b", default)).Lease.Should().NotBeNull("the other run's lease expired: it counts as running nowhere");
+    }
+
+    /// <summary>Contract: of claimers asking at once for different runs of one idle schedule, exactly one wins.</summary>
+    /// <returns>The test.</returns>
+    [Test]
+    public async Task ClaimExclusiveAsync_Concurrently_OneRunOfASchedule_Wins()
+    {
+        var runs = Enumerable.Range(0, 8).Select(i => ScheduleRun("s", Now.AddSeconds(-i))).ToList();
+        await _store.InsertAsync(runs, default);
+        var results = await Task.WhenAll(runs.Select(r => Task.Run(async () => await _store.ClaimExclusiveAsync(r.Id, Now, s_lease, "node-" + r.Id, default))));
+        results.Count(r => r.Lease is not null).Should().Be(1);
+        results.Count(r => r.Busy).Should().Be(7);
+    }
+
     /// <summary>Contract: watermarks read and advanced together behave as one at a time: only forward, absent ones left out.</summary>
     /// <returns>The test.</returns>
     [Test]

@@ -80,4 +80,7 @@ internal static partial class Log
 
     [LoggerMessage(25, LogLevel.Debug, "Occurrence {RunId} of schedule {Schedule} was claimed before the schedule was paused or deleted here; it was handed back, not started.")]
     public static partial void OccurrenceHeld(ILogger logger, Guid runId, string schedule);
+
+    [LoggerMessage(26, LogLevel.Debug, "Run {RunId} of schedule {Schedule} waits under overlap policy {Policy}: a run of the schedule is running on another instance.")]
+    public static partial void RunWaitsForAnotherInstance(ILogger logger, Guid runId, string schedule, OverlapPolicy policy);
 }

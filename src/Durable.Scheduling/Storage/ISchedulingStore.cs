@@ -125,6 +125,25 @@ public interface ISchedulingStore
     ValueTask<IReadOnlyList<RunLease>> ClaimAsync(IReadOnlyList<Guid> ids, DateTimeOffset now, TimeSpan leaseDuration, string owner, CancellationToken cancellationToken);
 
     /// <summary>
+    /// Claims one run as <see cref="ClaimAsync"/> does, unless another run of its schedule (the same
+    /// <see cref="ScheduledRun.ScheduleId"/>, an occurrence stored without one being its workflow's) is running under a
+    /// lease that has not expired by <paramref name="now"/> (nor, for a store with a clock of its own, by that clock):
+    /// then nothing changes and the result is <see cref="ExclusiveClaim.ScheduleBusy"/>. The check and the claim are one
+    /// atomic step: of several claimers asking at once for different runs of one schedule, at most one wins while none
+    /// of its runs is running. A run without a schedule is claimed as by <see cref="ClaimAsync"/>. The scheduler claims
+    /// so the runs whose overlap policy is not <see cref="OverlapPolicy.AllowAll"/>, so that a schedule's runs never
+    /// overlap across the instances sharing a store. (A run claimed by <see cref="ClaimAsync"/> only to be completed as
+    /// skipped at once may briefly count as running.)
+    /// </summary>
+    /// <param name="id">The run to claim.</param>
+    /// <param name="now">The instant of the claim (see <see cref="ClaimAsync"/>).</param>
+    /// <param name="leaseDuration">How long the lease lasts unless renewed.</param>
+    /// <param name="owner">The claiming scheduler instance, recorded with the lease.</param>
+    /// <param name="cancellationToken">Cancels the call.</param>
+    /// <returns>The lease won, or why none was.</returns>
+    ValueTask<ExclusiveClaim> ClaimExclusiveAsync(Guid id, DateTimeOffset now, TimeSpan leaseDuration, string owner, CancellationToken cancellationToken);
+
+    /// <summary>
     /// Returns every running run whose lease is held by <paramref name="owner"/> to pending (attempts kept): a scheduler
     /// instance restarting under a stable id frees what it held when it died, without waiting for the leases to expire.
     /// </summary>

@@ -1,10 +1,13 @@
 namespace Durable.Scheduling;
 
 /// <summary>
-/// What a recurring schedule does when an occurrence comes due while a run of the same schedule (in this process) is
-/// still active. Occurrences skipped by a policy are recorded as runs with
-/// <see cref="RunStatus.Skipped"/> and counted in the <c>durable.scheduling.occurrences.skipped</c> metric: never
-/// silently lost.
+/// What a recurring schedule does when an occurrence comes due while a run of the same schedule is still active, in this
+/// process or on another instance sharing the store: under every policy but <see cref="AllowAll"/>, a schedule never has
+/// two runs at once across the instances (the store claims its runs only while none of them runs). A run active on
+/// another instance is seen when the occurrence is claimed; an occurrence that waits for it stays pending in the store and
+/// is offered again at each poll (<see cref="SchedulingOptions.PollInterval"/>), so it starts within a poll of that run's
+/// end. Occurrences skipped by a policy are recorded as runs with <see cref="RunStatus.Skipped"/> and counted in the
+/// <c>durable.scheduling.occurrences.skipped</c> metric: never silently lost.
 /// </summary>
 public enum OverlapPolicy
 {
@@ -28,7 +31,8 @@ public enum OverlapPolicy
 
     /// <summary>
     /// The active run's <see cref="CancellationToken"/> is cancelled (its run ends <see cref="RunStatus.Cancelled"/>),
-    /// and the new occurrence starts as soon as the cancelled run has ended.
+    /// and the new occurrence starts as soon as the cancelled run has ended. Only a run active in this process is
+    /// cancelled: one active on another instance is waited for, as under <see cref="BufferAll"/>.
     /// </summary>
     CancelOther = 4,
 }

@@ -133,6 +133,18 @@ public sealed class FlakyStore(ISchedulingStore inner) : ISchedulingStore
         static async ValueTask<IReadOnlyList<RunLease>> Reversed(ValueTask<IReadOnlyList<RunLease>> claim) => [.. (await claim).Reverse()];
     }
 
+    public ValueTask<ExclusiveClaim> ClaimExclusiveAsync(Guid id, DateTimeOffset now, TimeSpan leaseDuration, string owner, CancellationToken cancellationToken)
+    {
+        if (FailClaims > 0)
+        {
+            FailClaims--;
+            Failures++;
+            throw new IOException("Claim failed (test).");
+        }
+
+        return Guard(() => inner.ClaimExclusiveAsync(id, now, leaseDuration, owner, cancellationToken));
+    }
+
     public async ValueTask<bool> CreateScheduleAsync(StoredSchedule schedule, CancellationToken cancellationToken)
     {
         if (BeforeScheduleCreate is { } before)

@@ -166,6 +166,23 @@ internal sealed class AdmissionControl
         }
     }
 
+    /// <summary>
+    /// A run of <paramref name="schedule"/> admitted here could not be claimed because a run of its schedule runs on
+    /// another instance: its slots are given back, and the occurrences buffered behind it here are moved to
+    /// <paramref name="released"/> (they wait in the store, as it does, and the feed offers them again).
+    /// </summary>
+    public void BusyElsewhere(string schedule, List<WheelNode> released)
+    {
+        Unreserve(schedule);
+        if (_schedules.TryGetValue(schedule, out var state) && state.Active == 0)
+        {
+            while (state.Buffer.Count > 0)
+            {
+                released.Add(state.Buffer.Dequeue());
+            }
+        }
+    }
+
     /// <summary>A schedule's run ended (seen by the loop): its schedule's slot frees, and a buffered occurrence comes due.</summary>
     public void OccurrenceEnded(string schedule, List<WheelNode> due)
     {
@@ -276,6 +293,8 @@ internal sealed class AdmissionControl
             }
 
             state.Active++;
+            ToClaim.Add(new Claim(node.Id, node.DueTicks, node.Kind, node.Workflow, node.Descriptor, node, schedule, overlap == OverlapPolicy.AllowAll ? null : overlap));
+            return true;
         }
 
         ToClaim.Add(new Claim(node.Id, node.DueTicks, node.Kind, node.Workflow, node.Descriptor, node, node.Schedule));

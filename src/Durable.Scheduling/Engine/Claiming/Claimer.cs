@@ -36,6 +36,9 @@ internal sealed class Claimer
     private readonly TimeProvider _time;
     private readonly ILogger _logger;
     private readonly List<Guid> _claimIds = []; // scratch list, reused by every claim
+    private readonly List<Claim> _exclusive = []; // admitted under a policy other than AllowAll: claimed one at a time
+    private readonly List<WheelNode> _busySkipped = []; // of those, skipped (or dropped): a run of their schedule runs elsewhere
+    private readonly List<WheelNode> _released = []; // buffered here behind a run that waits for another instance
     private readonly List<(RunLease Lease, long ClaimedAfterChange)> _ready = []; // claimed ahead of their due instant, in due order, from _readyStart on
     private int _readyStart;
     private volatile int _readyCount;
@@ -105,6 +108,19 @@ internal sealed class Claimer
             await WithdrawAsync(_admission.ToWithdraw, stop).ConfigureAwait(false);
         }
 
+        if (HasExclusive(toClaim))
+        {
+            foreach (var claim in toClaim)
+            {
+                if (claim.Overlap is not null)
+                {
+                    _exclusive.Add(claim);
+                }
+            }
+
+            toClaim.RemoveAll(static c => c.Overlap is not null);
+        }
+
         for (int offset = 0, chunk = Math.Min(_options.BatchSize, FirstDispatchChunk), end; offset < toClaim.Count; offset = end, chunk = _options.BatchSize)
         {
             end = FillClaimBatch(offset, chunk, now.UtcTicks, out long claimAt);
@@ -148,6 +164,123 @@ internal sealed class Claimer
         }
 
         toClaim.Clear();
+        if (_exclusive.Count > 0)
+        {
+            await ClaimExclusiveAsync(now, stop).ConfigureAwait(false);
+        }
+    }
+
+    private static bool HasExclusive(List<Claim> claims)
+    {
+        foreach (var claim in claims)
+        {
+            if (claim.Overlap is not null)
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
+
+    /// <summary>
+    /// Claims the runs admitted under an overlap policy other than AllowAll (at their instant; none runs here), each on
+    /// its own and only while no run of its schedule runs on another instance sharing the store. When one does, the run
+    /// is skipped under <see cref="OverlapPolicy.Skip"/>; under the other policies it stays pending (and is the one run
+    /// that waits under <see cref="OverlapPolicy.BufferOne"/>: what was buffered behind it here is dropped; under the
+    /// others that stays pending too), and the feed offers it again at the next poll, until that run has ended.
+    /// </summary>
+    private async Task ClaimExclusiveAsync(DateTimeOffset now, CancellationToken stop)
+    {
+        long claimedAfterChange = _holds.Current;
+        try
+        {
+            for (int i = 0; i < _exclusive.Count; i++)
+            {
+                var claim = _exclusive[i];
+                var node = claim.Node!;
+                ExclusiveClaim result;
+                try
+                {
+                    result = await _store.ClaimExclusiveAsync(claim.Id, now, _options.LeaseDuration, Owner, stop).ConfigureAwait(false);
+                }
+                catch
+                {
+                    for (int j = i; j < _exclusive.Count; j++)
+                    {
+                        _tracked.Forget(_exclusive[j].Id);
+                        _admission.Unreserve(_exclusive[j].Schedule);
+                    }
+
+                    throw;
+                }
+
+                _tracked.Forget(claim.Id);
+                if (result.Lease is { } lease && !stop.IsCancellationRequested)
+                {
+                    TakeLease(lease, ahead: false, claim.Descriptor, claimedAfterChange);
+                }
+                else if (result.Lease is { } handedBack)
+                {
+                    await _store.UnclaimAsync(handedBack.Run.Id, handedBack.Token, CancellationToken.None).ConfigureAwait(false); // stopping began meanwhile
+                    _admission.Unreserve(claim.Schedule);
+                }
+                else if (result.Busy)
+                {
+                    int buffered = _released.Count;
+                    _admission.BusyElsewhere(claim.Schedule!, _released);
+                    if (claim.Overlap == OverlapPolicy.Skip)
+                    {
+                        _busySkipped.Add(node);
+                        continue; // recorded as skipped below
+                    }
+
+                    if (claim.Overlap == OverlapPolicy.BufferOne)
+                    {
+                        // This run is the one that waits: what was buffered behind it here is dropped.
+                        for (int j = buffered; j < _released.Count; j++)
+                        {
+                            _busySkipped.Add(_released[j]);
+                            _admission.Dropped.Add(_released[j].Id);
+                        }
+
+                        _released.RemoveRange(buffered, _released.Count - buffered);
+                    }
+
+                    Log.RunWaitsForAnotherInstance(_logger, claim.Id, claim.Schedule!, claim.Overlap!.Value);
+                }
+                else
+                {
+                    _admission.Unreserve(claim.Schedule);
+                }
+
+                _tracked.Recycle(node);
+            }
+        }
+        finally
+        {
+            _exclusive.Clear();
+        }
+
+        _executions.Launch();
+        foreach (var node in _released)
+        {
+            _tracked.Forget(node.Id);
+            _tracked.Recycle(node);
+        }
+
+        _released.Clear();
+        if (_busySkipped.Count > 0)
+        {
+            try
+            {
+                await SkipAsync(_busySkipped, now, stop).ConfigureAwait(false);
+            }
+            finally
+            {
+                _busySkipped.Clear();
+            }
+        }
     }
 
     /// <summary>Starts the runs claimed ahead whose instant has come (or comes within the hand-off on the real clock).</summary>

@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Buffers;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
@@ -317,6 +318,40 @@ public sealed partial class InMemorySchedulingStore : ISchedulingStore
         Array.Clear(claimed, 0, count); // no references kept alive in the pool
         ArrayPool<Claimed>.Shared.Return(claimed);
         return new(leases);
+    }
+
+    /// <inheritdoc />
+    public ValueTask<ExclusiveClaim> ClaimExclusiveAsync(Guid id, DateTimeOffset now, TimeSpan leaseDuration, string owner, CancellationToken cancellationToken)
+    {
+        cancellationToken.ThrowIfCancellationRequested();
+        lock (_lock)
+        {
+            // The check and the claim under one hold of the lock (ClaimAsync takes it again, on this thread).
+            ref var slot = ref _runs.Find(id);
+            if (!System.Runtime.CompilerServices.Unsafe.IsNullRef(ref slot) && ImpliedScheduleOf(slot) is { } schedule && RunningElsewhere(schedule, id, now.UtcTicks))
+            {
+                return new(ExclusiveClaim.ScheduleBusy);
+            }
+
+            var claim = ClaimAsync([id], now, leaseDuration, owner, cancellationToken);
+            Debug.Assert(claim.IsCompleted, "the in-memory store completes every call synchronously");
+            var leases = claim.Result;
+            return new(leases.Count == 0 ? ExclusiveClaim.NotClaimable : new ExclusiveClaim(leases[0], false));
+        }
+    }
+
+    /// <summary>True when a run of <paramref name="schedule"/> other than <paramref name="id"/> is running under a live lease (a walk over the leases: for exclusive claims only).</summary>
+    private bool RunningElsewhere(string schedule, Guid id, long nowTicks)
+    {
+        foreach (var (runId, lease) in _leases)
+        {
+            if (runId != id && lease.Expires > nowTicks && ImpliedScheduleOf(_runs.Find(runId)) == schedule)
+            {
+                return true;
+            }
+        }
+
+        return false;
     }
 
     /// <inheritdoc />
