@@ -92,4 +92,27 @@ public sealed class StoreFaultTests
         schedule!.Counters.Runs.Should().Be(harness.Log.Of("every-5s").Count, "each run started is counted once");
         schedule.Counters.Runs.Should().Be(runs.Items.Count(r => r.Attempt > 0));
     }
+
+    [Test]
+    public async Task AFailureRecordingASkip_LosesNeitherTheSkippedOccurrence_NorTheRunsAdmittedWithIt()
+    {
+        // Recording an occurrence as skipped failed, in the pass that had also admitted another schedule's occurrence:
+        // that occurrence kept its reserved slot and was never offered again, and the skipped one was never recorded.
+        var inner = new InMemorySchedulingStore();
+        var store = new FlakyStore(inner);
+        await using var harness = new SchedulerHarness(s_start, [typeof(Durable.Scheduling.Tests.Schedules.ScheduleWorkflows)], o => o.PollInterval = TimeSpan.FromSeconds(1), store);
+        await harness.StartAsync();
+        var schedules = harness.Scheduler.Schedules;
+        await schedules.CreateAsync(new ScheduleDefinition { Id = "slow", WorkflowName = "slow-tick", Spec = ScheduleSpec.FromInterval("10s"), Overlap = OverlapPolicy.Skip });
+        await schedules.CreateAsync(new ScheduleDefinition { Id = "quick", WorkflowName = "tick", Spec = ScheduleSpec.FromInterval("10s"), Overlap = OverlapPolicy.Skip });
+        await harness.RunUntilAsync(s_start.AddSeconds(19.9)); // slow's run at 10 s lasts until 35 s
+
+        store.FailClaims = 1; // the claim that records slow's occurrence at 20 s as skipped
+        await harness.RunUntilAsync(s_start.AddSeconds(30.5));
+
+        store.FailClaims.Should().Be(0);
+        harness.Log.OfSchedule("quick").Select(r => (int)(r.Scheduled - s_start).TotalSeconds).Should().Equal([10, 20, 30], "quick's occurrence at 20 s runs, late, after the back-off");
+        var skipped = await inner.ListAsync(new RunQuery { ScheduleId = "slow", Statuses = [RunStatus.Skipped] }, default);
+        skipped.Items.Select(r => (int)(r.ScheduledTime - s_start).TotalSeconds).Should().Equal(20, 30);
+    }
 }

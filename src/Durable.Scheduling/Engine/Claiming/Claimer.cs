@@ -98,14 +98,29 @@ internal sealed class Claimer
             return;
         }
 
-        if (_admission.ToSkip.Count > 0)
+        try
         {
-            await SkipAsync(_admission.ToSkip, now, stop).ConfigureAwait(false);
-        }
+            if (_admission.ToSkip.Count > 0)
+            {
+                await SkipAsync(_admission.ToSkip, now, stop).ConfigureAwait(false);
+            }
 
-        if (_admission.ToWithdraw.Count > 0)
+            if (_admission.ToWithdraw.Count > 0)
+            {
+                await WithdrawAsync(_admission.ToWithdraw, stop).ConfigureAwait(false);
+            }
+        }
+        catch
         {
-            await WithdrawAsync(_admission.ToWithdraw, stop).ConfigureAwait(false);
+            // Nothing admitted is claimed: the slots go back, and the feed offers the runs again after the back-off.
+            foreach (var claim in toClaim)
+            {
+                _tracked.Forget(claim.Id);
+                _admission.Unreserve(claim.Schedule);
+            }
+
+            toClaim.Clear();
+            throw;
         }
 
         if (HasExclusive(toClaim))
@@ -206,12 +221,19 @@ internal sealed class Claimer
                 }
                 catch
                 {
+                    // Nothing more is claimed: these, and those to skip, stay pending, and the feed offers them again.
                     for (int j = i; j < _exclusive.Count; j++)
                     {
                         _tracked.Forget(_exclusive[j].Id);
                         _admission.Unreserve(_exclusive[j].Schedule);
                     }
 
+                    foreach (var skipped in _busySkipped)
+                    {
+                        _tracked.Forget(skipped.Id);
+                    }
+
+                    _busySkipped.Clear();
                     throw;
                 }
 
@@ -260,16 +282,16 @@ internal sealed class Claimer
         finally
         {
             _exclusive.Clear();
+            _executions.Launch();
+            foreach (var node in _released)
+            {
+                _tracked.Forget(node.Id);
+                _tracked.Recycle(node);
+            }
+
+            _released.Clear();
         }
 
-        _executions.Launch();
-        foreach (var node in _released)
-        {
-            _tracked.Forget(node.Id);
-            _tracked.Recycle(node);
-        }
-
-        _released.Clear();
         if (_busySkipped.Count > 0)
         {
             try
@@ -429,6 +451,24 @@ internal sealed class Claimer
     /// </summary>
     private async Task SkipAsync(List<WheelNode> nodes, DateTimeOffset now, CancellationToken stop)
     {
+        try
+        {
+            await SkipOnceAsync(nodes, now, stop).ConfigureAwait(false);
+        }
+        catch
+        {
+            // Not recorded: they stay pending (or, claimed, are taken over once the lease expires) and are offered again.
+            foreach (var node in nodes)
+            {
+                _tracked.Forget(node.Id);
+            }
+
+            throw;
+        }
+    }
+
+    private async Task SkipOnceAsync(List<WheelNode> nodes, DateTimeOffset now, CancellationToken stop)
+    {
         var leases = await _store.ClaimAsync(nodes.ConvertAll(n => n.Id), now, _options.LeaseDuration, Owner, stop).ConfigureAwait(false);
         var completions = new List<RunCompletion>(leases.Count);
         var counts = new Dictionary<string, (long Skipped, long Dropped, long Claimed)>(StringComparer.Ordinal);
@@ -463,13 +503,20 @@ internal sealed class Claimer
     /// <summary>Deletes pending runs of schedules deleted meanwhile (created by a pass that raced with the delete).</summary>
     private async Task WithdrawAsync(List<WheelNode> nodes, CancellationToken stop)
     {
-        await _store.DeleteAsync(nodes.ConvertAll(n => n.Id), stop).ConfigureAwait(false);
-        foreach (var node in nodes)
+        try
         {
-            _tracked.Forget(node.Id);
+            await _store.DeleteAsync(nodes.ConvertAll(n => n.Id), stop).ConfigureAwait(false);
         }
+        finally
+        {
+            // Deleted, or (the call failed) left pending for the feed to offer again.
+            foreach (var node in nodes)
+            {
+                _tracked.Forget(node.Id);
+            }
 
-        nodes.Clear();
+            nodes.Clear();
+        }
     }
 
     private sealed class ReadyOrder : IComparer<(RunLease Lease, long ClaimedAfterChange)>
