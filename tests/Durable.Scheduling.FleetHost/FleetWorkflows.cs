@@ -44,6 +44,18 @@ public sealed class FleetWorkflows
     }
 }
 
+/// <summary>A schedule whose runs outlast its interval, under <see cref="OverlapPolicy.Skip"/>: no two may run at once on the fleet.</summary>
+public sealed class FleetOverlapWorkflows
+{
+    [Scheduled("* * * * * *", Name = "fleet-no-overlap", Overlap = OverlapPolicy.Skip)]
+    public static async Task NoOverlap(ScheduledRunContext run, CancellationToken cancellationToken)
+    {
+        ObserverLog.Write("start", run);
+        await Task.Delay(2500, cancellationToken);
+        ObserverLog.Write("end", run);
+    }
+}
+
 /// <summary>The real clock moved by a fixed amount: an instance whose clock is wrong.</summary>
 internal sealed class SkewedClock(TimeSpan skew) : TimeProvider
 {

@@ -5,8 +5,9 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 
-// dotnet Durable.Scheduling.FleetHost.dll <connection string> <schema> <observer log> <instance id> <clock skew ms>
-// One instance of the fleet: an every-second schedule and the one-time workflow on a shared PostgreSQL schema, until
+// dotnet Durable.Scheduling.FleetHost.dll <connection string> <schema> <observer log> <instance id> <clock skew ms> [overlap]
+// One instance of the fleet: an every-second schedule and the one-time workflow on a shared PostgreSQL schema (with
+// "overlap": an every-second schedule under OverlapPolicy.Skip whose handler takes 2.5 s, and nothing else), until
 // SIGTERM (a graceful stop) or SIGKILL. Its connections carry the application name "fleet-<instance id>", so the
 // nemesis can cut them.
 string connectionString = args[0];
@@ -25,7 +26,7 @@ if (skew != TimeSpan.Zero)
 
 builder.Services.AddScheduling(o =>
 {
-    o.WorkflowTypes.Add(typeof(FleetWorkflows));
+    o.WorkflowTypes.Add(args.Length > 5 && args[5] == "overlap" ? typeof(FleetOverlapWorkflows) : typeof(FleetWorkflows));
     o.InstanceId = args[3];
     o.LeaseDuration = TimeSpan.FromSeconds(2);
     o.PollInterval = TimeSpan.FromMilliseconds(200);

@@ -161,6 +161,71 @@ public sealed class PostgreSqlFleetTests
         }
     }
 
+    [Test]
+    public async Task ThreeProcesses_ASkipSchedulesRunsNeverOverlap_TheOthersAreRecordedSkipped()
+    {
+        // Every second a run that takes 2.5 s, under Skip, on three instances (one with its clock seconds ahead): each
+        // instance sees only its own runs, so only the store can keep a second instance from starting one meanwhile.
+        var server = await PostgreSqlServer.GetAsync();
+        string schema = PostgreSqlTestStores.NewSchema();
+        string log = Path.Combine(Path.GetTempPath(), "ds-fleet-overlap-" + Guid.NewGuid().ToString("N")[..8] + ".log");
+        var processes = new Process?[3];
+        try
+        {
+            for (int i = 0; i < 3; i++)
+            {
+                processes[i] = await StartAsync(server.ConnectionString, schema, log, i, "overlap");
+            }
+
+            await Task.Delay(TimeSpan.FromSeconds(12));
+            foreach (var process in processes)
+            {
+                Signal("TERM", process!.Id);
+                await process.WaitForExitAsync();
+            }
+
+            var events = Directory.GetFiles(Path.GetDirectoryName(log)!, Path.GetFileName(log) + ".*")
+                .SelectMany(File.ReadAllLines)
+                .Select(line => line.Split('|'))
+                .Select(f => (Phase: f[0], Key: f[1], Pid: int.Parse(f[2], CultureInfo.InvariantCulture), At: long.Parse(f[4], CultureInfo.InvariantCulture)))
+                .ToList();
+            var runs = events.Where(e => e.Phase == "start")
+                .Select(s => (s.Key, s.Pid, Start: s.At, End: events.Where(e => e.Phase == "end" && e.Key == s.Key && e.Pid == s.Pid).Select(e => (long?)e.At).FirstOrDefault()))
+                .OrderBy(r => r.Start)
+                .ToList();
+            runs.Count.Should().BeGreaterThanOrEqualTo(3, "about one run every 2.5 s");
+            runs.Select(r => r.Pid).Distinct().Count().Should().BeGreaterThan(1, "the instances take turns");
+            for (int i = 1; i < runs.Count; i++)
+            {
+                var before = runs[i - 1];
+                before.End.Should().NotBeNull($"{before.Key} ran to its end before the next started (stopped gracefully only at the end)");
+                runs[i].Start.Should().BeGreaterThanOrEqualTo(before.End!.Value, $"{runs[i].Key} (pid {runs[i].Pid}) must not start while {before.Key} (pid {before.Pid}) runs");
+            }
+
+            await using var connection = new NpgsqlConnection(server.ConnectionString + ";Pooling=false");
+            await connection.OpenAsync();
+            await using var command = new NpgsqlCommand($"SELECT count(*) FILTER (WHERE status = 5), count(*) FILTER (WHERE status = 2) FROM \"{schema}\".runs WHERE schedule_id = 'fleet-no-overlap'", connection);
+            await using var reader = await command.ExecuteReaderAsync();
+            await reader.ReadAsync();
+            reader.GetInt64(0).Should().BeGreaterThan(0, "the occurrences that fell due while a run was active are recorded as skipped");
+            reader.GetInt64(1).Should().BeGreaterThanOrEqualTo(runs.Count - 3, "the runs that ended are recorded (the last ones may have been stopped)");
+        }
+        finally
+        {
+            foreach (var process in processes.Where(p => p is { HasExited: false }))
+            {
+                process!.Kill(entireProcessTree: true);
+            }
+
+            foreach (var file in Directory.GetFiles(Path.GetDirectoryName(log)!, Path.GetFileName(log) + ".*"))
+            {
+                File.Delete(file);
+            }
+
+            await PostgreSqlTestStores.DropSchemaAsync(schema);
+        }
+    }
+
     private static async Task CheckAsync(string connectionString, string schema, string log, List<string> occurrences, List<string> accepted,
         DateTimeOffset last, List<Disturbance> disturbances)
     {
@@ -246,11 +311,11 @@ public sealed class PostgreSqlFleetTests
         }
     }
 
-    private static async Task<Process> StartAsync(string connectionString, string schema, string log, int instance)
+    private static async Task<Process> StartAsync(string connectionString, string schema, string log, int instance, string workflows = "")
     {
         var info = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, UseShellExecute = false };
         var skew = instance == 2 ? s_skew : TimeSpan.Zero;
-        foreach (var arg in new[] { s_host, connectionString, schema, log, instance.ToString(CultureInfo.InvariantCulture), ((int)skew.TotalMilliseconds).ToString(CultureInfo.InvariantCulture) })
+        foreach (var arg in new[] { s_host, connectionString, schema, log, instance.ToString(CultureInfo.InvariantCulture), ((int)skew.TotalMilliseconds).ToString(CultureInfo.InvariantCulture), workflows })
         {
             info.ArgumentList.Add(arg);
         }
