@@ -9,8 +9,10 @@ namespace Durable.Scheduling.Storage;
 /// <para><b>Exactly-once.</b> <see cref="InsertAsync"/> accepts a run for an idempotency key once, enforced atomically
 /// (a unique constraint, never check-then-insert across calls). <see cref="ClaimAsync"/> moves a due pending run (or a
 /// running run whose lease expired) to <see cref="RunStatus.Running"/> under a new lease token, atomically, so two
-/// claimers never both win. <see cref="CompleteAsync"/>, <see cref="ReleaseAsync"/> and <see cref="RenewAsync"/>
-/// count only with the current lease token (fencing): a holder whose lease was lost changes nothing.</para>
+/// claimers never both win; <see cref="ClaimExclusiveAsync"/> does so only while no other run of the run's schedule is
+/// running, in the same atomic step. <see cref="CompleteAsync"/>, <see cref="ReleaseAsync"/>, <see cref="UnclaimAsync"/>
+/// and <see cref="RenewAsync"/> count only with the current lease token (fencing): a holder whose lease was lost changes
+/// nothing.</para>
 /// <para><b>Leases between clocks.</b> A lease has expired when the claimer's instant is at or past its expiry. A store
 /// shared by processes whose clocks may differ may in addition require the lease to have run its length on the store's
 /// own clock (measured from the claim, moved by as much as each renewal moves the expiry), so that a process whose clock
