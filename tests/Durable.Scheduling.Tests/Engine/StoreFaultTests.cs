@@ -107,10 +107,10 @@ public sealed class StoreFaultTests
         await schedules.CreateAsync(new ScheduleDefinition { Id = "quick", WorkflowName = "tick", Spec = ScheduleSpec.FromInterval("10s"), Overlap = OverlapPolicy.Skip });
         await harness.RunUntilAsync(s_start.AddSeconds(19.9)); // slow's run at 10 s lasts until 35 s
 
-        store.FailClaims = 1; // the claim that records slow's occurrence at 20 s as skipped
+        store.FailSkips = 1; // the call that records slow's occurrence at 20 s as skipped
         await harness.RunUntilAsync(s_start.AddSeconds(30.5));
 
-        store.FailClaims.Should().Be(0);
+        store.FailSkips.Should().Be(0);
         harness.Log.OfSchedule("quick").Select(r => (int)(r.Scheduled - s_start).TotalSeconds).Should().Equal([10, 20, 30], "quick's occurrence at 20 s runs, late, after the back-off");
         var skipped = await inner.ListAsync(new RunQuery { ScheduleId = "slow", Statuses = [RunStatus.Skipped] }, default);
         skipped.Items.Select(r => (int)(r.ScheduledTime - s_start).TotalSeconds).Should().Equal(20, 30);

@@ -469,36 +469,63 @@ internal sealed class Claimer
 
     private async Task SkipOnceAsync(List<WheelNode> nodes, DateTimeOffset now, CancellationToken stop)
     {
-        var leases = await _store.ClaimAsync(nodes.ConvertAll(n => n.Id), now, _options.LeaseDuration, Owner, stop).ConfigureAwait(false);
-        var completions = new List<RunCompletion>(leases.Count);
-        var counts = new Dictionary<string, (long Skipped, long Dropped, long Claimed)>(StringComparer.Ordinal);
+        // Pending runs end as skipped where they stand, never claimed (so never counted as started), a call per reason.
         var dropped = new HashSet<Guid>(_admission.Dropped);
-        foreach (var lease in leases)
+        var skipped = new HashSet<Guid>();
+        foreach (var group in nodes.GroupBy(n => (Dropped: dropped.Contains(n.Id), Policy: _admission.OverlapOf(n.Schedule ?? n.Workflow, n.Overlap))))
         {
-            string schedule = lease.Run.ScheduleId ?? lease.Run.WorkflowName;
-            var policy = _admission.OverlapOf(schedule, lease.Run.Overlap);
-            bool wasDropped = dropped.Contains(lease.Run.Id);
-            string what = wasDropped ? "Dropped from the buffer of overlap policy" : "Skipped by overlap policy";
-            completions.Add(new RunCompletion(lease.Run.Id, lease.Token, RunStatus.Skipped, now, new RunError("Durable.Scheduling.OverlapPolicy", $"{what} {policy}: an earlier run was still active.")));
-            var c = counts.GetValueOrDefault(schedule);
-            long claimed = c.Claimed + (lease.Run.Attempt == 1 ? 1 : 0); // the store counted it in Runs when claimed
-            counts[schedule] = wasDropped ? (c.Skipped, c.Dropped + 1, claimed) : (c.Skipped + 1, c.Dropped, claimed);
-            SchedulingTelemetry.OccurrencesSkipped.Add(1, new KeyValuePair<string, object?>("workflow", lease.Run.WorkflowName), new KeyValuePair<string, object?>("schedule", schedule));
-            Log.OccurrenceSkipped(_logger, lease.Run.WorkflowName, lease.Run.ScheduledTime, policy);
+            var ids = group.Select(n => n.Id).ToList();
+            skipped.UnionWith(await _store.SkipPendingAsync(ids, now, OverlapReason(group.Key.Dropped, group.Key.Policy), stop).ConfigureAwait(false));
         }
 
-        await _store.CompleteAsync(completions, stop).ConfigureAwait(false);
+        // One no longer pending is a takeover (its lease expired: claimed, then completed as skipped; a retry's claim
+        // counts nothing), or was taken by another instance meanwhile (not claimed: left alone).
+        var rest = nodes.Where(n => !skipped.Contains(n.Id)).ToList();
+        var counts = new Dictionary<string, (long Skipped, long Dropped, long Claimed)>(StringComparer.Ordinal);
+        if (rest.Count > 0)
+        {
+            var leases = await _store.ClaimAsync(rest.ConvertAll(n => n.Id), now, _options.LeaseDuration, Owner, stop).ConfigureAwait(false);
+            var completions = new List<RunCompletion>(leases.Count);
+            foreach (var lease in leases)
+            {
+                var policy = _admission.OverlapOf(lease.Run.ScheduleId ?? lease.Run.WorkflowName, lease.Run.Overlap);
+                completions.Add(new RunCompletion(lease.Run.Id, lease.Token, RunStatus.Skipped, now, OverlapReason(dropped.Contains(lease.Run.Id), policy)));
+                skipped.Add(lease.Run.Id);
+                if (lease.Run.Attempt == 1)
+                {
+                    // Pending again between the two calls, so claimed at its first attempt and counted as started: taken back.
+                    string schedule = lease.Run.ScheduleId ?? lease.Run.WorkflowName;
+                    var c = counts.GetValueOrDefault(schedule);
+                    counts[schedule] = (c.Skipped, c.Dropped, c.Claimed + 1);
+                }
+            }
+
+            await _store.CompleteAsync(completions, stop).ConfigureAwait(false);
+        }
+
         foreach (var node in nodes)
         {
             _tracked.Forget(node.Id);
+            if (!skipped.Contains(node.Id))
+            {
+                continue;
+            }
+
+            string schedule = node.Schedule ?? node.Workflow;
+            var c = counts.GetValueOrDefault(schedule);
+            counts[schedule] = dropped.Contains(node.Id) ? (c.Skipped, c.Dropped + 1, c.Claimed) : (c.Skipped + 1, c.Dropped, c.Claimed);
+            SchedulingTelemetry.OccurrencesSkipped.Add(1, new KeyValuePair<string, object?>("workflow", node.Workflow), new KeyValuePair<string, object?>("schedule", schedule));
+            Log.OccurrenceSkipped(_logger, node.Workflow, new DateTimeOffset(node.DueTicks, TimeSpan.Zero), _admission.OverlapOf(schedule, node.Overlap));
         }
 
         if (counts.Count > 0)
         {
-            // A skipped occurrence never started: the Runs its claim counted is taken back.
             await _store.AddScheduleCountsAsync([.. counts.Select(c => new ScheduleCountChange(c.Key, new ScheduleCounters { Skipped = c.Value.Skipped, Dropped = c.Value.Dropped, Runs = -c.Value.Claimed }))], stop).ConfigureAwait(false);
         }
     }
+
+    private static RunError OverlapReason(bool dropped, OverlapPolicy policy) =>
+        new("Durable.Scheduling.OverlapPolicy", $"{(dropped ? "Dropped from the buffer of overlap policy" : "Skipped by overlap policy")} {policy}: an earlier run was still active.");
 
     /// <summary>Deletes pending runs of schedules deleted meanwhile (created by a pass that raced with the delete).</summary>
     private async Task WithdrawAsync(List<WheelNode> nodes, CancellationToken stop)
