@@ -1,7 +1,5 @@
-using Durable.Scheduling.Sqlite;
 using Durable.Scheduling.Storage;
 using Durable.Scheduling.Storage.InMemory;
-using Durable.Scheduling.Tests.Sqlite;
 using Durable.Scheduling.Tests.Testing;
 using FluentAssertions;
 using NUnit.Framework;
@@ -137,38 +135,25 @@ public sealed class OverlapAcrossInstancesTests
 
     private static async Task WithTwoInstancesAsync(string storeName, Func<SchedulerHarness, SchedulerHarness, Func<double, Task>, Task> test)
     {
-        string? file = storeName == "SQLite" ? SqliteTestFiles.NewFile("overlap") : null;
-        var shared = new InMemorySchedulingStore();
-        ISchedulingStore NewStore() => file is null ? shared : new SqliteSchedulingStore(new SqliteSchedulingOptions { ConnectionString = $"Data Source={file}" });
-        try
+        using var storage = new SharedStorage(storeName, "overlap");
+        await using var a = new SchedulerHarness(s_start, [typeof(ScheduleWorkflows)], o => o.PollInterval = TimeSpan.FromSeconds(2), storage.NewStore());
+        await using var b = new SchedulerHarness(s_start, [typeof(ScheduleWorkflows)], o => o.PollInterval = TimeSpan.FromSeconds(2), storage.NewStore());
+        await a.StartAsync();
+        await b.StartAsync();
+        // Which instance reaches each step first is drawn (seeded): either may claim an occurrence while the other runs one.
+        var random = new Random(7);
+        async Task Until(double second)
         {
-            await using var a = new SchedulerHarness(s_start, [typeof(ScheduleWorkflows)], o => o.PollInterval = TimeSpan.FromSeconds(2), NewStore());
-            await using var b = new SchedulerHarness(s_start, [typeof(ScheduleWorkflows)], o => o.PollInterval = TimeSpan.FromSeconds(2), NewStore());
-            await a.StartAsync();
-            await b.StartAsync();
-            // Which instance reaches each step first is drawn (seeded): either may claim an occurrence while the other runs one.
-            var random = new Random(7);
-            async Task Until(double second)
+            var until = s_start.AddSeconds(second);
+            for (var at = a.Time.GetUtcNow(); at < until;)
             {
-                var until = s_start.AddSeconds(second);
-                for (var at = a.Time.GetUtcNow(); at < until;)
-                {
-                    at = at.AddMilliseconds(250) < until ? at.AddMilliseconds(250) : until;
-                    var (first, then) = random.Next(2) == 0 ? (a, b) : (b, a);
-                    await first.RunUntilAsync(at);
-                    await then.RunUntilAsync(at);
-                }
+                at = at.AddMilliseconds(250) < until ? at.AddMilliseconds(250) : until;
+                var (first, then) = random.Next(2) == 0 ? (a, b) : (b, a);
+                await first.RunUntilAsync(at);
+                await then.RunUntilAsync(at);
             }
+        }
 
-            await test(a, b, Until);
-        }
-        finally
-        {
-            if (file is not null)
-            {
-                Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
-                SqliteTestFiles.Delete(file);
-            }
-        }
+        await test(a, b, Until);
     }
 }

@@ -655,43 +655,32 @@ public sealed class RecurringScheduleTests
     {
         // The deleted schedule had planned ahead (its watermark and counters were stored under the id): the new schedule
         // of that id must not inherit them, nor lose the fire times the old one had created ahead and withdrawn.
-        string? file = storeName == "SQLite" ? Durable.Scheduling.Tests.Sqlite.SqliteTestFiles.NewFile("recreate") : null;
-        ISchedulingStore store = file is null ? new InMemorySchedulingStore() : new Durable.Scheduling.Sqlite.SqliteSchedulingStore(new Durable.Scheduling.Sqlite.SqliteSchedulingOptions { ConnectionString = $"Data Source={file}" });
-        try
-        {
-            await using var harness = Harness(store);
-            await harness.StartAsync();
-            var schedules = harness.Scheduler.Schedules;
-            await schedules.CreateAsync(Every("s", "10s") with { MaxRuns = 5 });
-            await harness.RunUntilAsync(s_start.AddSeconds(35));
-            (await schedules.DeleteAsync("s")).Should().BeTrue();
-            await schedules.CreateAsync(Every("s", "10s") with { MaxRuns = 5 });
-            // (RemainingRuns is not read here: the loop, woken by the create, may already have created occurrences ahead.)
-            var described = await schedules.DescribeAsync("s");
-            described.Counters.Runs.Should().Be(0, "a new schedule counts from zero");
-            described.NextFireTimes[0].Instant.Should().Be(s_start.AddSeconds(40));
-            await harness.RunUntilAsync(s_start.AddMinutes(3));
+        using var storage = new SharedStorage(storeName, "recreate");
+        var store = storage.NewStore();
+        await using var harness = Harness(store);
+        await harness.StartAsync();
+        var schedules = harness.Scheduler.Schedules;
+        await schedules.CreateAsync(Every("s", "10s") with { MaxRuns = 5 });
+        await harness.RunUntilAsync(s_start.AddSeconds(35));
+        (await schedules.DeleteAsync("s")).Should().BeTrue();
+        await schedules.CreateAsync(Every("s", "10s") with { MaxRuns = 5 });
+        // (RemainingRuns is not read here: the loop, woken by the create, may already have created occurrences ahead.)
+        var described = await schedules.DescribeAsync("s");
+        described.Counters.Runs.Should().Be(0, "a new schedule counts from zero");
+        described.NextFireTimes[0].Instant.Should().Be(s_start.AddSeconds(40));
+        await harness.RunUntilAsync(s_start.AddMinutes(3));
 
-            harness.Log.OfSchedule("s").Select(r => Second(r.Scheduled)).Should().Equal(10, 20, 30, 40, 50, 60, 70, 80);
-            described = await schedules.DescribeAsync("s");
-            described.Counters.Runs.Should().Be(5, "its own limit of five, none used by the old schedule");
-            described.RemainingRuns.Should().Be(0);
+        harness.Log.OfSchedule("s").Select(r => Second(r.Scheduled)).Should().Equal(10, 20, 30, 40, 50, 60, 70, 80);
+        described = await schedules.DescribeAsync("s");
+        described.Counters.Runs.Should().Be(5, "its own limit of five, none used by the old schedule");
+        described.RemainingRuns.Should().Be(0);
 
-            // Run keys are the id and the instant: a backfill over instants the old schedule ran returns those runs.
-            var oldRuns = (await harness.Scheduler.ListAsync(new RunQuery { ScheduleId = "s", ScheduledTo = s_start.AddSeconds(35) })).Items.Select(r => r.Id);
-            var backfilled = await schedules.BackfillAsync("s", s_start, s_start.AddSeconds(35));
-            await harness.RunUntilAsync(s_start.AddMinutes(4));
-            backfilled.Should().HaveCount(4).And.Contain(oldRuns);
-            harness.Log.OfSchedule("s").Select(r => Second(r.Scheduled)).Should().Equal(10, 20, 30, 40, 50, 60, 70, 80, 0);
-        }
-        finally
-        {
-            if (file is not null)
-            {
-                Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
-                Durable.Scheduling.Tests.Sqlite.SqliteTestFiles.Delete(file);
-            }
-        }
+        // Run keys are the id and the instant: a backfill over instants the old schedule ran returns those runs.
+        var oldRuns = (await harness.Scheduler.ListAsync(new RunQuery { ScheduleId = "s", ScheduledTo = s_start.AddSeconds(35) })).Items.Select(r => r.Id);
+        var backfilled = await schedules.BackfillAsync("s", s_start, s_start.AddSeconds(35));
+        await harness.RunUntilAsync(s_start.AddMinutes(4));
+        backfilled.Should().HaveCount(4).And.Contain(oldRuns);
+        harness.Log.OfSchedule("s").Select(r => Second(r.Scheduled)).Should().Equal(10, 20, 30, 40, 50, 60, 70, 80, 0);
     }
 
     [Test]
