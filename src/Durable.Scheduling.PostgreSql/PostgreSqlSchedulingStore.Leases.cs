@@ -28,12 +28,7 @@ internal sealed partial class PostgreSqlSchedulingStore
             long expires = now.UtcTicks + leaseDuration.Ticks;
             var claim = _data.CreateCommand(_claimSql);
             await using var claimScope = claim.ConfigureAwait(false);
-            claim.Parameters.AddWithValue("ids", ids as Guid[] ?? [.. ids]);
-            claim.Parameters.AddWithValue("tokens", tokens);
-            claim.Parameters.AddWithValue("now", now.UtcTicks);
-            claim.Parameters.AddWithValue("expires", expires);
-            claim.Parameters.AddWithValue("lease", leaseDuration < TimeSpan.Zero ? TimeSpan.Zero : leaseDuration);
-            claim.Parameters.AddWithValue("owner", PostgreSqlRows.Encode(owner)!);
+            BindClaim(claim, ids as Guid[] ?? [.. ids], tokens, now, expires, leaseDuration, owner);
             var won = new List<(long Order, RunLease Lease)>(ids.Count);
             var expiresAt = PostgreSqlRows.Instant(expires);
             var reader = await claim.ExecuteReaderAsync(ct).ConfigureAwait(false);
@@ -48,6 +43,17 @@ internal sealed partial class PostgreSqlSchedulingStore
             won.Sort((a, b) => a.Order.CompareTo(b.Order));
             return [.. won.Select(w => w.Lease)];
         }, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>The parameters of the claim statement (<c>_claimSql</c>).</summary>
+    private static void BindClaim(NpgsqlCommand claim, Guid[] ids, Guid[] tokens, DateTimeOffset now, long expires, TimeSpan leaseDuration, string owner)
+    {
+        claim.Parameters.AddWithValue("ids", ids);
+        claim.Parameters.AddWithValue("tokens", tokens);
+        claim.Parameters.AddWithValue("now", now.UtcTicks);
+        claim.Parameters.AddWithValue("expires", expires);
+        claim.Parameters.AddWithValue("lease", leaseDuration < TimeSpan.Zero ? TimeSpan.Zero : leaseDuration);
+        claim.Parameters.AddWithValue("owner", PostgreSqlRows.Encode(owner)!);
     }
 
     public async ValueTask<ExclusiveClaim> ClaimExclusiveAsync(Guid id, DateTimeOffset now, TimeSpan leaseDuration, string owner, CancellationToken cancellationToken)
@@ -110,12 +116,7 @@ internal sealed partial class PostgreSqlSchedulingStore
             var claim = new NpgsqlCommand(_claimSql, connection, transaction);
             await using (claim.ConfigureAwait(false))
             {
-                claim.Parameters.AddWithValue("ids", new[] { id });
-                claim.Parameters.AddWithValue("tokens", new[] { token });
-                claim.Parameters.AddWithValue("now", now.UtcTicks);
-                claim.Parameters.AddWithValue("expires", expires);
-                claim.Parameters.AddWithValue("lease", leaseDuration < TimeSpan.Zero ? TimeSpan.Zero : leaseDuration);
-                claim.Parameters.AddWithValue("owner", PostgreSqlRows.Encode(owner)!);
+                BindClaim(claim, [id], [token], now, expires, leaseDuration, owner);
                 var reader = await claim.ExecuteReaderAsync(ct).ConfigureAwait(false);
                 await using (reader.ConfigureAwait(false))
                 {
