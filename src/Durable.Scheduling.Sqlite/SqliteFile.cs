@@ -35,8 +35,13 @@ internal sealed class SqliteFile(SqliteSchedulingOptions options, string connect
             PRAGMA synchronous = {(Options.Synchronous == SqliteSynchronous.Full ? "FULL" : "NORMAL")};
             PRAGMA foreign_keys = ON;
             PRAGMA cache_size = -16384;
+            PRAGMA temp_store = MEMORY;
             {(Options.MaxPageCount is long pages ? $"PRAGMA max_page_count = {pages};" : "")}
             """;
+        // temp_store = MEMORY: every queued write runs in a savepoint of the group commit, and SQLite keeps a savepoint's
+        // page pre-images in a statement journal that otherwise spills to a new temporary file once it passes 64 KiB,
+        // then takes every later write of the transaction to that file (created, written and deleted per commit). They
+        // are only needed until the commit, never for recovery; one write is at most a batch of runs.
         pragmas.ExecuteNonQuery();
         return connection;
     }

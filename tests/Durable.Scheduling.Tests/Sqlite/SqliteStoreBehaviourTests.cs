@@ -46,6 +46,20 @@ public sealed class SqliteStoreBehaviourTests
     }
 
     [Test]
+    public void Connections_KeepTheirDurabilitySettings_AndSavepointJournalsInMemory()
+    {
+        var options = new SqliteSchedulingOptions { ConnectionString = $"Data Source={_file}" };
+        using var connection = new SqliteFile(options, options.ConnectionString, _file).Open();
+        using var command = connection.CreateCommand();
+        command.CommandText = "PRAGMA synchronous";
+        command.ExecuteScalar().Should().Be(2L, "FULL by default");
+        command.CommandText = "PRAGMA foreign_keys";
+        command.ExecuteScalar().Should().Be(1L);
+        command.CommandText = "PRAGMA temp_store";
+        command.ExecuteScalar().Should().Be(2L, "MEMORY: each write's savepoint journal never goes to a temporary file");
+    }
+
+    [Test]
     public async Task Schema_FromVersion1File_MigratesForwardKeepingData()
     {
         // A file as version 1 wrote it: the first migration only, with one pending run.
