@@ -95,6 +95,7 @@ internal sealed partial class PostgreSqlSchedulingStore
     {
         ArgumentNullException.ThrowIfNull(schedule);
         return await SequencedAsync("update a schedule", $"""
+            WITH old_spec AS ({DeleteSpecWatermark(" AND version = @version AND spec_since <> @since")})
             UPDATE {_schedules} SET workflow = @workflow, definition = @definition, metadata = @metadata::jsonb, paused = @paused,
                 note = @note, code_defined = @code, updated = @updated, spec_since = @since,
                 remaining = CASE WHEN @setRemaining THEN @remaining ELSE remaining END,
@@ -112,6 +113,7 @@ internal sealed partial class PostgreSqlSchedulingStore
     {
         ArgumentNullException.ThrowIfNull(id);
         return await SequencedAsync("delete a schedule", $"""
+            WITH spec AS ({DeleteSpecWatermark("")})
             UPDATE {_schedules} SET deleted = true, updated = @at, version = version + 1, seq = {NextSequence}
             WHERE id = @id AND NOT deleted
             """, command =>
@@ -188,18 +190,50 @@ internal sealed partial class PostgreSqlSchedulingStore
         }
 
         var latest = values.GroupBy(v => v.Key, StringComparer.Ordinal).Select(g => (Name: g.Key, Ticks: g.Max(v => v.Value.UtcTicks))).ToList();
+        var ids = new string?[latest.Count];
+        var since = new long[latest.Count];
+        for (int i = 0; i < latest.Count; i++)
+        {
+            if (WatermarkNames.TryParseSpec(latest[i].Name, out ReadOnlySpan<char> id, out var specSince))
+            {
+                ids[i] = PostgreSqlRows.Encode(id.ToString());
+                since[i] = specSince.UtcTicks;
+            }
+        }
+
         await _db.RunAsync("advance watermarks", async ct =>
         {
-            var upsert = _data.CreateCommand($"""
-                INSERT INTO {_watermarks} AS w (schedule, value) SELECT * FROM unnest(@names, @values)
+            // A spec's watermark only while that spec is its schedule's current one. The schedules' lock, shared, keeps a
+            // schedule write (which takes it alone) from committing between the check and the write: the insert runs
+            // after the lock, so its snapshot sees every such write committed before.
+            var batch = _data.CreateBatch();
+            await using var batchScope = batch.ConfigureAwait(false);
+            var share = new NpgsqlBatchCommand("SELECT pg_advisory_xact_lock_shared(@key)");
+            share.Parameters.AddWithValue("key", _scheduleLock);
+            batch.BatchCommands.Add(share);
+            var upsert = new NpgsqlBatchCommand($"""
+                INSERT INTO {_watermarks} AS w (schedule, value)
+                SELECT v.name, v.value FROM unnest(@names, @values, @ids, @since) AS v(name, value, id, since)
+                WHERE v.id IS NULL OR EXISTS (SELECT 1 FROM {_schedules} s WHERE s.id = v.id AND NOT s.deleted AND s.spec_since = v.since)
                 ON CONFLICT (schedule) DO UPDATE SET value = greatest(w.value, excluded.value)
                 """);
-            await using var upsertScope = upsert.ConfigureAwait(false);
             upsert.Parameters.AddWithValue("names", latest.Select(l => PostgreSqlRows.Encode(l.Name)!).ToArray());
             upsert.Parameters.AddWithValue("values", latest.Select(l => l.Ticks).ToArray());
-            return await upsert.ExecuteNonQueryAsync(ct).ConfigureAwait(false);
+            upsert.Parameters.Add(new NpgsqlParameter("ids", NpgsqlDbType.Array | NpgsqlDbType.Text) { Value = ids });
+            upsert.Parameters.AddWithValue("since", since);
+            batch.BatchCommands.Add(upsert);
+            var reader = await batch.ExecuteReaderAsync(ct).ConfigureAwait(false);
+            await using var readerScope = reader.ConfigureAwait(false);
+            return reader.RecordsAffected;
         }, cancellationToken).ConfigureAwait(false);
     }
+
+    /// <summary>
+    /// A statement deleting the watermark of a schedule's current spec (its name as <see cref="WatermarkNames.OfSpec"/>
+    /// makes it), as a data-modifying CTE of a schedule write: it reads the row as it was before that write.
+    /// </summary>
+    private string DeleteSpecWatermark(string condition) =>
+        $"DELETE FROM {_watermarks} WHERE schedule = (SELECT id || '~' || spec_since FROM {_schedules} WHERE id = @id AND NOT deleted{condition})";
 
     private string NextSequence => $"(SELECT coalesce(max(seq), 0) + 1 FROM {_schedules})";
 

@@ -377,17 +377,7 @@ internal sealed partial class PostgreSqlSchedulingStore : ISchedulingStore, IRun
     public async ValueTask AdvanceWatermarkAsync(string schedule, DateTimeOffset value, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(schedule);
-        await _db.RunAsync("advance a watermark", async ct =>
-        {
-            var upsert = _data.CreateCommand($"""
-                INSERT INTO {_watermarks} AS w (schedule, value) VALUES (@schedule, @value)
-                ON CONFLICT (schedule) DO UPDATE SET value = greatest(w.value, excluded.value)
-                """);
-            await using var upsertScope = upsert.ConfigureAwait(false);
-            upsert.Parameters.AddWithValue("schedule", PostgreSqlRows.Encode(schedule)!);
-            upsert.Parameters.AddWithValue("value", value.UtcTicks);
-            return await upsert.ExecuteNonQueryAsync(ct).ConfigureAwait(false);
-        }, cancellationToken).ConfigureAwait(false);
+        await AdvanceWatermarksAsync([KeyValuePair.Create(schedule, value)], cancellationToken).ConfigureAwait(false);
     }
 
     public async ValueTask<int> PurgeAsync(DateTimeOffset endedBefore, int limit, CancellationToken cancellationToken) =>

@@ -126,6 +126,7 @@ internal sealed partial class SqliteSchedulingStore
                     version = version + 1, seq = {NextSequence}
                 WHERE id = $id AND deleted = 0 AND version = $version
                 """);
+            DeleteSpecWatermark(schedule.Id, expectedVersion, schedule.SpecSince.UtcTicks); // a new spec starts afresh
             BindSchedule(update, schedule);
             SqliteRows.Bind(update, "$setRemaining", setRemainingRuns ? 1 : 0);
             SqliteRows.Bind(update, "$version", expectedVersion);
@@ -136,6 +137,7 @@ internal sealed partial class SqliteSchedulingStore
     public async ValueTask<bool> DeleteScheduleAsync(string id, DateTimeOffset at, CancellationToken cancellationToken) =>
         await WriteAsync(() =>
         {
+            DeleteSpecWatermark(id);
             var delete = Command($"UPDATE ds_schedules SET deleted = 1, updated = $at, version = version + 1, seq = {NextSequence} WHERE id = $id AND deleted = 0");
             SqliteRows.Bind(delete, "$id", id);
             SqliteRows.Bind(delete, "$at", at.UtcTicks);
@@ -194,19 +196,50 @@ internal sealed partial class SqliteSchedulingStore
         ArgumentNullException.ThrowIfNull(values);
         await WriteAsync(() =>
         {
-            var upsert = Command("""
-                INSERT INTO ds_watermarks (schedule, value) VALUES ($schedule, $value)
-                ON CONFLICT (schedule) DO UPDATE SET value = max(value, excluded.value)
-                """);
             foreach (var (schedule, value) in values)
             {
-                SqliteRows.Bind(upsert, "$schedule", schedule);
-                SqliteRows.Bind(upsert, "$value", value.UtcTicks);
-                upsert.ExecuteNonQuery();
+                Advance(schedule, value);
             }
 
             return values.Count;
         }, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// Moves a watermark forward, inside a write. A spec's watermark only while that spec is its schedule's current one
+    /// (the check and the write are one statement of the one writer).
+    /// </summary>
+    private void Advance(string schedule, DateTimeOffset value)
+    {
+        var upsert = Command("""
+            INSERT INTO ds_watermarks (schedule, value)
+            SELECT $schedule, $value
+            WHERE $id IS NULL OR EXISTS (SELECT 1 FROM ds_schedules WHERE id = $id AND deleted = 0 AND spec_since = $since)
+            ON CONFLICT (schedule) DO UPDATE SET value = max(value, excluded.value)
+            """);
+        bool spec = WatermarkNames.TryParseSpec(schedule, out ReadOnlySpan<char> id, out var since);
+        SqliteRows.Bind(upsert, "$schedule", schedule);
+        SqliteRows.Bind(upsert, "$value", value.UtcTicks);
+        SqliteRows.Bind(upsert, "$id", spec ? id.ToString() : null);
+        SqliteRows.Bind(upsert, "$since", since.UtcTicks);
+        upsert.ExecuteNonQuery();
+    }
+
+    /// <summary>
+    /// Deletes the watermark of a schedule's current spec (its name as <see cref="WatermarkNames.OfSpec"/> makes it),
+    /// inside a write: before a delete, or an update at <paramref name="version"/> that changes the spec.
+    /// </summary>
+    private void DeleteSpecWatermark(string id, long? version = null, long? newSpecSince = null)
+    {
+        var delete = Command("""
+            DELETE FROM ds_watermarks WHERE schedule = (
+                SELECT id || '~' || spec_since FROM ds_schedules
+                WHERE id = $id AND deleted = 0 AND ($version IS NULL OR version = $version) AND ($since IS NULL OR spec_since <> $since))
+            """);
+        SqliteRows.Bind(delete, "$id", id);
+        SqliteRows.Bind(delete, "$version", version);
+        SqliteRows.Bind(delete, "$since", newSpecSince);
+        delete.ExecuteNonQuery();
     }
 
     /// <summary>Binds the fields a create and an update both write.</summary>

@@ -236,13 +236,8 @@ internal sealed partial class SqliteSchedulingStore : ISchedulingStore, IAsyncDi
     public async ValueTask AdvanceWatermarkAsync(string schedule, DateTimeOffset value, CancellationToken cancellationToken) =>
         await WriteAsync(() =>
         {
-            var upsert = Command("""
-                INSERT INTO ds_watermarks (schedule, value) VALUES ($schedule, $value)
-                ON CONFLICT (schedule) DO UPDATE SET value = max(value, excluded.value)
-                """);
-            SqliteRows.Bind(upsert, "$schedule", schedule);
-            SqliteRows.Bind(upsert, "$value", value.UtcTicks);
-            return upsert.ExecuteNonQuery();
+            Advance(schedule, value);
+            return 1;
         }, cancellationToken).ConfigureAwait(false);
 
     public async ValueTask<int> PurgeAsync(DateTimeOffset endedBefore, int limit, CancellationToken cancellationToken) =>

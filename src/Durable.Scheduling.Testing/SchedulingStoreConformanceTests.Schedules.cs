@@ -498,6 +498,64 @@ public abstract partial class SchedulingStoreConformanceTests
         (await _store.GetWatermarkAsync("a", default)).Should().Be(Now.AddSeconds(1));
     }
 
+    /// <summary>
+    /// Contract: a spec's watermark (<see cref="WatermarkNames.OfSpec"/>) is kept only while that spec is its schedule's
+    /// current one: advancing the watermark of another spec, of an absent or of a deleted schedule stores nothing; a
+    /// change of spec deletes the old spec's, other updates keep it; deleting the schedule deletes it. Plain names are
+    /// untouched by all of it.
+    /// </summary>
+    /// <returns>The test.</returns>
+    [Test]
+    public async Task SpecWatermarks_AreKeptOnlyWhileTheirSpecIsTheSchedulesCurrentOne()
+    {
+        var schedule = Schedule("nightly");
+        (await _store.CreateScheduleAsync(schedule, default)).Should().BeTrue();
+        string current = WatermarkNames.OfSpec("nightly", Now);
+        await _store.AdvanceWatermarksAsync(
+        [
+            KeyValuePair.Create(current, Now.AddHours(1)),
+            KeyValuePair.Create(WatermarkNames.OfSpec("nightly", Now.AddMinutes(-1)), Now.AddHours(1)), // not its spec
+            KeyValuePair.Create(WatermarkNames.OfSpec("absent", Now), Now.AddHours(1)),
+            KeyValuePair.Create("nightly", Now.AddHours(2)), // a plain name
+        ], default);
+        (await _store.GetWatermarkAsync(current, default)).Should().Be(Now.AddHours(1));
+        (await _store.GetWatermarkAsync(WatermarkNames.OfSpec("nightly", Now.AddMinutes(-1)), default)).Should().BeNull("not the schedule's spec");
+        (await _store.GetWatermarkAsync(WatermarkNames.OfSpec("absent", Now), default)).Should().BeNull("no such schedule");
+
+        // An update that keeps the spec keeps its watermark.
+        var stored = (await _store.GetScheduleAsync("nightly", default))!;
+        (await _store.UpdateScheduleAsync(stored with { Paused = true, Note = "quiet", UpdatedAt = Now.AddMinutes(1) }, stored.Version, false, default)).Should().BeTrue();
+        (await _store.GetWatermarkAsync(current, default)).Should().Be(Now.AddHours(1), "the spec did not change");
+
+        // A new spec: the old one's watermark is gone, and a late advance of it (a scheduler that has not seen the change) stores nothing.
+        stored = (await _store.GetScheduleAsync("nightly", default))!;
+        (await _store.UpdateScheduleAsync(stored with { SpecSince = Now.AddMinutes(2), UpdatedAt = Now.AddMinutes(2) }, stored.Version, false, default)).Should().BeTrue();
+        string next = WatermarkNames.OfSpec("nightly", Now.AddMinutes(2));
+        (await _store.GetWatermarkAsync(current, default)).Should().BeNull("the old spec's watermark went with it");
+        await _store.AdvanceWatermarkAsync(current, Now.AddHours(3), default);
+        (await _store.GetWatermarkAsync(current, default)).Should().BeNull("no longer the schedule's spec");
+        (await _store.GetWatermarkAsync(next, default)).Should().BeNull("a new spec starts afresh");
+        await _store.AdvanceWatermarkAsync(next, Now.AddHours(3), default);
+        (await _store.GetWatermarksAsync([current, next, "nightly"], default)).Should().BeEquivalentTo(new Dictionary<string, DateTimeOffset>
+        {
+            [next] = Now.AddHours(3),
+            ["nightly"] = Now.AddHours(2),
+        });
+
+        // An update refused (a stale version) deletes nothing.
+        (await _store.UpdateScheduleAsync(stored with { SpecSince = Now.AddMinutes(9) }, stored.Version, false, default)).Should().BeFalse();
+        (await _store.GetWatermarkAsync(next, default)).Should().Be(Now.AddHours(3));
+
+        // Deleted: its watermark goes, and cannot come back; the id made again starts afresh.
+        (await _store.DeleteScheduleAsync("nightly", Now.AddMinutes(3), default)).Should().BeTrue();
+        (await _store.GetWatermarkAsync(next, default)).Should().BeNull("deleted with its schedule");
+        await _store.AdvanceWatermarkAsync(next, Now.AddHours(4), default);
+        (await _store.GetWatermarkAsync(next, default)).Should().BeNull("its schedule is deleted");
+        (await _store.CreateScheduleAsync(Schedule("nightly") with { SpecSince = Now.AddMinutes(2) }, default)).Should().BeTrue();
+        (await _store.GetWatermarkAsync(next, default)).Should().BeNull("a schedule made again starts afresh, even on the same instant");
+        (await _store.GetWatermarkAsync("nightly", default)).Should().Be(Now.AddHours(2), "a plain name is no spec's");
+    }
+
     /// <summary>A pending run of a schedule, keyed as the scheduler keys it.</summary>
     /// <param name="schedule">The schedule id.</param>
     /// <param name="at">Its instant.</param>

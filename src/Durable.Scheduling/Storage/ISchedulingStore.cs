@@ -194,7 +194,7 @@ public interface ISchedulingStore
     /// <returns>False when the lease was lost (the run was taken over, or is no longer running): nothing changed.</returns>
     ValueTask<bool> UnclaimAsync(Guid id, Guid leaseToken, CancellationToken cancellationToken);
 
-    /// <summary>Gets a recurring schedule's watermark: the last occurrence handled.</summary>
+    /// <summary>Gets a recurring schedule's watermark: the last occurrence handled (see <see cref="WatermarkNames"/>).</summary>
     /// <param name="schedule">The schedule name.</param>
     /// <param name="cancellationToken">Cancels the call.</param>
     /// <returns>The watermark, or null for a schedule never run.</returns>
@@ -236,7 +236,14 @@ public interface ISchedulingStore
         }
     }
 
-    /// <summary>Advances a schedule's watermark; a value at or before the stored one changes nothing.</summary>
+    /// <summary>
+    /// Advances a schedule's watermark; a value at or before the stored one changes nothing. The watermark of a spec
+    /// (a name from <see cref="WatermarkNames.OfSpec(string, DateTimeOffset)"/>) is stored only while that spec is its schedule's current one (the
+    /// schedule exists, is not deleted, and its <see cref="StoredSchedule.SpecSince"/> is the name's instant), checked in
+    /// the same atomic step: otherwise nothing is stored, so a scheduler that has not yet seen a change cannot bring back
+    /// a watermark that <see cref="UpdateScheduleAsync"/> or <see cref="DeleteScheduleAsync"/> removed. Plain names are
+    /// stored as given.
+    /// </summary>
     /// <param name="schedule">The schedule name.</param>
     /// <param name="value">The last occurrence handled.</param>
     /// <param name="cancellationToken">Cancels the call.</param>
@@ -283,7 +290,8 @@ public interface ISchedulingStore
     /// Replaces a schedule's workflow, definition, metadata, pause state, note, code-defined flag, update and spec
     /// instants, and (when <paramref name="setRemainingRuns"/>) remaining runs, only when its version is
     /// <paramref name="expectedVersion"/> (optimistic concurrency); the version becomes one more and the sequence new.
-    /// Counters are left as they are.
+    /// Counters are left as they are. When the spec changes (another <see cref="StoredSchedule.SpecSince"/>), the old
+    /// spec's watermark (<see cref="WatermarkNames.OfSpec(string, DateTimeOffset)"/>) is deleted in the same transaction.
     /// </summary>
     /// <param name="schedule">The new state.</param>
     /// <param name="expectedVersion">The version the caller read.</param>
@@ -292,7 +300,10 @@ public interface ISchedulingStore
     /// <returns>False when the schedule is absent, deleted, or at another version.</returns>
     ValueTask<bool> UpdateScheduleAsync(StoredSchedule schedule, long expectedVersion, bool setRemainingRuns, CancellationToken cancellationToken);
 
-    /// <summary>Marks a schedule deleted (with a new sequence, so other schedulers learn of it); its runs are left alone.</summary>
+    /// <summary>
+    /// Marks a schedule deleted (with a new sequence, so other schedulers learn of it) and deletes its spec's watermark
+    /// (<see cref="WatermarkNames.OfSpec(string, DateTimeOffset)"/>) in the same transaction; its runs are left alone.
+    /// </summary>
     /// <param name="id">The schedule id.</param>
     /// <param name="at">When (its update instant; a deleted schedule is forgotten by <see cref="PurgeAsync"/> after that).</param>
     /// <param name="cancellationToken">Cancels the call.</param>

@@ -23,7 +23,8 @@ public sealed class SqlInterpolationGateTests
         "LockSchedulesInOrder(\"c\", \"id\")", "LockSchedulesInOrder(\"outcomes\", \"schedule\")", "LockSchedulesInOrder(\"started\", \"schedule\")",
         "_db.NotifyItem(unclaim, \"due\")", "columns", "column", "source", "order", "qualified", "part", "where", "range",
         "driver.Pair", "Probes(query, driver.Pair)", "Range(query, \"m.scheduled\", \"m.run_id\")", "StatusTerms(status)", "StatusTerms(statuses[0])",
-        "filters", "scheduled", "id",
+        "filters", "scheduled", "id", "condition",
+        "DeleteSpecWatermark(\"\")", "DeleteSpecWatermark(\" AND version = @version AND spec_since <> @since\")",
         // Enum values and numbers the code computes (page sizes, indexes of parameter names, versions, pragmas).
         "(int)RunKind.Occurrence", "(int)status", "CountCap", "limit", "size + 1", "i", "v + 1", "pages",
         "(long)Options.BusyTimeout.TotalMilliseconds", "(Options.Synchronous == SqliteSynchronous.Full ? \"FULL\" : \"NORMAL\")",

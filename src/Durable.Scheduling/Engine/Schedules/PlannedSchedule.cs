@@ -1,4 +1,5 @@
 using Durable.Scheduling.Schedules;
+using Durable.Scheduling.Storage;
 
 namespace Durable.Scheduling.Engine.Schedules;
 
@@ -57,7 +58,7 @@ internal sealed class PlannedSchedule
     /// The watermark's name: the id and the instant its spec took effect, so a changed spec starts afresh from then;
     /// just the id for a code-defined schedule still on its first spec (as before schedules were stored).
     /// </summary>
-    public string WatermarkKey => CodeDefined && FirstSpec ? Id : $"{Id}~{SpecSinceTicks}";
+    public string WatermarkKey => CodeDefined && FirstSpec ? Id : WatermarkNames.OfSpecTicks(Id, SpecSinceTicks);
 
     /// <summary>True once the stored watermark was read.</summary>
     public bool Loaded { get; set; }

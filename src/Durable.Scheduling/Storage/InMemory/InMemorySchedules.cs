@@ -12,10 +12,44 @@ namespace Durable.Scheduling.Storage.InMemory;
 /// </remarks>
 internal sealed class InMemorySchedules
 {
+    /// <summary>An entry's spec watermark when it has none.</summary>
+    private const long NoWatermark = long.MinValue;
+
     private readonly Dictionary<string, Entry> _byId = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, Entry>.AlternateLookup<ReadOnlySpan<char>> _bySpan;
     private readonly SortedIds _order = new();
     private readonly List<(long Sequence, Entry Entry)> _log = [];
     private long _sequence;
+
+    public InMemorySchedules() => _bySpan = _byId.GetAlternateLookup<ReadOnlySpan<char>>();
+
+    /// <summary>
+    /// The watermark of a schedule's spec (see <see cref="WatermarkNames"/>), kept in its entry: there is one only while
+    /// that spec is the schedule's current one, so it goes with the entry, and with each change of spec.
+    /// </summary>
+    public bool TryGetSpecWatermark(ReadOnlySpan<char> id, long specSinceTicks, out long ticks)
+    {
+        ticks = 0;
+        if (Current(id, specSinceTicks) is { SpecWatermark: not NoWatermark } entry)
+        {
+            ticks = entry.SpecWatermark;
+            return true;
+        }
+
+        return false;
+    }
+
+    /// <summary>Moves a spec's watermark forward; nothing when that spec is not its schedule's current one.</summary>
+    public void AdvanceSpecWatermark(ReadOnlySpan<char> id, long specSinceTicks, long ticks)
+    {
+        if (Current(id, specSinceTicks) is { } entry && ticks > entry.SpecWatermark)
+        {
+            entry.SpecWatermark = ticks;
+        }
+    }
+
+    private Entry? Current(ReadOnlySpan<char> id, long specSinceTicks) =>
+        _bySpan.TryGetValue(id, out var entry) && !entry.Stored.Deleted && entry.Stored.SpecSince.UtcTicks == specSinceTicks ? entry : null;
 
     public bool Create(StoredSchedule schedule)
     {
@@ -118,6 +152,11 @@ internal sealed class InMemorySchedules
             return false;
         }
 
+        if (schedule.SpecSince.UtcTicks != entry.Stored.SpecSince.UtcTicks)
+        {
+            entry.SpecWatermark = NoWatermark; // the old spec's: a new spec starts afresh
+        }
+
         entry.Stored = entry.Stored with
         {
             WorkflowName = schedule.WorkflowName,
@@ -148,6 +187,7 @@ internal sealed class InMemorySchedules
         }
 
         entry.Stored = entry.Stored with { Deleted = true, UpdatedAt = at, Version = entry.Stored.Version + 1, Sequence = ++_sequence };
+        entry.SpecWatermark = NoWatermark;
         Logged(entry);
         return true;
     }
@@ -241,6 +281,9 @@ internal sealed class InMemorySchedules
         public long Skipped { get; set; }
 
         public long Dropped { get; set; }
+
+        /// <summary>The watermark of the current spec (UTC ticks), or <see cref="NoWatermark"/>.</summary>
+        public long SpecWatermark { get; set; } = NoWatermark;
 
         /// <summary>
         /// The schedule with its current counters. Records are immutable, so the snapshot is kept as the entry's record

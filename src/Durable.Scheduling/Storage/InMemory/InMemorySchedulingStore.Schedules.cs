@@ -12,7 +12,7 @@ public sealed partial class InMemorySchedulingStore
         cancellationToken.ThrowIfCancellationRequested();
         lock (_lock)
         {
-            return new(_watermarks.TryGetValue(schedule, out long ticks) ? new DateTimeOffset(ticks, TimeSpan.Zero) : null);
+            return new(TryGetWatermark(schedule, out long ticks) ? new DateTimeOffset(ticks, TimeSpan.Zero) : null);
         }
     }
 
@@ -28,9 +28,21 @@ public sealed partial class InMemorySchedulingStore
         return ValueTask.CompletedTask;
     }
 
+    /// <summary>A watermark: a spec's is kept in its schedule's entry, a plain one in a table of its own; under the lock.</summary>
+    private bool TryGetWatermark(string schedule, out long ticks) =>
+        WatermarkNames.TryParseSpecTicks(schedule, out ReadOnlySpan<char> id, out long since)
+            ? _schedules.TryGetSpecWatermark(id, since, out ticks)
+            : _watermarks.TryGetValue(schedule, out ticks);
+
     /// <summary>Moves a watermark forward (never back); under the lock.</summary>
     private void Advance(string schedule, long ticks)
     {
+        if (WatermarkNames.TryParseSpecTicks(schedule, out ReadOnlySpan<char> id, out long since))
+        {
+            _schedules.AdvanceSpecWatermark(id, since, ticks);
+            return;
+        }
+
         ref long stored = ref CollectionsMarshal.GetValueRefOrAddDefault(_watermarks, schedule, out bool exists);
         if (!exists || ticks > stored)
         {
@@ -48,7 +60,7 @@ public sealed partial class InMemorySchedulingStore
         {
             foreach (string schedule in schedules)
             {
-                if (_watermarks.TryGetValue(schedule, out long ticks))
+                if (TryGetWatermark(schedule, out long ticks))
                 {
                     found[schedule] = new DateTimeOffset(ticks, TimeSpan.Zero);
                 }

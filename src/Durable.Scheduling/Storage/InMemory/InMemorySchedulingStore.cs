@@ -35,7 +35,7 @@ public sealed partial class InMemorySchedulingStore : ISchedulingStore
     private readonly Func<RunKey, bool> _staleApart;
     private readonly Dictionary<string, int> _workflowIds = new(StringComparer.Ordinal);
     private readonly List<string> _workflowNames = [];
-    private readonly Dictionary<string, long> _watermarks = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, long> _watermarks = new(StringComparer.Ordinal); // plain names (a spec's watermark is kept with its schedule)
     private readonly InMemorySchedules _schedules = new();
     private readonly Dictionary<Guid, Lease> _leases = new(RunIdComparer.Instance); // runs in status Running, so lease expiry never scans every run
     private readonly Dictionary<Guid, Extra> _extras = new(RunIdComparer.Instance); // runs with a key, input, metadata or error
