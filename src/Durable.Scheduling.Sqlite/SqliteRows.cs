@@ -84,29 +84,61 @@ internal static class SqliteRows
     }
 
     /// <summary>A run from a row of <see cref="SqliteSchema.RunColumns"/>.</summary>
-    public static ScheduledRun ReadRun(SqliteDataReader reader)
+    public static ScheduledRun ReadRun(SqliteDataReader reader) => ReadRun(new ReaderRow(reader));
+
+    /// <summary>A run from a row of <see cref="SqliteSchema.RunColumns"/>, of a reader or of a writer's statement.</summary>
+    public static ScheduledRun ReadRun<TRow>(TRow row)
+        where TRow : IRow
     {
-        var status = (RunStatus)reader.GetInt32(6);
+        var status = (RunStatus)row.Int64(6);
         return new ScheduledRun
         {
-            Id = new Guid((byte[])reader[0]),
-            WorkflowName = reader.GetString(1),
-            Kind = (RunKind)reader.GetInt32(2),
-            IdempotencyKey = reader.GetString(3),
-            ScheduledTime = new DateTimeOffset(reader.GetInt64(4), TimeSpan.Zero),
-            DueTime = new DateTimeOffset(reader.GetInt64(5), TimeSpan.Zero),
+            Id = row.Guid(0),
+            WorkflowName = row.Text(1),
+            Kind = (RunKind)row.Int64(2),
+            IdempotencyKey = row.Text(3),
+            ScheduledTime = new DateTimeOffset(row.Int64(4), TimeSpan.Zero),
+            DueTime = new DateTimeOffset(row.Int64(5), TimeSpan.Zero),
             Status = status,
-            Attempt = reader.GetInt32(7),
-            Input = reader.IsDBNull(8) ? null : reader.GetString(8),
-            Metadata = reader.IsDBNull(9) ? s_noMetadata : JsonSerializer.Deserialize<Dictionary<string, string>>(reader.GetString(9))!,
-            CreatedAt = new DateTimeOffset(reader.GetInt64(10), TimeSpan.Zero),
-            StartedAt = reader.IsDBNull(11) ? null : new DateTimeOffset(reader.GetInt64(11), TimeSpan.Zero),
-            CompletedAt = reader.IsDBNull(12) || status is RunStatus.Pending or RunStatus.Running ? null : new DateTimeOffset(reader.GetInt64(12), TimeSpan.Zero),
-            Error = reader.IsDBNull(13) ? null : new RunError(reader.GetString(13), reader.IsDBNull(14) ? "" : reader.GetString(14)),
-            TraceParent = reader.FieldCount > 15 && !reader.IsDBNull(15) ? reader.GetString(15) : null,
-            ScheduleId = reader.FieldCount > 16 && !reader.IsDBNull(16) ? reader.GetString(16) : null,
-            Overlap = reader.FieldCount > 17 && !reader.IsDBNull(17) ? (OverlapPolicy)reader.GetInt32(17) : null,
+            Attempt = (int)row.Int64(7),
+            Input = row.IsNull(8) ? null : row.Text(8),
+            Metadata = row.IsNull(9) ? s_noMetadata : JsonSerializer.Deserialize<Dictionary<string, string>>(row.Text(9))!,
+            CreatedAt = new DateTimeOffset(row.Int64(10), TimeSpan.Zero),
+            StartedAt = row.IsNull(11) ? null : new DateTimeOffset(row.Int64(11), TimeSpan.Zero),
+            CompletedAt = row.IsNull(12) || status is RunStatus.Pending or RunStatus.Running ? null : new DateTimeOffset(row.Int64(12), TimeSpan.Zero),
+            Error = row.IsNull(13) ? null : new RunError(row.Text(13), row.IsNull(14) ? "" : row.Text(14)),
+            TraceParent = row.ColumnCount > 15 && !row.IsNull(15) ? row.Text(15) : null,
+            ScheduleId = row.ColumnCount > 16 && !row.IsNull(16) ? row.Text(16) : null,
+            Overlap = row.ColumnCount > 17 && !row.IsNull(17) ? (OverlapPolicy)row.Int64(17) : null,
         };
+    }
+
+    /// <summary>A row being read: a data reader's (<see cref="ReaderRow"/>) or a writer's statement's (<see cref="SqliteStatement"/>).</summary>
+    internal interface IRow
+    {
+        int ColumnCount { get; }
+
+        bool IsNull(int column);
+
+        long Int64(int column);
+
+        string Text(int column);
+
+        Guid Guid(int column);
+    }
+
+    /// <summary>The current row of a data reader.</summary>
+    private readonly struct ReaderRow(SqliteDataReader reader) : IRow
+    {
+        public int ColumnCount => reader.FieldCount;
+
+        public bool IsNull(int column) => reader.IsDBNull(column);
+
+        public long Int64(int column) => reader.GetInt64(column);
+
+        public string Text(int column) => reader.GetString(column);
+
+        public Guid Guid(int column) => new((byte[])reader.GetValue(column));
     }
 
     /// <summary>A schedule from a row of <see cref="SqliteSchema.ScheduleColumns"/>.</summary>

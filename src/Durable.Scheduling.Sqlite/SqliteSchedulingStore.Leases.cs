@@ -39,7 +39,7 @@ internal sealed partial class SqliteSchedulingStore
     /// <summary>The claim itself (see <see cref="ClaimAsync"/>), inside a write.</summary>
     private List<RunLease> ClaimRuns(IReadOnlyList<Guid> ids, DateTimeOffset now, TimeSpan leaseDuration, string owner)
     {
-        var claim = Command($"""
+        var claim = Statement($"""
             UPDATE ds_runs SET status = 1, lease_token = $token, lease_expires = $expires, lease_owner = $owner, attempt = attempt + 1, started = $now
             WHERE id = $id AND ((status = 0 AND due <= $now AND NOT (kind = {(int)RunKind.Occurrence} AND EXISTS (
                     SELECT 1 FROM ds_schedules s WHERE s.id = coalesce(ds_runs.schedule_id, ds_runs.workflow) AND (s.paused = 1 OR s.deleted = 1))))
@@ -52,21 +52,29 @@ internal sealed partial class SqliteSchedulingStore
         foreach (var id in ids)
         {
             var token = RunIds.Next(now);
-            SqliteRows.Bind(claim, "$id", id.ToByteArray());
-            SqliteRows.Bind(claim, "$token", token.ToByteArray());
-            SqliteRows.Bind(claim, "$expires", expires);
-            SqliteRows.Bind(claim, "$now", now.UtcTicks);
-            SqliteRows.Bind(claim, "$owner", owner);
-            using var reader = claim.ExecuteReader();
-            if (reader.Read())
+            claim.Bind("$id", id);
+            claim.Bind("$token", token);
+            claim.Bind("$expires", expires);
+            claim.Bind("$now", now.UtcTicks);
+            claim.Bind("$owner", owner);
+            try
             {
-                var run = SqliteRows.ReadRun(reader);
-                leases.Add(new RunLease(run, token, new DateTimeOffset(expires, TimeSpan.Zero)));
-                if (run is { ScheduleId: { } schedule, Attempt: 1 })
+                if (claim.Step())
                 {
-                    started ??= new(StringComparer.Ordinal);
-                    started[schedule] = started.GetValueOrDefault(schedule) + 1;
+                    var run = SqliteRows.ReadRun(claim);
+                    leases.Add(new RunLease(run, token, new DateTimeOffset(expires, TimeSpan.Zero)));
+                    if (run is { ScheduleId: { } schedule, Attempt: 1 })
+                    {
+                        started ??= new(StringComparer.Ordinal);
+                        started[schedule] = started.GetValueOrDefault(schedule) + 1;
+                    }
+
+                    claim.Step(); // to the statement's end: an id matches one row at most
                 }
+            }
+            finally
+            {
+                claim.Reset();
             }
         }
 
@@ -94,7 +102,7 @@ internal sealed partial class SqliteSchedulingStore
     public async ValueTask<IReadOnlyList<bool>> CompleteAsync(IReadOnlyList<RunCompletion> completions, CancellationToken cancellationToken) =>
         await WriteAsync<IReadOnlyList<bool>>(() =>
         {
-            var complete = Command("""
+            var complete = Statement("""
                 UPDATE ds_runs SET status = $status, completed = $completed, error_type = $type, error_message = $message,
                     lease_token = NULL, lease_expires = NULL, lease_owner = NULL
                 WHERE id = $id AND status = 1 AND lease_token = $token
@@ -104,13 +112,13 @@ internal sealed partial class SqliteSchedulingStore
             for (int i = 0; i < completions.Count; i++)
             {
                 var c = completions[i];
-                SqliteRows.Bind(complete, "$id", c.RunId.ToByteArray());
-                SqliteRows.Bind(complete, "$token", c.LeaseToken.ToByteArray());
-                SqliteRows.Bind(complete, "$status", (int)c.Status);
-                SqliteRows.Bind(complete, "$completed", c.CompletedAt.UtcTicks);
-                SqliteRows.Bind(complete, "$type", c.Error?.Type);
-                SqliteRows.Bind(complete, "$message", c.Error?.Message);
-                results[i] = complete.ExecuteNonQuery() == 1;
+                complete.Bind("$id", c.RunId);
+                complete.Bind("$token", c.LeaseToken);
+                complete.Bind("$status", (long)c.Status);
+                complete.Bind("$completed", c.CompletedAt.UtcTicks);
+                complete.Bind("$type", c.Error?.Type);
+                complete.Bind("$message", c.Error?.Message);
+                results[i] = complete.Execute() == 1;
                 if (results[i] && c.ScheduleId is { } schedule && c.Status is not RunStatus.Skipped)
                 {
                     counts ??= new(StringComparer.Ordinal);

@@ -87,35 +87,35 @@ internal sealed partial class SqliteSchedulingStore : ISchedulingStore, IAsyncDi
 
     private InsertResult InsertOne(ScheduledRun run)
     {
-        var insert = Command("""
+        var insert = Statement("""
             INSERT INTO ds_runs (id, workflow, kind, idem_key, scheduled, due, status, attempt, input, metadata, created, trace_parent, schedule_id, overlap)
             VALUES ($id, $workflow, $kind, $key, $scheduled, $due, 0, 0, $input, $metadata, $created, $trace, $schedule, $overlap)
             ON CONFLICT (idem_key) DO NOTHING
             """);
-        SqliteRows.Bind(insert, "$id", run.Id.ToByteArray());
-        SqliteRows.Bind(insert, "$workflow", run.WorkflowName);
-        SqliteRows.Bind(insert, "$kind", (int)run.Kind);
-        SqliteRows.Bind(insert, "$key", run.IdempotencyKey);
-        SqliteRows.Bind(insert, "$scheduled", run.ScheduledTime.UtcTicks);
-        SqliteRows.Bind(insert, "$due", run.DueTime.UtcTicks);
-        SqliteRows.Bind(insert, "$input", run.Input);
-        SqliteRows.Bind(insert, "$trace", run.TraceParent);
-        SqliteRows.Bind(insert, "$schedule", run.ScheduleId);
-        SqliteRows.Bind(insert, "$overlap", run.Overlap is { } overlap ? (int)overlap : null);
-        SqliteRows.Bind(insert, "$metadata", run.Metadata.Count == 0 ? null : JsonSerializer.Serialize(run.Metadata));
-        SqliteRows.Bind(insert, "$created", run.CreatedAt.UtcTicks);
-        if (insert.ExecuteNonQuery() == 1)
+        insert.Bind("$id", run.Id);
+        insert.Bind("$workflow", run.WorkflowName);
+        insert.Bind("$kind", (long)run.Kind);
+        insert.Bind("$key", run.IdempotencyKey);
+        insert.Bind("$scheduled", run.ScheduledTime.UtcTicks);
+        insert.Bind("$due", run.DueTime.UtcTicks);
+        insert.Bind("$input", run.Input);
+        insert.Bind("$trace", run.TraceParent);
+        insert.Bind("$schedule", run.ScheduleId);
+        insert.Bind("$overlap", run.Overlap is { } overlap ? (long)overlap : null);
+        insert.Bind("$metadata", run.Metadata.Count == 0 ? null : JsonSerializer.Serialize(run.Metadata));
+        insert.Bind("$created", run.CreatedAt.UtcTicks);
+        if (insert.Execute() == 1)
         {
             if (run.Metadata.Count > 0)
             {
-                var meta = Command("INSERT INTO ds_run_metadata (run_id, key, value, scheduled) VALUES ($id, $key, $value, $scheduled)");
+                var meta = Statement("INSERT INTO ds_run_metadata (run_id, key, value, scheduled) VALUES ($id, $key, $value, $scheduled)");
                 foreach (var (key, value) in run.Metadata)
                 {
-                    SqliteRows.Bind(meta, "$id", run.Id.ToByteArray());
-                    SqliteRows.Bind(meta, "$scheduled", run.ScheduledTime.UtcTicks);
-                    SqliteRows.Bind(meta, "$key", key);
-                    SqliteRows.Bind(meta, "$value", value);
-                    meta.ExecuteNonQuery();
+                    meta.Bind("$id", run.Id);
+                    meta.Bind("$scheduled", run.ScheduledTime.UtcTicks);
+                    meta.Bind("$key", key);
+                    meta.Bind("$value", value);
+                    meta.Execute();
                 }
             }
 
@@ -360,6 +360,9 @@ internal sealed partial class SqliteSchedulingStore : ISchedulingStore, IAsyncDi
     }
 
     private SqliteCommand Command(string sql) => _writes!.Command(sql);
+
+    /// <summary>A prepared statement of the writer, bound by position (for the writes made per run; inside a write only).</summary>
+    private SqliteStatement Statement(string sql) => _writes!.Statement(sql);
 
     /// <summary>Creates the file's folder; a path through a regular file is reported as such, naming it.</summary>
     private void CreateFolder()

@@ -14,6 +14,7 @@ internal sealed class SqliteWriteQueue : IAsyncDisposable
     private readonly SqliteConnection _writer;
     private readonly Channel<WriteOp> _writes = Channel.CreateUnbounded<WriteOp>(new UnboundedChannelOptions { SingleReader = true });
     private readonly Dictionary<string, SqliteCommand> _writerCommands = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, SqliteStatement> _statements = new(StringComparer.Ordinal);
     private readonly Task _writerLoop;
     private SqliteTransaction? _transaction;
 
@@ -50,6 +51,21 @@ internal sealed class SqliteWriteQueue : IAsyncDisposable
         return command;
     }
 
+    /// <summary>
+    /// A prepared statement of the writer for <paramref name="sql"/>, run through SQLite's own API (see
+    /// <see cref="SqliteStatement"/>): for the writes made per run. Inside a write only (the transaction is the writer's).
+    /// </summary>
+    public SqliteStatement Statement(string sql)
+    {
+        if (!_statements.TryGetValue(sql, out var statement))
+        {
+            statement = new SqliteStatement(_writer, sql);
+            _statements.Add(sql, statement);
+        }
+
+        return statement;
+    }
+
     /// <summary>A new command of the writer in the current transaction, for SQL built per call (writes only; dispose it).</summary>
     public SqliteCommand CreateCommand()
     {
@@ -65,6 +81,11 @@ internal sealed class SqliteWriteQueue : IAsyncDisposable
         foreach (var command in _writerCommands.Values)
         {
             await command.DisposeAsync().ConfigureAwait(false);
+        }
+
+        foreach (var statement in _statements.Values)
+        {
+            statement.Dispose(); // finalized before their connection closes
         }
 
         await _writer.DisposeAsync().ConfigureAwait(false);
@@ -118,18 +139,18 @@ internal sealed class SqliteWriteQueue : IAsyncDisposable
         _transaction = transaction;
         try
         {
-            using var savepoint = _writer.CreateCommand();
-            savepoint.Transaction = transaction;
+            var begin = Statement("SAVEPOINT ds_op");
+            var release = Statement("RELEASE ds_op");
+            using var rollback = _writer.CreateCommand();
+            rollback.Transaction = transaction;
             foreach (var op in batch)
             {
                 op.Reset();
-                savepoint.CommandText = "SAVEPOINT ds_op";
-                savepoint.ExecuteNonQuery();
+                begin.Execute();
                 try
                 {
                     op.Run();
-                    savepoint.CommandText = "RELEASE ds_op";
-                    savepoint.ExecuteNonQuery();
+                    release.Execute();
                 }
                 catch (SqliteException e) when (SqliteFile.IsBusy(e))
                 {
@@ -137,8 +158,8 @@ internal sealed class SqliteWriteQueue : IAsyncDisposable
                 }
                 catch (Exception e) when (e is not SqliteException { SqliteErrorCode: 10 or 13 or 14 }) // not I/O, full or can't-open
                 {
-                    savepoint.CommandText = "ROLLBACK TO ds_op; RELEASE ds_op";
-                    savepoint.ExecuteNonQuery();
+                    rollback.CommandText = "ROLLBACK TO ds_op; RELEASE ds_op";
+                    rollback.ExecuteNonQuery();
                     op.Fail(e is SqliteException sqlite ? _file.Unavailable(sqlite, "written") : e); // never a provider exception
                 }
             }
