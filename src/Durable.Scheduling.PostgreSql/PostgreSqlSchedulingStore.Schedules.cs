@@ -189,7 +189,9 @@ internal sealed partial class PostgreSqlSchedulingStore
             return;
         }
 
-        var latest = values.GroupBy(v => v.Key, StringComparer.Ordinal).Select(g => (Name: g.Key, Ticks: g.Max(v => v.Value.UtcTicks))).ToList();
+        // In name order: instances advancing the same watermarks lock their rows in the same order (no deadlock).
+        var latest = values.GroupBy(v => v.Key, StringComparer.Ordinal).Select(g => (Name: g.Key, Ticks: g.Max(v => v.Value.UtcTicks)))
+            .OrderBy(l => l.Name, StringComparer.Ordinal).ToList();
         var ids = new string?[latest.Count];
         var since = new long[latest.Count];
         for (int i = 0; i < latest.Count; i++)
