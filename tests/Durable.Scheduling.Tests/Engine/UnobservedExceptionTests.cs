@@ -19,7 +19,26 @@ public sealed class UnobservedExceptionTests
     private static readonly DateTimeOffset s_start = new(2026, 6, 1, 12, 0, 0, TimeSpan.Zero);
 
     [Test]
-    public async Task FailingHandlers_AndAFailingStore_LeaveNoTaskFaultedAndUnobserved()
+    public async Task FailingHandlers_AndAFailingStore_LeaveNoTaskFaultedAndUnobserved() =>
+        (await UnobservedDuringAsync(RunFailuresAsync)).Should().BeEmpty("every task the scheduler starts is awaited or has its failure handled");
+
+    [Test]
+    public async Task HandlersFailingAfterTheirHostStoppedAtItsTimeout_AndWasDisposed_LeaveNoTaskFaultedAndUnobserved()
+    {
+        string file = Sqlite.SqliteTestFiles.NewFile();
+        try
+        {
+            (await UnobservedDuringAsync(() => FailAfterDisposalAsync(file))).Should()
+                .BeEmpty("a handler outliving its host still has its end handled (its store is gone: logged, lease left to expire)");
+        }
+        finally
+        {
+            Sqlite.SqliteTestFiles.Delete(file);
+        }
+    }
+
+    /// <summary>The exceptions of tasks left faulted and unobserved by <paramref name="scenario"/>, once they are collected.</summary>
+    private static async Task<IReadOnlyCollection<Exception>> UnobservedDuringAsync(Func<Task> scenario)
     {
         var unobserved = new ConcurrentQueue<Exception>();
         void Record(object? sender, UnobservedTaskExceptionEventArgs e) => unobserved.Enqueue(e.Exception);
@@ -27,7 +46,7 @@ public sealed class UnobservedExceptionTests
         TaskScheduler.UnobservedTaskException += Record;
         try
         {
-            await RunFailuresAsync();
+            await scenario(); // in a method of its own, so that nothing of the scheduler stays reachable from here
             CollectEverything();
         }
         finally
@@ -35,29 +54,7 @@ public sealed class UnobservedExceptionTests
             TaskScheduler.UnobservedTaskException -= Record;
         }
 
-        unobserved.Should().BeEmpty("every task the scheduler starts is awaited or has its failure handled");
-    }
-
-    [Test]
-    public async Task HandlersFailingAfterTheirHostStoppedAtItsTimeout_AndWasDisposed_LeaveNoTaskFaultedAndUnobserved()
-    {
-        var unobserved = new ConcurrentQueue<Exception>();
-        void Record(object? sender, UnobservedTaskExceptionEventArgs e) => unobserved.Enqueue(e.Exception);
-        CollectEverything();
-        TaskScheduler.UnobservedTaskException += Record;
-        string file = Sqlite.SqliteTestFiles.NewFile();
-        try
-        {
-            await FailAfterDisposalAsync(file);
-            CollectEverything();
-        }
-        finally
-        {
-            TaskScheduler.UnobservedTaskException -= Record;
-            Sqlite.SqliteTestFiles.Delete(file);
-        }
-
-        unobserved.Should().BeEmpty("a handler outliving its host still has its end handled (its store is gone: logged, lease left to expire)");
+        return unobserved;
     }
 
     private static async Task FailAfterDisposalAsync(string file)
@@ -79,7 +76,6 @@ public sealed class UnobservedExceptionTests
         await Task.Delay(200); // their ends are handled on pool threads after the handlers return
     }
 
-    /// <summary>In a method of its own, so that nothing of the scheduler stays reachable from the test's frame.</summary>
     private static async Task RunFailuresAsync()
     {
         var store = new FlakyStore(new InMemorySchedulingStore());
