@@ -28,7 +28,7 @@ public sealed class SqliteStatementTests
     public void Values_AreStoredAsTheCommandsOfMicrosoftDataSqliteStoreThem_AndReadBack()
     {
         var id = Guid.NewGuid();
-        string text = "é'; DROP TABLE t; -- " + new string('ü', 400) + "\U0001F600"; // past the stack buffer, multi-byte
+        string text = "é'; DROP TABLE t; -- \0 after a NUL " + new string('ü', 400) + "\U0001F600"; // past the stack buffer, multi-byte
         using (var insert = new SqliteStatement(_connection, "INSERT INTO t (id, text, number, maybe) VALUES ($id, $text, $number, $maybe) RETURNING id, text, number, maybe"))
         {
             insert.Bind("$id", id);
@@ -37,7 +37,7 @@ public sealed class SqliteStatementTests
             insert.Bind("$maybe", (long?)null);
             insert.Step().Should().BeTrue();
             insert.Guid(0).Should().Be(id);
-            insert.Text(1).Should().Be(text);
+            insert.Text(1).Should().Be(text[..text.IndexOf('\0', StringComparison.Ordinal)], "a long string is written up to its first U+0000, as Microsoft.Data.Sqlite writes it");
             insert.Int64(2).Should().Be(long.MinValue);
             insert.IsNull(3).Should().BeTrue();
             insert.ColumnCount.Should().Be(4);
@@ -50,6 +50,18 @@ public sealed class SqliteStatementTests
         read.Parameters.AddWithValue("$id", id.ToByteArray());
         read.Parameters.AddWithValue("$text", text);
         read.ExecuteScalar().Should().Be(1L, "the id's bytes and the text's are those a SqliteCommand binds");
+
+        // A short string keeps its U+0000 (as a SqliteCommand keeps it).
+        using var small = new SqliteStatement(_connection, "INSERT INTO t (id, text) VALUES ($id, $text) RETURNING text");
+        small.Bind("$id", Guid.NewGuid());
+        small.Bind("$text", "a\0b");
+        small.Step().Should().BeTrue();
+        small.Text(0).Should().Be("a\0b");
+        small.Reset();
+        read.Parameters["$text"].Value = "a\0b";
+        read.CommandText = "SELECT count(*) FROM t WHERE text = $text";
+        read.Parameters.RemoveAt("$id");
+        read.ExecuteScalar().Should().Be(1L);
     }
 
     [Test]
