@@ -66,9 +66,9 @@ internal static class SqliteRows
         int i = 0;
         foreach (var (key, value) in query.Metadata ?? s_noMetadata)
         {
-            where.Append(CultureInfo.InvariantCulture, $" AND EXISTS (SELECT 1 FROM ds_run_metadata m WHERE m.run_id = ds_runs.id AND m.key = $mk{i} AND m.value = $mv{i})");
-            command.Parameters.AddWithValue($"$mk{i}", key);
-            command.Parameters.AddWithValue($"$mv{i}", value);
+            where.Append(CultureInfo.InvariantCulture, $" AND EXISTS (SELECT 1 FROM ds_run_metadata m WHERE m.run_id = ds_runs.id AND m.key = CAST($mk{i} AS TEXT) AND m.value = CAST($mv{i} AS TEXT))");
+            command.Parameters.AddWithValue($"$mk{i}", Text(key));
+            command.Parameters.AddWithValue($"$mv{i}", Text(value));
             i++;
         }
 
@@ -82,6 +82,15 @@ internal static class SqliteRows
 
         return where.ToString();
     }
+
+    /// <summary>
+    /// A text value for a parameter of Microsoft.Data.Sqlite: the string, or, for one of more than 512 UTF-8 bytes that
+    /// holds U+0000, its UTF-8 bytes, which SQL must read as <c>CAST(... AS TEXT)</c> (the provider writes a string that
+    /// long only up to its first U+0000; bytes go whole, and the cast makes them the same text the writer's statements
+    /// store). Shorter strings the provider writes whole.
+    /// </summary>
+    public static object? Text(string? value) =>
+        value is not null && value.Contains('\0', StringComparison.Ordinal) && Encoding.UTF8.GetByteCount(value) > 512 ? Encoding.UTF8.GetBytes(value) : value;
 
     /// <summary>A run from a row of <see cref="SqliteSchema.RunColumns"/>.</summary>
     public static ScheduledRun ReadRun(SqliteDataReader reader) => ReadRun(new ReaderRow(reader));

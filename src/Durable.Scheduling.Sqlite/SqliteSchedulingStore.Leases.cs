@@ -144,14 +144,14 @@ internal sealed partial class SqliteSchedulingStore
         {
             var release = Command("""
                 UPDATE ds_runs SET status = 0, due = $due, lease_token = NULL, lease_expires = NULL, lease_owner = NULL,
-                    error_type = coalesce($type, error_type), error_message = coalesce($message, error_message)
+                    error_type = coalesce(CAST($type AS TEXT), error_type), error_message = coalesce(CAST($message AS TEXT), error_message)
                 WHERE id = $id AND status = 1 AND lease_token = $token
                 """);
             SqliteRows.Bind(release, "$id", id.ToByteArray());
             SqliteRows.Bind(release, "$token", leaseToken.ToByteArray());
             SqliteRows.Bind(release, "$due", dueTime.UtcTicks);
-            SqliteRows.Bind(release, "$type", failure?.Type);
-            SqliteRows.Bind(release, "$message", failure?.Message);
+            SqliteRows.Bind(release, "$type", SqliteRows.Text(failure?.Type));
+            SqliteRows.Bind(release, "$message", SqliteRows.Text(failure?.Message));
             return release.ExecuteNonQuery() == 1;
         }, cancellationToken).ConfigureAwait(false);
 

@@ -17,7 +17,7 @@ internal sealed partial class SqliteSchedulingStore
         {
             var insert = Command($"""
                 INSERT INTO ds_schedules (id, workflow, definition, metadata, paused, note, code_defined, created, updated, spec_since, version, seq, deleted, remaining)
-                VALUES ($id, $workflow, $definition, $metadata, $paused, $note, $code, $created, $updated, $since, 1, {NextSequence}, 0, $remaining)
+                VALUES ($id, $workflow, $definition, $metadata, $paused, CAST($note AS TEXT), $code, $created, $updated, $since, 1, {NextSequence}, 0, $remaining)
                 ON CONFLICT (id) DO UPDATE SET workflow = excluded.workflow, definition = excluded.definition, metadata = excluded.metadata,
                     paused = excluded.paused, note = excluded.note, code_defined = excluded.code_defined, created = excluded.created,
                     updated = excluded.updated, spec_since = excluded.spec_since, version = 1, seq = excluded.seq, deleted = 0,
@@ -61,9 +61,9 @@ internal sealed partial class SqliteSchedulingStore
             int i = 0;
             foreach (var (key, value) in query.Metadata ?? new Dictionary<string, string>())
             {
-                where.Append(CultureInfo.InvariantCulture, $" AND EXISTS (SELECT 1 FROM json_each(ds_schedules.metadata) j WHERE j.key = $mk{i} AND j.value = $mv{i})");
-                command.Parameters.AddWithValue($"$mk{i}", key);
-                command.Parameters.AddWithValue($"$mv{i}", value);
+                where.Append(CultureInfo.InvariantCulture, $" AND EXISTS (SELECT 1 FROM json_each(ds_schedules.metadata) j WHERE j.key = CAST($mk{i} AS TEXT) AND j.value = CAST($mv{i} AS TEXT))");
+                command.Parameters.AddWithValue($"$mk{i}", SqliteRows.Text(key));
+                command.Parameters.AddWithValue($"$mv{i}", SqliteRows.Text(value));
                 i++;
             }
 
@@ -121,7 +121,7 @@ internal sealed partial class SqliteSchedulingStore
         {
             var update = Command($"""
                 UPDATE ds_schedules SET workflow = $workflow, definition = $definition, metadata = $metadata, paused = $paused,
-                    note = $note, code_defined = $code, updated = $updated, spec_since = $since,
+                    note = CAST($note AS TEXT), code_defined = $code, updated = $updated, spec_since = $since,
                     remaining = CASE WHEN $setRemaining = 1 THEN $remaining ELSE remaining END,
                     version = version + 1, seq = {NextSequence}
                 WHERE id = $id AND deleted = 0 AND version = $version
@@ -250,7 +250,7 @@ internal sealed partial class SqliteSchedulingStore
         SqliteRows.Bind(command, "$definition", schedule.Definition);
         SqliteRows.Bind(command, "$metadata", schedule.Metadata.Count == 0 ? null : JsonSerializer.Serialize(schedule.Metadata));
         SqliteRows.Bind(command, "$paused", schedule.Paused ? 1 : 0);
-        SqliteRows.Bind(command, "$note", schedule.Note);
+        SqliteRows.Bind(command, "$note", SqliteRows.Text(schedule.Note));
         SqliteRows.Bind(command, "$code", schedule.CodeDefined ? 1 : 0);
         SqliteRows.Bind(command, "$updated", schedule.UpdatedAt.UtcTicks);
         SqliteRows.Bind(command, "$since", schedule.SpecSince.UtcTicks);

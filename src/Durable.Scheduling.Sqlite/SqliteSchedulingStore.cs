@@ -122,15 +122,21 @@ internal sealed partial class SqliteSchedulingStore : ISchedulingStore, IAsyncDi
             return new InsertResult(run with { Status = RunStatus.Pending, Attempt = 0 }, true);
         }
 
-        var existing = Command($"SELECT {SqliteSchema.RunColumns} FROM ds_runs WHERE idem_key = $key");
-        SqliteRows.Bind(existing, "$key", run.IdempotencyKey);
-        using var reader = existing.ExecuteReader();
-        if (!reader.Read())
+        var existing = Statement($"SELECT {SqliteSchema.RunColumns} FROM ds_runs WHERE idem_key = $key");
+        existing.Bind("$key", run.IdempotencyKey); // whole, as the insert wrote it
+        try
         {
-            throw new InvalidOperationException($"Run {run.Id} conflicts with a stored run on its id but not on its idempotency key.");
-        }
+            if (!existing.Step())
+            {
+                throw new InvalidOperationException($"Run {run.Id} conflicts with a stored run on its id but not on its idempotency key.");
+            }
 
-        return new InsertResult(SqliteRows.ReadRun(reader), false);
+            return new InsertResult(SqliteRows.ReadRun(existing), false);
+        }
+        finally
+        {
+            existing.Reset();
+        }
     }
 
     public async ValueTask<IReadOnlyList<RunRefusal>> DeleteAsync(IReadOnlyCollection<Guid> ids, CancellationToken cancellationToken) =>

@@ -16,13 +16,6 @@ internal sealed class SqliteStatement : SqliteRows.IRow, IDisposable
 {
     private const int StackText = 512; // bytes of UTF-8 encoded on the stack; longer values take a pooled buffer
 
-    /// <summary>
-    /// Microsoft.Data.Sqlite (through SQLitePCLRaw) writes a string of more than this many UTF-8 bytes only up to its
-    /// first U+0000. The statements here write the same bytes, so that what they store and what the store's other
-    /// commands bind (filters, lookups) stay equal.
-    /// </summary>
-    private const int LongText = 512;
-
     private readonly sqlite3 _db;
     private readonly sqlite3_stmt _statement;
     private readonly Dictionary<string, int> _indexes = new(StringComparer.Ordinal);
@@ -88,12 +81,7 @@ internal sealed class SqliteStatement : SqliteRows.IRow, IDisposable
         {
             Span<byte> buffer = rented ?? stackalloc byte[StackText];
             int length = Encoding.UTF8.GetBytes(value, buffer);
-            if (length > LongText && buffer[..length].IndexOf((byte)0) is >= 0 and var nul)
-            {
-                length = nul; // as Microsoft.Data.Sqlite writes such a string, so values compare as they did
-            }
-
-            Check(raw.sqlite3_bind_text(_statement, index, buffer[..length])); // copied by SQLite (transient)
+            Check(raw.sqlite3_bind_text(_statement, index, buffer[..length])); // whole, U+0000 too; copied by SQLite (transient)
         }
         finally
         {

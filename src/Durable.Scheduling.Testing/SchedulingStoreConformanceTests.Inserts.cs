@@ -58,6 +58,41 @@ public abstract partial class SchedulingStoreConformanceTests
         stored.CreatedAt.Should().Be(Now);
     }
 
+    /// <summary>
+    /// Contract: text holding U+0000, short or long, is kept whole: keys and metadata values that differ only after it
+    /// stay apart (distinct runs, exact filters), and error messages and notes keep what follows it.
+    /// </summary>
+    /// <returns>The test.</returns>
+    [Test]
+    public async Task TextHoldingNul_IsKeptWhole_AndStaysApartFromTextThatDiffersOnlyAfterIt()
+    {
+        foreach (string prefix in new[] { "k\0", new string('k', 600) + "\0" })
+        {
+            var a = OneTime(Now, workflow: "nul", key: prefix + "a", metadata: new Dictionary<string, string> { ["tag"] = prefix + "x" });
+            var b = OneTime(Now.AddSeconds(1), workflow: "nul", key: prefix + "b", metadata: new Dictionary<string, string> { ["tag"] = prefix + "y" });
+            (await _store.InsertAsync([a, b], default)).Should().OnlyContain(r => r.Created, "the keys differ after the U+0000");
+            var again = (await _store.InsertAsync([OneTime(Now, workflow: "nul", key: prefix + "a")], default)).Single();
+            again.Created.Should().BeFalse();
+            again.Run.Id.Should().Be(a.Id);
+            var stored = (await _store.GetAsync(b.Id, default))!;
+            stored.IdempotencyKey.Should().Be(b.IdempotencyKey);
+            stored.Metadata["tag"].Should().Be(prefix + "y");
+            var listed = await _store.ListAsync(new RunQuery { Metadata = new Dictionary<string, string> { ["tag"] = prefix + "x" } }, default);
+            listed.Items.Select(r => r.Id).Should().Equal([a.Id], "a filter matches the whole value");
+            var lease = (await _store.ClaimAsync([a.Id], Now, s_lease, "node-a", default)).Single();
+            (await _store.CompleteAsync([new RunCompletion(a.Id, lease.Token, RunStatus.Failed, Now, new RunError("E\0rror", prefix + "message"))], default)).Should().Equal(true);
+            var failed = (await _store.GetAsync(a.Id, default))!;
+            failed.Error.Should().Be(new RunError("E\0rror", prefix + "message"));
+            var retried = (await _store.ClaimAsync([b.Id], Now.AddSeconds(1), s_lease, "node-a", default)).Single();
+            (await _store.ReleaseAsync(b.Id, retried.Token, Now.AddMinutes(1), new RunError("Retry", prefix + "again"), default)).Should().BeTrue();
+            (await _store.GetAsync(b.Id, default))!.Error.Should().Be(new RunError("Retry", prefix + "again"));
+            await _store.DeleteAsync(new RunQuery { WorkflowName = "nul" }, default);
+            string id = "nul-" + prefix.Length;
+            (await _store.CreateScheduleAsync(new StoredSchedule { Id = id, WorkflowName = "nul", Definition = "{}", Note = prefix + "note", CreatedAt = Now, UpdatedAt = Now, SpecSince = Now }, default)).Should().BeTrue();
+            (await _store.GetScheduleAsync(id, default))!.Note.Should().Be(prefix + "note");
+        }
+    }
+
     /// <summary>Contract: InsertAsync: keeps the trace context of the caller, through claims and retries.</summary>
     /// <returns>The test.</returns>
     [Test]
