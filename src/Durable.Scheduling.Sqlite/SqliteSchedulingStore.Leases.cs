@@ -195,9 +195,9 @@ internal sealed partial class SqliteSchedulingStore
         {
             var release = Command("""
                 UPDATE ds_runs SET status = 0, lease_token = NULL, lease_expires = NULL, lease_owner = NULL
-                WHERE status = 1 AND lease_owner = $owner
+                WHERE status = 1 AND lease_owner = CAST($owner AS TEXT)
                 """);
-            SqliteRows.Bind(release, "$owner", owner);
+            SqliteRows.Bind(release, "$owner", SqliteRows.Text(owner)); // as the claim wrote it
             return release.ExecuteNonQuery();
         }, cancellationToken).ConfigureAwait(false);
 }
