@@ -1,3 +1,5 @@
+using Durable.Scheduling.Engine.Timing;
+
 namespace Durable.Scheduling.Engine.Execution;
 
 /// <summary>
@@ -36,13 +38,22 @@ internal sealed class StartBatch(RunAttempt attempt, IOutcomeWriter writer, RunE
             int i;
             while ((i = Interlocked.Increment(ref _next) - 1) < executions.Length)
             {
+                var execution = executions[i];
+                if (execution.StartAt != 0)
+                {
+                    // Handed over before its instant: wait for it before queueing a helper. A thread waiting for the
+                    // instant is not a handler blocking its thread, and helpers queued meanwhile would each take a run
+                    // and wait too, so every pool thread would spin until the instant and then write its own outcomes.
+                    PreciseDelay.Spin(execution.StartAt);
+                }
+
                 if (i + 1 < executions.Length && Volatile.Read(ref _queued) == 0)
                 {
                     Interlocked.Increment(ref _queued);
                     ThreadPool.UnsafeQueueUserWorkItem(this, preferLocal: false);
                 }
 
-                _ = attempt.ExecuteAsync(executions[i]);
+                _ = attempt.ExecuteAsync(execution);
             }
         }
         finally
