@@ -11,8 +11,9 @@ namespace Durable.Scheduling.Engine.Claiming;
 
 /// <summary>
 /// Claims the runs admission let through, under a lease, in batches, and starts them; runs due within the pre-claim
-/// window are claimed as of their instant and kept, in due order, until it comes (<see cref="StartReady"/>). Owned by
-/// the loop.
+/// window are claimed as of their instant and kept, in due order, until it comes (<see cref="StartReady"/>). What
+/// admission turned away (skipped by overlap, of a deleted schedule) is recorded by a <see cref="SkipRecorder"/>. Owned
+/// by the loop.
 /// </summary>
 internal sealed class Claimer
 {
@@ -35,6 +36,7 @@ internal sealed class Claimer
     private readonly ScheduleHolds _holds;
     private readonly TimeProvider _time;
     private readonly ILogger _logger;
+    private readonly SkipRecorder _skips;
     private readonly List<Guid> _claimIds = []; // scratch list, reused by every claim
     private readonly List<Claim> _exclusive = []; // admitted under a policy other than AllowAll: claimed one at a time
     private readonly List<WheelNode> _busySkipped = []; // of those, skipped (or dropped): a run of their schedule runs elsewhere
@@ -56,6 +58,7 @@ internal sealed class Claimer
         _find = find;
         _wait = wait;
         _logger = logger;
+        _skips = new SkipRecorder(store, options, admission, tracked, logger);
     }
 
     /// <summary>The instance id recorded with every lease this scheduler takes.</summary>
@@ -102,12 +105,12 @@ internal sealed class Claimer
         {
             if (_admission.ToSkip.Count > 0)
             {
-                await SkipAsync(_admission.ToSkip, now, stop).ConfigureAwait(false);
+                await _skips.SkipAsync(_admission.ToSkip, now, Owner, stop).ConfigureAwait(false);
             }
 
             if (_admission.ToWithdraw.Count > 0)
             {
-                await WithdrawAsync(_admission.ToWithdraw, stop).ConfigureAwait(false);
+                await _skips.WithdrawAsync(_admission.ToWithdraw, stop).ConfigureAwait(false);
             }
         }
         catch
@@ -296,7 +299,7 @@ internal sealed class Claimer
         {
             try
             {
-                await SkipAsync(_busySkipped, now, stop).ConfigureAwait(false);
+                await _skips.SkipAsync(_busySkipped, now, Owner, stop).ConfigureAwait(false);
             }
             finally
             {
@@ -443,107 +446,6 @@ internal sealed class Claimer
         }
 
         _readyCount = _ready.Count - _readyStart;
-    }
-
-    /// <summary>
-    /// Records occurrences skipped or dropped by their overlap policy (claimed, then completed as skipped, and counted
-    /// on their schedule as skipped or dropped, not as runs).
-    /// </summary>
-    private async Task SkipAsync(List<WheelNode> nodes, DateTimeOffset now, CancellationToken stop)
-    {
-        try
-        {
-            await SkipOnceAsync(nodes, now, stop).ConfigureAwait(false);
-        }
-        catch
-        {
-            // Not recorded: they stay pending (or, claimed, are taken over once the lease expires) and are offered again.
-            foreach (var node in nodes)
-            {
-                _tracked.Forget(node.Id);
-            }
-
-            throw;
-        }
-    }
-
-    private async Task SkipOnceAsync(List<WheelNode> nodes, DateTimeOffset now, CancellationToken stop)
-    {
-        // Pending runs end as skipped where they stand, never claimed (so never counted as started), a call per reason.
-        var dropped = new HashSet<Guid>(_admission.Dropped);
-        var skipped = new HashSet<Guid>();
-        foreach (var group in nodes.GroupBy(n => (Dropped: dropped.Contains(n.Id), Policy: _admission.OverlapOf(n.Schedule ?? n.Workflow, n.Overlap))))
-        {
-            var ids = group.Select(n => n.Id).ToList();
-            skipped.UnionWith(await _store.SkipPendingAsync(ids, now, OverlapReason(group.Key.Dropped, group.Key.Policy), stop).ConfigureAwait(false));
-        }
-
-        // One no longer pending is a takeover (its lease expired: claimed, then completed as skipped; a retry's claim
-        // counts nothing), or was taken by another instance meanwhile (not claimed: left alone).
-        var rest = nodes.Where(n => !skipped.Contains(n.Id)).ToList();
-        var counts = new Dictionary<string, (long Skipped, long Dropped, long Claimed)>(StringComparer.Ordinal);
-        if (rest.Count > 0)
-        {
-            var leases = await _store.ClaimAsync(rest.ConvertAll(n => n.Id), now, _options.LeaseDuration, Owner, stop).ConfigureAwait(false);
-            var completions = new List<RunCompletion>(leases.Count);
-            foreach (var lease in leases)
-            {
-                var policy = _admission.OverlapOf(lease.Run.ScheduleId ?? lease.Run.WorkflowName, lease.Run.Overlap);
-                completions.Add(new RunCompletion(lease.Run.Id, lease.Token, RunStatus.Skipped, now, OverlapReason(dropped.Contains(lease.Run.Id), policy)));
-                skipped.Add(lease.Run.Id);
-                if (lease.Run.Attempt == 1)
-                {
-                    // Pending again between the two calls, so claimed at its first attempt and counted as started: taken back.
-                    string schedule = lease.Run.ScheduleId ?? lease.Run.WorkflowName;
-                    var c = counts.GetValueOrDefault(schedule);
-                    counts[schedule] = (c.Skipped, c.Dropped, c.Claimed + 1);
-                }
-            }
-
-            await _store.CompleteAsync(completions, stop).ConfigureAwait(false);
-        }
-
-        foreach (var node in nodes)
-        {
-            _tracked.Forget(node.Id);
-            if (!skipped.Contains(node.Id))
-            {
-                continue;
-            }
-
-            string schedule = node.Schedule ?? node.Workflow;
-            var c = counts.GetValueOrDefault(schedule);
-            counts[schedule] = dropped.Contains(node.Id) ? (c.Skipped, c.Dropped + 1, c.Claimed) : (c.Skipped + 1, c.Dropped, c.Claimed);
-            SchedulingTelemetry.OccurrencesSkipped.Add(1, new KeyValuePair<string, object?>("workflow", node.Workflow), new KeyValuePair<string, object?>("schedule", schedule));
-            Log.OccurrenceSkipped(_logger, node.Workflow, new DateTimeOffset(node.DueTicks, TimeSpan.Zero), _admission.OverlapOf(schedule, node.Overlap));
-        }
-
-        if (counts.Count > 0)
-        {
-            await _store.AddScheduleCountsAsync([.. counts.Select(c => new ScheduleCountChange(c.Key, new ScheduleCounters { Skipped = c.Value.Skipped, Dropped = c.Value.Dropped, Runs = -c.Value.Claimed }))], stop).ConfigureAwait(false);
-        }
-    }
-
-    private static RunError OverlapReason(bool dropped, OverlapPolicy policy) =>
-        new("Durable.Scheduling.OverlapPolicy", $"{(dropped ? "Dropped from the buffer of overlap policy" : "Skipped by overlap policy")} {policy}: an earlier run was still active.");
-
-    /// <summary>Deletes pending runs of schedules deleted meanwhile (created by a pass that raced with the delete).</summary>
-    private async Task WithdrawAsync(List<WheelNode> nodes, CancellationToken stop)
-    {
-        try
-        {
-            await _store.DeleteAsync(nodes.ConvertAll(n => n.Id), stop).ConfigureAwait(false);
-        }
-        finally
-        {
-            // Deleted, or (the call failed) left pending for the feed to offer again.
-            foreach (var node in nodes)
-            {
-                _tracked.Forget(node.Id);
-            }
-
-            nodes.Clear();
-        }
     }
 
     private sealed class ReadyOrder : IComparer<(RunLease Lease, long ClaimedAfterChange)>
