@@ -12,7 +12,10 @@ namespace Durable.Scheduling.Benchmarks;
 /// <summary>
 /// In-memory throughput beside peers configured as their users would tune them (<c>-- peers [--runs N] [--rounds N]</c>):
 /// N one-time runs due now (default 100,000), from the first schedule call to the last completion, trivial handler, a
-/// fresh instance per round, contenders alternating round by round after unmeasured warm-up rounds.
+/// fresh instance per round, contenders alternating round by round after unmeasured warm-up rounds. With
+/// <c>--long-lived</c> each contender instead keeps one instance, started before its first warm-up round and stopped
+/// after its last measured one, as an application would (the runtime's tiering then settles on the contender's own
+/// code rather than on building a new instance every round).
 /// </summary>
 /// <remarks>
 /// Contenders: ours at its defaults (MaxConcurrency 64); Quartz.NET 4.7.3 RAMJobStore at its defaults (10 threads,
@@ -31,14 +34,24 @@ internal static class PeerThroughputBenchmarks
         int warmUps = args.SkipWhile(a => a != "--warm-up").Skip(1).Select(int.Parse).DefaultIfEmpty(3).First();
         int warmUpRuns = args.SkipWhile(a => a != "--warm-up-runs").Skip(1).Select(int.Parse).DefaultIfEmpty(Math.Min(runs, 20_000)).First();
         GlobalConfiguration.Configuration.UseSimpleAssemblyNameTypeSerializer().UseRecommendedSerializerSettings();
-        var contenders = new (string Name, Func<int, Task<double>> Run)[]
-        {
-            ("Durable.Scheduling (in memory, defaults: 64 slots)", OursAsync),
-            ("Quartz 4.7.3 RAMJobStore, defaults (10 threads)", n => QuartzAsync(n, tuned: false)),
-            ("Quartz 4.7.3 RAMJobStore, tuned (64 threads, batch 64, misfire 60 s)", n => QuartzAsync(n, tuned: true)),
-            ("Hangfire 1.8.25 + Hangfire.InMemory, 64 workers", HangfireAsync),
-        };
-        Console.WriteLine($"# In-memory throughput beside peers, {DateTime.UtcNow:yyyy-MM-dd}, {Environment.ProcessorCount} cores, .NET {Environment.Version}: {runs:N0} runs due now, {rounds} measured rounds after {warmUps} warm-up rounds of {warmUpRuns:N0} runs each");
+        bool longLived = args.Contains("--long-lived");
+        var instances = new List<IAsyncDisposable>();
+        var contenders = longLived
+            ? new (string Name, Func<int, Task<double>> Run)[]
+            {
+                ("Durable.Scheduling (in memory, defaults: 64 slots), one host", Keep(instances, await OursLongLivedAsync())),
+                ("Quartz 4.7.3 RAMJobStore, defaults (10 threads), one scheduler", Keep(instances, await QuartzLongLivedAsync(tuned: false))),
+                ("Quartz 4.7.3 RAMJobStore, tuned (64 threads, batch 64, misfire 60 s), one scheduler", Keep(instances, await QuartzLongLivedAsync(tuned: true))),
+                ("Hangfire 1.8.25 + Hangfire.InMemory, 64 workers, one server", Keep(instances, HangfireLongLived())),
+            }
+            : new (string Name, Func<int, Task<double>> Run)[]
+            {
+                ("Durable.Scheduling (in memory, defaults: 64 slots)", OursAsync),
+                ("Quartz 4.7.3 RAMJobStore, defaults (10 threads)", n => QuartzAsync(n, tuned: false)),
+                ("Quartz 4.7.3 RAMJobStore, tuned (64 threads, batch 64, misfire 60 s)", n => QuartzAsync(n, tuned: true)),
+                ("Hangfire 1.8.25 + Hangfire.InMemory, 64 workers", HangfireAsync),
+            };
+        Console.WriteLine($"# In-memory throughput beside peers, {DateTime.UtcNow:yyyy-MM-dd}, {Environment.ProcessorCount} cores, .NET {Environment.Version}: {runs:N0} runs due now, {rounds} measured rounds after {warmUps} warm-up rounds of {warmUpRuns:N0} runs each, {(longLived ? "one instance per contender for all rounds" : "a fresh instance per round")}");
         for (int warmUp = 0; warmUp < warmUps; warmUp++)
         {
             foreach (var (_, run) in contenders)
@@ -54,6 +67,11 @@ internal static class PeerThroughputBenchmarks
             {
                 results[c].Add(await contenders[c].Run(runs));
             }
+        }
+
+        foreach (var instance in instances)
+        {
+            await instance.DisposeAsync();
         }
 
         Console.WriteLine();
@@ -89,7 +107,92 @@ internal static class PeerThroughputBenchmarks
         return rate;
     }
 
-    private static async Task<double> QuartzAsync(int count, bool tuned)
+    /// <summary>A contender kept alive across rounds: each round schedules and awaits its runs; disposing stops it.</summary>
+    private sealed class LongLived(Func<int, Task> schedule, Func<Task> stop) : IAsyncDisposable
+    {
+        public async Task<double> RoundAsync(int count)
+        {
+            SchedulerRunBenchmarks.Expect(count);
+            var watch = Stopwatch.StartNew();
+            await schedule(count);
+            await SchedulerRunBenchmarks.Finished;
+            return count / watch.Elapsed.TotalSeconds;
+        }
+
+        public async ValueTask DisposeAsync() => await stop();
+    }
+
+    private static Func<int, Task<double>> Keep(List<IAsyncDisposable> instances, LongLived contender)
+    {
+        instances.Add(contender);
+        return contender.RoundAsync;
+    }
+
+    private static async Task<LongLived> OursLongLivedAsync()
+    {
+        var builder = Host.CreateApplicationBuilder();
+        builder.Services.AddLogging(l => l.ClearProviders());
+        builder.Services.AddScheduling(o => o.Assemblies.Add(typeof(PeerThroughputBenchmarks).Assembly));
+        var host = builder.Build();
+        await host.StartAsync();
+        var scheduler = host.Services.GetRequiredService<IScheduler>();
+        return new LongLived(
+            async count =>
+            {
+                var now = TimeProvider.System.GetUtcNow();
+                for (int i = 0; i < count; i++)
+                {
+                    await scheduler.ScheduleAsync("bench-noop", now);
+                }
+            },
+            async () =>
+            {
+                await host.StopAsync();
+                host.Dispose();
+            });
+    }
+
+    private static async Task<LongLived> QuartzLongLivedAsync(bool tuned)
+    {
+        var scheduler = await NewQuartzAsync(tuned);
+        var job = JobBuilder.Create<PeerNoopJob>().WithIdentity("noop").StoreDurably().Build();
+        await scheduler.AddJob(job, AddJobOptions.Replacing);
+        await scheduler.Start();
+        return new LongLived(
+            async count =>
+            {
+                for (int i = 0; i < count; i++)
+                {
+                    await scheduler.ScheduleJob(TriggerBuilder.Create().ForJob(job).StartNow().Build());
+                }
+            },
+            () => scheduler.Shutdown(false).AsTask());
+    }
+
+    private static LongLived HangfireLongLived()
+    {
+        var storage = new InMemoryStorage();
+        var server = new BackgroundJobServer(new BackgroundJobServerOptions { WorkerCount = Concurrency }, storage);
+        var client = new BackgroundJobClient(storage);
+        return new LongLived(
+            count =>
+            {
+                for (int i = 0; i < count; i++)
+                {
+                    client.Enqueue(() => HangfireJobs.Noop());
+                }
+
+                return Task.CompletedTask;
+            },
+            () =>
+            {
+                server.Dispose();
+                storage.Dispose();
+                return Task.CompletedTask;
+            });
+    }
+
+    private static Task<Quartz.IScheduler> NewQuartzAsync(bool tuned)
     {
         var properties = new NameValueCollection
         {
@@ -101,7 +204,12 @@ internal static class PeerThroughputBenchmarks
             properties["quartz.jobStore.misfireThreshold"] = "60000";
         }
 
-        var scheduler = await QuartzSchedulerBuilder.Create(q => q.UseDefaultThreadPool(tuned ? Concurrency : 10)).UseProperties(properties).BuildScheduler();
+        return QuartzSchedulerBuilder.Create(q => q.UseDefaultThreadPool(tuned ? Concurrency : 10)).UseProperties(properties).BuildScheduler().AsTask();
+    }
+
+    private static async Task<double> QuartzAsync(int count, bool tuned)
+    {
+        var scheduler = await NewQuartzAsync(tuned);
         var job = JobBuilder.Create<PeerNoopJob>().WithIdentity("noop").StoreDurably().Build();
         await scheduler.AddJob(job, AddJobOptions.Replacing);
         await scheduler.Start();
