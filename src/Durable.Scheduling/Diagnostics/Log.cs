@@ -20,6 +20,9 @@ internal static partial class Log
     [LoggerMessage(5, LogLevel.Error, "Run {RunId} of {Workflow} failed on its last attempt {Attempt}.")]
     public static partial void RunFailed(ILogger logger, Exception exception, Guid runId, string workflow, int attempt);
 
+    [LoggerMessage(27, LogLevel.Error, "Run {RunId} of {Workflow} exceeded its timeout of {Timeout} and had not returned {Grace} after its cancellation: recorded as failed and abandoned (its handler may still be running; what it does when it returns is not recorded).")]
+    public static partial void RunAbandoned(ILogger logger, Guid runId, string workflow, TimeSpan? timeout, TimeSpan grace);
+
     [LoggerMessage(6, LogLevel.Warning, "Run {RunId} of {Workflow}: its lease was lost before it ended; its outcome was not recorded.")]
     public static partial void LeaseLost(ILogger logger, Guid runId, string workflow);
 

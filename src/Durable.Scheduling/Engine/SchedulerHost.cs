@@ -202,7 +202,10 @@ internal sealed class SchedulerHost : IHostedService, ISchedulerActivity, IDispo
             {
                 foreach (var execution in _executions.Executions.ToList())
                 {
-                    await _attempt.ReleaseQuietlyAsync(execution).ConfigureAwait(false);
+                    if (!execution.Abandoned)
+                    {
+                        await _attempt.ReleaseQuietlyAsync(execution).ConfigureAwait(false); // an abandoned run is recorded already
+                    }
                 }
             }
         }

@@ -33,6 +33,9 @@ public static class SchedulingLimits
     /// <summary>Longest <see cref="SchedulingOptions.CatchUpWindow"/>.</summary>
     public static readonly TimeSpan MaxCatchUpWindow = TimeSpan.FromDays(366);
 
+    /// <summary>Longest <see cref="SchedulingOptions.TimeoutGrace"/>.</summary>
+    public static readonly TimeSpan MaxTimeoutGrace = TimeSpan.FromDays(1);
+
     /// <summary>The earliest time a run may be scheduled for (<c>2000-01-01T00:00:00Z</c>): earlier values (such as
     /// <c>default(DateTimeOffset)</c>) are mistakes and are refused at the call.</summary>
     public static readonly DateTimeOffset EarliestRunTime = new(2000, 1, 1, 0, 0, 0, TimeSpan.Zero);

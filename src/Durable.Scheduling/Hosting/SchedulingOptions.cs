@@ -65,8 +65,22 @@ public sealed class SchedulingOptions
     /// <summary>First retry delay unless the workflow says otherwise, doubled per retry; default 1 second.</summary>
     public TimeSpan DefaultRetryDelay { get; set; } = TimeSpan.FromSeconds(1);
 
-    /// <summary>Time limit of one attempt unless the workflow says otherwise; default null (none).</summary>
+    /// <summary>
+    /// Time limit of one attempt unless the workflow says otherwise; default null (none). At the limit the handler's
+    /// token is cancelled; see <see cref="TimeoutGrace"/> for a handler that ignores it.
+    /// </summary>
     public TimeSpan? DefaultTimeout { get; set; }
+
+    /// <summary>
+    /// How long a handler may go on after its timeout cancelled its token before its run is abandoned; default 10
+    /// seconds, from zero to 1 day (see <see cref="SchedulingLimits"/>). A handler that returns within it is recorded by
+    /// how it ends (a timeout when it gives up with <see cref="OperationCanceledException"/>, a success when it returns
+    /// normally). One still running at its end has its run recorded <see cref="RunStatus.Failed"/> with a
+    /// <see cref="TimeoutException"/> and no further attempt (the handler may still be doing the work); it keeps its
+    /// concurrency slot, and counts for its schedule's overlap policy in this process, until it returns, and what it
+    /// does then is not recorded. Applies only to workflows with a timeout.
+    /// </summary>
+    public TimeSpan TimeoutGrace { get; set; } = TimeSpan.FromSeconds(10);
 
     /// <summary>
     /// How long ended runs (succeeded, failed, cancelled, skipped) are kept for <c>GetAsync</c> and <c>ListAsync</c>

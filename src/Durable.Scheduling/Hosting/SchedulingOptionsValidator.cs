@@ -18,6 +18,7 @@ internal sealed class SchedulingOptionsValidator : IValidateOptions<SchedulingOp
         Check(options.DefaultMaxAttempts is >= 1 and <= MaxAttempts, $"DefaultMaxAttempts must be between 1 and {MaxAttempts}; got {options.DefaultMaxAttempts}.");
         Check(options.DefaultRetryDelay >= TimeSpan.Zero, $"DefaultRetryDelay must not be negative; got {options.DefaultRetryDelay}.");
         Check(options.DefaultTimeout is null || options.DefaultTimeout > TimeSpan.Zero, $"DefaultTimeout must be positive when set; got {options.DefaultTimeout}.");
+        Check(options.TimeoutGrace >= TimeSpan.Zero && options.TimeoutGrace <= MaxTimeoutGrace, $"TimeoutGrace must be between 0 and {MaxTimeoutGrace}; got {options.TimeoutGrace}.");
         Check(options.RunRetention is null || options.RunRetention >= TimeSpan.Zero, $"RunRetention must not be negative; got {options.RunRetention}.");
         Check(options.BatchSize is >= MinCount and <= MaxCount, $"BatchSize must be between {MinCount} and {MaxCount}; got {options.BatchSize}.");
         Check(options.MaxInputBytes is >= 1 and <= MaxInputBytesLimit, $"MaxInputBytes must be between 1 and {MaxInputBytesLimit}; got {options.MaxInputBytes}.");

@@ -39,8 +39,10 @@ public class WorkflowAttribute : Attribute
     /// <summary>
     /// How long one attempt may run before its <see cref="CancellationToken"/> is cancelled; the attempt then fails with
     /// a <see cref="TimeoutException"/> when the handler ends with <see cref="OperationCanceledException"/>. A handler
-    /// that ignores its token holds its concurrency slot until it returns, and returning normally, even late, records a
-    /// success. 0 (the default) uses <see cref="SchedulingOptions.DefaultTimeout"/>.
+    /// that ignores its token holds its concurrency slot until it returns; returning normally within
+    /// <see cref="SchedulingOptions.TimeoutGrace"/> of the cancellation records a success, and one still running when the
+    /// grace ends has its run recorded as failed (abandoned, no further attempt). 0 (the default) uses
+    /// <see cref="SchedulingOptions.DefaultTimeout"/>.
     /// </summary>
     public double TimeoutSeconds { get; set; }
 

@@ -84,7 +84,7 @@ internal sealed class RunAttempt(
 
             if (workflow.Timeout is { } timeout)
             {
-                execution.CancelAfter(timeout, time);
+                execution.CancelAfter(timeout, options.TimeoutGrace, time);
             }
 
             var context = workflow.Invoker.TakesContext ? new ScheduledRunContext(run, startedAt, run.Attempt) : null;
@@ -107,9 +107,13 @@ internal sealed class RunAttempt(
             failure = e;
         }
 
-        execution.EndHandler();
+        bool abandoned = !execution.EndHandler();
         SchedulingTelemetry.ActiveRuns.Add(-1);
-        if (failure is null)
+        if (abandoned)
+        {
+            activity?.SetStatus(ActivityStatusCode.Error, "Abandoned: it ran on past its timeout and grace.");
+        }
+        else if (failure is null)
         {
             activity?.SetStatus(ActivityStatusCode.Ok);
             if (logger.IsEnabled(LogLevel.Debug))
@@ -126,6 +130,14 @@ internal sealed class RunAttempt(
         if (slots.Free())
         {
             signal.Set();
+        }
+
+        // A run abandoned while its handler ran on was recorded then: what the handler did is not (unless that recording
+        // failed, when its end is recorded as any other's).
+        if (abandoned && await execution.Abandonment!.ConfigureAwait(false))
+        {
+            tracker.Ended(execution);
+            return;
         }
 
         try
@@ -157,6 +169,39 @@ internal sealed class RunAttempt(
         }
 
         tracker.Ended(execution);
+    }
+
+    /// <summary>
+    /// Records a run whose handler ran on past its timeout and <see cref="SchedulingOptions.TimeoutGrace"/> as failed with a
+    /// <see cref="TimeoutException"/>, with no further attempt (its handler may still be doing the work). True when nothing
+    /// more is to be stored about the run (recorded, or its lease was lost); false when the store call failed, so the
+    /// handler's end, when it comes, is recorded as usual.
+    /// </summary>
+    public async Task<bool> AbandonAsync(RunExecution execution)
+    {
+        var run = execution.Lease.Run;
+        try
+        {
+            var timeout = execution.Workflow?.Timeout;
+            Log.RunAbandoned(logger, run.Id, run.WorkflowName, timeout, options.TimeoutGrace);
+            SchedulingTelemetry.RunsFailed.Add(1, new KeyValuePair<string, object?>("workflow", run.WorkflowName), new KeyValuePair<string, object?>("schedule", run.ScheduleId));
+            var error = new RunError(
+                typeof(TimeoutException).FullName!,
+                $"Run {run.Id} of {run.WorkflowName} exceeded its timeout of {timeout} and had not returned {options.TimeoutGrace} after its cancellation: abandoned (its handler may still be running).");
+            var completion = new RunCompletion(run.Id, execution.Lease.Token, RunStatus.Failed, time.GetUtcNow(), error) { ScheduleId = run.ScheduleId };
+            var stored = await store.CompleteAsync([completion], CancellationToken.None).ConfigureAwait(false);
+            if (!stored[0])
+            {
+                Log.LeaseLost(logger, run.Id, run.WorkflowName);
+            }
+
+            return true;
+        }
+        catch (Exception e)
+        {
+            Log.CompletionFailed(logger, e, run.Id);
+            return false;
+        }
     }
 
     /// <summary>Releases a run's lease quietly (back to pending, attempt kept); a failure is logged and the lease expires.</summary>

@@ -14,12 +14,18 @@ internal sealed class RunExecution : IDisposable, IThreadPoolWorkItem
     private CancellationTokenSource? _cancel;
     private CancellationTokenSource? _timeout;
     private volatile bool _cancelledByOverlap;
-    private volatile bool _handlerEnded;
+    private int _handler; // HandlerRunning, HandlerReturned or RunAbandoned: which came first decides
+    private ITimer? _grace;
+    private Task<bool>? _abandonment;
 
     // The outcome, set when the handler has ended (kept unpacked: an execution exists per run).
     private RunStatus _status;
     private long _completedTicks;
     private RunError? _error;
+
+    private const int HandlerRunning = 0;
+    private const int HandlerReturned = 1;
+    private const int RunAbandoned = 2;
 
     public RunExecution(RunAttempt attempt, RunLease lease, WorkflowDescriptor? workflow, bool cancellable, CancellationToken stopping)
     {
@@ -53,10 +59,20 @@ internal sealed class RunExecution : IDisposable, IThreadPoolWorkItem
     public bool CancelledByOverlap => _cancelledByOverlap;
 
     /// <summary>
-    /// True once the handler has returned (any thread): its lease is being given up (completed, released for a retry or
-    /// for stop), so a renewal that fails from then on is no lost lease.
+    /// True once the handler has returned, or its run was abandoned (any thread): its lease is being given up (completed,
+    /// released for a retry or for stop, or the run recorded as abandoned), so a renewal that fails from then on is no
+    /// lost lease.
     /// </summary>
-    public bool HandlerEnded => _handlerEnded;
+    public bool HandlerEnded => Volatile.Read(ref _handler) != HandlerRunning;
+
+    /// <summary>
+    /// True once the run was abandoned: its handler ran on past its timeout and <see cref="SchedulingOptions.TimeoutGrace"/>
+    /// (the handler may still be running).
+    /// </summary>
+    public bool Abandoned => Volatile.Read(ref _handler) == RunAbandoned;
+
+    /// <summary>The recording of the abandoned run (true when nothing more is to be stored about it); null unless <see cref="Abandoned"/>.</summary>
+    public Task<bool>? Abandonment => Volatile.Read(ref _abandonment);
 
     public bool TimedOut => _timeout?.IsCancellationRequested == true;
 
@@ -73,8 +89,10 @@ internal sealed class RunExecution : IDisposable, IThreadPoolWorkItem
         Workflow = workflow;
         _cancel = cancellable ? CancellationTokenSource.CreateLinkedTokenSource(stopping) : null;
         _timeout = null;
+        _grace = null;
+        _abandonment = null;
         _cancelledByOverlap = false;
-        _handlerEnded = false;
+        _handler = HandlerRunning;
         Token = _cancel?.Token ?? stopping;
         _status = default;
         _completedTicks = 0;
@@ -86,8 +104,15 @@ internal sealed class RunExecution : IDisposable, IThreadPoolWorkItem
         ClaimedAfterChange = 0;
     }
 
-    /// <summary>Marks the handler as returned (see <see cref="HandlerEnded"/>); before anything about the outcome is stored.</summary>
-    public void EndHandler() => _handlerEnded = true;
+    /// <summary>
+    /// Marks the handler as returned (see <see cref="HandlerEnded"/>); before anything about the outcome is stored. False
+    /// when the run was abandoned first (see <see cref="Abandonment"/>).
+    /// </summary>
+    public bool EndHandler()
+    {
+        _grace?.Dispose();
+        return Interlocked.CompareExchange(ref _handler, HandlerReturned, HandlerRunning) == HandlerRunning;
+    }
 
     public void SetOutcome(RunStatus status, long completedTicks, RunError? error)
     {
@@ -102,11 +127,37 @@ internal sealed class RunExecution : IDisposable, IThreadPoolWorkItem
     /// <summary>Runs the handler.</summary>
     void IThreadPoolWorkItem.Execute() => _ = _attempt.ExecuteAsync(this);
 
-    public void CancelAfter(TimeSpan timeout, TimeProvider time)
+    /// <summary>
+    /// Cancels the handler's token after <paramref name="timeout"/>, and abandons the run (<see cref="RunAttempt.AbandonAsync"/>)
+    /// if its handler has still not returned <paramref name="grace"/> after that.
+    /// </summary>
+    public void CancelAfter(TimeSpan timeout, TimeSpan grace, TimeProvider time)
     {
         _timeout = new CancellationTokenSource(timeout, time);
         _timeout.Token.UnsafeRegister(static s => ((CancellationTokenSource)s!).Cancel(), _cancel);
+        _grace = time.CreateTimer(static s => ((RunExecution)s!).GraceEnded(), this, timeout + grace, Timeout.InfiniteTimeSpan);
     }
+
+    private void GraceEnded()
+    {
+        if (Volatile.Read(ref _handler) != HandlerRunning)
+        {
+            return;
+        }
+
+        // Published before the state changes, so whoever sees the run abandoned also sees its recording.
+        var abandonment = new TaskCompletionSource<bool>(TaskCreationOptions.RunContinuationsAsynchronously);
+        Volatile.Write(ref _abandonment, abandonment.Task);
+        if (Interlocked.CompareExchange(ref _handler, RunAbandoned, HandlerRunning) != HandlerRunning)
+        {
+            return; // the handler returned meanwhile
+        }
+
+        _ = RecordAbandonedAsync(abandonment);
+    }
+
+    private async Task RecordAbandonedAsync(TaskCompletionSource<bool> abandonment) =>
+        abandonment.SetResult(await _attempt.AbandonAsync(this).ConfigureAwait(false));
 
     public void CancelByOverlap()
     {
@@ -123,6 +174,7 @@ internal sealed class RunExecution : IDisposable, IThreadPoolWorkItem
 
     public void Dispose()
     {
+        _grace?.Dispose();
         _timeout?.Dispose();
         _cancel?.Dispose();
     }
