@@ -255,4 +255,21 @@ internal sealed partial class PostgreSqlSchedulingStore
             return reader.RecordsAffected;
         }, cancellationToken).ConfigureAwait(false);
     }
+
+    /// <inheritdoc />
+    public async ValueTask<IReadOnlyList<string>> GetLeaseOwnersAsync(CancellationToken cancellationToken) =>
+        await _db.RunAsync<IReadOnlyList<string>>("read the lease owners", async ct =>
+        {
+            var command = _data.CreateCommand($"SELECT DISTINCT lease_owner FROM {_runs} WHERE status = 1 AND lease_owner IS NOT NULL");
+            await using var commandScope = command.ConfigureAwait(false);
+            var reader = await command.ExecuteReaderAsync(ct).ConfigureAwait(false);
+            await using var readerScope = reader.ConfigureAwait(false);
+            var owners = new List<string>();
+            while (await reader.ReadAsync(ct).ConfigureAwait(false))
+            {
+                owners.Add(PostgreSqlRows.Decode(reader.GetString(0))!);
+            }
+
+            return owners;
+        }, cancellationToken).ConfigureAwait(false);
 }

@@ -200,4 +200,20 @@ internal sealed partial class SqliteSchedulingStore
             SqliteRows.Bind(release, "$owner", SqliteRows.Text(owner)); // as the claim wrote it
             return release.ExecuteNonQuery();
         }, cancellationToken).ConfigureAwait(false);
+
+    /// <inheritdoc />
+    public async ValueTask<IReadOnlyList<string>> GetLeaseOwnersAsync(CancellationToken cancellationToken) =>
+        await ReadAsync<IReadOnlyList<string>>(connection =>
+        {
+            using var command = connection.CreateCommand();
+            command.CommandText = "SELECT DISTINCT CAST(lease_owner AS TEXT) FROM ds_runs WHERE status = 1 AND lease_owner IS NOT NULL";
+            using var reader = command.ExecuteReader();
+            var owners = new List<string>();
+            while (reader.Read())
+            {
+                owners.Add(reader.GetString(0));
+            }
+
+            return owners;
+        }, cancellationToken).ConfigureAwait(false);
 }

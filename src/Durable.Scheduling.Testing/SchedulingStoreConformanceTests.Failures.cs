@@ -32,6 +32,7 @@ public abstract partial class SchedulingStoreConformanceTests
             ["GetExpiredLeasesAsync"] = async () => await _store.GetExpiredLeasesAsync(Now, 10, token),
             ["ClaimAsync"] = async () => await _store.ClaimAsync([stored.Id], Now, s_lease, "node-a", token),
             ["ReleaseOwnedAsync"] = async () => await _store.ReleaseOwnedAsync("node-a", token),
+            ["GetLeaseOwnersAsync"] = async () => await _store.GetLeaseOwnersAsync(token),
             ["AdvanceWatermarkAsync"] = async () => await _store.AdvanceWatermarkAsync("cron", Now, token),
             ["GetWatermarkAsync"] = async () => await _store.GetWatermarkAsync("cron", token),
             ["PurgeAsync"] = async () => await _store.PurgeAsync(Now.AddDays(1), 10, token),

@@ -203,6 +203,27 @@ public abstract partial class SchedulingStoreConformanceTests
         (await _store.ReleaseOwnedAsync("node-c", default)).Should().Be(0);
     }
 
+    /// <summary>Contract: GetLeaseOwnersAsync: each owner of a running run's lease once, expired or not; none of an ended, released or pending run.</summary>
+    /// <returns>The test.</returns>
+    [Test]
+    public async Task GetLeaseOwnersAsync_ListsEachOwnerOfARunningRunOnce_ExpiredOrNot_AndNoOther()
+    {
+        var runs = Enumerable.Range(0, 6).Select(_ => OneTime(Now)).ToList();
+        await _store.InsertAsync(runs, default);
+        (await _store.GetLeaseOwnersAsync(default)).Should().BeEmpty("nothing is running");
+
+        await _store.ClaimAsync([runs[0].Id, runs[1].Id], Now, s_lease, "node-a", default);
+        await _store.ClaimAsync([runs[2].Id], Now, TimeSpan.FromSeconds(1), "node-b \u00e9|x", default); // expires: still running
+        var ended = (await _store.ClaimAsync([runs[3].Id], Now, s_lease, "node-c", default)).Single();
+        await _store.CompleteAsync([new RunCompletion(ended.Run.Id, ended.Token, RunStatus.Succeeded, Now)], default);
+        var released = (await _store.ClaimAsync([runs[4].Id], Now, s_lease, "node-d", default)).Single();
+        await _store.ReleaseAsync(released.Run.Id, released.Token, Now.AddMinutes(1), null, default);
+
+        (await _store.GetLeaseOwnersAsync(default)).Should().BeEquivalentTo(["node-a", "node-b \u00e9|x"], "runs[5] is pending, node-c's ended, node-d's released");
+        (await _store.ReleaseOwnedAsync("node-a", default)).Should().Be(2);
+        (await _store.GetLeaseOwnersAsync(default)).Should().Equal("node-b \u00e9|x");
+    }
+
     /// <summary>Contract: CompleteAsync: after afailed attempt, records the last attempt only.</summary>
     /// <returns>The test.</returns>
     [Test]

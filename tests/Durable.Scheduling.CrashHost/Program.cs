@@ -5,7 +5,7 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 
-// dotnet Durable.Scheduling.CrashHost.dll <database file> <observer log> <one-time burst size> [<seconds to run, 0 = until killed>] [<slow runs>]
+// dotnet Durable.Scheduling.CrashHost.dll <database file> <observer log> <one-time burst size> [<seconds to run, 0 = until killed>] [<slow runs>] [long-lease]
 // Runs an every-second schedule (paused when slow runs are asked for) and a burst of one-time runs on a SQLite file;
 // every handler invocation appends "start|key|pid" and, when it returns, "end|key|pid" to the observer log, outside the
 // database.
@@ -14,13 +14,14 @@ ObserverLog.Path = args[1];
 int burst = int.Parse(args[2], CultureInfo.InvariantCulture);
 int seconds = args.Length > 3 ? int.Parse(args[3], CultureInfo.InvariantCulture) : 0;
 int slow = args.Length > 4 ? int.Parse(args[4], CultureInfo.InvariantCulture) : 0;
+bool longLease = args.Length > 5 && args[5] == "long-lease"; // a day, so no lease expires during a test; else 2 s, so takeovers come quickly
 
 var builder = Host.CreateApplicationBuilder();
 builder.Logging.ClearProviders();
 builder.Services.AddScheduling(o =>
 {
     o.Assemblies.Add(typeof(CrashWorkflows).Assembly);
-    o.LeaseDuration = TimeSpan.FromSeconds(2);
+    o.LeaseDuration = longLease ? TimeSpan.FromDays(1) : TimeSpan.FromSeconds(2);
     o.PollInterval = TimeSpan.FromMilliseconds(200);
     o.LookAhead = TimeSpan.FromSeconds(2);
     o.MaxCatchUpRuns = 100_000;

@@ -47,6 +47,9 @@ internal static partial class Log
     [LoggerMessage(13, LogLevel.Warning, "Released {Count} runs that instance {InstanceId} held when it stopped without finishing them; they run again now.")]
     public static partial void OwnedReleased(ILogger logger, int count, string instanceId);
 
+    [LoggerMessage(28, LogLevel.Warning, "Released {Count} runs that scheduler {InstanceId} held when its process, on this machine, ended without finishing them; they run again now.")]
+    public static partial void GoneOwnerReleased(ILogger logger, int count, string instanceId);
+
     [LoggerMessage(14, LogLevel.Warning, "Runs of workflow {Workflow} are due but it is not defined in this process; they stay pending for an instance that defines it.")]
     public static partial void UnknownWorkflow(ILogger logger, string workflow);
 

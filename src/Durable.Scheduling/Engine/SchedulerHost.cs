@@ -139,7 +139,7 @@ internal sealed class SchedulerHost : IHostedService, ISchedulerActivity, IDispo
         var admission = new AdmissionControl(_slots, book, _registry.Find, _executions.CancelRunning, _logger);
         _claimer = new Claimer(_store, _options, admission, tracked, _executions, _registry.Find, _wait, _inbox.Holds, _time, _logger)
         {
-            Owner = _options.InstanceId ?? RunIds.Next(now).ToString("N"),
+            Owner = _options.InstanceId ?? LocalOwners.NewId(RunIds.Next(now)),
         };
         var planner = new OccurrencePlanner(_store, _options, book, code, tracked, _inbox.Planning, now.UtcTicks, _logger);
         _loop = new SchedulerLoop(new SchedulerParts(

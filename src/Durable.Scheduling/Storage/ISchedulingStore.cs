@@ -154,6 +154,16 @@ public interface ISchedulingStore
     /// <returns>How many runs were released.</returns>
     ValueTask<int> ReleaseOwnedAsync(string owner, CancellationToken cancellationToken);
 
+    /// <summary>
+    /// The distinct instance ids holding the leases of running runs (expired or not), each once, in no particular order:
+    /// a scheduler starting without a stable id looks among them for processes of its own machine that are gone, and
+    /// frees their runs with <see cref="ReleaseOwnedAsync"/> at once instead of waiting for their leases to expire. The
+    /// default returns none (that recovery then waits for the leases); every store in this repository implements it.
+    /// </summary>
+    /// <param name="cancellationToken">Cancels the call.</param>
+    /// <returns>The owners, as the claims recorded them.</returns>
+    ValueTask<IReadOnlyList<string>> GetLeaseOwnersAsync(CancellationToken cancellationToken) => new([]);
+
     /// <summary>Extends a lease, only with its current token.</summary>
     /// <param name="id">The run.</param>
     /// <param name="leaseToken">The lease token.</param>

@@ -515,6 +515,37 @@ public sealed class OneTimeRunTests
     }
 
     [Test]
+    public async Task Restart_WithoutAnInstanceId_RunsWhatADeadProcessOfThisMachineHeld_WithoutWaitingForItsLease()
+    {
+        // Scenario A2 on one node: the process crashed between claim and completion and was started again at once. Its
+        // default id names it (machine, boot, process-id namespace, process id and start time), so the new process sees
+        // that it is gone; a process that still runs, and an id of another machine, are left to their leases.
+        var store = new InMemorySchedulingStore();
+        var parts = Durable.Scheduling.Engine.Maintenance.LocalOwners.NewId(Guid.NewGuid()).Split('|');
+        parts[4] = "999999999"; // no such process here: it ended
+        string gone = string.Join('|', parts);
+        string live = Durable.Scheduling.Engine.Maintenance.LocalOwners.NewId(Guid.NewGuid()); // this test's own process
+        parts[1] = "another-machine";
+        string elsewhere = string.Join('|', parts);
+        var held = OneTimeRunFor("send-reminder", s_start);
+        var alive = OneTimeRunFor("send-reminder", s_start);
+        var remote = OneTimeRunFor("send-reminder", s_start);
+        await store.InsertAsync([held, alive, remote], default);
+        await store.ClaimAsync([held.Id], s_start, TimeSpan.FromSeconds(30), gone, default);
+        await store.ClaimAsync([alive.Id], s_start, TimeSpan.FromSeconds(30), live, default);
+        await store.ClaimAsync([remote.Id], s_start, TimeSpan.FromSeconds(30), elsewhere, default);
+
+        await using var harness = new SchedulerHarness(s_start.AddSeconds(2), [typeof(OneTimeWorkflows)], store: store);
+        await harness.StartAsync();
+        harness.Log.Of("send-reminder").Should().ContainSingle().Which.Should().Match<RunLog.Invocation>(i => i.RunId == held.Id && i.Attempt == 2 && i.Started == s_start.AddSeconds(2));
+        (await store.GetAsync(alive.Id, default))!.Status.Should().Be(RunStatus.Running, "its process still runs");
+        (await store.GetAsync(remote.Id, default))!.Status.Should().Be(RunStatus.Running, "another machine's process is never judged here");
+
+        await harness.RunUntilAsync(s_start.AddMinutes(2)); // their leases expire: taken over as usual
+        harness.Log.Of("send-reminder").Should().HaveCount(3);
+    }
+
+    [Test]
     public async Task RunOfWorkflowNotDefinedHere_StaysPendingForAnInstanceThatDefinesIt()
     {
         var store = new InMemorySchedulingStore();

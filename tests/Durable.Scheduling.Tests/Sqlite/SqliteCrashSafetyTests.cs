@@ -91,6 +91,39 @@ public sealed class SqliteCrashSafetyTests
         }
     }
 
+    [Test]
+    public async Task KilledBetweenClaimAndCompletion_AndStartedAgain_RerunsTheRunAtOnce_NotWhenItsLeaseExpires()
+    {
+        // Scenario A2 on one node, with no instance id and a lease of a day (so it cannot expire during the test): the
+        // restarted process sees that the process holding the lease is gone (the same machine, its process no longer
+        // running) and frees the run at once.
+        string database = SqliteTestFiles.NewFile("restart");
+        string log = database + ".observer.log";
+        const string Key = "crash-slow#slow-0";
+        try
+        {
+            var (a, _) = await StartAsync(database, log, 0, seconds: 0, slow: 1, longLease: true);
+            await WaitForLineAsync(log, $"start|{Key}|{a.Id}");
+            Signal("KILL", a.Id);
+            await a.WaitForExitAsync();
+            (await ReadRunAsync(database, Key)).Should().Be(((int)RunStatus.Running, 1), "killed while its handler ran");
+
+            var (b, _) = await StartAsync(database, log, 0, seconds: 0, slow: 1, longLease: true);
+            await WaitForLineAsync(log, $"end|{Key}|{b.Id}", database); // within a minute, where the lease lasts a day
+            (await ReadEndedRunAsync(database, Key)).Should().Be(((int)RunStatus.Succeeded, 2));
+            b.Kill(entireProcessTree: true);
+            await b.WaitForExitAsync();
+        }
+        finally
+        {
+            SqliteTestFiles.Delete(database);
+            foreach (var file in Directory.GetFiles(Path.GetDirectoryName(log)!, Path.GetFileName(log) + ".*"))
+            {
+                File.Delete(file);
+            }
+        }
+    }
+
     private static void Signal(string signal, int pid)
     {
         using var kill = Process.Start("kill", $"-{signal} {pid}")!;
@@ -260,7 +293,7 @@ public sealed class SqliteCrashSafetyTests
         }
     }
 
-    private static async Task<(Process Process, long StartedTicks)> StartAsync(string database, string log, int burst, int seconds, int slow = 0)
+    private static async Task<(Process Process, long StartedTicks)> StartAsync(string database, string log, int burst, int seconds, int slow = 0, bool longLease = false)
     {
         var info = new ProcessStartInfo("dotnet")
         {
@@ -270,6 +303,11 @@ public sealed class SqliteCrashSafetyTests
         foreach (var arg in new[] { s_host, database, log, burst.ToString(CultureInfo.InvariantCulture), seconds.ToString(CultureInfo.InvariantCulture), slow.ToString(CultureInfo.InvariantCulture) })
         {
             info.ArgumentList.Add(arg);
+        }
+
+        if (longLease)
+        {
+            info.ArgumentList.Add("long-lease");
         }
 
         var process = Process.Start(info)!;

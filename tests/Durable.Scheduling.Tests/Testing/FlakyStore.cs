@@ -197,6 +197,8 @@ public sealed class FlakyStore(ISchedulingStore inner) : ISchedulingStore
 
     public ValueTask<int> ReleaseOwnedAsync(string owner, CancellationToken cancellationToken) => Guard(() => inner.ReleaseOwnedAsync(owner, cancellationToken));
 
+    public ValueTask<IReadOnlyList<string>> GetLeaseOwnersAsync(CancellationToken cancellationToken) => Guard(() => inner.GetLeaseOwnersAsync(cancellationToken));
+
     public ValueTask<bool> RenewAsync(Guid id, Guid leaseToken, DateTimeOffset expiresAt, CancellationToken cancellationToken) => Guard(() =>
     {
         OnRenew?.Invoke();

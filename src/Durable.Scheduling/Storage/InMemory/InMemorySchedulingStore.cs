@@ -512,6 +512,16 @@ public sealed partial class InMemorySchedulingStore : ISchedulingStore
     }
 
     /// <inheritdoc />
+    public ValueTask<IReadOnlyList<string>> GetLeaseOwnersAsync(CancellationToken cancellationToken)
+    {
+        cancellationToken.ThrowIfCancellationRequested();
+        lock (_lock)
+        {
+            return new([.. _leases.Values.Select(l => l.Owner).Distinct(StringComparer.Ordinal)]);
+        }
+    }
+
+    /// <inheritdoc />
     public ValueTask<int> PurgeAsync(DateTimeOffset endedBefore, int limit, CancellationToken cancellationToken)
     {
         cancellationToken.ThrowIfCancellationRequested();
