@@ -33,6 +33,12 @@ public static class SchedulingLimits
     /// <summary>Longest <see cref="SchedulingOptions.CatchUpWindow"/>.</summary>
     public static readonly TimeSpan MaxCatchUpWindow = TimeSpan.FromDays(366);
 
+    /// <summary>
+    /// The longest error message recorded with a run (<see cref="RunError.Message"/>), in characters: a handler's
+    /// exception message beyond it is cut to this length, its last character an ellipsis (…). The log has it whole.
+    /// </summary>
+    public const int MaxErrorMessageLength = 4000;
+
     /// <summary>Longest <see cref="SchedulingOptions.TimeoutGrace"/>.</summary>
     public static readonly TimeSpan MaxTimeoutGrace = TimeSpan.FromDays(1);
 

@@ -204,6 +204,23 @@ internal sealed class RunAttempt(
         }
     }
 
+    /// <summary>A message cut to <see cref="SchedulingLimits.MaxErrorMessageLength"/> (never inside a surrogate pair), ending in an ellipsis when cut.</summary>
+    internal static string Shortened(string message)
+    {
+        if (message.Length <= SchedulingLimits.MaxErrorMessageLength)
+        {
+            return message;
+        }
+
+        int keep = SchedulingLimits.MaxErrorMessageLength - 1;
+        if (char.IsHighSurrogate(message[keep - 1]))
+        {
+            keep--;
+        }
+
+        return string.Concat(message.AsSpan(0, keep), "…");
+    }
+
     /// <summary>Releases a run's lease quietly (back to pending, attempt kept); a failure is logged and the lease expires.</summary>
     public async Task ReleaseQuietlyAsync(RunExecution execution)
     {
@@ -241,7 +258,7 @@ internal sealed class RunAttempt(
 
         var error = outcome.Failure!;
         SchedulingTelemetry.RunsFailed.Add(1, new KeyValuePair<string, object?>("workflow", run.WorkflowName), new KeyValuePair<string, object?>("schedule", run.ScheduleId));
-        var recorded = new RunError(error.GetType().FullName ?? error.GetType().Name, error.Message);
+        var recorded = new RunError(error.GetType().FullName ?? error.GetType().Name, Shortened(error.Message));
         if (outcome.Kind == OutcomeKind.Retry)
         {
             Log.RunRetrying(logger, error, run.Id, run.WorkflowName, run.Attempt, outcome.RetryAt);
