@@ -83,11 +83,7 @@ public sealed class SqliteCrashSafetyTests
         }
         finally
         {
-            SqliteTestFiles.Delete(database);
-            foreach (var file in Directory.GetFiles(Path.GetDirectoryName(log)!, Path.GetFileName(log) + ".*"))
-            {
-                File.Delete(file);
-            }
+            DeleteFiles(database, log);
         }
     }
 
@@ -116,11 +112,17 @@ public sealed class SqliteCrashSafetyTests
         }
         finally
         {
-            SqliteTestFiles.Delete(database);
-            foreach (var file in Directory.GetFiles(Path.GetDirectoryName(log)!, Path.GetFileName(log) + ".*"))
-            {
-                File.Delete(file);
-            }
+            DeleteFiles(database, log);
+        }
+    }
+
+    /// <summary>Deletes a scenario's database and every process's observer log.</summary>
+    private static void DeleteFiles(string database, string log)
+    {
+        SqliteTestFiles.Delete(database);
+        foreach (var file in Directory.GetFiles(Path.GetDirectoryName(log)!, Path.GetFileName(log) + ".*"))
+        {
+            File.Delete(file);
         }
     }
 
@@ -285,11 +287,7 @@ public sealed class SqliteCrashSafetyTests
         }
         finally
         {
-            SqliteTestFiles.Delete(database);
-            foreach (var file in Directory.GetFiles(Path.GetDirectoryName(log)!, Path.GetFileName(log) + ".*"))
-            {
-                File.Delete(file);
-            }
+            DeleteFiles(database, log);
         }
     }
 

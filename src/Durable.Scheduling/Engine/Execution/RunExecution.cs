@@ -14,7 +14,8 @@ internal sealed class RunExecution : IDisposable, IThreadPoolWorkItem
     private CancellationTokenSource? _cancel;
     private CancellationTokenSource? _timeout;
     private volatile bool _cancelledByOverlap;
-    private int _handler; // HandlerRunning, HandlerReturned or RunAbandoned: which came first decides
+    private readonly Lock _gate = new(); // orders a handler's return against its abandonment, when a run has a timeout
+    private int _handler; // the run's number (counting reuses) times four, plus HandlerRunning, HandlerReturned or RunAbandoned
     private ITimer? _grace;
     private Task<bool>? _abandonment;
 
@@ -26,6 +27,7 @@ internal sealed class RunExecution : IDisposable, IThreadPoolWorkItem
     private const int HandlerRunning = 0;
     private const int HandlerReturned = 1;
     private const int RunAbandoned = 2;
+    private const int StateBits = 3;
 
     public RunExecution(RunAttempt attempt, RunLease lease, WorkflowDescriptor? workflow, bool cancellable, CancellationToken stopping)
     {
@@ -63,16 +65,16 @@ internal sealed class RunExecution : IDisposable, IThreadPoolWorkItem
     /// released for a retry or for stop, or the run recorded as abandoned), so a renewal that fails from then on is no
     /// lost lease.
     /// </summary>
-    public bool HandlerEnded => Volatile.Read(ref _handler) != HandlerRunning;
+    public bool HandlerEnded => (Volatile.Read(ref _handler) & StateBits) != HandlerRunning;
 
     /// <summary>
     /// True once the run was abandoned: its handler ran on past its timeout and <see cref="SchedulingOptions.TimeoutGrace"/>
     /// (the handler may still be running).
     /// </summary>
-    public bool Abandoned => Volatile.Read(ref _handler) == RunAbandoned;
+    public bool Abandoned => (Volatile.Read(ref _handler) & StateBits) == RunAbandoned;
 
     /// <summary>The recording of the abandoned run (true when nothing more is to be stored about it); null unless <see cref="Abandoned"/>.</summary>
-    public Task<bool>? Abandonment => Volatile.Read(ref _abandonment);
+    public Task<bool>? Abandonment => _abandonment;
 
     public bool TimedOut => _timeout?.IsCancellationRequested == true;
 
@@ -92,7 +94,7 @@ internal sealed class RunExecution : IDisposable, IThreadPoolWorkItem
         _grace = null;
         _abandonment = null;
         _cancelledByOverlap = false;
-        _handler = HandlerRunning;
+        Volatile.Write(ref _handler, (_handler & ~StateBits) + StateBits + 1); // the next run's number, running: a timer left from the last run matches nothing
         Token = _cancel?.Token ?? stopping;
         _status = default;
         _completedTicks = 0;
@@ -110,8 +112,23 @@ internal sealed class RunExecution : IDisposable, IThreadPoolWorkItem
     /// </summary>
     public bool EndHandler()
     {
-        _grace?.Dispose();
-        return Interlocked.CompareExchange(ref _handler, HandlerReturned, HandlerRunning) == HandlerRunning;
+        if (_grace is null)
+        {
+            Volatile.Write(ref _handler, _handler | HandlerReturned); // no timeout: nothing can abandon the run
+            return true;
+        }
+
+        _grace.Dispose();
+        lock (_gate)
+        {
+            if ((_handler & StateBits) != HandlerRunning)
+            {
+                return false;
+            }
+
+            _handler |= HandlerReturned;
+            return true;
+        }
     }
 
     public void SetOutcome(RunStatus status, long completedTicks, RunError? error)
@@ -135,22 +152,23 @@ internal sealed class RunExecution : IDisposable, IThreadPoolWorkItem
     {
         _timeout = new CancellationTokenSource(timeout, time);
         _timeout.Token.UnsafeRegister(static s => ((CancellationTokenSource)s!).Cancel(), _cancel);
-        _grace = time.CreateTimer(static s => ((RunExecution)s!).GraceEnded(), this, timeout + grace, Timeout.InfiniteTimeSpan);
+        int run = _handler & ~StateBits; // the timer names its run: one firing after this execution was reused acts on nothing
+        _grace = time.CreateTimer(static s => { var (execution, run) = ((RunExecution, int))s!; execution.GraceEnded(run); }, (this, run), timeout + grace, Timeout.InfiniteTimeSpan);
     }
 
-    private void GraceEnded()
+    private void GraceEnded(int run)
     {
-        if (Volatile.Read(ref _handler) != HandlerRunning)
+        TaskCompletionSource<bool> abandonment;
+        lock (_gate)
         {
-            return;
-        }
+            if (_handler != (run | HandlerRunning))
+            {
+                return; // the handler returned, or this execution serves another run now
+            }
 
-        // Published before the state changes, so whoever sees the run abandoned also sees its recording.
-        var abandonment = new TaskCompletionSource<bool>(TaskCreationOptions.RunContinuationsAsynchronously);
-        Volatile.Write(ref _abandonment, abandonment.Task);
-        if (Interlocked.CompareExchange(ref _handler, RunAbandoned, HandlerRunning) != HandlerRunning)
-        {
-            return; // the handler returned meanwhile
+            abandonment = new TaskCompletionSource<bool>(TaskCreationOptions.RunContinuationsAsynchronously);
+            _abandonment = abandonment.Task;
+            _handler = run | RunAbandoned;
         }
 
         _ = RecordAbandonedAsync(abandonment);
