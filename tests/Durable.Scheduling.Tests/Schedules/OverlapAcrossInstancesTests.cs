@@ -106,6 +106,27 @@ public sealed class OverlapAcrossInstancesTests
 
     [TestCase("in memory")]
     [TestCase("SQLite")]
+    public async Task CancelOther_OnTwoInstances_CancelsTheActiveRunAtEachFireTime_AndNeverRunsTwoAtOnce(string storeName)
+    {
+        await WithTwoInstancesAsync(storeName, async (a, b, until) =>
+        {
+            await a.Scheduler.Schedules.CreateAsync(new ScheduleDefinition { Id = "s", WorkflowName = "slow-tick", Spec = ScheduleSpec.FromInterval("10s"), Overlap = OverlapPolicy.CancelOther, MaxRuns = 6 });
+            await until(120);
+
+            var runs = Runs(a, b);
+            runs.Select(r => Second(r.Scheduled)).Should().Equal([10, 20, 30, 40, 50, 60], "each occurrence runs once");
+            runs.Should().OnlyContain(r => r.Started - r.Scheduled < TimeSpan.FromSeconds(4), "each starts within two polls of its fire time, not when the run before it would have ended");
+            var stored = (await a.Scheduler.ListAsync(new RunQuery { ScheduleId = "s" })).Items.OrderBy(r => r.ScheduledTime).ToList();
+            stored.Select(r => r.Status).Should().Equal(RunStatus.Cancelled, RunStatus.Cancelled, RunStatus.Cancelled, RunStatus.Cancelled, RunStatus.Cancelled, RunStatus.Succeeded);
+            for (int i = 1; i < stored.Count; i++)
+            {
+                stored[i].StartedAt.Should().BeOnOrAfter(stored[i - 1].CompletedAt!.Value, "a run starts once the one it cancelled has ended");
+            }
+        });
+    }
+
+    [TestCase("in memory")]
+    [TestCase("SQLite")]
     public async Task AllowAll_OnTwoInstances_StillRunsEachOccurrenceAtItsInstant(string storeName)
     {
         await WithTwoInstancesAsync(storeName, async (a, b, until) =>
