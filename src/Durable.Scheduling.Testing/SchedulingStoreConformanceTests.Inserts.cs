@@ -37,6 +37,34 @@ public abstract partial class SchedulingStoreConformanceTests
         results.Select(r => r.Run.Id).Distinct().Should().ContainSingle();
     }
 
+    /// <summary>
+    /// Contract: InsertAsync: keeps the longest idempotency keys the scheduler lets through (a 200-character name or
+    /// schedule id and a <see cref="SchedulingLimits.MaxIdempotencyKeyLength"/>-character key of three-byte characters),
+    /// and accepts each once.
+    /// </summary>
+    /// <returns>The test.</returns>
+    [Test]
+    public async Task InsertAsync_KeepsTheLongestKeysTheSchedulerAllows_AndAcceptsEachOnce()
+    {
+        string key = new('€', SchedulingLimits.MaxIdempotencyKeyLength);
+        var oneTime = OneTime(Now, workflow: new string('w', SchedulingLimits.MaxNameLength), key: key);
+        var id = Guid.NewGuid();
+        string schedule = new('é', SchedulingLimits.MaxNameLength);
+        var triggered = new ScheduledRun
+        {
+            Id = id, WorkflowName = "wf", ScheduleId = schedule, Kind = RunKind.Triggered, IdempotencyKey = RunKeys.Triggered(schedule, key, id),
+            ScheduledTime = Now, DueTime = Now, Status = RunStatus.Pending, CreatedAt = Now,
+        };
+        (await _store.InsertAsync([oneTime, triggered], default)).Select(r => r.Created).Should().Equal(true, true);
+        (await _store.GetAsync(oneTime.Id, default))!.IdempotencyKey.Should().Be(oneTime.IdempotencyKey);
+        (await _store.GetAsync(triggered.Id, default))!.IdempotencyKey.Should().Be(triggered.IdempotencyKey);
+
+        var again = OneTime(Now.AddHours(1), workflow: oneTime.WorkflowName, key: key);
+        var second = (await _store.InsertAsync([again], default)).Single();
+        second.Created.Should().BeFalse();
+        second.Run.Id.Should().Be(oneTime.Id);
+    }
+
     /// <summary>Contract: InsertAsync: round trips every field, in utc.</summary>
     /// <returns>The test.</returns>
     [Test]

@@ -39,6 +39,13 @@ public static class SchedulingLimits
     /// </summary>
     public const int MaxErrorMessageLength = 4000;
 
+    /// <summary>
+    /// The longest idempotency key a run may be given (<c>ScheduleAsync</c>, <c>TriggerAsync</c>), in characters: it is
+    /// stored and indexed with the run, and every store must be able to index the longest one (PostgreSQL indexes at most
+    /// about 2,700 bytes). A longer key is refused at the call with an <see cref="ArgumentOutOfRangeException"/>.
+    /// </summary>
+    public const int MaxIdempotencyKeyLength = 500;
+
     /// <summary>Longest <see cref="SchedulingOptions.TimeoutGrace"/>.</summary>
     public static readonly TimeSpan MaxTimeoutGrace = TimeSpan.FromDays(1);
 

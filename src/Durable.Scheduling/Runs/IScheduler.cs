@@ -20,7 +20,8 @@ public interface IScheduler
     /// <param name="metadata">Metadata to store with the run and filter on; or null.</param>
     /// <param name="idempotencyKey">
     /// A key that makes the call idempotent: a second call with the same workflow and key returns the existing run
-    /// (whatever its time, input or status) instead of creating one. Null (the default) always creates a new run.
+    /// (whatever its time, input or status) instead of creating one. Null (the default) always creates a new run. 1 to
+    /// <see cref="SchedulingLimits.MaxIdempotencyKeyLength"/> characters.
     /// </param>
     /// <param name="cancellationToken">Cancels the call.</param>
     /// <returns>
@@ -32,7 +33,8 @@ public interface IScheduler
     /// is larger than <see cref="SchedulingOptions.MaxInputBytes"/> (thrown by the call itself, before any task is
     /// returned).</exception>
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="runAt"/> is before
-    /// <see cref="SchedulingLimits.EarliestRunTime"/> or after <see cref="SchedulingLimits.LatestRunTime"/>.</exception>
+    /// <see cref="SchedulingLimits.EarliestRunTime"/> or after <see cref="SchedulingLimits.LatestRunTime"/>, or the key is
+    /// longer than <see cref="SchedulingLimits.MaxIdempotencyKeyLength"/>.</exception>
     /// <exception cref="NotSupportedException">The input cannot be serialized to JSON (the inner exception says why).</exception>
     ValueTask<ScheduledRun> ScheduleAsync(string workflow, DateTimeOffset runAt, object? input = null, IReadOnlyDictionary<string, string>? metadata = null, string? idempotencyKey = null, CancellationToken cancellationToken = default);
 

@@ -317,6 +317,15 @@ internal sealed class Scheduler : IScheduler
         }
     }
 
+    /// <summary>Refuses a key longer than every store can index.</summary>
+    internal static void CheckKeyLength(string? key, string parameter)
+    {
+        if (key is { Length: > SchedulingLimits.MaxIdempotencyKeyLength })
+        {
+            throw new ArgumentOutOfRangeException(parameter, key.Length, $"An idempotency key must be at most {SchedulingLimits.MaxIdempotencyKeyLength} characters (it is stored and indexed with the run); this one has {key.Length}.");
+        }
+    }
+
     /// <summary>An argument error naming the public parameter (of ScheduleAsync) that was wrong.</summary>
     private static ArgumentException Invalid(string message, string parameter) => new(message, parameter);
 
@@ -337,6 +346,8 @@ internal sealed class Scheduler : IScheduler
         {
             throw Invalid("The idempotency key must not be empty; pass null for none.", "idempotencyKey");
         }
+
+        CheckKeyLength(idempotencyKey, "idempotencyKey");
 
         Dictionary<string, string>? copied = null;
         if (metadata is { Count: > 0 })

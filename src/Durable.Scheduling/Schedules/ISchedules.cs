@@ -83,10 +83,11 @@ public interface ISchedules
     /// </summary>
     /// <param name="id">The schedule id.</param>
     /// <param name="overlap">The overlap policy for this run; null: the schedule's.</param>
-    /// <param name="idempotencyKey">A key that makes the call idempotent (a second call returns the first run); null: a new run each call.</param>
+    /// <param name="idempotencyKey">A key that makes the call idempotent (a second call returns the first run); null: a new run each call. 1 to <see cref="SchedulingLimits.MaxIdempotencyKeyLength"/> characters.</param>
     /// <param name="cancellationToken">Cancels the call.</param>
     /// <returns>The run (the existing one when the key was used before).</returns>
     /// <exception cref="ScheduleNotFoundException">No such schedule.</exception>
+    /// <exception cref="ArgumentOutOfRangeException">The key is longer than <see cref="SchedulingLimits.MaxIdempotencyKeyLength"/>.</exception>
     ValueTask<ScheduledRun> TriggerAsync(string id, OverlapPolicy? overlap = null, string? idempotencyKey = null, CancellationToken cancellationToken = default);
 
     /// <summary>

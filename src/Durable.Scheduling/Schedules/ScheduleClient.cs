@@ -145,6 +145,8 @@ internal sealed class ScheduleClient(ISchedulingStore store, WorkflowRegistry re
             throw new ArgumentException("The idempotency key must not be empty; pass null for none.", nameof(idempotencyKey));
         }
 
+        Scheduler.CheckKeyLength(idempotencyKey, nameof(idempotencyKey));
+
         var stored = await GetAsync(id, cancellationToken).ConfigureAwait(false);
         var document = ScheduleDocument.FromJson(stored.Definition);
         var now = time.GetUtcNow();

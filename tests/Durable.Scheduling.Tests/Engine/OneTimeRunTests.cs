@@ -340,6 +340,27 @@ public sealed class OneTimeRunTests
     }
 
     [Test]
+    public async Task AnIdempotencyKeyLongerThanEveryStoreCanIndex_IsRefusedAtTheCall_AndNothingIsStored()
+    {
+        await using var harness = NewHarness();
+        await harness.StartAsync();
+        await harness.Scheduler.Schedules.CreateAsync(new ScheduleDefinition { Id = "s", WorkflowName = "send-reminder", Input = new Reminder(1, "x"), Spec = ScheduleSpec.FromInterval("1h") });
+        string longest = new('€', SchedulingLimits.MaxIdempotencyKeyLength);
+
+        Func<Task> tooLong = async () => await harness.Scheduler.ScheduleAsync("send-reminder", s_start, new Reminder(1, "x"), idempotencyKey: longest + "€").AsTask();
+        await tooLong.Should().ThrowAsync<ArgumentOutOfRangeException>().WithParameterName("idempotencyKey");
+        Func<Task> inABatch = async () => await harness.Scheduler.ScheduleManyAsync([new RunRequest("send-reminder", s_start, new Reminder(2, "y")), new RunRequest("send-reminder", s_start, new Reminder(3, "z"), IdempotencyKey: longest + "x")]);
+        await inABatch.Should().ThrowAsync<ArgumentOutOfRangeException>();
+        Func<Task> trigger = async () => await harness.Scheduler.Schedules.TriggerAsync("s", idempotencyKey: longest + "€");
+        await trigger.Should().ThrowAsync<ArgumentOutOfRangeException>().WithParameterName("idempotencyKey");
+        (await harness.Scheduler.ListAsync(new RunQuery())).Items.Should().BeEmpty("nothing was stored");
+
+        var run = await harness.Scheduler.ScheduleAsync("send-reminder", s_start.AddHours(1), new Reminder(1, "x"), idempotencyKey: longest);
+        (await harness.Scheduler.ScheduleAsync("send-reminder", s_start.AddHours(2), new Reminder(2, "y"), idempotencyKey: longest)).Id.Should().Be(run.Id);
+        (await harness.Scheduler.Schedules.TriggerAsync("s", idempotencyKey: longest)).Kind.Should().Be(RunKind.Triggered);
+    }
+
+    [Test]
     public async Task ListAsync_FiltersByWorkflowStatusMetadataAndTime_AndPages()
     {
         await using var harness = NewHarness();
