@@ -94,9 +94,9 @@ public sealed class SchedulingOptions
     /// <summary>
     /// A stable id for this scheduler instance, recorded with every lease it takes; default null, which gives each
     /// process start a new id naming this machine and process (on Linux: the host name, its boot, the process-id
-    /// namespace, the process id and start time), so a scheduler starting on the same machine sees when the process that
-    /// held a lease is gone, and frees its runs at start-up (a process that crashed and was started again runs them at
-    /// once). Set a value that is stable across restarts and unique among live instances (a machine or pod name): a
+    /// namespace, the user, the process id and start time), so a scheduler starting on the same machine as the same user
+    /// sees when the process that held a lease is gone, and frees its runs at start-up (a process that crashed and was
+    /// started again runs them at once). Set a value that is stable across restarts and unique among live instances (a machine or pod name): a
     /// restarted instance then frees, at start-up, the runs it held when it died, wherever it runs, instead of waiting up
     /// to <see cref="LeaseDuration"/> for their leases to expire. Two live processes must never share it. 1 to 200
     /// characters (see <see cref="SchedulingLimits"/>).

@@ -543,7 +543,7 @@ public sealed class OneTimeRunTests
         // that it is gone; a process that still runs, and an id of another machine, are left to their leases.
         var store = new InMemorySchedulingStore();
         var parts = Durable.Scheduling.Engine.Maintenance.LocalOwners.NewId(Guid.NewGuid()).Split('|');
-        parts[4] = "999999999"; // no such process here: it ended
+        parts[5] = "999999999"; // no such process here: it ended
         string gone = string.Join('|', parts);
         string live = Durable.Scheduling.Engine.Maintenance.LocalOwners.NewId(Guid.NewGuid()); // this test's own process
         parts[1] = "another-machine";

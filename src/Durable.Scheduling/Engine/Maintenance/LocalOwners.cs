@@ -5,11 +5,12 @@ namespace Durable.Scheduling.Engine.Maintenance;
 /// <summary>
 /// The instance id of a scheduler started without <see cref="SchedulingOptions.InstanceId"/>, and how a later one on the
 /// same machine tells that the process behind such an id is gone. The id names the machine, its boot, the process-id
-/// namespace, the process id and the process's start time (and a random part, so that two schedulers in one process
-/// differ). A process is gone when the machine has booted since, or when its process id no longer runs, or runs a
-/// process started at another time (the id was reused). Only ids of this machine, this boot's kernel and this process-id
-/// namespace are judged (containers sharing a host name see other namespaces), so a live process elsewhere is never
-/// taken for a gone one. Linux only (it reads <c>/proc</c>); elsewhere the id is random and nothing is judged.
+/// namespace, the user, the process id and the process's start time (and a random part, so that two schedulers in one
+/// process differ). A process is gone when the machine has booted since, or when its process id no longer runs, or runs
+/// a process started at another time (the id was reused). Only ids of this machine, this process-id namespace and this
+/// user are judged (containers sharing a host name see other namespaces, and a system may hide other users' processes),
+/// so a live process is never taken for a gone one. Linux only (it reads <c>/proc</c>); elsewhere the id is random and
+/// nothing is judged.
 /// </summary>
 /// <remarks>
 /// Why: a process that crashes while holding leases and restarts at once would otherwise wait for those leases to
@@ -33,13 +34,13 @@ internal static class LocalOwners
             return random;
         }
 
-        string id = string.Join(Separator, Prefix, here.Machine, here.Boot, here.PidNamespace, Environment.ProcessId.ToString(CultureInfo.InvariantCulture), started.ToString(CultureInfo.InvariantCulture), random);
+        string id = string.Join(Separator, Prefix, here.Machine, here.Boot, here.PidNamespace, here.User, Environment.ProcessId.ToString(CultureInfo.InvariantCulture), started.ToString(CultureInfo.InvariantCulture), random);
         return id.Length <= MaxLength ? id : random;
     }
 
     /// <summary>
-    /// True when <paramref name="owner"/> names a process of this machine, kernel boot and process-id namespace that no
-    /// longer runs; false for any other id (another machine or namespace, a configured instance id, or one that still runs).
+    /// True when <paramref name="owner"/> names a process of this machine, process-id namespace and user that no longer
+    /// runs; false for any other id (another machine, namespace or user, a configured instance id, or one that still runs).
     /// </summary>
     public static bool IsGone(string owner)
     {
@@ -49,9 +50,9 @@ internal static class LocalOwners
         }
 
         var parts = owner.Split(Separator);
-        if (parts.Length != 7 || parts[0] != Prefix || parts[1] != here.Machine || parts[3] != here.PidNamespace ||
-            !int.TryParse(parts[4], NumberStyles.None, CultureInfo.InvariantCulture, out int pid) ||
-            !long.TryParse(parts[5], NumberStyles.None, CultureInfo.InvariantCulture, out long started))
+        if (parts.Length != 8 || parts[0] != Prefix || parts[1] != here.Machine || parts[3] != here.PidNamespace || parts[4] != here.User ||
+            !int.TryParse(parts[5], NumberStyles.None, CultureInfo.InvariantCulture, out int pid) ||
+            !long.TryParse(parts[6], NumberStyles.None, CultureInfo.InvariantCulture, out long started))
         {
             return false;
         }
@@ -95,12 +96,15 @@ internal static class LocalOwners
             string boot = File.ReadAllText("/proc/sys/kernel/random/boot_id").Trim();
             string? pidNamespace = new FileInfo("/proc/self/ns/pid").LinkTarget;
             string machine = Environment.MachineName;
-            if (boot.Length == 0 || string.IsNullOrEmpty(pidNamespace) || machine.Contains(Separator, StringComparison.Ordinal) || pidNamespace.Contains(Separator, StringComparison.Ordinal))
+            string? user = File.ReadLines("/proc/self/status").FirstOrDefault(l => l.StartsWith("Uid:", StringComparison.Ordinal))?
+                .Split((char[]?)null, StringSplitOptions.RemoveEmptyEntries).ElementAtOrDefault(1); // the real user id
+            if (boot.Length == 0 || string.IsNullOrEmpty(pidNamespace) || string.IsNullOrEmpty(user) ||
+                machine.Contains(Separator, StringComparison.Ordinal) || pidNamespace.Contains(Separator, StringComparison.Ordinal))
             {
                 return null;
             }
 
-            return new Here(machine, boot, pidNamespace);
+            return new Here(machine, boot, pidNamespace, user);
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException or InvalidOperationException)
         {
@@ -108,5 +112,5 @@ internal static class LocalOwners
         }
     }
 
-    private sealed record Here(string Machine, string Boot, string PidNamespace);
+    private sealed record Here(string Machine, string Boot, string PidNamespace, string User);
 }
