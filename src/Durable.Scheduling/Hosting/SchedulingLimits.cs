@@ -46,6 +46,18 @@ public static class SchedulingLimits
     /// </summary>
     public const int MaxIdempotencyKeyLength = 500;
 
+    /// <summary>
+    /// Longest time limit of an attempt (<see cref="WorkflowAttribute.TimeoutSeconds"/>,
+    /// <see cref="SchedulingOptions.DefaultTimeout"/>): 30 days (the timers that enforce it, grace included, reach about 49).
+    /// </summary>
+    public static readonly TimeSpan MaxTimeout = TimeSpan.FromDays(30);
+
+    /// <summary>
+    /// Longest first retry delay (<see cref="WorkflowAttribute.RetryDelaySeconds"/>, <see cref="SchedulingOptions.DefaultRetryDelay"/>):
+    /// one day, which is also the longest any retry waits.
+    /// </summary>
+    public static readonly TimeSpan MaxRetryDelay = TimeSpan.FromDays(1);
+
     /// <summary>Longest <see cref="SchedulingOptions.TimeoutGrace"/>.</summary>
     public static readonly TimeSpan MaxTimeoutGrace = TimeSpan.FromDays(1);
 

@@ -62,12 +62,13 @@ public sealed class SchedulingOptions
     /// <summary>Attempts per run unless the workflow says otherwise; default 1 (no retry), from 1 to 1,000 (see <see cref="SchedulingLimits"/>).</summary>
     public int DefaultMaxAttempts { get; set; } = 1;
 
-    /// <summary>First retry delay unless the workflow says otherwise, doubled per retry; default 1 second.</summary>
+    /// <summary>First retry delay unless the workflow says otherwise, doubled per retry (a day at most); default 1 second, from zero to a day.</summary>
     public TimeSpan DefaultRetryDelay { get; set; } = TimeSpan.FromSeconds(1);
 
     /// <summary>
-    /// Time limit of one attempt unless the workflow says otherwise; default null (none). At the limit the handler's
-    /// token is cancelled; see <see cref="TimeoutGrace"/> for a handler that ignores it.
+    /// Time limit of one attempt unless the workflow says otherwise; default null (none), else up to 30 days
+    /// (<see cref="SchedulingLimits.MaxTimeout"/>). At the limit the handler's token is cancelled; see
+    /// <see cref="TimeoutGrace"/> for a handler that ignores it.
     /// </summary>
     public TimeSpan? DefaultTimeout { get; set; }
 

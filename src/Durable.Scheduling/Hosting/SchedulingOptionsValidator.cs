@@ -16,8 +16,8 @@ internal sealed class SchedulingOptionsValidator : IValidateOptions<SchedulingOp
         Check(options.CatchUpWindow >= TimeSpan.Zero && options.CatchUpWindow <= MaxCatchUpWindow, $"CatchUpWindow must be between 0 and {MaxCatchUpWindow}; got {options.CatchUpWindow}.");
         Check(options.MaxCatchUpRuns is >= MinCount and <= MaxCount, $"MaxCatchUpRuns must be between {MinCount} and {MaxCount}; got {options.MaxCatchUpRuns}.");
         Check(options.DefaultMaxAttempts is >= 1 and <= MaxAttempts, $"DefaultMaxAttempts must be between 1 and {MaxAttempts}; got {options.DefaultMaxAttempts}.");
-        Check(options.DefaultRetryDelay >= TimeSpan.Zero, $"DefaultRetryDelay must not be negative; got {options.DefaultRetryDelay}.");
-        Check(options.DefaultTimeout is null || options.DefaultTimeout > TimeSpan.Zero, $"DefaultTimeout must be positive when set; got {options.DefaultTimeout}.");
+        Check(options.DefaultRetryDelay >= TimeSpan.Zero && options.DefaultRetryDelay <= MaxRetryDelay, $"DefaultRetryDelay must be between 0 and {MaxRetryDelay}; got {options.DefaultRetryDelay}.");
+        Check(options.DefaultTimeout is null || (options.DefaultTimeout > TimeSpan.Zero && options.DefaultTimeout <= MaxTimeout), $"DefaultTimeout must be positive and at most {MaxTimeout} when set; got {options.DefaultTimeout}.");
         Check(options.TimeoutGrace >= TimeSpan.Zero && options.TimeoutGrace <= MaxTimeoutGrace, $"TimeoutGrace must be between 0 and {MaxTimeoutGrace}; got {options.TimeoutGrace}.");
         Check(options.RunRetention is null || options.RunRetention >= TimeSpan.Zero, $"RunRetention must not be negative; got {options.RunRetention}.");
         Check(options.BatchSize is >= MinCount and <= MaxCount, $"BatchSize must be between {MinCount} and {MaxCount}; got {options.BatchSize}.");

@@ -42,7 +42,8 @@ public class WorkflowAttribute : Attribute
     /// that ignores its token holds its concurrency slot until it returns; returning normally within
     /// <see cref="SchedulingOptions.TimeoutGrace"/> of the cancellation records a success, and one still running when the
     /// grace ends has its run recorded as failed (abandoned, no further attempt). 0 (the default) uses
-    /// <see cref="SchedulingOptions.DefaultTimeout"/>.
+    /// <see cref="SchedulingOptions.DefaultTimeout"/>; at most 30 days (<see cref="SchedulingLimits.MaxTimeout"/>),
+    /// checked at start-up.
     /// </summary>
     public double TimeoutSeconds { get; set; }
 
@@ -53,8 +54,9 @@ public class WorkflowAttribute : Attribute
     public int MaxAttempts { get; set; }
 
     /// <summary>
-    /// Delay before the first retry, doubled for each further retry (exponential backoff); 0 (the default) uses
-    /// <see cref="SchedulingOptions.DefaultRetryDelay"/>.
+    /// Delay before the first retry, doubled for each further retry (exponential backoff, a day at most); 0 (the default)
+    /// uses <see cref="SchedulingOptions.DefaultRetryDelay"/>; at most a day (<see cref="SchedulingLimits.MaxRetryDelay"/>),
+    /// checked at start-up.
     /// </summary>
     public double RetryDelaySeconds { get; set; }
 }

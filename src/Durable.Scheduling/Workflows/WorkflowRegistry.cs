@@ -116,9 +116,19 @@ internal sealed class WorkflowRegistry
             schedule = ReadSchedule(scheduled, where, problems);
         }
 
-        if (attribute.TimeoutSeconds < 0 || attribute.MaxAttempts < 0 || attribute.RetryDelaySeconds < 0 || attribute.MaxAttempts > SchedulingLimits.MaxAttempts)
+        if (attribute.MaxAttempts < 0 || attribute.MaxAttempts > SchedulingLimits.MaxAttempts)
         {
-            problems.Add($"{where}: TimeoutSeconds and RetryDelaySeconds must not be negative, MaxAttempts must be between 0 and {SchedulingLimits.MaxAttempts}");
+            problems.Add($"{where}: MaxAttempts must be between 0 and {SchedulingLimits.MaxAttempts}; got {attribute.MaxAttempts}");
+        }
+
+        if (!(attribute.TimeoutSeconds >= 0 && attribute.TimeoutSeconds <= SchedulingLimits.MaxTimeout.TotalSeconds))
+        {
+            problems.Add($"{where}: TimeoutSeconds must be between 0 (none) and {SchedulingLimits.MaxTimeout.TotalSeconds:0} (30 days); got {attribute.TimeoutSeconds}");
+        }
+
+        if (!(attribute.RetryDelaySeconds >= 0 && attribute.RetryDelaySeconds <= SchedulingLimits.MaxRetryDelay.TotalSeconds))
+        {
+            problems.Add($"{where}: RetryDelaySeconds must be between 0 and {SchedulingLimits.MaxRetryDelay.TotalSeconds:0} (a day); got {attribute.RetryDelaySeconds}");
         }
 
         if (problems.Count != before || invoker is null)

@@ -129,6 +129,70 @@ public sealed class AddSchedulingTests
     }
 
     [Test]
+    public async Task HostStart_WithATimeoutOrRetryDelayBeyondItsLimit_FailsNamingEach()
+    {
+        // A timeout beyond what the timers enforcing it can wait made every attempt fail at its start; a retry delay too
+        // large for a TimeSpan failed start-up with an unnamed overflow.
+        var services = new ServiceCollection();
+        services.AddLogging();
+        services.AddScheduling(o => o.WorkflowTypes.Add(typeof(OutOfRangeWorkflows)));
+        await using var provider = services.BuildServiceProvider();
+        var act = () => provider.GetRequiredService<IHostedService>().StartAsync(CancellationToken.None);
+        var error = (await act.Should().ThrowAsync<SchedulingConfigurationException>()).Which;
+        error.Problems.Should().HaveCount(3);
+        error.Message.Should().Contain("SixtyDays").And.Contain("TimeoutSeconds must be between 0 (none) and 2592000")
+            .And.Contain("NotANumber")
+            .And.Contain("HugeRetry").And.Contain("RetryDelaySeconds must be between 0 and 86400");
+
+        var options = new ServiceCollection().AddScheduling(o => o.DefaultTimeout = TimeSpan.FromDays(31)).Services.BuildServiceProvider();
+        FluentActions.Invoking(() => options.GetRequiredService<Microsoft.Extensions.Options.IOptions<SchedulingOptions>>().Value)
+            .Should().Throw<Microsoft.Extensions.Options.OptionsValidationException>().WithMessage("*DefaultTimeout*");
+    }
+
+    [Test]
+    public async Task AWorkflowWithTheLongestTimeout_Runs()
+    {
+        var time = new FakeTimeProvider(new DateTimeOffset(2026, 6, 1, 12, 0, 0, TimeSpan.Zero));
+        var builder = Host.CreateApplicationBuilder();
+        builder.Services.AddSingleton<TimeProvider>(time);
+        builder.Services.AddScheduling(o => o.WorkflowTypes.Add(typeof(LongTimeoutWorkflows)));
+        using var host = builder.Build();
+        await host.StartAsync();
+        var scheduler = host.Services.GetRequiredService<IScheduler>();
+        var run = await scheduler.ScheduleAsync("thirty-days", time.GetUtcNow());
+        var activity = host.Services.GetRequiredService<ISchedulerActivity>();
+        for (int i = 0; i < 100 && (await scheduler.GetAsync(run.Id))!.Status != RunStatus.Succeeded; i++)
+        {
+            time.Advance(TimeSpan.FromSeconds(1));
+            SpinWait.SpinUntil(() => activity.IsIdle, TimeSpan.FromSeconds(5));
+        }
+
+        var ended = await scheduler.GetAsync(run.Id);
+        ended!.Status.Should().Be(RunStatus.Succeeded, ended.Error?.Message);
+        await host.StopAsync();
+    }
+
+    /// <summary>Limits a start-up must refuse.</summary>
+    public static class OutOfRangeWorkflows
+    {
+        [Workflow(TimeoutSeconds = 60 * 86_400)]
+        public static void SixtyDays() { }
+
+        [Workflow(TimeoutSeconds = double.NaN)]
+        public static void NotANumber() { }
+
+        [Workflow(RetryDelaySeconds = 1e15)]
+        public static void HugeRetry() { }
+    }
+
+    /// <summary>The longest timeout there is.</summary>
+    public static class LongTimeoutWorkflows
+    {
+        [Workflow("thirty-days", TimeoutSeconds = 30 * 86_400)]
+        public static void ThirtyDays() { }
+    }
+
+    [Test]
     public async Task Host_RunsScheduledWorkflow_UsingTimeProviderFromContainer()
     {
         var time = new FakeTimeProvider(new DateTimeOffset(2026, 6, 1, 12, 0, 0, TimeSpan.Zero));
