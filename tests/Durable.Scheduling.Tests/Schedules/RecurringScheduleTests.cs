@@ -144,7 +144,7 @@ public sealed class RecurringScheduleTests
         await schedules.CreateAsync(Every("s", "10s") with { CatchUp = policy });
         await harness.RunUntilAsync(s_start.AddSeconds(19.9)); // the 20 s occurrence exists, in the wheel, due in 100 ms
         await schedules.PauseAsync("s", "deploying");
-        await harness.RunUntilAsync(s_start.AddSeconds(115));
+        await harness.RunUntilAsync(s_start.AddSeconds(112.5)); // between two polls
         harness.Log.OfSchedule("s").Select(r => Second(r.Scheduled)).Should().Equal(10);
         var paused = await schedules.DescribeAsync("s");
         paused.Paused.Should().BeTrue();
@@ -156,10 +156,35 @@ public sealed class RecurringScheduleTests
         var runs = harness.Log.OfSchedule("s");
         runs.Select(r => Second(r.Scheduled)).Order().Should().Equal(expected);
         runs.Should().OnlyHaveUniqueItems(r => r.Scheduled);
+        runs.Where(r => r.Scheduled > s_start.AddSeconds(10) && r.Scheduled < s_start.AddSeconds(112.5)).Select(r => r.Started).Should().BeSubsetOf(
+            [s_start.AddSeconds(112.5)], "what the catch-up policy runs starts at the resume, not at the next poll");
         var resumed = await schedules.DescribeAsync("s");
         resumed.Paused.Should().BeFalse();
         resumed.Note.Should().Be("done");
         resumed.Counters.Missed.Should().Be(10 - (expected.Length - 2), "every fire time while paused that did not run is counted as missed");
+    }
+
+    [Test]
+    public async Task Resume_WithNoOccurrenceMadeBeforeThePause_CatchesUpAtTheResume_NotAtTheNextPoll()
+    {
+        // Paused before its next fire time was made (it is made a look-ahead before its instant): the resume has no
+        // held occurrence to release, so the fire times that fell meanwhile wait for a feed, which it must start
+        // rather than leave to the next poll (half a minute here).
+        await using var harness = new SchedulerHarness(s_start, [typeof(ScheduleWorkflows)], o => o.PollInterval = TimeSpan.FromSeconds(30));
+        await harness.StartAsync();
+        var schedules = harness.Scheduler.Schedules;
+        await schedules.CreateAsync(Every("s", "3m"));
+        await harness.RunUntilAsync(s_start.AddMinutes(3).AddSeconds(5.5));
+        await schedules.PauseAsync("s");
+        var resumeAt = s_start.AddMinutes(20).AddSeconds(5.5);
+        await harness.RunUntilAsync(resumeAt);
+        harness.Log.OfSchedule("s").Select(r => r.Scheduled).Should().Equal(s_start.AddMinutes(3));
+
+        await schedules.ResumeAsync("s");
+        await harness.SettleAsync(); // the clock stays at the resume
+        harness.Log.OfSchedule("s").Skip(1).Select(r => (r.Scheduled, r.Started)).Should().BeEquivalentTo(
+            new[] { 6, 9, 12, 15, 18 }.Select(m => (s_start.AddMinutes(m), resumeAt)),
+            "each fire time that fell while paused runs once, at the resume (the default catch-up policy)");
     }
 
     [Test]

@@ -140,7 +140,19 @@ internal sealed class ScheduleBook(ISchedulingStore store, Func<string, Workflow
         }
 
         _byId[stored.Id] = planned;
-        return planned.Paused || !planned.Runnable ? long.MaxValue : planned.Spec.NextUtc(nowTicks) is var next and >= 0 ? next : long.MaxValue;
+        if (planned.Paused || !planned.Runnable)
+        {
+            return long.MaxValue;
+        }
+
+        if (previous is { Paused: true })
+        {
+            // Resumed: the fire times that fell while it was paused are for its catch-up policy, at once (a feed creates
+            // them), not at the next poll or fire time.
+            return nowTicks;
+        }
+
+        return planned.Spec.NextUtc(nowTicks) is var next and >= 0 ? next : long.MaxValue;
     }
 
     private PlannedSchedule? Parse(StoredSchedule stored, CompiledDefinition? compiled)

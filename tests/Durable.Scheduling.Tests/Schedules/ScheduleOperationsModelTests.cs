@@ -1,0 +1,287 @@
+using Durable.Scheduling.Sqlite;
+using Durable.Scheduling.Storage;
+using Durable.Scheduling.Storage.InMemory;
+using Durable.Scheduling.Tests.Sqlite;
+using Durable.Scheduling.Tests.Testing;
+using FluentAssertions;
+using FluentAssertions.Execution;
+using NUnit.Framework;
+
+namespace Durable.Scheduling.Tests.Schedules;
+
+/// <summary>
+/// Random sequences of schedule operations (create, update, pause, resume, trigger, backfill, delete, create again, and
+/// restarts of the process on the same store) between fire times, checked against what the README promises for each:
+/// every fire time of a schedule's spec between its creation (or update) and its next update (or delete) runs exactly
+/// once, at its instant; one that fell while it was paused runs at the resume (the default catch-up policy runs each
+/// missed occurrence once, the latest <see cref="SchedulingOptions.MaxCatchUpRuns"/>, the others counted missed) and
+/// never while paused; nothing starts after a delete or while a pause that never ended holds; a trigger runs once, at
+/// once; a backfill returns one run per fire time, running only those never run; the counters count what ran.
+/// </summary>
+[TestFixture]
+public sealed class ScheduleOperationsModelTests
+{
+    private const int MaxCatchUpRuns = 100; // the default
+
+    private static readonly DateTimeOffset s_start = new(2026, 6, 1, 12, 0, 0, TimeSpan.Zero);
+
+    private static readonly Func<ScheduleSpec>[] s_specs =
+    [
+        () => ScheduleSpec.FromCron("*/30 * * * * *"),
+        () => ScheduleSpec.FromCron("0 */2 * * * *"),
+        () => new ScheduleSpec { Intervals = [ScheduleInterval.Parse("90s")] },
+        () => new ScheduleSpec { Intervals = [ScheduleInterval.Parse("3m/20s")] },
+        () => new ScheduleSpec { Calendars = [new ScheduleCalendar { Minute = "*/5", Second = "15" }], TimeZone = "America/New_York" },
+        () => new ScheduleSpec { Cron = ["0 * * * * *"], Skip = [new ScheduleCalendar { Minute = "*/4" }] },
+        () => new ScheduleSpec { Cron = ["45 */3 * * * *"], Intervals = [ScheduleInterval.Parse("2m")] },
+    ];
+
+    [TestCase(1)]
+    [TestCase(2)]
+    [TestCase(113)]
+    [TestCase(127)]
+    [TestCase(167)]
+    [TestCase(173)]
+    public Task InMemory_RandomOperations_RunWhatTheModelSays(int seed)
+    {
+        var store = new InMemorySchedulingStore(); // kept across restarts, as a database would be
+        return RunAsync(seed, () => store);
+    }
+
+    [TestCase(113)]
+    [TestCase(167)]
+    [Category("Slow")]
+    public async Task Sqlite_RandomOperations_RunWhatTheModelSays(int seed)
+    {
+        string file = SqliteTestFiles.NewFile("model");
+        try
+        {
+            await RunAsync(seed, () => new SqliteSchedulingStore(new SqliteSchedulingOptions { ConnectionString = $"Data Source={file}" }));
+        }
+        finally
+        {
+            Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
+            SqliteTestFiles.Delete(file);
+        }
+    }
+
+    private static async Task RunAsync(int seed, Func<ISchedulingStore> openStore)
+    {
+        var random = new Random(seed);
+        var host = new Host(await StartAsync(s_start, openStore()));
+        try
+        {
+            await RunAsync(seed, random, openStore, host);
+        }
+        finally
+        {
+            await host.Current.DisposeAsync();
+        }
+    }
+
+    /// <summary>The process now running, and what the ones stopped before it ran.</summary>
+    private sealed class Host(SchedulerHarness current)
+    {
+        public SchedulerHarness Current { get; set; } = current;
+
+        public List<RunLog.Invocation> Earlier { get; } = [];
+    }
+
+    private static async Task<SchedulerHarness> StartAsync(DateTimeOffset at, ISchedulingStore store)
+    {
+        var harness = new SchedulerHarness(at, [typeof(ScheduleWorkflows)], o => o.PollInterval = TimeSpan.FromSeconds(20), store);
+        await harness.StartAsync();
+        return harness;
+    }
+
+    private static async Task RunAsync(int seed, Random random, Func<ISchedulingStore> openStore, Host host)
+    {
+        var harness = host.Current;
+        var schedules = harness.Scheduler.Schedules;
+        var lives = new List<Life>();
+        var current = new Dictionary<string, Life>();
+        var backfills = new List<Backfill>();
+        var end = s_start.AddHours(2).AddMilliseconds(500);
+        var now = s_start;
+        while (true)
+        {
+            // Operations fall half a second past a whole second, fire times on whole seconds: no ties to judge.
+            now = now.AddSeconds(random.Next(5, 400)).AddMilliseconds(500 - (now.Millisecond % 1000));
+            if (now >= end)
+            {
+                break;
+            }
+
+            await harness.RunUntilAsync(now);
+            if (random.Next(12) == 0)
+            {
+                // The process restarts on the same store, at once (no fire time falls while it is down).
+                await harness.StopAsync();
+                host.Earlier.AddRange(harness.Log.Invocations);
+                await harness.DisposeAsync();
+                harness = host.Current = await StartAsync(now, openStore());
+                schedules = harness.Scheduler.Schedules;
+            }
+
+            string id = "s" + random.Next(4);
+            current.TryGetValue(id, out var life);
+            switch (random.Next(10))
+            {
+                case 0 or 1 when life is null:
+                case 8 or 9 when life is null:
+                    var spec = s_specs[random.Next(s_specs.Length)]();
+                    await schedules.CreateAsync(new ScheduleDefinition { Id = id, WorkflowName = "tick", Spec = spec });
+                    life = new Life(id, now, spec);
+                    lives.Add(life);
+                    current[id] = life;
+                    break;
+                case 2 or 3 when life is { PausedAt: null }:
+                    await schedules.PauseAsync(id, "note " + now.ToString("O"));
+                    life.PausedAt = now;
+                    break;
+                case 4 when life is { PausedAt: { } pausedAt }:
+                    await schedules.ResumeAsync(id);
+                    life.Pauses.Add((pausedAt, now));
+                    life.PausedAt = null;
+                    break;
+                case 5 when life is { PausedAt: null }:
+                    var changed = s_specs[random.Next(s_specs.Length)]();
+                    await schedules.UpdateAsync(id, d => d with { Spec = changed });
+                    life.Segments[^1] = life.Segments[^1] with { Until = now };
+                    life.Segments.Add(new Segment(now, DateTimeOffset.MaxValue, changed));
+                    break;
+                case 6 when life is not null:
+                    var triggered = await schedules.TriggerAsync(id);
+                    life.Triggers.Add((triggered.Id, now));
+                    break;
+                case 7 when life is not null && random.Next(2) == 0:
+                    // A range before this schedule was made: fire times an earlier schedule of its id ran come back as
+                    // those runs; the others run now, once.
+                    var to = (life.Created < now ? life.Created : now).AddSeconds(-random.Next(0, 900));
+                    var from = to.AddSeconds(-random.Next(30, 1800));
+                    var currentSpec = life.Segments[^1].Spec;
+                    var fireTimes = schedules.Preview(currentSpec, 1000, from.AddTicks(-1)).Select(f => f.Instant).TakeWhile(t => t < to).ToList();
+                    var ids = await schedules.BackfillAsync(id, from, to);
+                    backfills.Add(new Backfill(id, now, fireTimes, ids));
+                    break;
+                case 7 when life is not null:
+                    await schedules.DeleteAsync(id);
+                    life.End(now, deleted: true);
+                    current.Remove(id);
+                    break;
+            }
+        }
+
+        await harness.RunUntilAsync(end);
+        foreach (var life in current.Values)
+        {
+            life.End(end, deleted: false);
+        }
+
+        using (new AssertionScope($"seed {seed}"))
+        {
+            var runs = host.Earlier.Concat(harness.Log.Invocations).ToList();
+            runs.Where(r => r.ScheduleId is not null).Select(r => r.Key).Should().OnlyHaveUniqueItems("a schedule's run keys are unique");
+            foreach (var backfill in backfills)
+            {
+                backfill.Ids.Should().HaveCount(backfill.FireTimes.Count, $"{backfill}: a run id for each fire time in the range");
+                foreach (var (at, runId) in backfill.FireTimes.Zip(backfill.Ids))
+                {
+                    var ran = runs.Where(r => r.ScheduleId == backfill.Id && r.Scheduled == at && r.Kind is RunKind.Occurrence or RunKind.Backfill).ToList();
+                    ran.Select(r => r.RunId).Should().Equal([runId], $"{backfill}: {at:HH:mm:ss} ran once, as the run returned");
+                    if (ran is [{ Kind: RunKind.Backfill } filled])
+                    {
+                        backfills.Where(b => b.Id == backfill.Id && b.FireTimes.Contains(at)).Select(b => b.At).Should().Contain(
+                            filled.Started, $"{backfill}: {at:HH:mm:ss} ran at once, when the first backfill over it was made");
+                    }
+                }
+            }
+
+            foreach (var life in lives)
+            {
+                var mine = runs.Where(r => r.ScheduleId == life.Id && r.Started >= life.Created && r.Started <= life.Ended).ToList();
+                var occurrences = mine.Where(r => r.Kind == RunKind.Occurrence).ToList();
+                occurrences.Select(r => r.Scheduled).Should().BeEquivalentTo(life.Expected(schedules), $"{life} runs each fire time of its specs once");
+                foreach (var run in occurrences)
+                {
+                    var pause = life.Pauses.FirstOrDefault(p => run.Scheduled > p.From && run.Scheduled <= p.To);
+                    var expected = pause == default ? run.Scheduled : pause.To;
+                    run.Started.Should().Be(expected, $"{life}: the occurrence of {run.Scheduled:O} starts at its instant, or at the resume when it fell in a pause");
+                }
+
+                mine.Where(r => r.Kind == RunKind.Occurrence && (life.Pauses.Any(p => r.Started > p.From && r.Started < p.To) || (life.PausedAt is { } held && r.Started > held)))
+                    .Should().BeEmpty($"{life}: no occurrence starts while it is paused (triggers do)");
+                mine.Where(r => r.Kind == RunKind.Triggered).Select(r => (r.RunId, r.Started)).Should().BeEquivalentTo(life.Triggers, $"{life}: each trigger runs once, at once");
+                if (life.Deleted)
+                {
+                    runs.Where(r => r.ScheduleId == life.Id && r.Started > life.Ended && !lives.Any(l => l != life && l.Id == life.Id && r.Started >= l.Created))
+                        .Should().BeEmpty($"{life}: nothing starts after its delete");
+                }
+                else
+                {
+                    var counters = (await schedules.DescribeAsync(life.Id)).Counters;
+                    counters.Runs.Should().Be(mine.Count, $"{life}: Runs counts every run started");
+                    counters.Succeeded.Should().Be(mine.Count, $"{life}: each succeeded");
+                    counters.Failed.Should().Be(0);
+                    var all = life.Segments.SelectMany(s => schedules.Preview(s.Spec, 1000, s.From).Select(f => f.Instant).TakeWhile(t => t <= s.Until)).ToList();
+                    counters.Missed.Should().Be(life.Dropped(all).Count(), $"{life}: Missed counts the fire times a resume dropped");
+                }
+            }
+        }
+    }
+
+    private sealed record Backfill(string Id, DateTimeOffset At, List<DateTimeOffset> FireTimes, IReadOnlyList<Guid> Ids)
+    {
+        public override string ToString() => $"backfill of {Id} at {At:HH:mm:ss.f} over {(FireTimes.Count == 0 ? "nothing" : $"{FireTimes[0]:HH:mm:ss}..{FireTimes[^1]:HH:mm:ss}")}";
+    }
+
+    private sealed record Segment(DateTimeOffset From, DateTimeOffset Until, ScheduleSpec Spec);
+
+    /// <summary>One schedule from its creation to its delete (or the end): its specs by time, pauses and triggers.</summary>
+    private sealed class Life(string id, DateTimeOffset created, ScheduleSpec spec)
+    {
+        public string Id { get; } = id;
+
+        public DateTimeOffset Created { get; } = created;
+
+        public DateTimeOffset Ended { get; private set; } = DateTimeOffset.MaxValue;
+
+        public bool Deleted { get; private set; }
+
+        public List<Segment> Segments { get; } = [new Segment(created, DateTimeOffset.MaxValue, spec)];
+
+        public List<(DateTimeOffset From, DateTimeOffset To)> Pauses { get; } = [];
+
+        public DateTimeOffset? PausedAt { get; set; }
+
+        public List<(Guid Id, DateTimeOffset At)> Triggers { get; } = [];
+
+        public void End(DateTimeOffset at, bool deleted)
+        {
+            Deleted = deleted;
+            Ended = at;
+            Segments[^1] = Segments[^1] with { Until = at };
+        }
+
+        /// <summary>
+        /// Each spec's fire times after its start, up to its end, but for those under a pause that never ended, and the
+        /// earliest of those under a pause beyond the most a catch-up runs (<see cref="SchedulingOptions.MaxCatchUpRuns"/>).
+        /// </summary>
+        public List<DateTimeOffset> Expected(ISchedules schedules)
+        {
+            var all = Segments.SelectMany(s => schedules.Preview(s.Spec, 1000, s.From).Select(f => f.Instant).TakeWhile(t => t <= s.Until))
+                .Where(t => PausedAt is not { } held || t <= held).ToList();
+            return [.. all.Except(Dropped(all))];
+        }
+
+        /// <summary>The fire times a resume does not catch up: the earliest of a pause's, beyond the most a catch-up runs.</summary>
+        public IEnumerable<DateTimeOffset> Dropped(List<DateTimeOffset> all) =>
+            Pauses.SelectMany(p =>
+            {
+                var missed = all.Where(t => t > p.From && t <= p.To).ToList();
+                return missed.Take(Math.Max(0, missed.Count - MaxCatchUpRuns));
+            });
+
+        public override string ToString() => $"schedule {Id} created {Created:HH:mm:ss.f}";
+    }
+}
