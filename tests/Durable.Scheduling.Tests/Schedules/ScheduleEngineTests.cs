@@ -326,6 +326,33 @@ public sealed class ScheduleEngineTests
             .Should().Contain(r => r.ScheduledTime == start.AddSeconds(20), "held for the resume, which applies the catch-up policy to it");
     }
 
+    [Test]
+    public async Task AResumeThatDropsFireTimes_CountsThemMissedOnce_AcrossInstances()
+    {
+        // Both instances plan the schedule: the one that resumed caught it up at once; the other, still holding the
+        // watermark it read before the pause, caught it up again at its next feed (its occurrences were refused as
+        // duplicates, but what the catch-up dropped was counted missed a second time).
+        var store = new InMemorySchedulingStore();
+        var start = new DateTimeOffset(2026, 6, 1, 12, 0, 0, TimeSpan.Zero);
+        await using var a = new SchedulerHarness(start, [typeof(ScheduleWorkflows)], o => o.PollInterval = TimeSpan.FromSeconds(5), store);
+        await using var b = new SchedulerHarness(start, [typeof(ScheduleWorkflows)], o => o.PollInterval = TimeSpan.FromSeconds(5), store);
+        await a.StartAsync();
+        await b.StartAsync();
+        Task Until(double second) => SchedulerHarness.RunTogetherUntilAsync(start.AddSeconds(second), TimeSpan.FromMilliseconds(500), a, b);
+
+        await a.Scheduler.Schedules.CreateAsync(new ScheduleDefinition { Id = "s", WorkflowName = "tick", Spec = ScheduleSpec.FromInterval("10s") });
+        await Until(15.5);
+        await a.Scheduler.Schedules.PauseAsync("s");
+        await Until(1_815.5); // 180 fire times while paused: the catch-up runs the latest 100
+        await a.Scheduler.Schedules.ResumeAsync("s");
+        await Until(1_840.5);
+
+        var runs = a.Log.OfSchedule("s").Concat(b.Log.OfSchedule("s")).ToList();
+        runs.Select(r => r.Scheduled).Should().OnlyHaveUniqueItems();
+        runs.Where(r => r.Scheduled > start.AddSeconds(15.5) && r.Scheduled < start.AddSeconds(1_815.5)).Should().HaveCount(100);
+        (await a.Scheduler.Schedules.DescribeAsync("s")).Counters.Missed.Should().Be(80, "each dropped fire time is counted once, by the instance that caught it up");
+    }
+
     private static readonly DateTimeOffset s_claimAheadStart = new(2026, 6, 1, 12, 0, 0, TimeSpan.Zero);
 
     /// <summary>A scheduler running schedule "s" every 10 s, 3 ms before its occurrence at 20 s: claimed ahead, not started.</summary>

@@ -145,10 +145,44 @@ internal sealed class OccurrencePlanner
         }
     }
 
+    /// <summary>
+    /// Reads again the stored watermark of each schedule that fell behind since it was loaded (resumed, or after a
+    /// gap): another instance sharing the store may have caught it up since (at its resume there), and what that one
+    /// created, dropped and counted as missed must not be caught up and counted again here. Only behind schedules are
+    /// read, so a pass over schedules that keep up reads nothing.
+    /// </summary>
+    /// <param name="behind">The schedules loaded before this pass whose watermark is behind now (null: none).</param>
+    /// <param name="stop">Ends the read.</param>
+    private async Task RereadBehindAsync(List<PlannedSchedule>? behind, CancellationToken stop)
+    {
+        for (int offset = 0; offset < (behind?.Count ?? 0); offset += _options.BatchSize)
+        {
+            var chunk = behind!.GetRange(offset, Math.Min(_options.BatchSize, behind.Count - offset));
+            var stored = await _store.GetWatermarksAsync([.. chunk.Select(s => s.WatermarkKey)], stop).ConfigureAwait(false);
+            foreach (var state in chunk)
+            {
+                if (stored.TryGetValue(state.WatermarkKey, out var watermark) && watermark.UtcTicks > state.Watermark)
+                {
+                    state.Watermark = watermark.UtcTicks;
+                    state.NextTicks = 0; // to be found again from the new watermark
+                }
+            }
+        }
+    }
+
     private async Task PlanAsync(DateTimeOffset now, long wheelHorizonTicks, long until, Dictionary<string, List<(long Ticks, Guid Id)>>? resumed, CancellationToken stop)
     {
         var runs = _runs;
         var advanced = _advanced;
+        List<PlannedSchedule>? behind = null;
+        foreach (var state in _schedules)
+        {
+            if (state.Loaded && state.Watermark < now.UtcTicks - 1)
+            {
+                (behind ??= []).Add(state);
+            }
+        }
+
         var unloaded = _schedules.FindAll(s => !s.Loaded);
         for (int offset = 0; offset < unloaded.Count; offset += _options.BatchSize)
         {
@@ -179,6 +213,7 @@ internal sealed class OccurrencePlanner
             }
         }
 
+        await RereadBehindAsync(behind, stop).ConfigureAwait(false);
         foreach (var state in _schedules)
         {
             if (state.Limited && state.NextTicks >= 0 && state.NextTicks <= until)
