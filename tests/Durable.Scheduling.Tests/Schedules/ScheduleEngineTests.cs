@@ -353,6 +353,33 @@ public sealed class ScheduleEngineTests
         (await a.Scheduler.Schedules.DescribeAsync("s")).Counters.Missed.Should().Be(80, "each dropped fire time is counted once, by the instance that caught it up");
     }
 
+    [TestCase(CatchUpPolicy.ExactlyOncePerIntervalWhenActive, 29)]
+    [TestCase(CatchUpPolicy.Latest, 28)]
+    public async Task AResumeSkippingOccurrencesMadeAhead_CountsThemMissedOnce_AcrossInstances(CatchUpPolicy policy, int missed)
+    {
+        // Occurrences made ahead that fell due while paused are held by both instances; the one that resumed skipped
+        // them, and the other, learning of the resume at its next feed, decided about them again and counted them
+        // missed a second time, though the store had skipped them already.
+        var store = new InMemorySchedulingStore();
+        var start = new DateTimeOffset(2026, 6, 1, 12, 0, 0, TimeSpan.Zero);
+        await using var a = new SchedulerHarness(start, [typeof(ScheduleWorkflows)], o => o.PollInterval = TimeSpan.FromSeconds(5), store);
+        await using var b = new SchedulerHarness(start, [typeof(ScheduleWorkflows)], o => o.PollInterval = TimeSpan.FromSeconds(5), store);
+        await a.StartAsync();
+        await b.StartAsync();
+        Task Until(double second) => SchedulerHarness.RunTogetherUntilAsync(start.AddSeconds(second), TimeSpan.FromMilliseconds(500), a, b);
+
+        await a.Scheduler.Schedules.CreateAsync(new ScheduleDefinition { Id = "s", WorkflowName = "tick", Spec = ScheduleSpec.FromInterval("10s"), CatchUp = policy });
+        await Until(15.5); // the occurrences of the next two minutes are made
+        await a.Scheduler.Schedules.PauseAsync("s");
+        await Until(300.5); // 20 s to 300 s fall while paused: 29 fire times
+        await a.Scheduler.Schedules.ResumeAsync("s");
+        await Until(325.5);
+
+        var runs = a.Log.OfSchedule("s").Concat(b.Log.OfSchedule("s")).Where(r => r.Scheduled > start.AddSeconds(15.5) && r.Scheduled < start.AddSeconds(300.5)).ToList();
+        runs.Should().HaveCount(29 - missed);
+        (await a.Scheduler.Schedules.DescribeAsync("s")).Counters.Missed.Should().Be(missed, "each fire time the policy dropped is counted once");
+    }
+
     private static readonly DateTimeOffset s_claimAheadStart = new(2026, 6, 1, 12, 0, 0, TimeSpan.Zero);
 
     /// <summary>A scheduler running schedule "s" every 10 s, 3 ms before its occurrence at 20 s: claimed ahead, not started.</summary>

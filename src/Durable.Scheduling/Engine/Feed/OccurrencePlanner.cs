@@ -311,9 +311,18 @@ internal sealed class OccurrencePlanner
         foreach (var (state, ids) in toSkip ?? [])
         {
             var reason = new RunError("Durable.Scheduling.CatchUpPolicy", $"Missed while nothing ran it; not run under catch-up policy {state.CatchUp} (window {state.CatchUpWindow ?? _options.CatchUpWindow}, at most {_options.MaxCatchUpRuns} runs).");
+            int skipped = 0;
             foreach (var id in await _store.SkipPendingAsync(ids, now, reason, stop).ConfigureAwait(false))
             {
                 _tracked.Remove(id);
+                skipped++;
+            }
+
+            if (skipped < ids.Count && _missed.TryGetValue(state.Id, out long counted))
+            {
+                // Another instance decided about the rest first (it resumed the schedule there, ran or skipped them):
+                // they are its to count.
+                _missed[state.Id] = Math.Max(0, counted - (ids.Count - skipped));
             }
         }
 
@@ -366,7 +375,11 @@ internal sealed class OccurrencePlanner
 
         foreach (var (id, missed) in _missed)
         {
-            _counts.Add(new ScheduleCountChange(id, new ScheduleCounters { Missed = missed }));
+            if (missed > 0)
+            {
+                SchedulingTelemetry.OccurrencesMissed.Add(missed, new KeyValuePair<string, object?>("workflow", _book.Find(id)?.Workflow), new KeyValuePair<string, object?>("schedule", id));
+                _counts.Add(new ScheduleCountChange(id, new ScheduleCounters { Missed = missed }));
+            }
         }
 
         _missed.Clear();
@@ -499,7 +512,6 @@ internal sealed class OccurrencePlanner
         long notRun = missed - (kept?.Count ?? 0);
         if (notRun > 0)
         {
-            SchedulingTelemetry.OccurrencesMissed.Add(notRun, new KeyValuePair<string, object?>("workflow", state.Workflow), new KeyValuePair<string, object?>("schedule", state.Id));
             if (from >= _activeSinceTicks && from >= _startedTicks)
             {
                 // All fell due while this scheduler ran: they were missed only because the schedule was paused.
