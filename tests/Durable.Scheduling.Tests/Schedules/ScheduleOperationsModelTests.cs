@@ -1,7 +1,6 @@
 using Durable.Scheduling.Sqlite;
 using Durable.Scheduling.Storage;
 using Durable.Scheduling.Storage.InMemory;
-using Durable.Scheduling.Tests.PostgreSql;
 using Durable.Scheduling.Tests.Sqlite;
 using Durable.Scheduling.Tests.Testing;
 using FluentAssertions;
@@ -12,7 +11,8 @@ namespace Durable.Scheduling.Tests.Schedules;
 
 /// <summary>
 /// Random sequences of schedule operations (create, update, pause, resume, trigger, backfill, delete, create again, and
-/// restarts of the process on the same store; in memory, on SQLite and on PostgreSQL) between fire times, checked
+/// restarts of the process on the same store; in memory, on SQLite and, in <c>PostgreSqlScheduleModelTests</c>, on
+/// PostgreSQL) between fire times, checked
 /// against what the README promises for each: every fire time of a schedule's spec between its creation (or update) and its next update (or delete) runs exactly
 /// once, at its instant; those that fell while it was paused are decided at the resume by its catch-up policy (each
 /// once, the latest <see cref="SchedulingOptions.MaxCatchUpRuns"/>; the last; or none), the others counted missed, and
@@ -87,22 +87,8 @@ public sealed class ScheduleOperationsModelTests
         }
     }
 
-    [TestCase(950, 1)]
-    [TestCase(951, 2)]
-    public async Task PostgreSql_RandomOperations_RunWhatTheModelSays(int seed, int instances)
-    {
-        string schema = PostgreSqlTestStores.NewSchema();
-        try
-        {
-            await RunAsync(seed, () => PostgreSqlTestStores.CreateAsync(schema).GetAwaiter().GetResult(), instances);
-        }
-        finally
-        {
-            await PostgreSqlTestStores.DropSchemaAsync(schema);
-        }
-    }
-
-    private static async Task RunAsync(int seed, Func<ISchedulingStore> openStore, int instances = 1)
+    /// <summary>Runs seed <paramref name="seed"/>'s operations on <paramref name="instances"/> processes sharing the stores <paramref name="openStore"/> opens, and checks the model.</summary>
+    internal static async Task RunAsync(int seed, Func<ISchedulingStore> openStore, int instances = 1)
     {
         var random = new Random(seed);
         var host = new Host();
