@@ -31,6 +31,7 @@ internal sealed partial class PostgreSqlSchedulingStore : ISchedulingStore, IRun
     private readonly string _completeCountingSql;
     private readonly string _schedules;
     private readonly long _scheduleLock;
+    private readonly long _planningLock;
     private readonly string _runScheduleLockPrefix; // with a schedule id, the key of the lock exclusive claims of its runs take
 
     public PostgreSqlSchedulingStore(NpgsqlDataSource dataSource, bool ownsDataSource, PostgreSqlSchedulingOptions options, TimeProvider time, ILogger? logger)
@@ -41,6 +42,7 @@ internal sealed partial class PostgreSqlSchedulingStore : ISchedulingStore, IRun
         _watermarks = PostgreSqlSchema.Quote(options.Schema) + ".watermarks";
         _schedules = PostgreSqlSchema.Quote(options.Schema) + ".schedules";
         _scheduleLock = PostgreSqlSchemaMigrator.LockKey(options.Schema + ":schedules");
+        _planningLock = PostgreSqlSchemaMigrator.LockKey(options.Schema + ":planning");
         _runScheduleLockPrefix = options.Schema + ":runs-of:";
         _claimSql = $"""
             WITH wanted AS (

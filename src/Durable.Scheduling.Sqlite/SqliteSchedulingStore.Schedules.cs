@@ -144,6 +144,9 @@ internal sealed partial class SqliteSchedulingStore
             return delete.ExecuteNonQuery() == 1;
         }, cancellationToken).ConfigureAwait(false);
 
+    public ValueTask<IAsyncDisposable> EnterPlanningAsync(CancellationToken cancellationToken) =>
+        SqlitePlanningLock.EnterAsync(_file.Path, cancellationToken);
+
     public async ValueTask AddScheduleCountsAsync(IReadOnlyList<ScheduleCountChange> changes, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(changes);

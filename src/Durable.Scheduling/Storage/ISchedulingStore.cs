@@ -330,6 +330,22 @@ public interface ISchedulingStore
     /// <returns>A task that completes when stored.</returns>
     ValueTask AddScheduleCountsAsync(IReadOnlyList<ScheduleCountChange> changes, CancellationToken cancellationToken);
 
+    /// <summary>
+    /// Takes the store's planning lock, waiting while another scheduler holds it, and returns what releases it. A
+    /// scheduler holds it through each pass that creates recurring schedules' occurrences (it reads their watermarks and
+    /// remaining runs, creates runs, decides about missed fire times, advances the watermarks and adds to the counters),
+    /// so that two schedulers sharing the store never plan at the same moment: otherwise both could catch one schedule up
+    /// and count its missed fire times twice, or together create more occurrences than its limit. A pass holds it for
+    /// the few calls it makes; a holder that dies must not hold it for ever (a database session's lock ends with the
+    /// session). The default implementation serializes the callers that share this store object in one process, which
+    /// is enough for a store no other process uses; a store shared between processes overrides it with a lock they all
+    /// see.
+    /// </summary>
+    /// <param name="cancellationToken">Cancels the wait (the lock is then not held).</param>
+    /// <returns>Releases the lock when disposed (once; a second dispose does nothing).</returns>
+    async ValueTask<IAsyncDisposable> EnterPlanningAsync(CancellationToken cancellationToken) =>
+        await PlanningLocks.Of(this).EnterAsync(cancellationToken).ConfigureAwait(false);
+
     /// <summary>Deletes ended runs (succeeded, failed, cancelled, skipped) that ended before a cut-off.</summary>
     /// <param name="endedBefore">The cut-off.</param>
     /// <param name="limit">The most runs to delete in this call.</param>

@@ -46,6 +46,28 @@ public sealed class SqliteStoreBehaviourTests
     }
 
     [Test]
+    public async Task PlanningLock_IsSharedByTheStoresOnTheFile_AndWithOtherProcesses_ThroughAnOsLockBesideIt()
+    {
+        await using var first = NewStore();
+        await using var second = NewStore();
+        await first.InsertAsync([Run(s_now)], default);
+        var held = await first.EnterPlanningAsync(default);
+        var waiting = second.EnterPlanningAsync(default).AsTask();
+        await Task.Delay(200); // real time: only to give a wrongly granted lock the chance to show
+        waiting.IsCompleted.Should().BeFalse("another store on the file holds it");
+        await held.DisposeAsync();
+        await (await waiting.WaitAsync(TimeSpan.FromSeconds(30))).DisposeAsync();
+
+        // Another process holding it is an OS lock on the file beside the database (one taken here conflicts alike).
+        var other = new FileStream(_file + "-planning", FileMode.Open, FileAccess.ReadWrite, FileShare.None);
+        var blocked = first.EnterPlanningAsync(default).AsTask();
+        await Task.Delay(200);
+        blocked.IsCompleted.Should().BeFalse("another process holds the file's lock");
+        await other.DisposeAsync();
+        await (await blocked.WaitAsync(TimeSpan.FromSeconds(30))).DisposeAsync();
+    }
+
+    [Test]
     public void Connections_KeepTheirDurabilitySettings_AndSavepointJournalsInMemory()
     {
         var options = new SqliteSchedulingOptions { ConnectionString = $"Data Source={_file}" };

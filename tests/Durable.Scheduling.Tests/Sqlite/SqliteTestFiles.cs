@@ -16,7 +16,7 @@ internal static class SqliteTestFiles
 
     public static void Delete(string file)
     {
-        foreach (var path in new[] { file, file + "-wal", file + "-shm" })
+        foreach (var path in new[] { file, file + "-wal", file + "-shm", file + "-planning" })
         {
             try
             {

@@ -103,6 +103,12 @@ internal sealed class OccurrencePlanner
         }
 
         long until = now.UtcTicks + _options.LookAhead.Ticks + _options.PollInterval.Ticks;
+
+        // One pass at a time among the schedulers sharing the store: what this one reads (watermarks, remaining runs,
+        // stored occurrences) then includes all another pass wrote, so a fire time is caught up and counted once and
+        // a limit is not overrun by two passes that each read the runs left before the other used them.
+        var planning = await _store.EnterPlanningAsync(stop).ConfigureAwait(false);
+        await using var planningScope = planning.ConfigureAwait(false);
         try
         {
             await PlanAsync(now, wheelHorizonTicks, until, resumed, stop).ConfigureAwait(false);
@@ -305,7 +311,9 @@ internal sealed class OccurrencePlanner
                 advanced.Add((state, runs.Count > before ? Math.Max(runs[^1].ScheduledTime.UtcTicks, now.UtcTicks - 1) : now.UtcTicks - 1));
             }
 
-            state.Watermark = runs.Count - before >= MaxOccurrencesPerPass ? last : Math.Max(last, until);
+            // Stopped short of the horizon (the pass's cap, or the runs the limit left, which occurrences another
+            // instance made already may have taken): the next pass goes on from the last one made.
+            state.Watermark = runs.Count - before >= MaxOccurrencesPerPass || (allowed == 0 && t >= 0 && t <= until) ? last : Math.Max(last, until);
         }
 
         foreach (var (state, ids) in toSkip ?? [])
@@ -352,6 +360,14 @@ internal sealed class OccurrencePlanner
                     state.Remaining -= count;
                     _counts.Add(new ScheduleCountChange(id, ScheduleCounters.Zero, count));
                 }
+            }
+
+            if (_counts.Count > 0)
+            {
+                // Before the watermarks: another instance that reads a watermark past these runs then reads the runs
+                // they used, and does not create runs beyond the limit in their place.
+                await _store.AddScheduleCountsAsync(_counts, stop).ConfigureAwait(false);
+                _counts.Clear();
             }
         }
 
@@ -466,22 +482,38 @@ internal sealed class OccurrencePlanner
         // another instance made the change), and runs under every policy.
         long lateFrom = Math.Max(_activeSinceTicks, Math.Max(_startedTicks, state.ChangedTicks));
 
-        // Stored ones first: they were created ahead, so they come before the watermark; then those never created.
-        foreach (var (ticks, id) in stored ?? [])
+        // Stored and never created ones together, in time order (the policy keeps the latest). A fire time that has a
+        // stored run is decided about once, as that run: after the watermark it was created by another instance that
+        // caught the schedule up first (its watermark not stored yet when this one read it), and deciding about it
+        // again as never created would skip that run and create a duplicate in its place, so it never ran.
+        stored?.Sort(static (a, b) => a.Ticks.CompareTo(b.Ticks));
+        int next = 0;
+        void ConsiderStoredBefore(long limit)
         {
-            if (ticks > lateFrom)
+            for (; next < stored!.Count && stored[next].Ticks < limit; next++)
             {
-                continue;
+                var (ticks, id) = stored[next];
+                if (ticks <= lateFrom) // a later one is pending for a reason of its own, and is left to run
+                {
+                    from = Math.Min(from, ticks - 1);
+                    Consider(ticks, id);
+                }
             }
-
-            from = Math.Min(from, ticks - 1);
-            Consider(ticks, id);
         }
 
         List<long>? late = null;
         long t = spec.NextUtc(state.Watermark);
         for (; t >= 0 && t < now.UtcTicks && missed < MaxOccurrencesCounted; t = spec.NextUtc(t))
         {
+            if (stored is { Count: > 0 })
+            {
+                ConsiderStoredBefore(t + 1);
+                if (next > 0 && stored[next - 1].Ticks == t)
+                {
+                    continue; // decided about as its stored run
+                }
+            }
+
             if (t > lateFrom)
             {
                 (late ??= []).Add(t);
@@ -490,6 +522,11 @@ internal sealed class OccurrencePlanner
             {
                 Consider(t, null);
             }
+        }
+
+        if (stored is { Count: > 0 })
+        {
+            ConsiderStoredBefore(long.MaxValue);
         }
 
         long allowed = state.Limited ? state.Remaining : long.MaxValue;
