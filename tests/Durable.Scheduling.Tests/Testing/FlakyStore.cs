@@ -195,6 +195,8 @@ public sealed class FlakyStore(ISchedulingStore inner) : ISchedulingStore
         await Guard(async () => { await inner.AdvanceWatermarksAsync(values, cancellationToken); return true; });
     }
 
+    public ValueTask<IAsyncDisposable> EnterPlanningAsync(CancellationToken cancellationToken) => Guard(() => inner.EnterPlanningAsync(cancellationToken));
+
     public ValueTask<int> ReleaseOwnedAsync(string owner, CancellationToken cancellationToken) => Guard(() => inner.ReleaseOwnedAsync(owner, cancellationToken));
 
     public ValueTask<IReadOnlyList<string>> GetLeaseOwnersAsync(CancellationToken cancellationToken) => Guard(() => inner.GetLeaseOwnersAsync(cancellationToken));

@@ -483,9 +483,9 @@ internal sealed class OccurrencePlanner
         long lateFrom = Math.Max(_activeSinceTicks, Math.Max(_startedTicks, state.ChangedTicks));
 
         // Stored and never created ones together, in time order (the policy keeps the latest). A fire time that has a
-        // stored run is decided about once, as that run: after the watermark it was created by another instance that
-        // caught the schedule up first (its watermark not stored yet when this one read it), and deciding about it
-        // again as never created would skip that run and create a duplicate in its place, so it never ran.
+        // stored run is decided about once, as that run: one after the watermark was made by a pass that failed before
+        // storing its watermark (here or on another instance), and deciding about it again as never created would skip
+        // that run and create a duplicate in its place (refused), so that the fire time never ran.
         stored?.Sort(static (a, b) => a.Ticks.CompareTo(b.Ticks));
         int next = 0;
         void ConsiderStoredBefore(long limit)
