@@ -165,6 +165,32 @@ public sealed class RecurringScheduleTests
     }
 
     [Test]
+    public async Task ACatchUpRunStillPending_AfterItsPassFailedToStoreTheWatermark_IsKept_NotSkippedForADuplicate()
+    {
+        var store = new FlakyStore(new InMemorySchedulingStore());
+        await using var harness = Harness(store);
+        await harness.StartAsync();
+        var schedules = harness.Scheduler.Schedules;
+        await schedules.CreateAsync(Every("s", "30s", workflow: "slow-tick") with { CatchUp = CatchUpPolicy.Latest, Overlap = OverlapPolicy.BufferAll });
+        await schedules.PauseAsync("s");
+        await harness.RunUntilAsync(s_start.AddMinutes(5).AddMilliseconds(500));
+        var blocker = await schedules.TriggerAsync("s"); // runs 25 s; the schedule's occurrences wait behind it
+
+        // The resume's pass keeps the latest fire time (5:00) and makes its run, which waits behind the trigger, then
+        // fails to store the watermark. The next pass finds that run pending after the watermark it reads again.
+        store.FailWatermarks = 1;
+        await schedules.ResumeAsync("s");
+        await harness.RunUntilAsync(s_start.AddMinutes(6).AddMilliseconds(500));
+
+        store.FailWatermarks.Should().Be(0, "the resume's pass failed after its insert");
+        var occurrences = harness.Log.OfSchedule("s").Where(r => r.Kind == RunKind.Occurrence).ToList();
+        occurrences.Select(r => Second(r.Scheduled)).Should().Equal([300, 330], "5:00 is the latest fire time of the pause, kept once; then 5:30 after it");
+        Second(occurrences[0].Started).Should().Be(325, "it waited for the trigger (BufferAll)");
+        harness.Log.OfSchedule("s").Select(r => r.RunId).Should().Contain(blocker.Id);
+        (await schedules.DescribeAsync("s")).Counters.Skipped.Should().Be(0, "nothing was skipped in place of the kept run");
+    }
+
+    [Test]
     public async Task Resume_WithNoOccurrenceMadeBeforeThePause_CatchesUpAtTheResume_NotAtTheNextPoll()
     {
         // Paused before its next fire time was made (it is made a look-ahead before its instant): the resume has no
