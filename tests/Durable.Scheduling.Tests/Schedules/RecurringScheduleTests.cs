@@ -751,6 +751,21 @@ public sealed class RecurringScheduleTests
     }
 
     [Test]
+    public async Task ALimitedSchedule_WhosePassFailedToStoreItsWatermark_StillRunsExactlyItsLimit()
+    {
+        var store = new FlakyStore(new InMemorySchedulingStore());
+        await using var harness = Harness(store);
+        await harness.StartAsync();
+        var schedules = harness.Scheduler.Schedules;
+        store.FailWatermarks = 1; // the first pass makes the three runs, then fails to store how far it got
+        await schedules.CreateAsync(Every("s", "10s") with { MaxRuns = 3 });
+        await harness.RunUntilAsync(s_start.AddMinutes(5));
+        store.FailWatermarks.Should().Be(0);
+        harness.Log.OfSchedule("s").Select(r => Second(r.Scheduled)).Should().Equal([10, 20, 30], "the runs the failed pass made used the limit, and the next pass found them made");
+        (await schedules.DescribeAsync("s")).RemainingRuns.Should().Be(0);
+    }
+
+    [Test]
     public async Task Jitter_DelaysEachStart_ByAFixedAmountBelowIt_WithoutChangingTheInstantOrKey()
     {
         var delays = new List<List<TimeSpan>>();
