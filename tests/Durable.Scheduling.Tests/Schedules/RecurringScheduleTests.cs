@@ -294,6 +294,26 @@ public sealed class RecurringScheduleTests
         (await after.Scheduler.Schedules.DescribeAsync("s")).Counters.Missed.Should().Be(3 - caughtUp.Length);
     }
 
+    [TestCase(CatchUpPolicy.ExactlyOncePerInterval, new[] { 20, 30, 40 })]
+    [TestCase(CatchUpPolicy.Latest, new[] { 40 })]
+    [TestCase(CatchUpPolicy.ExactlyOncePerIntervalWhenActive, new int[0])]
+    public async Task ARestart_AppliesThePolicy_ToOccurrencesMadeAheadOfALimitedScheduleThatMadeAllItsRuns(CatchUpPolicy policy, int[] caughtUp)
+    {
+        // Its four runs are made at once (the look-ahead); the process goes down after the first: the others fell due
+        // while nothing ran them, and its limit, used up, does not exempt them from its policy.
+        var store = new Durable.Scheduling.Storage.InMemory.InMemorySchedulingStore();
+        var before = await RunThenGoDownAsync(store, Every("s", "10s") with { CatchUp = policy, MaxRuns = 4 }, s_start.AddSeconds(15));
+        before.OfSchedule("s").Select(r => Second(r.Scheduled)).Should().Equal(10);
+
+        await using var after = new SchedulerHarness(s_start.AddSeconds(42), [typeof(ScheduleWorkflows)], o => o.PollInterval = TimeSpan.FromSeconds(5), store);
+        await after.StartAsync();
+        await after.RunUntilAsync(s_start.AddSeconds(90));
+        after.Log.OfSchedule("s").Select(r => Second(r.Scheduled)).Should().Equal(caughtUp, "the missed occurrences follow the policy; the limit allows no more");
+        var described = await after.Scheduler.Schedules.DescribeAsync("s");
+        described.Counters.Missed.Should().Be(3 - caughtUp.Length, "only occurrences count as missed: fire times past the limit are none");
+        described.RemainingRuns.Should().Be(0);
+    }
+
     [Test]
     public async Task ARestartWhoseFirstPassFailsToStore_StillAppliesThePolicyToWhatFellDueJustBeforeTheStart()
     {
@@ -748,6 +768,30 @@ public sealed class RecurringScheduleTests
         described.NextFireTimes.Should().BeEmpty();
         described.Counters.Runs.Should().Be(3);
         (await schedules.TriggerAsync("s")).Should().NotBeNull("a trigger is not limited");
+    }
+
+    [TestCase(CatchUpPolicy.ExactlyOncePerIntervalWhenActive, new int[0])]
+    [TestCase(CatchUpPolicy.Latest, new[] { 30 })]
+    [TestCase(CatchUpPolicy.ExactlyOncePerInterval, new[] { 10, 20, 30 })]
+    public async Task ALimitedScheduleThatMadeAllItsRuns_ResumedAfterThemAll_FollowsItsCatchUpPolicy(CatchUpPolicy policy, int[] expected)
+    {
+        await using var harness = Harness();
+        await harness.StartAsync();
+        var schedules = harness.Scheduler.Schedules;
+        await schedules.CreateAsync(Every("s", "10s") with { MaxRuns = 3, CatchUp = policy });
+        await harness.RunUntilAsync(s_start.AddSeconds(5.5));
+        (await schedules.DescribeAsync("s")).RemainingRuns.Should().Be(0, "its three occurrences are made ahead at once");
+        await schedules.PauseAsync("s");
+        await harness.RunUntilAsync(s_start.AddSeconds(60.5));
+        await schedules.ResumeAsync("s");
+        await harness.RunUntilAsync(s_start.AddMinutes(5));
+
+        var ran = harness.Log.OfSchedule("s");
+        ran.Select(r => Second(r.Scheduled)).Should().Equal(expected, "all three fell in the pause: the policy decides at the resume");
+        ran.Where(r => r.Started != s_start.AddSeconds(60.5)).Should().BeEmpty("what runs, runs at the resume");
+        var described = await schedules.DescribeAsync("s");
+        described.Counters.Missed.Should().Be(3 - expected.Length);
+        described.Counters.Runs.Should().Be(expected.Length);
     }
 
     [Test]

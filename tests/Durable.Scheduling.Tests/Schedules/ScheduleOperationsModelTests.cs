@@ -18,7 +18,7 @@ namespace Durable.Scheduling.Tests.Schedules;
 /// once, the latest <see cref="SchedulingOptions.MaxCatchUpRuns"/>; the last; or none), the others counted missed, and
 /// never run while paused; nothing starts after a delete or while a pause that never ended holds; a trigger runs once, at
 /// once; a backfill returns one run per fire time, running only those never run; the counters count what ran. Also on
-/// two instances sharing a store, changes made on either, with what the README allows another instance (it follows an
+/// two and three instances sharing a store, changes made on any, with what the README allows another instance (it follows an
 /// update within a poll), and with the instances' clocks moving in turn, a step at a time.
 /// </summary>
 [TestFixture]
@@ -68,6 +68,13 @@ public sealed class ScheduleOperationsModelTests
     {
         var store = new InMemorySchedulingStore();
         return RunAsync(seed, () => store, instances: 2);
+    }
+
+    [TestCase(3065)] // a limited schedule that made all its runs, resumed after them: its policy decides about them
+    public Task InMemory_ThreeInstancesSharingAStore_RandomOperations_RunWhatTheModelSays(int seed)
+    {
+        var store = new InMemorySchedulingStore();
+        return RunAsync(seed, () => store, instances: 3);
     }
 
     [TestCase(113)]

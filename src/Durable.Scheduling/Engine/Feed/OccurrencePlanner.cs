@@ -90,7 +90,9 @@ internal sealed class OccurrencePlanner
         _schedules.Clear();
         foreach (var schedule in _book.All)
         {
-            if (schedule.Runnable && !schedule.Paused && !(schedule.Limited && schedule.Remaining <= 0))
+            // One that used all its runs creates nothing more, but the occurrences it made ahead may have fallen due while
+            // nothing ran them (before this start, or in a pause): its catch-up policy decides about those once.
+            if (schedule.Runnable && !schedule.Paused && (!(schedule.Limited && schedule.Remaining <= 0) || _firstPass || schedule.Resumed))
             {
                 _schedules.Add(schedule);
             }
@@ -406,6 +408,10 @@ internal sealed class OccurrencePlanner
         }
 
         _firstPass = false; // only once a pass has been stored: a failed first pass is retried as the first
+        foreach (var state in _schedules)
+        {
+            state.Resumed = false;
+        }
         _book.TakeUnparked().Clear(); // the resumed runs this pass decided about (kept for the next pass if it failed)
     }
 
@@ -501,9 +507,11 @@ internal sealed class OccurrencePlanner
             }
         }
 
+        // Fire times past a limit are not occurrences at all: neither run nor missed.
+        bool exhausted = state.Limited && state.Remaining <= 0;
         List<long>? late = null;
         long t = spec.NextUtc(state.Watermark);
-        for (; t >= 0 && t < now.UtcTicks && missed < MaxOccurrencesCounted; t = spec.NextUtc(t))
+        for (; !exhausted && t >= 0 && t < now.UtcTicks && missed < MaxOccurrencesCounted; t = spec.NextUtc(t))
         {
             if (stored is { Count: > 0 })
             {

@@ -75,6 +75,12 @@ internal sealed class PlannedSchedule
     /// </summary>
     public List<(Guid Id, long Ticks)>? Parked { get; set; }
 
+    /// <summary>
+    /// True from a resume until a pass has planned it: one that used all its runs is planned then too, so that the
+    /// occurrences it made ahead that fell in the pause go by its catch-up policy rather than all running at once.
+    /// </summary>
+    public bool Resumed { get; set; }
+
     /// <summary>The store's change sequence of the state this was read from.</summary>
     public long Sequence { get; init; }
 
@@ -95,5 +101,6 @@ internal sealed class PlannedSchedule
         }
 
         Parked = previous.Parked;
+        Resumed = !Paused && (previous.Paused || previous.Resumed);
     }
 }
