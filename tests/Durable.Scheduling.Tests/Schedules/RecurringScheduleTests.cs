@@ -795,6 +795,28 @@ public sealed class RecurringScheduleTests
     }
 
     [Test]
+    public async Task OccurrencesSkippedByAResume_AreCountedMissed_EvenWhenALaterWriteOfThatPassFails()
+    {
+        var store = new FlakyStore(new InMemorySchedulingStore());
+        await using var harness = Harness(store);
+        await harness.StartAsync();
+        var schedules = harness.Scheduler.Schedules;
+        await schedules.CreateAsync(Every("s", "10s") with { CatchUp = CatchUpPolicy.ExactlyOncePerIntervalWhenActive });
+        await harness.RunUntilAsync(s_start.AddSeconds(5.5));
+        await schedules.PauseAsync("s"); // its occurrences made ahead are held
+        await harness.RunUntilAsync(s_start.AddSeconds(60.5));
+
+        // The resume's pass skips the six held ones that fell in the pause, then fails to create the next ones; the
+        // pass after it finds those six skipped already.
+        store.FailInserts = 1;
+        await schedules.ResumeAsync("s");
+        await harness.RunUntilAsync(s_start.AddMinutes(3));
+        store.FailInserts.Should().Be(0, "the resume's pass failed at its insert");
+        harness.Log.OfSchedule("s").Select(r => Second(r.Scheduled)).Should().NotContain(t => t <= 60, "none of the pause's fire times runs under this policy");
+        (await schedules.DescribeAsync("s")).Counters.Missed.Should().Be(6, "10 s to 60 s, each once");
+    }
+
+    [Test]
     public async Task ALimitedSchedule_WhosePassFailedToStoreItsWatermark_StillRunsExactlyItsLimit()
     {
         var store = new FlakyStore(new InMemorySchedulingStore());

@@ -328,12 +328,24 @@ internal sealed class OccurrencePlanner
                 skipped++;
             }
 
-            if (skipped < ids.Count && _missed.TryGetValue(state.Id, out long counted))
+            // Those it skipped are counted now, not with the rest at the pass's end: should a later write of the pass
+            // fail, the next pass no longer finds them pending, and would not count them. Those it did not skip were
+            // decided about by another instance first (it resumed the schedule there, ran or skipped them): its to count.
+            if (_missed.TryGetValue(state.Id, out long counted))
             {
-                // Another instance decided about the rest first (it resumed the schedule there, ran or skipped them):
-                // they are its to count.
-                _missed[state.Id] = Math.Max(0, counted - (ids.Count - skipped));
+                _missed[state.Id] = Math.Max(0, counted - ids.Count);
             }
+
+            if (skipped > 0)
+            {
+                _counts.Add(Missed(state.Id, skipped));
+            }
+        }
+
+        if (_counts.Count > 0)
+        {
+            await _store.AddScheduleCountsAsync(_counts, stop).ConfigureAwait(false);
+            _counts.Clear();
         }
 
         if (runs.Count > 0)
@@ -395,8 +407,7 @@ internal sealed class OccurrencePlanner
         {
             if (missed > 0)
             {
-                SchedulingTelemetry.OccurrencesMissed.Add(missed, new KeyValuePair<string, object?>("workflow", _book.Find(id)?.Workflow), new KeyValuePair<string, object?>("schedule", id));
-                _counts.Add(new ScheduleCountChange(id, new ScheduleCounters { Missed = missed }));
+                _counts.Add(Missed(id, missed));
             }
         }
 
@@ -413,6 +424,13 @@ internal sealed class OccurrencePlanner
             state.Resumed = false;
         }
         _book.TakeUnparked().Clear(); // the resumed runs this pass decided about (kept for the next pass if it failed)
+    }
+
+    /// <summary>The change that counts <paramref name="missed"/> occurrences of a schedule missed, with its metric.</summary>
+    private ScheduleCountChange Missed(string id, long missed)
+    {
+        SchedulingTelemetry.OccurrencesMissed.Add(missed, new KeyValuePair<string, object?>("workflow", _book.Find(id)?.Workflow), new KeyValuePair<string, object?>("schedule", id));
+        return new ScheduleCountChange(id, new ScheduleCounters { Missed = missed });
     }
 
     /// <summary>
