@@ -224,7 +224,7 @@ internal sealed class OccurrencePlanner
         await RereadBehindAsync(behind, stop).ConfigureAwait(false);
         foreach (var state in _schedules)
         {
-            if (state.Limited && state.NextTicks >= 0 && state.NextTicks <= until)
+            if (state.Limited && state.Remaining > 0 && state.NextTicks >= 0 && state.NextTicks <= until)
             {
                 // Another instance may have used some of its runs: read what remains before creating any.
                 state.Remaining = (await _store.GetScheduleAsync(state.Id, stop).ConfigureAwait(false))?.RemainingRuns ?? 0;
@@ -284,7 +284,9 @@ internal sealed class OccurrencePlanner
 
             int before = runs.Count;
             var stored = overdue?.GetValueOrDefault(state.Id);
-            bool caughtUp = state.Watermark < now.UtcTicks - 1 || stored is { Count: > 0 };
+            // One that used all its runs has only its stored occurrences to decide about (nothing to create or count
+            // beyond them, and no watermark to move for them).
+            bool caughtUp = stored is { Count: > 0 } || (state.Watermark < now.UtcTicks - 1 && !(state.Limited && state.Remaining <= 0));
             if (caughtUp)
             {
                 var skipped = CatchUp(state, now, runs, stored);
