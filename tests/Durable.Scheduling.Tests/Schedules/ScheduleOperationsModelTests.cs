@@ -77,6 +77,8 @@ public sealed class ScheduleOperationsModelTests
     [TestCase(6039)]
     [TestCase(6088)]
     [TestCase(6118)]
+    [TestCase(11062)] // a resume's catch-up failing at the end: its count not stored yet
+    [TestCase(11068)] // two failures in a row: a back-off of two polls
     public Task InMemory_WithStoreFaults_RandomOperations_RunWhatTheModelSays(int seed)
     {
         var store = new InMemorySchedulingStore();
@@ -153,8 +155,8 @@ public sealed class ScheduleOperationsModelTests
         /// <summary>The stores of the instances now running.</summary>
         public IEnumerable<FlakyStore> Flaky => Instances.Select(i => i.Store).OfType<FlakyStore>();
 
-        /// <summary>How late an occurrence may start: a pass that failed is retried a poll later.</summary>
-        public TimeSpan Slack => Faults is null ? TimeSpan.Zero : 2 * PollInterval;
+        /// <summary>How late an occurrence may start: a pass that failed is retried a poll later (two polls after a second failure in a row).</summary>
+        public TimeSpan Slack => Faults is null ? TimeSpan.Zero : 4 * PollInterval;
 
         public List<SchedulerHarness> Instances { get; } = [];
 
@@ -397,8 +399,9 @@ public sealed class ScheduleOperationsModelTests
                     counters.Failed.Should().Be(0);
                     if (life.MaxRuns is null)
                     {
-                        int dropped = life.Dropped(all).Count();
-                        counters.Missed.Should().BeInRange(dropped, dropped + held.Count, $"{life}: Missed counts the fire times a resume dropped");
+                        // (Under faults, one held near the end may not be counted yet, and one held by a pause may be.)
+                        var dropped = life.Dropped(all).ToList();
+                        counters.Missed.Should().BeInRange(dropped.Except(held).Count(), dropped.Count + held.Count, $"{life}: Missed counts the fire times a resume dropped");
                     }
                     else
                     {
