@@ -17,14 +17,4 @@ internal interface IRunChanges
     /// <paramref name="compiled"/> is its definition as the caller already read it, when it did.
     /// </summary>
     void ScheduleChanged(Storage.StoredSchedule schedule, Durable.Scheduling.Schedules.CompiledDefinition? compiled = null);
-
-    /// <summary>
-    /// Waits until this process's occurrence planner is between passes and keeps it there until
-    /// <see cref="ResumePlanning"/>: a schedule's new definition and the withdrawal of the occurrences created under
-    /// the old one then land together, as far as the planner can see.
-    /// </summary>
-    Task HoldPlanningAsync(CancellationToken cancellationToken);
-
-    /// <summary>Ends what <see cref="HoldPlanningAsync"/> began.</summary>
-    void ResumePlanning();
 }

@@ -23,15 +23,8 @@ internal sealed class RunChangeInbox(WakeSignal signal, ConcurrencySlots slots, 
 
     public bool IsEmpty => _changes.IsEmpty && _schedules.IsEmpty;
 
-    /// <summary>What the planner holds during a pass, and a schedule's update while it changes the definition.</summary>
-    public Feed.PlanningGate Planning { get; } = new();
-
     /// <summary>The schedules paused or deleted in this process: what an occurrence claimed before that checks as it starts.</summary>
     public ScheduleHolds Holds { get; } = new(time);
-
-    public Task HoldPlanningAsync(CancellationToken cancellationToken) => Planning.EnterAsync(cancellationToken);
-
-    public void ResumePlanning() => Planning.Exit();
 
     public void ScheduleChanged(Storage.StoredSchedule schedule, Durable.Scheduling.Schedules.CompiledDefinition? compiled = null)
     {

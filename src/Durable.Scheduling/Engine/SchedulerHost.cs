@@ -126,8 +126,21 @@ internal sealed class SchedulerHost : IHostedService, ISchedulerActivity, IDispo
         {
             try
             {
-                // Stored before start-up returns, so that the app's next line can describe, pause or trigger them.
-                await code.SyncOnceAsync(now, cancellationToken).ConfigureAwait(false);
+                // Stored before start-up returns, so that the app's next line can describe, pause or trigger them. Under
+                // the store's planning lock, as an update: no pass of another instance plans between a changed spec's
+                // write and the withdrawal of the occurrences the old one made ahead.
+                if (code.Ids.Count == 0)
+                {
+                    await code.SyncOnceAsync(now, cancellationToken).ConfigureAwait(false);
+                }
+                else
+                {
+                    var planning = await _store.EnterPlanningAsync(cancellationToken).ConfigureAwait(false);
+                    await using (planning.ConfigureAwait(false))
+                    {
+                        await code.SyncOnceAsync(now, cancellationToken).ConfigureAwait(false);
+                    }
+                }
             }
             catch (Exception e) when (e is not OperationCanceledException)
             {
@@ -141,7 +154,7 @@ internal sealed class SchedulerHost : IHostedService, ISchedulerActivity, IDispo
         {
             Owner = _options.InstanceId ?? LocalOwners.NewId(RunIds.Next(now)),
         };
-        var planner = new OccurrencePlanner(_store, _options, book, code, tracked, _inbox.Planning, now.UtcTicks, _logger);
+        var planner = new OccurrencePlanner(_store, _options, book, code, tracked, now.UtcTicks, _logger);
         _loop = new SchedulerLoop(new SchedulerParts(
             _options, _time, _signal, _wait, _inbox, _slots, tracked,
             new ClockWatch(_time, now.UtcTicks),
@@ -253,12 +266,6 @@ internal sealed class SchedulerHost : IHostedService, ISchedulerActivity, IDispo
         }
 
         public void ScheduleChanged(StoredSchedule schedule, CompiledDefinition? compiled = null)
-        {
-        }
-
-        public Task HoldPlanningAsync(CancellationToken cancellationToken) => Task.CompletedTask; // no planner here
-
-        public void ResumePlanning()
         {
         }
     }

@@ -287,15 +287,22 @@ internal sealed class ScheduleClient(ISchedulingStore store, WorkflowRegistry re
         }
 
         RefuseCodeDefined(current, "delete");
-        var now = time.GetUtcNow();
-        if (!await store.DeleteScheduleAsync(id, now, cancellationToken).ConfigureAwait(false))
-        {
-            return false;
-        }
 
-        changes.ScheduleChanged(current with { Deleted = true, Sequence = current.Sequence + 1 });
-        await WithdrawPendingAsync(new RunQuery { ScheduleId = id, Statuses = [RunStatus.Pending] }, cancellationToken).ConfigureAwait(false);
-        return true;
+        // Under the store's planning lock, as an update: no planner pass (of any instance) that read the schedule before
+        // the delete creates its occurrences after the withdrawal.
+        var planning = await store.EnterPlanningAsync(cancellationToken).ConfigureAwait(false);
+        await using (planning.ConfigureAwait(false))
+        {
+            var now = time.GetUtcNow();
+            if (!await store.DeleteScheduleAsync(id, now, cancellationToken).ConfigureAwait(false))
+            {
+                return false;
+            }
+
+            changes.ScheduleChanged(current with { Deleted = true, Sequence = current.Sequence + 1 });
+            await WithdrawPendingAsync(new RunQuery { ScheduleId = id, Statuses = [RunStatus.Pending] }, cancellationToken).ConfigureAwait(false);
+            return true;
+        }
     }
 
     public IReadOnlyList<FireTime> Preview(ScheduleSpec spec, int count, DateTimeOffset? from = null)
@@ -420,19 +427,16 @@ internal sealed class ScheduleClient(ISchedulingStore store, WorkflowRegistry re
             return await DescribeAsync(current.Id, cancellationToken: cancellationToken).ConfigureAwait(false); // unchanged: nothing to write
         }
 
-        // This process's planner waits meanwhile (see PlanningGate): between the write and the withdrawal it would
-        // create occurrences of the new definition that the withdrawal deletes, after moving its watermark past them.
-        await changes.HoldPlanningAsync(cancellationToken).ConfigureAwait(false);
-        try
+        // Under the store's planning lock, from the write to the withdrawal: a planner pass between the two (of any
+        // instance sharing the store) would create occurrences of one definition and have them withdrawn with the old,
+        // after moving its watermark past them, or create the old one's again after their withdrawal.
+        var planning = await store.EnterPlanningAsync(cancellationToken).ConfigureAwait(false);
+        await using (planning.ConfigureAwait(false))
         {
             if (!await WriteUpdateAsync().ConfigureAwait(false))
             {
                 return null;
             }
-        }
-        finally
-        {
-            changes.ResumePlanning();
         }
 
         return await DescribeAsync(current.Id, cancellationToken: cancellationToken).ConfigureAwait(false);

@@ -16,11 +16,12 @@ internal static class SpecChange
 
     /// <summary>
     /// Moves the schedule's <see cref="StoredSchedule.SpecSince"/> from <paramref name="since"/> to
-    /// <paramref name="restart"/> (a tick away), which gives it a watermark never advanced. Another instance's planner (this process's gate does not hold it) that read
-    /// the new spec before the withdrawal may have created its occurrences, advancing the watermark past them, only for
-    /// the withdrawal to delete them; every planner now creates again what is missing (what survived is found under
-    /// the same keys, so nothing is created twice). Left alone when the schedule changed again meanwhile (deleted, or
-    /// given a spec of its own).
+    /// <paramref name="restart"/> (a tick away), which gives it a watermark never advanced. The change holds the store's
+    /// planning lock, so with a store whose lock reaches every instance no pass plans in between; with one whose lock
+    /// does not (the default serializes one process only), another instance's planner that read the new spec before the
+    /// withdrawal may have created its occurrences, advancing the watermark past them, only for the withdrawal to delete
+    /// them: every planner now creates again what is missing (what survived is found under the same keys, so nothing is
+    /// created twice). Left alone when the schedule changed again meanwhile (deleted, or given a spec of its own).
     /// </summary>
     public static async Task RestartWatermarkAsync(ISchedulingStore store, string id, DateTimeOffset since, DateTimeOffset restart, CancellationToken cancellationToken)
     {

@@ -335,8 +335,9 @@ public interface ISchedulingStore
     /// scheduler holds it through each pass that creates recurring schedules' occurrences (it reads their watermarks and
     /// remaining runs, creates runs, decides about missed fire times, advances the watermarks and adds to the counters),
     /// so that two schedulers sharing the store never plan at the same moment: otherwise both could catch one schedule up
-    /// and count its missed fire times twice, or together create more occurrences than its limit. A pass holds it for
-    /// the few calls it makes; a holder that dies must not hold it for ever (a database session's lock ends with the
+    /// and count its missed fire times twice, or together create more occurrences than its limit. A schedule's update,
+    /// delete or re-applied code spec holds it from its write to the withdrawal of the occurrences made ahead, so no pass
+    /// reads the schedule before the change and writes after it. A holder holds it for the few calls it makes; a holder that dies must not hold it for ever (a database session's lock ends with the
     /// session). The default implementation serializes the callers that share this store object in one process, which
     /// is enough for a store no other process uses; a store shared between processes overrides it with a lock they all
     /// see.

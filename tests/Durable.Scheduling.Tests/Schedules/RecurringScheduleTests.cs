@@ -539,18 +539,58 @@ public sealed class RecurringScheduleTests
         await a.Scheduler.Schedules.CreateAsync(new ScheduleDefinition { Id = "r", WorkflowName = "report", Spec = ScheduleSpec.FromInterval("10s"), Input = new ReportInput("eu", 1) });
         await RunBothUntil(12);
 
+        Task? otherFeed = null;
         flaky.AfterScheduleUpdate = async () =>
         {
             flaky.AfterScheduleUpdate = null;
-            await b.RunUntilAsync(s_start.AddSeconds(17)); // the other's feed lands between this one's write and withdrawal
+            otherFeed = b.RunUntilAsync(s_start.AddSeconds(17)); // the other's feed falls due between this one's write and withdrawal
+            // Real time, bounded, never asserted on: the feed lands here unless it waits for the update to finish.
+            await Task.WhenAny(otherFeed, Task.Delay(TimeSpan.FromSeconds(1)));
         };
         await a.Scheduler.Schedules.UpdateAsync("r", d => change == "input" ? d with { Input = new ReportInput("us", 2) } : d with { Spec = ScheduleSpec.FromInterval("5s"), Input = new ReportInput("us", 2) });
+        await otherFeed!;
         await RunBothUntil(65);
 
         var runs = a.Log.OfSchedule("r").Concat(b.Log.OfSchedule("r")).OrderBy(r => r.Scheduled).ToList();
         var expected = change == "input" ? new[] { 10, 20, 30, 40, 50, 60 } : [10, .. Enumerable.Range(3, 11).Select(i => i * 5)];
         runs.Select(r => Second(r.Scheduled)).Should().Equal(expected, "every fire time after the update runs once, on one of the two");
         runs.Skip(1).Should().AllSatisfy(r => r.Input.Should().Be(new ReportInput("us", 2)));
+    }
+
+    [TestCase("input")]
+    [TestCase("spec")]
+    public async Task Update_LandingAfterAnotherInstanceReadTheOldDefinition_NeverRunsTheOldOneAgain(string change)
+    {
+        // The other instance's pass read the schedules (the old definition), then waited for the store's planning lock
+        // while this one updated: it went on with what it had read, and created the old definition's next occurrence
+        // after the withdrawal. That one ran with the old input; the new definition's, under the same key, was refused.
+        var shared = new InMemorySchedulingStore();
+        var flaky = new FlakyStore(shared);
+        await using var a = Harness(shared);
+        await using var b = Harness(flaky);
+        await a.StartAsync();
+        await b.StartAsync();
+        Task RunBothUntil(int second) => SchedulerHarness.RunTogetherUntilAsync(s_start.AddSeconds(second), TimeSpan.FromSeconds(1), a, b);
+
+        // At 7 s past each 10: the other's pass at 15 s (polls 5 s apart) creates the one at 137 s (the look-ahead is two
+        // minutes), and none is due at 15 s.
+        var every10At7 = new ScheduleSpec { Intervals = [new ScheduleInterval(TimeSpan.FromSeconds(10), TimeSpan.FromSeconds(7))] };
+        await a.Scheduler.Schedules.CreateAsync(new ScheduleDefinition { Id = "r", WorkflowName = "report", Spec = every10At7, Input = new ReportInput("eu", 1) });
+        await RunBothUntil(12); // 17 to 127 created ahead
+
+        flaky.BeforePlanning = async () =>
+        {
+            flaky.BeforePlanning = null;
+            await a.Scheduler.Schedules.UpdateAsync("r", d => change == "input" ? d with { Input = new ReportInput("us", 2) } : d with { Spec = ScheduleSpec.FromInterval("5s"), Input = new ReportInput("us", 2) });
+        };
+        await b.RunUntilAsync(s_start.AddSeconds(15));
+        flaky.BeforePlanning.Should().BeNull("the other's pass waited for the planning lock while the update landed");
+        await RunBothUntil(140);
+
+        var runs = a.Log.OfSchedule("r").Concat(b.Log.OfSchedule("r")).OrderBy(r => r.Scheduled).ToList();
+        var expected = change == "input" ? Enumerable.Range(0, 14).Select(i => 7 + (i * 10)).ToArray() : [7, .. Enumerable.Range(3, 26).Select(i => i * 5)];
+        runs.Select(r => Second(r.Scheduled)).Should().Equal(expected, "every fire time after the update runs once, on one of the two");
+        runs.Skip(1).Should().AllSatisfy(r => r.Input.Should().Be(new ReportInput("us", 2)), "no occurrence of the old definition is made after the update");
     }
 
     [Test]

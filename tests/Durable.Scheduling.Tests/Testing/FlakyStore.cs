@@ -41,6 +41,9 @@ public sealed class FlakyStore(ISchedulingStore inner) : ISchedulingStore
     /// <summary>Awaited before each schedule is created (a slow write); it is created when it completes.</summary>
     public Func<Task>? BeforeScheduleCreate { get; set; }
 
+    /// <summary>Awaited before each wait for the planning lock (a test lands another instance's change there).</summary>
+    public Func<Task>? BeforePlanning { get; set; }
+
     /// <summary>Called before each lease renewal is answered (a test moves the clock in it: a renewal that takes time).</summary>
     public Action? OnRenew { get; set; }
 
@@ -195,7 +198,15 @@ public sealed class FlakyStore(ISchedulingStore inner) : ISchedulingStore
         await Guard(async () => { await inner.AdvanceWatermarksAsync(values, cancellationToken); return true; });
     }
 
-    public ValueTask<IAsyncDisposable> EnterPlanningAsync(CancellationToken cancellationToken) => Guard(() => inner.EnterPlanningAsync(cancellationToken));
+    public async ValueTask<IAsyncDisposable> EnterPlanningAsync(CancellationToken cancellationToken)
+    {
+        if (BeforePlanning is { } before)
+        {
+            await before();
+        }
+
+        return await Guard(() => inner.EnterPlanningAsync(cancellationToken));
+    }
 
     public ValueTask<int> ReleaseOwnedAsync(string owner, CancellationToken cancellationToken) => Guard(() => inner.ReleaseOwnedAsync(owner, cancellationToken));
 

@@ -23,7 +23,6 @@ internal sealed partial class OccurrencePlanner
     private readonly ILogger _logger;
     private readonly ScheduleBook _book;
     private readonly CodeSchedules _code;
-    private readonly PlanningGate _gate;
     private readonly List<PlannedSchedule> _schedules = [];
     private readonly long _startedTicks;
     private readonly Dictionary<string, long> _missed = new(StringComparer.Ordinal); // counted by catch-up, stored at the pass's end
@@ -39,10 +38,9 @@ internal sealed partial class OccurrencePlanner
     private long _lastPassTicks; // the clock reading of the last pass that succeeded
     private long _activeSinceTicks; // since when passes have followed each other without a gap (see CatchUp)
 
-    public OccurrencePlanner(ISchedulingStore store, SchedulingOptions options, ScheduleBook book, CodeSchedules code, TrackedRuns tracked, PlanningGate gate, long startedTicks, ILogger logger)
+    public OccurrencePlanner(ISchedulingStore store, SchedulingOptions options, ScheduleBook book, CodeSchedules code, TrackedRuns tracked, long startedTicks, ILogger logger)
     {
         _code = code;
-        _gate = gate;
         _store = store;
         _options = options;
         _book = book;
@@ -62,21 +60,6 @@ internal sealed partial class OccurrencePlanner
     /// </summary>
     public async Task MaterializeAsync(DateTimeOffset now, long wheelHorizonTicks, CancellationToken stop)
     {
-        // From the read of the schedules to the last write: an update in this process lands wholly before or after.
-        await _gate.EnterAsync(stop).ConfigureAwait(false);
-        try
-        {
-            await MaterializeHeldAsync(now, wheelHorizonTicks, stop).ConfigureAwait(false);
-            _lastPassTicks = now.UtcTicks; // a pass that failed (the store unreachable) does not count as running
-        }
-        finally
-        {
-            _gate.Exit();
-        }
-    }
-
-    private async Task MaterializeHeldAsync(DateTimeOffset now, long wheelHorizonTicks, CancellationToken stop)
-    {
         // A gap since the last pass that succeeded longer than passes are ever apart (the process stalled, the store
         // was unreachable, or the wall clock jumped ahead): what came due in it came due while nothing ran.
         if (now.UtcTicks - _lastPassTicks > 2 * _options.PollInterval.Ticks)
@@ -84,9 +67,38 @@ internal sealed partial class OccurrencePlanner
             _activeSinceTicks = now.UtcTicks;
         }
 
+        // A first read, outside the store's planning lock: a process with nothing to plan takes no lock at all.
+        await _book.RefreshAsync(stop).ConfigureAwait(false);
+        if (_code.Synced && !CollectSchedules())
+        {
+            Forget(now);
+            _lastPassTicks = now.UtcTicks;
+            return;
+        }
+
+        // One pass at a time among the schedulers sharing the store, and never in the middle of a schedule's update or
+        // delete (which hold the same lock from their write to the withdrawal of the occurrences made ahead). What this
+        // pass reads under it (schedules, watermarks, remaining runs, stored occurrences) then includes all another
+        // holder wrote: a fire time is caught up and counted once, a limit is not overrun by two passes that each read
+        // the runs left before the other used them, and no occurrence of a definition replaced meanwhile is created.
+        var planning = await _store.EnterPlanningAsync(stop).ConfigureAwait(false);
+        await using var planningScope = planning.ConfigureAwait(false);
         await _code.SyncOnceAsync(new DateTimeOffset(_startedTicks, TimeSpan.Zero), stop).ConfigureAwait(false);
         await _book.RefreshAsync(stop).ConfigureAwait(false);
-        var resumed = TakeResumed(now);
+        if (!CollectSchedules())
+        {
+            Forget(now);
+            _lastPassTicks = now.UtcTicks;
+            return;
+        }
+
+        await PlanHeldAsync(now, wheelHorizonTicks, stop).ConfigureAwait(false);
+        _lastPassTicks = now.UtcTicks; // a pass that failed (the store unreachable) does not count as running
+    }
+
+    /// <summary>Lists the schedules this pass plans in <see cref="_schedules"/>; false when there are none.</summary>
+    private bool CollectSchedules()
+    {
         _schedules.Clear();
         foreach (var schedule in _book.All)
         {
@@ -98,19 +110,21 @@ internal sealed partial class OccurrencePlanner
             }
         }
 
-        if (_schedules.Count == 0)
-        {
-            _book.TakeUnparked().Clear(); // held for schedules that no longer plan: forgotten, the feed loads them
-            return;
-        }
+        return _schedules.Count > 0;
+    }
 
+    /// <summary>Runs held for schedules that no longer plan (deleted, paused again, not runnable): forgotten, so the feed loads them.</summary>
+    private void Forget(DateTimeOffset now)
+    {
+        _ = TakeResumed(now);
+        _book.TakeUnparked().Clear();
+    }
+
+    /// <summary>A pass, under the store's planning lock, over the schedules <see cref="CollectSchedules"/> listed.</summary>
+    private async Task PlanHeldAsync(DateTimeOffset now, long wheelHorizonTicks, CancellationToken stop)
+    {
+        var resumed = TakeResumed(now);
         long until = now.UtcTicks + _options.LookAhead.Ticks + _options.PollInterval.Ticks;
-
-        // One pass at a time among the schedulers sharing the store: what this one reads (watermarks, remaining runs,
-        // stored occurrences) then includes all another pass wrote, so a fire time is caught up and counted once and
-        // a limit is not overrun by two passes that each read the runs left before the other used them.
-        var planning = await _store.EnterPlanningAsync(stop).ConfigureAwait(false);
-        await using var planningScope = planning.ConfigureAwait(false);
         try
         {
             await PlanAsync(now, wheelHorizonTicks, until, resumed, stop).ConfigureAwait(false);

@@ -20,6 +20,9 @@ internal sealed class CodeSchedules(ISchedulingStore store, IEnumerable<Workflow
     /// <summary>The ids of the schedules this process defines in code.</summary>
     public HashSet<string> Ids { get; } = [.. workflows.Where(w => w.Schedule is not null).Select(w => w.Name)];
 
+    /// <summary>True once every code-defined schedule is stored as the code defines it.</summary>
+    public bool Synced => _done;
+
     public async Task SyncOnceAsync(DateTimeOffset now, CancellationToken stop)
     {
         if (_done)
