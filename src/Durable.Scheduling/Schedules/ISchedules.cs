@@ -67,7 +67,9 @@ public interface ISchedules
     /// <summary>
     /// Resumes a paused schedule. The occurrences that fell while it was paused are missed occurrences, handled by its
     /// <see cref="ScheduleDefinition.CatchUp"/> policy within its window, exactly as after downtime (with the default,
-    /// each runs once; with <see cref="CatchUpPolicy.ExactlyOncePerIntervalWhenActive"/>, none does).
+    /// each runs once; with <see cref="CatchUpPolicy.ExactlyOncePerIntervalWhenActive"/>, none does). Occurrences made
+    /// ahead that fell in the pause and that the policy drops are skipped (and counted missed) before the schedule is
+    /// active again, so no instance sharing the store starts one; the call waits for the store's planning lock to do so.
     /// </summary>
     /// <param name="id">The schedule id.</param>
     /// <param name="note">Why, for people; null for none.</param>

@@ -501,9 +501,31 @@ internal sealed class ScheduleClient(ISchedulingStore store, WorkflowRegistry re
 
     private async ValueTask SetPausedAsync(string id, bool paused, string? note, CancellationToken cancellationToken)
     {
+        if (!paused)
+        {
+            // A resume decides about the occurrences held in the pause before the schedule is active again, under the
+            // planning lock (no pass plans the schedule meanwhile): see ResumeCatchUp.
+            var planning = await store.EnterPlanningAsync(cancellationToken).ConfigureAwait(false);
+            await using (planning.ConfigureAwait(false))
+            {
+                await WritePausedAsync(id, paused, note, cancellationToken).ConfigureAwait(false);
+                return;
+            }
+        }
+
+        await WritePausedAsync(id, paused, note, cancellationToken).ConfigureAwait(false);
+    }
+
+    private async ValueTask WritePausedAsync(string id, bool paused, string? note, CancellationToken cancellationToken)
+    {
         for (int attempt = 0; attempt < MaxUpdateAttempts; attempt++)
         {
             var current = await GetAsync(id, cancellationToken).ConfigureAwait(false);
+            if (!paused && current.Paused)
+            {
+                await ResumeCatchUp.SkipDroppedAsync(store, current, options, time.GetUtcNow(), cancellationToken).ConfigureAwait(false);
+            }
+
             var next = current with { Paused = paused, Note = note, UpdatedAt = time.GetUtcNow() };
             if (await store.UpdateScheduleAsync(next, current.Version, setRemainingRuns: false, cancellationToken).ConfigureAwait(false))
             {

@@ -380,6 +380,43 @@ public sealed class ScheduleEngineTests
         (await a.Scheduler.Schedules.DescribeAsync("s")).Counters.Missed.Should().Be(missed, "each fire time the policy dropped is counted once");
     }
 
+    [TestCase(CatchUpPolicy.ExactlyOncePerIntervalWhenActive, new int[0])]
+    [TestCase(CatchUpPolicy.Latest, new[] { 30 })]
+    public async Task AResume_DecidesAboutHeldOccurrencesBeforeTheScheduleIsActive_SoNoOtherInstanceRunsOneThePolicyDrops(CatchUpPolicy policy, int[] ranInThePause)
+    {
+        // The resume made the schedule active at once; the catch-up pass that skips what the policy drops came after.
+        // Another instance that had not seen the pause loaded the held occurrences in between (active, and due) and ran
+        // them all.
+        var shared = new InMemorySchedulingStore();
+        var flaky = new FlakyStore(shared);
+        var start = new DateTimeOffset(2026, 6, 1, 12, 0, 0, TimeSpan.Zero);
+        await using var a = new SchedulerHarness(start, [typeof(ScheduleWorkflows)], o => o.PollInterval = TimeSpan.FromSeconds(5), flaky);
+        await using var b = new SchedulerHarness(start, [typeof(ScheduleWorkflows)], o => o.PollInterval = TimeSpan.FromSeconds(5), shared);
+        await a.StartAsync();
+        await b.StartAsync();
+
+        await a.Scheduler.Schedules.CreateAsync(new ScheduleDefinition { Id = "s", WorkflowName = "tick", Spec = ScheduleSpec.FromInterval("10s"), CatchUp = policy });
+        await SchedulerHarness.RunTogetherUntilAsync(start.AddSeconds(12.5), TimeSpan.FromMilliseconds(500), a, b); // made ahead for two minutes
+        await a.Scheduler.Schedules.PauseAsync("s");
+        await a.RunUntilAsync(start.AddSeconds(31)); // 20 and 30 fall in the pause, held; the other instance sees none of it
+
+        // This instance's next pass (the resume wakes it) is held up until the other has had its turn.
+        using var passMayGo = new ManualResetEventSlim();
+        flaky.OnScheduleChangesRead = () =>
+        {
+            flaky.OnScheduleChangesRead = null;
+            passMayGo.Wait(TimeSpan.FromSeconds(10)); // real time, bounded, never asserted on
+        };
+        await a.Scheduler.Schedules.ResumeAsync("s");
+        await b.RunUntilAsync(start.AddSeconds(31)); // reads the schedule active, and the occurrences at 20 and 30 due
+        passMayGo.Set();
+        await SchedulerHarness.RunTogetherUntilAsync(start.AddSeconds(45), TimeSpan.FromMilliseconds(500), a, b);
+
+        var runs = a.Log.OfSchedule("s").Concat(b.Log.OfSchedule("s")).Select(r => (int)(r.Scheduled - start).TotalSeconds).Order().ToList();
+        runs.Should().Equal([10, .. ranInThePause, 40], "the policy decides about the fire times of the pause, on every instance");
+        (await a.Scheduler.Schedules.DescribeAsync("s")).Counters.Missed.Should().Be(2 - ranInThePause.Length, "each fire time the policy dropped is counted once");
+    }
+
     private static readonly DateTimeOffset s_claimAheadStart = new(2026, 6, 1, 12, 0, 0, TimeSpan.Zero);
 
     /// <summary>A scheduler running schedule "s" every 10 s, 3 ms before its occurrence at 20 s: claimed ahead, not started.</summary>
