@@ -294,6 +294,32 @@ public sealed class RecurringScheduleTests
         (await after.Scheduler.Schedules.DescribeAsync("s")).Counters.Missed.Should().Be(3 - caughtUp.Length);
     }
 
+    [TestCase(CatchUpPolicy.ExactlyOncePerInterval, new[] { 10, 20, 30, 40 })]
+    [TestCase(CatchUpPolicy.Latest, new[] { 40 })]
+    [TestCase(CatchUpPolicy.ExactlyOncePerIntervalWhenActive, new int[0])]
+    public async Task AScheduleNeverPlanned_ResumedAfterARestart_AppliesThePolicyToItsWholePause(CatchUpPolicy policy, int[] caughtUp)
+    {
+        // Created paused, so no pass planned it and it has no watermark. A scheduler that started after it was made took
+        // its own start for the watermark: the fire times between the creation and that start were neither run nor
+        // counted missed, unlike those after it (and unlike a resume without a restart).
+        var store = new Durable.Scheduling.Storage.InMemory.InMemorySchedulingStore();
+        await using (var before = Harness(store))
+        {
+            await before.StartAsync();
+            await before.Scheduler.Schedules.CreateAsync(Every("s", "10s") with { CatchUp = policy }, paused: true);
+            await before.RunUntilAsync(s_start.AddSeconds(25));
+        }
+
+        await using var after = new SchedulerHarness(s_start.AddSeconds(25), [typeof(ScheduleWorkflows)], o => o.PollInterval = TimeSpan.FromSeconds(5), store);
+        await after.StartAsync();
+        await after.RunUntilAsync(s_start.AddSeconds(42));
+        await after.Scheduler.Schedules.ResumeAsync("s");
+        await after.RunUntilAsync(s_start.AddSeconds(55));
+
+        after.Log.OfSchedule("s").Select(r => Second(r.Scheduled)).Order().Should().Equal([.. caughtUp, 50], "every fire time of the pause is for the policy, before the restart as after it");
+        (await after.Scheduler.Schedules.DescribeAsync("s")).Counters.Missed.Should().Be(4 - caughtUp.Length);
+    }
+
     [TestCase(CatchUpPolicy.ExactlyOncePerInterval, new[] { 20, 30, 40 })]
     [TestCase(CatchUpPolicy.Latest, new[] { 40 })]
     [TestCase(CatchUpPolicy.ExactlyOncePerIntervalWhenActive, new int[0])]

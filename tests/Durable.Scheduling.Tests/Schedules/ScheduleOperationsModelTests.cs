@@ -5,6 +5,8 @@ using Durable.Scheduling.Tests.Sqlite;
 using Durable.Scheduling.Tests.Testing;
 using FluentAssertions;
 using FluentAssertions.Execution;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
 using NUnit.Framework;
 
 namespace Durable.Scheduling.Tests.Schedules;
@@ -79,6 +81,8 @@ public sealed class ScheduleOperationsModelTests
     [TestCase(6118)]
     [TestCase(11062)] // a resume's catch-up failing at the end: its count not stored yet
     [TestCase(11068)] // two failures in a row: a back-off of two polls
+    [TestCase(50083)] // two failures in a row: a fire time in the back-off fell due while nothing ran, and the policy dropped it
+    [TestCase(50393)] // planned once, its watermark write failed, paused, restarted, resumed: the whole pause is caught up
     public Task InMemory_WithStoreFaults_RandomOperations_RunWhatTheModelSays(int seed)
     {
         var store = new InMemorySchedulingStore();
@@ -132,7 +136,7 @@ public sealed class ScheduleOperationsModelTests
         {
             for (int i = 0; i < instances; i++)
             {
-                host.Instances.Add(await StartAsync(s_start, openStore()));
+                host.Instances.Add(await StartAsync(s_start, openStore(), host));
             }
 
             await RunAsync(seed, random, openStore, host);
@@ -165,6 +169,12 @@ public sealed class ScheduleOperationsModelTests
         /// <summary>When a process restarted.</summary>
         public List<DateTimeOffset> Restarts { get; } = [];
 
+        /// <summary>
+        /// When a scheduler's passes stopped for longer than two polls: it backed off after failing passes in a row. Its
+        /// fire times then fell due while nothing ran them (README, "Catch-up"), so its policy may drop them.
+        /// </summary>
+        public List<(DateTimeOffset From, DateTimeOffset To)> Outages { get; } = [];
+
         public List<RunLog.Invocation> Runs() => [.. Earlier.Concat(Instances.SelectMany(i => i.Log.Invocations))];
 
         /// <summary>How far one instance's clock moves before the next one's (side by side).</summary>
@@ -174,9 +184,12 @@ public sealed class ScheduleOperationsModelTests
         public Task RunUntilAsync(DateTimeOffset at) => SchedulerHarness.RunTogetherUntilAsync(at, Step, [.. Instances]);
     }
 
-    private static async Task<SchedulerHarness> StartAsync(DateTimeOffset at, ISchedulingStore store)
+    private static async Task<SchedulerHarness> StartAsync(DateTimeOffset at, ISchedulingStore store, Host host)
     {
-        var harness = new SchedulerHarness(at, [typeof(ScheduleWorkflows)], o => o.PollInterval = PollInterval, store);
+        SchedulerHarness? started = null;
+        var harness = new SchedulerHarness(at, [typeof(ScheduleWorkflows)], o => o.PollInterval = PollInterval, store, services: s => s.AddLogging(
+            b => b.AddProvider(new BackOffRecorder(() => started!.Time.GetUtcNow(), host.Outages))));
+        started = harness;
         await harness.StartAsync();
         return harness;
     }
@@ -208,7 +221,7 @@ public sealed class ScheduleOperationsModelTests
                 host.Earlier.AddRange(host.Instances[which].Log.Invocations);
                 host.Restarts.Add(now);
                 await host.Instances[which].DisposeAsync();
-                host.Instances[which] = await StartAsync(now, openStore());
+                host.Instances[which] = await StartAsync(now, openStore(), host);
             }
 
             foreach (var flaky in host.Flaky)
@@ -321,6 +334,7 @@ public sealed class ScheduleOperationsModelTests
                 // its policy decides at the resume; a restart finds it missed; after a delete or the end: never). Only
                 // those are left out of the exact checks.
                 var held = life.JustBeforeAHold(all, host.Slack, host.Restarts);
+                held.UnionWith(all.Where(t => host.Outages.Any(o => t > o.From && t <= o.To + host.Slack)));
                 occurrences.Select(r => r.Scheduled).Should().OnlyHaveUniqueItems($"{life} runs a fire time once");
                 bool exact = true;
                 if (life.MaxRuns is { } limit)
@@ -410,6 +424,39 @@ public sealed class ScheduleOperationsModelTests
                     }
                 }
             }
+        }
+    }
+
+    /// <summary>
+    /// Notes the loop's back-offs of two polls or more (a second failing pass in a row, or later): the last pass that
+    /// succeeded came before the first failure, up to a poll before it.
+    /// </summary>
+    private sealed class BackOffRecorder(Func<DateTimeOffset> now, List<(DateTimeOffset From, DateTimeOffset To)> outages) : ILoggerProvider, ILogger
+    {
+        private const int LoopError = 9; // Log.LoopError's event id
+
+        public ILogger CreateLogger(string categoryName) => this;
+
+        public IDisposable? BeginScope<TState>(TState state)
+            where TState : notnull => null;
+
+        public bool IsEnabled(LogLevel logLevel) => logLevel >= LogLevel.Error;
+
+        public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter)
+        {
+            if (eventId.Id == LoopError && state is IReadOnlyList<KeyValuePair<string, object?>> values &&
+                values.FirstOrDefault(v => v.Key == "Delay").Value is TimeSpan delay && delay >= 2 * PollInterval)
+            {
+                var at = now();
+                lock (outages)
+                {
+                    outages.Add((at - delay - (2 * PollInterval), at + delay));
+                }
+            }
+        }
+
+        public void Dispose()
+        {
         }
     }
 

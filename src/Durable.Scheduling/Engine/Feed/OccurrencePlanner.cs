@@ -219,8 +219,9 @@ internal sealed partial class OccurrencePlanner
             for (int i = 0; i < keys.Length; i++)
             {
                 var state = chunk[i];
-                // A schedule never run starts at this scheduler's start, or when its spec took effect if later:
-                // occurrences since then that could not be created (the store was unreachable) are caught up per
+                // A schedule never planned (no watermark stored: made paused, or its first pass failed before storing
+                // one) starts when its spec took effect, whichever scheduler plans it first and whenever it started:
+                // the fire times since then that nothing created fell due while nothing ran them, and are caught up per
                 // policy like any other missed ones. (A code-defined schedule's start instant itself is included, so
                 // an interval's first run is then; one made at run time fires first strictly after it was made or
                 // changed, as its description previews.)
@@ -230,7 +231,7 @@ internal sealed partial class OccurrencePlanner
                 long since = state.Watermark > 0 ? Math.Min(state.Watermark, state.SpecSinceTicks) : state.SpecSinceTicks;
                 state.Watermark = stored.TryGetValue(keys[i], out var watermark)
                     ? watermark.UtcTicks
-                    : Math.Max(since, _startedTicks) - (state.CodeDefined ? 1 : 0);
+                    : since - (state.CodeDefined ? 1 : 0);
                 state.Loaded = true;
             }
         }
