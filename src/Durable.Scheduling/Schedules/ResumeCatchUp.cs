@@ -128,12 +128,15 @@ internal static class ResumeCatchUp
         return [.. latest.Where(l => l.Id is not null).Select(l => l.Id!.Value)];
     }
 
-    /// <summary>The stored watermark of the schedule's current spec: fire times after it were never made.</summary>
+    /// <summary>
+    /// The stored watermark of the schedule's current spec (fire times after it were never made), or where the planner
+    /// starts one never planned.
+    /// </summary>
     private static async Task<long> WatermarkAsync(ISchedulingStore store, StoredSchedule schedule, CancellationToken cancellationToken)
     {
         // As the planner names it (see PlannedSchedule.WatermarkKey).
         string key = schedule.CodeDefined && schedule.SpecSince == schedule.CreatedAt ? schedule.Id : WatermarkNames.OfSpecTicks(schedule.Id, schedule.SpecSince.UtcTicks);
         var stored = await store.GetWatermarksAsync([key], cancellationToken).ConfigureAwait(false);
-        return stored.TryGetValue(key, out var watermark) ? watermark.UtcTicks : schedule.SpecSince.UtcTicks;
+        return stored.TryGetValue(key, out var watermark) ? watermark.UtcTicks : schedule.SpecSince.UtcTicks - (schedule.CodeDefined ? 1 : 0);
     }
 }
