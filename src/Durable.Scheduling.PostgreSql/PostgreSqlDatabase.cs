@@ -33,6 +33,7 @@ internal sealed class PostgreSqlDatabase : IAsyncDisposable
         _notify = options.Notifications;
         _channel = "durable_scheduling." + _schema;
         var settings = new NpgsqlConnectionStringBuilder(dataSource.ConnectionString);
+        PostgreSqlOptionsValidation.CheckPool(settings, _notify, nameof(dataSource));
         _errors = new PostgreSqlErrors(settings.Host ?? "localhost", settings.Port, settings.Database ?? settings.Username ?? "", _schema);
         _logger = logger ?? NullLogger.Instance;
         if (_notify)

@@ -23,7 +23,7 @@ public static class PostgreSqlSchedulingBuilderExtensions
     /// <param name="configure">Further options; optional.</param>
     /// <returns>The builder.</returns>
     /// <exception cref="ArgumentNullException"><paramref name="builder"/> is null.</exception>
-    /// <exception cref="ArgumentException">The connection string is empty or malformed, or the schema name invalid.</exception>
+    /// <exception cref="ArgumentException">The connection string is empty or malformed, its Maximum Pool Size below what the store holds open at once (3; 2 without notifications), or the schema name invalid.</exception>
     public static SchedulingBuilder UsePostgreSql(this SchedulingBuilder builder, string connectionString, Action<PostgreSqlSchedulingOptions>? configure = null)
     {
         ArgumentNullException.ThrowIfNull(builder);
@@ -44,6 +44,7 @@ public static class PostgreSqlSchedulingBuilderExtensions
     /// <returns>The builder.</returns>
     /// <exception cref="ArgumentNullException"><paramref name="builder"/> is null.</exception>
     /// <exception cref="InvalidOperationException">At start-up: no <see cref="NpgsqlDataSource"/> is registered.</exception>
+    /// <exception cref="ArgumentException">At start-up: the data source's Maximum Pool Size is below 3 (see the other overload).</exception>
     public static SchedulingBuilder UsePostgreSql(this SchedulingBuilder builder) => builder.UsePostgreSql(_ => { });
 
     /// <summary>
@@ -55,7 +56,8 @@ public static class PostgreSqlSchedulingBuilderExtensions
     /// <param name="configure">The options.</param>
     /// <returns>The builder.</returns>
     /// <exception cref="ArgumentNullException"><paramref name="builder"/> or <paramref name="configure"/> is null.</exception>
-    /// <exception cref="ArgumentException">The schema name (or a connection string given) is invalid.</exception>
+    /// <exception cref="ArgumentException">The schema name (or a connection string given) is invalid; at start-up, the
+    /// data source's Maximum Pool Size is below what the store holds open at once (3; 2 without notifications).</exception>
     /// <exception cref="InvalidOperationException">At start-up: no connection string was given and no
     /// <see cref="NpgsqlDataSource"/> is registered.</exception>
     public static SchedulingBuilder UsePostgreSql(this SchedulingBuilder builder, Action<PostgreSqlSchedulingOptions> configure)

@@ -333,6 +333,17 @@ public sealed class PostgreSqlStoreBehaviourTests
             .Should().Throw<ArgumentException>().WithMessage("*Schema*Bad-Name*");
         FluentActions.Invoking(() => services.AddScheduling().UsePostgreSql(o => o.Schema = new string('a', 49)))
             .Should().Throw<ArgumentException>().WithMessage("*Schema*");
+
+        // The planning lock holds a connection through a pass, the listener one for good: a pool of fewer would wait
+        // on itself until its timeout, every pass.
+        FluentActions.Invoking(() => services.AddScheduling().UsePostgreSql("Host=x;Maximum Pool Size=2"))
+            .Should().Throw<ArgumentException>().WithMessage("*Maximum Pool Size is 2*");
+        FluentActions.Invoking(() => services.AddScheduling().UsePostgreSql("Host=x;Maximum Pool Size=2", o => o.Notifications = false))
+            .Should().NotThrow();
+        FluentActions.Invoking(() => services.AddScheduling().UsePostgreSql("Host=x;Maximum Pool Size=1", o => o.Notifications = false))
+            .Should().Throw<ArgumentException>().WithMessage("*Maximum Pool Size is 1*");
+        FluentActions.Invoking(() => services.AddScheduling().UsePostgreSql("Host=x;Pooling=false"))
+            .Should().NotThrow("each call then opens a connection of its own");
     }
 
     [Test]

@@ -92,7 +92,7 @@ internal sealed partial class OccurrencePlanner
             return;
         }
 
-        await PlanHeldAsync(now, wheelHorizonTicks, stop).ConfigureAwait(false);
+        await PlanUnderLockAsync(now, wheelHorizonTicks, stop).ConfigureAwait(false);
         _lastPassTicks = now.UtcTicks; // a pass that failed (the store unreachable) does not count as running
     }
 
@@ -121,7 +121,7 @@ internal sealed partial class OccurrencePlanner
     }
 
     /// <summary>A pass, under the store's planning lock, over the schedules <see cref="CollectSchedules"/> listed.</summary>
-    private async Task PlanHeldAsync(DateTimeOffset now, long wheelHorizonTicks, CancellationToken stop)
+    private async Task PlanUnderLockAsync(DateTimeOffset now, long wheelHorizonTicks, CancellationToken stop)
     {
         var resumed = TakeResumed(now);
         long until = now.UtcTicks + _options.LookAhead.Ticks + _options.PollInterval.Ticks;
