@@ -1,3 +1,4 @@
+using Durable.Scheduling.PostgreSql;
 using Durable.Scheduling.Tests.Schedules;
 using NUnit.Framework;
 
@@ -26,12 +27,23 @@ public sealed class PostgreSqlScheduleModelTests
     public async Task RandomOperations_RunWhatTheModelSays(int seed, int instances)
     {
         string schema = PostgreSqlTestStores.NewSchema();
+        var opened = new List<PostgreSqlSchedulingStore>(); // one per process start: each holds a pool and a listening connection
         try
         {
-            await ScheduleOperationsModelTests.RunAsync(seed, () => PostgreSqlTestStores.CreateAsync(schema).GetAwaiter().GetResult(), instances);
+            await ScheduleOperationsModelTests.RunAsync(seed, () =>
+            {
+                var store = PostgreSqlTestStores.CreateAsync(schema).GetAwaiter().GetResult();
+                opened.Add(store);
+                return store;
+            }, instances);
         }
         finally
         {
+            foreach (var store in opened)
+            {
+                await store.DisposeAsync();
+            }
+
             await PostgreSqlTestStores.DropSchemaAsync(schema);
         }
     }
