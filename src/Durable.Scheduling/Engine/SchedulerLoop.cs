@@ -17,7 +17,8 @@ namespace Durable.Scheduling.Engine;
 /// claimed ahead whose instant came; take from the wheel what is due (or due within the pre-claim window), admit and
 /// claim it (leases of runs executing here are renewed first, on their own schedule); otherwise feed (create
 /// occurrences, load due runs, purge) when a feed is due and no run is about to start; otherwise sleep until the next instant. It owns the wheel, admission and the claimer; nothing else
-/// touches them. No exception escapes: a failing pass is logged and retried after a poll interval.
+/// touches them. No exception escapes: a failing pass is logged and retried after a back-off (a failing feed alone
+/// backs off while the runs already loaded keep starting).
 /// </summary>
 internal sealed class SchedulerLoop
 {
@@ -57,6 +58,7 @@ internal sealed class SchedulerLoop
     private readonly List<WheelNode> _due = [];
     private long _nextFeedTicks;
     private int _failures; // passes failed in a row: the back-off doubles with each, up to MaxBackOff
+    private int _feedFailures; // feeds failed in a row (while runs loaded before keep starting): their own back-off
     private long _lastPassTicks = long.MaxValue;
     private bool _failedLast; // the previous pass threw: this one must end before the loop counts as progressing again
     private bool _feedFirst; // after a gap or a jump: the catch-up policy decides about overdue runs before any starts
@@ -140,7 +142,7 @@ internal sealed class SchedulerLoop
             try
             {
                 var now = _time.GetUtcNow();
-                if (!_failedLast)
+                if (!_failedLast && _feedFailures == 0)
                 {
                     Health.Progressed(now.UtcTicks); // the previous pass ended well
                 }
@@ -154,7 +156,7 @@ internal sealed class SchedulerLoop
                 }
 
                 _lastPassTicks = now.UtcTicks;
-                if (Volatile.Read(ref _changedDueTicks) != long.MaxValue && Interlocked.Exchange(ref _changedDueTicks, long.MaxValue) != long.MaxValue)
+                if (Volatile.Read(ref _changedDueTicks) != long.MaxValue && Interlocked.Exchange(ref _changedDueTicks, long.MaxValue) != long.MaxValue && _feedFailures == 0)
                 {
                     // A run changed elsewhere falls due before the next poll: feed soon (still after a run about to
                     // start, and never more often than the gap, so a burst of notifications costs a few reads).
@@ -188,13 +190,16 @@ internal sealed class SchedulerLoop
 
                 if (FeedGoes(now.UtcTicks))
                 {
-                    await FeedAsync(now, stop).ConfigureAwait(false);
+                    await FeedOrBackOffAsync(now, stop).ConfigureAwait(false);
                     continue;
                 }
 
                 _writer.WriteStranded();
                 _failures = 0;
-                Health.Progressed(now.UtcTicks);
+                if (_feedFailures == 0)
+                {
+                    Health.Progressed(now.UtcTicks);
+                }
                 await WaitAsync(stop).ConfigureAwait(false);
             }
             catch (OperationCanceledException) when (stop.IsCancellationRequested)
@@ -218,6 +223,30 @@ internal sealed class SchedulerLoop
 
         await _claimer.ReleaseReadyAsync().ConfigureAwait(false);
         _stopped = true;
+    }
+
+    /// <summary>
+    /// A regular feed. One that fails is retried after its own back-off (doubling with each failure in a row, as the
+    /// loop's), while the loop goes on starting the runs it loaded before: a store whose reads or inserts fail now and
+    /// then does not hold up runs that are due. Until a feed succeeds, health reports the failure. (The first feed after
+    /// a gap is not this one: its catch-up decides before any run starts, so the whole loop waits for it.)
+    /// </summary>
+    private async Task FeedOrBackOffAsync(DateTimeOffset now, CancellationToken stop)
+    {
+        try
+        {
+            await FeedAsync(now, stop).ConfigureAwait(false);
+            _feedFailures = 0;
+        }
+        catch (Exception e) when (!(e is OperationCanceledException && stop.IsCancellationRequested))
+        {
+            var delay = BackOff(++_feedFailures);
+            _failedLast = true;
+            Health.Failed(e, _feedFailures);
+            Log.LoopError(_logger, e, delay);
+            _feeder.Restart();
+            _nextFeedTicks = now.UtcTicks + delay.Ticks; // read from the start again, after the back-off
+        }
     }
 
     private TimeSpan BackOff(int failures)

@@ -53,6 +53,35 @@ public sealed class StoreFaultTests
     }
 
     [Test]
+    public async Task AFeedThatFails_BacksOffAlone_WhileRunsLoadedBeforeStartOnTime_AndHealthSaysSoUntilAFeedSucceeds()
+    {
+        // The whole loop waited out the back-off after a failed feed: a run loaded before, due a moment after, started
+        // only when the back-off ended.
+        var store = new FlakyStore(new InMemorySchedulingStore());
+        await using var harness = new SchedulerHarness(s_start, [typeof(OneTimeWorkflows)], o => o.PollInterval = TimeSpan.FromSeconds(5), store,
+            s => s.AddHealthChecks().AddScheduling());
+        await harness.StartAsync();
+        await harness.Scheduler.ScheduleAsync("send-reminder", s_start.AddSeconds(12), new Reminder(1, "a"));
+        await harness.Scheduler.ScheduleAsync("send-reminder", s_start.AddSeconds(14), new Reminder(2, "b"));
+        await harness.RunUntilAsync(s_start.AddSeconds(9)); // the feed at 5 s loaded both (they fall within two polls)
+
+        int failing = 2; // the feeds at 10 s and after its back-off (15 s) fail
+        store.BeforeDueRead = () => failing-- > 0 ? Task.FromException(new IOException("The database is unreachable (injected fault).")) : Task.CompletedTask;
+        var health = harness.Services.GetRequiredService<Microsoft.Extensions.Diagnostics.HealthChecks.HealthCheckService>();
+        await harness.RunUntilAsync(s_start.AddSeconds(17));
+        harness.Log.Of("send-reminder").Select(r => r.Started).Should().Equal([s_start.AddSeconds(12), s_start.AddSeconds(14)], "runs loaded before the failures start at their instants");
+        var report = await health.CheckHealthAsync();
+        report.Status.Should().Be(Microsoft.Extensions.Diagnostics.HealthChecks.HealthStatus.Unhealthy, "feeds are failing: {0}", report.Entries.Values.Single().Description);
+        report.Entries.Values.Single().Description.Should().Contain("unreachable");
+
+        await harness.RunUntilAsync(s_start.AddSeconds(40)); // the next feed, after a back-off of two polls, succeeds
+        (await health.CheckHealthAsync()).Status.Should().Be(Microsoft.Extensions.Diagnostics.HealthChecks.HealthStatus.Healthy);
+        var late = await harness.Scheduler.ScheduleAsync("send-reminder", s_start.AddSeconds(45), new Reminder(3, "c"));
+        await harness.RunUntilAsync(s_start.AddSeconds(46));
+        harness.Log.Of("send-reminder").Select(r => r.RunId).Should().Contain(late.Id, "feeding goes on once the store answers");
+    }
+
+    [Test]
     public async Task StoreDropsMidRun_CompletionIsRetriedByLeaseExpiry_AndRunCompletesOnce()
     {
         var inner = new InMemorySchedulingStore();
