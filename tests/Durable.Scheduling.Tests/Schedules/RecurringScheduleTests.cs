@@ -620,6 +620,53 @@ public sealed class RecurringScheduleTests
     }
 
     [Test]
+    public async Task TheMissedMetric_SaysWhatTheMissedCounterSays_WhenAPassFailsToStoreTheCount()
+    {
+        // The planner told the meter of the fire times a resume dropped before storing their count: when that write
+        // failed, the meter had them and the counter did not.
+        const string id = "metric-missed";
+        long metered = 0;
+        using var meters = new System.Diagnostics.Metrics.MeterListener();
+        meters.InstrumentPublished = (instrument, listener) =>
+        {
+            if (instrument.Meter.Name == "Durable.Scheduling" && instrument.Name == "durable.scheduling.occurrences.missed")
+            {
+                listener.EnableMeasurementEvents(instrument);
+            }
+        };
+        meters.SetMeasurementEventCallback<long>((_, value, tags, _) =>
+        {
+            foreach (var tag in tags)
+            {
+                if (tag.Key == "schedule" && (string?)tag.Value == id)
+                {
+                    Interlocked.Add(ref metered, value);
+                }
+            }
+        });
+        meters.Start();
+
+        var flaky = new FlakyStore(new InMemorySchedulingStore());
+        await using var harness = Harness(flaky);
+        await harness.StartAsync();
+        var schedules = harness.Scheduler.Schedules;
+        await schedules.CreateAsync(Every(id, "10s") with { CatchUp = CatchUpPolicy.ExactlyOncePerIntervalWhenActive });
+        await harness.RunUntilAsync(s_start.AddSeconds(12));
+        await schedules.PauseAsync(id);
+        await harness.RunUntilAsync(s_start.AddMinutes(10).AddSeconds(5)); // 20 s to 10 min: held (made ahead), then never made
+
+        int counts = 0;
+        flaky.FailCountsWhen = changes => changes.Any(c => c.ScheduleId == id && c.Delta.Missed > 0) && ++counts == 2; // the planner's, after the resume's own
+        await schedules.ResumeAsync(id);
+        await harness.RunUntilAsync(s_start.AddMinutes(11));
+
+        flaky.Failures.Should().Be(1, "the planner's write of the missed count failed once");
+        var stored = (await schedules.DescribeAsync(id)).Counters.Missed;
+        stored.Should().BePositive("the held occurrences the resume skipped are counted");
+        Interlocked.Read(ref metered).Should().Be(stored, "the meter reports what was stored, no more");
+    }
+
+    [Test]
     public async Task AFeedWhoseInsertFails_CreatesThoseOccurrencesAtTheNextFeed()
     {
         // The planner moved its watermark in memory before the insert; when the insert failed, the next feed took the

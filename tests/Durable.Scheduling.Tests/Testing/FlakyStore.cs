@@ -17,6 +17,9 @@ public sealed class FlakyStore(ISchedulingStore inner) : ISchedulingStore
     /// <summary>How many of the next calls that record pending runs as skipped fail (writing nothing).</summary>
     public int FailSkips { get; set; }
 
+    /// <summary>Asked before each addition to schedules' counts: true fails that call (writing nothing).</summary>
+    public Func<IReadOnlyList<ScheduleCountChange>, bool>? FailCountsWhen { get; set; }
+
     /// <summary>How many of the next inserts fail (each with an <see cref="IOException"/>, writing nothing).</summary>
     public int FailInserts { get; set; }
 
@@ -181,8 +184,16 @@ public sealed class FlakyStore(ISchedulingStore inner) : ISchedulingStore
 
     public ValueTask<bool> DeleteScheduleAsync(string id, DateTimeOffset at, CancellationToken cancellationToken) => Guard(() => inner.DeleteScheduleAsync(id, at, cancellationToken));
 
-    public async ValueTask AddScheduleCountsAsync(IReadOnlyList<ScheduleCountChange> changes, CancellationToken cancellationToken) =>
+    public async ValueTask AddScheduleCountsAsync(IReadOnlyList<ScheduleCountChange> changes, CancellationToken cancellationToken)
+    {
+        if (FailCountsWhen?.Invoke(changes) == true)
+        {
+            Failures++;
+            throw new IOException("The database is unreachable (injected fault).");
+        }
+
         await Guard(async () => { await inner.AddScheduleCountsAsync(changes, cancellationToken); return true; });
+    }
 
     public ValueTask<IReadOnlyDictionary<string, DateTimeOffset>> GetWatermarksAsync(IReadOnlyCollection<string> schedules, CancellationToken cancellationToken) => Guard(() => inner.GetWatermarksAsync(schedules, cancellationToken));
 

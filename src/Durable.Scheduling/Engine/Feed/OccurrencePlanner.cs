@@ -359,11 +359,7 @@ internal sealed partial class OccurrencePlanner
             }
         }
 
-        if (_counts.Count > 0)
-        {
-            await _store.AddScheduleCountsAsync(_counts, stop).ConfigureAwait(false);
-            _counts.Clear();
-        }
+        await StoreCountsAsync(stop).ConfigureAwait(false);
 
         if (runs.Count > 0)
         {
@@ -393,13 +389,9 @@ internal sealed partial class OccurrencePlanner
                 }
             }
 
-            if (_counts.Count > 0)
-            {
-                // Before the watermarks: another instance that reads a watermark past these runs then reads the runs
-                // they used, and does not create runs beyond the limit in their place.
-                await _store.AddScheduleCountsAsync(_counts, stop).ConfigureAwait(false);
-                _counts.Clear();
-            }
+            // Before the watermarks: another instance that reads a watermark past these runs then reads the runs they
+            // used, and does not create runs beyond the limit in their place.
+            await StoreCountsAsync(stop).ConfigureAwait(false);
         }
 
         // Only now that the runs exist: a crash before this point re-creates them (idempotently) on restart.
@@ -429,11 +421,7 @@ internal sealed partial class OccurrencePlanner
         }
 
         _missed.Clear();
-        if (_counts.Count > 0)
-        {
-            await _store.AddScheduleCountsAsync(_counts, stop).ConfigureAwait(false);
-            _counts.Clear();
-        }
+        await StoreCountsAsync(stop).ConfigureAwait(false);
 
         _firstPass = false; // only once a pass has been stored: a failed first pass is retried as the first
         foreach (var state in _schedules)
@@ -444,10 +432,29 @@ internal sealed partial class OccurrencePlanner
     }
 
     /// <summary>The change that counts <paramref name="missed"/> occurrences of a schedule missed, with its metric.</summary>
-    private ScheduleCountChange Missed(string id, long missed)
+    private static ScheduleCountChange Missed(string id, long missed) => new(id, new ScheduleCounters { Missed = missed });
+
+    /// <summary>
+    /// Adds the counts gathered to the store, then tells the missed ones to the meter: only once stored, so a pass that
+    /// fails before and is retried (counting them again) does not report them twice.
+    /// </summary>
+    private async Task StoreCountsAsync(CancellationToken stop)
     {
-        SchedulingTelemetry.OccurrencesMissed.Add(missed, new KeyValuePair<string, object?>("workflow", _book.Find(id)?.Workflow), new KeyValuePair<string, object?>("schedule", id));
-        return new ScheduleCountChange(id, new ScheduleCounters { Missed = missed });
+        if (_counts.Count == 0)
+        {
+            return;
+        }
+
+        await _store.AddScheduleCountsAsync(_counts, stop).ConfigureAwait(false);
+        foreach (var change in _counts)
+        {
+            if (change.Delta.Missed > 0)
+            {
+                SchedulingTelemetry.OccurrencesMissed.Add(change.Delta.Missed, new KeyValuePair<string, object?>("workflow", _book.Find(change.ScheduleId)?.Workflow), new KeyValuePair<string, object?>("schedule", change.ScheduleId));
+            }
+        }
+
+        _counts.Clear();
     }
 
     private static ScheduledRun NewOccurrence(PlannedSchedule schedule, long ticks, DateTimeOffset now) =>
