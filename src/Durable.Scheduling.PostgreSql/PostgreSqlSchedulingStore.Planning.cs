@@ -7,32 +7,49 @@ namespace Durable.Scheduling.PostgreSql;
 /// the schema, held on a connection of its own for the pass. A holder that dies ends its session, and the server
 /// releases the lock with it.
 /// </summary>
+[System.Diagnostics.CodeAnalysis.SuppressMessage("Reliability", "CA2213", Justification = "A SemaphoreSlim holds nothing to dispose unless its AvailableWaitHandle is read, which is never done here.")]
 internal sealed partial class PostgreSqlSchedulingStore
 {
-    public async ValueTask<IAsyncDisposable> EnterPlanningAsync(CancellationToken cancellationToken) =>
-        await _db.RunAsync("take the planning lock", async ct =>
-        {
-            var connection = await _data.OpenConnectionAsync(ct).ConfigureAwait(false);
-            try
-            {
-                var attempt = new NpgsqlCommand("SELECT pg_try_advisory_lock(@key)", connection);
-                await using (attempt.ConfigureAwait(false))
-                {
-                    attempt.Parameters.AddWithValue("key", _planningLock);
-                    if (await attempt.ExecuteScalarAsync(ct).ConfigureAwait(false) is not true)
-                    {
-                        await WaitForPlanningLockAsync(connection, ct).ConfigureAwait(false); // another pass holds it
-                    }
-                }
+    // One caller of this process at a time goes to the server for the lock; the others wait here. Waiting there, each
+    // would hold a pooled connection: many callers at once (updates made in parallel) could take the whole pool and
+    // leave the holder none for its own statements until the lock's timeout.
+    private readonly SemaphoreSlim _planningTurn = new(1, 1);
 
-                return (IAsyncDisposable)new PlanningLock(connection, _planningLock);
-            }
-            catch
+    public async ValueTask<IAsyncDisposable> EnterPlanningAsync(CancellationToken cancellationToken)
+    {
+        await _planningTurn.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            return await _db.RunAsync("take the planning lock", async ct =>
             {
-                await connection.DisposeAsync().ConfigureAwait(false); // its session, and any lock it took, end
-                throw;
-            }
-        }, cancellationToken).ConfigureAwait(false);
+                var connection = await _data.OpenConnectionAsync(ct).ConfigureAwait(false);
+                try
+                {
+                    var attempt = new NpgsqlCommand("SELECT pg_try_advisory_lock(@key)", connection);
+                    await using (attempt.ConfigureAwait(false))
+                    {
+                        attempt.Parameters.AddWithValue("key", _planningLock);
+                        if (await attempt.ExecuteScalarAsync(ct).ConfigureAwait(false) is not true)
+                        {
+                            await WaitForPlanningLockAsync(connection, ct).ConfigureAwait(false); // another pass holds it
+                        }
+                    }
+
+                    return (IAsyncDisposable)new PlanningLock(connection, _planningLock, _planningTurn);
+                }
+                catch
+                {
+                    await connection.DisposeAsync().ConfigureAwait(false); // its session, and any lock it took, end
+                    throw;
+                }
+            }, cancellationToken).ConfigureAwait(false);
+        }
+        catch
+        {
+            _planningTurn.Release();
+            throw;
+        }
+    }
 
     /// <summary>
     /// Waits for the lock on <paramref name="connection"/>. A pass holds it for a few statements; a wait of 30 s means
@@ -56,8 +73,8 @@ internal sealed partial class PostgreSqlSchedulingStore
         }
     }
 
-    /// <summary>A held planning lock: released on its connection, which then goes back to the pool.</summary>
-    private sealed class PlanningLock(NpgsqlConnection connection, long key) : IAsyncDisposable
+    /// <summary>A held planning lock: released on its connection, which then goes back to the pool, and then this process's turn.</summary>
+    private sealed class PlanningLock(NpgsqlConnection connection, long key, SemaphoreSlim turn) : IAsyncDisposable
     {
         private NpgsqlConnection? _connection = connection;
 
@@ -86,6 +103,7 @@ internal sealed partial class PostgreSqlSchedulingStore
             finally
             {
                 await held.DisposeAsync().ConfigureAwait(false);
+                turn.Release();
             }
         }
     }

@@ -272,6 +272,31 @@ public sealed class PostgreSqlStoreBehaviourTests
     }
 
     [Test]
+    public async Task ManyCallersOfThePlanningLockAtOnce_LeaveTheHolderAConnection()
+    {
+        // Each waiter waited on the server, holding a pooled connection: updates made in parallel took the whole pool,
+        // and the holder could get none for its own statements until the pool's timeout.
+        string schema = PostgreSqlTestStores.NewSchema();
+        string connectionString = await PostgreSqlServer.ConnectionStringAsync() + ";Maximum Pool Size=4;Timeout=3";
+        var options = new PostgreSqlSchedulingOptions { ConnectionString = connectionString, Schema = schema, Notifications = false };
+        await using (var store = new PostgreSqlSchedulingStore(NpgsqlDataSource.Create(connectionString), ownsDataSource: true, options, TimeProvider.System, logger: null))
+        {
+            await store.GetAsync(Guid.NewGuid(), default); // the schema made
+            await Task.WhenAll(Enumerable.Range(0, 16).Select(i => Task.Run(async () =>
+            {
+                var planning = await store.EnterPlanningAsync(default);
+                await using (planning)
+                {
+                    (await store.InsertAsync([Run(s_now.AddSeconds(i))], default)).Single().Created.Should().BeTrue();
+                }
+            })));
+            (await store.ListAsync(new RunQuery { PageSize = 100 }, default)).Items.Should().HaveCount(16);
+        }
+
+        await PostgreSqlTestStores.DropSchemaAsync(schema);
+    }
+
+    [Test]
     public async Task TheConnectionStringsPassword_AppearsInNoErrorAndNoLog()
     {
         const string Password = "pw-s3cret-9f2";
