@@ -31,7 +31,7 @@ public static class SchedulingHealthChecksBuilderExtensions
     /// <item><description>The failure status when the scheduler has not started or has begun stopping.</description></item>
     /// <item><description>The failure status while the scheduler's passes fail (the store is unreachable, locked or
     /// failing), naming the last exception and how many passes in a row failed; it is healthy again from the first pass
-    /// that succeeds.</description></item>
+    /// that succeeds (after a failed feed, once a feed succeeds: runs loaded before still start meanwhile).</description></item>
     /// <item><description>The failure status when the scheduler's loop has not ended a pass for ten poll intervals
     /// (at least 30 s) on its <see cref="TimeProvider"/>: it never sleeps longer than one, so a store call
     /// hangs.</description></item>
