@@ -2,6 +2,8 @@ using Durable.Scheduling.Engine;
 using System.Reflection;
 using System.Text.Json;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Options;
 
 using Durable.Scheduling.Storage;
@@ -24,7 +26,9 @@ internal sealed class Scheduler : IScheduler
         _changes = changes;
         _options = options.Value;
         _time = services.GetService<TimeProvider>() ?? TimeProvider.System;
-        Schedules = new Schedules.ScheduleClient(store, registry, changes, _options, _time);
+        // The engine's category: what a resume leaves unrun is logged as the planner logs what its catch-up leaves.
+        var logger = (ILogger?)services.GetService<ILogger<SchedulerHost>>() ?? NullLogger.Instance;
+        Schedules = new Schedules.ScheduleClient(store, registry, changes, _options, _time, logger);
     }
 
     /// <inheritdoc />

@@ -1,6 +1,7 @@
 using System.Text.Json;
 using Durable.Scheduling.Diagnostics;
 using Durable.Scheduling.Storage;
+using Microsoft.Extensions.Logging;
 
 namespace Durable.Scheduling.Schedules;
 
@@ -17,10 +18,10 @@ internal static class ResumeCatchUp
 
     /// <summary>
     /// Skips the held occurrences of <paramref name="schedule"/> (paused, about to be resumed) that its catch-up policy
-    /// drops, and counts them missed. The caller holds the store's planning lock. A definition this version cannot read is
+    /// drops, counts them missed and logs them (as the planner logs what its catch-up leaves unrun). The caller holds the store's planning lock. A definition this version cannot read is
     /// left to the planner.
     /// </summary>
-    public static async Task SkipDroppedAsync(ISchedulingStore store, StoredSchedule schedule, SchedulingOptions options, DateTimeOffset now, CancellationToken cancellationToken)
+    public static async Task SkipDroppedAsync(ISchedulingStore store, StoredSchedule schedule, SchedulingOptions options, ILogger logger, DateTimeOffset now, CancellationToken cancellationToken)
     {
         var held = await HeldAsync(store, schedule.Id, now, cancellationToken).ConfigureAwait(false);
         if (held.Count == 0)
@@ -48,16 +49,17 @@ internal static class ResumeCatchUp
         };
         long windowStart = now.UtcTicks - (document.CatchUpWindow ?? options.CatchUpWindow).Ticks;
         var kept = keep == 0 ? [] : await KeptAsync(store, schedule, spec, held, keep, windowStart, now, cancellationToken).ConfigureAwait(false);
-        var dropped = held.Where(h => !kept.Contains(h.Id)).Select(h => h.Id).ToList();
+        var dropped = held.Where(h => !kept.Contains(h.Id)).ToList();
         if (dropped.Count == 0)
         {
             return;
         }
 
         var reason = new RunError("Durable.Scheduling.CatchUpPolicy", $"Missed while its schedule was paused; not run under catch-up policy {document.CatchUp} (window {document.CatchUpWindow ?? options.CatchUpWindow}, at most {options.MaxCatchUpRuns} runs).");
-        var skipped = await store.SkipPendingAsync(dropped, now, reason, cancellationToken).ConfigureAwait(false);
+        var skipped = await store.SkipPendingAsync([.. dropped.Select(d => d.Id)], now, reason, cancellationToken).ConfigureAwait(false);
         if (skipped.Count > 0)
         {
+            Log.OccurrencesMissedWhilePaused(logger, schedule.Id, skipped.Count, new DateTimeOffset(dropped[0].Ticks, TimeSpan.Zero), now, document.CatchUp);
             // Counted here once: the planner's own catch-up finds them skipped already and does not count them again.
             await store.AddScheduleCountsAsync([new ScheduleCountChange(schedule.Id, new ScheduleCounters { Missed = skipped.Count })], cancellationToken).ConfigureAwait(false);
             SchedulingTelemetry.OccurrencesMissed.Add(skipped.Count, new KeyValuePair<string, object?>("workflow", schedule.WorkflowName), new KeyValuePair<string, object?>("schedule", schedule.Id));

@@ -1,11 +1,12 @@
 using System.Text.Json;
 using Durable.Scheduling.Engine;
 using Durable.Scheduling.Storage;
+using Microsoft.Extensions.Logging;
 
 namespace Durable.Scheduling.Schedules;
 
 /// <summary>The <see cref="ISchedules"/> behind dependency injection: validates, stores, and tells the engine.</summary>
-internal sealed partial class ScheduleClient(ISchedulingStore store, WorkflowRegistry registry, IRunChanges changes, SchedulingOptions options, TimeProvider time) : ISchedules
+internal sealed partial class ScheduleClient(ISchedulingStore store, WorkflowRegistry registry, IRunChanges changes, SchedulingOptions options, TimeProvider time, ILogger logger) : ISchedules
 {
     private const int MaxUpdateAttempts = 10;
     private const int MaxBackfill = 10_000;
@@ -429,7 +430,7 @@ internal sealed partial class ScheduleClient(ISchedulingStore store, WorkflowReg
             var current = await GetAsync(id, cancellationToken).ConfigureAwait(false);
             if (!paused && current.Paused)
             {
-                await ResumeCatchUp.SkipDroppedAsync(store, current, options, time.GetUtcNow(), cancellationToken).ConfigureAwait(false);
+                await ResumeCatchUp.SkipDroppedAsync(store, current, options, logger, time.GetUtcNow(), cancellationToken).ConfigureAwait(false);
             }
 
             var next = current with { Paused = paused, Note = note, UpdatedAt = time.GetUtcNow() };

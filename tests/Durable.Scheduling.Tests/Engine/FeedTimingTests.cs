@@ -98,7 +98,9 @@ public sealed class FeedTimingTests
 
         harness.Log.OfSchedule("s").Select(r => (int)(r.Scheduled - s_start).TotalSeconds).Should().Equal(1, 2, 201, 202, 203);
         logs.Entries.Should().NotContain(e => e.Level >= Microsoft.Extensions.Logging.LogLevel.Warning, "a pause is chosen: what it skips is no warning");
-        logs.Entries.Should().ContainSingle(e => e.Event.Id == 24).Which.Message.Should().Contain("198 occurrences that fell due while it was paused");
+        // The occurrences made ahead and held are skipped (and logged) by the resume, those never made by the planner.
+        logs.Entries.Where(e => e.Event.Id == 24).Select(e => e.Message).Should().AllSatisfy(m => m.Should().Contain("occurrences that fell due while it was paused"))
+            .And.Subject.Sum(m => int.Parse(m.Split(' ')[2], System.Globalization.CultureInfo.InvariantCulture)).Should().Be(198);
         (await schedules.DescribeAsync("s")).Counters.Missed.Should().Be(198);
     }
 

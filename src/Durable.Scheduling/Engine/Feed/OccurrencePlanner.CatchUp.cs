@@ -152,6 +152,28 @@ internal sealed partial class OccurrencePlanner
         long notRun = missed - (kept?.Count ?? 0);
         if (notRun > 0)
         {
+            _missed[state.Id] = _missed.GetValueOrDefault(state.Id) + notRun;
+            _missedLog.Add((state, from));
+        }
+
+        state.Watermark = Math.Max(state.Watermark, now.UtcTicks - 1);
+        return dropped ?? [];
+    }
+
+    /// <summary>
+    /// Logs what each schedule's catch-up left unrun, once the pass knows: of the held runs it chose to skip, those
+    /// another instance decided about first are not this pass's to report.
+    /// </summary>
+    private void LogMissed(DateTimeOffset now, Dictionary<string, int>? skippedBySchedule)
+    {
+        foreach (var (state, from) in _missedLog)
+        {
+            long notRun = _missed.GetValueOrDefault(state.Id) + (skippedBySchedule?.GetValueOrDefault(state.Id) ?? 0);
+            if (notRun <= 0)
+            {
+                continue;
+            }
+
             if (from >= _activeSinceTicks && from >= _startedTicks)
             {
                 // All fell due while this scheduler ran: they were missed only because the schedule was paused.
@@ -161,12 +183,9 @@ internal sealed partial class OccurrencePlanner
             {
                 Log.OccurrencesMissed(_logger, state.Id, notRun, new DateTimeOffset(from, TimeSpan.Zero), now, state.CatchUp);
             }
-
-            _missed[state.Id] = _missed.GetValueOrDefault(state.Id) + notRun;
         }
 
-        state.Watermark = Math.Max(state.Watermark, now.UtcTicks - 1);
-        return dropped ?? [];
+        _missedLog.Clear();
     }
 
     /// <summary>Pending occurrences due before <paramref name="cutoffTicks"/>, by schedule, in due order.</summary>

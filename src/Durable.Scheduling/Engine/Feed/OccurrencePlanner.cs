@@ -26,6 +26,7 @@ internal sealed partial class OccurrencePlanner
     private readonly List<PlannedSchedule> _schedules = [];
     private readonly long _startedTicks;
     private readonly Dictionary<string, long> _missed = new(StringComparer.Ordinal); // counted by catch-up, stored at the pass's end
+    private readonly List<(PlannedSchedule State, long From)> _missedLog = []; // schedules whose catch-up left some unrun this pass
     private readonly List<ScheduleCountChange> _counts = [];
 
     // Scratch collections of a pass, reused: a pass runs every poll, and what it allocates adds to the collections
@@ -141,6 +142,7 @@ internal sealed partial class OccurrencePlanner
             }
 
             _missed.Clear();
+            _missedLog.Clear();
             _counts.Clear();
             throw;
         }
@@ -335,6 +337,7 @@ internal sealed partial class OccurrencePlanner
             state.Watermark = runs.Count - before >= MaxOccurrencesPerPass || (allowed == 0 && t >= 0 && t <= until) ? last : Math.Max(last, until);
         }
 
+        Dictionary<string, int>? skippedBySchedule = null;
         foreach (var (state, ids) in toSkip ?? [])
         {
             var reason = new RunError("Durable.Scheduling.CatchUpPolicy", $"Missed while nothing ran it; not run under catch-up policy {state.CatchUp} (window {state.CatchUpWindow ?? _options.CatchUpWindow}, at most {_options.MaxCatchUpRuns} runs).");
@@ -356,8 +359,11 @@ internal sealed partial class OccurrencePlanner
             if (skipped > 0)
             {
                 _counts.Add(Missed(state.Id, skipped));
+                (skippedBySchedule ??= new(StringComparer.Ordinal))[state.Id] = skipped;
             }
         }
+
+        LogMissed(now, skippedBySchedule);
 
         await StoreCountsAsync(stop).ConfigureAwait(false);
 
