@@ -43,8 +43,12 @@ internal sealed class CompiledSpec
     /// <summary>Validates and compiles a spec.</summary>
     /// <param name="spec">The spec.</param>
     /// <param name="path">The spec's path for error messages (<c>Spec</c>).</param>
+    /// <param name="refuseNeverFiring">
+    /// True for a spec about to be stored: a cron expression or calendar that matches no date at all (30 February) is
+    /// refused. Specs read back from a store are compiled as they are (one stored before this check never fires).
+    /// </param>
     /// <exception cref="ScheduleSpecException">The spec is invalid; the field is named.</exception>
-    public static CompiledSpec Compile(ScheduleSpec? spec, string path = "Spec")
+    public static CompiledSpec Compile(ScheduleSpec? spec, string path = "Spec", bool refuseNeverFiring = false)
     {
         if (spec is null)
         {
@@ -63,6 +67,11 @@ internal sealed class CompiledSpec
             catch (CronFormatException e)
             {
                 throw new ScheduleSpecException($"{path}.Cron[{i}]", e.Message, e);
+            }
+
+            if (refuseNeverFiring)
+            {
+                RefuseNeverFiring(sources[^1], zone, $"{path}.Cron[{i}]", $"'{cron[i]}'");
             }
         }
 
@@ -90,6 +99,10 @@ internal sealed class CompiledSpec
         for (int i = 0; i < calendars.Count; i++)
         {
             sources.Add(Calendar(calendars[i], $"{path}.Calendars[{i}]", skip: false));
+            if (refuseNeverFiring)
+            {
+                RefuseNeverFiring(sources[^1], zone, $"{path}.Calendars[{i}]", "the calendar");
+            }
         }
 
         var skipCalendars = spec.Skip ?? [];
@@ -120,6 +133,20 @@ internal sealed class CompiledSpec
         }
 
         return new CompiledSpec(spec, zone, [.. sources], skips);
+    }
+
+    private static readonly long s_earliestTicks = SchedulingLimits.EarliestRunTime.UtcTicks;
+
+    /// <summary>
+    /// Refuses a cron expression or calendar that matches no date from <see cref="SchedulingLimits.EarliestRunTime"/> on
+    /// (a day that no month has, a year before then): such a schedule would never fire, which is never what was meant.
+    /// </summary>
+    private static void RefuseNeverFiring(SpecSource source, TimeZoneInfo zone, string field, string what)
+    {
+        if (source.Next(s_earliestTicks, zone) < 0)
+        {
+            throw new ScheduleSpecException(field, $"{what} matches no date (such as 30 February, or only years before 2000): it would never fire.");
+        }
     }
 
     /// <summary>Finds a zone by IANA or Windows id.</summary>

@@ -7,6 +7,10 @@ internal sealed partial class ScheduleClient
 {
     private const int MaxIdLength = 200;
 
+    /// <summary>An id as an error message shows it: quoted, and cut short when long (a message is no place for all of it).</summary>
+    private static string Shown(string? id) =>
+        id is null ? "null" : id.Length <= 60 ? $"'{id}'" : $"'{id[..60]}…' ({id.Length:N0} characters)";
+
     /// <summary>Validates a definition: the spec, the workflow, the input, metadata and policies.</summary>
     internal (ScheduleDocument Document, CompiledSpec Spec) Validate(ScheduleDefinition? definition)
     {
@@ -18,10 +22,10 @@ internal sealed partial class ScheduleClient
         if (string.IsNullOrWhiteSpace(definition.Id) || definition.Id.Length > MaxIdLength || definition.Id.Any(c => char.IsControl(c) || c is '@' or '!' or '#' or '~'))
         {
             // The separators of run keys stay out of ids, so an occurrence's key can never equal a trigger's.
-            throw new ScheduleSpecException("Id", $"'{definition.Id}' must be 1 to {MaxIdLength} characters, not blank, without control characters or '@', '!', '#', '~'.");
+            throw new ScheduleSpecException("Id", $"{Shown(definition.Id)} must be 1 to {MaxIdLength} characters, not blank, without control characters or '@', '!', '#', '~'.");
         }
 
-        var spec = CompiledSpec.Compile(definition.Spec);
+        var spec = CompiledSpec.Compile(definition.Spec, refuseNeverFiring: true);
         var workflow = registry.Find(definition.WorkflowName ?? "");
         if (workflow is null)
         {

@@ -35,7 +35,8 @@ internal sealed partial class ScheduleClient(ISchedulingStore store, WorkflowReg
 
         var told = await TellAsync(definition.Id, new CompiledDefinition(stored.Definition, document, spec), cancellationToken).ConfigureAwait(false);
         // New: no runs yet. What was written, as read back if nobody changed it since (its counters are zero either way).
-        return Describe(told is { Version: 1 } ? told : stored with { Version = 1 }, document, spec, now, DefaultFireTimes, []);
+        var (created, ahead) = await WithMadeAheadAsync(told is { Version: 1 } ? told : stored with { Version = 1 }, now, DefaultFireTimes, cancellationToken).ConfigureAwait(false);
+        return Describe(created, document, spec, now, DefaultFireTimes, ahead, []);
     }
 
     private const int DefaultFireTimes = 10;
@@ -78,12 +79,53 @@ internal sealed partial class ScheduleClient(ISchedulingStore store, WorkflowReg
         var document = ScheduleDocument.FromJson(stored.Definition);
         var now = time.GetUtcNow();
         var recent = recentRuns == 0 ? [] : await RecentRunsAsync(id, now, recentRuns, cancellationToken).ConfigureAwait(false);
-        return Describe(stored, document, CompiledSpec.Compile(document.Spec), now, nextFireTimes, recent);
+        (stored, int ahead) = await WithMadeAheadAsync(stored, now, nextFireTimes, cancellationToken).ConfigureAwait(false);
+        return Describe(stored, document, CompiledSpec.Compile(document.Spec), now, nextFireTimes, ahead, recent);
     }
 
-    private ScheduleDescription Describe(StoredSchedule stored, ScheduleDocument document, CompiledSpec spec, DateTimeOffset now, int nextFireTimes, IReadOnlyList<ScheduledRun> recent)
+    /// <summary>
+    /// For a schedule whose remaining runs are fewer than <paramref name="wanted"/>: the schedule as read again, with
+    /// how many of its occurrences are made already and still to fire (pending, or claimed just before their instant),
+    /// up to <paramref name="wanted"/>. Those are its first next fire times, no longer counted in its remaining runs.
+    /// Both are read under the store's planning lock, which a planner holds from creating occurrences to taking them
+    /// from the remaining runs: apart, the two reads could see a run twice or not at all. Otherwise zero, unread.
+    /// </summary>
+    private async Task<(StoredSchedule Schedule, int Ahead)> WithMadeAheadAsync(StoredSchedule stored, DateTimeOffset now, int wanted, CancellationToken cancellationToken)
     {
-        int count = (int)Math.Min(nextFireTimes, stored.RemainingRuns ?? long.MaxValue);
+        if (stored.RemainingRuns is not { } remaining || remaining >= wanted || wanted == 0)
+        {
+            return (stored, 0);
+        }
+
+        var planning = await store.EnterPlanningAsync(cancellationToken).ConfigureAwait(false);
+        await using (planning.ConfigureAwait(false))
+        {
+            var fresh = await store.GetScheduleAsync(stored.Id, cancellationToken).ConfigureAwait(false) ?? stored;
+            if (fresh.Definition != stored.Definition)
+            {
+                return (stored, 0); // updated meanwhile: its occurrences are the new definition's, not this one's
+            }
+
+            if (fresh.RemainingRuns is not { } left || left >= wanted)
+            {
+                return (fresh, 0);
+            }
+
+            return (fresh, (await MadeAheadAsync(stored.Id, now, wanted, cancellationToken).ConfigureAwait(false)).Count);
+        }
+    }
+
+    private async Task<IReadOnlyList<ScheduledRun>> MadeAheadAsync(string id, DateTimeOffset now, int most, CancellationToken cancellationToken)
+    {
+        var query = new RunQuery { ScheduleId = id, Kinds = [RunKind.Occurrence], Statuses = [RunStatus.Pending, RunStatus.Running], ScheduledFrom = now.AddTicks(1), PageSize = most };
+        return (await store.ListAsync(query, cancellationToken).ConfigureAwait(false)).Items;
+    }
+
+    // ahead: its occurrences made already that are still to fire (counted only when its remaining runs are fewer than
+    // the fire times asked for), which are the first of its next fire times.
+    private ScheduleDescription Describe(StoredSchedule stored, ScheduleDocument document, CompiledSpec spec, DateTimeOffset now, int nextFireTimes, int ahead, IReadOnlyList<ScheduledRun> recent)
+    {
+        int count = (int)Math.Min(nextFireTimes, stored.RemainingRuns is { } remaining ? remaining + ahead : long.MaxValue);
         return new ScheduleDescription
         {
             Definition = document.ToDefinition(stored.Id, stored.WorkflowName, stored.Metadata),
@@ -112,7 +154,13 @@ internal sealed partial class ScheduleClient(ISchedulingStore store, WorkflowReg
         foreach (var s in page.Items)
         {
             DateTimeOffset? next = null;
-            if (s.RemainingRuns is not 0)
+            if (s.RemainingRuns is 0)
+            {
+                // Its runs are all made: the next of those still to fire, if any.
+                var ahead = await MadeAheadAsync(s.Id, now, 1, cancellationToken).ConfigureAwait(false);
+                next = ahead.Count > 0 ? ahead[0].ScheduledTime : null;
+            }
+            else
             {
                 try
                 {
@@ -309,7 +357,7 @@ internal sealed partial class ScheduleClient(ISchedulingStore store, WorkflowReg
     {
         ArgumentOutOfRangeException.ThrowIfNegative(count);
         ArgumentOutOfRangeException.ThrowIfGreaterThan(count, CronSchedule.MaxPreviewCount);
-        return CompiledSpec.Compile(spec).Preview(from ?? time.GetUtcNow(), count);
+        return CompiledSpec.Compile(spec, refuseNeverFiring: true).Preview(from ?? time.GetUtcNow(), count);
     }
 
     private async Task<ScheduleDescription?> TryUpdateAsync(StoredSchedule current, Func<ScheduleDefinition, ScheduleDefinition?> update, CancellationToken cancellationToken)

@@ -43,7 +43,11 @@ public sealed record ScheduleDescription
     /// </summary>
     public long? RemainingRuns { get; init; }
 
-    /// <summary>The next fire times (while paused: when it would fire once resumed); empty when it will not fire again.</summary>
+    /// <summary>
+    /// The next fire times (while paused: when it would fire once resumed); empty when it will not fire again. For a
+    /// limited schedule they include its occurrences made ahead and still to come, which no longer count in
+    /// <see cref="RemainingRuns"/>: the two are read together, under the store's planning lock.
+    /// </summary>
     public IReadOnlyList<FireTime> NextFireTimes { get; init; } = [];
 
     /// <summary>The most recent runs (occurrences, triggers, backfills), newest first, that are still stored (see <see cref="SchedulingOptions.RunRetention"/>).</summary>
@@ -106,7 +110,8 @@ public sealed record ScheduleCounters
 /// <param name="Paused">True while paused.</param>
 /// <param name="Note">The pause or resume note, or null.</param>
 /// <param name="CodeDefined">True for a <c>[Scheduled]</c> method's schedule.</param>
-/// <param name="NextFireTime">Its next fire time (as if resumed, when paused), or null when it will not fire again.</param>
+/// <param name="NextFireTime">Its next fire time (as if resumed, when paused; for a limited schedule with no runs left to
+/// make, its next occurrence made ahead), or null when it will not fire again.</param>
 /// <param name="Counters">What it has done.</param>
 /// <param name="Metadata">Its metadata.</param>
 public sealed record ScheduleSummary(string Id, string WorkflowName, bool Paused, string? Note, bool CodeDefined, DateTimeOffset? NextFireTime, ScheduleCounters Counters, IReadOnlyDictionary<string, string> Metadata);

@@ -169,7 +169,7 @@ internal sealed class WorkflowRegistry
             var spec = scheduled.Cron is { } cron
                 ? new ScheduleSpec { Cron = [cron], TimeZone = scheduled.TimeZone }
                 : new ScheduleSpec { Intervals = [ScheduleInterval.Parse(scheduled.Interval!)], TimeZone = scheduled.TimeZone };
-            Schedules.CompiledSpec.Compile(spec);
+            Schedules.CompiledSpec.Compile(spec, refuseNeverFiring: true);
             return new RecurringSchedule(spec, scheduled.CatchUp, scheduled.Overlap, scheduled.Interval is not null);
         }
         catch (ScheduleSpecException e)
@@ -177,7 +177,8 @@ internal sealed class WorkflowRegistry
             string what = e.Field switch
             {
                 "Spec.TimeZone" => $"time zone '{scheduled.TimeZone}' is not known on this machine",
-                _ when scheduled.Cron is not null => $"cron '{scheduled.Cron}' is invalid: {(e.InnerException ?? e).Message}",
+                _ when scheduled.Cron is not null && e.InnerException is null => $"cron '{scheduled.Cron}' matches no date (such as 30 February): it would never fire",
+                _ when scheduled.Cron is not null => $"cron '{scheduled.Cron}' is invalid: {e.InnerException!.Message}",
                 _ => $"interval '{scheduled.Interval}' is invalid: {e.Message}",
             };
             problems.Add($"{where}: {what}");

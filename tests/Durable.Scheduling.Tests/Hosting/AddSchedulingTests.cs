@@ -150,6 +150,28 @@ public sealed class AddSchedulingTests
     }
 
     [Test]
+    public async Task HostStart_WithAScheduledCronThatMatchesNoDate_FailsNamingIt()
+    {
+        // 30 February parses, and would never fire: the schedule sat in every list with no next fire time, silently.
+        var services = new ServiceCollection();
+        services.AddLogging();
+        services.AddScheduling(o => o.WorkflowTypes.Add(typeof(NeverFiringWorkflows)));
+        await using var provider = services.BuildServiceProvider();
+        var act = () => provider.GetRequiredService<IHostedService>().StartAsync(CancellationToken.None);
+        var error = (await act.Should().ThrowAsync<SchedulingConfigurationException>()).Which;
+        error.Problems.Should().ContainSingle().Which.Should().Contain("ThirtiethOfFebruary").And.Contain("'0 0 30 2 *' matches no date");
+    }
+
+    public static class NeverFiringWorkflows
+    {
+        [Scheduled("0 0 30 2 *")]
+        public static void ThirtiethOfFebruary() { }
+
+        [Scheduled("0 0 29 2 1")] // a 29 February that is a Monday: once in 28 years at most, but it comes
+        public static void LeapDayOnAMonday() { }
+    }
+
+    [Test]
     public async Task AWorkflowWithTheLongestTimeout_Runs()
     {
         var time = new FakeTimeProvider(new DateTimeOffset(2026, 6, 1, 12, 0, 0, TimeSpan.Zero));

@@ -109,6 +109,9 @@ public sealed class RecurringScheduleTests
         new object[] { "Spec.Calendars[0].Hour", Every("x", "1m") with { Spec = new ScheduleSpec { Calendars = [new ScheduleCalendar { Hour = "25" }] } } },
         new object[] { "Spec.Calendars[0].Year", Every("x", "1m") with { Spec = new ScheduleSpec { Calendars = [new ScheduleCalendar { Year = "1999" }] } } },
         new object[] { "Spec", Every("x", "1m") with { Spec = new ScheduleSpec() } },
+        new object[] { "Spec.Cron[0]", Every("x", "1m") with { Spec = ScheduleSpec.FromCron("0 0 30 2 *") } }, // never fires
+        new object[] { "Spec.Cron[1]", Every("x", "1m") with { Spec = new ScheduleSpec { Cron = ["0 9 * * *", "0 0 31 4,6,9,11 *"] } } },
+        new object[] { "Spec.Calendars[0]", Every("x", "1m") with { Spec = new ScheduleSpec { Calendars = [new ScheduleCalendar { DayOfMonth = "30-31", Month = "2" }] } } },
         new object[] { "WorkflowName", Every("x", "1m", workflow: "no-such-workflow") },
         new object[] { "Input", Every("x", "1m", workflow: "report") with { Input = "not a report" } },
         new object[] { "Input", Every("x", "1m", workflow: "report") },
@@ -131,6 +134,31 @@ public sealed class RecurringScheduleTests
         {
             FluentActions.Invoking(() => harness.Scheduler.Schedules.Preview(definition.Spec, 1)).Should().Throw<ScheduleSpecException>().Which.Field.Should().Be(field, "a preview validates the spec alike");
         }
+    }
+
+    [Test]
+    public async Task SpecsThatFireRarely_OrOnlyInTheFuture_AreAccepted_NotTakenForNeverFiring()
+    {
+        await using var harness = Harness();
+        await harness.StartAsync();
+        var schedules = harness.Scheduler.Schedules;
+        var leapMonday = await schedules.CreateAsync(Every("leap", "1m") with { Spec = ScheduleSpec.FromCron("0 0 29 2 1") });
+        leapMonday.NextFireTimes.Select(f => f.Instant.Year).Should().StartWith(new[] { 2044, 2072 }, "29 February falls on a Monday in 2044, then 2072");
+        var later = await schedules.CreateAsync(Every("later", "1m") with { Spec = new ScheduleSpec { Calendars = [new ScheduleCalendar { Month = "2", DayOfMonth = "29", Year = "2096" }] } });
+        later.NextFireTimes.Should().ContainSingle().Which.Instant.Should().Be(new DateTimeOffset(2096, 2, 29, 0, 0, 0, TimeSpan.Zero));
+        var ended = await schedules.CreateAsync(Every("ended", "1m") with { Spec = ScheduleSpec.FromInterval("1m") with { EndAt = s_start.AddDays(-1) } });
+        ended.NextFireTimes.Should().BeEmpty("a schedule whose end has passed is a finished one, not a mistake in its spec");
+    }
+
+    [Test]
+    public async Task AnIdTooLong_IsRefused_WithAMessageThatShowsOnlyItsStart()
+    {
+        await using var harness = Harness();
+        await harness.StartAsync();
+        var error = await FluentActions.Awaiting(() => harness.Scheduler.Schedules.CreateAsync(Every(new string('x', 10_000), "1m")).AsTask()).Should().ThrowAsync<ScheduleSpecException>();
+        error.Which.Field.Should().Be("Id");
+        error.Which.Message.Should().Contain("(10,000 characters)").And.Contain("must be 1 to 200 characters");
+        error.Which.Message.Length.Should().BeLessThan(400);
     }
 
     [TestCase(CatchUpPolicy.ExactlyOncePerInterval, new[] { 10, 20, 30, 40, 50, 60, 70, 80, 90, 100, 110, 120 })]
@@ -881,6 +909,42 @@ public sealed class RecurringScheduleTests
         described.NextFireTimes.Should().BeEmpty();
         described.Counters.Runs.Should().Be(3);
         (await schedules.TriggerAsync("s")).Should().NotBeNull("a trigger is not limited");
+    }
+
+    [Test]
+    public async Task ALimitedSchedule_WhoseRunsAreMadeAhead_StillShowsThemAsItsNextFireTimes_InDescribeAndList()
+    {
+        // Remaining runs fall as occurrences are made, up to the look-ahead before their instant: a schedule of three runs
+        // every 10 s had none left at once, and was described as never firing again (and listed without a next fire
+        // time) while its three runs were still to come.
+        await using var harness = Harness();
+        await harness.StartAsync();
+        var schedules = harness.Scheduler.Schedules;
+        await schedules.CreateAsync(Every("three", "10s") with { MaxRuns = 3 });
+        await schedules.CreateAsync(Every("five", "1m") with { MaxRuns = 5 });
+        await harness.RunUntilAsync(s_start.AddSeconds(5.5));
+
+        var three = await schedules.DescribeAsync("three");
+        three.RemainingRuns.Should().Be(0, "its three occurrences are made ahead at once");
+        three.NextFireTimes.Select(f => Second(f.Instant)).Should().Equal(10, 20, 30);
+        var five = await schedules.DescribeAsync("five");
+        five.RemainingRuns.Should().Be(3, "two of its occurrences fall in the look-ahead");
+        five.NextFireTimes.Select(f => Second(f.Instant)).Should().Equal(60, 120, 180, 240, 300);
+        (await schedules.DescribeAsync("three", nextFireTimes: 2)).NextFireTimes.Select(f => Second(f.Instant)).Should().Equal(10, 20);
+        (await ListedAsync()).Should().Be(10);
+
+        await harness.RunUntilAsync(s_start.AddSeconds(25.5));
+        (await schedules.DescribeAsync("three")).NextFireTimes.Select(f => Second(f.Instant)).Should().Equal(30);
+        (await ListedAsync()).Should().Be(30);
+        await harness.RunUntilAsync(s_start.AddSeconds(35.5));
+        (await schedules.DescribeAsync("three")).NextFireTimes.Should().BeEmpty("all three have run");
+        (await ListedAsync()).Should().BeNull();
+
+        async Task<int?> ListedAsync()
+        {
+            var item = (await schedules.ListAsync(new ScheduleQuery { IdPrefix = "three" })).Items.Single();
+            return item.NextFireTime is { } t ? Second(t) : null;
+        }
     }
 
     [TestCase(CatchUpPolicy.ExactlyOncePerIntervalWhenActive, new int[0])]
