@@ -52,6 +52,13 @@ public interface IScheduler
     ValueTask<ScheduleResult> EnsureScheduledAsync(RunRequest request, CancellationToken cancellationToken = default);
 
     /// <summary>Schedules many one-time runs with one store call per batch.</summary>
+    /// <remarks>
+    /// Every request is checked before anything is stored. The batches (<see cref="SchedulingOptions.BatchSize"/> runs
+    /// each) then go to the store several at a time, so a store that commits queued writes together (SQLite) writes
+    /// them in fewer transactions. When a batch fails the call throws once every batch sent has finished, and the runs of
+    /// the others may be stored, including some after the one that failed: give each request an idempotency key to make
+    /// a retry safe.
+    /// </remarks>
     /// <param name="runs">The runs.</param>
     /// <param name="cancellationToken">Cancels the call.</param>
     /// <returns>The stored runs, in order.</returns>

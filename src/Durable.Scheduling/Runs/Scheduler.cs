@@ -67,6 +67,10 @@ internal sealed class Scheduler : IScheduler
         return result.Run;
     }
 
+    // Batches in the store at once: a store that commits queued writes together (SQLite's one writer) then puts several
+    // in one transaction, and one that takes calls in parallel (PostgreSQL) overlaps them.
+    private const int BatchesInFlight = 8;
+
     public async ValueTask<IReadOnlyList<ScheduledRun>> ScheduleManyAsync(IEnumerable<RunRequest> runs, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(runs);
@@ -75,16 +79,52 @@ internal sealed class Scheduler : IScheduler
             ? throw new ArgumentException("A run request is null.", nameof(runs))
             : NewRun(r.Workflow, r.RunAt, r.Input, r.Metadata, r.IdempotencyKey, now)).ToList();
         var stored = new List<ScheduledRun>(all.Count);
-        for (int offset = 0; offset < all.Count; offset += _options.BatchSize)
+        var inFlight = new Queue<Task<IReadOnlyList<InsertResult>>>(BatchesInFlight);
+        try
         {
-            var batch = all.GetRange(offset, Math.Min(_options.BatchSize, all.Count - offset));
-            foreach (var result in await _store.InsertAsync(batch, cancellationToken).ConfigureAwait(false))
+            for (int offset = 0; offset < all.Count; offset += _options.BatchSize)
+            {
+                var batch = all.GetRange(offset, Math.Min(_options.BatchSize, all.Count - offset));
+                inFlight.Enqueue(_store.InsertAsync(batch, cancellationToken).AsTask());
+                if (inFlight.Count == BatchesInFlight)
+                {
+                    Take(await inFlight.Dequeue().ConfigureAwait(false));
+                }
+            }
+
+            while (inFlight.Count > 0)
+            {
+                Take(await inFlight.Dequeue().ConfigureAwait(false));
+            }
+        }
+        catch
+        {
+            // The batches sent after the one that failed finish first (none is left running past the call), and the engine
+            // hears of those stored, as of any run created.
+            while (inFlight.Count > 0)
+            {
+                try
+                {
+                    Take(await inFlight.Dequeue().ConfigureAwait(false));
+                }
+                catch (Exception)
+                {
+                    // the first failure is the one reported
+                }
+            }
+
+            throw;
+        }
+
+        return stored;
+
+        void Take(IReadOnlyList<InsertResult> results)
+        {
+            foreach (var result in results)
             {
                 stored.Add(Created(result, now));
             }
         }
-
-        return stored;
     }
 
     public async ValueTask<ScheduledRun?> GetAsync(Guid id, CancellationToken cancellationToken = default) =>

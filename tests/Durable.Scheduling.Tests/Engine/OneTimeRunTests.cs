@@ -436,6 +436,29 @@ public sealed class OneTimeRunTests
     }
 
     [Test]
+    public async Task ScheduleMany_InSeveralBatches_ReturnsTheRunsInOrder_AndWhenOneBatchFails_ThrowsOnceAllSentHaveFinished()
+    {
+        var flaky = new FlakyStore(new InMemorySchedulingStore());
+        await using var harness = new SchedulerHarness(s_start, [typeof(OneTimeWorkflows)], o => o.BatchSize = 10, flaky);
+        await harness.StartAsync();
+        static RunRequest Request(int i) => new("send-reminder", s_start.AddMinutes(1), new Reminder(i, "bulk"), new Dictionary<string, string> { ["i"] = $"{i}" });
+        static int Number(ScheduledRun r) => int.Parse(r.Metadata["i"], System.Globalization.CultureInfo.InvariantCulture);
+        var runs = await harness.Scheduler.ScheduleManyAsync(Enumerable.Range(0, 35).Select(Request));
+        runs.Select(Number).Should().Equal(Enumerable.Range(0, 35), "four batches, the runs in the order asked");
+
+        // The second batch of the next call fails; the batches sent with it finish before the call throws.
+        flaky.FailInsertsWhen = batch => batch.Any(r => Number(r) == 110);
+        var failing = async () => await harness.Scheduler.ScheduleManyAsync(Enumerable.Range(100, 35).Select(Request));
+        await failing.Should().ThrowAsync<IOException>();
+        flaky.FailInsertsWhen = null;
+        var stored = (await harness.Scheduler.ListAsync(new RunQuery { PageSize = 1000 })).Items.Select(Number).Where(i => i >= 100).Order().ToList();
+        stored.Should().Equal(Enumerable.Range(100, 10).Concat(Enumerable.Range(120, 15)), "the batch that failed wrote nothing; the others are stored");
+
+        await harness.RunUntilAsync(s_start.AddMinutes(2));
+        harness.Log.Of("send-reminder").Select(i => ((Reminder)i.Input!).CustomerId).Order().Should().Equal(Enumerable.Range(0, 35).Concat(stored), "every run stored runs, once");
+    }
+
+    [Test]
     public async Task BulkOperations_ByIdsAndFilter()
     {
         await using var harness = NewHarness();

@@ -23,6 +23,9 @@ public sealed class FlakyStore(ISchedulingStore inner) : ISchedulingStore
     /// <summary>How many of the next inserts fail (each with an <see cref="IOException"/>, writing nothing).</summary>
     public int FailInserts { get; set; }
 
+    /// <summary>Asked before each insert: true fails that call (with an <see cref="IOException"/>, writing nothing).</summary>
+    public Func<IReadOnlyList<ScheduledRun>, bool>? FailInsertsWhen { get; set; }
+
     /// <summary>Returns each claim's leases in reverse order (a store breaking the order contract).</summary>
     public bool ReverseClaims { get; set; }
 
@@ -66,9 +69,9 @@ public sealed class FlakyStore(ISchedulingStore inner) : ISchedulingStore
 
     public async ValueTask<IReadOnlyList<InsertResult>> InsertAsync(IReadOnlyList<ScheduledRun> runs, CancellationToken cancellationToken)
     {
-        if (FailInserts > 0)
+        if (FailInserts > 0 || FailInsertsWhen?.Invoke(runs) == true)
         {
-            FailInserts--;
+            FailInserts = Math.Max(0, FailInserts - 1);
             Failures++;
             throw new IOException("Insert failed (test).");
         }
