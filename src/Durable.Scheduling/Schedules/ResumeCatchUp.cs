@@ -136,8 +136,7 @@ internal static class ResumeCatchUp
     /// </summary>
     private static async Task<long> WatermarkAsync(ISchedulingStore store, StoredSchedule schedule, CancellationToken cancellationToken)
     {
-        // As the planner names it (see PlannedSchedule.WatermarkKey).
-        string key = schedule.CodeDefined && schedule.SpecSince == schedule.CreatedAt ? schedule.Id : WatermarkNames.OfSpecTicks(schedule.Id, schedule.SpecSince.UtcTicks);
+        string key = WatermarkNames.Of(schedule);
         var stored = await store.GetWatermarksAsync([key], cancellationToken).ConfigureAwait(false);
         return stored.TryGetValue(key, out var watermark) ? watermark.UtcTicks : schedule.SpecSince.UtcTicks - (schedule.CodeDefined ? 1 : 0);
     }

@@ -46,6 +46,13 @@ public static class WatermarkNames
         return false;
     }
 
+    /// <summary>
+    /// The name of a stored schedule's current watermark, as its planner names it: its spec's, or just its id for a
+    /// code-defined schedule still on the spec it was first stored with.
+    /// </summary>
+    internal static string Of(StoredSchedule schedule) =>
+        schedule.CodeDefined && schedule.SpecSince == schedule.CreatedAt ? schedule.Id : OfSpecTicks(schedule.Id, schedule.SpecSince.UtcTicks);
+
     internal static string OfSpecTicks(string scheduleId, long specSinceTicks) =>
         string.Concat(scheduleId, "~", specSinceTicks.ToString(CultureInfo.InvariantCulture));
 
