@@ -16,7 +16,7 @@ public interface IScheduler
     /// </summary>
     /// <param name="workflow">The workflow name (see <see cref="WorkflowAttribute.Name"/>).</param>
     /// <param name="runAt">When to run it.</param>
-    /// <param name="input">The input, serialized to JSON now with <see cref="SchedulingOptions.JsonSerializerOptions"/>; or null.</param>
+    /// <param name="input">The input: an instance of the workflow's input type, or a <see cref="System.Text.Json.JsonElement"/> that reads as one (JSON from elsewhere, kept as it is); serialized to JSON now with <see cref="SchedulingOptions.JsonSerializerOptions"/>; or null.</param>
     /// <param name="metadata">Metadata to store with the run and filter on; or null.</param>
     /// <param name="idempotencyKey">
     /// A key that makes the call idempotent: a second call with the same workflow and key returns the existing run

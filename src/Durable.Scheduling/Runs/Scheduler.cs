@@ -336,8 +336,11 @@ internal sealed class Scheduler : IScheduler
         return json;
     }
 
-    /// <summary>The input must be what the handler takes: its type, or nothing for a handler that takes none.</summary>
-    private static void CheckInput(WorkflowDescriptor workflow, object? input)
+    /// <summary>
+    /// The input must be what the handler takes: its type, or JSON (a <see cref="JsonElement"/>, as a schedule's input
+    /// may be) that reads as it, or nothing for a handler that takes none.
+    /// </summary>
+    private static void CheckInput(WorkflowDescriptor workflow, object? input, JsonSerializerOptions json)
     {
         var expected = workflow.Invoker.InputType;
         if (input is null)
@@ -353,6 +356,20 @@ internal sealed class Scheduler : IScheduler
         if (expected is null)
         {
             throw Invalid($"Workflow '{workflow.Name}' takes no input; an input of type {input.GetType().FullName} was given.", "input");
+        }
+
+        if (input is JsonElement element)
+        {
+            try
+            {
+                _ = JsonSerializer.Deserialize(element, expected, json); // read as the handler will read it
+            }
+            catch (Exception e) when (e is JsonException or NotSupportedException)
+            {
+                throw new ArgumentException($"Workflow '{workflow.Name}' takes an input of type {expected.FullName}; the JSON given does not read as one: {e.Message}", nameof(input), e);
+            }
+
+            return;
         }
 
         if (!expected.IsInstanceOfType(input))
@@ -384,7 +401,7 @@ internal sealed class Scheduler : IScheduler
             throw Invalid($"Unknown workflow '{workflow}'. Known workflows: {(known.Length == 0 ? "none" : known)}.", "workflow");
         }
 
-        CheckInput(descriptor, input);
+        CheckInput(descriptor, input, _options.JsonSerializerOptions);
 
         if (idempotencyKey is { Length: 0 })
         {

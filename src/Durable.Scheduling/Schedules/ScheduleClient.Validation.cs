@@ -82,18 +82,22 @@ internal sealed partial class ScheduleClient
 
         try
         {
+            JsonElement element;
             if (input is JsonElement json)
             {
                 _ = JsonSerializer.Deserialize(json, expected, options.JsonSerializerOptions); // it must read as the type
-                return json.Clone();
+                element = json.Clone();
             }
-
-            if (!expected.IsInstanceOfType(input))
+            else if (!expected.IsInstanceOfType(input))
             {
                 throw new ScheduleSpecException("Input", $"workflow '{workflow.Name}' takes an input of type {expected.FullName}; an input of type {input.GetType().FullName} was given.");
             }
+            else
+            {
+                element = JsonSerializer.SerializeToElement(input, expected, options.JsonSerializerOptions);
+            }
 
-            var element = JsonSerializer.SerializeToElement(input, expected, options.JsonSerializerOptions);
+            // JSON given as it is counts too: every occurrence carries it.
             return element.GetRawText().Length > options.MaxInputBytes
                 ? throw new ScheduleSpecException("Input", $"the input's JSON is over the limit of {options.MaxInputBytes:N0} bytes (SchedulingOptions.MaxInputBytes).")
                 : element;

@@ -205,6 +205,27 @@ public sealed class OneTimeRunTests
         (await harness.Scheduler.ListAsync(new RunQuery())).Items.Should().BeEmpty();
     }
 
+    [Test]
+    public async Task ScheduleAsync_TakesJsonThatReadsAsTheInputType_AsASchedulesInputDoes_AndRefusesJsonThatDoesNot()
+    {
+        // JSON from elsewhere (an HTTP body) was refused for a one-time run as "an input of type JsonElement", though a
+        // schedule's definition takes it.
+        await using var harness = NewHarness(o => o.MaxInputBytes = 1000);
+        await harness.StartAsync();
+        var json = System.Text.Json.JsonDocument.Parse("""{ "CustomerId": 7, "Text": "from json" }""").RootElement;
+        var run = await harness.Scheduler.ScheduleAsync("send-reminder", s_start.AddMinutes(1), json);
+        var inBatch = await harness.Scheduler.ScheduleManyAsync([new RunRequest("send-reminder", s_start.AddMinutes(1), json)]);
+
+        var notAReminder = () => harness.Scheduler.ScheduleAsync("send-reminder", s_start.AddMinutes(1), System.Text.Json.JsonDocument.Parse("[1, 2]").RootElement);
+        notAReminder.Should().Throw<ArgumentException>().WithParameterName("input").WithMessage("*Reminder*does not read as one*");
+        var tooLong = () => harness.Scheduler.ScheduleAsync("send-reminder", s_start.AddMinutes(1), System.Text.Json.JsonDocument.Parse($$"""{ "CustomerId": 1, "Text": "{{new string('x', 2000)}}" }""").RootElement);
+        tooLong.Should().Throw<ArgumentException>().WithParameterName("input").WithMessage("*limit is 1,000*");
+
+        await harness.RunUntilAsync(s_start.AddMinutes(2));
+        harness.Log.Of("send-reminder").Select(i => (Reminder)i.Input!).Should().Equal(new Reminder(7, "from json"), new Reminder(7, "from json"));
+        (await harness.Scheduler.ListAsync(new RunQuery())).Items.Select(r => r.Id).Should().BeEquivalentTo([run.Id, inBatch[0].Id], "nothing refused was stored");
+    }
+
     public sealed class Cycle
     {
         public Cycle? Next { get; set; }
