@@ -110,6 +110,10 @@ internal sealed class CompiledSpec
         for (int i = 0; i < skips.Length; i++)
         {
             skips[i] = Calendar(skipCalendars[i], $"{path}.Skip[{i}]", skip: true);
+            if (refuseNeverFiring && SkipsEverything(skipCalendars[i]))
+            {
+                throw new ScheduleSpecException($"{path}.Skip[{i}]", "sets no field (or only '*'), so it skips every time and nothing would ever fire; set the days or hours to skip.");
+            }
         }
 
         if (sources.Count == 0)
@@ -136,6 +140,11 @@ internal sealed class CompiledSpec
     }
 
     private static readonly long s_earliestTicks = SchedulingLimits.EarliestRunTime.UtcTicks;
+
+    /// <summary>A skip calendar that matches every instant: each field unset or '*', and no year.</summary>
+    private static bool SkipsEverything(ScheduleCalendar calendar) =>
+        calendar.Year is null &&
+        new[] { calendar.Second, calendar.Minute, calendar.Hour, calendar.DayOfMonth, calendar.Month, calendar.DayOfWeek }.All(f => f is null || f.Trim() == "*");
 
     /// <summary>
     /// Refuses a cron expression or calendar that matches no date from <see cref="SchedulingLimits.EarliestRunTime"/> on

@@ -112,6 +112,8 @@ public sealed class RecurringScheduleTests
         new object[] { "Spec.Cron[0]", Every("x", "1m") with { Spec = ScheduleSpec.FromCron("0 0 30 2 *") } }, // never fires
         new object[] { "Spec.Cron[1]", Every("x", "1m") with { Spec = new ScheduleSpec { Cron = ["0 9 * * *", "0 0 31 4,6,9,11 *"] } } },
         new object[] { "Spec.Calendars[0]", Every("x", "1m") with { Spec = new ScheduleSpec { Calendars = [new ScheduleCalendar { DayOfMonth = "30-31", Month = "2" }] } } },
+        new object[] { "Spec.Skip[1]", Every("x", "1m") with { Spec = new ScheduleSpec { Cron = ["0 9 * * *"], Skip = [new ScheduleCalendar { DayOfWeek = "SAT,SUN" }, new ScheduleCalendar()] } } },
+        new object[] { "Spec.Skip[0]", Every("x", "1m") with { Spec = new ScheduleSpec { Cron = ["0 9 * * *"], Skip = [new ScheduleCalendar { Hour = "*", DayOfWeek = "*" }] } } },
         new object[] { "WorkflowName", Every("x", "1m", workflow: "no-such-workflow") },
         new object[] { "Input", Every("x", "1m", workflow: "report") with { Input = "not a report" } },
         new object[] { "Input", Every("x", "1m", workflow: "report") },
@@ -146,6 +148,8 @@ public sealed class RecurringScheduleTests
         leapMonday.NextFireTimes.Select(f => f.Instant.Year).Should().StartWith(new[] { 2044, 2072 }, "29 February falls on a Monday in 2044, then 2072");
         var later = await schedules.CreateAsync(Every("later", "1m") with { Spec = new ScheduleSpec { Calendars = [new ScheduleCalendar { Month = "2", DayOfMonth = "29", Year = "2096" }] } });
         later.NextFireTimes.Should().ContainSingle().Which.Instant.Should().Be(new DateTimeOffset(2096, 2, 29, 0, 0, 0, TimeSpan.Zero));
+        var notIn2027 = await schedules.CreateAsync(Every("not-2027", "1m") with { Spec = new ScheduleSpec { Cron = ["0 0 1 1 *"], Skip = [new ScheduleCalendar { Year = "2027" }] } });
+        notIn2027.NextFireTimes.Select(f => f.Instant.Year).Should().StartWith(new[] { 2028, 2029 }, "a skip of every time in one year leaves the others");
         var ended = await schedules.CreateAsync(Every("ended", "1m") with { Spec = ScheduleSpec.FromInterval("1m") with { EndAt = s_start.AddDays(-1) } });
         ended.NextFireTimes.Should().BeEmpty("a schedule whose end has passed is a finished one, not a mistake in its spec");
     }
