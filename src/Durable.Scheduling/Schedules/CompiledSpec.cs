@@ -126,6 +126,11 @@ internal sealed class CompiledSpec
             throw new ScheduleSpecException(path + ".EndAt", $"{end:O} is before StartAt {start:O}.");
         }
 
+        if (refuseNeverFiring && spec.StartAt > SchedulingLimits.LatestRunTime)
+        {
+            throw new ScheduleSpecException(path + ".StartAt", $"{spec.StartAt:O} is after {SchedulingLimits.LatestRunTime:O}, the latest time a run may have: it would never fire.");
+        }
+
         if (spec.Jitter < TimeSpan.Zero || spec.Jitter > TimeSpan.FromDays(1))
         {
             throw new ScheduleSpecException(path + ".Jitter", $"{spec.Jitter} must be from zero to one day.");

@@ -106,6 +106,7 @@ public interface ISchedules
     /// <returns>The run ids, in the order of their fire times (at most 10,000 fire times per call).</returns>
     /// <exception cref="ScheduleNotFoundException">No such schedule.</exception>
     /// <exception cref="ArgumentException">The range is empty, reversed, in the future or holds more than 10,000 fire times.</exception>
+    /// <exception cref="ArgumentOutOfRangeException">The range starts before <see cref="SchedulingLimits.EarliestRunTime"/>.</exception>
     ValueTask<IReadOnlyList<Guid>> BackfillAsync(string id, DateTimeOffset rangeStart, DateTimeOffset rangeEnd, OverlapPolicy? overlap = null, CancellationToken cancellationToken = default);
 
     /// <summary>
@@ -142,5 +143,6 @@ public interface ISchedules
     /// <param name="from">After this instant (exclusive); null: now.</param>
     /// <returns>The fire times.</returns>
     /// <exception cref="ScheduleSpecException">The spec is invalid.</exception>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="count"/> is negative or over 10,000, or <paramref name="from"/> is outside <see cref="SchedulingLimits.EarliestRunTime"/> to <see cref="SchedulingLimits.LatestRunTime"/>.</exception>
     IReadOnlyList<FireTime> Preview(ScheduleSpec spec, int count, DateTimeOffset? from = null);
 }

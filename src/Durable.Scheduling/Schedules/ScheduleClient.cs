@@ -125,6 +125,12 @@ internal sealed partial class ScheduleClient(ISchedulingStore store, WorkflowReg
             throw new ArgumentException($"A backfill runs past fire times: its end {end:O} is after now ({now:O}).", nameof(rangeEnd));
         }
 
+        if (start < SchedulingLimits.EarliestRunTime)
+        {
+            // No run is scheduled before it, and instants near DateTimeOffset.MinValue are out of the clock's range.
+            throw new ArgumentOutOfRangeException(nameof(rangeStart), start, $"A backfill starts at {SchedulingLimits.EarliestRunTime:O} at the earliest, the earliest time a run may have.");
+        }
+
         var stored = await GetAsync(id, cancellationToken).ConfigureAwait(false);
         var document = ScheduleDocument.FromJson(stored.Definition);
         var spec = CompiledSpec.Compile(document.Spec);
@@ -244,6 +250,11 @@ internal sealed partial class ScheduleClient(ISchedulingStore store, WorkflowReg
     {
         ArgumentOutOfRangeException.ThrowIfNegative(count);
         ArgumentOutOfRangeException.ThrowIfGreaterThan(count, CronSchedule.MaxPreviewCount);
+        if (from is { } start)
+        {
+            Scheduler.CheckRunTime(start, nameof(from));
+        }
+
         return CompiledSpec.Compile(spec, refuseNeverFiring: true).Preview(from ?? time.GetUtcNow(), count);
     }
 

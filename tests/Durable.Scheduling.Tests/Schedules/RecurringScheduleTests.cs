@@ -112,6 +112,7 @@ public sealed class RecurringScheduleTests
         new object[] { "Spec.Cron[0]", Every("x", "1m") with { Spec = ScheduleSpec.FromCron("0 0 30 2 *") } }, // never fires
         new object[] { "Spec.Cron[1]", Every("x", "1m") with { Spec = new ScheduleSpec { Cron = ["0 9 * * *", "0 0 31 4,6,9,11 *"] } } },
         new object[] { "Spec.Calendars[0]", Every("x", "1m") with { Spec = new ScheduleSpec { Calendars = [new ScheduleCalendar { DayOfMonth = "30-31", Month = "2" }] } } },
+        new object[] { "Spec.StartAt", Every("x", "1m") with { Spec = ScheduleSpec.FromInterval("1m") with { StartAt = DateTimeOffset.MaxValue } } },
         new object[] { "Spec.Skip[1]", Every("x", "1m") with { Spec = new ScheduleSpec { Cron = ["0 9 * * *"], Skip = [new ScheduleCalendar { DayOfWeek = "SAT,SUN" }, new ScheduleCalendar()] } } },
         new object[] { "Spec.Skip[0]", Every("x", "1m") with { Spec = new ScheduleSpec { Cron = ["0 9 * * *"], Skip = [new ScheduleCalendar { Hour = "*", DayOfWeek = "*" }] } } },
         new object[] { "WorkflowName", Every("x", "1m", workflow: "no-such-workflow") },
@@ -165,6 +166,27 @@ public sealed class RecurringScheduleTests
         error.Which.Field.Should().Be("Input");
         error.Which.Message.Should().Contain("limit of 1,000 bytes");
         (await harness.Scheduler.Schedules.ListAsync(new ScheduleQuery())).Items.Should().BeEmpty();
+    }
+
+    [Test]
+    public async Task PreviewAndBackfill_AtTheEdgesOfTime_AreRefusedNamingTheArgument_NotFailingInsideTheCalendar()
+    {
+        // From DateTimeOffset.MaxValue a preview failed with the calendar's own "Ticks must be between..." (parameter
+        // 'ticks'), and a backfill from MinValue alike.
+        await using var harness = Harness();
+        await harness.StartAsync();
+        var schedules = harness.Scheduler.Schedules;
+        foreach (var from in new[] { DateTimeOffset.MaxValue, DateTimeOffset.MaxValue.AddHours(-1), DateTimeOffset.MinValue, SchedulingLimits.EarliestRunTime.AddTicks(-1) })
+        {
+            FluentActions.Invoking(() => schedules.Preview(ScheduleSpec.FromCron("* * * * *") with { TimeZone = "Pacific/Kiritimati" }, 3, from))
+                .Should().Throw<ArgumentOutOfRangeException>().WithParameterName("from");
+        }
+
+        schedules.Preview(ScheduleSpec.FromInterval("1d"), 1, SchedulingLimits.EarliestRunTime).Should().ContainSingle();
+        await schedules.CreateAsync(Every("s", "1h"));
+        await FluentActions.Awaiting(() => schedules.BackfillAsync("s", DateTimeOffset.MinValue, s_start).AsTask())
+            .Should().ThrowAsync<ArgumentOutOfRangeException>().WithParameterName("rangeStart");
+        (await harness.Scheduler.ListAsync(new RunQuery { ScheduleId = "s", ScheduledTo = s_start })).Items.Should().BeEmpty("nothing refused was stored");
     }
 
     [Test]
