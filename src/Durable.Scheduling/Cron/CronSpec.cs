@@ -74,9 +74,19 @@ internal sealed class CronSpec : IEquatable<CronSpec>
     /// <summary>The next occurrence of a parsed expression after (or at, when inclusive) a UTC instant in ticks, or -1 when there is none.</summary>
     internal static long NextUtc(Cronos.CronExpression cron, long fromUtcTicks, TimeZoneInfo zone, bool inclusive)
     {
-        var next = cron.GetNextOccurrence(new DateTime(fromUtcTicks, DateTimeKind.Utc), zone, inclusive);
-        return next?.Ticks ?? -1;
+        try
+        {
+            var next = cron.GetNextOccurrence(new DateTime(fromUtcTicks, DateTimeKind.Utc), zone, inclusive);
+            return next?.Ticks ?? -1;
+        }
+        catch (ArgumentOutOfRangeException) when (fromUtcTicks >= s_lastYearTicks)
+        {
+            // The search stepped past DateTime.MaxValue (a zone's offset, the next day): there is no later fire time.
+            return -1;
+        }
     }
+
+    private static readonly long s_lastYearTicks = new DateTime(9999, 1, 1, 0, 0, 0, DateTimeKind.Utc).Ticks;
 
     /// <summary>The next occurrence after (or at, when inclusive) a UTC instant, or null.</summary>
     public DateTime? GetNextOccurrence(DateTime fromUtc, TimeZoneInfo zone, bool inclusive = false) =>

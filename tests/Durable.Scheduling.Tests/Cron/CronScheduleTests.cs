@@ -9,6 +9,17 @@ public sealed class CronScheduleTests
 {
     private static readonly TimeZoneInfo s_newYork = TimeZoneInfo.FindSystemTimeZoneById("America/New_York");
 
+    [TestCase("* * * * *", "UTC", 0, 0)]
+    [TestCase("* * * * *", "Pacific/Kiritimati", -1, 0)]
+    [TestCase("0 0 1 1 *", "UTC", -24 * 200, 0)]
+    [TestCase("0 0 1 1 *", "Pacific/Kiritimati", -24 * 500, 1)]
+    public void GetNextOccurrences_AtTheEndOfTheCalendar_ReturnsWhatIsLeft_NotAnOverflow(string expression, string zone, int hoursBeforeTheEnd, int left)
+    {
+        // From DateTimeOffset.MaxValue the search failed inside the calendar ("Ticks must be between...").
+        var from = DateTimeOffset.MaxValue.AddHours(hoursBeforeTheEnd);
+        CronSchedule.GetNextOccurrences(expression, TimeZoneInfo.FindSystemTimeZoneById(zone), from, 3).Should().HaveCount(left);
+    }
+
     [Test]
     public void GetNextOccurrences_ReturnsCount_InTheZonesOffset_StrictlyAfterFrom()
     {
