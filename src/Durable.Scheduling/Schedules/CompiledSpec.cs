@@ -44,8 +44,9 @@ internal sealed class CompiledSpec
     /// <param name="spec">The spec.</param>
     /// <param name="path">The spec's path for error messages (<c>Spec</c>).</param>
     /// <param name="refuseNeverFiring">
-    /// True for a spec about to be stored: a cron expression or calendar that matches no date at all (30 February) is
-    /// refused. Specs read back from a store are compiled as they are (one stored before this check never fires).
+    /// True for a spec about to be stored (or previewed): what would never fire is refused, a cron expression or calendar
+    /// that matches no date at all (30 February), a skip calendar that skips every time, a start after the latest run
+    /// time. Specs read back from a store are compiled as they are (one stored before these checks never fires).
     /// </param>
     /// <exception cref="ScheduleSpecException">The spec is invalid; the field is named.</exception>
     public static CompiledSpec Compile(ScheduleSpec? spec, string path = "Spec", bool refuseNeverFiring = false)

@@ -18,8 +18,8 @@ internal static class ResumeCatchUp
 
     /// <summary>
     /// Skips the held occurrences of <paramref name="schedule"/> (paused, about to be resumed) that its catch-up policy
-    /// drops, counts them missed and logs them (as the planner logs what its catch-up leaves unrun). The caller holds the store's planning lock. A definition this version cannot read is
-    /// left to the planner.
+    /// drops, counts them missed and logs them (as the planner logs what its catch-up leaves unrun). The caller holds the
+    /// store's planning lock. A definition this version cannot read is left to the planner.
     /// </summary>
     public static async Task SkipDroppedAsync(ISchedulingStore store, StoredSchedule schedule, SchedulingOptions options, ILogger logger, DateTimeOffset now, CancellationToken cancellationToken)
     {

@@ -360,11 +360,14 @@ public sealed class ScheduleEngineTests
     {
         // Occurrences made ahead that fell due while paused are held by both instances; the one that resumed skipped
         // them, and the other, learning of the resume at its next feed, decided about them again and counted them
-        // missed a second time, though the store had skipped them already.
+        // missed a second time, though the store had skipped them already. It also logged them as not run (42 logged
+        // for 29 counted), and the resume logged nothing.
         var store = new InMemorySchedulingStore();
         var start = new DateTimeOffset(2026, 6, 1, 12, 0, 0, TimeSpan.Zero);
-        await using var a = new SchedulerHarness(start, [typeof(ScheduleWorkflows)], o => o.PollInterval = TimeSpan.FromSeconds(5), store);
-        await using var b = new SchedulerHarness(start, [typeof(ScheduleWorkflows)], o => o.PollInterval = TimeSpan.FromSeconds(5), store);
+        var logsA = new CapturedLogs();
+        var logsB = new CapturedLogs();
+        await using var a = new SchedulerHarness(start, [typeof(ScheduleWorkflows)], o => o.PollInterval = TimeSpan.FromSeconds(5), store, s => s.AddSingleton<ILoggerProvider>(logsA));
+        await using var b = new SchedulerHarness(start, [typeof(ScheduleWorkflows)], o => o.PollInterval = TimeSpan.FromSeconds(5), store, s => s.AddSingleton<ILoggerProvider>(logsB));
         await a.StartAsync();
         await b.StartAsync();
         Task Until(double second) => SchedulerHarness.RunTogetherUntilAsync(start.AddSeconds(second), TimeSpan.FromMilliseconds(500), a, b);
@@ -379,37 +382,11 @@ public sealed class ScheduleEngineTests
         var runs = a.Log.OfSchedule("s").Concat(b.Log.OfSchedule("s")).Where(r => r.Scheduled > start.AddSeconds(15.5) && r.Scheduled < start.AddSeconds(300.5)).ToList();
         runs.Should().HaveCount(29 - missed);
         (await a.Scheduler.Schedules.DescribeAsync("s")).Counters.Missed.Should().Be(missed, "each fire time the policy dropped is counted once");
-    }
-
-    [TestCase(CatchUpPolicy.ExactlyOncePerIntervalWhenActive, 29)]
-    [TestCase(CatchUpPolicy.Latest, 28)]
-    public async Task TheLogOfOccurrencesNotRunAfterAResume_SaysWhatTheMissedCounterSays_AcrossInstances(CatchUpPolicy policy, int missed)
-    {
-        // The resume skips the held occurrences the policy drops; the other instance, learning of the resume, decides
-        // about its own held copies of them too and finds them skipped already. It logged them as not run all the same
-        // (and the resume logged nothing), so the logs told of occurrences twice or not at all.
-        var store = new InMemorySchedulingStore();
-        var start = new DateTimeOffset(2026, 6, 1, 12, 0, 0, TimeSpan.Zero);
-        var logsA = new CapturedLogs();
-        var logsB = new CapturedLogs();
-        await using var a = new SchedulerHarness(start, [typeof(ScheduleWorkflows)], o => o.PollInterval = TimeSpan.FromSeconds(5), store, s => s.AddSingleton<ILoggerProvider>(logsA));
-        await using var b = new SchedulerHarness(start, [typeof(ScheduleWorkflows)], o => o.PollInterval = TimeSpan.FromSeconds(5), store, s => s.AddSingleton<ILoggerProvider>(logsB));
-        await a.StartAsync();
-        await b.StartAsync();
-        Task Until(double second) => SchedulerHarness.RunTogetherUntilAsync(start.AddSeconds(second), TimeSpan.FromMilliseconds(500), a, b);
-
-        await a.Scheduler.Schedules.CreateAsync(new ScheduleDefinition { Id = "s", WorkflowName = "tick", Spec = ScheduleSpec.FromInterval("10s"), CatchUp = policy });
-        await Until(15.5); // the occurrences of the next two minutes are made
-        await a.Scheduler.Schedules.PauseAsync("s");
-        await Until(300.5); // 20 s to 300 s fall while paused: 29 fire times, 11 of them made ahead and held
-        await a.Scheduler.Schedules.ResumeAsync("s");
-        await Until(325.5);
 
         static long NotRun(CapturedLogs logs) => logs.Entries
             .Where(e => e.Event.Id is 7 or 24 && e.Message.StartsWith("Schedule s: ", StringComparison.Ordinal))
             .Sum(e => long.Parse(e.Message.Split(' ')[2], CultureInfo.InvariantCulture));
-        (await a.Scheduler.Schedules.DescribeAsync("s")).Counters.Missed.Should().Be(missed);
-        (NotRun(logsA) + NotRun(logsB)).Should().Be(missed, "each occurrence not run is logged once, by the instance that decided so, as it is counted once");
+        (NotRun(logsA) + NotRun(logsB)).Should().Be(missed, "each occurrence not run is logged once, by the instance that decided so");
     }
 
     [TestCase(CatchUpPolicy.ExactlyOncePerIntervalWhenActive, new int[0])]
