@@ -19,7 +19,7 @@ internal sealed partial class ScheduleClient
         var document = ScheduleDocument.FromJson(stored.Definition);
         var now = time.GetUtcNow();
         var recent = recentRuns == 0 ? [] : await RecentRunsAsync(id, now, recentRuns, cancellationToken).ConfigureAwait(false);
-        (stored, int ahead) = await WithMadeAheadAsync(stored, now, nextFireTimes, cancellationToken).ConfigureAwait(false);
+        (stored, int ahead) = await WithMadeAheadAsync(stored, document.MaxRuns, now, nextFireTimes, cancellationToken).ConfigureAwait(false);
         return Describe(stored, document, CompiledSpec.Compile(document.Spec), now, nextFireTimes, ahead, recent);
     }
 
@@ -28,11 +28,12 @@ internal sealed partial class ScheduleClient
     /// how many of its occurrences are made already and still to fire (pending, or claimed just before their instant),
     /// up to <paramref name="wanted"/>. Those are its first next fire times, no longer counted in its remaining runs.
     /// Both are read under the store's planning lock, which a planner holds from creating occurrences to taking them
-    /// from the remaining runs: apart, the two reads could see a run twice or not at all. Otherwise zero, unread.
+    /// from the remaining runs: apart, the two reads could see a run twice or not at all. Otherwise zero, unread: also
+    /// when none of its runs is made yet (all of <paramref name="maxRuns"/> remain, as after a create), which needs no lock.
     /// </summary>
-    private async Task<(StoredSchedule Schedule, int Ahead)> WithMadeAheadAsync(StoredSchedule stored, DateTimeOffset now, int wanted, CancellationToken cancellationToken)
+    private async Task<(StoredSchedule Schedule, int Ahead)> WithMadeAheadAsync(StoredSchedule stored, long? maxRuns, DateTimeOffset now, int wanted, CancellationToken cancellationToken)
     {
-        if (stored.RemainingRuns is not { } remaining || remaining >= wanted || wanted == 0)
+        if (stored.RemainingRuns is not { } remaining || remaining >= wanted || wanted == 0 || remaining == maxRuns)
         {
             return (stored, 0);
         }

@@ -34,7 +34,7 @@ internal sealed partial class ScheduleClient(ISchedulingStore store, WorkflowReg
 
         var told = await TellAsync(definition.Id, new CompiledDefinition(stored.Definition, document, spec), cancellationToken).ConfigureAwait(false);
         // New: no runs yet. What was written, as read back if nobody changed it since (its counters are zero either way).
-        var (created, ahead) = await WithMadeAheadAsync(told is { Version: 1 } ? told : stored with { Version = 1 }, now, DefaultFireTimes, cancellationToken).ConfigureAwait(false);
+        var (created, ahead) = await WithMadeAheadAsync(told is { Version: 1 } ? told : stored with { Version = 1 }, definition.MaxRuns, now, DefaultFireTimes, cancellationToken).ConfigureAwait(false);
         return Describe(created, document, spec, now, DefaultFireTimes, ahead, []);
     }
 

@@ -986,6 +986,23 @@ public sealed class RecurringScheduleTests
         }
     }
 
+    [Test]
+    public async Task CreatingALimitedSchedule_DoesNotWaitForThePlanningLock()
+    {
+        // Its description counts runs made ahead under the store's planning lock; a new schedule has made none, so its
+        // create must not wait behind a planner pass (of any instance sharing the store) for that.
+        var store = new InMemorySchedulingStore();
+        await using var harness = Harness(store);
+        await harness.StartAsync();
+        var planning = await ((ISchedulingStore)store).EnterPlanningAsync(default); // a default interface method
+        await using (planning)
+        {
+            var create = harness.Scheduler.Schedules.CreateAsync(Every("three", "10s") with { MaxRuns = 3 });
+            create.IsCompleted.Should().BeTrue("the in-memory store answers at once: only a wait for the lock could hold the call");
+            (await create).NextFireTimes.Select(f => Second(f.Instant)).Should().Equal(10, 20, 30);
+        }
+    }
+
     [TestCase(CatchUpPolicy.ExactlyOncePerIntervalWhenActive, new int[0])]
     [TestCase(CatchUpPolicy.Latest, new[] { 30 })]
     [TestCase(CatchUpPolicy.ExactlyOncePerInterval, new[] { 10, 20, 30 })]
