@@ -33,6 +33,32 @@ public abstract partial class SchedulingStoreConformanceTests
         seen.Select(r => r.DueTime).Should().BeInAscendingOrder();
     }
 
+    /// <summary>
+    /// Contract: GetDueAsync: a page is the caller's. A later read (of other runs, a smaller limit, or after the runs
+    /// changed) leaves a page read before it as it was.
+    /// </summary>
+    /// <returns>The test.</returns>
+    [Test]
+    public async Task GetDueAsync_APageReadEarlier_IsLeftAsItWas_ByLaterReadsAndChanges()
+    {
+        var early = Enumerable.Range(0, 20).Select(i => OneTime(Now.AddMilliseconds(i))).ToList();
+        var late = Enumerable.Range(0, 5).Select(i => OneTime(Now.AddMinutes(1).AddMilliseconds(i), workflow: "other")).ToList();
+        await _store.InsertAsync([.. early, .. late], default);
+
+        var first = await _store.GetDueAsync(Now.AddSeconds(1), 50, null, default);
+        var firstIds = first.Runs.Select(r => r.Id).ToList();
+        firstIds.Should().Equal(early.Select(r => r.Id), "the runs due within the second, in due order");
+
+        await _store.ClaimAsync([early[0].Id, early[1].Id], Now.AddSeconds(1), s_lease, "node-a", default);
+        var second = await _store.GetDueAsync(Now.AddMinutes(2), 3, null, default);
+        var third = await _store.GetDueAsync(Now.AddMinutes(2), 50, second.ContinuationToken, default);
+
+        first.Runs.Select(r => r.Id).Should().Equal(firstIds, "reads after it and a claim leave an earlier page alone");
+        first.Runs.Should().OnlyContain(r => r.WorkflowName == "wf");
+        second.Runs.Select(r => r.Id).Should().Equal(early.Skip(2).Take(3).Select(r => r.Id));
+        third.Runs.Select(r => r.Id).Should().Equal(early.Skip(5).Concat(late).Select(r => r.Id));
+    }
+
     /// <summary>Contract: DeleteAsync: by ids, skips running runs.</summary>
     /// <returns>The test.</returns>
     [Test]

@@ -44,9 +44,13 @@ public sealed partial class InMemorySchedulingStore
         (long afterDue, Guid afterId) = ContinuationTokens.Decode(continuation);
         var after = new RunKey(afterDue, afterId);
         long untilTicks = until.UtcTicks;
-        var items = new List<DueRun>(); // grows with what is found: most reads find few runs or none
+        DueRun[] page;
         lock (_lock)
         {
+            // Found into a list kept for reads (under the lock), then copied at its size: the loop reads every run due
+            // within its horizon at each feed, and a list grown to its size per read would allocate about twice as much.
+            var items = _dueScratch;
+            items.Clear(); // also after a read that failed half-way
             AddDueAtScheduled(items, after, untilTicks, limit);
             if (_dueApart.Count > 0 && AddDueApart(items, after, untilTicks, limit, tidy: continuation is null))
             {
@@ -57,11 +61,24 @@ public sealed partial class InMemorySchedulingStore
                     items.RemoveRange(limit, items.Count - limit);
                 }
             }
+
+            page = items.Count == 0 ? [] : items.ToArray();
+            items.Clear();
+            if (items.Capacity > MaxKeptDueScratch)
+            {
+                items.Capacity = MaxKeptDueScratch; // a large read's peak is not kept for the life of the store
+            }
         }
 
-        string? token = items.Count < limit ? null : ContinuationTokens.Encode(items[^1].DueTime.UtcTicks, items[^1].Id);
-        return new(new DuePage(items, token));
+        string? token = page.Length < limit ? null : ContinuationTokens.Encode(page[^1].DueTime.UtcTicks, page[^1].Id);
+        return new(new DuePage(page, token));
     }
+
+    /// <summary>The most due runs <see cref="_dueScratch"/> keeps room for between reads.</summary>
+    private const int MaxKeptDueScratch = 4096;
+
+    /// <summary>Where <see cref="GetDueAsync"/> collects a page (only under the lock).</summary>
+    private readonly List<DueRun> _dueScratch = [];
 
     /// <summary>Pending runs due at their scheduled instant, after <paramref name="after"/>: read from the list order,
     /// skipping chunks without a pending run.</summary>
