@@ -64,9 +64,11 @@ public sealed partial class InMemorySchedulingStore
 
             page = items.Count == 0 ? [] : items.ToArray();
             items.Clear();
-            if (items.Capacity > MaxKeptDueScratch)
+            if (items.Capacity > KeptDueRoom && items.Capacity > 4 * page.Length)
             {
-                items.Capacity = MaxKeptDueScratch; // a large read's peak is not kept for the life of the store
+                // A read far larger than those that follow it is not kept for the life of the store; reads of a
+                // steady size keep their room (cutting it at each would allocate it again at each).
+                items.Capacity = Math.Max(KeptDueRoom, 2 * page.Length);
             }
         }
 
@@ -74,8 +76,8 @@ public sealed partial class InMemorySchedulingStore
         return new(new DuePage(page, token));
     }
 
-    /// <summary>The most due runs <see cref="_dueScratch"/> keeps room for between reads.</summary>
-    private const int MaxKeptDueScratch = 4096;
+    /// <summary>The room for due runs <see cref="_dueScratch"/> always keeps between reads.</summary>
+    private const int KeptDueRoom = 4096;
 
     /// <summary>Where <see cref="GetDueAsync"/> collects a page (only under the lock).</summary>
     private readonly List<DueRun> _dueScratch = [];
