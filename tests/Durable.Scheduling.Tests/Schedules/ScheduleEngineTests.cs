@@ -305,6 +305,38 @@ public sealed class ScheduleEngineTests
     }
 
     [Test]
+    public async Task AScheduleDeletedAndMadeAgain_OnAnInstanceThatHadNotReadTheDelete_IsANewSchedule_NotTheOldOnesCatchUp()
+    {
+        // The instance that made it again still knew the old one, paused: it took the new one for a resume of the old,
+        // kept the old one's watermark, and caught up the fire times of the old one's pause under the new one.
+        var store = new InMemorySchedulingStore();
+        var start = new DateTimeOffset(2026, 6, 1, 12, 0, 0, TimeSpan.Zero);
+        await using var a = new SchedulerHarness(start, [typeof(ScheduleWorkflows)], o => o.PollInterval = TimeSpan.FromSeconds(20), store);
+        await using var b = new SchedulerHarness(start, [typeof(ScheduleWorkflows)], o => o.PollInterval = TimeSpan.FromSeconds(20), store);
+        await a.StartAsync();
+        await b.StartAsync();
+        Task Until(double second) => SchedulerHarness.RunTogetherUntilAsync(start.AddSeconds(second), TimeSpan.FromSeconds(1), a, b);
+        ScheduleDefinition Minutely(CatchUpPolicy catchUp) =>
+            new() { Id = "s", WorkflowName = "tick", Spec = ScheduleSpec.FromCron("0 * * * * *"), CatchUp = catchUp };
+
+        await a.Scheduler.Schedules.CreateAsync(Minutely(CatchUpPolicy.ExactlyOncePerInterval));
+        await Until(150.5);
+        await a.Scheduler.Schedules.PauseAsync("s");
+        await Until(600.5); // both know of the pause; seven fire times fall in it
+        await a.Scheduler.Schedules.DeleteAsync("s");
+        await b.Scheduler.Schedules.CreateAsync(Minutely(CatchUpPolicy.Latest)); // before the other reads the delete
+        await Until(700);
+
+        var runs = a.Log.OfSchedule("s").Concat(b.Log.OfSchedule("s")).Select(r => (r.Scheduled, r.Started)).Order().ToList();
+        runs.Should().Equal(
+            [(start.AddMinutes(1), start.AddMinutes(1)), (start.AddMinutes(2), start.AddMinutes(2)), (start.AddMinutes(11), start.AddMinutes(11))],
+            "the old schedule ran until its pause; the new one from its first fire time after it was made");
+        var described = await a.Scheduler.Schedules.DescribeAsync("s");
+        described.Counters.Missed.Should().Be(0, "the new schedule missed nothing");
+        described.Counters.Runs.Should().Be(1);
+    }
+
+    [Test]
     public async Task APause_HoldsOnAnotherInstance_ThatHasNotReadItYet()
     {
         // The other instance reads schedule changes at its feeds; until then it claimed a paused schedule's occurrence

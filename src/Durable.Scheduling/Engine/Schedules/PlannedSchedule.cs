@@ -45,6 +45,9 @@ internal sealed class PlannedSchedule
 
     public bool CodeDefined { get; init; }
 
+    /// <summary>When the schedule was made (UTC ticks): a schedule made again under a deleted one's id is another schedule.</summary>
+    public long CreatedTicks { get; init; }
+
     /// <summary>When its spec took effect (UTC ticks).</summary>
     public long SpecSinceTicks { get; init; }
 

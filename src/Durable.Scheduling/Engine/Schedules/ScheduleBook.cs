@@ -107,13 +107,17 @@ internal sealed class ScheduleBook(ISchedulingStore store, Func<string, Workflow
             _byId.Remove(stored.Id);
             _deleted.Add(stored.Id);
             _retiredSequences[stored.Id] = stored.Sequence;
-            if (previous is { Parked.Count: > 0 })
-            {
-                _unparked.AddRange(previous.Parked.Select(p => (stored.Id, p.Id, p.Ticks)));
-                return nowTicks;
-            }
+            return Unpark(previous, nowTicks);
+        }
 
-            return long.MaxValue;
+        long unparkedAt = long.MaxValue;
+        if (previous is not null && previous.CreatedTicks != stored.CreatedAt.UtcTicks)
+        {
+            // Deleted and made again since this process last read it (the delete was not read here, or a later read
+            // found only the new one): another schedule under the same id, which continues nothing of the old one's
+            // (its watermark, what it held while paused) and starts from when it was made.
+            unparkedAt = Unpark(previous, nowTicks);
+            previous = null;
         }
 
         _deleted.Remove(stored.Id);
@@ -122,7 +126,7 @@ internal sealed class ScheduleBook(ISchedulingStore store, Func<string, Workflow
         {
             _byId.Remove(stored.Id);
             _retiredSequences[stored.Id] = stored.Sequence;
-            return long.MaxValue;
+            return unparkedAt;
         }
 
         _retiredSequences.Remove(stored.Id);
@@ -142,7 +146,7 @@ internal sealed class ScheduleBook(ISchedulingStore store, Func<string, Workflow
         _byId[stored.Id] = planned;
         if (planned.Paused || !planned.Runnable)
         {
-            return long.MaxValue;
+            return unparkedAt;
         }
 
         if (previous is { Paused: true })
@@ -152,7 +156,24 @@ internal sealed class ScheduleBook(ISchedulingStore store, Func<string, Workflow
             return nowTicks;
         }
 
-        return planned.Spec.NextUtc(nowTicks) is var next and >= 0 ? next : long.MaxValue;
+        return Math.Min(unparkedAt, planned.Spec.NextUtc(nowTicks) is var next and >= 0 ? next : long.MaxValue);
+    }
+
+    /// <summary>
+    /// Lets go of the runs a schedule that is gone (deleted, or replaced by another made under its id) held while
+    /// paused: the feed loads any still pending again (the delete withdrew those it found), and admission withdraws a
+    /// deleted schedule's.
+    /// </summary>
+    /// <returns>Now when there were any (a feed goes at once), else <see cref="long.MaxValue"/>.</returns>
+    private long Unpark(PlannedSchedule? gone, long nowTicks)
+    {
+        if (gone is not { Parked.Count: > 0 })
+        {
+            return long.MaxValue;
+        }
+
+        _unparked.AddRange(gone.Parked.Select(p => (gone.Id, p.Id, p.Ticks)));
+        return nowTicks;
     }
 
     private PlannedSchedule? Parse(StoredSchedule stored, CompiledDefinition? compiled)
@@ -189,6 +210,7 @@ internal sealed class ScheduleBook(ISchedulingStore store, Func<string, Workflow
                 Remaining = stored.RemainingRuns ?? long.MaxValue,
                 CodeDefined = stored.CodeDefined,
                 FirstSpec = stored.SpecSince == stored.CreatedAt,
+                CreatedTicks = stored.CreatedAt.UtcTicks,
                 SpecSinceTicks = stored.SpecSince.UtcTicks,
                 ChangedTicks = stored.UpdatedAt.UtcTicks,
                 Runnable = runnable,
