@@ -23,7 +23,8 @@ internal sealed partial class OccurrencePlanner
     private readonly ILogger _logger;
     private readonly ScheduleBook _book;
     private readonly CodeSchedules _code;
-    private readonly List<PlannedSchedule> _schedules = [];
+    private readonly List<PlannedSchedule> _schedules = []; // to plan at the next pass; kept while a pass fails
+    private readonly PriorityQueue<PlannedSchedule, long> _quiet = new(); // set aside, by when each comes within the horizon
     private readonly long _startedTicks;
     private readonly Dictionary<string, long> _missed = new(StringComparer.Ordinal); // counted by catch-up, stored at the pass's end
     private readonly List<(PlannedSchedule State, long From)> _missedLog = []; // schedules whose catch-up left some unrun this pass
@@ -36,6 +37,7 @@ internal sealed partial class OccurrencePlanner
     private readonly List<KeyValuePair<string, DateTimeOffset>> _watermarks = [];
     private readonly Dictionary<string, long> _created = new(StringComparer.Ordinal);
     private bool _firstPass = true;
+    private bool _fullPass = true; // every schedule planned, none taken as set aside: the first pass, and after a gap
     private long _lastPassTicks; // the clock reading of the last pass that succeeded
     private long _activeSinceTicks; // since when passes have followed each other without a gap (see CatchUp)
 
@@ -66,14 +68,15 @@ internal sealed partial class OccurrencePlanner
         if (now.UtcTicks - _lastPassTicks > 2 * _options.PollInterval.Ticks)
         {
             _activeSinceTicks = now.UtcTicks;
+            _fullPass = true; // schedules set aside may have fallen behind in the gap: each is planned, as after a start
         }
 
         // A first read, outside the store's planning lock: a process with nothing to plan takes no lock at all.
         await _book.RefreshAsync(stop).ConfigureAwait(false);
-        if (_code.Synced && !CollectSchedules())
+        if (_code.Synced && !CollectSchedules(now.UtcTicks))
         {
             Forget(now);
-            _lastPassTicks = now.UtcTicks;
+            Passed(now);
             return;
         }
 
@@ -86,32 +89,107 @@ internal sealed partial class OccurrencePlanner
         await using var planningScope = planning.ConfigureAwait(false);
         await _code.SyncOnceAsync(new DateTimeOffset(_startedTicks, TimeSpan.Zero), stop).ConfigureAwait(false);
         await _book.RefreshAsync(stop).ConfigureAwait(false);
-        if (!CollectSchedules())
+        if (!CollectSchedules(now.UtcTicks))
         {
             Forget(now);
-            _lastPassTicks = now.UtcTicks;
+            Passed(now);
             return;
         }
 
         await PlanUnderLockAsync(now, wheelHorizonTicks, stop).ConfigureAwait(false);
-        _lastPassTicks = now.UtcTicks; // a pass that failed (the store unreachable) does not count as running
+        Passed(now); // a pass that failed (the store unreachable) does not count as running
     }
 
-    /// <summary>Lists the schedules this pass plans in <see cref="_schedules"/>; false when there are none.</summary>
-    private bool CollectSchedules()
+    /// <summary>The end of the look-ahead of a pass at <paramref name="nowTicks"/>: it creates the occurrences up to it.</summary>
+    private long UntilTicks(long nowTicks) => nowTicks + _options.LookAhead.Ticks + _options.PollInterval.Ticks;
+
+    /// <summary>
+    /// Lists the schedules this pass plans in <see cref="_schedules"/>; false when there are none. A full pass lists every
+    /// schedule; another lists those changed since the last, those whose next fire time has come within the horizon,
+    /// and those a pass left unsettled (it failed, or stopped short of the horizon). The others are set aside with
+    /// nothing to plan before their next fire time, so a pass over many schedules that fire rarely costs nothing per
+    /// schedule. Called again under the store's planning lock, it adds what changed meanwhile.
+    /// </summary>
+    private bool CollectSchedules(long nowTicks)
     {
-        _schedules.Clear();
-        foreach (var schedule in _book.All)
+        if (_fullPass)
         {
-            // One that used all its runs creates nothing more, but the occurrences it made ahead may have fallen due while
-            // nothing ran them (before this start, or in a pause): its catch-up policy decides about those once.
-            if (schedule.Runnable && !schedule.Paused && (!(schedule.Limited && schedule.Remaining <= 0) || _firstPass || schedule.Resumed))
+            _quiet.Clear();
+            _book.TakeChanged().Clear();
+            _schedules.Clear();
+            foreach (var schedule in _book.All)
             {
+                schedule.Wake(_book.QuietUntil);
                 _schedules.Add(schedule);
             }
         }
+        else
+        {
+            var changed = _book.TakeChanged();
+            _schedules.AddRange(changed);
+            changed.Clear();
+            while (_quiet.TryPeek(out var schedule, out long wakeTicks) && wakeTicks <= nowTicks)
+            {
+                _quiet.Dequeue();
+                if (schedule.Quiet && ReferenceEquals(_book.Find(schedule.Id), schedule)) // else changed or deleted since
+                {
+                    schedule.Wake(_book.QuietUntil);
+                    _schedules.Add(schedule);
+                }
+            }
+        }
 
+        // One that used all its runs creates nothing more, but the occurrences it made ahead may have fallen due while
+        // nothing ran them (before this start, or in a pause): its catch-up policy decides about those once. One left
+        // out here comes back when it changes (a new state is listed as changed).
+        _schedules.RemoveAll(s => !ReferenceEquals(_book.Find(s.Id), s) || !s.Runnable || s.Paused || (s.Limited && s.Remaining <= 0 && !_firstPass && !s.Resumed));
         return _schedules.Count > 0;
+    }
+
+    /// <summary>
+    /// After a pass that succeeded: every schedule it left with nothing to plan before the next horizon is set aside
+    /// until its next fire time comes within it (for good, when it has none); the others stay listed for the next.
+    /// </summary>
+    private void Passed(DateTimeOffset now)
+    {
+        long until = UntilTicks(now.UtcTicks);
+        long span = until - now.UtcTicks;
+        _book.QuietUntil = Math.Max(_book.QuietUntil, until);
+        int kept = 0;
+        for (int i = 0; i < _schedules.Count; i++)
+        {
+            var schedule = _schedules[i];
+            if (schedule.NextTicks > until)
+            {
+                schedule.Quiet = true;
+                _quiet.Enqueue(schedule, schedule.NextTicks - span);
+            }
+            else if (schedule.NextTicks < 0)
+            {
+                schedule.Quiet = true; // fires no more: only a change brings it back
+            }
+            else
+            {
+                _schedules[kept++] = schedule;
+            }
+        }
+
+        _schedules.RemoveRange(kept, _schedules.Count - kept);
+        if (_schedules.Capacity > MaxKeptScratch && _schedules.Capacity > 4 * kept)
+        {
+            _schedules.Capacity = Math.Max(MaxKeptScratch, 2 * kept);
+        }
+
+        if (_quiet.Count > 1024 && _quiet.Count > 2 * _book.Count)
+        {
+            // Most entries are of states replaced or deleted since they were set aside: keep only the current ones.
+            var current = _quiet.UnorderedItems.Where(e => e.Element.Quiet && ReferenceEquals(_book.Find(e.Element.Id), e.Element)).ToList();
+            _quiet.Clear();
+            _quiet.EnqueueRange(current);
+        }
+
+        _fullPass = false;
+        _lastPassTicks = now.UtcTicks;
     }
 
     /// <summary>Runs held for schedules that no longer plan (deleted, paused again, not runnable): forgotten, so the feed loads them.</summary>
@@ -125,7 +203,7 @@ internal sealed partial class OccurrencePlanner
     private async Task PlanUnderLockAsync(DateTimeOffset now, long wheelHorizonTicks, CancellationToken stop)
     {
         var resumed = TakeResumed(now);
-        long until = now.UtcTicks + _options.LookAhead.Ticks + _options.PollInterval.Ticks;
+        long until = UntilTicks(now.UtcTicks);
         try
         {
             await PlanAsync(now, wheelHorizonTicks, until, resumed, stop).ConfigureAwait(false);
@@ -285,8 +363,8 @@ internal sealed partial class OccurrencePlanner
                     continue;
                 }
 
-                // Nothing due before the horizon (its next fire time is known): no spec is evaluated, so a pass over
-                // many schedules that fire rarely costs a comparison each.
+                // Nothing due before the horizon (its next fire time is known): no spec is evaluated. (After the pass
+                // such a schedule is set aside, and later passes do not list it until its next fire time comes near.)
                 if (state.NextTicks == 0)
                 {
                     state.NextTicks = spec.NextUtc(state.Watermark);

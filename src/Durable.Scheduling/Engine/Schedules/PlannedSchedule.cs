@@ -84,23 +84,45 @@ internal sealed class PlannedSchedule
     /// </summary>
     public bool Resumed { get; set; }
 
+    /// <summary>
+    /// True while the planner has set it aside: it has nothing to plan before <see cref="NextTicks"/> (or nothing ever
+    /// again, when that is negative), so passes leave it alone until then, and its watermark is really the horizon of
+    /// the planner's last pass (<see cref="ScheduleBook.QuietUntil"/>), which <see cref="Watermark"/> catches up to
+    /// when it is planned again.
+    /// </summary>
+    public bool Quiet { get; set; }
+
     /// <summary>The store's change sequence of the state this was read from.</summary>
     public long Sequence { get; init; }
 
     /// <summary>True when this process defines its workflow (it creates and runs occurrences only then).</summary>
     public bool Runnable { get; init; }
 
-    /// <summary>Carries over what the loop learnt of the previous state of the same schedule.</summary>
-    public void ContinueFrom(PlannedSchedule previous)
+    /// <summary>Takes a schedule set aside back into planning: its watermark is the last pass's horizon (see <see cref="Quiet"/>).</summary>
+    /// <param name="quietUntil">The horizon of the planner's last pass (<see cref="ScheduleBook.QuietUntil"/>).</param>
+    public void Wake(long quietUntil)
     {
+        if (Quiet)
+        {
+            Quiet = false;
+            Watermark = Math.Max(Watermark, quietUntil);
+        }
+    }
+
+    /// <summary>Carries over what the loop learnt of the previous state of the same schedule.</summary>
+    /// <param name="previous">The previous state.</param>
+    /// <param name="quietUntil">The horizon of the planner's last pass (<see cref="ScheduleBook.QuietUntil"/>).</param>
+    public void ContinueFrom(PlannedSchedule previous, long quietUntil)
+    {
+        long watermark = previous.Quiet ? Math.Max(previous.Watermark, quietUntil) : previous.Watermark;
         if (previous.WatermarkKey == WatermarkKey)
         {
             Loaded = previous.Loaded;
-            Watermark = previous.Watermark;
+            Watermark = watermark;
         }
-        else if (previous.Loaded || previous.Watermark > 0)
+        else if (previous.Loaded || watermark > 0)
         {
-            Watermark = previous.Watermark; // how far the old spec got: where the new one's starts, if that is earlier
+            Watermark = watermark; // how far the old spec got: where the new one's starts, if that is earlier
         }
 
         Parked = previous.Parked;

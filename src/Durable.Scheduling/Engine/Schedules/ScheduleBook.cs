@@ -31,6 +31,7 @@ internal sealed class ScheduleBook(ISchedulingStore store, Func<string, Workflow
     private readonly HashSet<string> _reported = new(StringComparer.Ordinal);
     private readonly List<(string Schedule, Guid Id, long Ticks)> _unparked = [];
     private readonly Dictionary<string, long> _retiredSequences = new(StringComparer.Ordinal); // of ids not in _byId (deleted, unreadable)
+    private readonly List<PlannedSchedule> _changed = [];
     private long _sequence;
 
     public IEnumerable<PlannedSchedule> All => _byId.Values;
@@ -38,6 +39,15 @@ internal sealed class ScheduleBook(ISchedulingStore store, Func<string, Workflow
     public int Count => _byId.Count;
 
     public PlannedSchedule? Find(string id) => _byId.GetValueOrDefault(id);
+
+    /// <summary>
+    /// The horizon (UTC ticks) of the planner's last pass that succeeded: every schedule set aside
+    /// (<see cref="PlannedSchedule.Quiet"/>) has all its occurrences up to it. Set by the planner; never moves back.
+    /// </summary>
+    public long QuietUntil { get; set; }
+
+    /// <summary>The schedules applied since the last call, as they now are (the planner plans them at its next pass). The caller clears the list.</summary>
+    public List<PlannedSchedule> TakeChanged() => _changed;
 
     public OverlapPolicy OverlapOf(string schedule) => _byId.TryGetValue(schedule, out var s) ? s.Overlap : OverlapPolicy.AllowAll;
 
@@ -131,19 +141,19 @@ internal sealed class ScheduleBook(ISchedulingStore store, Func<string, Workflow
 
         _retiredSequences.Remove(stored.Id);
 
+        _byId[stored.Id] = planned;
+        _changed.Add(planned);
         if (previous is not null)
         {
-            planned.ContinueFrom(previous);
+            planned.ContinueFrom(previous, QuietUntil);
             if (!planned.Paused && planned.Parked is { Count: > 0 })
             {
                 _unparked.AddRange(planned.Parked.Select(p => (stored.Id, p.Id, p.Ticks)));
                 planned.Parked = null;
-                _byId[stored.Id] = planned;
                 return nowTicks;
             }
         }
 
-        _byId[stored.Id] = planned;
         if (planned.Paused || !planned.Runnable)
         {
             return unparkedAt;
