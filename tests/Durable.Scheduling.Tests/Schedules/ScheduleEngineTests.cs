@@ -337,6 +337,36 @@ public sealed class ScheduleEngineTests
     }
 
     [Test]
+    public async Task AnUpdate_OnAnInstanceThatHadNotReadTheResume_DoesNotCatchUpThePauseAgain_UnderTheNewSpec()
+    {
+        // The instance that updated it still knew it paused: the new spec started from where the old one stood before
+        // the pause, so the pause's fire times were caught up (and counted missed) a second time, under the new spec.
+        var store = new InMemorySchedulingStore();
+        var start = new DateTimeOffset(2026, 6, 1, 12, 0, 0, TimeSpan.Zero);
+        await using var a = new SchedulerHarness(start, [typeof(ScheduleWorkflows)], o => o.PollInterval = TimeSpan.FromSeconds(20), store);
+        await using var b = new SchedulerHarness(start, [typeof(ScheduleWorkflows)], o => o.PollInterval = TimeSpan.FromSeconds(20), store);
+        await a.StartAsync();
+        await b.StartAsync();
+        Task Until(double second) => SchedulerHarness.RunTogetherUntilAsync(start.AddSeconds(second), TimeSpan.FromSeconds(1), a, b);
+
+        await a.Scheduler.Schedules.CreateAsync(new ScheduleDefinition { Id = "s", WorkflowName = "tick", Spec = ScheduleSpec.FromCron("0 * * * * *"), CatchUp = CatchUpPolicy.Latest });
+        await Until(150.5);
+        await a.Scheduler.Schedules.PauseAsync("s");
+        await Until(600.5); // both know of the pause; eight fire times (3 to 10 minutes) fall in it
+        await b.Scheduler.Schedules.ResumeAsync("s"); // runs 10 minutes, the latest; seven missed
+        await b.SettleAsync();
+        await a.Scheduler.Schedules.UpdateAsync("s", d => d with { Spec = ScheduleSpec.FromCron("30 * * * * *") }); // before it reads the resume
+        await Until(700);
+
+        var runs = a.Log.OfSchedule("s").Concat(b.Log.OfSchedule("s")).Select(r => (r.Scheduled, r.Started)).Order().ToList();
+        runs.Should().Equal(
+            [(start.AddMinutes(1), start.AddMinutes(1)), (start.AddMinutes(2), start.AddMinutes(2)), (start.AddMinutes(10), start.AddSeconds(600.5)),
+             (start.AddSeconds(630), start.AddSeconds(630)), (start.AddSeconds(690), start.AddSeconds(690))],
+            "the resume ran the latest of the pause; the new spec fires from the update on");
+        (await a.Scheduler.Schedules.DescribeAsync("s")).Counters.Missed.Should().Be(7, "the pause's other fire times, counted once, by the resume");
+    }
+
+    [Test]
     public async Task APause_HoldsOnAnotherInstance_ThatHasNotReadItYet()
     {
         // The other instance reads schedule changes at its feeds; until then it claimed a paused schedule's occurrence

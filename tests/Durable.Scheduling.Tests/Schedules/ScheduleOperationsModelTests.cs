@@ -92,6 +92,7 @@ public sealed class ScheduleOperationsModelTests
     [TestCase(7030)]
     [TestCase(7171)]
     [TestCase(74390)] // deleted while paused, made again on the other instance before it read the delete: a new schedule
+    [TestCase(74454)] // resumed on one instance, its spec changed on the other before it read the resume: the pause decided once
     public Task InMemory_TwoInstancesWithStoreFaults_RandomOperations_RunWhatTheModelSays(int seed)
     {
         var store = new InMemorySchedulingStore();

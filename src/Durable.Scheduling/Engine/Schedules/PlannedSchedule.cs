@@ -120,9 +120,12 @@ internal sealed class PlannedSchedule
             Loaded = previous.Loaded;
             Watermark = watermark;
         }
-        else if (previous.Loaded || watermark > 0)
+        else if (!previous.Paused && (previous.Loaded || watermark > 0))
         {
-            Watermark = watermark; // how far the old spec got: where the new one's starts, if that is earlier
+            // How far the old spec got: where the new one's starts, if that is earlier (this planner was behind). Not
+            // from a paused state: its fire times since the pause are the pause's, decided at the resume (maybe on
+            // another instance, whose resume this one had not read when the spec changed), not missed by the new spec.
+            Watermark = watermark;
         }
 
         Parked = previous.Parked;
