@@ -54,6 +54,29 @@ public sealed class SetAsideScheduleTests
     }
 
     [Test]
+    public async Task AScheduleChangedThousandsOfTimesWhileSetAside_AndTheOthers_StillFireOnce_AtTheirLatestSpec()
+    {
+        // Each change sets a new state aside and leaves the old one's queue entry behind, until the queue is rebuilt
+        // with the current states only: none of those may be lost in the rebuild.
+        var store = new FlakyStore(new InMemorySchedulingStore());
+        await using var harness = Harness(store);
+        await harness.StartAsync();
+        var schedules = harness.Scheduler.Schedules;
+        await schedules.CreateAsync(Cron("changed", "0 0 13 * * *"));
+        await schedules.CreateAsync(Cron("other", "0 0 13 * * *"));
+        for (int i = 1; i <= 1500; i++)
+        {
+            string cron = i % 2 == 0 ? "0 0 13 * * *" : "0 30 13 * * *";
+            await schedules.UpdateAsync("changed", d => d with { Spec = ScheduleSpec.FromCron(cron) });
+            await harness.RunForAsync(TimeSpan.FromSeconds(1));
+        }
+
+        await harness.RunUntilAsync(At(14, 0));
+        harness.Log.OfSchedule("changed").Select(r => (r.Scheduled, r.Started)).Should().Equal([(At(13, 0), At(13, 0))], "its last spec (an even change) fires at 13:00");
+        harness.Log.OfSchedule("other").Select(r => (r.Scheduled, r.Started)).Should().Equal([(At(13, 0), At(13, 0))]);
+    }
+
+    [Test]
     public async Task SchedulesSetAside_FollowTheChangesMadeMeanwhile_AndAreCaughtUpAfterAGap()
     {
         var store = new FlakyStore(new InMemorySchedulingStore());
