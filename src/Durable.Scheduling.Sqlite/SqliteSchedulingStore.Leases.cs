@@ -7,7 +7,7 @@ namespace Durable.Scheduling.Sqlite;
 internal sealed partial class SqliteSchedulingStore
 {
     public async ValueTask<IReadOnlyList<RunLease>> ClaimAsync(IReadOnlyList<Guid> ids, DateTimeOffset now, TimeSpan leaseDuration, string owner, CancellationToken cancellationToken) =>
-        await WriteAsync<IReadOnlyList<RunLease>>(() => ClaimRuns(ids, now, leaseDuration, owner), cancellationToken).ConfigureAwait(false);
+        await WriteAsync<IReadOnlyList<RunLease>>(() => ClaimRuns(ids, now, leaseDuration, owner), cancellationToken, items: ids.Count).ConfigureAwait(false);
 
     public async ValueTask<ExclusiveClaim> ClaimExclusiveAsync(Guid id, DateTimeOffset now, TimeSpan leaseDuration, string owner, CancellationToken cancellationToken) =>
         await WriteAsync(() =>
@@ -137,7 +137,7 @@ internal sealed partial class SqliteSchedulingStore
             }
 
             return results;
-        }, cancellationToken).ConfigureAwait(false);
+        }, cancellationToken, items: completions.Count).ConfigureAwait(false);
 
     public async ValueTask<bool> ReleaseAsync(Guid id, Guid leaseToken, DateTimeOffset dueTime, RunError? failure, CancellationToken cancellationToken) =>
         await WriteAsync(() =>

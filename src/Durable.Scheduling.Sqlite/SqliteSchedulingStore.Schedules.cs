@@ -172,7 +172,7 @@ internal sealed partial class SqliteSchedulingStore
             }
 
             return changes.Count;
-        }, cancellationToken).ConfigureAwait(false);
+        }, cancellationToken, items: changes.Count).ConfigureAwait(false);
     }
 
     public async ValueTask<IReadOnlyDictionary<string, DateTimeOffset>> GetWatermarksAsync(IReadOnlyCollection<string> schedules, CancellationToken cancellationToken)
@@ -205,7 +205,7 @@ internal sealed partial class SqliteSchedulingStore
             }
 
             return values.Count;
-        }, cancellationToken).ConfigureAwait(false);
+        }, cancellationToken, items: values.Count).ConfigureAwait(false);
     }
 
     /// <summary>

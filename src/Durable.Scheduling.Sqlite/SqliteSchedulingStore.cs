@@ -17,6 +17,12 @@ namespace Durable.Scheduling.Sqlite;
 /// </summary>
 internal sealed partial class SqliteSchedulingStore : ISchedulingStore, IAsyncDisposable, IDisposable
 {
+    /// <summary>
+    /// Writes of more rows than this (a statement each) are committed in a transaction of their own (see
+    /// <see cref="SqliteWriteQueue"/>): a batch of the default size still shares its commit with others.
+    /// </summary>
+    private const int LongWrite = 1000;
+
     private readonly SqliteFile _file;
     private readonly ILogger _logger;
     private readonly SemaphoreSlim _initLock = new(1, 1);
@@ -83,7 +89,7 @@ internal sealed partial class SqliteSchedulingStore : ISchedulingStore, IAsyncDi
             }
 
             return results;
-        }, cancellationToken).ConfigureAwait(false);
+        }, cancellationToken, items: runs.Count).ConfigureAwait(false);
 
     private InsertResult InsertOne(ScheduledRun run)
     {
@@ -157,7 +163,7 @@ internal sealed partial class SqliteSchedulingStore : ISchedulingStore, IAsyncDi
             }
 
             return refused;
-        }, cancellationToken).ConfigureAwait(false);
+        }, cancellationToken, items: ids.Count).ConfigureAwait(false);
 
     public async ValueTask<IReadOnlyList<Guid>> DeleteAsync(RunQuery filter, CancellationToken cancellationToken) =>
         await WriteAsync<IReadOnlyList<Guid>>(() =>
@@ -211,7 +217,7 @@ internal sealed partial class SqliteSchedulingStore : ISchedulingStore, IAsyncDi
             }
 
             return result;
-        }, cancellationToken).ConfigureAwait(false);
+        }, cancellationToken, items: changes.Count).ConfigureAwait(false);
 
     public async ValueTask<IReadOnlyList<Guid>> SkipPendingAsync(IReadOnlyList<Guid> ids, DateTimeOffset at, RunError reason, CancellationToken cancellationToken)
     {
@@ -236,7 +242,7 @@ internal sealed partial class SqliteSchedulingStore : ISchedulingStore, IAsyncDi
             }
 
             return skipped;
-        }, cancellationToken).ConfigureAwait(false);
+        }, cancellationToken, items: ids.Count).ConfigureAwait(false);
     }
 
     public async ValueTask AdvanceWatermarkAsync(string schedule, DateTimeOffset value, CancellationToken cancellationToken) =>
@@ -351,11 +357,14 @@ internal sealed partial class SqliteSchedulingStore : ISchedulingStore, IAsyncDi
 
     // ---- machinery ----------------------------------------------------------------------------------------------
 
-    private async Task<T> WriteAsync<T>(Func<T> write, CancellationToken cancellationToken)
+    /// <param name="write">The write.</param>
+    /// <param name="cancellationToken">Cancels it while queued.</param>
+    /// <param name="items">How many rows it writes one statement each (more than <see cref="LongWrite"/>: a transaction of its own).</param>
+    private async Task<T> WriteAsync<T>(Func<T> write, CancellationToken cancellationToken, int items = 1)
     {
         cancellationToken.ThrowIfCancellationRequested();
         await EnsureInitializedAsync().ConfigureAwait(false);
-        return await _writes!.WriteAsync(write, cancellationToken).ConfigureAwait(false);
+        return await _writes!.WriteAsync(write, cancellationToken, alone: items > LongWrite).ConfigureAwait(false);
     }
 
     private async Task<T> ReadAsync<T>(Func<SqliteConnection, T> read, CancellationToken cancellationToken)

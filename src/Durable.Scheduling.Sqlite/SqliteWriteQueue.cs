@@ -5,8 +5,11 @@ namespace Durable.Scheduling.Sqlite;
 
 /// <summary>
 /// The one writer connection and its queue: whatever callers queue meanwhile is committed in one transaction (group
-/// commit), each write in its own savepoint so one refusal never undoes another. A write cancelled before the writer
-/// takes it never runs; once taken, it runs and its outcome is returned.
+/// commit), each write in its own savepoint so one refusal never undoes another. A long write (one of many statements)
+/// is committed in a transaction of its own, without a savepoint: SQLite journals each statement inside a savepoint in
+/// memory and walks that journal from its start when the statement ends, so a write of thousands of statements in a
+/// savepoint takes time growing with their square. A write cancelled before the writer takes it never runs; once
+/// taken, it runs and its outcome is returned.
 /// </summary>
 internal sealed class SqliteWriteQueue : IAsyncDisposable
 {
@@ -26,9 +29,12 @@ internal sealed class SqliteWriteQueue : IAsyncDisposable
     }
 
     /// <summary>Queues a write for the next transaction and returns its outcome once committed.</summary>
-    public async Task<T> WriteAsync<T>(Func<T> write, CancellationToken cancellationToken)
+    /// <param name="write">The write, run on the writer inside its transaction.</param>
+    /// <param name="cancellationToken">Cancels the write while it is queued.</param>
+    /// <param name="alone">True for a long write: committed in a transaction of its own, without a savepoint.</param>
+    public async Task<T> WriteAsync<T>(Func<T> write, CancellationToken cancellationToken, bool alone = false)
     {
-        var op = new WriteOp(() => write());
+        var op = new WriteOp(() => write(), alone);
         using var registration = cancellationToken.CanBeCanceled
             ? cancellationToken.UnsafeRegister(static (state, token) => ((WriteOp)state!).TryCancel(token), op)
             : default;
@@ -91,18 +97,33 @@ internal sealed class SqliteWriteQueue : IAsyncDisposable
         await _writer.DisposeAsync().ConfigureAwait(false);
     }
 
-    /// <summary>The writer loop: commits every queued write in one transaction, each in its own savepoint.</summary>
+    /// <summary>The writer loop: commits every queued write in one transaction, each in its own savepoint (a long one alone).</summary>
     private async Task WriterLoopAsync()
     {
         var batch = new List<WriteOp>(_file.Options.MaxWritesPerTransaction);
-        while (await _writes.Reader.WaitToReadAsync().ConfigureAwait(false))
+        WriteOp? held = null; // a long write taken after others: the next transaction is its own
+        while (held is not null || await _writes.Reader.WaitToReadAsync().ConfigureAwait(false))
         {
-            while (batch.Count < _file.Options.MaxWritesPerTransaction && _writes.Reader.TryRead(out var op))
+            if (held is not null)
             {
-                if (op.TryTake())
+                batch.Add(held);
+                held = null;
+            }
+
+            while (batch is not [{ Alone: true }] && batch.Count < _file.Options.MaxWritesPerTransaction && _writes.Reader.TryRead(out var op))
+            {
+                if (!op.TryTake())
                 {
-                    batch.Add(op); // else cancelled while queued: it never runs
+                    continue; // cancelled while queued: it never runs
                 }
+
+                if (op.Alone && batch.Count > 0)
+                {
+                    held = op;
+                    break;
+                }
+
+                batch.Add(op);
             }
 
             if (batch.Count == 0)
@@ -146,6 +167,27 @@ internal sealed class SqliteWriteQueue : IAsyncDisposable
             foreach (var op in batch)
             {
                 op.Reset();
+                if (op.Alone)
+                {
+                    // Alone in its transaction (see the class): the transaction stands for the savepoint.
+                    try
+                    {
+                        op.Run();
+                    }
+                    catch (SqliteException e) when (SqliteFile.IsBusy(e))
+                    {
+                        throw;
+                    }
+                    catch (Exception e) when (e is not SqliteException { SqliteErrorCode: 10 or 13 or 14 })
+                    {
+                        transaction.Rollback();
+                        op.Fail(e is SqliteException sqlite ? _file.Unavailable(sqlite, "written") : e);
+                        return true;
+                    }
+
+                    continue;
+                }
+
                 begin.Execute();
                 try
                 {
@@ -174,7 +216,7 @@ internal sealed class SqliteWriteQueue : IAsyncDisposable
     }
 
     /// <summary>One queued write: runs inside the writer's transaction; its outcome is published after the commit.</summary>
-    private sealed class WriteOp(Func<object?> run)
+    private sealed class WriteOp(Func<object?> run, bool alone)
     {
         private const int Queued = 0, Taken = 1, Cancelled = 2;
         private object? _result;
@@ -182,6 +224,9 @@ internal sealed class SqliteWriteQueue : IAsyncDisposable
         private int _state;
 
         public TaskCompletionSource<object?> Completion { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        /// <summary>True for a long write, committed in a transaction of its own.</summary>
+        public bool Alone { get; } = alone;
 
         public void Reset()
         {

@@ -334,6 +334,34 @@ public sealed class SqliteStoreBehaviourTests
     }
 
     [Test]
+    public async Task ALongWrite_CommitsAlone_AllOrNothing_WhileShortWritesQueuedWithItCommit()
+    {
+        // A write of thousands of statements is committed in a transaction of its own, without a savepoint: when it
+        // fails (here the file reaches its size cap), nothing of it stays, and the short writes queued with it are not
+        // undone with it.
+        await using (var setup = NewStore())
+        {
+            await setup.InsertAsync([Run(s_now)], default); // create the schema
+            var watermarks = Enumerable.Range(0, 5000).Select(i => KeyValuePair.Create("w" + i, s_now.AddSeconds(i))).ToList();
+            await setup.AdvanceWatermarksAsync(watermarks, default);
+            (await setup.GetWatermarksAsync(["w0", "w4999"], default)).Should().BeEquivalentTo(
+                new Dictionary<string, DateTimeOffset> { ["w0"] = s_now, ["w4999"] = s_now.AddSeconds(4999) }, "a long write that succeeds is committed whole");
+        }
+
+        await using var store = new SqliteSchedulingStore(new SqliteSchedulingOptions { ConnectionString = $"Data Source={_file}", MaxPageCount = 400 });
+        var longRuns = Enumerable.Range(0, 1500).Select(i => Run(s_now.AddSeconds(i), "long", input: new string('x', 2000))).ToList();
+        var shortRuns = Enumerable.Range(0, 8).Select(i => Run(s_now.AddSeconds(i), "short")).ToList();
+        var longWrite = store.InsertAsync(longRuns, default).AsTask();
+        var shortWrites = shortRuns.Select(r => store.InsertAsync([r], default).AsTask()).ToList();
+
+        (await longWrite.Invoking(w => w).Should().ThrowAsync<IOException>()).Which.Message.Should().Contain("full");
+        (await Task.WhenAll(shortWrites)).Should().AllSatisfy(r => r.Single().Created.Should().BeTrue());
+        (await store.ListAsync(new RunQuery { WorkflowName = "long" }, default)).Items.Should().BeEmpty("a failed write leaves nothing behind");
+        (await store.ListAsync(new RunQuery { WorkflowName = "short" }, default)).Items.Should().HaveCount(8);
+        SqliteTestFiles.IntegrityCheck(_file).Should().Be("ok");
+    }
+
+    [Test]
     public async Task TwoStoresOnOneFile_ClaimEachRunOnce()
     {
         await using var first = NewStore();
