@@ -54,6 +54,37 @@ public sealed class SetAsideScheduleTests
     }
 
     [Test]
+    public async Task AStartWhereNothingFellDue_WritesNoWatermark_AndTheSchedulesFireOnTime()
+    {
+        // Schedules that never made an occurrence have no stored watermark: a start used to write one for each (nothing
+        // missed, nothing to persist), a write as large as the book.
+        var inner = new InMemorySchedulingStore();
+        await using (var before = Harness(new FlakyStore(inner)))
+        {
+            await before.StartAsync();
+            for (int i = 0; i < 20; i++)
+            {
+                await before.Scheduler.Schedules.CreateAsync(Cron("daily-" + i, "0 0 13 * * *"));
+            }
+
+            await before.RunUntilAsync(At(12, 5));
+            await before.StopAsync();
+        }
+
+        var store = new FlakyStore(inner);
+        int advanced = 0;
+        store.OnAdvanceWatermarks = values => Interlocked.Add(ref advanced, values.Count);
+        await using var after = new SchedulerHarness(At(12, 10), [typeof(ScheduleWorkflows)], o => o.PollInterval = TimeSpan.FromSeconds(5), store);
+        await after.StartAsync();
+        await after.RunUntilAsync(At(12, 20));
+        Volatile.Read(ref advanced).Should().Be(0, "no fire time fell due between the schedules' creation and this start");
+
+        await after.RunUntilAsync(At(13, 0).AddSeconds(30));
+        Enumerable.Range(0, 20).SelectMany(i => after.Log.OfSchedule("daily-" + i)).Select(r => (r.Scheduled, r.Started))
+            .Should().HaveCount(20).And.AllBeEquivalentTo((At(13, 0), At(13, 0)));
+    }
+
+    [Test]
     public async Task AScheduleChangedThousandsOfTimesWhileSetAside_AndTheOthers_StillFireOnce_AtTheirLatestSpec()
     {
         // Each change sets a new state aside and leaves the old one's queue entry behind, until the queue is rebuilt

@@ -56,6 +56,9 @@ public sealed class FlakyStore(ISchedulingStore inner) : ISchedulingStore
     /// <summary>Called with each batch of runs inserted, after the insert.</summary>
     public Action<IReadOnlyList<ScheduledRun>>? AfterInsert { get; set; }
 
+    /// <summary>Called with the watermarks of each <see cref="AdvanceWatermarksAsync"/>, before it runs.</summary>
+    public Action<IReadOnlyList<KeyValuePair<string, DateTimeOffset>>>? OnAdvanceWatermarks { get; set; }
+
     private T Guard<T>(Func<T> call)
     {
         if (Down)
@@ -202,6 +205,7 @@ public sealed class FlakyStore(ISchedulingStore inner) : ISchedulingStore
 
     public async ValueTask AdvanceWatermarksAsync(IReadOnlyList<KeyValuePair<string, DateTimeOffset>> values, CancellationToken cancellationToken)
     {
+        OnAdvanceWatermarks?.Invoke(values);
         if (FailWatermarks > 0)
         {
             FailWatermarks--;

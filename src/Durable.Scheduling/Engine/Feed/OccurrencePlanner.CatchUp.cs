@@ -42,7 +42,7 @@ internal sealed partial class OccurrencePlanner
     /// ran them (<paramref name="stored"/>) and those never created (after the watermark, before now). The kept ones
     /// run (created when not stored); returns the stored ones not kept, to be recorded as skipped.
     /// </summary>
-    private List<Guid> CatchUp(PlannedSchedule state, DateTimeOffset now, List<ScheduledRun> runs, List<(long Ticks, Guid Id)>? stored)
+    private List<Guid> CatchUp(PlannedSchedule state, DateTimeOffset now, List<ScheduledRun> runs, List<(long Ticks, Guid Id)>? stored, out bool anyDue)
     {
         var spec = state.Spec;
         long windowStart = now.UtcTicks - (state.CatchUpWindow ?? _options.CatchUpWindow).Ticks;
@@ -156,6 +156,7 @@ internal sealed partial class OccurrencePlanner
             _missedLog.Add((state, from));
         }
 
+        anyDue = missed > 0 || late is not null;
         state.Watermark = Math.Max(state.Watermark, now.UtcTicks - 1);
         return dropped ?? [];
     }

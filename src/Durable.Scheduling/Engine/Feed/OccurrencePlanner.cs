@@ -384,7 +384,8 @@ internal sealed partial class OccurrencePlanner
             bool caughtUp = stored is { Count: > 0 } || (state.Watermark < now.UtcTicks - 1 && !(state.Limited && state.Remaining <= 0));
             if (caughtUp)
             {
-                var skipped = CatchUp(state, now, runs, stored);
+                var skipped = CatchUp(state, now, runs, stored, out bool anyDue);
+                caughtUp = anyDue; // else nothing fell due since its watermark: nothing to persist (a start with many schedules writes none)
                 if (skipped.Count > 0)
                 {
                     (toSkip ??= []).Add((state, skipped));
