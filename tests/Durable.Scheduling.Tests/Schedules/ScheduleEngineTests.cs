@@ -14,6 +14,10 @@ namespace Durable.Scheduling.Tests.Schedules;
 [TestFixture]
 public sealed class ScheduleEngineTests
 {
+    /// <summary>One instance of a fleet sharing <paramref name="store"/>, polling every <paramref name="pollSeconds"/> seconds.</summary>
+    private static SchedulerHarness Instance(ISchedulingStore store, DateTimeOffset start, int pollSeconds, Action<IServiceCollection>? services = null) =>
+        new(start, [typeof(ScheduleWorkflows)], o => o.PollInterval = TimeSpan.FromSeconds(pollSeconds), store, services);
+
     private static readonly DateTimeOffset s_start = new(2026, 6, 1, 12, 0, 3, TimeSpan.Zero);
 
     private static string Local(DateTimeOffset instant, string zone)
@@ -280,8 +284,8 @@ public sealed class ScheduleEngineTests
     {
         var store = new InMemorySchedulingStore();
         var start = new DateTimeOffset(2026, 6, 1, 12, 0, 0, TimeSpan.Zero);
-        await using var a = new SchedulerHarness(start, [typeof(ScheduleWorkflows)], o => o.PollInterval = TimeSpan.FromSeconds(1), store);
-        await using var b = new SchedulerHarness(start, [typeof(ScheduleWorkflows)], o => o.PollInterval = TimeSpan.FromSeconds(1), store);
+        await using var a = Instance(store, start, 1);
+        await using var b = Instance(store, start, 1);
         await a.StartAsync();
         await b.StartAsync();
         Task Until(int second) => SchedulerHarness.RunTogetherUntilAsync(start.AddSeconds(second), TimeSpan.FromMilliseconds(500), a, b);
@@ -311,8 +315,8 @@ public sealed class ScheduleEngineTests
         // kept the old one's watermark, and caught up the fire times of the old one's pause under the new one.
         var store = new InMemorySchedulingStore();
         var start = new DateTimeOffset(2026, 6, 1, 12, 0, 0, TimeSpan.Zero);
-        await using var a = new SchedulerHarness(start, [typeof(ScheduleWorkflows)], o => o.PollInterval = TimeSpan.FromSeconds(20), store);
-        await using var b = new SchedulerHarness(start, [typeof(ScheduleWorkflows)], o => o.PollInterval = TimeSpan.FromSeconds(20), store);
+        await using var a = Instance(store, start, 20);
+        await using var b = Instance(store, start, 20);
         await a.StartAsync();
         await b.StartAsync();
         Task Until(double second) => SchedulerHarness.RunTogetherUntilAsync(start.AddSeconds(second), TimeSpan.FromSeconds(1), a, b);
@@ -343,8 +347,8 @@ public sealed class ScheduleEngineTests
         // the pause, so the pause's fire times were caught up (and counted missed) a second time, under the new spec.
         var store = new InMemorySchedulingStore();
         var start = new DateTimeOffset(2026, 6, 1, 12, 0, 0, TimeSpan.Zero);
-        await using var a = new SchedulerHarness(start, [typeof(ScheduleWorkflows)], o => o.PollInterval = TimeSpan.FromSeconds(20), store);
-        await using var b = new SchedulerHarness(start, [typeof(ScheduleWorkflows)], o => o.PollInterval = TimeSpan.FromSeconds(20), store);
+        await using var a = Instance(store, start, 20);
+        await using var b = Instance(store, start, 20);
         await a.StartAsync();
         await b.StartAsync();
         Task Until(double second) => SchedulerHarness.RunTogetherUntilAsync(start.AddSeconds(second), TimeSpan.FromSeconds(1), a, b);
@@ -373,8 +377,8 @@ public sealed class ScheduleEngineTests
         // that fell due, and ran it after the pause had returned.
         var store = new InMemorySchedulingStore();
         var start = new DateTimeOffset(2026, 6, 1, 12, 0, 0, TimeSpan.Zero);
-        await using var a = new SchedulerHarness(start, [typeof(ScheduleWorkflows)], o => o.PollInterval = TimeSpan.FromSeconds(5), store);
-        await using var b = new SchedulerHarness(start, [typeof(ScheduleWorkflows)], o => o.PollInterval = TimeSpan.FromSeconds(5), store);
+        await using var a = Instance(store, start, 5);
+        await using var b = Instance(store, start, 5);
         await a.StartAsync();
         await b.StartAsync();
         Task Until(double second) => SchedulerHarness.RunTogetherUntilAsync(start.AddSeconds(second), TimeSpan.FromMilliseconds(100), a, b);
@@ -397,8 +401,8 @@ public sealed class ScheduleEngineTests
         // duplicates, but what the catch-up dropped was counted missed a second time).
         var store = new InMemorySchedulingStore();
         var start = new DateTimeOffset(2026, 6, 1, 12, 0, 0, TimeSpan.Zero);
-        await using var a = new SchedulerHarness(start, [typeof(ScheduleWorkflows)], o => o.PollInterval = TimeSpan.FromSeconds(5), store);
-        await using var b = new SchedulerHarness(start, [typeof(ScheduleWorkflows)], o => o.PollInterval = TimeSpan.FromSeconds(5), store);
+        await using var a = Instance(store, start, 5);
+        await using var b = Instance(store, start, 5);
         await a.StartAsync();
         await b.StartAsync();
         Task Until(double second) => SchedulerHarness.RunTogetherUntilAsync(start.AddSeconds(second), TimeSpan.FromMilliseconds(500), a, b);
@@ -428,8 +432,8 @@ public sealed class ScheduleEngineTests
         var start = new DateTimeOffset(2026, 6, 1, 12, 0, 0, TimeSpan.Zero);
         var logsA = new CapturedLogs();
         var logsB = new CapturedLogs();
-        await using var a = new SchedulerHarness(start, [typeof(ScheduleWorkflows)], o => o.PollInterval = TimeSpan.FromSeconds(5), store, s => s.AddSingleton<ILoggerProvider>(logsA));
-        await using var b = new SchedulerHarness(start, [typeof(ScheduleWorkflows)], o => o.PollInterval = TimeSpan.FromSeconds(5), store, s => s.AddSingleton<ILoggerProvider>(logsB));
+        await using var a = Instance(store, start, 5, s => s.AddSingleton<ILoggerProvider>(logsA));
+        await using var b = Instance(store, start, 5, s => s.AddSingleton<ILoggerProvider>(logsB));
         await a.StartAsync();
         await b.StartAsync();
         Task Until(double second) => SchedulerHarness.RunTogetherUntilAsync(start.AddSeconds(second), TimeSpan.FromMilliseconds(500), a, b);
