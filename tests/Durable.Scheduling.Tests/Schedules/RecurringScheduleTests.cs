@@ -775,6 +775,39 @@ public sealed class RecurringScheduleTests
         var described = await schedules.DescribeAsync("r");
         long accounted = ran.Count + described.Counters.Missed;
         accounted.Should().Be(36, "each fire time from 10 s to 6 min either ran or was counted as missed (runs {0}, missed {1})", string.Join(",", ran), described.Counters.Missed);
+        harness.Log.OfSchedule("r").Should().AllSatisfy(r => r.Input.Should().Be(Second(r.Scheduled) <= 300 ? new ReportInput("eu", 1) : new ReportInput("us", 2)),
+            "the fire times up to the update are the old definition's, run with its input");
+    }
+
+    [Test]
+    public async Task Update_BeforeTheFailedPassOfAResumeIsRetried_TheOldSpecsFireTimesInThePause_RunByItsPolicy_WithItsInput()
+    {
+        // The resume's pass failed (its insert), and the spec changed before the retry. The failed pass had moved the
+        // schedule's watermark past the pause in memory, the new spec started from there, and the old spec's fire times
+        // in the pause (those past the look-ahead when it was paused, never made) were neither run nor counted as missed.
+        var flaky = new FlakyStore(new InMemorySchedulingStore());
+        await using var harness = Harness(flaky);
+        await harness.StartAsync();
+        var schedules = harness.Scheduler.Schedules;
+        await schedules.CreateAsync(new ScheduleDefinition { Id = "r", WorkflowName = "report", Spec = ScheduleSpec.FromInterval("10s"), Input = new ReportInput("eu", 1) });
+        await harness.RunUntilAsync(s_start.AddSeconds(25));
+        await schedules.PauseAsync("r");
+        await harness.RunUntilAsync(s_start.AddSeconds(601)); // 30 to 600 fall in the pause
+
+        flaky.FailInserts = 1;
+        await schedules.ResumeAsync("r");
+        await harness.RunUntilAsync(s_start.AddSeconds(601.5)); // the retry comes a poll later
+        flaky.FailInserts.Should().Be(0, "the resume's pass failed at its insert");
+        await schedules.UpdateAsync("r", d => d with { Spec = ScheduleSpec.FromInterval("15s"), Input = new ReportInput("us", 2) });
+        await harness.RunUntilAsync(s_start.AddSeconds(631));
+
+        var runs = harness.Log.OfSchedule("r");
+        runs.Should().OnlyHaveUniqueItems(r => r.Scheduled);
+        runs.Where(r => r.Input is ReportInput { Region: "eu" }).Select(r => Second(r.Scheduled)).Order().Should().Equal(
+            Enumerable.Range(1, 60).Select(i => 10 * i), "the pause's fire times are the old spec's, each run once by its policy (ExactlyOncePerInterval), with its input");
+        runs.Where(r => r.Input is ReportInput { Region: "us" }).Select(r => Second(r.Scheduled)).Should().Equal(
+            [615, 630], "the new spec fires from the update on");
+        (await schedules.DescribeAsync("r")).Counters.Missed.Should().Be(0);
     }
 
     [Test]

@@ -82,6 +82,7 @@ public sealed class ScheduleOperationsModelTests
     [TestCase(11062)] // a resume's catch-up failing at the end: its count not stored yet
     [TestCase(11068)] // two failures in a row: a back-off of two polls
     [TestCase(50083)] // two failures in a row: a fire time in the back-off fell due while nothing ran, and the policy dropped it
+    [TestCase(79797)] // a resume's catch-up failing, the spec changed before the retry: the pause is the old spec's
     [TestCase(50393)] // planned once, its watermark write failed, paused, restarted, resumed: the whole pause is caught up
     public Task InMemory_WithStoreFaults_RandomOperations_RunWhatTheModelSays(int seed)
     {

@@ -42,7 +42,13 @@ internal sealed partial class OccurrencePlanner
     /// ran them (<paramref name="stored"/>) and those never created (after the watermark, before now). The kept ones
     /// run (created when not stored); returns the stored ones not kept, to be recorded as skipped.
     /// </summary>
-    private List<Guid> CatchUp(PlannedSchedule state, DateTimeOffset now, List<ScheduledRun> runs, List<(long Ticks, Guid Id)>? stored, out bool anyDue)
+    /// <param name="state">The schedule (or an earlier spec's state, see <see cref="PlannedSchedule.Predecessor"/>).</param>
+    /// <param name="now">Now.</param>
+    /// <param name="runs">The pass's runs to create: those kept are added.</param>
+    /// <param name="stored">Its pending occurrences that fell due while nothing ran them, if any.</param>
+    /// <param name="anyDue">Set when anything fell due since its watermark (else there is nothing to persist).</param>
+    /// <param name="lastTicks">Fire times after it are not this state's (a later spec's): neither run nor missed here.</param>
+    private List<Guid> CatchUp(PlannedSchedule state, DateTimeOffset now, List<ScheduledRun> runs, List<(long Ticks, Guid Id)>? stored, out bool anyDue, long lastTicks = long.MaxValue)
     {
         var spec = state.Spec;
         long windowStart = now.UtcTicks - (state.CatchUpWindow ?? _options.CatchUpWindow).Ticks;
@@ -106,7 +112,7 @@ internal sealed partial class OccurrencePlanner
         bool exhausted = state.Limited && state.Remaining <= 0;
         List<long>? late = null;
         long t = spec.NextUtc(state.Watermark);
-        for (; !exhausted && t >= 0 && t < now.UtcTicks && missed < MaxOccurrencesCounted; t = spec.NextUtc(t))
+        for (; !exhausted && t >= 0 && t < now.UtcTicks && t <= lastTicks && missed < MaxOccurrencesCounted; t = spec.NextUtc(t))
         {
             if (stored is { Count: > 0 })
             {

@@ -36,6 +36,7 @@ internal sealed partial class OccurrencePlanner
     private readonly List<(PlannedSchedule State, long Last)> _advanced = [];
     private readonly List<KeyValuePair<string, DateTimeOffset>> _watermarks = [];
     private readonly Dictionary<string, long> _created = new(StringComparer.Ordinal);
+    private readonly List<(PlannedSchedule State, long Watermark)> _prior = []; // the watermarks before a pass, for when it fails
     private bool _firstPass = true;
     private bool _fullPass = true; // every schedule planned, none taken as set aside: the first pass, and after a gap
     private long _lastPassTicks; // the clock reading of the last pass that succeeded
@@ -210,13 +211,20 @@ internal sealed partial class OccurrencePlanner
         }
         catch
         {
-            // A pass moves watermarks in memory before its writes: after a failed write, none of that holds. The next
-            // pass reads the stored watermarks again (what was created meanwhile is found again under the same keys),
-            // and counts again what it misses.
+            // A pass moves watermarks in memory before its writes: after a failed write, none of that holds. Each goes
+            // back to where it was read, and the next pass reads the stored ones again (what was created meanwhile is
+            // found again under the same keys), and counts again what it misses. Should a schedule's spec change before
+            // then, the store keeps no watermark for its old spec: its fire times are planned from the one read here
+            // (see PlannedSchedule.Predecessor).
+            foreach (var (state, watermark) in _prior)
+            {
+                state.Watermark = watermark;
+                state.NextTicks = 0;
+            }
+
             foreach (var schedule in _schedules)
             {
                 schedule.Loaded = false;
-                schedule.NextTicks = 0;
             }
 
             _missed.Clear();
@@ -226,6 +234,7 @@ internal sealed partial class OccurrencePlanner
         }
         finally
         {
+            Clear(_prior);
             Clear(_runs); // references to this pass's runs are not kept until the next
             Clear(_advanced);
             _created.Clear();
@@ -317,6 +326,16 @@ internal sealed partial class OccurrencePlanner
         }
 
         await RereadBehindAsync(behind, stop).ConfigureAwait(false);
+
+        // Where each watermark stands before this pass moves it, as read: where it goes back to should the pass fail.
+        foreach (var schedule in _schedules)
+        {
+            for (var state = schedule; state is not null; state = state.Predecessor)
+            {
+                _prior.Add((state, state.Watermark));
+            }
+        }
+
         foreach (var state in _schedules)
         {
             if (state.Limited && state.Remaining > 0 && state.NextTicks >= 0 && state.NextTicks <= until)
@@ -332,7 +351,7 @@ internal sealed partial class OccurrencePlanner
         // first pass, whatever fell due before it started is missed here in any case (a live instance runs an
         // occurrence at its instant), so a restart a moment after a fire time applies the policy to that one too.
         Dictionary<string, List<(long Ticks, Guid Id)>>? overdue = null;
-        if (_firstPass || _schedules.Exists(p => p.Watermark < now.UtcTicks - 1))
+        if (_firstPass || _schedules.Exists(p => p.Watermark < now.UtcTicks - 1 || p.Predecessor is not null))
         {
             long cutoff = now.UtcTicks - _options.PollInterval.Ticks;
             overdue = await LoadOverdueAsync(_firstPass ? Math.Max(cutoff, _startedTicks) : cutoff, stop).ConfigureAwait(false);
@@ -356,7 +375,7 @@ internal sealed partial class OccurrencePlanner
         foreach (var state in _schedules)
         {
             var spec = state.Spec;
-            if (overdue?.ContainsKey(state.Id) != true && state.Watermark >= now.UtcTicks - 1)
+            if (state.Predecessor is null && overdue?.ContainsKey(state.Id) != true && state.Watermark >= now.UtcTicks - 1)
             {
                 if (state.Watermark >= until)
                 {
@@ -379,12 +398,20 @@ internal sealed partial class OccurrencePlanner
 
             int before = runs.Count;
             var stored = overdue?.GetValueOrDefault(state.Id);
+            if (state.Predecessor is not null)
+            {
+                stored = CatchUpPredecessors(state, now, runs, stored, ref toSkip);
+            }
+
+            long early = runs.Count - before; // made for the fire times of earlier specs: they count against a limit too
             // One that used all its runs has only its stored occurrences to decide about (nothing to create or count
             // beyond them, and no watermark to move for them).
-            bool caughtUp = stored is { Count: > 0 } || (state.Watermark < now.UtcTicks - 1 && !(state.Limited && state.Remaining <= 0));
+            bool caughtUp = stored is { Count: > 0 } || (state.Watermark < now.UtcTicks - 1 && !(state.Limited && state.Remaining - early <= 0));
             if (caughtUp)
             {
+                state.Remaining -= early;
                 var skipped = CatchUp(state, now, runs, stored, out bool anyDue);
+                state.Remaining += early;
                 caughtUp = anyDue; // else nothing fell due since its watermark: nothing to persist (a start with many schedules writes none)
                 if (skipped.Count > 0)
                 {
@@ -512,8 +539,57 @@ internal sealed partial class OccurrencePlanner
         foreach (var state in _schedules)
         {
             state.Resumed = false;
+            state.Predecessor = null; // planned
         }
         _book.TakeUnparked().Clear(); // the resumed runs this pass decided about (kept for the next pass if it failed)
+    }
+
+    /// <summary>
+    /// Plans the fire times of a schedule's earlier specs that were still to be decided when it changed (see
+    /// <see cref="PlannedSchedule.Predecessor"/>): each by its own catch-up policy, from its watermark (kept in memory:
+    /// the store keeps none for a spec no longer current) up to when the next spec took effect. The watermark each
+    /// reaches is stored with the others, under its own spec's name.
+    /// </summary>
+    /// <returns>The stored overdue runs left for <paramref name="state"/>'s own spec (those due from its start on).</returns>
+    private List<(long Ticks, Guid Id)>? CatchUpPredecessors(PlannedSchedule state, DateTimeOffset now, List<ScheduledRun> runs, List<(long Ticks, Guid Id)>? stored, ref List<(PlannedSchedule State, List<Guid> Ids)>? toSkip)
+    {
+        int before = runs.Count;
+        var mine = stored?.FindAll(r => r.Ticks > LastOfPrevious(state));
+        for (var next = state; next.Predecessor is { } old; next = old)
+        {
+            // The stored runs of its fire times: from its spec's start (from any time, for the oldest) to the next's.
+            long last = LastOfPrevious(next);
+            var theirs = stored?.FindAll(r => r.Ticks <= last && (r.Ticks > LastOfPrevious(old) || old.Predecessor is null));
+            if (old.Limited)
+            {
+                old.Remaining = state.Remaining - (runs.Count - before); // what the schedule has left, not what it had then
+            }
+
+            var skipped = CatchUp(old, now, runs, theirs, out bool anyDue, last);
+            if (skipped.Count > 0)
+            {
+                (toSkip ??= []).Add((old, skipped));
+            }
+
+            // Its fire times not yet due (the change took effect at or after now, by another instance's clock): run at
+            // their instants, as they would have.
+            int made = runs.Count;
+            long allowed = state.Limited ? state.Remaining - (runs.Count - before) : long.MaxValue;
+            for (long t = old.Spec.NextUtc(Math.Max(old.Watermark, now.UtcTicks - 1)); t >= 0 && t <= last && allowed-- > 0; t = old.Spec.NextUtc(t))
+            {
+                runs.Add(NewOccurrence(old, t, now));
+            }
+
+            if (anyDue || theirs is { Count: > 0 } || runs.Count > made)
+            {
+                _advanced.Add((old, runs.Count > made ? Math.Max(now.UtcTicks - 1, runs[^1].ScheduledTime.UtcTicks) : now.UtcTicks - 1));
+            }
+        }
+
+        return mine;
+
+        // A spec's fire times start strictly after it took effect (at it, for a code-defined one): up to then, they are the previous spec's.
+        static long LastOfPrevious(PlannedSchedule state) => state.SpecSinceTicks - (state.CodeDefined ? 1 : 0);
     }
 
     /// <summary>The change that counts <paramref name="missed"/> occurrences of a schedule missed, with its metric.</summary>

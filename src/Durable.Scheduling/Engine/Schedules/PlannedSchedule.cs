@@ -13,6 +13,7 @@ internal sealed class PlannedSchedule
     private long _catchUpWindowTicks = -1; // -1: none of its own
     private byte _catchUp;
     private byte _overlap;
+    private RareState? _rare; // what few schedules ever have, kept out of the many that do not
 
     public required string Id { get; init; }
 
@@ -76,7 +77,17 @@ internal sealed class PlannedSchedule
     /// Occurrences that fell due while it was paused (id, due instant), kept pending and out of the wheel; null while
     /// there are none (most schedules never have any).
     /// </summary>
-    public List<(Guid Id, long Ticks)>? Parked { get; set; }
+    public List<(Guid Id, long Ticks)>? Parked
+    {
+        get => _rare?.Parked;
+        set
+        {
+            if (value is not null || _rare is not null)
+            {
+                (_rare ??= new RareState()).Parked = value;
+            }
+        }
+    }
 
     /// <summary>
     /// True from a resume until a pass has planned it: one that used all its runs is planned then too, so that the
@@ -91,6 +102,23 @@ internal sealed class PlannedSchedule
     /// when it is planned again.
     /// </summary>
     public bool Quiet { get; set; }
+
+    /// <summary>
+    /// The state this one replaced under another spec, while fire times of that spec before the change were still to
+    /// be decided here (see <see cref="ContinueFrom"/>): the next pass that succeeds plans them, by that state's catch-up
+    /// policy and up to when this one's spec took effect, then drops it. Null for most.
+    /// </summary>
+    public PlannedSchedule? Predecessor
+    {
+        get => _rare?.Predecessor;
+        set
+        {
+            if (value is not null || _rare is not null)
+            {
+                (_rare ??= new RareState()).Predecessor = value;
+            }
+        }
+    }
 
     /// <summary>The store's change sequence of the state this was read from.</summary>
     public long Sequence { get; init; }
@@ -115,20 +143,33 @@ internal sealed class PlannedSchedule
     public void ContinueFrom(PlannedSchedule previous, long quietUntil)
     {
         long watermark = previous.Quiet ? Math.Max(previous.Watermark, quietUntil) : previous.Watermark;
+        Parked = previous.Parked;
+        Predecessor = previous.Predecessor;
         if (previous.WatermarkKey == WatermarkKey)
         {
             Loaded = previous.Loaded;
             Watermark = watermark;
         }
-        else if (!previous.Paused && (previous.Loaded || watermark > 0))
+        else if (!previous.Paused && (previous.Loaded || watermark > 0) && (previous.Resumed || !previous.Loaded || watermark < SpecSinceTicks - 1 || previous.Predecessor is not null))
         {
-            // How far the old spec got: where the new one's starts, if that is earlier (this planner was behind). Not
-            // from a paused state: its fire times since the pause are the pause's, decided at the resume (maybe on
-            // another instance, whose resume this one had not read when the spec changed), not missed by the new spec.
-            Watermark = watermark;
+            // The old spec's fire times before the change are not all decided here: this planner was behind (the store
+            // was unreachable), or the pass that was to decide them (a resume's catch-up) failed. They are the old
+            // spec's, with its definition and policy: planned with this state at its next pass, up to the change. (Not
+            // from a paused state: its fire times since the pause are the pause's, decided at the resume, maybe on
+            // another instance, whose resume this one had not read when the spec changed.)
+            previous.Watermark = watermark;
+            previous.Quiet = false;
+            previous.Parked = null; // this state's now
+            Predecessor = previous;
         }
 
-        Parked = previous.Parked;
         Resumed = !Paused && (previous.Paused || previous.Resumed);
+    }
+
+    private sealed class RareState
+    {
+        public List<(Guid Id, long Ticks)>? Parked { get; set; }
+
+        public PlannedSchedule? Predecessor { get; set; }
     }
 }
