@@ -2,8 +2,9 @@ namespace Durable.Scheduling.Storage.InMemory;
 
 /// <summary>
 /// The in-memory store's schedules: a table by id, the ids in order (for lists), the change sequence, counters.
-/// Counters are fields of the entry, so counting an outcome allocates nothing; a <see cref="StoredSchedule"/> is built
-/// when one is read. Not thread-safe: the store calls it under its lock.
+/// An entry keeps what was written and the counters as fields of its own, so counting an outcome allocates nothing and a
+/// schedule costs one object; a <see cref="StoredSchedule"/> is built when one is read. Not thread-safe: the store calls
+/// it under its lock.
 /// </summary>
 /// <remarks>
 /// Every change appends its entry to a log in sequence order, so reading the changes since a sequence (which the loop
@@ -14,6 +15,9 @@ internal sealed class InMemorySchedules
 {
     /// <summary>An entry's spec watermark when it has none.</summary>
     private const long NoWatermark = long.MinValue;
+
+    /// <summary>An entry's remaining runs when it has no limit.</summary>
+    private const long NoLimit = long.MinValue;
 
     private readonly Dictionary<string, Entry> _byId = new(StringComparer.Ordinal);
     private readonly Dictionary<string, Entry>.AlternateLookup<ReadOnlySpan<char>> _bySpan;
@@ -49,13 +53,13 @@ internal sealed class InMemorySchedules
     }
 
     private Entry? Current(ReadOnlySpan<char> id, long specSinceTicks) =>
-        _bySpan.TryGetValue(id, out var entry) && !entry.Stored.Deleted && entry.Stored.SpecSince.UtcTicks == specSinceTicks ? entry : null;
+        _bySpan.TryGetValue(id, out var entry) && !entry.Deleted && entry.SpecSinceTicks == specSinceTicks ? entry : null;
 
     public bool Create(StoredSchedule schedule)
     {
         if (_byId.TryGetValue(schedule.Id, out var existing))
         {
-            if (!existing.Stored.Deleted)
+            if (!existing.Deleted)
             {
                 return false;
             }
@@ -63,7 +67,13 @@ internal sealed class InMemorySchedules
             existing.Gone = true; // its tombstone's record in the log is no change any more
         }
 
-        var entry = new Entry(schedule with { Version = 1, Sequence = ++_sequence, Deleted = false, Metadata = Copy(schedule.Metadata) }, schedule.RemainingRuns);
+        var entry = new Entry(schedule.Id, schedule.CreatedAt.UtcTicks)
+        {
+            Version = 1,
+            Sequence = ++_sequence,
+            Remaining = schedule.RemainingRuns ?? NoLimit,
+        };
+        entry.Write(schedule);
         _byId[schedule.Id] = entry;
         _order.Add(schedule.Id);
         Logged(entry);
@@ -72,14 +82,14 @@ internal sealed class InMemorySchedules
 
     private void Logged(Entry entry)
     {
-        _log.Add((entry.Stored.Sequence, entry));
+        _log.Add((entry.Sequence, entry));
         if (_log.Count > 64 && _log.Count > 2 * _byId.Count)
         {
-            _log.RemoveAll(r => r.Entry.Gone || r.Entry.Stored.Sequence != r.Sequence);
+            _log.RemoveAll(r => r.Entry.Gone || r.Entry.Sequence != r.Sequence);
         }
     }
 
-    public StoredSchedule? Get(string id) => _byId.TryGetValue(id, out var e) && !e.Stored.Deleted ? e.Snapshot() : null;
+    public StoredSchedule? Get(string id) => _byId.TryGetValue(id, out var e) && !e.Deleted ? e.Snapshot() : null;
 
     public StoredSchedulePage List(ScheduleQuery query)
     {
@@ -91,8 +101,7 @@ internal sealed class InMemorySchedules
                 break; // the ids with a prefix lie together in ordinal order, from the prefix itself on
             }
 
-            var entry = _byId[id];
-            var s = entry.Stored;
+            var s = _byId[id];
             if (s.Deleted || (query.Paused is { } paused && s.Paused != paused) ||
                 (query.WorkflowName is { } workflow && s.WorkflowName != workflow) ||
                 (query.Metadata is { Count: > 0 } wanted && wanted.Any(p => !s.Metadata.TryGetValue(p.Key, out var v) || v != p.Value)))
@@ -105,7 +114,7 @@ internal sealed class InMemorySchedules
                 return new StoredSchedulePage(items, items[^1].Id);
             }
 
-            items.Add(entry.Snapshot());
+            items.Add(s.Snapshot());
         }
 
         return new StoredSchedulePage(items, null);
@@ -136,7 +145,7 @@ internal sealed class InMemorySchedules
         for (int i = lo; i < _log.Count && changes.Count < limit; i++)
         {
             var (logged, entry) = _log[i];
-            if (!entry.Gone && entry.Stored.Sequence == logged)
+            if (!entry.Gone && entry.Sequence == logged)
             {
                 changes.Add(entry.Snapshot());
             }
@@ -147,33 +156,23 @@ internal sealed class InMemorySchedules
 
     public bool Update(StoredSchedule schedule, long expectedVersion, bool setRemaining)
     {
-        if (!_byId.TryGetValue(schedule.Id, out var entry) || entry.Stored.Deleted || entry.Stored.Version != expectedVersion)
+        if (!_byId.TryGetValue(schedule.Id, out var entry) || entry.Deleted || entry.Version != expectedVersion)
         {
             return false;
         }
 
-        if (schedule.SpecSince.UtcTicks != entry.Stored.SpecSince.UtcTicks)
+        if (schedule.SpecSince.UtcTicks != entry.SpecSinceTicks)
         {
             entry.SpecWatermark = NoWatermark; // the old spec's: a new spec starts afresh
         }
 
-        entry.Stored = entry.Stored with
-        {
-            WorkflowName = schedule.WorkflowName,
-            Definition = schedule.Definition,
-            Metadata = Copy(schedule.Metadata),
-            Paused = schedule.Paused,
-            Note = schedule.Note,
-            CodeDefined = schedule.CodeDefined,
-            UpdatedAt = schedule.UpdatedAt,
-            SpecSince = schedule.SpecSince,
-            Version = expectedVersion + 1,
-            Sequence = ++_sequence,
-        };
+        entry.Write(schedule);
+        entry.Version = expectedVersion + 1;
+        entry.Sequence = ++_sequence;
         Logged(entry);
         if (setRemaining)
         {
-            entry.Remaining = schedule.RemainingRuns;
+            entry.Remaining = schedule.RemainingRuns ?? NoLimit;
         }
 
         return true;
@@ -181,12 +180,15 @@ internal sealed class InMemorySchedules
 
     public bool Delete(string id, DateTimeOffset at)
     {
-        if (!_byId.TryGetValue(id, out var entry) || entry.Stored.Deleted)
+        if (!_byId.TryGetValue(id, out var entry) || entry.Deleted)
         {
             return false;
         }
 
-        entry.Stored = entry.Stored with { Deleted = true, UpdatedAt = at, Version = entry.Stored.Version + 1, Sequence = ++_sequence };
+        entry.Deleted = true;
+        entry.UpdatedTicks = at.UtcTicks;
+        entry.Version++;
+        entry.Sequence = ++_sequence;
         entry.SpecWatermark = NoWatermark;
         Logged(entry);
         return true;
@@ -194,7 +196,7 @@ internal sealed class InMemorySchedules
 
     public void AddCounts(string id, ScheduleCounters delta, long usedRuns)
     {
-        if (_byId.TryGetValue(id, out var entry) && !entry.Stored.Deleted)
+        if (_byId.TryGetValue(id, out var entry) && !entry.Deleted)
         {
             entry.Runs += delta.Runs;
             entry.Succeeded += delta.Succeeded;
@@ -202,20 +204,20 @@ internal sealed class InMemorySchedules
             entry.Missed += delta.Missed;
             entry.Skipped += delta.Skipped;
             entry.Dropped += delta.Dropped;
-            if (entry.Remaining is { } left)
+            if (entry.Remaining != NoLimit)
             {
-                entry.Remaining = Math.Max(0, left - usedRuns);
+                entry.Remaining = Math.Max(0, entry.Remaining - usedRuns);
             }
         }
     }
 
     /// <summary>True when the schedule is paused or deleted: its pending occurrences are not claimed.</summary>
-    public bool Holds(string scheduleId) => _byId.TryGetValue(scheduleId, out var entry) && (entry.Stored.Paused || entry.Stored.Deleted);
+    public bool Holds(string scheduleId) => _byId.TryGetValue(scheduleId, out var entry) && (entry.Paused || entry.Deleted);
 
     /// <summary>Counts a run of the schedule claimed for its first attempt.</summary>
     public void CountStarted(string scheduleId)
     {
-        if (_byId.TryGetValue(scheduleId, out var entry) && !entry.Stored.Deleted)
+        if (_byId.TryGetValue(scheduleId, out var entry) && !entry.Deleted)
         {
             entry.Runs++;
         }
@@ -224,7 +226,7 @@ internal sealed class InMemorySchedules
     /// <summary>Takes back what <see cref="CountStarted"/> added for a claim undone before its run started (never below zero).</summary>
     public void UncountStarted(string scheduleId)
     {
-        if (_byId.TryGetValue(scheduleId, out var entry) && !entry.Stored.Deleted && entry.Runs > 0)
+        if (_byId.TryGetValue(scheduleId, out var entry) && !entry.Deleted && entry.Runs > 0)
         {
             entry.Runs--;
         }
@@ -233,7 +235,7 @@ internal sealed class InMemorySchedules
     /// <summary>Adds a completion that counted to its schedule's counters.</summary>
     public void CountCompletion(string scheduleId, RunStatus status)
     {
-        if (status is RunStatus.Succeeded or RunStatus.Failed or RunStatus.Cancelled && _byId.TryGetValue(scheduleId, out var entry) && !entry.Stored.Deleted)
+        if (status is RunStatus.Succeeded or RunStatus.Failed or RunStatus.Cancelled && _byId.TryGetValue(scheduleId, out var entry) && !entry.Deleted)
         {
             if (status == RunStatus.Succeeded)
             {
@@ -249,10 +251,10 @@ internal sealed class InMemorySchedules
     public void PurgeDeleted(long beforeTicks)
     {
         // The entry holding the highest sequence stays, so sequences never go back.
-        foreach (var entry in _byId.Values.Where(e => e.Stored.Deleted && e.Stored.UpdatedAt.UtcTicks < beforeTicks && e.Stored.Sequence < _sequence).ToList())
+        foreach (var entry in _byId.Values.Where(e => e.Deleted && e.UpdatedTicks < beforeTicks && e.Sequence < _sequence).ToList())
         {
-            _byId.Remove(entry.Stored.Id);
-            _order.Remove(entry.Stored.Id);
+            _byId.Remove(entry.Id);
+            _order.Remove(entry.Id);
             entry.Gone = true;
         }
     }
@@ -260,15 +262,40 @@ internal sealed class InMemorySchedules
     private static IReadOnlyDictionary<string, string> Copy(IReadOnlyDictionary<string, string> metadata) =>
         metadata.Count == 0 ? ScheduledRun.EmptyMetadata : new Dictionary<string, string>(metadata, StringComparer.Ordinal);
 
-    /// <summary>One schedule: what was written, and the counters kept beside it.</summary>
-    private sealed class Entry(StoredSchedule stored, long? remaining)
+    /// <summary>One schedule: what was written, and its counters, as fields of one object (a store holds many).</summary>
+    private sealed class Entry(string id, long createdTicks)
     {
-        public StoredSchedule Stored { get; set; } = stored;
+        public string Id { get; } = id;
 
-        public long? Remaining { get; set; } = remaining;
+        public long CreatedTicks { get; } = createdTicks;
+
+        public string WorkflowName { get; private set; } = "";
+
+        public string Definition { get; private set; } = "";
+
+        public IReadOnlyDictionary<string, string> Metadata { get; private set; } = ScheduledRun.EmptyMetadata;
+
+        public string? Note { get; private set; }
+
+        public bool Paused { get; private set; }
+
+        public bool CodeDefined { get; private set; }
+
+        public bool Deleted { get; set; }
 
         /// <summary>True once the entry left the table (purged, or replaced by a new schedule of its id).</summary>
         public bool Gone { get; set; }
+
+        public long UpdatedTicks { get; set; }
+
+        public long SpecSinceTicks { get; private set; }
+
+        public long Version { get; set; }
+
+        public long Sequence { get; set; }
+
+        /// <summary>Occurrences it may still create, or <see cref="NoLimit"/>.</summary>
+        public long Remaining { get; set; }
 
         public long Runs { get; set; }
 
@@ -285,25 +312,39 @@ internal sealed class InMemorySchedules
         /// <summary>The watermark of the current spec (UTC ticks), or <see cref="NoWatermark"/>.</summary>
         public long SpecWatermark { get; set; } = NoWatermark;
 
-        /// <summary>
-        /// The schedule with its current counters. Records are immutable, so the snapshot is kept as the entry's record
-        /// and handed out again until a counter moves: reading a schedule that did not change allocates nothing.
-        /// </summary>
-        public StoredSchedule Snapshot()
+        /// <summary>Takes what a create or update writes (not the id, creation, version, sequence, limit or counters).</summary>
+        public void Write(StoredSchedule schedule)
         {
-            var c = Stored.Counters;
-            if (Stored.RemainingRuns != Remaining || c.Runs != Runs || c.Succeeded != Succeeded || c.Failed != Failed || c.Missed != Missed || c.Skipped != Skipped || c.Dropped != Dropped)
-            {
-                Stored = Stored with
-                {
-                    RemainingRuns = Remaining,
-                    Counters = Runs == 0 && Succeeded == 0 && Failed == 0 && Missed == 0 && Skipped == 0 && Dropped == 0
-                        ? ScheduleCounters.Zero
-                        : new ScheduleCounters { Runs = Runs, Succeeded = Succeeded, Failed = Failed, Missed = Missed, Skipped = Skipped, Dropped = Dropped },
-                };
-            }
-
-            return Stored;
+            WorkflowName = schedule.WorkflowName;
+            Definition = schedule.Definition;
+            Metadata = Copy(schedule.Metadata);
+            Note = schedule.Note;
+            Paused = schedule.Paused;
+            CodeDefined = schedule.CodeDefined;
+            UpdatedTicks = schedule.UpdatedAt.UtcTicks;
+            SpecSinceTicks = schedule.SpecSince.UtcTicks;
         }
+
+        /// <summary>The schedule as it now is, with its counters: a new record at each read.</summary>
+        public StoredSchedule Snapshot() => new()
+        {
+            Id = Id,
+            WorkflowName = WorkflowName,
+            Definition = Definition,
+            Metadata = Metadata,
+            Paused = Paused,
+            Note = Note,
+            CodeDefined = CodeDefined,
+            CreatedAt = new DateTimeOffset(CreatedTicks, TimeSpan.Zero),
+            UpdatedAt = new DateTimeOffset(UpdatedTicks, TimeSpan.Zero),
+            SpecSince = new DateTimeOffset(SpecSinceTicks, TimeSpan.Zero),
+            Version = Version,
+            Sequence = Sequence,
+            Deleted = Deleted,
+            RemainingRuns = Remaining == NoLimit ? null : Remaining,
+            Counters = Runs == 0 && Succeeded == 0 && Failed == 0 && Missed == 0 && Skipped == 0 && Dropped == 0
+                ? ScheduleCounters.Zero
+                : new ScheduleCounters { Runs = Runs, Succeeded = Succeeded, Failed = Failed, Missed = Missed, Skipped = Skipped, Dropped = Dropped },
+        };
     }
 }
