@@ -11,34 +11,27 @@ internal sealed class CompiledSpec
     private const int MaxSkippedInARow = 100_000;
     private static readonly string[] s_calendarFields = ["Second", "Minute", "Hour", "DayOfMonth", "Month", "DayOfWeek"];
     private static readonly string[] s_cronosFields = ["Seconds", "Minutes", "Hours", "Days of month", "Months", "Days of week"];
-    private readonly SpecSource? _only; // the one source of most specs, kept without an array (a schedule book holds many specs)
-    private readonly SpecSource[] _sources; // empty when _only is set
-    private readonly CronSource[] _skips;
-    private readonly long _start;
-    private readonly long _end;
+    // A schedule book holds one compiled spec per schedule, so it keeps what most specs are in few objects: the one
+    // source of most specs as it is (a cron expression without years as Cronos's own expression), several in an array;
+    // skips, bounds and jitter, which most specs have none of, in an object of their own.
+    private readonly object _sources; // a Cronos.CronExpression, a SpecSource, or a SpecSource[] of several
+    private readonly Limits? _limits;
 
     private CompiledSpec(ScheduleSpec spec, TimeZoneInfo zone, SpecSource[] sources, CronSource[] skips)
     {
         Zone = zone;
-        if (sources.Length == 1)
+        _sources = sources.Length == 1 ? (sources[0] is CronSource { Plain: { } cron } ? cron : sources[0]) : sources;
+        long start = spec.StartAt?.UtcTicks ?? long.MinValue;
+        long end = spec.EndAt?.UtcTicks ?? long.MaxValue;
+        if (skips.Length > 0 || start != long.MinValue || end != long.MaxValue || spec.Jitter.Ticks != 0)
         {
-            _only = sources[0];
-            _sources = [];
+            _limits = new Limits(skips, start, end, spec.Jitter.Ticks);
         }
-        else
-        {
-            _sources = sources;
-        }
-
-        _skips = skips;
-        _start = spec.StartAt?.UtcTicks ?? long.MinValue;
-        _end = spec.EndAt?.UtcTicks ?? long.MaxValue;
-        JitterTicks = spec.Jitter.Ticks;
     }
 
     public TimeZoneInfo Zone { get; }
 
-    public long JitterTicks { get; }
+    public long JitterTicks => _limits?.JitterTicks ?? 0;
 
     /// <summary>Validates and compiles a spec.</summary>
     /// <param name="spec">The spec.</param>
@@ -186,20 +179,19 @@ internal sealed class CompiledSpec
     /// <summary>The first fire time strictly after <paramref name="fromTicks"/> (UTC ticks), or -1 when there is none.</summary>
     public long NextUtc(long fromTicks)
     {
-        long from = Math.Max(fromTicks, _start == long.MinValue ? long.MinValue : _start - 1);
+        long start = _limits?.Start ?? long.MinValue;
+        long end = _limits?.End ?? long.MaxValue;
+        long from = Math.Max(fromTicks, start == long.MinValue ? long.MinValue : start - 1);
         for (int skipped = 0; skipped < MaxSkippedInARow; skipped++)
         {
-            long best = _only?.Next(from, Zone) ?? -1;
-            foreach (var source in _sources)
+            long best = _sources switch
             {
-                long t = source.Next(from, Zone);
-                if (t >= 0 && (best < 0 || t < best))
-                {
-                    best = t;
-                }
-            }
+                Cronos.CronExpression cron => CronSpec.NextUtc(cron, from, Zone, inclusive: false),
+                SpecSource only => only.Next(from, Zone),
+                _ => Earliest((SpecSource[])_sources, from),
+            };
 
-            if (best < 0 || best > _end)
+            if (best < 0 || best > end)
             {
                 return -1;
             }
@@ -213,6 +205,21 @@ internal sealed class CompiledSpec
         }
 
         return -1; // the skips cover everything for a very long stretch: treat as never firing again
+    }
+
+    private long Earliest(SpecSource[] sources, long from)
+    {
+        long best = -1;
+        foreach (var source in sources)
+        {
+            long t = source.Next(from, Zone);
+            if (t >= 0 && (best < 0 || t < best))
+            {
+                best = t;
+            }
+        }
+
+        return best;
     }
 
     /// <summary>The delay of an occurrence's start after its instant: fixed per schedule and instant, below the jitter.</summary>
@@ -271,21 +278,45 @@ internal sealed class CompiledSpec
         }
         else
         {
-            foreach (var source in _only is null ? _sources : [_only])
+            bool moved = _sources switch
             {
-                if (source.Next(ticks - 1, Zone) == ticks && source.MovedByGap(ticks, Zone))
-                {
-                    dst = FireTimeDst.MovedByGap;
-                }
+                Cronos.CronExpression cron => CronSpec.NextUtc(cron, ticks - 1, Zone, inclusive: false) == ticks && CronSource.MovedByGap(cron, ticks, Zone),
+                SpecSource only => MovedByGap(only, ticks),
+                _ => AnyMovedByGap((SpecSource[])_sources, ticks),
+            };
+            if (moved)
+            {
+                dst = FireTimeDst.MovedByGap;
             }
         }
 
         return new FireTime(new DateTimeOffset(utc), local, dst);
     }
 
+    private bool AnyMovedByGap(SpecSource[] sources, long ticks)
+    {
+        foreach (var source in sources)
+        {
+            if (MovedByGap(source, ticks))
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
+
+    /// <summary>True when <paramref name="ticks"/> is an occurrence of <paramref name="source"/> that a DST gap moved.</summary>
+    private bool MovedByGap(SpecSource source, long ticks) => source.Next(ticks - 1, Zone) == ticks && source.MovedByGap(ticks, Zone);
+
     private bool Skipped(long ticks)
     {
-        foreach (var skip in _skips)
+        if (_limits is null)
+        {
+            return false;
+        }
+
+        foreach (var skip in _limits.Skips)
         {
             if (skip.Matches(ticks, Zone))
             {
@@ -336,5 +367,17 @@ internal sealed class CompiledSpec
             int field = Array.IndexOf(s_cronosFields, e.Field);
             throw new ScheduleSpecException(field >= 0 ? $"{at}.{s_calendarFields[field]}" : at, e.Message, e);
         }
+    }
+
+    /// <summary>Skips, bounds (UTC ticks) and jitter: kept only by a spec that has any.</summary>
+    private sealed class Limits(CronSource[] skips, long start, long end, long jitterTicks)
+    {
+        public CronSource[] Skips { get; } = skips;
+
+        public long Start { get; } = start;
+
+        public long End { get; } = end;
+
+        public long JitterTicks { get; } = jitterTicks;
     }
 }

@@ -13,9 +13,17 @@ internal abstract class SpecSource
 }
 
 /// <summary>A cron expression or calendar, read in the zone by Cronos; a calendar may also allow only some years.</summary>
-internal sealed class CronSource(CronSpec cron, YearSet? years) : SpecSource
+internal sealed class CronSource(Cronos.CronExpression cron, YearSet? years) : SpecSource
 {
-    private readonly Cronos.CronExpression _cron = cron.Expression; // only the expression: a schedule book holds one per schedule
+    private readonly Cronos.CronExpression _cron = cron;
+
+    public CronSource(CronSpec cron, YearSet? years)
+        : this(cron.Expression, years)
+    {
+    }
+
+    /// <summary>The expression, when it is all there is to this source (no years).</summary>
+    public Cronos.CronExpression? Plain => years is null ? _cron : null;
 
     public override long Next(long fromTicks, TimeZoneInfo zone)
     {
@@ -47,7 +55,10 @@ internal sealed class CronSource(CronSpec cron, YearSet? years) : SpecSource
         CronSpec.NextUtc(_cron, ticks - 1, zone, inclusive: false) == ticks &&
         (years is null || years.Contains(TimeZoneInfo.ConvertTimeFromUtc(new DateTime(ticks, DateTimeKind.Utc), zone).Year));
 
-    public override bool MovedByGap(long ticks, TimeZoneInfo zone)
+    public override bool MovedByGap(long ticks, TimeZoneInfo zone) => MovedByGap(_cron, ticks, zone);
+
+    /// <summary>True when a DST gap moved <paramref name="ticks"/> (an occurrence of <paramref name="cron"/> in <paramref name="zone"/>) from a local time that does not exist.</summary>
+    public static bool MovedByGap(Cronos.CronExpression cron, long ticks, TimeZoneInfo zone)
     {
         // Moved when the instant is where a gap ends and, on the wall clock (read as if it had no DST), the expression
         // wanted a time inside the gap.
@@ -61,7 +72,7 @@ internal sealed class CronSource(CronSpec cron, YearSet? years) : SpecSource
 
         long wallBefore = before + offsetBefore.Ticks;
         long wallAt = ticks + offsetAt.Ticks;
-        long wanted = CronSpec.NextUtc(_cron, wallBefore, TimeZoneInfo.Utc, inclusive: false);
+        long wanted = CronSpec.NextUtc(cron, wallBefore, TimeZoneInfo.Utc, inclusive: false);
         return wanted >= 0 && wanted < wallAt;
     }
 }

@@ -5,15 +5,29 @@ namespace Durable.Scheduling.Engine.Schedules;
 
 /// <summary>A recurring schedule as the loop keeps it: what it fires, its state, and how far its occurrences exist.</summary>
 /// <remarks>
-/// The loop keeps one per schedule, so its size counts: policies are kept in bytes and the catch-up window in ticks
-/// behind the properties, and the watermark's name is made when asked rather than kept.
+/// The loop keeps one per schedule, so its size counts: policies are kept in bytes and the flags in bits behind the
+/// properties, what few schedules have (a catch-up window of their own, runs held while paused, an earlier spec still
+/// to plan) in an object of its own, and the watermark's name is made when asked rather than kept.
 /// </remarks>
 internal sealed class PlannedSchedule
 {
-    private long _catchUpWindowTicks = -1; // -1: none of its own
     private byte _catchUp;
     private byte _overlap;
+    private Flags _flags;
     private RareState? _rare; // what few schedules ever have, kept out of the many that do not
+
+    [Flags]
+    private enum Flags : byte
+    {
+        Paused = 1,
+        Limited = 2,
+        CodeDefined = 4,
+        FirstSpec = 8,
+        Loaded = 16,
+        Resumed = 32,
+        Quiet = 64,
+        Runnable = 128,
+    }
 
     public required string Id { get; init; }
 
@@ -26,8 +40,14 @@ internal sealed class PlannedSchedule
     /// <summary>The schedule's catch-up window, or null for the options'.</summary>
     public TimeSpan? CatchUpWindow
     {
-        get => _catchUpWindowTicks < 0 ? null : TimeSpan.FromTicks(_catchUpWindowTicks);
-        init => _catchUpWindowTicks = value is { } window ? Math.Max(0, window.Ticks) : -1;
+        get => _rare?.CatchUpWindowTicks is { } ticks and >= 0 ? TimeSpan.FromTicks(ticks) : null;
+        init
+        {
+            if (value is { } window)
+            {
+                (_rare ??= new RareState()).CatchUpWindowTicks = Math.Max(0, window.Ticks);
+            }
+        }
     }
 
     public required OverlapPolicy Overlap { get => (OverlapPolicy)_overlap; init => _overlap = (byte)value; }
@@ -36,15 +56,15 @@ internal sealed class PlannedSchedule
 
     public IReadOnlyDictionary<string, string> Metadata { get; init; } = ScheduledRun.EmptyMetadata;
 
-    public bool Paused { get; init; }
+    public bool Paused { get => Flag(Flags.Paused); init => SetFlag(Flags.Paused, value); }
 
     /// <summary>True when the occurrences it may still create are limited.</summary>
-    public bool Limited { get; init; }
+    public bool Limited { get => Flag(Flags.Limited); init => SetFlag(Flags.Limited, value); }
 
     /// <summary>Occurrences it may still create, when <see cref="Limited"/> (read from the store before creating).</summary>
     public long Remaining { get; set; }
 
-    public bool CodeDefined { get; init; }
+    public bool CodeDefined { get => Flag(Flags.CodeDefined); init => SetFlag(Flags.CodeDefined, value); }
 
     /// <summary>When the schedule was made (UTC ticks): a schedule made again under a deleted one's id is another schedule.</summary>
     public long CreatedTicks { get; init; }
@@ -56,7 +76,7 @@ internal sealed class PlannedSchedule
     public long ChangedTicks { get; init; }
 
     /// <summary>True for a code-defined schedule whose spec is the one it was first stored with.</summary>
-    public bool FirstSpec { get; init; }
+    public bool FirstSpec { get => Flag(Flags.FirstSpec); init => SetFlag(Flags.FirstSpec, value); }
 
     /// <summary>
     /// The watermark's name: the id and the instant its spec took effect, so a changed spec starts afresh from then;
@@ -65,7 +85,7 @@ internal sealed class PlannedSchedule
     public string WatermarkKey => CodeDefined && FirstSpec ? Id : WatermarkNames.OfSpecTicks(Id, SpecSinceTicks);
 
     /// <summary>True once the stored watermark was read.</summary>
-    public bool Loaded { get; set; }
+    public bool Loaded { get => Flag(Flags.Loaded); set => SetFlag(Flags.Loaded, value); }
 
     /// <summary>UTC ticks: every occurrence at or before it has its run.</summary>
     public long Watermark { get; set; }
@@ -93,7 +113,7 @@ internal sealed class PlannedSchedule
     /// True from a resume until a pass has planned it: one that used all its runs is planned then too, so that the
     /// occurrences it made ahead that fell in the pause go by its catch-up policy rather than all running at once.
     /// </summary>
-    public bool Resumed { get; set; }
+    public bool Resumed { get => Flag(Flags.Resumed); set => SetFlag(Flags.Resumed, value); }
 
     /// <summary>
     /// True while the planner has set it aside: it has nothing to plan before <see cref="NextTicks"/> (or nothing ever
@@ -101,7 +121,7 @@ internal sealed class PlannedSchedule
     /// the planner's last pass (<see cref="ScheduleBook.QuietUntil"/>), which <see cref="Watermark"/> catches up to
     /// when it is planned again.
     /// </summary>
-    public bool Quiet { get; set; }
+    public bool Quiet { get => Flag(Flags.Quiet); set => SetFlag(Flags.Quiet, value); }
 
     /// <summary>
     /// The state this one replaced under another spec, while fire times of that spec before the change were still to
@@ -124,7 +144,7 @@ internal sealed class PlannedSchedule
     public long Sequence { get; init; }
 
     /// <summary>True when this process defines its workflow (it creates and runs occurrences only then).</summary>
-    public bool Runnable { get; init; }
+    public bool Runnable { get => Flag(Flags.Runnable); init => SetFlag(Flags.Runnable, value); }
 
     /// <summary>Takes a schedule set aside back into planning: its watermark is the last pass's horizon (see <see cref="Quiet"/>).</summary>
     /// <param name="quietUntil">The horizon of the planner's last pass (<see cref="ScheduleBook.QuietUntil"/>).</param>
@@ -166,8 +186,14 @@ internal sealed class PlannedSchedule
         Resumed = !Paused && (previous.Paused || previous.Resumed);
     }
 
+    private bool Flag(Flags flag) => (_flags & flag) != 0;
+
+    private void SetFlag(Flags flag, bool value) => _flags = value ? _flags | flag : _flags & ~flag;
+
     private sealed class RareState
     {
+        public long CatchUpWindowTicks { get; set; } = -1; // -1: none of its own
+
         public List<(Guid Id, long Ticks)>? Parked { get; set; }
 
         public PlannedSchedule? Predecessor { get; set; }
