@@ -810,6 +810,34 @@ public sealed class RecurringScheduleTests
         (await schedules.DescribeAsync("r")).Counters.Missed.Should().Be(0);
     }
 
+    [TestCase(CatchUpPolicy.ExactlyOncePerInterval, 10, 0)]
+    [TestCase(CatchUpPolicy.Latest, 1, 9)]
+    [TestCase(CatchUpPolicy.ExactlyOncePerIntervalWhenActive, 0, 10)]
+    public async Task ResumeThenUpdateAtOnce_ThePausesFireTimesAreTheOldSpecs_DecidedByItsPolicy_NotTheNewSpecs(CatchUpPolicy policy, int caughtUp, int missed)
+    {
+        // What an application does when it resumes a schedule with a new spec: two calls, one after the other, before
+        // the loop has planned the resume. The pause's fire times are the spec's that was paused.
+        await using var harness = Harness();
+        await harness.StartAsync();
+        var schedules = harness.Scheduler.Schedules;
+        await schedules.CreateAsync(new ScheduleDefinition { Id = "r", WorkflowName = "report", Spec = ScheduleSpec.FromCron("0 */10 * * * *"), Input = new ReportInput("eu", 1), CatchUp = policy });
+        await harness.RunUntilAsync(s_start.AddMinutes(5));
+        await schedules.PauseAsync("r");
+        await harness.RunUntilAsync(s_start.AddMinutes(105).AddSeconds(30)); // 10 to 100 min: ten fire times in the pause
+
+        await schedules.ResumeAsync("r");
+        await schedules.UpdateAsync("r", d => d with { Spec = ScheduleSpec.FromCron("0 */7 * * * *"), Input = new ReportInput("us", 2) });
+        await harness.RunUntilAsync(s_start.AddMinutes(120));
+
+        var runs = harness.Log.OfSchedule("r");
+        runs.Should().OnlyHaveUniqueItems(r => r.Scheduled);
+        var old = runs.Where(r => r.Input is ReportInput { Region: "eu" }).Select(r => (int)(r.Scheduled - s_start).TotalMinutes).Order().ToList();
+        old.Should().Equal(Enumerable.Range(1, 10).Select(i => 10 * i).TakeLast(caughtUp), "the pause's fire times are the old spec's, decided by {0}", policy);
+        runs.Where(r => r.Input is ReportInput { Region: "us" }).Select(r => (int)(r.Scheduled - s_start).TotalMinutes).Should().Equal(
+            [109, 116, 120], "the new spec fires from the update on (minutes 0, 7, ..., 56 of each hour)");
+        (await schedules.DescribeAsync("r")).Counters.Missed.Should().Be(missed);
+    }
+
     [Test]
     public async Task Update_OfALimit_WithAFeedUsingRunsAfterTheCallbacksRead_RunsExactlyTheNewLimit()
     {
