@@ -409,9 +409,17 @@ internal sealed partial class OccurrencePlanner
             bool caughtUp = stored is { Count: > 0 } || (state.Watermark < now.UtcTicks - 1 && !(state.Limited && state.Remaining - early <= 0));
             if (caughtUp)
             {
-                state.Remaining -= early;
+                if (state.Limited)
+                {
+                    state.Remaining -= early;
+                }
+
                 var skipped = CatchUp(state, now, runs, stored, out bool anyDue);
-                state.Remaining += early;
+                if (state.Limited)
+                {
+                    state.Remaining += early;
+                }
+
                 caughtUp = anyDue; // else nothing fell due since its watermark: nothing to persist (a start with many schedules writes none)
                 if (skipped.Count > 0)
                 {

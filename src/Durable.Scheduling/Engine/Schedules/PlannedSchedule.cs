@@ -6,8 +6,8 @@ namespace Durable.Scheduling.Engine.Schedules;
 /// <summary>A recurring schedule as the loop keeps it: what it fires, its state, and how far its occurrences exist.</summary>
 /// <remarks>
 /// The loop keeps one per schedule, so its size counts: policies are kept in bytes and the flags in bits behind the
-/// properties, what few schedules have (a catch-up window of their own, runs held while paused, an earlier spec still
-/// to plan) in an object of its own, and the watermark's name is made when asked rather than kept.
+/// properties, what few schedules have (a catch-up window of their own, a limit, runs held while paused, an earlier
+/// spec still to plan) in an object of its own, and the watermark's name is made when asked rather than kept.
 /// </remarks>
 internal sealed class PlannedSchedule
 {
@@ -62,7 +62,17 @@ internal sealed class PlannedSchedule
     public bool Limited { get => Flag(Flags.Limited); init => SetFlag(Flags.Limited, value); }
 
     /// <summary>Occurrences it may still create, when <see cref="Limited"/> (read from the store before creating).</summary>
-    public long Remaining { get; set; }
+    public long Remaining
+    {
+        get => _rare?.Remaining ?? long.MaxValue;
+        set
+        {
+            if (value != long.MaxValue || _rare is not null)
+            {
+                (_rare ??= new RareState()).Remaining = value;
+            }
+        }
+    }
 
     public bool CodeDefined { get => Flag(Flags.CodeDefined); init => SetFlag(Flags.CodeDefined, value); }
 
@@ -193,6 +203,8 @@ internal sealed class PlannedSchedule
     private sealed class RareState
     {
         public long CatchUpWindowTicks { get; set; } = -1; // -1: none of its own
+
+        public long Remaining { get; set; } = long.MaxValue;
 
         public List<(Guid Id, long Ticks)>? Parked { get; set; }
 
