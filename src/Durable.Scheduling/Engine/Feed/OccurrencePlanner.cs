@@ -225,6 +225,7 @@ internal sealed partial class OccurrencePlanner
             foreach (var schedule in _schedules)
             {
                 schedule.Loaded = false;
+                schedule.NextTicks = 0;
             }
 
             _missed.Clear();
@@ -554,9 +555,9 @@ internal sealed partial class OccurrencePlanner
 
     /// <summary>
     /// Plans the fire times of a schedule's earlier specs that were still to be decided when it changed (see
-    /// <see cref="PlannedSchedule.Predecessor"/>): each by its own catch-up policy, from its watermark (kept in memory:
-    /// the store keeps none for a spec no longer current) up to when the next spec took effect. The watermark each
-    /// reaches is stored with the others, under its own spec's name.
+    /// <see cref="PlannedSchedule.Predecessor"/>): each by its own catch-up policy, from its watermark up to when the
+    /// next spec took effect. That watermark is kept in memory only (a store keeps none for a spec no longer current):
+    /// should the pass fail, it goes back, and the next plans from there; once the pass succeeds, the state is dropped.
     /// </summary>
     /// <returns>The stored overdue runs left for <paramref name="state"/>'s own spec (those due from its start on).</returns>
     private List<(long Ticks, Guid Id)>? CatchUpPredecessors(PlannedSchedule state, DateTimeOffset now, List<ScheduledRun> runs, List<(long Ticks, Guid Id)>? stored, ref List<(PlannedSchedule State, List<Guid> Ids)>? toSkip)
@@ -573,7 +574,7 @@ internal sealed partial class OccurrencePlanner
                 old.Remaining = state.Remaining - (runs.Count - before); // what the schedule has left, not what it had then
             }
 
-            var skipped = CatchUp(old, now, runs, theirs, out bool anyDue, last);
+            var skipped = CatchUp(old, now, runs, theirs, out _, last);
             if (skipped.Count > 0)
             {
                 (toSkip ??= []).Add((old, skipped));
@@ -581,16 +582,10 @@ internal sealed partial class OccurrencePlanner
 
             // Its fire times not yet due (the change took effect at or after now, by another instance's clock): run at
             // their instants, as they would have.
-            int made = runs.Count;
             long allowed = state.Limited ? state.Remaining - (runs.Count - before) : long.MaxValue;
             for (long t = old.Spec.NextUtc(Math.Max(old.Watermark, now.UtcTicks - 1)); t >= 0 && t <= last && allowed-- > 0; t = old.Spec.NextUtc(t))
             {
                 runs.Add(NewOccurrence(old, t, now));
-            }
-
-            if (anyDue || theirs is { Count: > 0 } || runs.Count > made)
-            {
-                _advanced.Add((old, runs.Count > made ? Math.Max(now.UtcTicks - 1, runs[^1].ScheduledTime.UtcTicks) : now.UtcTicks - 1));
             }
         }
 
