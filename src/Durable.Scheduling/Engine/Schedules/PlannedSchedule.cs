@@ -179,15 +179,24 @@ internal sealed class PlannedSchedule
         {
             Loaded = previous.Loaded;
             Watermark = watermark;
+            if (!Loaded && watermark == 0 && previous.Paused && !Paused)
+            {
+                // Resumed, and no pass here has read its stored watermark (a paused schedule is not planned, so none has
+                // since this process started). Should its spec change before one does, the store keeps none for the old
+                // spec, and the pause's fire times start from here: when it was paused (or last changed while paused).
+                // Those before, up to the stored watermark, have their runs (made ahead, held while paused).
+                Watermark = previous.ChangedTicks;
+            }
         }
-        else if (!previous.Paused && (previous.Loaded || watermark > 0) && (previous.Resumed || !previous.Loaded || watermark < SpecSinceTicks - 1 || previous.Predecessor is not null))
+        else if (!previous.Paused && (previous.Predecessor is not null || ((previous.Loaded || watermark > 0) && (previous.Resumed || !previous.Loaded || watermark < SpecSinceTicks - 1))))
         {
             // The old spec's fire times before the change are not all decided here: this planner was behind (the store
             // was unreachable), or the pass that was to decide them (a resume's catch-up) failed. They are the old
             // spec's, with its definition and policy: planned with this state at its next pass, up to the change. (Not
             // from a paused state: its fire times since the pause are the pause's, decided at the resume, maybe on
             // another instance, whose resume this one had not read when the spec changed.)
-            previous.Watermark = watermark;
+            // One never planned here (changed again at once, before a pass): its fire times from when it took effect.
+            previous.Watermark = previous.Loaded || watermark > 0 ? watermark : previous.SpecSinceTicks - (previous.CodeDefined ? 1 : 0);
             previous.Quiet = false;
             previous.Parked = null; // this state's now
             Predecessor = previous;
