@@ -934,6 +934,27 @@ public sealed class RecurringScheduleTests
         described.Counters.Runs.Should().Be(5);
     }
 
+    [TestCase(CatchUpPolicy.ExactlyOncePerInterval)]
+    [TestCase(CatchUpPolicy.Latest)]
+    public async Task Update_OfALimitedScheduleThatMadeAllItsRuns_WithMoreRuns_RunsThemFromTheUpdateOn(CatchUpPolicy policy)
+    {
+        // The fire times after its last run, up to the update, were past its limit: not occurrences, so neither run
+        // nor missed when the update gives it more runs.
+        await using var harness = Harness();
+        await harness.StartAsync();
+        var schedules = harness.Scheduler.Schedules;
+        await schedules.CreateAsync(new ScheduleDefinition { Id = "three", WorkflowName = "report", Spec = ScheduleSpec.FromInterval("10s"), Input = new ReportInput("eu", 1), MaxRuns = 3, CatchUp = policy });
+        await harness.RunUntilAsync(s_start.AddMinutes(5));
+        await schedules.UpdateAsync("three", d => d with { Spec = ScheduleSpec.FromInterval("15s"), Input = new ReportInput("us", 2), MaxRuns = 6 });
+        await harness.RunUntilAsync(s_start.AddMinutes(7));
+
+        harness.Log.OfSchedule("three").Select(r => (Second(r.Scheduled), ((ReportInput)r.Input!).Region)).Should().Equal(
+            [(10, "eu"), (20, "eu"), (30, "eu"), (315, "us"), (330, "us"), (345, "us")]);
+        var described = await schedules.DescribeAsync("three");
+        described.Counters.Missed.Should().Be(0);
+        described.RemainingRuns.Should().Be(0);
+    }
+
     [Test]
     public async Task Update_ThatLimitsAnUnlimitedSchedule_AndChangesItsInput_RunsExactlyTheLimit()
     {

@@ -569,11 +569,15 @@ internal sealed partial class OccurrencePlanner
             // The stored runs of its fire times: from its spec's start (from any time, for the oldest) to the next's.
             long last = LastOfPrevious(next);
             var theirs = stored?.FindAll(r => r.Ticks <= last && (r.Ticks > LastOfPrevious(old) || old.Predecessor is null));
+            // Its own limit, as it stood (fire times past it were not occurrences, whatever limit the change set), within
+            // what the schedule has left.
+            long left = state.Limited ? state.Remaining - (runs.Count - before) : long.MaxValue;
             if (old.Limited)
             {
-                old.Remaining = state.Remaining - (runs.Count - before); // what the schedule has left, not what it had then
+                old.Remaining = Math.Min(old.Remaining, left);
             }
 
+            int beforeOld = runs.Count;
             var skipped = CatchUp(old, now, runs, theirs, out _, last);
             if (skipped.Count > 0)
             {
@@ -582,7 +586,7 @@ internal sealed partial class OccurrencePlanner
 
             // Its fire times not yet due (the change took effect at or after now, by another instance's clock): run at
             // their instants, as they would have.
-            long allowed = state.Limited ? state.Remaining - (runs.Count - before) : long.MaxValue;
+            long allowed = (old.Limited ? old.Remaining : left) - (runs.Count - beforeOld);
             for (long t = old.Spec.NextUtc(Math.Max(old.Watermark, now.UtcTicks - 1)); t >= 0 && t <= last && allowed-- > 0; t = old.Spec.NextUtc(t))
             {
                 runs.Add(NewOccurrence(old, t, now));
