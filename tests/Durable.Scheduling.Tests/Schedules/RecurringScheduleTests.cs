@@ -838,44 +838,66 @@ public sealed class RecurringScheduleTests
         (await schedules.DescribeAsync("r")).Counters.Missed.Should().Be(missed);
     }
 
-    [Test]
-    public async Task AfterARestart_ResumeThenUpdateAtOnce_ThePauseIsStillDecided_AsThePausedSpecs()
+    [TestCase(false)]
+    [TestCase(true)]
+    public async Task AfterARestart_ResumeThenUpdateAtOnce_ThePauseIsStillDecided_AsThePausedSpecs(bool sqlite)
     {
         // A paused schedule is not planned, so after a restart the loop has never read its watermark; the update came
         // before the resume's pass read it, and the store keeps no watermark for a spec no longer current.
-        var store = new Durable.Scheduling.Storage.InMemory.InMemorySchedulingStore();
-        await using (var before = Harness(store))
+        string file = Path.Combine(Path.GetTempPath(), $"durable-schedules-{Guid.NewGuid():N}.db");
+        var memory = new Durable.Scheduling.Storage.InMemory.InMemorySchedulingStore();
+        ISchedulingStore Open() => sqlite ? new Durable.Scheduling.Sqlite.SqliteSchedulingStore(new Durable.Scheduling.Sqlite.SqliteSchedulingOptions { ConnectionString = $"Data Source={file}" }) : memory;
+        try
         {
-            await before.StartAsync();
-            await before.Scheduler.Schedules.CreateAsync(new ScheduleDefinition { Id = "r", WorkflowName = "report", Spec = ScheduleSpec.FromInterval("10s"), Input = new ReportInput("eu", 1) });
-            await before.RunUntilAsync(s_start.AddSeconds(25));
-            await before.Scheduler.Schedules.PauseAsync("r");
-            await before.RunUntilAsync(s_start.AddSeconds(30));
+            var first = Open();
+            await using (var before = Harness(first))
+            {
+                await before.StartAsync();
+                await before.Scheduler.Schedules.CreateAsync(new ScheduleDefinition { Id = "r", WorkflowName = "report", Spec = ScheduleSpec.FromInterval("10s"), Input = new ReportInput("eu", 1) });
+                await before.RunUntilAsync(s_start.AddSeconds(25));
+                await before.Scheduler.Schedules.PauseAsync("r");
+                await before.RunUntilAsync(s_start.AddSeconds(30));
+            }
+
+            if (sqlite && first is IAsyncDisposable down)
+            {
+                await down.DisposeAsync(); // the process went down
+            }
+
+            var second = Open();
+            await using var closeSecond = sqlite && second is IAsyncDisposable disposable ? disposable : null;
+            var flaky = new FlakyStore(second);
+            await using var after = new SchedulerHarness(s_start.AddMinutes(10), [typeof(ScheduleWorkflows)], o => o.PollInterval = TimeSpan.FromSeconds(5), flaky);
+            await after.StartAsync();
+            await after.RunUntilAsync(s_start.AddMinutes(10).AddSeconds(1));
+
+            // The loop's pass after the resume waits (at its read of the schedules) until the update is written.
+            var updated = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            flaky.OnScheduleChangesRead = () =>
+            {
+                flaky.OnScheduleChangesRead = null;
+                updated.Task.Wait(TimeSpan.FromSeconds(10)); // real time, bounded, never asserted on
+            };
+            await after.Scheduler.Schedules.ResumeAsync("r");
+            await after.Scheduler.Schedules.UpdateAsync("r", d => d with { Spec = ScheduleSpec.FromInterval("15s"), Input = new ReportInput("us", 2) });
+            updated.SetResult();
+            await after.RunUntilAsync(s_start.AddMinutes(10).AddSeconds(31));
+
+            var runs = after.Log.OfSchedule("r");
+            runs.Should().OnlyHaveUniqueItems(r => r.Scheduled);
+            runs.Where(r => r.Input is ReportInput { Region: "eu" }).Select(r => Second(r.Scheduled)).Order().Should().Equal(
+                Enumerable.Range(3, 58).Select(i => 10 * i), "the pause's fire times (30 s to 10 min; 10 and 20 ran before it) are the paused spec's, each run once (ExactlyOncePerInterval)");
+            runs.Where(r => r.Input is ReportInput { Region: "us" }).Select(r => Second(r.Scheduled)).Should().Equal([615, 630]);
+            (await after.Scheduler.Schedules.DescribeAsync("r")).Counters.Missed.Should().Be(0);
         }
-
-        var flaky = new FlakyStore(store);
-        await using var after = new SchedulerHarness(s_start.AddMinutes(10), [typeof(ScheduleWorkflows)], o => o.PollInterval = TimeSpan.FromSeconds(5), flaky);
-        await after.StartAsync();
-        await after.RunUntilAsync(s_start.AddMinutes(10).AddSeconds(1));
-
-        // The loop's pass after the resume waits (at its read of the schedules) until the update is written.
-        var updated = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        flaky.OnScheduleChangesRead = () =>
+        finally
         {
-            flaky.OnScheduleChangesRead = null;
-            updated.Task.Wait(TimeSpan.FromSeconds(10)); // real time, bounded, never asserted on
-        };
-        await after.Scheduler.Schedules.ResumeAsync("r");
-        await after.Scheduler.Schedules.UpdateAsync("r", d => d with { Spec = ScheduleSpec.FromInterval("15s"), Input = new ReportInput("us", 2) });
-        updated.SetResult();
-        await after.RunUntilAsync(s_start.AddMinutes(10).AddSeconds(31));
-
-        var runs = after.Log.OfSchedule("r");
-        runs.Should().OnlyHaveUniqueItems(r => r.Scheduled);
-        runs.Where(r => r.Input is ReportInput { Region: "eu" }).Select(r => Second(r.Scheduled)).Order().Should().Equal(
-            Enumerable.Range(3, 58).Select(i => 10 * i), "the pause's fire times (30 s to 10 min; 10 and 20 ran before it) are the paused spec's, each run once (ExactlyOncePerInterval)");
-        runs.Where(r => r.Input is ReportInput { Region: "us" }).Select(r => Second(r.Scheduled)).Should().Equal([615, 630]);
-        (await after.Scheduler.Schedules.DescribeAsync("r")).Counters.Missed.Should().Be(0);
+            Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
+            foreach (var f in Directory.GetFiles(Path.GetTempPath(), Path.GetFileName(file) + "*"))
+            {
+                File.Delete(f);
+            }
+        }
     }
 
     [Test]
