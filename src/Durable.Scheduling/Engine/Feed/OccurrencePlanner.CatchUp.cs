@@ -6,7 +6,8 @@ namespace Durable.Scheduling.Engine.Feed;
 
 /// <summary>
 /// The planner's catch-up: what fell due while nothing ran it (runs held while their schedule was paused, occurrences
-/// stored ahead and now overdue, fire times never created), and which of those each schedule's catch-up policy runs.
+/// stored ahead and now overdue, fire times never created, an earlier spec's fire times still undecided when it
+/// changed), and which of those each schedule's catch-up policy runs.
 /// </summary>
 internal sealed partial class OccurrencePlanner
 {
@@ -165,6 +166,52 @@ internal sealed partial class OccurrencePlanner
         anyDue = missed > 0 || late is not null;
         state.Watermark = Math.Max(state.Watermark, now.UtcTicks - 1);
         return dropped ?? [];
+    }
+
+    /// <summary>
+    /// Plans the fire times of a schedule's earlier specs that were still to be decided when it changed (see
+    /// <see cref="PlannedSchedule.Predecessor"/>): each by its own catch-up policy, from its watermark up to when the
+    /// next spec took effect. That watermark is kept in memory only (a store keeps none for a spec no longer current):
+    /// should the pass fail, it goes back, and the next plans from there; once the pass succeeds, the state is dropped.
+    /// </summary>
+    /// <returns>The stored overdue runs left for <paramref name="state"/>'s own spec (those due from its start on).</returns>
+    private List<(long Ticks, Guid Id)>? CatchUpPredecessors(PlannedSchedule state, DateTimeOffset now, List<ScheduledRun> runs, List<(long Ticks, Guid Id)>? stored, ref List<(PlannedSchedule State, List<Guid> Ids)>? toSkip)
+    {
+        int before = runs.Count;
+        var mine = stored?.FindAll(r => r.Ticks > LastOfPrevious(state));
+        for (var next = state; next.Predecessor is { } old; next = old)
+        {
+            // The stored runs of its fire times: from its spec's start (from any time, for the oldest) to the next's.
+            long last = LastOfPrevious(next);
+            var theirs = stored?.FindAll(r => r.Ticks <= last && (r.Ticks > LastOfPrevious(old) || old.Predecessor is null));
+            // Its own limit, as it stood (fire times past it were not occurrences, whatever limit the change set), within
+            // what the schedule has left.
+            long left = state.Limited ? state.Remaining - (runs.Count - before) : long.MaxValue;
+            if (old.Limited)
+            {
+                old.Remaining = Math.Min(old.Remaining, left);
+            }
+
+            int beforeOld = runs.Count;
+            var skipped = CatchUp(old, now, runs, theirs, out _, last);
+            if (skipped.Count > 0)
+            {
+                (toSkip ??= []).Add((old, skipped));
+            }
+
+            // Its fire times not yet due (the change took effect at or after now, by another instance's clock): run at
+            // their instants, as they would have.
+            long allowed = (old.Limited ? old.Remaining : left) - (runs.Count - beforeOld);
+            for (long t = old.Spec.NextUtc(Math.Max(old.Watermark, now.UtcTicks - 1)); t >= 0 && t <= last && allowed-- > 0; t = old.Spec.NextUtc(t))
+            {
+                runs.Add(NewOccurrence(old, t, now));
+            }
+        }
+
+        return mine;
+
+        // A spec's fire times start strictly after it took effect (at it, for a code-defined one): up to then, they are the previous spec's.
+        static long LastOfPrevious(PlannedSchedule state) => state.SpecSinceTicks - (state.CodeDefined ? 1 : 0);
     }
 
     /// <summary>
