@@ -246,11 +246,11 @@ internal sealed class CompiledSpec
         return milliseconds == 0 ? 0 : (long)(h % (ulong)milliseconds) * TimeSpan.TicksPerMillisecond;
     }
 
-    /// <summary>The next <paramref name="count"/> fire times after <paramref name="from"/>, with what DST did to each.</summary>
-    public IReadOnlyList<FireTime> Preview(DateTimeOffset from, int count)
+    /// <summary>The next <paramref name="count"/> fire times after <paramref name="fromTicks"/> (UTC ticks), with what DST did to each.</summary>
+    public List<FireTime> Preview(long fromTicks, int count)
     {
         var result = new List<FireTime>(Math.Min(count, 1024));
-        long t = from.UtcTicks;
+        long t = fromTicks;
         while (result.Count < count && (t = NextUtc(t)) >= 0)
         {
             result.Add(Describe(t));
@@ -278,9 +278,10 @@ internal sealed class CompiledSpec
         }
         else
         {
+            // The gap test first: outside a gap it answers from two offsets, where the other test is a search.
             bool moved = _sources switch
             {
-                Cronos.CronExpression cron => CronSpec.NextUtc(cron, ticks - 1, Zone, inclusive: false) == ticks && CronSource.MovedByGap(cron, ticks, Zone),
+                Cronos.CronExpression cron => CronSource.MovedByGap(cron, ticks, Zone) && CronSpec.NextUtc(cron, ticks - 1, Zone, inclusive: false) == ticks,
                 SpecSource only => MovedByGap(only, ticks),
                 _ => AnyMovedByGap((SpecSource[])_sources, ticks),
             };
@@ -307,7 +308,7 @@ internal sealed class CompiledSpec
     }
 
     /// <summary>True when <paramref name="ticks"/> is an occurrence of <paramref name="source"/> that a DST gap moved.</summary>
-    private bool MovedByGap(SpecSource source, long ticks) => source.Next(ticks - 1, Zone) == ticks && source.MovedByGap(ticks, Zone);
+    private bool MovedByGap(SpecSource source, long ticks) => source.MovedByGap(ticks, Zone) && source.Next(ticks - 1, Zone) == ticks;
 
     private bool Skipped(long ticks)
     {

@@ -31,7 +31,7 @@ internal sealed partial class ScheduleClient
     /// from the remaining runs: apart, the two reads could see a run twice or not at all. Otherwise zero, unread: also
     /// when none of its runs is made yet (all of <paramref name="maxRuns"/> remain, as after a create), which needs no lock.
     /// </summary>
-    private async Task<(StoredSchedule Schedule, int Ahead)> WithMadeAheadAsync(StoredSchedule stored, long? maxRuns, DateTimeOffset now, int wanted, CancellationToken cancellationToken)
+    private async ValueTask<(StoredSchedule Schedule, int Ahead)> WithMadeAheadAsync(StoredSchedule stored, long? maxRuns, DateTimeOffset now, int wanted, CancellationToken cancellationToken)
     {
         if (stored.RemainingRuns is not { } remaining || remaining >= wanted || wanted == 0 || remaining == maxRuns)
         {
@@ -79,7 +79,7 @@ internal sealed partial class ScheduleClient
             Version = stored.Version,
             Counters = stored.Counters,
             RemainingRuns = stored.RemainingRuns,
-            NextFireTimes = count == 0 ? [] : spec.Preview(now, count),
+            NextFireTimes = count == 0 ? [] : new FireTimePreview(spec, now.UtcTicks, count),
             RecentRuns = recent,
         };
     }

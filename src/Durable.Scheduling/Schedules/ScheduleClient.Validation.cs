@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Text.Json;
 
 namespace Durable.Scheduling.Schedules;
@@ -6,6 +7,10 @@ namespace Durable.Scheduling.Schedules;
 internal sealed partial class ScheduleClient
 {
     private const int MaxIdLength = 200;
+
+    // Control characters (C0, DEL, C1: what char.IsControl answers) and the separators of run keys.
+    private static readonly SearchValues<char> s_refusedInIds = SearchValues.Create(
+        string.Concat(Enumerable.Range(0, 32).Concat(Enumerable.Range(127, 33)).Select(c => (char)c)) + "@!#~");
 
     /// <summary>An id as an error message shows it: quoted, and cut short when long (a message is no place for all of it).</summary>
     private static string Shown(string? id) =>
@@ -19,7 +24,7 @@ internal sealed partial class ScheduleClient
             throw new ScheduleSpecException("definition", "is null.");
         }
 
-        if (string.IsNullOrWhiteSpace(definition.Id) || definition.Id.Length > MaxIdLength || definition.Id.Any(c => char.IsControl(c) || c is '@' or '!' or '#' or '~'))
+        if (string.IsNullOrWhiteSpace(definition.Id) || definition.Id.Length > MaxIdLength || definition.Id.AsSpan().ContainsAny(s_refusedInIds))
         {
             // The separators of run keys stay out of ids, so an occurrence's key can never equal a trigger's.
             throw new ScheduleSpecException("Id", $"{Shown(definition.Id)} must be 1 to {MaxIdLength} characters, not blank, without control characters or '@', '!', '#', '~'.");

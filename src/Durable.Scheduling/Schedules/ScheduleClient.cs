@@ -255,7 +255,7 @@ internal sealed partial class ScheduleClient(ISchedulingStore store, WorkflowReg
             Scheduler.CheckRunTime(start, nameof(from));
         }
 
-        return CompiledSpec.Compile(spec, refuseNeverFiring: true).Preview(from ?? time.GetUtcNow(), count);
+        return CompiledSpec.Compile(spec, refuseNeverFiring: true).Preview((from ?? time.GetUtcNow()).UtcTicks, count);
     }
 
     private async Task<ScheduleDescription?> TryUpdateAsync(StoredSchedule current, Func<ScheduleDefinition, ScheduleDefinition?> update, CancellationToken cancellationToken)
@@ -407,7 +407,7 @@ internal sealed partial class ScheduleClient(ISchedulingStore store, WorkflowReg
     /// with <paramref name="compiled"/>, the definition the caller just validated, when at hand.
     /// </summary>
     /// <returns>The state read back, or null when it is gone (deleted meanwhile).</returns>
-    private async Task<StoredSchedule?> TellAsync(string id, CompiledDefinition? compiled, CancellationToken cancellationToken)
+    private async ValueTask<StoredSchedule?> TellAsync(string id, CompiledDefinition? compiled, CancellationToken cancellationToken)
     {
         var stored = await store.GetScheduleAsync(id, cancellationToken).ConfigureAwait(false);
         if (stored is not null)
@@ -419,7 +419,7 @@ internal sealed partial class ScheduleClient(ISchedulingStore store, WorkflowReg
         return stored;
     }
 
-    private async Task<StoredSchedule> GetAsync(string id, CancellationToken cancellationToken)
+    private async ValueTask<StoredSchedule> GetAsync(string id, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(id);
         return await store.GetScheduleAsync(id, cancellationToken).ConfigureAwait(false) ?? throw ScheduleNotFoundException.For(id);

@@ -75,6 +75,23 @@ public sealed class RecurringScheduleTests
     }
 
     [Test]
+    public async Task ADescription_ReadAfterTheClockMoved_StillShowsTheFireTimesAsOfItsCall()
+    {
+        await using var harness = Harness();
+        await harness.StartAsync();
+        var created = await harness.Scheduler.Schedules.CreateAsync(Every("later-read", "10s"));
+        var described = await harness.Scheduler.Schedules.DescribeAsync("later-read", nextFireTimes: 3);
+
+        await harness.RunUntilAsync(s_start.AddSeconds(95)); // nine of them have run meanwhile
+
+        var reads = await Task.WhenAll(Enumerable.Range(0, 8).Select(_ => Task.Run(() => created.NextFireTimes.Select(f => Second(f.Instant)).ToList())));
+        reads.Should().AllSatisfy(r => r.Should().Equal([10, 20, 30, 40, 50, 60, 70, 80, 90, 100], "a description is of the instant it was made, whenever it is read"));
+        created.NextFireTimes.Should().HaveCount(10);
+        created.NextFireTimes[9].Instant.Should().Be(s_start.AddSeconds(100));
+        described.NextFireTimes.Select(f => Second(f.Instant)).Should().Equal(10, 20, 30);
+    }
+
+    [Test]
     public async Task Create_AnExistingId_IsRefused_AndCreateOrUpdate_IsIdempotent_KeepingState()
     {
         await using var harness = Harness();

@@ -10,7 +10,7 @@ public sealed class ScheduleSpecTests
 {
     private static DateTimeOffset Utc(int y, int mo, int d, int h = 0, int mi = 0, int s = 0) => new(y, mo, d, h, mi, s, TimeSpan.Zero);
 
-    private static IReadOnlyList<FireTime> Preview(ScheduleSpec spec, DateTimeOffset from, int count) => CompiledSpec.Compile(spec).Preview(from, count);
+    private static IReadOnlyList<FireTime> Preview(ScheduleSpec spec, DateTimeOffset from, int count) => CompiledSpec.Compile(spec).Preview(from.UtcTicks, count);
 
     [TestCase("30s", 30, 0)]
     [TestCase("5m", 300, 0)]
