@@ -127,7 +127,7 @@ internal static class SqlitePeerBenchmarks
 
     // ---- Quartz ---------------------------------------------------------------------------------------------------
 
-    private static async Task<Quartz.IScheduler> NewQuartzAsync(string file)
+    internal static async Task<Quartz.IScheduler> NewQuartzAsync(string file)
     {
         // WAL is a property of the file: set before Quartz opens it (synchronous=FULL is SQLite's default).
         await using (var connection = new SqliteConnection($"Data Source={file}"))

@@ -205,8 +205,7 @@ internal sealed partial class SqliteSchedulingStore
     public async ValueTask<IReadOnlyList<string>> GetLeaseOwnersAsync(CancellationToken cancellationToken) =>
         await ReadAsync<IReadOnlyList<string>>(connection =>
         {
-            using var command = connection.CreateCommand();
-            command.CommandText = "SELECT DISTINCT CAST(lease_owner AS TEXT) FROM ds_runs WHERE status = 1 AND lease_owner IS NOT NULL";
+            var command = SqliteReaderPool.Prepared(connection, "SELECT DISTINCT CAST(lease_owner AS TEXT) FROM ds_runs WHERE status = 1 AND lease_owner IS NOT NULL");
             using var reader = command.ExecuteReader();
             var owners = new List<string>();
             while (reader.Read())

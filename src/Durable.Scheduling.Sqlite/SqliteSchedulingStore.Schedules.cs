@@ -33,9 +33,8 @@ internal sealed partial class SqliteSchedulingStore
     public async ValueTask<StoredSchedule?> GetScheduleAsync(string id, CancellationToken cancellationToken) =>
         await ReadAsync(connection =>
         {
-            using var command = connection.CreateCommand();
-            command.CommandText = $"SELECT {SqliteSchema.ScheduleColumns} FROM ds_schedules WHERE id = $id AND deleted = 0";
-            command.Parameters.AddWithValue("$id", id);
+            var command = SqliteReaderPool.Prepared(connection, $"SELECT {SqliteSchema.ScheduleColumns} FROM ds_schedules WHERE id = $id AND deleted = 0");
+            SqliteRows.Bind(command, "$id", id);
             using var reader = command.ExecuteReader();
             return reader.Read() ? SqliteRows.ReadSchedule(reader) : null;
         }, cancellationToken).ConfigureAwait(false);
@@ -100,10 +99,9 @@ internal sealed partial class SqliteSchedulingStore
     public async ValueTask<IReadOnlyList<StoredSchedule>> GetScheduleChangesAsync(long afterSequence, int limit, CancellationToken cancellationToken) =>
         await ReadAsync<IReadOnlyList<StoredSchedule>>(connection =>
         {
-            using var command = connection.CreateCommand();
-            command.CommandText = $"SELECT {SqliteSchema.ScheduleColumns} FROM ds_schedules WHERE seq > $after ORDER BY seq LIMIT $limit";
-            command.Parameters.AddWithValue("$after", afterSequence);
-            command.Parameters.AddWithValue("$limit", limit);
+            var command = SqliteReaderPool.Prepared(connection, $"SELECT {SqliteSchema.ScheduleColumns} FROM ds_schedules WHERE seq > $after ORDER BY seq LIMIT $limit");
+            SqliteRows.Bind(command, "$after", afterSequence);
+            SqliteRows.Bind(command, "$limit", limit);
             var items = new List<StoredSchedule>();
             using var reader = command.ExecuteReader();
             while (reader.Read())
@@ -180,9 +178,8 @@ internal sealed partial class SqliteSchedulingStore
         ArgumentNullException.ThrowIfNull(schedules);
         return await ReadAsync<IReadOnlyDictionary<string, DateTimeOffset>>(connection =>
         {
-            using var command = connection.CreateCommand();
-            command.CommandText = "SELECT schedule, value FROM ds_watermarks WHERE schedule IN (SELECT value FROM json_each($names))";
-            command.Parameters.AddWithValue("$names", JsonSerializer.Serialize(schedules));
+            var command = SqliteReaderPool.Prepared(connection, "SELECT schedule, value FROM ds_watermarks WHERE schedule IN (SELECT value FROM json_each($names))");
+            SqliteRows.Bind(command, "$names", JsonSerializer.Serialize(schedules));
             var found = new Dictionary<string, DateTimeOffset>(StringComparer.Ordinal);
             using var reader = command.ExecuteReader();
             while (reader.Read())

@@ -274,9 +274,8 @@ internal sealed partial class SqliteSchedulingStore : ISchedulingStore, IAsyncDi
     public async ValueTask<ScheduledRun?> GetAsync(Guid id, CancellationToken cancellationToken) =>
         await ReadAsync(connection =>
         {
-            using var command = connection.CreateCommand();
-            command.CommandText = $"SELECT {SqliteSchema.RunColumns} FROM ds_runs WHERE id = $id";
-            command.Parameters.AddWithValue("$id", id.ToByteArray());
+            var command = SqliteReaderPool.Prepared(connection, $"SELECT {SqliteSchema.RunColumns} FROM ds_runs WHERE id = $id");
+            SqliteRows.Bind(command, "$id", id.ToByteArray());
             using var reader = command.ExecuteReader();
             return reader.Read() ? SqliteRows.ReadRun(reader) : null;
         }, cancellationToken).ConfigureAwait(false);
@@ -287,17 +286,16 @@ internal sealed partial class SqliteSchedulingStore : ISchedulingStore, IAsyncDi
     public async ValueTask<DuePage> GetDueAsync(DateTimeOffset until, int limit, string? continuation, CancellationToken cancellationToken) =>
         await ReadAsync(connection =>
         {
-            using var command = connection.CreateCommand();
             (long afterDue, Guid afterId) = ContinuationTokens.Decode(continuation);
-            command.CommandText = """
+            var command = SqliteReaderPool.Prepared(connection, """
                 SELECT id, workflow, kind, due, schedule_id, overlap FROM ds_runs
                 WHERE status = 0 AND due <= $until AND (due > $afterDue OR (due = $afterDue AND id > $afterId))
                 ORDER BY due, id LIMIT $limit
-                """;
-            command.Parameters.AddWithValue("$until", until.UtcTicks);
-            command.Parameters.AddWithValue("$afterDue", afterDue);
-            command.Parameters.AddWithValue("$afterId", afterId.ToByteArray());
-            command.Parameters.AddWithValue("$limit", limit);
+                """);
+            SqliteRows.Bind(command, "$until", until.UtcTicks);
+            SqliteRows.Bind(command, "$afterDue", afterDue);
+            SqliteRows.Bind(command, "$afterId", afterId.ToByteArray());
+            SqliteRows.Bind(command, "$limit", limit);
             var runs = new List<DueRun>();
             using var reader = command.ExecuteReader();
             while (reader.Read())
@@ -314,10 +312,9 @@ internal sealed partial class SqliteSchedulingStore : ISchedulingStore, IAsyncDi
     public async ValueTask<IReadOnlyList<ScheduledRun>> GetExpiredLeasesAsync(DateTimeOffset now, int limit, CancellationToken cancellationToken) =>
         await ReadAsync<IReadOnlyList<ScheduledRun>>(connection =>
         {
-            using var command = connection.CreateCommand();
-            command.CommandText = $"SELECT {SqliteSchema.RunColumns} FROM ds_runs WHERE status = 1 AND lease_expires <= $now LIMIT $limit";
-            command.Parameters.AddWithValue("$now", now.UtcTicks);
-            command.Parameters.AddWithValue("$limit", limit);
+            var command = SqliteReaderPool.Prepared(connection, $"SELECT {SqliteSchema.RunColumns} FROM ds_runs WHERE status = 1 AND lease_expires <= $now LIMIT $limit");
+            SqliteRows.Bind(command, "$now", now.UtcTicks);
+            SqliteRows.Bind(command, "$limit", limit);
             var runs = new List<ScheduledRun>();
             using var reader = command.ExecuteReader();
             while (reader.Read())
@@ -331,9 +328,8 @@ internal sealed partial class SqliteSchedulingStore : ISchedulingStore, IAsyncDi
     public async ValueTask<DateTimeOffset?> GetWatermarkAsync(string schedule, CancellationToken cancellationToken) =>
         await ReadAsync<DateTimeOffset?>(connection =>
         {
-            using var command = connection.CreateCommand();
-            command.CommandText = "SELECT value FROM ds_watermarks WHERE schedule = $schedule";
-            command.Parameters.AddWithValue("$schedule", schedule);
+            var command = SqliteReaderPool.Prepared(connection, "SELECT value FROM ds_watermarks WHERE schedule = $schedule");
+            SqliteRows.Bind(command, "$schedule", schedule);
             var value = command.ExecuteScalar();
             return value is null ? null : new DateTimeOffset(Convert.ToInt64(value, CultureInfo.InvariantCulture), TimeSpan.Zero);
         }, cancellationToken).ConfigureAwait(false);

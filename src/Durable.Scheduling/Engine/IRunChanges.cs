@@ -17,4 +17,11 @@ internal interface IRunChanges
     /// <paramref name="compiled"/> is its definition as the caller already read it, when it did.
     /// </summary>
     void ScheduleChanged(Storage.StoredSchedule schedule, Durable.Scheduling.Schedules.CompiledDefinition? compiled = null);
+
+    /// <summary>
+    /// A recurring schedule was created at <paramref name="now"/> with <paramref name="compiled"/>, its definition: as
+    /// <see cref="ScheduleChanged"/>, but the loop is woken only if the schedule fires before its next regular pass
+    /// would plan it anyway (so creating many schedules at once does not wake it once per schedule).
+    /// </summary>
+    void ScheduleCreated(Storage.StoredSchedule schedule, Durable.Scheduling.Schedules.CompiledDefinition compiled, DateTimeOffset now);
 }

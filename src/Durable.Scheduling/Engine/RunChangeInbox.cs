@@ -14,6 +14,7 @@ internal sealed class RunChangeInbox(WakeSignal signal, ConcurrencySlots slots, 
 {
     private readonly BatchQueue<Change> _changes = new();
     private readonly BatchQueue<(Storage.StoredSchedule Schedule, Durable.Scheduling.Schedules.CompiledDefinition? Compiled)> _schedules = new();
+    private readonly BatchQueue<(Storage.StoredSchedule Schedule, Durable.Scheduling.Schedules.CompiledDefinition? Compiled)> _created = new(); // woke no one
 
     private enum ChangeKind
     {
@@ -21,7 +22,16 @@ internal sealed class RunChangeInbox(WakeSignal signal, ConcurrencySlots slots, 
         Removed,
     }
 
-    public bool IsEmpty => _changes.IsEmpty && _schedules.IsEmpty;
+    private const int CreatedPerWake = 128;
+
+    /// <summary>True when nothing at all is queued.</summary>
+    public bool IsEmpty => _changes.IsEmpty && _schedules.IsEmpty && _created.IsEmpty;
+
+    /// <summary>
+    /// True when nothing is queued that the loop was woken for: schedules created to fire after its next regular pass
+    /// may wait for that pass (its timer).
+    /// </summary>
+    public bool IsSettled => _changes.IsEmpty && _schedules.IsEmpty;
 
     /// <summary>The schedules paused or deleted in this process: what an occurrence claimed before that checks as it starts.</summary>
     public ScheduleHolds Holds { get; } = new(time);
@@ -33,6 +43,28 @@ internal sealed class RunChangeInbox(WakeSignal signal, ConcurrencySlots slots, 
         signal.Set();
     }
 
+    public void ScheduleCreated(Storage.StoredSchedule schedule, Durable.Scheduling.Schedules.CompiledDefinition compiled, DateTimeOffset now)
+    {
+        Holds.Changed(schedule.Id, schedule.Sequence, schedule.Paused || schedule.Deleted);
+
+        // As for a run created far ahead: the loop passes at least once a poll, and its next pass applies the new schedule
+        // and plans it, a poll or more before a first fire time beyond the wheel's horizon. A paused one has nothing to plan.
+        // Woken by every so many all the same, so what it is told (and the objects behind it) goes while still young.
+        long first = schedule.Paused ? -1 : compiled.Spec.NextUtc(now.UtcTicks);
+        if (first >= 0 && first <= now.UtcTicks + wheelHorizonTicks)
+        {
+            _schedules.Enqueue((schedule, compiled));
+            signal.Set();
+            return;
+        }
+
+        _created.Enqueue((schedule, compiled));
+        if (_created.Count >= CreatedPerWake)
+        {
+            signal.Set();
+        }
+    }
+
     /// <summary>
     /// Applies the schedule changes made in this process (loop only); returns the earliest instant at which one of them
     /// needs the planner (its next fire time; now, for one resumed or deleted with occurrences held), or
@@ -41,6 +73,12 @@ internal sealed class RunChangeInbox(WakeSignal signal, ConcurrencySlots slots, 
     public long ApplySchedules(ScheduleBook book, long nowTicks)
     {
         long earliest = long.MaxValue;
+        foreach (var (schedule, compiled) in _created.TakeAll())
+        {
+            earliest = Math.Min(earliest, book.Apply(schedule, fromStore: false, nowTicks, compiled));
+        }
+
+        // After the creations: a later change of one of them is applied over it (an earlier one would be refused by its sequence).
         foreach (var (schedule, compiled) in _schedules.TakeAll())
         {
             earliest = Math.Min(earliest, book.Apply(schedule, fromStore: false, nowTicks, compiled));

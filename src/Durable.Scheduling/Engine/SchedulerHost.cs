@@ -83,7 +83,7 @@ internal sealed class SchedulerHost : IHostedService, ISchedulerActivity, IDispo
     /// <inheritdoc />
     public bool IsIdle =>
         _loop is null ||
-        ((_signal.IsWaiting || _loop.Stopped) && _inbox.IsEmpty && _executions.NoneEnded && _writer.IsIdle && _orphans!.Idle &&
+        ((_signal.IsWaiting || _loop.Stopped) && _inbox.IsSettled && _executions.NoneEnded && _writer.IsIdle && _orphans!.Idle &&
          _slots.Active == _executions.Running + _claimer!.ReadyCount);
 
     /// <summary>
@@ -266,6 +266,10 @@ internal sealed class SchedulerHost : IHostedService, ISchedulerActivity, IDispo
         }
 
         public void ScheduleChanged(StoredSchedule schedule, CompiledDefinition? compiled = null)
+        {
+        }
+
+        public void ScheduleCreated(StoredSchedule schedule, CompiledDefinition compiled, DateTimeOffset now)
         {
         }
     }

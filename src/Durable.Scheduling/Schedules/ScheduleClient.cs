@@ -32,7 +32,7 @@ internal sealed partial class ScheduleClient(ISchedulingStore store, WorkflowReg
             throw new ScheduleStateException(definition.Id, ScheduleRefusal.AlreadyExists, $"A schedule '{definition.Id}' exists already; use CreateOrUpdateAsync to change it.");
         }
 
-        var told = await TellAsync(definition.Id, new CompiledDefinition(stored.Definition, document, spec), cancellationToken).ConfigureAwait(false);
+        var told = await TellAsync(definition.Id, new CompiledDefinition(stored.Definition, document, spec), cancellationToken, createdAt: now).ConfigureAwait(false);
         // New: no runs yet. What was written, as read back if nobody changed it since (its counters are zero either way).
         var (created, ahead) = await WithMadeAheadAsync(told is { Version: 1 } ? told : stored with { Version = 1 }, definition.MaxRuns, now, DefaultFireTimes, cancellationToken).ConfigureAwait(false);
         return Describe(created, document, spec, now, DefaultFireTimes, ahead, []);
@@ -406,14 +406,28 @@ internal sealed partial class ScheduleClient(ISchedulingStore store, WorkflowReg
     /// Tells this process's loop the schedule's state as stored (read back, with its sequence) before the call returns,
     /// with <paramref name="compiled"/>, the definition the caller just validated, when at hand.
     /// </summary>
+    /// <param name="id">The schedule.</param>
+    /// <param name="compiled">Its definition as the caller wrote it, or null.</param>
+    /// <param name="cancellationToken">Cancels the read.</param>
+    /// <param name="createdAt">When the caller created it (a state read back at version 1, as written, is the new one).</param>
     /// <returns>The state read back, or null when it is gone (deleted meanwhile).</returns>
-    private async ValueTask<StoredSchedule?> TellAsync(string id, CompiledDefinition? compiled, CancellationToken cancellationToken)
+    private async ValueTask<StoredSchedule?> TellAsync(string id, CompiledDefinition? compiled, CancellationToken cancellationToken, DateTimeOffset? createdAt = null)
     {
         var stored = await store.GetScheduleAsync(id, cancellationToken).ConfigureAwait(false);
-        if (stored is not null)
+        if (stored is null)
         {
-            // Another writer may have changed it since: the compiled form is only the stored one's if the JSON is.
-            changes.ScheduleChanged(stored, compiled is not null && stored.Definition == compiled.Json ? compiled : null);
+            return null;
+        }
+
+        // Another writer may have changed it since: the compiled form is only the stored one's if the JSON is.
+        compiled = compiled is not null && stored.Definition == compiled.Json ? compiled : null;
+        if (createdAt is { } now && compiled is not null && stored.Version == 1)
+        {
+            changes.ScheduleCreated(stored, compiled, now);
+        }
+        else
+        {
+            changes.ScheduleChanged(stored, compiled);
         }
 
         return stored;

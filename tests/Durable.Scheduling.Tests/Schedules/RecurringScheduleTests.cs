@@ -92,6 +92,33 @@ public sealed class RecurringScheduleTests
     }
 
     [Test]
+    public async Task SchedulesCreatedInBulk_FiringAfterTheLoopsNextPass_AreTakenInByIt_AndRunAtTheirInstants()
+    {
+        // A creation firing beyond the wheel's horizon (two polls: 10 s here) does not wake the loop; its next pass
+        // (a poll at most) takes it in, and every 128 creations wake it all the same.
+        await using var harness = Harness();
+        await harness.StartAsync();
+        await harness.RunUntilAsync(s_start.AddSeconds(2));
+        var schedules = harness.Scheduler.Schedules;
+        await schedules.CreateAsync(new ScheduleDefinition { Id = "just-beyond", WorkflowName = "tick", Spec = ScheduleSpec.FromCron("13 * * * * *") });
+        for (int i = 0; i < 300; i++)
+        {
+            await schedules.CreateAsync(Every("bulk-" + i, "30s"));
+        }
+
+        await schedules.CreateAsync(new ScheduleDefinition { Id = "soon", WorkflowName = "tick", Spec = ScheduleSpec.FromCron("5 * * * * *") });
+        await harness.RunUntilAsync(s_start.AddSeconds(31));
+
+        var log = harness.Log;
+        log.OfSchedule("soon").Select(r => (Second(r.Scheduled), Second(r.Started))).Should().Equal([(5, 5)]);
+        log.OfSchedule("just-beyond").Select(r => (Second(r.Scheduled), Second(r.Started))).Should().Equal([(13, 13)]);
+        for (int i = 0; i < 300; i++)
+        {
+            log.OfSchedule("bulk-" + i).Select(r => (Second(r.Scheduled), r.Started == r.Scheduled)).Should().Equal([(30, true)], "bulk-{0} fires once, at its instant", i);
+        }
+    }
+
+    [Test]
     public async Task Create_AnExistingId_IsRefused_AndCreateOrUpdate_IsIdempotent_KeepingState()
     {
         await using var harness = Harness();

@@ -16,6 +16,9 @@ internal sealed class BatchQueue<T>
     /// <summary>True when nothing is queued (a snapshot: an add may follow at once).</summary>
     public bool IsEmpty => _count == 0;
 
+    /// <summary>How many items are queued (a snapshot).</summary>
+    public int Count => _count;
+
     public void Enqueue(T item)
     {
         lock (_lock)
