@@ -505,6 +505,23 @@ public sealed class RecurringScheduleTests
     }
 
     [Test]
+    public async Task Trigger_TwiceRightAfterTheCreate_OfASkipScheduleFiringMuchLater_RunsTheFirst_AndSkipsTheSecond()
+    {
+        // The create does not wake the loop (its first fire time is an hour off): the triggers do, and find its policy.
+        await using var harness = Harness();
+        await harness.StartAsync();
+        var schedules = harness.Scheduler.Schedules;
+        await schedules.CreateAsync(Every("later", "1h", workflow: "slow-tick") with { Overlap = OverlapPolicy.Skip });
+        var first = await schedules.TriggerAsync("later");
+        var second = await schedules.TriggerAsync("later");
+        await harness.RunUntilAsync(s_start.AddSeconds(40));
+
+        harness.Log.Invocations.Select(i => i.RunId).Should().Equal([first.Id], "the second came while the first ran");
+        (await harness.Scheduler.GetAsync(second.Id))!.Status.Should().Be(RunStatus.Skipped);
+        (await schedules.DescribeAsync("later")).Counters.Skipped.Should().Be(1);
+    }
+
+    [Test]
     public async Task Trigger_WithAKey_IsIdempotent_AndRunsWhilePaused()
     {
         await using var harness = Harness();

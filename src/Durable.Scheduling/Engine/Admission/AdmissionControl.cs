@@ -90,7 +90,9 @@ internal sealed class AdmissionControl
 
         if (!InDueOrder(due))
         {
-            due.Sort(static (a, b) => a.DueTicks.CompareTo(b.DueTicks)); // catch-up and buffers start in order
+            // Catch-up and buffers start in order; runs due at the same instant (two triggers within one tick of the
+            // clock) in the order they were made, which their ids keep within a process.
+            due.Sort(static (a, b) => a.DueTicks != b.DueTicks ? a.DueTicks.CompareTo(b.DueTicks) : a.Id.CompareTo(b.Id));
         }
 
         foreach (var node in due)
@@ -217,7 +219,7 @@ internal sealed class AdmissionControl
     {
         for (int i = 1; i < nodes.Count; i++)
         {
-            if (nodes[i - 1].DueTicks > nodes[i].DueTicks)
+            if (nodes[i - 1].DueTicks > nodes[i].DueTicks || (nodes[i - 1].DueTicks == nodes[i].DueTicks && nodes[i - 1].Id.CompareTo(nodes[i].Id) > 0))
             {
                 return false;
             }

@@ -6,8 +6,9 @@ namespace Durable.Scheduling.Engine.Timing;
 /// <summary>
 /// A hierarchical timer wheel of five levels of 64 slots over 1 ms ticks (64 ms, 4.1 s, 4.4 min, 4.7 h, 12.4 days),
 /// with exact due instants kept on each node so nothing fires early. Insert and cancel are O(1) (intrusive
-/// doubly-linked lists); advancing costs one slot check per elapsed millisecond plus the cascades. Not thread-safe:
-/// owned by the scheduler loop.
+/// doubly-linked lists); advancing costs one slot check per elapsed millisecond plus the cascades. A slot keeps its
+/// nodes in the order they came (added at the tail, cascaded in order), so runs due at the same instant are handed out
+/// as they were filed. Not thread-safe: owned by the scheduler loop.
 /// </summary>
 internal sealed class TimerWheel
 {
@@ -20,6 +21,7 @@ internal sealed class TimerWheel
     private const long MaxStepsBeforeRebuild = 1 << 16; // ~65 s of 1 ms steps; a longer gap rebuilds instead
 
     private readonly WheelNode?[][] _slots = new WheelNode?[OverflowLevel + 1][];
+    private readonly WheelNode?[][] _tails = new WheelNode?[OverflowLevel + 1][];
     private readonly int[] _perLevel = new int[OverflowLevel + 1];
     private long _current;
 
@@ -28,6 +30,7 @@ internal sealed class TimerWheel
         for (int level = 0; level < _slots.Length; level++)
         {
             _slots[level] = new WheelNode?[level < Levels ? SlotCount : 1];
+            _tails[level] = new WheelNode?[_slots[level].Length];
         }
 
         _current = nowTicks / TickLength;
@@ -184,6 +187,11 @@ internal sealed class TimerWheel
             }
         }
 
+        foreach (var tails in _tails)
+        {
+            Array.Clear(tails);
+        }
+
         Array.Clear(_perLevel);
         _current = nowTicks / TickLength;
         Count = 0;
@@ -199,6 +207,7 @@ internal sealed class TimerWheel
     {
         var node = _slots[level][slot];
         _slots[level][slot] = null;
+        _tails[level][slot] = null;
         for (var n = node; n is not null; n = n.Next)
         {
             _perLevel[level]--;
@@ -228,15 +237,19 @@ internal sealed class TimerWheel
 
     private void Link(WheelNode node, int level, int slot)
     {
-        var head = _slots[level][slot];
-        node.Previous = null;
-        node.Next = head;
-        if (head is not null)
+        var tail = _tails[level][slot];
+        node.Previous = tail;
+        node.Next = null;
+        if (tail is null)
         {
-            head.Previous = node;
+            _slots[level][slot] = node;
+        }
+        else
+        {
+            tail.Next = node;
         }
 
-        _slots[level][slot] = node;
+        _tails[level][slot] = node;
         node.Level = level;
         node.Slot = slot;
         _perLevel[level]++;
@@ -254,7 +267,11 @@ internal sealed class TimerWheel
             node.Previous.Next = node.Next;
         }
 
-        if (node.Next is not null)
+        if (node.Next is null)
+        {
+            _tails[node.Level][node.Slot] = node.Previous;
+        }
+        else
         {
             node.Next.Previous = node.Previous;
         }

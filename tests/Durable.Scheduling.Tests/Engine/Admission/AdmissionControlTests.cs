@@ -149,7 +149,7 @@ public sealed class AdmissionControlTests
     private List<WheelNode> Nodes(string workflow, RunKind kind, params long[] dues) =>
         dues.Select(d =>
         {
-            var id = Guid.NewGuid();
+            var id = Durable.Scheduling.Storage.RunIds.Next(DateTimeOffset.UnixEpoch); // ordered as made, as the scheduler's ids are
             _ids.Add(id);
             return new WheelNode(id, d, workflow, kind, kind == RunKind.Occurrence ? workflow : null, null);
         }).ToList();

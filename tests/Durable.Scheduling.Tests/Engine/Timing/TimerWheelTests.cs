@@ -41,6 +41,30 @@ public sealed class TimerWheelTests
         handed.Should().OnlyContain(h => h.Node.DueTicks == h.At, "each node is handed out at exactly its instant");
     }
 
+    [TestCase(0L)]
+    [TestCase(TimeSpan.TicksPerMillisecond * 30)]
+    [TestCase(TimeSpan.TicksPerSecond * 3)]
+    [TestCase(TimeSpan.TicksPerMinute * 3)]
+    [TestCase(TimeSpan.TicksPerDay * 20)]
+    public void NodesDueAtTheSameInstant_AreHandedOutInTheOrderTheyWereAdded_ThroughEveryCascade(long ahead)
+    {
+        var wheel = new TimerWheel(Start);
+        var nodes = Enumerable.Range(0, 10).Select(i => new WheelNode(Guid.NewGuid(), Start + ahead, "w", RunKind.Triggered, "s", null)).ToList();
+        nodes.ForEach(wheel.Add);
+        wheel.Remove(nodes[0]);
+        wheel.Remove(nodes[9]);
+        wheel.Remove(nodes[4]);
+        wheel.Add(nodes[4]); // filed again: now the last
+
+        var due = new List<WheelNode>();
+        for (long now = Start; wheel.Count > 0; now = Math.Max(now + 1, wheel.NextDueTicks()))
+        {
+            wheel.Advance(now, due);
+        }
+
+        due.Should().Equal(new[] { 1, 2, 3, 5, 6, 7, 8, 4 }.Select(i => nodes[i]));
+    }
+
     [TestCase(1)]
     [TestCase(2)]
     [TestCase(3)]
