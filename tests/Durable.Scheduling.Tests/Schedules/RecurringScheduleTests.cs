@@ -119,6 +119,24 @@ public sealed class RecurringScheduleTests
     }
 
     [Test]
+    public async Task ASchedule_CreatedThenTheClockJumpsPastItsFirstFireTime_InOneStep_RunsItOnce()
+    {
+        // What a user's test on a fake clock does: create, wait until idle, advance past the fire time in one step. The
+        // create left the loop asleep (an hour off): the jump's pass takes it in and runs the fire time that passed.
+        await using var harness = Harness();
+        await harness.StartAsync();
+        await harness.Scheduler.Schedules.CreateAsync(Every("hourly", "1h"));
+        await harness.SettleAsync();
+
+        harness.Time.Advance(TimeSpan.FromHours(1) + TimeSpan.FromSeconds(1));
+        await harness.SettleAsync();
+
+        harness.Log.OfSchedule("hourly").Select(r => (Second(r.Scheduled), Second(r.Started))).Should().Equal([(3600, 3601)]);
+        await harness.RunUntilAsync(s_start.AddHours(2).AddSeconds(1));
+        harness.Log.OfSchedule("hourly").Select(r => Second(r.Scheduled)).Should().Equal(3600, 7200);
+    }
+
+    [Test]
     public async Task Create_AnExistingId_IsRefused_AndCreateOrUpdate_IsIdempotent_KeepingState()
     {
         await using var harness = Harness();
