@@ -155,14 +155,7 @@ internal static class ScheduleBenchmarks
         var watch = Stopwatch.StartNew();
         if (sqlite)
         {
-            int next = -1;
-            await Task.WhenAll(Enumerable.Range(0, 64).Select(_ => Task.Run(async () =>
-            {
-                for (int i = Interlocked.Increment(ref next); i < count; i = Interlocked.Increment(ref next))
-                {
-                    await schedules.CreateAsync(new ScheduleDefinition { Id = "s" + i, WorkflowName = "bench-fired", Spec = ScheduleSpec.FromCron(Cron(i)) });
-                }
-            })));
+            await FromCallersAsync(count, async i => await schedules.CreateAsync(new ScheduleDefinition { Id = "s" + i, WorkflowName = "bench-fired", Spec = ScheduleSpec.FromCron(Cron(i)) }));
         }
         else
         {
@@ -178,28 +171,38 @@ internal static class ScheduleBenchmarks
         long alive = GC.GetTotalMemory(true);
         await host.StopAsync();
         host.Dispose();
-        Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
-        foreach (var f in Directory.GetFiles(Path.GetTempPath(), Path.GetFileName(file) + "*"))
-        {
-            File.Delete(f);
-        }
-
+        DeleteFile(file);
         return (rate, alive);
     }
 
-    private static Task<(double Rate, double Bytes)> QuartzCreateAsync(int count) => RetainedAsync(count, () => QuartzCreateRunAsync(count));
+    private static Task<(double Rate, double Bytes)> QuartzCreateAsync(int count) => RetainedAsync(count, () => QuartzCreateRunAsync(count, sqlite: false));
 
-    private static async Task<(double Rate, long Alive)> QuartzCreateRunAsync(int count)
+    private static Task<(double Rate, double Bytes)> QuartzSqliteCreateAsync(int count) => RetainedAsync(count, () => QuartzCreateRunAsync(count, sqlite: true));
+
+    /// <summary>
+    /// Quartz's cron triggers: on its RAM store, one call at a time; or on its ADO store on SQLite, made the way ours on
+    /// SQLite are (64 concurrent callers, one trigger a call).
+    /// </summary>
+    private static async Task<(double Rate, long Alive)> QuartzCreateRunAsync(int count, bool sqlite)
     {
-        var scheduler = await NewQuartzAsync(10);
+        string file = Path.Combine(Path.GetTempPath(), $"bench-quartz-schedules-{Guid.NewGuid():N}.db");
+        var scheduler = sqlite ? await SqlitePeerBenchmarks.NewQuartzAsync(file) : await NewQuartzAsync(10);
         await scheduler.Start();
         var job = JobBuilder.Create<QuartzFiredJob>().WithIdentity("bench").StoreDurably().Build();
         await scheduler.AddJob(job, AddJobOptions.Replacing);
         Settle();
         var watch = Stopwatch.StartNew();
-        for (int i = 0; i < count; i++)
+        async Task Create(int i) => await scheduler.ScheduleJob(TriggerBuilder.Create().WithIdentity("s" + i).ForJob(job).WithCronSchedule(QuartzCron(i)).Build());
+        if (sqlite)
         {
-            await scheduler.ScheduleJob(TriggerBuilder.Create().WithIdentity("s" + i).ForJob(job).WithCronSchedule(QuartzCron(i)).Build());
+            await FromCallersAsync(count, Create);
+        }
+        else
+        {
+            for (int i = 0; i < count; i++)
+            {
+                await Create(i);
+            }
         }
 
         double rate = count / watch.Elapsed.TotalSeconds;
@@ -207,41 +210,35 @@ internal static class ScheduleBenchmarks
         Settle();
         long alive = GC.GetTotalMemory(true);
         await scheduler.Shutdown(false);
+        if (sqlite)
+        {
+            DeleteFile(file);
+        }
+
         return (rate, alive);
     }
 
-    private static Task<(double Rate, double Bytes)> QuartzSqliteCreateAsync(int count) => RetainedAsync(count, () => QuartzSqliteCreateRunAsync(count));
-
-    /// <summary>Quartz's cron triggers on its ADO store on SQLite, made the way ours on SQLite are: 64 concurrent callers, one trigger a call.</summary>
-    private static async Task<(double Rate, long Alive)> QuartzSqliteCreateRunAsync(int count)
+    /// <summary>Calls <paramref name="call"/> for 0 to <paramref name="count"/> - 1 from 64 concurrent callers, each taking the next number.</summary>
+    private static Task FromCallersAsync(int count, Func<int, Task> call)
     {
-        string file = Path.Combine(Path.GetTempPath(), $"bench-quartz-schedules-{Guid.NewGuid():N}.db");
-        var scheduler = await SqlitePeerBenchmarks.NewQuartzAsync(file);
-        await scheduler.Start();
-        var job = JobBuilder.Create<QuartzFiredJob>().WithIdentity("bench").StoreDurably().Build();
-        await scheduler.AddJob(job, AddJobOptions.Replacing);
-        Settle();
         int next = -1;
-        var watch = Stopwatch.StartNew();
-        await Task.WhenAll(Enumerable.Range(0, 64).Select(_ => Task.Run(async () =>
+        return Task.WhenAll(Enumerable.Range(0, 64).Select(_ => Task.Run(async () =>
         {
             for (int i = Interlocked.Increment(ref next); i < count; i = Interlocked.Increment(ref next))
             {
-                await scheduler.ScheduleJob(TriggerBuilder.Create().WithIdentity("s" + i).ForJob(job).WithCronSchedule(QuartzCron(i)).Build());
+                await call(i);
             }
         })));
-        double rate = count / watch.Elapsed.TotalSeconds;
-        await Task.Delay(TimeSpan.FromSeconds(3));
-        Settle();
-        long alive = GC.GetTotalMemory(true);
-        await scheduler.Shutdown(false);
+    }
+
+    /// <summary>Deletes a SQLite file with its journal files, once no pooled connection holds it.</summary>
+    private static void DeleteFile(string file)
+    {
         Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
         foreach (var f in Directory.GetFiles(Path.GetTempPath(), Path.GetFileName(file) + "*"))
         {
             File.Delete(f);
         }
-
-        return (rate, alive);
     }
 
     /// <summary>Quartz's dialect: day of month '?' when day of week is given, days of week 1-7 from Sunday.</summary>
@@ -370,14 +367,7 @@ internal static class ScheduleBenchmarks
         string file = Path.Combine(Path.GetTempPath(), $"bench-start-{Guid.NewGuid():N}.db");
         var results = new List<(string, string)>();
         var (host, api) = await StartOursAsync(b => b.UseSqlite($"Data Source={file}"));
-        int next = -1;
-        await Task.WhenAll(Enumerable.Range(0, 64).Select(_ => Task.Run(async () =>
-        {
-            for (int i = Interlocked.Increment(ref next); i < Created; i = Interlocked.Increment(ref next))
-            {
-                await api.CreateAsync(new ScheduleDefinition { Id = "s" + i, WorkflowName = "bench-fired", Spec = ScheduleSpec.FromCron(Cron(i)) });
-            }
-        })));
+        await FromCallersAsync(Created, async i => await api.CreateAsync(new ScheduleDefinition { Id = "s" + i, WorkflowName = "bench-fired", Spec = ScheduleSpec.FromCron(Cron(i)) }));
         await api.CreateAsync(new ScheduleDefinition { Id = "every-second", WorkflowName = "bench-first", Spec = ScheduleSpec.FromCron("* * * * * *") });
         await host.StopAsync();
         host.Dispose();
@@ -400,12 +390,7 @@ internal static class ScheduleBenchmarks
             restarted.Dispose();
         }
 
-        Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
-        foreach (var f in Directory.GetFiles(Path.GetTempPath(), Path.GetFileName(file) + "*"))
-        {
-            File.Delete(f);
-        }
-
+        DeleteFile(file);
         return results;
     }
 
