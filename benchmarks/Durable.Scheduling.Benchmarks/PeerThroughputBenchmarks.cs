@@ -22,6 +22,13 @@ namespace Durable.Scheduling.Benchmarks;
 /// triggers acquired one at a time) and tuned (64 threads, batches of 64 triggers, a 60 s misfire threshold, so none of
 /// a backlog counts as misfired); Hangfire 1.8 on Hangfire.InMemory with 64 workers, jobs enqueued (its path for work
 /// due now; a job scheduled for "now" waits for the delayed-job poller).
+/// <para>
+/// Before every round, warm-up or measured, of every contender, the harness collects all garbage and waits for
+/// finalizers, outside the timed window (<c>--no-settle</c> skips it). Why: otherwise a round pays for the garbage the
+/// round before left, which is another contender's (an instance stopped, its state dropped). Ten warm-up rounds by
+/// default: the runtime recompiles a hot method optimized only once no new code has been compiled for a while, and each
+/// new instance compiles some, so fewer rounds measure a contender partly unoptimized.
+/// </para>
 /// </remarks>
 internal static class PeerThroughputBenchmarks
 {
@@ -31,10 +38,11 @@ internal static class PeerThroughputBenchmarks
     {
         int runs = args.SkipWhile(a => a != "--runs").Skip(1).Select(int.Parse).DefaultIfEmpty(100_000).First();
         int rounds = args.SkipWhile(a => a != "--rounds").Skip(1).Select(int.Parse).DefaultIfEmpty(5).First();
-        int warmUps = args.SkipWhile(a => a != "--warm-up").Skip(1).Select(int.Parse).DefaultIfEmpty(3).First();
+        int warmUps = args.SkipWhile(a => a != "--warm-up").Skip(1).Select(int.Parse).DefaultIfEmpty(10).First();
         int warmUpRuns = args.SkipWhile(a => a != "--warm-up-runs").Skip(1).Select(int.Parse).DefaultIfEmpty(Math.Min(runs, 20_000)).First();
         GlobalConfiguration.Configuration.UseSimpleAssemblyNameTypeSerializer().UseRecommendedSerializerSettings();
         bool longLived = args.Contains("--long-lived");
+        bool settle = !args.Contains("--no-settle");
         var instances = new List<IAsyncDisposable>();
         var contenders = longLived
             ? new (string Name, Func<int, Task<double>> Run)[]
@@ -51,11 +59,12 @@ internal static class PeerThroughputBenchmarks
                 ("Quartz 4.7.3 RAMJobStore, tuned (64 threads, batch 64, misfire 60 s)", n => QuartzAsync(n, tuned: true)),
                 ("Hangfire 1.8.25 + Hangfire.InMemory, 64 workers", HangfireAsync),
             };
-        Console.WriteLine($"# In-memory throughput beside peers, {DateTime.UtcNow:yyyy-MM-dd}, {Environment.ProcessorCount} cores, .NET {Environment.Version}: {runs:N0} runs due now, {rounds} measured rounds after {warmUps} warm-up rounds of {warmUpRuns:N0} runs each, {(longLived ? "one instance per contender for all rounds" : "a fresh instance per round")}");
+        Console.WriteLine($"# In-memory throughput beside peers, {DateTime.UtcNow:yyyy-MM-dd}, {Environment.ProcessorCount} cores, .NET {Environment.Version}: {runs:N0} runs due now, {rounds} measured rounds after {warmUps} warm-up rounds of {warmUpRuns:N0} runs each, {(longLived ? "one instance per contender for all rounds" : "a fresh instance per round")}, {(settle ? "a full collection before every round" : "no collection between rounds")}");
         for (int warmUp = 0; warmUp < warmUps; warmUp++)
         {
             foreach (var (_, run) in contenders)
             {
+                Settle(settle);
                 await run(warmUpRuns);
             }
         }
@@ -65,6 +74,7 @@ internal static class PeerThroughputBenchmarks
         {
             for (int c = 0; c < contenders.Length; c++)
             {
+                Settle(settle);
                 results[c].Add(await contenders[c].Run(runs));
             }
         }
@@ -82,6 +92,17 @@ internal static class PeerThroughputBenchmarks
             var sorted = results[c].Order().ToList();
             string ratios = c == 0 ? "" : string.Join(", ", results[0].Zip(results[c], (o, p) => $"{o / p:F1}×"));
             Console.WriteLine($"| {contenders[c].Name} | {string.Join(", ", results[c].Select(r => r.ToString("N0")))} | {sorted[sorted.Count / 2]:N0} | {ratios} |");
+        }
+    }
+
+    /// <summary>Collects all garbage before a round, when asked (see the class).</summary>
+    private static void Settle(bool settle)
+    {
+        if (settle)
+        {
+            GC.Collect();
+            GC.WaitForPendingFinalizers();
+            GC.Collect();
         }
     }
 
