@@ -119,6 +119,71 @@ public abstract partial class SchedulingStoreConformanceTests
     }
 
     /// <summary>
+    /// Contract: ListAsync by status stays exact when runs are claimed and end between inserts, in time order and out of
+    /// it, as a scheduler's runs do (added, claimed and ended while others keep coming), through deletes and through
+    /// runs added before the ones already there.
+    /// </summary>
+    /// <returns>The test.</returns>
+    [Test]
+    public async Task ListAsync_ByStatus_StaysExact_WhenRunsAreClaimedAndEndBetweenInserts()
+    {
+        var random = new Random(20261207);
+        string[] workflows = ["alpha", "beta", "gamma", "delta"];
+        var model = new Dictionary<Guid, (string Workflow, DateTimeOffset Scheduled, RunStatus Status, IReadOnlyDictionary<string, string> Metadata)>();
+        var pending = new List<Guid>();
+        var running = new List<RunLease>();
+        var noMetadata = new Dictionary<string, string>();
+        void Set(Guid id, RunStatus status) => model[id] = model[id] with { Status = status };
+        for (int step = 0; step < 700; step++)
+        {
+            int action = random.Next(10);
+            if (action < 5 || pending.Count == 0)
+            {
+                // Mostly in time order (appended), now and then before runs already there (inside a chunk, or splitting one).
+                var at = random.Next(4) == 0 ? Now.AddMinutes(random.Next(-600, 0)) : Now.AddSeconds(step - 700);
+                var run = OneTime(at, workflows[random.Next(workflows.Length)]);
+                await _store.InsertOneAsync(run, default);
+                model[run.Id] = (run.WorkflowName, at, RunStatus.Pending, noMetadata);
+                pending.Add(run.Id);
+            }
+            else if (action < 7)
+            {
+                var ids = pending.Where(_ => random.Next(3) == 0).Take(5).ToList();
+                foreach (var lease in await _store.ClaimAsync(ids, Now, s_lease, "node-a", default))
+                {
+                    Set(lease.Run.Id, RunStatus.Running);
+                    running.Add(lease);
+                }
+
+                pending.RemoveAll(id => model[id].Status == RunStatus.Running);
+            }
+            else if (action < 9 && running.Count > 0)
+            {
+                var ending = running.Where(_ => random.Next(2) == 0).ToList();
+                var statuses = ending.Select(_ => random.Next(4) == 0 ? RunStatus.Failed : RunStatus.Succeeded).ToList();
+                await _store.CompleteAsync([.. ending.Select((l, n) => new RunCompletion(l.Run.Id, l.Token, statuses[n], Now, statuses[n] == RunStatus.Failed ? new RunError("Boom", "boom") : null))], default);
+                foreach (var (lease, n) in ending.Select((l, n) => (l, n)))
+                {
+                    Set(lease.Run.Id, statuses[n]);
+                    running.Remove(lease);
+                }
+            }
+            else
+            {
+                var doomed = pending[random.Next(pending.Count)];
+                await _store.DeleteAsync([doomed], default);
+                model.Remove(doomed);
+                pending.Remove(doomed);
+            }
+
+            if (step % 175 == 174)
+            {
+                await CheckListsAgainstModelAsync(model);
+            }
+        }
+    }
+
+    /// <summary>
     /// Contract: GetDueAsync: over thousands of runs inserted out of order, some claimed, released, rescheduled, skipped
     /// or deleted, a pass pages through exactly the pending runs due by the horizon, in due order, each once; and a second
     /// pass (after a store may have tidied what the first one passed) finds the same.

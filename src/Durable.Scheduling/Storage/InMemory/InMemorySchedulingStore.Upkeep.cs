@@ -33,7 +33,7 @@ public sealed partial class InMemorySchedulingStore
     {
         var from = slot.Status;
         slot.Status = status;
-        _order.StatusChanged(id, slot, from);
+        _order.StatusChanged(id, ref slot, from);
     }
 
     private void IndexMetadata(Guid id, long scheduled, IReadOnlyDictionary<string, string>? metadata)

@@ -71,7 +71,10 @@ internal class RunChunks
     public int Count { get; private set; }
 
     /// <summary>Adds an entry (which must not be in the set yet), with its tag, and returns the chunk that holds it.</summary>
-    public RunChunk Add(RunKey key, uint tag = 0)
+    public RunChunk Add(RunKey key, uint tag = 0) => Add(key, tag, out _);
+
+    /// <summary>Adds an entry (which must not be in the set yet), with its tag, and returns the chunk that holds it and its position there.</summary>
+    public RunChunk Add(RunKey key, uint tag, out int position)
     {
         var chunk = _last is { } last && last.Covers(key) ? last : _ordered[Locate(key)];
         int at = chunk.LowerBound(key);
@@ -83,12 +86,16 @@ internal class RunChunks
         chunk.Insert(at, key, tag);
         Count++;
         _last = chunk;
+        position = at;
         return chunk;
     }
 
     /// <summary>Removes an entry from the chunk that holds it (found by key when <paramref name="chunk"/> is null).</summary>
+    /// <param name="key">The entry.</param>
+    /// <param name="chunk">The chunk that holds it, or null to find it.</param>
+    /// <param name="hint">Where in <paramref name="chunk"/> it may be (checked), or -1.</param>
     /// <returns>False when the entry was not there.</returns>
-    public bool Remove(RunKey key, RunChunk? chunk = null)
+    public bool Remove(RunKey key, RunChunk? chunk = null, int hint = -1)
     {
         int position = -1;
         if (chunk is null)
@@ -97,7 +104,7 @@ internal class RunChunks
             chunk = _ordered[position];
         }
 
-        int at = chunk.LowerBound(key);
+        int at = chunk.IsAt(hint, key) ? hint : chunk.LowerBound(key);
         if (at >= chunk.Count || chunk.Entries[at] != key)
         {
             return false;
@@ -240,6 +247,9 @@ internal sealed class RunChunk(RunKey low, bool tagged)
     public int Kinds { get; set; }
 
     public bool Covers(RunKey key) => Low.CompareTo(key) <= 0 && (Next is null || key.CompareTo(Next.Low) < 0);
+
+    /// <summary>True when the entry at <paramref name="position"/> (which may be out of range) is <paramref name="key"/>.</summary>
+    public bool IsAt(int position, RunKey key) => (uint)position < (uint)Count && Entries[position] == key;
 
     /// <summary>The position of the first entry not below <paramref name="key"/>.</summary>
     public int LowerBound(RunKey key)

@@ -6,7 +6,8 @@ namespace Durable.Scheduling.Storage.InMemory;
 /// Every run of the in-memory store in list order, each chunk summarized (runs per status, exactly; the workflows,
 /// schedules and kinds it may hold), so a filtered list looks only at chunks that can hold a match; beside each entry
 /// a tag (its workflow, kind and status, see <see cref="Tag"/>) rules most runs out without looking their slots up. A
-/// slot names its chunk by number, so a status change finds its chunk without a search. Not thread-safe (the store's lock).
+/// slot names its chunk by number, and where in it the run was last seen, so a status change finds its entry without a
+/// search most of the time. Not thread-safe (the store's lock).
 /// </summary>
 internal sealed class RunOrder : RunChunks
 {
@@ -24,8 +25,9 @@ internal sealed class RunOrder : RunChunks
     /// <summary>Adds a run whose slot is stored already, and records its chunk in the slot.</summary>
     public void Add(Guid id, ref Slot slot)
     {
-        var chunk = Add(new RunKey(slot.Scheduled, id), Tag(slot));
+        var chunk = Add(new RunKey(slot.Scheduled, id), Tag(slot), out int position);
         slot.Chunk = chunk.Number;
+        slot.Hint = position;
         Note(chunk, slot);
     }
 
@@ -34,17 +36,27 @@ internal sealed class RunOrder : RunChunks
     {
         var chunk = _numbered[slot.Chunk]!;
         chunk.Statuses![(int)slot.Status]--;
-        Remove(new RunKey(slot.Scheduled, id), chunk);
+        Remove(new RunKey(slot.Scheduled, id), chunk, slot.Hint);
     }
 
     /// <summary>Moves a run from one status count of its chunk to another, and retags it (the slot holds the new status).</summary>
-    public void StatusChanged(Guid id, in Slot slot, RunStatus from)
+    public void StatusChanged(Guid id, ref Slot slot, RunStatus from)
     {
         var chunk = _numbered[slot.Chunk]!;
         var counts = chunk.Statuses!;
         counts[(int)from]--;
         counts[(int)slot.Status]++;
-        chunk.Tags[chunk.LowerBound(new RunKey(slot.Scheduled, id))] = Tag(slot);
+        var key = new RunKey(slot.Scheduled, id);
+        int at = slot.Hint;
+        if (!chunk.IsAt(at, key))
+        {
+            // Entries before it came or went since: search, and remember for the next change (a run usually changes
+            // status twice, claimed and ended, soon after it was added).
+            at = chunk.LowerBound(key);
+            slot.Hint = at;
+        }
+
+        chunk.Tags[at] = Tag(slot);
     }
 
     /// <summary>An entry's tag: its workflow index, kind and status (the parts of a slot filters most often ask about).</summary>
@@ -89,6 +101,7 @@ internal sealed class RunOrder : RunChunks
         {
             ref var slot = ref _runs.Find(to.Entries[i].Id);
             slot.Chunk = to.Number;
+            slot.Hint = i;
             from.Statuses![(int)slot.Status]--;
             Note(to, slot);
         }

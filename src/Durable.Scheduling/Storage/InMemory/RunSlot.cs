@@ -14,14 +14,16 @@ internal struct Slot
     private const byte HasExtraFlag = 0x80;
     private const byte KindBits = 0x0F;
     private const int OverlapShift = 4; // bits 4-6: the run's own overlap policy plus one (0: none)
+    private const int HintBits = 7; // a position in a chunk (RunChunks.Capacity entries)
+    private const int HintMask = (1 << HintBits) - 1;
 
     public int Workflow;
 
     /// <summary>The run's schedule (an index in the store's name table) plus one, when not implied by its workflow; 0 otherwise.</summary>
     public int Schedule;
 
-    /// <summary>The number of the chunk of the store's list order that holds the run (see <see cref="RunOrder"/>).</summary>
-    public int Chunk;
+    // The chunk's number above, where in the chunk the run was last seen below (RunChunks.Capacity is 128: 7 bits).
+    private int _chunkAndHint;
     private byte _kindAndFlags;
     private byte _status;
     public ushort Attempt;
@@ -45,6 +47,23 @@ internal struct Slot
     }
 
     public RunStatus Status { readonly get => (RunStatus)_status; set => _status = (byte)value; }
+
+    /// <summary>The number of the chunk of the store's list order that holds the run (see <see cref="RunOrder"/>).</summary>
+    public int Chunk
+    {
+        readonly get => _chunkAndHint >>> HintBits;
+        set => _chunkAndHint = (value << HintBits) | (_chunkAndHint & HintMask);
+    }
+
+    /// <summary>
+    /// Where in its chunk the run was when last looked up: right until an entry before it comes or goes, so a reader
+    /// checks it before using it (and searches the chunk otherwise).
+    /// </summary>
+    public int Hint
+    {
+        readonly get => _chunkAndHint & HintMask;
+        set => _chunkAndHint = (_chunkAndHint & ~HintMask) | (value & HintMask);
+    }
 
     /// <summary>True when the run has an entry in the store's table of rare parts.</summary>
     public bool HasExtra
