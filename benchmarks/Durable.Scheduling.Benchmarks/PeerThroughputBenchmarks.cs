@@ -249,7 +249,7 @@ internal static class PeerThroughputBenchmarks
 
     private static async Task<double> HangfireAsync(int count)
     {
-        var storage = new InMemoryStorage();
+        using var storage = new InMemoryStorage(); // disposed after the server: its dispatcher thread would keep it (and its jobs) alive
         using var server = new BackgroundJobServer(new BackgroundJobServerOptions { WorkerCount = Concurrency }, storage);
         var client = new BackgroundJobClient(storage);
         SchedulerRunBenchmarks.Expect(count);
