@@ -52,7 +52,7 @@ internal readonly record struct RunKey(long Scheduled, Guid Id) : IComparable<Ru
 /// </remarks>
 internal class RunChunks
 {
-    public const int Capacity = 128;
+    public const int Capacity = 128; // a position in a chunk fits the 7 bits Slot.Hint has (a larger chunk only makes hints miss)
 
     private readonly List<RunChunk> _ordered;
     private readonly bool _tagged;
