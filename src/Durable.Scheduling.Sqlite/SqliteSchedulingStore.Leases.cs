@@ -36,7 +36,11 @@ internal sealed partial class SqliteSchedulingStore
     /// <summary>A run's schedule, in SQL: its own, or for an occurrence stored without one, its workflow's.</summary>
     private static readonly string s_impliedSchedule = $"coalesce(schedule_id, CASE WHEN kind = {(int)RunKind.Occurrence} THEN workflow END)";
 
-    /// <summary>The claim itself (see <see cref="ClaimAsync"/>), inside a write.</summary>
+    /// <summary>
+    /// The claim itself (see <see cref="ClaimAsync"/>), inside a write: an update, then the claimed row read back by its
+    /// key. Not one <c>UPDATE … RETURNING</c>: SQLite gathers a RETURNING clause's rows in a temporary table of its own
+    /// first, which costs more than reading the one row by its key (this is the write done per run started).
+    /// </summary>
     private List<RunLease> ClaimRuns(IReadOnlyList<Guid> ids, DateTimeOffset now, TimeSpan leaseDuration, string owner)
     {
         var claim = Statement($"""
@@ -44,8 +48,8 @@ internal sealed partial class SqliteSchedulingStore
             WHERE id = $id AND ((status = 0 AND due <= $now AND NOT (kind = {(int)RunKind.Occurrence} AND EXISTS (
                     SELECT 1 FROM ds_schedules s WHERE s.id = coalesce(ds_runs.schedule_id, ds_runs.workflow) AND (s.paused = 1 OR s.deleted = 1))))
                 OR (status = 1 AND lease_expires <= $now))
-            RETURNING {SqliteSchema.RunColumns}
             """);
+        var read = Statement($"SELECT {SqliteSchema.RunColumns} FROM ds_runs WHERE id = $id");
         long expires = now.UtcTicks + leaseDuration.Ticks;
         var leases = new List<RunLease>(ids.Count);
         Dictionary<string, long>? started = null;
@@ -57,24 +61,30 @@ internal sealed partial class SqliteSchedulingStore
             claim.Bind("$expires", expires);
             claim.Bind("$now", now.UtcTicks);
             claim.Bind("$owner", owner);
+            if (claim.Execute() == 0)
+            {
+                continue; // not claimable: gone, not due, running under a live lease, ended, or its schedule paused or deleted
+            }
+
+            read.Bind("$id", id);
             try
             {
-                if (claim.Step())
+                if (!read.Step())
                 {
-                    var run = SqliteRows.ReadRun(claim);
-                    leases.Add(new RunLease(run, token, new DateTimeOffset(expires, TimeSpan.Zero)));
-                    if (run is { ScheduleId: { } schedule, Attempt: 1 })
-                    {
-                        started ??= new(StringComparer.Ordinal);
-                        started[schedule] = started.GetValueOrDefault(schedule) + 1;
-                    }
+                    throw new InvalidOperationException($"Run {id} was claimed but could not be read back in the same transaction.");
+                }
 
-                    claim.Step(); // to the statement's end: an id matches one row at most
+                var run = SqliteRows.ReadRun(read);
+                leases.Add(new RunLease(run, token, new DateTimeOffset(expires, TimeSpan.Zero)));
+                if (run is { ScheduleId: { } schedule, Attempt: 1 })
+                {
+                    started ??= new(StringComparer.Ordinal);
+                    started[schedule] = started.GetValueOrDefault(schedule) + 1;
                 }
             }
             finally
             {
-                claim.Reset();
+                read.Reset();
             }
         }
 
