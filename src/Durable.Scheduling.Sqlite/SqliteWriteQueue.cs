@@ -9,7 +9,9 @@ namespace Durable.Scheduling.Sqlite;
 /// is committed in a transaction of its own, without a savepoint: SQLite journals each statement inside a savepoint in
 /// memory and walks that journal from its start when the statement ends, so a write of thousands of statements in a
 /// savepoint takes time growing with their square. A write cancelled before the writer takes it never runs; once
-/// taken, it runs and its outcome is returned.
+/// taken, it runs and its outcome is returned. With <see cref="SqliteSynchronous.Full"/> the disk flush of each commit
+/// is a <see cref="SqliteWalFlusher"/>'s: the writer hands the committed writes over and goes on with the next
+/// transaction; they are answered once on disk.
 /// </summary>
 internal sealed class SqliteWriteQueue : IAsyncDisposable
 {
@@ -19,12 +21,17 @@ internal sealed class SqliteWriteQueue : IAsyncDisposable
     private readonly Dictionary<string, SqliteCommand> _writerCommands = new(StringComparer.Ordinal);
     private readonly Dictionary<string, SqliteStatement> _statements = new(StringComparer.Ordinal);
     private readonly Task _writerLoop;
+    private readonly SqliteWalFlusher? _flusher; // null: SQLite flushes at each commit (Normal, or no WAL file to flush)
+    private bool _ownFlush; // the flusher failed and SQLite flushes at each commit again
     private SqliteTransaction? _transaction;
 
+    /// <param name="file">The database.</param>
+    /// <param name="writer">The writer connection, which has committed once already (the schema check).</param>
     public SqliteWriteQueue(SqliteFile file, SqliteConnection writer)
     {
         _file = file;
         _writer = writer;
+        _flusher = file.Options.Synchronous == SqliteSynchronous.Full ? SqliteWalFlusher.TryStart(writer, file.Path) : null;
         _writerLoop = Task.Run(WriterLoopAsync);
     }
 
@@ -84,6 +91,11 @@ internal sealed class SqliteWriteQueue : IAsyncDisposable
     {
         _writes.Writer.TryComplete();
         await _writerLoop.ConfigureAwait(false);
+        if (_flusher is not null)
+        {
+            await _flusher.DisposeAsync().ConfigureAwait(false); // answers what the writer committed last; before the writer closes
+        }
+
         foreach (var command in _writerCommands.Values)
         {
             await command.DisposeAsync().ConfigureAwait(false);
@@ -133,10 +145,22 @@ internal sealed class SqliteWriteQueue : IAsyncDisposable
 
             try
             {
-                await _file.RetryBusyAsync(() => CommitBatch(batch)).ConfigureAwait(false);
-                foreach (var op in batch)
+                if (_flusher is { Failed: true } && !_ownFlush)
                 {
-                    op.Finish();
+                    FlushAtEachCommit();
+                }
+
+                await _file.RetryBusyAsync(() => CommitBatch(batch)).ConfigureAwait(false);
+                if (_flusher is not null && !_ownFlush)
+                {
+                    _flusher.Add([.. batch]); // committed without a flush: answered once the WAL is on disk
+                }
+                else
+                {
+                    foreach (var op in batch)
+                    {
+                        op.Finish();
+                    }
                 }
             }
             catch (Exception e)
@@ -151,6 +175,22 @@ internal sealed class SqliteWriteQueue : IAsyncDisposable
             }
 
             batch.Clear();
+        }
+    }
+
+    /// <summary>After a failed flush (see <see cref="SqliteWalFlusher"/>), between transactions: SQLite flushes at each commit again.</summary>
+    private void FlushAtEachCommit()
+    {
+        try
+        {
+            using var pragma = _writer.CreateCommand();
+            pragma.CommandText = "PRAGMA synchronous = FULL";
+            pragma.ExecuteNonQuery();
+            _ownFlush = true;
+        }
+        catch (SqliteException)
+        {
+            // Not switched: the flusher goes on flushing every commit, and reports each flush that fails.
         }
     }
 
@@ -216,7 +256,7 @@ internal sealed class SqliteWriteQueue : IAsyncDisposable
     }
 
     /// <summary>One queued write: runs inside the writer's transaction; its outcome is published after the commit.</summary>
-    private sealed class WriteOp(Func<object?> run, bool alone)
+    private sealed class WriteOp(Func<object?> run, bool alone) : IAwaitingFlush
     {
         private const int Queued = 0, Taken = 1, Cancelled = 2;
         private object? _result;
@@ -249,6 +289,18 @@ internal sealed class SqliteWriteQueue : IAsyncDisposable
         }
 
         public void Fail(Exception error) => _error = error;
+
+        public void Flushed(Exception? error)
+        {
+            if (error is not null && _error is null)
+            {
+                Completion.TrySetException(error); // committed, but not known to be on disk
+            }
+            else
+            {
+                Finish(); // on disk; or rolled back to its savepoint, and its own error stands
+            }
+        }
 
         public void Finish()
         {
