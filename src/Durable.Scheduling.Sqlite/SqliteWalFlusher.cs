@@ -15,8 +15,9 @@ internal interface IAwaitingFlush
 /// The disk flush of <see cref="SqliteSynchronous.Full"/>, taken off the writer. The writer commits without SQLite's own
 /// flush (its connection at <c>synchronous=NORMAL</c>) and hands each committed transaction's writes here; one flush of
 /// the WAL file covers every commit appended to it before, and only then are those writes answered. Meanwhile the
-/// writer goes on with its next transaction instead of waiting for the disk, and commits made while a flush runs share
-/// the next one.
+/// writer runs its next transaction's statements instead of waiting for the disk, and commits it once the flush before
+/// it is done (<see cref="WaitForEarlierFlushes"/>): at most one commit is ever waiting for its flush, and the writes
+/// queued meanwhile share the next commit, as they did when SQLite flushed at each commit.
 /// <para>
 /// A caller is still answered only once its write is on disk. What differs from SQLite's own flush is that other
 /// connections may read a commit a little before that flush; nothing durable can depend on it, because the WAL is
@@ -34,6 +35,9 @@ internal sealed class SqliteWalFlusher : IAsyncDisposable
     private readonly string _databasePath;
     private readonly Channel<IAwaitingFlush[]> _committed = Channel.CreateUnbounded<IAwaitingFlush[]>(new UnboundedChannelOptions { SingleReader = true, SingleWriter = true });
     private readonly Task _loop;
+    private readonly object _gate = new(); // guards the two counts (a monitor: the writer waits on it)
+    private long _handed; // transactions handed over
+    private long _flushed; // of those, flushed (or failed) and answered
     private volatile bool _failed;
 
     /// <param name="wal">The database's WAL file, open (any access: a flush works on the file, whichever handle wrote it).</param>
@@ -81,7 +85,27 @@ internal sealed class SqliteWalFlusher : IAsyncDisposable
     /// <summary>Hands over the writes of a transaction just committed without a flush (the writer's thread only).</summary>
     public void Add(IAwaitingFlush[] writes)
     {
-        ObjectDisposedException.ThrowIf(!_committed.Writer.TryWrite(writes), this);
+        lock (_gate)
+        {
+            ObjectDisposedException.ThrowIf(!_committed.Writer.TryWrite(writes), this);
+            _handed++;
+        }
+    }
+
+    /// <summary>
+    /// Blocks until every transaction handed over so far is flushed: the writer calls it before its next commit, so at
+    /// most one flush is ever behind it. Its next transaction's statements run meanwhile (beside the flush), and the
+    /// writes queued while both happen share the commit after, as they shared one when SQLite flushed at each commit.
+    /// </summary>
+    public void WaitForEarlierFlushes()
+    {
+        lock (_gate)
+        {
+            while (_flushed < _handed)
+            {
+                Monitor.Wait(_gate);
+            }
+        }
     }
 
     /// <summary>Answers every write handed over, after a last flush, then closes the WAL file's handle.</summary>
@@ -119,6 +143,12 @@ internal sealed class SqliteWalFlusher : IAsyncDisposable
                 {
                     write.Flushed(error);
                 }
+            }
+
+            lock (_gate)
+            {
+                _flushed += waiting.Count;
+                Monitor.PulseAll(_gate);
             }
 
             waiting.Clear();

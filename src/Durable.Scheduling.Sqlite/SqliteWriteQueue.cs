@@ -246,6 +246,11 @@ internal sealed class SqliteWriteQueue : IAsyncDisposable
                 }
             }
 
+            if (!_ownFlush)
+            {
+                _flusher?.WaitForEarlierFlushes();
+            }
+
             transaction.Commit();
             return true;
         }

@@ -67,6 +67,27 @@ public sealed class SqliteWalFlusherTests
     }
 
     [Test]
+    public async Task WaitForEarlierFlushes_ReturnsOnlyOnceEveryTransactionHandedOverIsAnswered()
+    {
+        await using var writer = Open("WAL");
+        var flusher = SqliteWalFlusher.TryStart(writer, _file)!;
+        var answered = new List<(int Write, Exception? Error)>();
+        for (int round = 0; round < 20; round++)
+        {
+            flusher.Add([new Recorded(answered, 2 * round), new Recorded(answered, (2 * round) + 1)]);
+            flusher.WaitForEarlierFlushes(); // what the writer does before its next commit
+            lock (answered)
+            {
+                answered.Should().HaveCount(2 * (round + 1), "both writes of every transaction handed over are answered before the wait ends");
+            }
+        }
+
+        flusher.WaitForEarlierFlushes(); // nothing handed over since: returns at once
+        await flusher.DisposeAsync();
+        answered.Should().OnlyContain(a => a.Error == null);
+    }
+
+    [Test]
     public async Task AFailedFlush_FailsTheWritesItCovered_WithAnIOExceptionNamingTheFile()
     {
         var handle = File.OpenHandle(_file + "-wal", FileMode.Create, FileAccess.ReadWrite, FileShare.ReadWrite | FileShare.Delete);
