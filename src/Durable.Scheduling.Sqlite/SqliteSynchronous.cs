@@ -6,8 +6,9 @@ public enum SqliteSynchronous
     /// <summary>
     /// The default: every write is flushed to disk (fsync) before the call that made it returns, so a committed claim,
     /// completion or scheduled run survives a crash of the process, the operating system or the power. The store's
-    /// writer does not wait for the disk itself: it commits and goes on, while one flush of the WAL file covers every
-    /// commit made before it and then answers their calls. Another connection may read a commit a little before its flush.
+    /// writer does not wait for the disk itself: it commits, and runs its next transaction's statements while a flush
+    /// of the WAL file puts that commit (with any before it) on disk and then answers its calls. Another connection
+    /// may read a commit a little before its flush.
     /// A flush that fails fails the calls it covered with an <see cref="IOException"/> (their writes are committed
     /// but may not survive a power failure), and SQLite then flushes at each commit itself.
     /// </summary>
