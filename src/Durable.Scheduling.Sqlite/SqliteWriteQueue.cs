@@ -10,8 +10,8 @@ namespace Durable.Scheduling.Sqlite;
 /// memory and walks that journal from its start when the statement ends, so a write of thousands of statements in a
 /// savepoint takes time growing with their square. A write cancelled before the writer takes it never runs; once
 /// taken, it runs and its outcome is returned. With <see cref="SqliteSynchronous.Full"/> the disk flush of each commit
-/// is a <see cref="SqliteWalFlusher"/>'s: the writer hands the committed writes over and goes on with the next
-/// transaction; they are answered once on disk.
+/// is a <see cref="SqliteWalFlusher"/>'s: the writer hands the committed writes over (they are answered once on disk)
+/// and runs its next transaction's statements meanwhile, committing it once that flush is done.
 /// </summary>
 internal sealed class SqliteWriteQueue : IAsyncDisposable
 {
