@@ -1,6 +1,7 @@
 using System.Threading.Channels;
 using Microsoft.Data.Sqlite;
 using Microsoft.Win32.SafeHandles;
+using SQLitePCL;
 
 namespace Durable.Scheduling.Sqlite;
 
@@ -41,7 +42,7 @@ internal sealed class SqliteWalFlusher : IAsyncDisposable
     private volatile bool _failed;
 
     /// <param name="wal">The database's WAL file, open (any access: a flush works on the file, whichever handle wrote it).</param>
-    /// <param name="databasePath">The database file, for messages.</param>
+    /// <param name="databasePath">The database file as configured, for messages.</param>
     internal SqliteWalFlusher(SafeFileHandle wal, string databasePath)
     {
         _wal = wal;
@@ -70,7 +71,12 @@ internal sealed class SqliteWalFlusher : IAsyncDisposable
                 return null; // a rollback journal is written and removed at every commit: only SQLite can flush it
             }
 
-            wal = File.OpenHandle(databasePath + "-wal", FileMode.Open, FileAccess.ReadWrite, FileShare.ReadWrite | FileShare.Delete);
+            if (WalFileOf(writer) is not { } walFile)
+            {
+                return null;
+            }
+
+            wal = File.OpenHandle(walFile, FileMode.Open, FileAccess.ReadWrite, FileShare.ReadWrite | FileShare.Delete);
             pragma.CommandText = "PRAGMA synchronous = NORMAL";
             pragma.ExecuteNonQuery();
             return new SqliteWalFlusher(wal, databasePath);
@@ -81,6 +87,14 @@ internal sealed class SqliteWalFlusher : IAsyncDisposable
             return null;
         }
     }
+
+    /// <summary>
+    /// The WAL file SQLite writes for <paramref name="connection"/>'s database: named after the file SQLite opened, which
+    /// is not the configured path when that path goes through a symbolic link (SQLite follows it), so a file of the
+    /// configured name beside the link is never the one flushed. Null when SQLite names no file.
+    /// </summary>
+    internal static string? WalFileOf(SqliteConnection connection) =>
+        connection.Handle is { } db && raw.sqlite3_db_filename(db, "main").utf8_to_string() is { Length: > 0 } main ? main + "-wal" : null;
 
     /// <summary>Hands over the writes of a transaction just committed without a flush (the writer's thread only).</summary>
     public void Add(IAwaitingFlush[] writes)

@@ -44,6 +44,41 @@ public sealed class SqliteWalFlusherTests
     }
 
     [Test]
+    public async Task ThroughASymbolicLink_TheWalFileSqliteWrites_IsTheOneFlushed_NotAFileOfTheLinksName()
+    {
+        if (OperatingSystem.IsWindows())
+        {
+            Assert.Ignore("Symbolic links need a privilege on Windows.");
+        }
+
+        Open("WAL").Dispose(); // the database, in WAL mode, with table t
+        string link = SqliteTestFiles.NewFile("flush-link");
+        File.CreateSymbolicLink(link, _file);
+        File.WriteAllText(link + "-wal", "a stale file of the link's name: flushing it would leave the real WAL unflushed");
+        try
+        {
+            await using var writer = new SqliteConnection($"Data Source={link};Pooling=False");
+            writer.Open();
+            Scalar(writer, "INSERT INTO t VALUES (2)");
+            SqliteWalFlusher.WalFileOf(writer).Should().Be(Path.GetFullPath(_file) + "-wal", "SQLite follows the link and writes the WAL beside the file it opened");
+            var flusher = SqliteWalFlusher.TryStart(writer, link)!;
+            if (OperatingSystem.IsLinux())
+            {
+                // The handle the flusher flushes, as the kernel names it.
+                var handle = (SafeFileHandle)Field(flusher, "_wal")!;
+                new FileInfo($"/proc/self/fd/{handle.DangerousGetHandle()}").LinkTarget.Should().Be(Path.GetFullPath(_file) + "-wal");
+            }
+
+            await flusher.DisposeAsync();
+        }
+        finally
+        {
+            File.Delete(link);
+            File.Delete(link + "-wal");
+        }
+    }
+
+    [Test]
     public async Task EveryWriteHandedOver_IsAnswered_InOrder_AndDisposalAnswersTheLast()
     {
         await using var writer = Open("WAL");
