@@ -177,7 +177,7 @@ internal static class SqliteListQuery
 
                 break;
             default:
-                yield return $"SELECT scheduled AS at FROM ds_run_metadata INDEXED BY ds_run_metadata_list WHERE key = CAST($mk{driver.Pair} AS TEXT) AND value = CAST($mv{driver.Pair} AS TEXT){Range(query, "scheduled", "run_id")}";
+                yield return $"SELECT scheduled AS at FROM ds_run_pairs WHERE key = CAST($mk{driver.Pair} AS TEXT) AND value = CAST($mv{driver.Pair} AS TEXT){Range(query, "scheduled", "run_id")}";
                 break;
         }
     }
@@ -210,7 +210,7 @@ internal static class SqliteListQuery
             case DriverKind.Metadata:
                 string qualified = query.IncludeInput ? s_qualifiedColumns : s_qualifiedColumnsWithoutInput;
                 return $"""
-                    SELECT {qualified} FROM ds_run_metadata m INDEXED BY ds_run_metadata_list CROSS JOIN ds_runs ON ds_runs.id = m.run_id
+                    SELECT {qualified} FROM ds_run_pairs m CROSS JOIN ds_runs ON ds_runs.id = m.run_id
                     WHERE m.key = CAST($mk{driver.Pair} AS TEXT) AND m.value = CAST($mv{driver.Pair} AS TEXT){Range(query, "m.scheduled", "m.run_id")}{Probes(query, driver.Pair)} AND {where}
                     ORDER BY m.scheduled, m.run_id LIMIT {limit}
                     """;
@@ -241,7 +241,7 @@ internal static class SqliteListQuery
         {
             if (i != driverPair)
             {
-                probes.Append(CultureInfo.InvariantCulture, $" AND EXISTS (SELECT 1 FROM ds_run_metadata p WHERE p.run_id = m.run_id AND p.key = CAST($mk{i} AS TEXT) AND p.value = CAST($mv{i} AS TEXT))");
+                probes.Append(CultureInfo.InvariantCulture, $" AND EXISTS (SELECT 1 FROM ds_run_pairs p WHERE p.key = CAST($mk{i} AS TEXT) AND p.value = CAST($mv{i} AS TEXT) AND p.scheduled = m.scheduled AND p.run_id = m.run_id)");
             }
         }
 

@@ -66,7 +66,7 @@ internal static class SqliteRows
         int i = 0;
         foreach (var (key, value) in query.Metadata ?? s_noMetadata)
         {
-            where.Append(CultureInfo.InvariantCulture, $" AND EXISTS (SELECT 1 FROM ds_run_metadata m WHERE m.run_id = ds_runs.id AND m.key = CAST($mk{i} AS TEXT) AND m.value = CAST($mv{i} AS TEXT))");
+            where.Append(CultureInfo.InvariantCulture, $" AND EXISTS (SELECT 1 FROM ds_run_pairs m WHERE m.key = CAST($mk{i} AS TEXT) AND m.value = CAST($mv{i} AS TEXT) AND m.scheduled = ds_runs.scheduled AND m.run_id = ds_runs.id)");
             command.Parameters.AddWithValue($"$mk{i}", Text(key));
             command.Parameters.AddWithValue($"$mv{i}", Text(value));
             i++;

@@ -79,19 +79,33 @@ internal sealed partial class SqliteSchedulingStore : ISchedulingStore, IAsyncDi
 
     // ---- writes -------------------------------------------------------------------------------------------------
 
-    public async ValueTask<IReadOnlyList<InsertResult>> InsertAsync(IReadOnlyList<ScheduledRun> runs, CancellationToken cancellationToken) =>
-        await WriteAsync(() =>
+    public async ValueTask<IReadOnlyList<InsertResult>> InsertAsync(IReadOnlyList<ScheduledRun> runs, CancellationToken cancellationToken)
+    {
+        // The metadata's JSON is made here, on the caller's thread: the one writer thread bounds the store's rate.
+        string?[]? metadata = null;
+        for (int i = 0; i < runs.Count; i++)
+        {
+            if (runs[i].Metadata.Count > 0)
+            {
+                (metadata ??= new string?[runs.Count])[i] = JsonSerializer.Serialize(runs[i].Metadata);
+            }
+        }
+
+        return await WriteAsync(() =>
         {
             var results = new InsertResult[runs.Count];
             for (int i = 0; i < runs.Count; i++)
             {
-                results[i] = InsertOne(runs[i]);
+                results[i] = InsertOne(runs[i], metadata?[i]);
             }
 
             return results;
         }, cancellationToken, items: runs.Count).ConfigureAwait(false);
+    }
 
-    private InsertResult InsertOne(ScheduledRun run)
+    /// <param name="run">The run.</param>
+    /// <param name="metadataJson">Its metadata as JSON, or null when it has none.</param>
+    private InsertResult InsertOne(ScheduledRun run, string? metadataJson)
     {
         var insert = Statement("""
             INSERT INTO ds_runs (id, workflow, kind, idem_key, scheduled, due, status, attempt, input, metadata, created, trace_parent, schedule_id, overlap)
@@ -108,13 +122,13 @@ internal sealed partial class SqliteSchedulingStore : ISchedulingStore, IAsyncDi
         insert.Bind("$trace", run.TraceParent);
         insert.Bind("$schedule", run.ScheduleId);
         insert.Bind("$overlap", run.Overlap is { } overlap ? (long)overlap : null);
-        insert.Bind("$metadata", run.Metadata.Count == 0 ? null : JsonSerializer.Serialize(run.Metadata));
+        insert.Bind("$metadata", metadataJson);
         insert.Bind("$created", run.CreatedAt.UtcTicks);
         if (insert.Execute() == 1)
         {
             if (run.Metadata.Count > 0)
             {
-                var meta = Statement("INSERT INTO ds_run_metadata (run_id, key, value, scheduled) VALUES ($id, $key, $value, $scheduled)");
+                var meta = Statement("INSERT INTO ds_run_pairs (key, value, scheduled, run_id) VALUES ($key, $value, $scheduled, $id)");
                 foreach (var (key, value) in run.Metadata)
                 {
                     meta.Bind("$id", run.Id);
@@ -125,7 +139,7 @@ internal sealed partial class SqliteSchedulingStore : ISchedulingStore, IAsyncDi
                 }
             }
 
-            return new InsertResult(run with { Status = RunStatus.Pending, Attempt = 0 }, true);
+            return new InsertResult(run is { Status: RunStatus.Pending, Attempt: 0 } ? run : run with { Status = RunStatus.Pending, Attempt = 0 }, true);
         }
 
         var existing = Statement($"SELECT {SqliteSchema.RunColumns} FROM ds_runs WHERE idem_key = $key");
@@ -202,13 +216,10 @@ internal sealed partial class SqliteSchedulingStore : ISchedulingStore, IAsyncDi
             }
 
             var update = Command($"UPDATE ds_runs SET scheduled = $time, due = $time WHERE id = $id RETURNING {SqliteSchema.RunColumns}");
-            var metadata = Command("UPDATE ds_run_metadata SET scheduled = $time WHERE run_id = $id");
             var result = new List<ScheduledRun>(changes.Count);
             foreach (var (id, time) in changes)
             {
-                SqliteRows.Bind(metadata, "$id", id.ToByteArray());
-                SqliteRows.Bind(metadata, "$time", time.UtcTicks);
-                metadata.ExecuteNonQuery();
+                // The run's metadata pairs move with it (trigger ds_runs_pairs_move).
                 SqliteRows.Bind(update, "$id", id.ToByteArray());
                 SqliteRows.Bind(update, "$time", time.UtcTicks);
                 using var reader = update.ExecuteReader();

@@ -91,17 +91,40 @@ internal static class SqliteSchema
         CREATE INDEX ds_run_metadata_list ON ds_run_metadata (key, value, scheduled);
         CREATE INDEX ds_runs_status ON ds_runs (status, scheduled) WHERE status <> 1 AND status <> 2;
         """,
+        // The metadata pairs as one tree, in list order, instead of a table by run and an index: each pair inserted
+        // costs one tree insertion, not two and a foreign-key check. The store inserts a run's pairs itself (a trigger
+        // on insert would cost far more than the insertion); triggers remove and move them with their run, whichever
+        // statement deletes the run or changes its instant, finding them from the run's metadata as stored.
+        """
+        CREATE TABLE ds_run_pairs (
+            key TEXT NOT NULL,
+            value TEXT NOT NULL,
+            scheduled INTEGER NOT NULL,
+            run_id BLOB NOT NULL,
+            PRIMARY KEY (key, value, scheduled, run_id)) WITHOUT ROWID;
+        INSERT INTO ds_run_pairs (key, value, scheduled, run_id) SELECT key, value, scheduled, run_id FROM ds_run_metadata;
+        DROP INDEX ds_run_metadata_list;
+        DROP TABLE ds_run_metadata;
+        CREATE TRIGGER ds_runs_pairs_delete AFTER DELETE ON ds_runs WHEN old.metadata IS NOT NULL BEGIN
+            DELETE FROM ds_run_pairs WHERE run_id = old.id AND scheduled = old.scheduled
+                AND (key, value) IN (SELECT key, value FROM json_each(old.metadata));
+        END;
+        CREATE TRIGGER ds_runs_pairs_move AFTER UPDATE OF scheduled ON ds_runs WHEN old.metadata IS NOT NULL AND new.scheduled <> old.scheduled BEGIN
+            UPDATE ds_run_pairs SET scheduled = new.scheduled WHERE run_id = old.id AND scheduled = old.scheduled
+                AND (key, value) IN (SELECT key, value FROM json_each(old.metadata));
+        END;
+        """,
     ];
 
     public static int Latest => Migrations.Length;
 
-    /// <summary>The tables and indexes a file at <paramref name="version"/> has (what its migrations created).</summary>
+    /// <summary>The tables, indexes and triggers a file at <paramref name="version"/> has (what its migrations created).</summary>
     public static IReadOnlyList<string> ObjectsAt(int version)
     {
         var objects = new List<string>();
         foreach (string sql in Migrations.Take(version))
         {
-            foreach (System.Text.RegularExpressions.Match m in System.Text.RegularExpressions.Regex.Matches(sql, @"(CREATE|DROP) (?:TABLE|INDEX) (\w+)"))
+            foreach (System.Text.RegularExpressions.Match m in System.Text.RegularExpressions.Regex.Matches(sql, @"(CREATE|DROP) (?:TABLE|INDEX|TRIGGER) (\w+)"))
             {
                 if (m.Groups[1].Value == "CREATE")
                 {

@@ -69,10 +69,10 @@ internal static class SqliteSchemaMigrator
         return true;
     }
 
-    /// <summary>Refuses a file missing any table or index its version should have (dropped by hand, or damaged).</summary>
+    /// <summary>Refuses a file missing any table, index or trigger its version should have (dropped by hand, or damaged).</summary>
     private static void CheckObjects(SqliteCommand command, string file, int version)
     {
-        command.CommandText = "SELECT name FROM sqlite_master WHERE type IN ('table', 'index')";
+        command.CommandText = "SELECT name FROM sqlite_master WHERE type IN ('table', 'index', 'trigger')";
         var present = new HashSet<string>(StringComparer.Ordinal);
         using (var reader = command.ExecuteReader())
         {

@@ -40,7 +40,7 @@ public sealed class SqliteStoreBehaviourTests
         await connection.OpenAsync();
         await using var command = connection.CreateCommand();
         command.CommandText = "SELECT product || ' ' || version FROM ds_schema";
-        (await command.ExecuteScalarAsync()).Should().Be("Durable.Scheduling 5");
+        (await command.ExecuteScalarAsync()).Should().Be("Durable.Scheduling 6");
         command.CommandText = "PRAGMA journal_mode";
         (await command.ExecuteScalarAsync()).Should().Be("wal");
     }
@@ -102,13 +102,15 @@ public sealed class SqliteStoreBehaviourTests
         await using var store = NewStore();
         (await store.GetAsync(id, default))!.WorkflowName.Should().Be("w");
         var byMetadata = new RunQuery { Metadata = new Dictionary<string, string> { ["tenant"] = "a" }, ScheduledFrom = new DateTimeOffset(1, TimeSpan.Zero) };
-        (await store.ListAsync(byMetadata, default)).Items.Should().ContainSingle("metadata rows learn their run's instant (migration 5)");
+        (await store.ListAsync(byMetadata, default)).Items.Should().ContainSingle("metadata rows learn their run's instant (migration 5) and move to the pairs' tree (migration 6)");
         (await store.ClaimAsync([id], s_now, TimeSpan.FromMinutes(1), "node-a", default)).Should().ContainSingle("the new lease_owner column is in place");
         await using var check = new SqliteConnection($"Data Source={_file};Pooling=False");
         await check.OpenAsync();
         await using var version = check.CreateCommand();
         version.CommandText = "SELECT version FROM ds_schema";
-        (await version.ExecuteScalarAsync()).Should().Be(5L);
+        (await version.ExecuteScalarAsync()).Should().Be(6L);
+        version.CommandText = "SELECT count(*) FROM ds_run_pairs";
+        (await version.ExecuteScalarAsync()).Should().Be(1L, "the pair was carried over");
     }
 
     [Test]
@@ -117,6 +119,101 @@ public sealed class SqliteStoreBehaviourTests
         await using var store = NewStore();
         await store.InsertAsync([Run(s_now)], default); // the file is created on first use
         SqliteTestFiles.Pragma(_file, "journal_mode").Should().Be("wal", "the journal mode is stored in the file");
+    }
+
+    [Test]
+    public async Task PageSize_OfANewFile_Is16KiB_WhileAFileWithContentKeepsItsOwn()
+    {
+        await using (var store = NewStore())
+        {
+            await store.InsertAsync([Run(s_now)], default);
+        }
+
+        SqliteTestFiles.Pragma(_file, "page_size").Should().Be("16384");
+
+        // An application's own database, made before the store first opened it, keeps its page size.
+        string own = SqliteTestFiles.NewFile("own");
+        try
+        {
+            await using (var connection = new SqliteConnection($"Data Source={own};Pooling=False"))
+            {
+                await connection.OpenAsync();
+                await using var create = connection.CreateCommand();
+                create.CommandText = "PRAGMA page_size = 4096; CREATE TABLE app_data (x INTEGER)";
+                await create.ExecuteNonQueryAsync();
+            }
+
+            await using var shared = new SqliteSchedulingStore(new SqliteSchedulingOptions { ConnectionString = $"Data Source={own}" });
+            var run = Run(s_now) with { Metadata = new Dictionary<string, string> { ["tenant"] = "a" } };
+            await shared.InsertAsync([run], default);
+            (await shared.GetAsync(run.Id, default)).Should().NotBeNull();
+            SqliteTestFiles.Pragma(own, "page_size").Should().Be("4096");
+        }
+        finally
+        {
+            SqliteTestFiles.Delete(own);
+        }
+    }
+
+    [TestCase(400, 100)]
+    [TestCase(401, 101)]
+    [TestCase(404, 101)]
+    public async Task MaxPageCount_IsIn4KiBUnits_WhateverTheFilesPageSize(long cap, long pages)
+    {
+        await using (var store = NewStore())
+        {
+            await store.InsertAsync([Run(s_now)], default); // a new file: 16 KiB pages
+        }
+
+        var options = new SqliteSchedulingOptions { ConnectionString = $"Data Source={_file}", MaxPageCount = cap };
+        using var connection = new SqliteFile(options, options.ConnectionString, _file).Open();
+        using var command = connection.CreateCommand();
+        command.CommandText = "PRAGMA max_page_count";
+        (await command.ExecuteScalarAsync()).Should().Be(pages, "{0} units of 4 KiB in pages of 16 KiB, rounded up", cap);
+    }
+
+    [Test]
+    public async Task MetadataPairs_FollowTheirRun_WhenItIsDeletedRescheduledOrPurged()
+    {
+        // Values JSON escapes (quotes, backslash, non-ASCII, HTML-sensitive characters, an empty string): the triggers
+        // find a run's pairs from its stored JSON, which must read back to exactly what was inserted.
+        var metadata = new Dictionary<string, string> { ["tenant"] = "a\"b\\c", ["région"] = "é<>&'+ \U0001F600", ["empty"] = "", ["n"] = "1" };
+        var runs = Enumerable.Range(0, 6).Select(i => Run(s_now.AddMinutes(i)) with { Metadata = metadata }).ToList();
+        await using var store = NewStore();
+        await store.InsertAsync(runs, default);
+        Pairs().Should().Be(24);
+
+        var moved = s_now.AddHours(5);
+        await store.RescheduleAsync([new RunTimeChange(runs[0].Id, moved)], default);
+        Pairs(runs[0].Id).Should().Be(4);
+        Pairs(runs[0].Id, moved).Should().Be(4, "every pair moved to the run's new instant");
+        var byTenant = new RunQuery { Metadata = new Dictionary<string, string> { ["tenant"] = "a\"b\\c", ["région"] = "é<>&'+ \U0001F600" } };
+        (await store.ListAsync(byTenant, default)).Items.Select(r => r.Id).Should().Equal(runs.Skip(1).Select(r => r.Id).Append(runs[0].Id));
+
+        (await store.DeleteAsync([runs[1].Id], default)).Should().BeEmpty();
+        Pairs(runs[1].Id).Should().Be(0, "deleted by id");
+        (await store.DeleteAsync(new RunQuery { ScheduledFrom = runs[2].ScheduledTime, ScheduledTo = runs[2].ScheduledTime.AddSeconds(1) }, default)).Should().Equal(runs[2].Id);
+        Pairs(runs[2].Id).Should().Be(0, "deleted by a filter");
+
+        var lease = (await store.ClaimAsync([runs[3].Id], s_now.AddMinutes(3), TimeSpan.FromMinutes(1), "node-a", default)).Single();
+        await store.CompleteAsync([new RunCompletion(runs[3].Id, lease.Token, RunStatus.Succeeded, s_now.AddMinutes(3))], default);
+        (await store.PurgeAsync(s_now.AddDays(1), 100, default)).Should().Be(1);
+        Pairs(runs[3].Id).Should().Be(0, "purged");
+
+        Pairs().Should().Be(12, "the three runs left keep theirs");
+        (await store.ListAsync(byTenant, default)).Items.Select(r => r.Id).Should().Equal(runs[4].Id, runs[5].Id, runs[0].Id);
+    }
+
+    /// <summary>Metadata pairs stored (of one run, at one instant when given), read with SQL.</summary>
+    private long Pairs(Guid? run = null, DateTimeOffset? at = null)
+    {
+        using var connection = new SqliteConnection($"Data Source={_file};Pooling=False");
+        connection.Open();
+        using var count = connection.CreateCommand();
+        count.CommandText = "SELECT count(*) FROM ds_run_pairs WHERE ($id IS NULL OR run_id = $id) AND ($at IS NULL OR scheduled = $at)";
+        count.Parameters.AddWithValue("$id", run is { } id ? id.ToByteArray() : DBNull.Value);
+        count.Parameters.AddWithValue("$at", at is { } t ? t.UtcTicks : DBNull.Value);
+        return (long)count.ExecuteScalar()!;
     }
 
     [Test]
@@ -130,10 +227,12 @@ public sealed class SqliteStoreBehaviourTests
         Hash().Should().Equal(before);
     }
 
-    [TestCase("ds_run_metadata")]
-    [TestCase("ds_watermarks")]
-    [TestCase("ds_runs_due")]
-    public async Task Schema_WhenATableOrIndexIsMissing_IsRefusedNamingIt_AndNotModified(string dropped)
+    [TestCase("TABLE", "ds_run_pairs")]
+    [TestCase("TABLE", "ds_watermarks")]
+    [TestCase("INDEX", "ds_runs_due")]
+    [TestCase("TRIGGER", "ds_runs_pairs_delete")]
+    [TestCase("TRIGGER", "ds_runs_pairs_move")]
+    public async Task Schema_WhenATableIndexOrTriggerIsMissing_IsRefusedNamingIt_AndNotModified(string kind, string dropped)
     {
         await using (var store = NewStore())
         {
@@ -144,7 +243,7 @@ public sealed class SqliteStoreBehaviourTests
         {
             await connection.OpenAsync();
             await using var drop = connection.CreateCommand();
-            drop.CommandText = $"PRAGMA journal_mode = DELETE; DROP {(dropped.StartsWith("ds_runs_", StringComparison.Ordinal) ? "INDEX" : "TABLE")} {dropped};";
+            drop.CommandText = $"PRAGMA journal_mode = DELETE; DROP {kind} {dropped};";
             await drop.ExecuteNonQueryAsync();
         }
 
@@ -166,7 +265,7 @@ public sealed class SqliteStoreBehaviourTests
         {
             await connection.OpenAsync();
             await using var drop = connection.CreateCommand();
-            drop.CommandText = "DROP TABLE ds_run_metadata";
+            drop.CommandText = "DROP TABLE ds_run_pairs";
             await drop.ExecuteNonQueryAsync();
         }
 
@@ -240,7 +339,7 @@ public sealed class SqliteStoreBehaviourTests
         await using var newer = NewStore();
         var act = async () => await newer.GetAsync(Guid.NewGuid(), default);
         var error = (await act.Should().ThrowAsync<SqliteSchemaException>()).Which;
-        error.Message.Should().Contain(_file).And.Contain("99").And.Contain("up to 5");
+        error.Message.Should().Contain(_file).And.Contain("99").And.Contain("up to 6");
         error.FoundVersion.Should().Be(99);
         Hash().Should().Equal(before, "a refused file is never written");
     }
