@@ -186,14 +186,24 @@ internal static class SqliteListQuery
     {
         string columns = query.IncludeInput ? SqliteSchema.RunColumns : SqliteSchema.RunColumnsWithoutInput; // inputs can be large
         string order = $"ORDER BY scheduled, id LIMIT {limit}";
+        var probes = driver.Kind == DriverKind.Metadata ? (Joins: "", Terms: "") : Probes(query, driver, "d", "d.id");
         switch (driver.Kind)
         {
+            case DriverKind.Workflow when probes.Joins.Length > 0:
+                return Joined(query, "ds_runs_workflow", "d.workflow = $workflow", probes, where, limit);
             case DriverKind.Workflow:
                 return $"SELECT {columns} FROM ds_runs INDEXED BY ds_runs_workflow WHERE {where} {order}";
+            case DriverKind.Schedule when probes.Joins.Length > 0:
+                return Joined(query, "ds_runs_schedule", "d.schedule_id = $schedule", probes, where, limit);
             case DriverKind.Schedule:
                 return $"SELECT {columns} FROM ds_runs INDEXED BY ds_runs_schedule WHERE {where} {order}";
             case DriverKind.Statuses:
                 var statuses = query.Statuses!.Distinct().ToList();
+                if (statuses.Count == 1 && InStatusIndex(statuses[0]) && probes.Joins.Length > 0)
+                {
+                    return Joined(query, "ds_runs_status", $"d.status = {(int)statuses[0]} AND d.status <> 1 AND d.status <> 2", probes, where, limit);
+                }
+
                 if (statuses.Count == 1)
                 {
                     return $"SELECT {columns} FROM ds_runs {StatusTerms(statuses[0])} AND {where} {order}";
@@ -209,9 +219,10 @@ internal static class SqliteListQuery
                 return $"{union} {order}";
             case DriverKind.Metadata:
                 string qualified = query.IncludeInput ? s_qualifiedColumns : s_qualifiedColumnsWithoutInput;
+                var (joins, terms) = Probes(query, driver, "m", "m.run_id");
                 return $"""
-                    SELECT {qualified} FROM ds_run_pairs m CROSS JOIN ds_runs ON ds_runs.id = m.run_id
-                    WHERE m.key = CAST($mk{driver.Pair} AS TEXT) AND m.value = CAST($mv{driver.Pair} AS TEXT){Range(query, "m.scheduled", "m.run_id")}{Probes(query, driver.Pair)} AND {where}
+                    SELECT {qualified} FROM ds_run_pairs m{joins} CROSS JOIN ds_runs ON ds_runs.id = m.run_id
+                    WHERE m.key = CAST($mk{driver.Pair} AS TEXT) AND m.value = CAST($mv{driver.Pair} AS TEXT){Range(query, "m.scheduled", "m.run_id")}{terms} AND {where}
                     ORDER BY m.scheduled, m.run_id LIMIT {limit}
                     """;
             default:
@@ -220,32 +231,69 @@ internal static class SqliteListQuery
     }
 
     /// <summary>
-    /// Terms that test a metadata row's run against the query's other indexed filters before the run's row is read: each
-    /// a seek into that filter's index by the run's instant and id (the metadata index is read in instant order, so the
-    /// seeks move forward through the other index, where the run rows it would otherwise read lie scattered by id).
+    /// A page read from a driving index (<paramref name="index"/>, alias <c>d</c>) whose rows are tested against the
+    /// query's other indexed filters (<paramref name="probes"/>) before the run's row is read: a driving index whose rows
+    /// few of the other filters match would otherwise read each of its runs' rows, which lie scattered through the table.
     /// </summary>
-    private static string Probes(RunQuery query, int driverPair)
+    private static string Joined(RunQuery query, string index, string terms, (string Joins, string Terms) probes, string where, int limit)
     {
-        var probes = new StringBuilder();
-        if (query.WorkflowName is not null)
+        string selected = query.IncludeInput ? s_qualifiedColumns : s_qualifiedColumnsWithoutInput;
+        return $"""
+            SELECT {selected} FROM ds_runs d INDEXED BY {index}{probes.Joins} CROSS JOIN ds_runs ON ds_runs.id = d.id
+            WHERE {terms}{Range(query, "d.scheduled", "d.id")}{probes.Terms} AND {where}
+            ORDER BY d.scheduled, d.id LIMIT {limit}
+            """;
+    }
+
+    /// <summary>True for a status the status index holds (it leaves out running and succeeded runs).</summary>
+    private static bool InStatusIndex(RunStatus status) => status is not (RunStatus.Running or RunStatus.Succeeded);
+
+    /// <summary>
+    /// Joins that test a row of the driving index against the query's other indexed filters before the run's row is
+    /// read: each a seek into that filter's index by the run's instant and id (the driving index is read in instant
+    /// order, so the seeks move forward through the other index, where the run rows it would otherwise read lie
+    /// scattered by id). Each matches at most one row (the run's own entry), so the joins never repeat a run. Joins, not
+    /// EXISTS terms: SQLite may turn an EXISTS into a join after the run's row, and CROSS JOIN fixes the order. Statuses
+    /// are tested so only when the status index holds every one asked.
+    /// </summary>
+    /// <param name="query">The query.</param>
+    /// <param name="driver">The driving index (its own filter is not tested again).</param>
+    /// <param name="alias">The driving index's alias; its instant is <c>{alias}.scheduled</c>.</param>
+    /// <param name="runId">The driving index's run id column.</param>
+    /// <returns>The joins (each starting with a space), and the terms that go with them (each starting with " AND").</returns>
+    private static (string Joins, string Terms) Probes(RunQuery query, Driver driver, string alias, string runId)
+    {
+        var joins = new StringBuilder();
+        var terms = new StringBuilder();
+        if (query.WorkflowName is not null && driver.Kind != DriverKind.Workflow)
         {
-            probes.Append(" AND EXISTS (SELECT 1 FROM ds_runs w INDEXED BY ds_runs_workflow WHERE w.workflow = $workflow AND w.scheduled = m.scheduled AND w.id = m.run_id)");
+            joins.Append(" CROSS JOIN ds_runs w INDEXED BY ds_runs_workflow");
+            terms.Append(CultureInfo.InvariantCulture, $" AND w.workflow = $workflow AND w.scheduled = {alias}.scheduled AND w.id = {runId}");
         }
 
-        if (query.ScheduleId is not null)
+        if (query.ScheduleId is not null && driver.Kind != DriverKind.Schedule)
         {
-            probes.Append(" AND EXISTS (SELECT 1 FROM ds_runs s INDEXED BY ds_runs_schedule WHERE s.schedule_id = $schedule AND s.scheduled = m.scheduled AND s.id = m.run_id)");
+            joins.Append(" CROSS JOIN ds_runs c INDEXED BY ds_runs_schedule");
+            terms.Append(CultureInfo.InvariantCulture, $" AND c.schedule_id = $schedule AND c.scheduled = {alias}.scheduled AND c.id = {runId}");
+        }
+
+        if (query.Statuses is { Count: > 0 } statuses && driver.Kind != DriverKind.Statuses && statuses.All(InStatusIndex))
+        {
+            string listed = string.Join(", ", statuses.Distinct().Select(st => ((int)st).ToString(CultureInfo.InvariantCulture)));
+            joins.Append(" CROSS JOIN ds_runs t INDEXED BY ds_runs_status");
+            terms.Append(CultureInfo.InvariantCulture, $" AND t.status IN ({listed}) AND t.status <> 1 AND t.status <> 2 AND t.scheduled = {alias}.scheduled AND t.id = {runId}");
         }
 
         for (int i = 0; i < (query.Metadata?.Count ?? 0); i++)
         {
-            if (i != driverPair)
+            if (driver.Kind != DriverKind.Metadata || i != driver.Pair)
             {
-                probes.Append(CultureInfo.InvariantCulture, $" AND EXISTS (SELECT 1 FROM ds_run_pairs p WHERE p.key = CAST($mk{i} AS TEXT) AND p.value = CAST($mv{i} AS TEXT) AND p.scheduled = m.scheduled AND p.run_id = m.run_id)");
+                joins.Append(CultureInfo.InvariantCulture, $" CROSS JOIN ds_run_pairs p{i}");
+                terms.Append(CultureInfo.InvariantCulture, $" AND p{i}.key = CAST($mk{i} AS TEXT) AND p{i}.value = CAST($mv{i} AS TEXT) AND p{i}.scheduled = {alias}.scheduled AND p{i}.run_id = {runId}");
             }
         }
 
-        return probes.ToString();
+        return (joins.ToString(), terms.ToString());
     }
 
     /// <summary>FROM's index and the WHERE terms that let a status be read from it in list order.</summary>

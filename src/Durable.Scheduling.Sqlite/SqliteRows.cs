@@ -11,19 +11,22 @@ internal static class SqliteRows
 {
     private static readonly IReadOnlyDictionary<string, string> s_noMetadata = new Dictionary<string, string>(0);
 
-    /// <summary>The WHERE clause of a query, its values bound as parameters on <paramref name="command"/>.</summary>
+    /// <summary>
+    /// The WHERE clause of a query, its values bound as parameters on <paramref name="command"/>. Columns are named
+    /// <c>ds_runs.</c>..., so the clause holds in a join where another table (or another reference to ds_runs) has them too.
+    /// </summary>
     public static string Where(SqliteCommand command, RunQuery query)
     {
         var where = new StringBuilder("1 = 1");
         if (query.WorkflowName is not null)
         {
-            where.Append(" AND workflow = $workflow");
+            where.Append(" AND ds_runs.workflow = $workflow");
             command.Parameters.AddWithValue("$workflow", query.WorkflowName);
         }
 
         if (query.ExcludedWorkflowNames is { Count: > 0 } excluded)
         {
-            where.Append(" AND workflow NOT IN (");
+            where.Append(" AND ds_runs.workflow NOT IN (");
             int n = 0;
             foreach (string name in excluded)
             {
@@ -37,18 +40,18 @@ internal static class SqliteRows
 
         if (query.ScheduleId is not null)
         {
-            where.Append(" AND schedule_id = $schedule");
+            where.Append(" AND ds_runs.schedule_id = $schedule");
             command.Parameters.AddWithValue("$schedule", query.ScheduleId);
         }
 
         if (query.Kinds is { Count: > 0 } kinds)
         {
-            where.Append(" AND kind IN (").AppendJoin(", ", kinds.Select(k => ((int)k).ToString(CultureInfo.InvariantCulture))).Append(')');
+            where.Append(" AND ds_runs.kind IN (").AppendJoin(", ", kinds.Select(k => ((int)k).ToString(CultureInfo.InvariantCulture))).Append(')');
         }
 
         if (query.Statuses is { Count: > 0 } statuses)
         {
-            where.Append(" AND status IN (").AppendJoin(", ", statuses.Select(s => ((int)s).ToString(CultureInfo.InvariantCulture))).Append(')');
+            where.Append(" AND ds_runs.status IN (").AppendJoin(", ", statuses.Select(s => ((int)s).ToString(CultureInfo.InvariantCulture))).Append(')');
         }
 
         if (query.ScheduledFrom is { } from && !SqliteListQuery.StartsAfter(query, from))

@@ -325,6 +325,10 @@ public abstract partial class SchedulingStoreConformanceTests
             new() { Statuses = [RunStatus.Pending], Metadata = vip, ScheduledFrom = Now },
             new() { WorkflowName = "delta", Statuses = [RunStatus.Succeeded], ScheduledFrom = Now.AddHours(-5), ScheduledTo = Now.AddHours(-1), Metadata = tenant1 },
             new() { ExcludedWorkflowNames = ["alpha", "beta"], Statuses = [RunStatus.Pending] },
+            new() { WorkflowName = "alpha", Statuses = [RunStatus.Failed, RunStatus.Skipped] },
+            new() { WorkflowName = "rare", Statuses = [RunStatus.Pending], Metadata = tenant1 },
+            new() { WorkflowName = "gamma", Statuses = [RunStatus.Running, RunStatus.Failed], Metadata = vip },
+            new() { Statuses = [RunStatus.Succeeded], WorkflowName = "beta", Metadata = both },
         };
         foreach (var query in queries)
         {

@@ -22,7 +22,8 @@ public sealed class SqlInterpolationGateTests
         "SqliteSchema.RunColumns", "SqliteSchema.ScheduleColumns", "s_impliedSchedule", "NextSequence",
         "LockSchedulesInOrder(\"c\", \"id\")", "LockSchedulesInOrder(\"outcomes\", \"schedule\")", "LockSchedulesInOrder(\"started\", \"schedule\")",
         "_db.NotifyItem(unclaim, \"due\")", "columns", "column", "source", "order", "qualified", "part", "where", "range",
-        "driver.Pair", "Probes(query, driver.Pair)", "Range(query, \"m.scheduled\", \"m.run_id\")", "StatusTerms(status)", "StatusTerms(statuses[0])",
+        "driver.Pair", "Range(query, \"d.scheduled\", \"d.id\")", "(int)statuses[0]", "selected", "alias", "runId", "index",
+        "terms", "joins", "probes.Joins", "probes.Terms", "listed", "Range(query, \"m.scheduled\", \"m.run_id\")", "StatusTerms(status)", "StatusTerms(statuses[0])",
         "filters", "scheduled", "id", "condition",
         "DeleteSpecWatermark(\"\")", "DeleteSpecWatermark(\" AND version = @version AND spec_since <> @since\")",
         // Enum values and numbers the code computes (page sizes, indexes of parameter names, versions, pragmas).
