@@ -25,44 +25,24 @@ internal sealed class SqliteFile(SqliteSchedulingOptions options, string connect
     /// <summary>True for SQLite's busy and locked errors (another connection holds the lock).</summary>
     public static bool IsBusy(SqliteException e) => e.SqliteErrorCode is SqliteBusy or SqliteLocked;
 
-    /// <summary>
-    /// The page size of a file the store creates (bytes); a file with content keeps its own. Larger than SQLite's
-    /// default: fewer page splits in the indexes runs go into at many points (one per metadata value), and fewer WAL
-    /// frames a commit for the same rows.
-    /// </summary>
-    public const int NewFilePageSize = 16384;
-
-    /// <summary>The unit of <see cref="SqliteSchedulingOptions.MaxPageCount"/> (bytes), whatever the file's page size.</summary>
-    private const int CapUnit = 4096;
-
     public SqliteConnection Open()
     {
         var connection = new SqliteConnection(connectionString);
         connection.Open();
         using var pragmas = connection.CreateCommand();
         pragmas.CommandText = $"""
-            PRAGMA page_size = {NewFilePageSize};
             PRAGMA busy_timeout = {(long)Options.BusyTimeout.TotalMilliseconds};
             PRAGMA synchronous = {(Options.Synchronous == SqliteSynchronous.Full ? "FULL" : "NORMAL")};
             PRAGMA foreign_keys = ON;
             PRAGMA cache_size = -16384;
             PRAGMA temp_store = MEMORY;
+            {(Options.MaxPageCount is long pages ? $"PRAGMA max_page_count = {pages};" : "")}
             """;
         // temp_store = MEMORY: every queued write runs in a savepoint of the group commit, and SQLite keeps a savepoint's
         // page pre-images in a statement journal that otherwise spills to a new temporary file once it passes 64 KiB,
         // then takes every later write of the transaction to that file (created, written and deleted per commit). They
         // are only needed until the commit, never for recovery; one write is at most a batch of runs.
         pragmas.ExecuteNonQuery();
-        if (Options.MaxPageCount is long cap)
-        {
-            // The cap is in 4 KiB units, as documented, whatever the file's page size (rounded up to whole pages).
-            pragmas.CommandText = "PRAGMA page_size";
-            long pageSize = Convert.ToInt64(pragmas.ExecuteScalar(), System.Globalization.CultureInfo.InvariantCulture);
-            long pages = (cap * CapUnit + pageSize - 1) / pageSize;
-            pragmas.CommandText = $"PRAGMA max_page_count = {pages}";
-            pragmas.ExecuteNonQuery();
-        }
-
         return connection;
     }
 

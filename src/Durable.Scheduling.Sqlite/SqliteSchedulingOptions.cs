@@ -25,9 +25,8 @@ public sealed class SqliteSchedulingOptions
     public int MaxWritesPerTransaction { get; set; } = 1000;
 
     /// <summary>
-    /// Caps the database file's size, in units of 4 KiB (<c>PRAGMA max_page_count</c>, converted to the file's own
-    /// pages and rounded up to a whole one: a file the store creates has pages of 16 KiB, one made before keeps its
-    /// own); default null (no cap beyond SQLite's own). A write that would grow the file past it fails as on a full disk: with an
+    /// Caps the database file's size, in pages of 4 KiB (<c>PRAGMA max_page_count</c>); default null (no cap beyond
+    /// SQLite's own). A write that would grow the file past it fails as on a full disk: with an
     /// <see cref="IOException"/> naming the file, and nothing of that transaction is kept; the scheduler logs, backs
     /// off and carries on once runs are purged.
     /// </summary>

@@ -122,57 +122,6 @@ public sealed class SqliteStoreBehaviourTests
     }
 
     [Test]
-    public async Task PageSize_OfANewFile_Is16KiB_WhileAFileWithContentKeepsItsOwn()
-    {
-        await using (var store = NewStore())
-        {
-            await store.InsertAsync([Run(s_now)], default);
-        }
-
-        SqliteTestFiles.Pragma(_file, "page_size").Should().Be("16384");
-
-        // An application's own database, made before the store first opened it, keeps its page size.
-        string own = SqliteTestFiles.NewFile("own");
-        try
-        {
-            await using (var connection = new SqliteConnection($"Data Source={own};Pooling=False"))
-            {
-                await connection.OpenAsync();
-                await using var create = connection.CreateCommand();
-                create.CommandText = "PRAGMA page_size = 4096; CREATE TABLE app_data (x INTEGER)";
-                await create.ExecuteNonQueryAsync();
-            }
-
-            await using var shared = new SqliteSchedulingStore(new SqliteSchedulingOptions { ConnectionString = $"Data Source={own}" });
-            var run = Run(s_now) with { Metadata = new Dictionary<string, string> { ["tenant"] = "a" } };
-            await shared.InsertAsync([run], default);
-            (await shared.GetAsync(run.Id, default)).Should().NotBeNull();
-            SqliteTestFiles.Pragma(own, "page_size").Should().Be("4096");
-        }
-        finally
-        {
-            SqliteTestFiles.Delete(own);
-        }
-    }
-
-    [TestCase(400, 100)]
-    [TestCase(401, 101)]
-    [TestCase(404, 101)]
-    public async Task MaxPageCount_IsIn4KiBUnits_WhateverTheFilesPageSize(long cap, long pages)
-    {
-        await using (var store = NewStore())
-        {
-            await store.InsertAsync([Run(s_now)], default); // a new file: 16 KiB pages
-        }
-
-        var options = new SqliteSchedulingOptions { ConnectionString = $"Data Source={_file}", MaxPageCount = cap };
-        using var connection = new SqliteFile(options, options.ConnectionString, _file).Open();
-        using var command = connection.CreateCommand();
-        command.CommandText = "PRAGMA max_page_count";
-        (await command.ExecuteScalarAsync()).Should().Be(pages, "{0} units of 4 KiB in pages of 16 KiB, rounded up", cap);
-    }
-
-    [Test]
     public async Task MetadataPairs_FollowTheirRun_WhenItIsDeletedRescheduledOrPurged()
     {
         // Values JSON escapes (quotes, backslash, non-ASCII, HTML-sensitive characters, an empty string): the triggers
