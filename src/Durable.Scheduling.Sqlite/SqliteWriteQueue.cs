@@ -11,8 +11,7 @@ namespace Durable.Scheduling.Sqlite;
 /// savepoint takes time growing with their square. A write cancelled before the writer takes it never runs; once
 /// taken, it runs and its outcome is returned. With <see cref="SqliteSynchronous.Full"/> the disk flush of each commit
 /// is a <see cref="SqliteWalFlusher"/>'s: the writer hands the committed writes over (they are answered once on disk)
-/// and runs its next transaction's statements meanwhile, committing it once that flush is done. WAL checkpoints are a
-/// <see cref="SqliteCheckpointer"/>'s, on a connection of its own, instead of SQLite's in the writer's commits.
+/// and runs its next transaction's statements meanwhile, committing it once that flush is done.
 /// </summary>
 internal sealed class SqliteWriteQueue : IAsyncDisposable
 {
@@ -24,8 +23,6 @@ internal sealed class SqliteWriteQueue : IAsyncDisposable
     private readonly Task _writerLoop;
     private readonly SqliteWalFlusher? _flusher; // null: SQLite flushes at each commit (Normal, or no WAL file to flush)
     private bool _ownFlush; // the flusher failed and SQLite flushes at each commit again
-    private readonly SqliteCheckpointer? _checkpointer; // null: SQLite checkpoints in the writer's commits (no WAL)
-    private bool _ownCheckpoints; // the checkpointer failed and SQLite checkpoints in the writer's commits again
     private SqliteTransaction? _transaction;
 
     /// <param name="file">The database.</param>
@@ -35,7 +32,6 @@ internal sealed class SqliteWriteQueue : IAsyncDisposable
         _file = file;
         _writer = writer;
         _flusher = file.Options.Synchronous == SqliteSynchronous.Full ? SqliteWalFlusher.TryStart(writer, file.Path) : null;
-        _checkpointer = SqliteCheckpointer.TryStart(file, writer);
         _writerLoop = Task.Run(WriterLoopAsync);
     }
 
@@ -100,11 +96,6 @@ internal sealed class SqliteWriteQueue : IAsyncDisposable
             await _flusher.DisposeAsync().ConfigureAwait(false); // answers what the writer committed last; before the writer closes
         }
 
-        if (_checkpointer is not null)
-        {
-            await _checkpointer.DisposeAsync().ConfigureAwait(false);
-        }
-
         foreach (var command in _writerCommands.Values)
         {
             await command.DisposeAsync().ConfigureAwait(false);
@@ -159,11 +150,6 @@ internal sealed class SqliteWriteQueue : IAsyncDisposable
                     FlushAtEachCommit();
                 }
 
-                if (_checkpointer is { Failed: true } && !_ownCheckpoints)
-                {
-                    CheckpointAtCommits();
-                }
-
                 await _file.RetryBusyAsync(() => CommitBatch(batch)).ConfigureAwait(false);
                 if (_flusher is not null && !_ownFlush)
                 {
@@ -175,11 +161,6 @@ internal sealed class SqliteWriteQueue : IAsyncDisposable
                     {
                         op.Finish();
                     }
-                }
-
-                if (!_ownCheckpoints)
-                {
-                    _checkpointer?.Committed(_writer);
                 }
             }
             catch (Exception e)
@@ -210,20 +191,6 @@ internal sealed class SqliteWriteQueue : IAsyncDisposable
         catch (SqliteException)
         {
             // Not switched: the flusher goes on flushing every commit, and reports each flush that fails.
-        }
-    }
-
-    /// <summary>After a failed checkpoint (see <see cref="SqliteCheckpointer"/>), between transactions: SQLite checkpoints in the writer's commits again.</summary>
-    private void CheckpointAtCommits()
-    {
-        try
-        {
-            SqliteCheckpointer.HandBack(_writer);
-            _ownCheckpoints = true;
-        }
-        catch (SqliteException)
-        {
-            // Not handed back: tried again before the next transaction.
         }
     }
 

@@ -27,7 +27,7 @@ public sealed class SqlInterpolationGateTests
         "filters", "scheduled", "id", "condition",
         "DeleteSpecWatermark(\"\")", "DeleteSpecWatermark(\" AND version = @version AND spec_since <> @since\")",
         // Enum values and numbers the code computes (page sizes, indexes of parameter names, versions, pragmas).
-        "(int)RunKind.Occurrence", "(int)status", "CountCap", "Pages", "limit", "size + 1", "i", "v + 1", "pages",
+        "(int)RunKind.Occurrence", "(int)status", "CountCap", "limit", "size + 1", "i", "v + 1", "pages",
         "(long)Options.BusyTimeout.TotalMilliseconds", "(Options.Synchronous == SqliteSynchronous.Full ? \"FULL\" : \"NORMAL\")",
     ];
 
